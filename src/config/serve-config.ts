@@ -1,0 +1,152 @@
+// `socle serve` configuration: flags with SOCLE_* environment fallbacks (the flag wins), no
+// config file (12-factor). Deeper configuration lives in the store and is changed via API/CLI.
+
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "../log/logger.ts";
+import { ConfigError } from "./config-error.ts";
+import { flagHelp, scanFlags, type FlagSpec, type RawSetting } from "./flags.ts";
+import { defaultDataDir, isCompiledBinary } from "./runtime.ts";
+import {
+  parseBool,
+  parseChoice,
+  parseInterfaceList,
+  parseIPv4OrEmpty,
+  parseListenAddress,
+  parseNonEmpty,
+  parsePort,
+} from "./values.ts";
+
+export interface ServeConfig {
+  /** Data directory: store/, settings.json, pki/, LOCK, initial-admin-password. */
+  dataDir: string;
+  /** IPv4 address machines reach us on; "" = detect from the interfaces at start. */
+  address: string;
+  apiListen: string;
+  apiPort: number;
+  staticListen: string;
+  staticPort: number;
+  tftpPort: number;
+  dhcpPort: number;
+  binlPort: number;
+  disableDhcp: boolean;
+  disableTftp: boolean;
+  disableBinl: boolean;
+  disableStatic: boolean;
+  /** Interfaces DHCP answers on; [] = all. */
+  dhcpInterfaces: string[];
+  /** PEM files for the API's certificate; undefined = issue one from the built-in CA. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  /**
+   * Password for the initial `admin` user, from SOCLE_ADMIN_PASSWORD only (never a flag: argv is
+   * visible to every local user). undefined = generate one and write it to initial-admin-password.
+   */
+  adminPassword: string | undefined;
+}
+
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+
+function specs(compiled: boolean): FlagSpec[] {
+  const v = (name: string, env: string, defaultText: string, help: string): FlagSpec => ({
+    name,
+    env,
+    kind: "value",
+    defaultText,
+    help,
+  });
+  const b = (name: string, env: string, help: string): FlagSpec => ({ name, env, kind: "bool", defaultText: "false", help });
+  return [
+    v("data-dir", "SOCLE_DATA_DIR", defaultDataDir(compiled), "data directory (./socle-data from source, /var/lib/socle as the compiled binary)"),
+    v("address", "SOCLE_ADDRESS", "", "IPv4 address machines reach this server on; empty = detect"),
+    v("api-listen", "SOCLE_API_LISTEN", "0.0.0.0", "address the HTTPS API binds to"),
+    v("api-port", "SOCLE_API_PORT", "8092", "HTTPS API, OpenAPI and UI port (0 = ephemeral)"),
+    v("static-listen", "SOCLE_STATIC_LISTEN", "0.0.0.0", "address the HTTP boot file server binds to"),
+    v("static-port", "SOCLE_STATIC_PORT", "8091", "HTTP boot file server port"),
+    v("tftp-port", "SOCLE_TFTP_PORT", "69", "TFTP port"),
+    v("dhcp-port", "SOCLE_DHCP_PORT", "67", "DHCP/proxyDHCP port"),
+    v("binl-port", "SOCLE_BINL_PORT", "4011", "PXE boot server (proxyDHCP 4011) port"),
+    b("disable-dhcp", "SOCLE_DISABLE_DHCP", "do not run the DHCP server"),
+    b("disable-tftp", "SOCLE_DISABLE_TFTP", "do not run the TFTP server"),
+    b("disable-binl", "SOCLE_DISABLE_BINL", "do not run the PXE boot server on 4011"),
+    b("disable-static", "SOCLE_DISABLE_STATIC", "do not run the HTTP boot file server"),
+    v("dhcp-interfaces", "SOCLE_DHCP_INTERFACES", "", "comma-separated interfaces DHCP serves; empty = all"),
+    v("tls-cert", "SOCLE_TLS_CERT", "", "PEM certificate for the API (with --tls-key); empty = issue from the built-in CA"),
+    v("tls-key", "SOCLE_TLS_KEY", "", "PEM private key for the API (with --tls-cert)"),
+    v("log-level", "SOCLE_LOG_LEVEL", "info", "debug|info|warn|error"),
+    v("log-format", "SOCLE_LOG_FORMAT", "text", "text|json"),
+  ];
+}
+
+export interface ServeConfigOptions {
+  /** Override compiled-binary detection (tests). */
+  compiled?: boolean;
+}
+
+export function parseServeConfig(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  opts: ServeConfigOptions = {},
+): ServeConfig {
+  const compiled = opts.compiled ?? isCompiledBinary();
+  const list = specs(compiled);
+  const { settings, rest } = scanFlags(argv, env, list, { passUnknown: false, helpHint: "see socle serve --help" });
+  if (rest.length > 0) throw new ConfigError("serve", `unexpected argument "${rest[0]}" (serve takes only flags)`);
+
+  const get = <T>(name: string, fallback: T, conv: (s: RawSetting) => T): T => {
+    const s = settings.get(name);
+    return s === undefined ? fallback : conv(s);
+  };
+  const port = (name: string, def: number) => get(name, def, (s) => parsePort(s.source, s.raw));
+  const bool = (name: string) => get(name, false, (s) => parseBool(s.source, s.raw));
+  const path = (name: string) => get<string | undefined>(name, undefined, (s) => (s.raw === "" ? undefined : s.raw));
+
+  const certFile = path("tls-cert");
+  const keyFile = path("tls-key");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const have = certFile !== undefined ? settings.get("tls-cert") : settings.get("tls-key");
+    const missing = certFile !== undefined ? "--tls-key" : "--tls-cert";
+    throw new ConfigError(have?.source ?? "", `"${have?.raw}" given without ${missing} (give both or neither)`);
+  }
+
+  // An empty variable counts as unset (container runtimes often pass VAR= for "not given").
+  const adminPassword = env.SOCLE_ADMIN_PASSWORD || undefined;
+
+  return {
+    dataDir: get("data-dir", defaultDataDir(compiled), (s) => parseNonEmpty(s.source, s.raw)),
+    address: get("address", "", (s) => parseIPv4OrEmpty(s.source, s.raw)),
+    apiListen: get("api-listen", "0.0.0.0", (s) => parseListenAddress(s.source, s.raw)),
+    apiPort: port("api-port", 8092),
+    staticListen: get("static-listen", "0.0.0.0", (s) => parseListenAddress(s.source, s.raw)),
+    staticPort: port("static-port", 8091),
+    tftpPort: port("tftp-port", 69),
+    dhcpPort: port("dhcp-port", 67),
+    binlPort: port("binl-port", 4011),
+    disableDhcp: bool("disable-dhcp"),
+    disableTftp: bool("disable-tftp"),
+    disableBinl: bool("disable-binl"),
+    disableStatic: bool("disable-static"),
+    dhcpInterfaces: get("dhcp-interfaces", [], (s) => parseInterfaceList(s.source, s.raw)),
+    tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+    logLevel: get("log-level", "info", (s) => parseChoice(s.source, s.raw, LOG_LEVELS)),
+    logFormat: get("log-format", "text", (s) => parseChoice(s.source, s.raw, LOG_FORMATS)),
+    adminPassword,
+  };
+}
+
+export function serveHelp(opts: ServeConfigOptions = {}): string {
+  const compiled = opts.compiled ?? isCompiledBinary();
+  return [
+    "Usage: socle serve [flags]",
+    "",
+    "Runs the provisioning server: HTTPS API, HTTP boot files, TFTP, DHCP/proxyDHCP.",
+    "Every flag has an environment variable; a flag on the command line wins over it.",
+    "Booleans: --flag, --flag=true|false; environment true|false|1|0|yes|no.",
+    "",
+    "Flags:",
+    flagHelp(specs(compiled)),
+    "",
+    "Environment only:",
+    "  SOCLE_ADMIN_PASSWORD  password of the initial admin user (default: generated and written to",
+    "                        <data-dir>/initial-admin-password)",
+  ].join("\n");
+}
