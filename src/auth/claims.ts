@@ -1,0 +1,126 @@
+// DRP-style claims: what a principal may do, as (Scope, Action, Specific) triples.
+//   Scope    API type prefix ("machines", "users"...), a comma list of them, or "*".
+//   Action   a comma list of ACTIONS, or "*".
+//   Specific "*" or one object key (a machine Uuid, a user Name...).
+// A request is allowed when any one claim covers its (scope, action, key). There are no deny
+// claims: least privilege comes from handing out few claims, as in DRP.
+
+export const ACTIONS = [
+  "list",
+  "get",
+  "create",
+  "update",
+  "patch",
+  "delete",
+  "action",
+  "token",
+  "password",
+  "render",
+  "events",
+] as const;
+
+export type Action = (typeof ACTIONS)[number];
+
+export interface Claim {
+  Scope: string;
+  Action: string;
+  Specific: string;
+}
+
+export type PrincipalKind = "user" | "machine" | "registration";
+
+/** Who is calling, as the auth middleware hands it to handlers. */
+export interface Principal {
+  kind: PrincipalKind;
+  /** User name, machine Uuid, or "registration". */
+  name: string;
+  claims: Claim[];
+  /** The machine's Uuid when kind is "machine". */
+  machine?: string;
+}
+
+const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS);
+
+export function isAction(s: string): s is Action {
+  return ACTION_SET.has(s);
+}
+
+/** Split a comma list, dropping blanks and surrounding spaces ("get, update" -> [get, update]). */
+function items(list: string): string[] {
+  return list
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Does this one claim cover `action` on the object `specific` of type `scope`? */
+export function claimAllows(claim: Claim, scope: string, action: Action, specific: string): boolean {
+  const scopes = items(claim.Scope);
+  if (!scopes.includes("*") && !scopes.includes(scope)) return false;
+  const actions = items(claim.Action);
+  if (!actions.includes("*") && !actions.includes(action)) return false;
+  // Specific is one key, compared whole: a key may itself contain a comma.
+  const want = claim.Specific.trim();
+  return want === "*" || want === specific;
+}
+
+/** Does any claim cover the request? An empty claim list allows nothing. */
+export function allows(claims: readonly Claim[], scope: string, action: Action, specific: string): boolean {
+  return claims.some((c) => claimAllows(c, scope, action, specific));
+}
+
+/**
+ * Check a claim supplied by an operator (a Role's Claims). Returns the problems, each naming the
+ * field and quoting the value; an empty list means the claim is valid.
+ */
+export function claimProblems(claim: unknown): string[] {
+  if (typeof claim !== "object" || claim === null || Array.isArray(claim)) {
+    return [`claim must be an object with Scope, Action and Specific, got ${JSON.stringify(claim) ?? "undefined"}`];
+  }
+  const c = claim as Record<string, unknown>;
+  const out: string[] = [];
+  for (const field of ["Scope", "Action", "Specific"] as const) {
+    const v = c[field];
+    if (typeof v !== "string" || v.trim() === "") out.push(`claim ${field} must be a non-empty string, got ${JSON.stringify(v) ?? "undefined"}`);
+  }
+  if (typeof c.Scope === "string") {
+    for (const s of items(c.Scope)) {
+      if (s !== "*" && !/^[a-z][a-z0-9_-]*$/.test(s)) out.push(`claim Scope "${s}" is not an API type prefix or "*"`);
+    }
+  }
+  if (typeof c.Action === "string") {
+    for (const a of items(c.Action)) {
+      if (a !== "*" && !isAction(a)) out.push(`claim Action "${a}" is not one of ${ACTIONS.join(",")} or "*"`);
+    }
+  }
+  return out;
+}
+
+/** Everything, everywhere: the built-in superuser role. */
+export function superuserClaims(): Claim[] {
+  return [{ Scope: "*", Action: "*", Specific: "*" }];
+}
+
+/** Built-in roles by name. Each call returns fresh arrays, so callers may not corrupt them. */
+export const BUILTIN_ROLES: Readonly<Record<string, () => Claim[]>> = Object.freeze({
+  superuser: superuserClaims,
+});
+
+/**
+ * What a machine's own token may do: read and change only its own Machine object. Reading its
+ * resolved parameters (GET /machines/<uuid>/params) is a "get" on the machine, so the same claim
+ * covers it; the API must map that route to (machines, get, uuid).
+ */
+export function machineClaims(uuid: string): Claim[] {
+  return [{ Scope: "machines", Action: "get,update,patch", Specific: uuid }];
+}
+
+/**
+ * What a registration token (handed to unknown machines by the discovery environment) may do:
+ * create a Machine, nothing else. Specific is "*" because the key does not exist before the
+ * create; the API answers the create with the new machine and a machine token (machineClaims),
+ * which is how the machine reads itself afterwards. It can neither list nor get other machines.
+ */
+export function registrationClaims(): Claim[] {
+  return [{ Scope: "machines", Action: "create", Specific: "*" }];
+}
