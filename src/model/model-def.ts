@@ -9,6 +9,8 @@ export interface IndexDef {
   unique: boolean;
   /** Kind of value, for filter parsing and sorting. */
   kind: "string" | "number" | "boolean" | "ip" | "mac" | "time" | "list";
+  /** For kind "list": the kind of each element (HardwareAddrs: "mac"); "string" when absent. */
+  element?: "string" | "number" | "boolean" | "ip" | "mac" | "time";
 }
 
 /** An outgoing reference from one object to another (machine -> bootenv, -> profiles). */

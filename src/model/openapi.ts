@@ -1,0 +1,253 @@
+// The OpenAPI 3.1 description of the REST API, generated from the same zod schemas that
+// validate requests, so the document cannot drift from what the server accepts.
+
+import { z } from "zod";
+import type { ModelDef } from "./model-def.ts";
+import { MODELS } from "./registry.ts";
+import { OPS } from "./query.ts";
+import { PREFS } from "./prefs.ts";
+
+/** Component name of each type's schema. */
+export const SCHEMA_NAMES: Record<string, string> = {
+  machines: "Machine",
+  bootenvs: "BootEnv",
+  templates: "Template",
+  params: "Param",
+  profiles: "Profile",
+  subnets: "Subnet",
+  reservations: "Reservation",
+  leases: "Lease",
+  users: "User",
+  roles: "Role",
+};
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonBody = (schema: unknown, description: string) => ({ description, content: { "application/json": { schema } } });
+const errorResponse = (description: string) => jsonBody(ref("Error"), description);
+
+const ERRORS: Json = {
+  "400": errorResponse("Bad request (malformed JSON, bad filter, malformed patch)"),
+  "401": errorResponse("Authentication required"),
+  "403": errorResponse("Not allowed by the caller's roles"),
+};
+
+function schemaOf(def: ModelDef): Json {
+  const s = z.toJSONSchema(def.schema, { target: "draft-2020-12", io: "input", unrepresentable: "any" }) as Json;
+  delete s.$schema;
+  const props = s.properties as Record<string, Json> | undefined;
+  if (props) for (const f of def.secretFields) if (props[f]) props[f] = { ...props[f], writeOnly: true };
+  // Generated fields (machine Uuid, secrets) are optional on input though required when stored.
+  if (Array.isArray(s.required)) s.required = s.required.filter((f) => f !== "Uuid" && f !== "Secret");
+  return s;
+}
+
+function listParameters(def: ModelDef): Json[] {
+  const filterDoc = `Filter: value, or Op(value) with Op one of ${OPS.join(", ")} (In/Nin/Between take comma-separated values)`;
+  return [
+    { name: "sort", in: "query", schema: { type: "array", items: { type: "string", enum: Object.keys(def.indexes) } }, style: "form", explode: true, description: "Sort by these indexes in order" },
+    { name: "reverse", in: "query", schema: { type: "boolean" }, description: "Reverse the order" },
+    { name: "limit", in: "query", schema: { type: "integer", minimum: 0 }, description: "At most this many objects" },
+    { name: "offset", in: "query", schema: { type: "integer", minimum: 0 }, description: "Skip this many matching objects" },
+    { name: "slim", in: "query", schema: { type: "string" }, description: "Comma-separated fields to leave out (Params, Meta)" },
+    { name: "params", in: "query", schema: { type: "string" }, description: "Comma-separated parameters to include" },
+    { name: "aggregate", in: "query", schema: { type: "boolean" }, description: "Include resolved parameters from profiles and defaults" },
+    ...Object.entries(def.indexes).map(([field, idx]) => ({
+      name: field,
+      in: "query",
+      schema: { type: "string" },
+      description: `${filterDoc}. Compared as ${idx.kind === "list" ? `list of ${idx.element ?? "string"}` : idx.kind}.`,
+    })),
+  ];
+}
+
+function typePaths(def: ModelDef): Record<string, Json> {
+  const name = SCHEMA_NAMES[def.prefix] ?? def.prefix;
+  const tag = [def.prefix];
+  const obj = ref(name);
+  const keyParam = {
+    name: "key",
+    in: "path",
+    required: true,
+    schema: { type: "string" },
+    description: `The ${def.key}, or Index:value with an index of ${def.prefix} (${Object.keys(def.indexes).filter((i) => def.indexes[i]?.unique).join(", ")})`,
+  };
+  const countHeaders = {
+    "X-Socle-Total": { schema: { type: "integer" }, description: "Objects matching the filters" },
+    "X-Socle-Count": { schema: { type: "integer" }, description: "Objects in this page" },
+  };
+  const collection: Json = {
+    get: {
+      tags: tag,
+      operationId: `list${name}s`,
+      summary: `List ${def.prefix}`,
+      parameters: listParameters(def),
+      responses: { "200": { ...jsonBody({ type: "array", items: obj }, `The matching ${def.prefix}`), headers: countHeaders }, ...ERRORS },
+    },
+    head: {
+      tags: tag,
+      operationId: `count${name}s`,
+      summary: `Count ${def.prefix}`,
+      parameters: listParameters(def),
+      responses: { "200": { description: "Counts in headers", headers: countHeaders }, ...ERRORS },
+    },
+  };
+  const item: Json = {
+    parameters: [keyParam],
+    get: { tags: tag, operationId: `get${name}`, summary: `Get one of ${def.prefix}`, responses: { "200": jsonBody(obj, name), ...ERRORS, "404": errorResponse("Not found") } },
+    head: { tags: tag, operationId: `exists${name}`, summary: "Whether it exists", responses: { "200": { description: "Exists" }, "404": { description: "Not found" } } },
+  };
+  if (def.writable) {
+    collection.post = {
+      tags: tag,
+      operationId: `create${name}`,
+      summary: `Create one of ${def.prefix}`,
+      requestBody: { required: true, ...jsonBody(obj, name) },
+      responses: { "201": jsonBody(obj, "Created"), ...ERRORS, "409": errorResponse("Already exists or a unique index is taken"), "422": errorResponse("Invalid object") },
+    };
+    item.put = {
+      tags: tag,
+      operationId: `put${name}`,
+      summary: "Replace",
+      requestBody: { required: true, ...jsonBody(obj, name) },
+      responses: { "200": jsonBody(obj, "Replaced"), ...ERRORS, "404": errorResponse("Not found"), "409": errorResponse("Read-only or a unique index is taken"), "422": errorResponse("Invalid object") },
+    };
+    item.patch = {
+      tags: tag,
+      operationId: `patch${name}`,
+      summary: "Change with an RFC 6902 JSON Patch",
+      requestBody: { required: true, content: { "application/json-patch+json": { schema: ref("JsonPatch") }, "application/json": { schema: ref("JsonPatch") } } },
+      responses: { "200": jsonBody(obj, "Patched"), ...ERRORS, "404": errorResponse("Not found"), "409": errorResponse("A test operation failed or a path does not exist"), "422": errorResponse("The patched object is invalid") },
+    };
+    item.delete = {
+      tags: tag,
+      operationId: `delete${name}`,
+      summary: "Delete",
+      responses: { "200": jsonBody(obj, "The deleted object"), ...ERRORS, "404": errorResponse("Not found"), "409": errorResponse("Read-only or still referenced") },
+    };
+  }
+  return { [`/${def.prefix}`]: collection, [`/${def.prefix}/{key}`]: item };
+}
+
+function paramsPaths(prefix: "machines" | "profiles", keyName: string): Record<string, Json> {
+  const params = {
+    type: "object",
+    additionalProperties: true,
+    description: "Parameter values by name",
+  };
+  const aggregate = { name: "aggregate", in: "query", schema: { type: "boolean" }, description: "Resolve through profiles, global and defaults" };
+  return {
+    [`/${prefix}/{${keyName}}/params`]: {
+      parameters: [{ name: keyName, in: "path", required: true, schema: { type: "string" }, description: `Key or Index:value of the ${prefix.slice(0, -1)}` }],
+      get: { tags: [prefix], operationId: `get${SCHEMA_NAMES[prefix]}Params`, summary: "Parameters of the object", parameters: [aggregate], responses: { "200": jsonBody(params, "Parameters"), ...ERRORS, "404": errorResponse("Not found") } },
+      put: { tags: [prefix], operationId: `put${SCHEMA_NAMES[prefix]}Params`, summary: "Replace the object's Params", requestBody: { required: true, ...jsonBody(params, "Parameters") }, responses: { "200": jsonBody(params, "Parameters"), ...ERRORS, "404": errorResponse("Not found"), "422": errorResponse("A value does not satisfy its Param schema") } },
+      patch: { tags: [prefix], operationId: `patch${SCHEMA_NAMES[prefix]}Params`, summary: "Change the object's Params with a JSON Patch", requestBody: { required: true, content: { "application/json-patch+json": { schema: ref("JsonPatch") } } }, responses: { "200": jsonBody(params, "Parameters"), ...ERRORS, "409": errorResponse("Patch failed") } },
+    },
+  };
+}
+
+/** The OpenAPI 3.1 document of the API at /api/v3. */
+export function openApiDocument(info: { version: string }): Json {
+  const schemas: Record<string, unknown> = {
+    Error: {
+      type: "object",
+      required: ["Model", "Key", "Type", "Messages", "Code"],
+      properties: {
+        Model: { type: "string", description: "Object type, e.g. machines" },
+        Key: { type: "string", description: "Key of the object concerned, or empty" },
+        Type: { type: "string", enum: ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict", "PayloadTooLarge", "UnsupportedMediaType", "ValidationError", "TooManyRequests", "Unavailable"] },
+        Messages: { type: "array", items: { type: "string" } },
+        Code: { type: "integer", description: "HTTP status code" },
+      },
+    },
+    JsonPatch: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["op", "path"],
+        properties: {
+          op: { type: "string", enum: ["add", "remove", "replace", "move", "copy", "test"] },
+          path: { type: "string", description: "RFC 6901 JSON Pointer" },
+          from: { type: "string" },
+          value: {},
+        },
+      },
+    },
+    Prefs: {
+      type: "object",
+      properties: Object.fromEntries(Object.entries(PREFS).map(([k, d]) => [k, { type: "string", default: d.default, description: d.description }])),
+      additionalProperties: false,
+    },
+    Info: { type: "object", additionalProperties: true, description: "Server version, addresses, features and counts" },
+    Token: {
+      type: "object",
+      required: ["Token"],
+      properties: { Token: { type: "string" }, Info: { type: "object", additionalProperties: true } },
+    },
+    Event: {
+      type: "object",
+      required: ["Time", "Type", "Action", "Key", "Object"],
+      properties: {
+        Time: { type: "string", format: "date-time" },
+        Type: { type: "string" },
+        Action: { type: "string", enum: ["create", "update", "delete"] },
+        Key: { type: "string" },
+        Object: { type: "object" },
+      },
+    },
+    RenderRequest: { type: "object", additionalProperties: true, description: "What to render (template or boot file) and for which machine" },
+  };
+  let paths: Record<string, Json> = {};
+  for (const def of Object.values(MODELS)) {
+    schemas[SCHEMA_NAMES[def.prefix] ?? def.prefix] = schemaOf(def);
+    paths = { ...paths, ...typePaths(def) };
+  }
+  paths = {
+    ...paths,
+    ...paramsPaths("machines", "key"),
+    ...paramsPaths("profiles", "key"),
+    "/prefs": {
+      get: { tags: ["prefs"], operationId: "getPrefs", summary: "All preferences", responses: { "200": jsonBody(ref("Prefs"), "Preferences"), ...ERRORS } },
+      post: { tags: ["prefs"], operationId: "setPrefs", summary: "Change some preferences (all or nothing)", requestBody: { required: true, ...jsonBody(ref("Prefs"), "Preferences to change") }, responses: { "200": jsonBody(ref("Prefs"), "Preferences"), ...ERRORS, "422": errorResponse("Unknown pref or invalid value") } },
+    },
+    "/info": { get: { tags: ["info"], operationId: "getInfo", summary: "Server information", responses: { "200": jsonBody(ref("Info"), "Information"), ...ERRORS } } },
+    "/users/{key}/token": {
+      parameters: [{ name: "key", in: "path", required: true, schema: { type: "string" }, description: "User name" }],
+      get: {
+        tags: ["users"],
+        operationId: "getUserToken",
+        summary: "Issue a bearer token",
+        parameters: [
+          { name: "ttl", in: "query", schema: { type: "integer", minimum: 1 }, description: "Lifetime in seconds (at most maxTokenTtl)" },
+          { name: "scope", in: "query", schema: { type: "string" } },
+          { name: "action", in: "query", schema: { type: "string" } },
+          { name: "specific", in: "query", schema: { type: "string" } },
+        ],
+        responses: { "200": jsonBody(ref("Token"), "Token"), ...ERRORS, "404": errorResponse("No such user") },
+      },
+    },
+    "/render": {
+      post: { tags: ["render"], operationId: "render", summary: "Preview a template or boot file for a machine", requestBody: { required: true, ...jsonBody(ref("RenderRequest"), "What to render") }, responses: { "200": jsonBody({ type: "object", additionalProperties: true }, "Rendered text and where each parameter came from"), ...ERRORS, "404": errorResponse("No such machine or template"), "422": errorResponse("Rendering failed (missing parameter)") } },
+    },
+    "/events": {
+      get: { tags: ["events"], operationId: "events", summary: "Server-sent events, one per change", responses: { "200": { description: "text/event-stream of Event objects", content: { "text/event-stream": { schema: ref("Event") } } }, ...ERRORS } },
+    },
+    "/openapi.json": { get: { tags: ["info"], operationId: "openapi", summary: "This document", security: [], responses: { "200": { description: "OpenAPI document", content: { "application/json": { schema: { type: "object" } } } } } } },
+  };
+  return {
+    openapi: "3.1.0",
+    info: { title: "Socle API", version: info.version, description: "Bare-metal provisioning: machines, boot environments, templates, parameters, DHCP subnets. DRP v3 conventions." },
+    servers: [{ url: "/api/v3" }],
+    security: [{ basic: [] }, { bearer: [] }],
+    tags: [...Object.keys(MODELS), "prefs", "info", "render", "events"].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas,
+      securitySchemes: {
+        basic: { type: "http", scheme: "basic" },
+        bearer: { type: "http", scheme: "bearer" },
+      },
+    },
+  };
+}

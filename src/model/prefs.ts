@@ -1,0 +1,99 @@
+// Server preferences (DRP "prefs"): a flat string map changed through the API.
+
+import { invalid } from "./errors.ts";
+import { checkName, quote } from "./validate.ts";
+
+export interface PrefDef {
+  default: string;
+  description: string;
+  /** An error message quoting the value, or undefined when valid. */
+  check(value: string): string | undefined;
+}
+
+const name = (v: string) => {
+  const r = checkName(v);
+  return r.ok ? undefined : r.error;
+};
+
+/** Whole seconds, 1..maxTokenTtl-ish: a zero token lifetime would lock everyone out. */
+const seconds = (v: string) =>
+  /^[1-9][0-9]{0,9}$/.test(v) && Number(v) <= 0xffffffff ? undefined : `invalid duration ${quote(v)}: expected whole seconds from 1 to 4294967295`;
+
+export const PREFS: Record<string, PrefDef> = {
+  defaultBootEnv: {
+    default: "local",
+    description: "Boot environment of a known machine whose BootEnv is empty",
+    check: name,
+  },
+  unknownBootEnv: {
+    default: "ignore",
+    description: 'Boot environment for machines Socle does not know ("ignore": do not answer them)',
+    check: name,
+  },
+  unknownTokenTimeout: {
+    default: "600",
+    description: "Lifetime in seconds of the token given to an unknown machine to register itself",
+    check: seconds,
+  },
+  knownTokenTimeout: {
+    default: "3600",
+    description: "Lifetime in seconds of the token given to a known machine",
+    check: seconds,
+  },
+  userTokenTimeout: {
+    default: "3600",
+    description: "Default lifetime in seconds of a user's API token",
+    check: seconds,
+  },
+  maxTokenTtl: {
+    default: "86400",
+    description: "Longest lifetime in seconds any token may be issued for",
+    check: seconds,
+  },
+};
+
+const TIMEOUTS = ["unknownTokenTimeout", "knownTokenTimeout", "userTokenTimeout"];
+
+export function defaultPrefs(): Record<string, string> {
+  return Object.fromEntries(Object.entries(PREFS).map(([k, d]) => [k, d.default]));
+}
+
+/**
+ * Validate a prefs update (some or all prefs). Returns the given entries, unchanged, when every
+ * one is valid; otherwise throws ValidationError listing every problem (nothing is applied).
+ * `current` (default: the defaults) is what the update lands on, for checks across prefs.
+ */
+export function validatePrefs(input: unknown, current: Record<string, string> = defaultPrefs()): Record<string, string> {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw invalid("prefs", "", `expected a JSON object of string values, got ${quote(input)}`);
+  }
+  const out: Record<string, string> = {};
+  const problems: string[] = [];
+  const unknown: string[] = [];
+  for (const [k, v] of Object.entries(input)) {
+    const def = Object.hasOwn(PREFS, k) ? PREFS[k] : undefined;
+    if (!def) {
+      unknown.push(k);
+      continue;
+    }
+    if (typeof v !== "string") {
+      problems.push(`${k}: expected a string, got ${quote(v)}`);
+      continue;
+    }
+    const err = def.check(v);
+    if (err) problems.push(`${k}: ${err}`);
+    else out[k] = v;
+  }
+  if (unknown.length > 0) {
+    problems.unshift(`unknown pref${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => quote(u)).join(", ")}; known: ${Object.keys(PREFS).join(", ")}`);
+  }
+  if (problems.length === 0) {
+    const merged = { ...defaultPrefs(), ...current, ...out };
+    const max = Number(merged.maxTokenTtl);
+    for (const t of TIMEOUTS) {
+      if (Number(merged[t]) > max) problems.push(`${t}: ${quote(merged[t])} is longer than maxTokenTtl ${quote(merged.maxTokenTtl)}`);
+    }
+  }
+  if (problems.length > 0) throw invalid("prefs", unknown[0] ?? Object.keys(input)[0] ?? "", problems);
+  return out;
+}
