@@ -1,0 +1,47 @@
+// The object types the CLI knows, with what a human wants to see in `-o table` lists. The CLI is
+// a client of the API, so it keeps its own small table instead of importing the server's model.
+
+export interface Column {
+  header: string;
+  /** Dotted path into the object: "OS.Name". */
+  path: string;
+}
+
+export interface CliType {
+  /** API prefix and CLI word: "machines". */
+  name: string;
+  /** For messages: "machine". */
+  singular: string;
+  /** Key field. */
+  key: string;
+  columns: Column[];
+}
+
+const col = (path: string, header = path): Column => ({ header, path });
+
+export const CLI_TYPES: readonly CliType[] = [
+  {
+    name: "machines",
+    singular: "machine",
+    key: "Uuid",
+    columns: [col("Uuid"), col("Name"), col("Address"), col("HardwareAddrs"), col("BootEnv"), col("Available")],
+  },
+  { name: "bootenvs", singular: "bootenv", key: "Name", columns: [col("Name"), col("OS.Name", "OS"), col("Available"), col("ReadOnly")] },
+  { name: "templates", singular: "template", key: "ID", columns: [col("ID"), col("ReadOnly")] },
+  { name: "params", singular: "param", key: "Name", columns: [col("Name"), col("Schema.type", "Type"), col("Secure"), col("Description")] },
+  { name: "profiles", singular: "profile", key: "Name", columns: [col("Name"), col("Profiles"), col("Description")] },
+  {
+    name: "subnets",
+    singular: "subnet",
+    key: "Name",
+    columns: [col("Name"), col("Subnet"), col("ActiveStart"), col("ActiveEnd"), col("Proxy"), col("Enabled")],
+  },
+  { name: "reservations", singular: "reservation", key: "Addr", columns: [col("Addr"), col("Token"), col("NextServer")] },
+  { name: "leases", singular: "lease", key: "Addr", columns: [col("Addr"), col("Token"), col("State"), col("ExpireTime")] },
+  { name: "users", singular: "user", key: "Name", columns: [col("Name"), col("Roles"), col("Description")] },
+  { name: "roles", singular: "role", key: "Name", columns: [col("Name"), col("Claims"), col("Description")] },
+];
+
+export function findType(name: string): CliType | undefined {
+  return CLI_TYPES.find((t) => t.name === name);
+}

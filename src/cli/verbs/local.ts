@@ -1,0 +1,38 @@
+// Verbs that need no server: `pki ca` and `version`.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../../../package.json" with { type: "json" };
+import { defaultDataDir } from "../../config/runtime.ts";
+import { CliError } from "../cli-error.ts";
+import type { VerbContext } from "../context.ts";
+import { parseVerbArgs } from "../verb-args.ts";
+
+export const LOCAL_USAGE = ["socle pki ca [--data-dir D]", "socle version"];
+
+/** Prints <data-dir>/pki/ca.pem, the CA that clients pass as --ca-file. */
+export async function pkiCa(ctx: VerbContext, args: string[]): Promise<number> {
+  const { flags } = parseVerbArgs(args, LOCAL_USAGE[0] as string, { min: 0, max: 0 }, [{ name: "data-dir", kind: "value" }]);
+  const dir = flags.get("data-dir")?.raw || ctx.env.SOCLE_DATA_DIR || defaultDataDir();
+  const path = join(dir, "pki", "ca.pem");
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file (the server creates it on first start; is --data-dir right?)" : code ?? String(e);
+    throw new CliError(`cannot read CA certificate "${path}": ${why}`);
+  }
+  ctx.io.out(pem.trimEnd());
+  return 0;
+}
+
+export function versionText(): string {
+  return `socle ${pkg.version} (bun ${Bun.version}, ${process.platform}-${process.arch})`;
+}
+
+export async function version(ctx: VerbContext, args: string[]): Promise<number> {
+  parseVerbArgs(args, LOCAL_USAGE[1] as string, { min: 0, max: 0 });
+  ctx.io.out(versionText());
+  return 0;
+}

@@ -1,0 +1,54 @@
+// Machine extras: `machines params <key> [--aggregate]` and
+// `machines set <key> param <name> to <json-value>`.
+
+import { keyPath } from "../api-client.ts";
+import { UsageError } from "../cli-error.ts";
+import type { VerbContext } from "../context.ts";
+import { boolFlag, parseVerbArgs } from "../verb-args.ts";
+
+export const MACHINE_USAGE = [
+  "socle machines params <key> [--aggregate]",
+  "socle machines set <key> param <name> to <json-value>",
+];
+
+export async function machineParams(ctx: VerbContext, args: string[]): Promise<number> {
+  const usage = MACHINE_USAGE[0] as string;
+  const { pos, flags } = parseVerbArgs(args, usage, { min: 1, max: 1 }, [{ name: "aggregate", kind: "bool" }]);
+  const query = new URLSearchParams();
+  if (boolFlag(flags.get("aggregate"))) query.set("aggregate", "true");
+  ctx.print(await ctx.api().request("GET", keyPath("machines", pos[0] as string, "params"), { query }));
+  return 0;
+}
+
+/**
+ * Sets one parameter with a JSON Patch on the machine, so the server validates it like any
+ * other change. The value is JSON (`8`, `true`, `"x"`, `{...}`); text that is not JSON is taken
+ * as a string, so `to web1` works. `to null` removes the parameter.
+ */
+export async function machineSet(ctx: VerbContext, args: string[]): Promise<number> {
+  const usage = MACHINE_USAGE[1] as string;
+  // No flag scanning here: the value may legitimately start with "-" (`to -5`).
+  if (args.length !== 5 || args[1] !== "param" || args[3] !== "to") {
+    throw new UsageError(`expected <key> param <name> to <json-value>, got ${JSON.stringify(args.join(" "))}\nusage: ${usage}`);
+  }
+  const [key, , name, , raw] = args as [string, string, string, string, string];
+  if (name === "") throw new UsageError(`empty parameter name\nusage: ${usage}`);
+  const value = parseValue(raw);
+  const path = `/Params/${name.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+  const op = value === null ? { op: "remove", path } : { op: "add", path, value };
+  const res = await ctx.api().request("PATCH", keyPath("machines", key), {
+    body: [op],
+    contentType: "application/json-patch+json",
+  });
+  const params = (res as { Params?: Record<string, unknown> } | undefined)?.Params ?? {};
+  ctx.print(name in params ? params[name] : null);
+  return 0;
+}
+
+export function parseValue(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
