@@ -94,6 +94,9 @@ export function validatePrefs(input: unknown, current: Record<string, string> = 
       if (Number(merged[t]) > max) problems.push(`${t}: ${quote(merged[t])} is longer than maxTokenTtl ${quote(merged.maxTokenTtl)}`);
     }
   }
-  if (problems.length > 0) throw invalid("prefs", unknown[0] ?? Object.keys(input)[0] ?? "", problems);
+  if (problems.length > 0) {
+    const firstBad = unknown[0] ?? Object.keys(input).find((k) => !Object.hasOwn(out, k)) ?? "";
+    throw invalid("prefs", firstBad, problems);
+  }
   return out;
 }

@@ -5,7 +5,7 @@
 import { badRequest } from "./errors.ts";
 import type { IndexDef, ModelDef } from "./model-def.ts";
 import type { ModelObject } from "./object.ts";
-import { checkIPv4, checkMac, ipToInt, quote } from "./validate.ts";
+import { checkIPv4, checkMac, ipIntOf, ipToInt, quote } from "./validate.ts";
 
 export const OPS = ["Eq", "Ne", "Lt", "Lte", "Gt", "Gte", "Re", "In", "Nin", "Between"] as const;
 export type Op = (typeof OPS)[number];
@@ -33,11 +33,13 @@ export interface Query {
   passthrough: Record<string, string>;
   /** The compiled filters. */
   match: (obj: ModelObject) => boolean;
-  /** The compiled sort order (undefined: keep input order). */
-  compare?: (a: ModelObject, b: ModelObject) => number;
+  /** The compiled sort keys of an object (undefined: keep input order). */
+  sortKey?: (obj: ModelObject) => SortKey;
 }
 
 type Scalar = number | string | boolean;
+/** Comparable values of an object's sort fields, in `sort` order. */
+export type SortKey = unknown[];
 type ElemKind = NonNullable<IndexDef["element"]>;
 
 /** Empty addresses and missing values sort first and compare below everything. */
@@ -48,16 +50,18 @@ function elemKind(idx: IndexDef): ElemKind {
   return idx.kind === "list" ? (idx.element ?? "string") : idx.kind;
 }
 
+const CANONICAL_MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
 /** Stored value -> comparable scalar. Never throws: stored data that does not parse is compared as text. */
 function fromStored(kind: ElemKind, v: unknown): Value {
   if (v === undefined || v === null) return NONE;
   switch (kind) {
     case "ip": {
       if (v === "") return NONE;
-      const r = typeof v === "string" ? checkIPv4(v) : undefined;
-      return r?.ok ? ipToInt(r.value) : String(v);
+      return (typeof v === "string" ? ipIntOf(v) : undefined) ?? String(v);
     }
     case "mac": {
+      if (typeof v === "string" && CANONICAL_MAC.test(v)) return v;
       const r = typeof v === "string" ? checkMac(v) : undefined;
       return r?.ok ? r.value : String(v).toLowerCase();
     }
@@ -224,7 +228,7 @@ function parseCount(model: string, name: string, raw: string): number {
   return Number(raw);
 }
 
-function compileSort(def: ModelDef, fields: string[]): (a: ModelObject, b: ModelObject) => number {
+function compileSort(def: ModelDef, fields: string[]): (obj: ModelObject) => SortKey {
   const keys = fields.map((f) => {
     const idx = def.indexes[f] as IndexDef;
     const kind = elemKind(idx);
@@ -232,13 +236,15 @@ function compileSort(def: ModelDef, fields: string[]): (a: ModelObject, b: Model
     // A list sorts by its first element.
     return (o: ModelObject) => fromStored(kind, list ? (Array.isArray(o[f]) ? o[f][0] : undefined) : o[f]);
   });
-  return (a, b) => {
-    for (const k of keys) {
-      const c = cmp(k(a), k(b));
-      if (c !== 0) return c;
-    }
-    return 0;
-  };
+  return (o) => keys.map((k) => k(o));
+}
+
+function compareKeys(a: SortKey, b: SortKey): number {
+  for (let i = 0; i < a.length; i++) {
+    const c = cmp(a[i] as Value, b[i] as Value);
+    if (c !== 0) return c;
+  }
+  return 0;
 }
 
 /** Parse list parameters against a type's indexes. Throws BadRequest quoting what is wrong. */
@@ -276,14 +282,21 @@ export function parseQuery(def: ModelDef, params: URLSearchParams): Query {
   const match = preds.length === 0 ? () => true : preds.length === 1 ? (preds[0] as (o: ModelObject) => boolean) : (o: ModelObject) => preds.every((p) => p(o));
   const q: Query = { filters, sort, reverse, offset, passthrough, match };
   if (limit !== undefined) q.limit = limit;
-  if (sort.length > 0) q.compare = compileSort(def, sort);
+  if (sort.length > 0) q.sortKey = compileSort(def, sort);
   return q;
 }
 
 /** Filter, sort, then page. `total` counts matches before offset and limit. */
 export function runQuery(objs: ModelObject[], q: Query): { items: ModelObject[]; total: number } {
   let items = objs.filter(q.match);
-  if (q.compare) items.sort(q.compare); // Array.prototype.sort is stable: ties keep store order
+  if (q.sortKey) {
+    // Compute each object's keys once, not once per comparison. The sort is stable: ties keep
+    // store order.
+    const keyOf = q.sortKey;
+    const decorated = items.map((o) => ({ o, k: keyOf(o) }));
+    decorated.sort((a, b) => compareKeys(a.k, b.k));
+    items = decorated.map((d) => d.o);
+  }
   if (q.reverse) items.reverse();
   const total = items.length;
   const end = q.limit === undefined ? undefined : q.offset + q.limit;

@@ -11,6 +11,7 @@ import {
   cidrContains,
   cidrOverlaps,
   intToIp,
+  ipIntOf,
   ipToInt,
   normalizeMac,
   quote,
@@ -95,6 +96,13 @@ describe("IPv4", () => {
     expect(() => ipToInt("x")).toThrow('invalid IPv4 address "x"');
     expect(() => intToIp(-1)).toThrow("invalid IPv4 integer -1");
     expect(() => intToIp(2 ** 32)).toThrow("invalid IPv4 integer");
+  });
+  test("ipIntOf agrees with ipToInt and refuses what checkIPv4 refuses", () => {
+    for (const a of ["0.0.0.0", "10.0.0.9", "198.51.100.7", "255.255.255.255"]) expect(ipIntOf(a)).toBe(ipToInt(a));
+    for (const a of ["", "1.2.3", "1.2.3.4.5", "1.2.3.256", "01.2.3.4", "1.2.3.", ".1.2.3", "1..2.3", "1.2.3.4 ", "a.b.c.d", "1.2.3.1000"]) {
+      expect(ipIntOf(a)).toBeUndefined();
+      expect(checkIPv4(a).ok).toBe(false);
+    }
   });
 });
 

@@ -106,6 +106,33 @@ function parseIPv4(v: string): number | string {
   return n;
 }
 
+/**
+ * Canonical dotted quad to an unsigned integer, or undefined: a hand-rolled scan without
+ * allocation for hot paths (filtering and sorting thousands of stored addresses).
+ */
+export function ipIntOf(v: string): number | undefined {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return undefined;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return undefined; // leading zero
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return undefined;
+    } else return undefined;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return n * 256 + part;
+}
+
 /** IPv4 address to an unsigned 32-bit integer; throws BadRequest on a bad address. */
 export function ipToInt(v: string): number {
   const r = parseIPv4(v);
