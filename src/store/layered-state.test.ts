@@ -1,0 +1,80 @@
+import { describe, expect, test } from "bun:test";
+import type { ModelObject } from "../model/object.ts";
+import { LayeredState } from "./layered-state.ts";
+import { deepFreeze } from "./freeze.ts";
+
+function viewContents(s: LayeredState, run: (view: ReturnType<LayeredState["beginView"]>) => void) {
+  const view = s.beginView();
+  run(view);
+  const out: Record<string, Record<string, ModelObject>> = {};
+  for (const type of view.types) {
+    out[type] = {};
+    for (const [k, v] of view.entries(type)) (out[type] as Record<string, ModelObject>)[k] = v;
+  }
+  view.end();
+  return out;
+}
+
+describe("LayeredState", () => {
+  test("a view is the state at its point, whatever changes while it is read", () => {
+    const s = new LayeredState({ objects: new Map() });
+    for (let i = 0; i < 10; i++) s.apply("machines", `m${i}`, deepFreeze({ I: i }));
+    const view = s.beginView();
+    const got: Record<string, ModelObject> = {};
+    let n = 0;
+    // Interleave changes with reading: update, delete, re-create, create new keys and types.
+    for (const [k, v] of view.entries("machines")) {
+      got[k] = v;
+      if (n === 2) {
+        s.apply("machines", "m0", deepFreeze({ I: 100 })); // already read
+        s.apply("machines", "m9", deepFreeze({ I: 900 })); // not read yet
+        s.apply("machines", "m8", null);
+        s.apply("machines", "m7", null);
+        s.apply("machines", "m7", deepFreeze({ I: 700 }));
+        s.apply("machines", "new", deepFreeze({ I: -1 }));
+        s.apply("leases", "l", deepFreeze({}));
+      }
+      n++;
+    }
+    view.end();
+    const want: Record<string, ModelObject> = {};
+    for (let i = 0; i < 10; i++) want[`m${i}`] = { I: i };
+    expect(got).toEqual(want);
+    expect(view.types).toEqual(["machines"]);
+    expect(s.get("machines", "m9")).toEqual({ I: 900 });
+    expect(s.get("machines", "m8")).toBeUndefined();
+  });
+
+  test("after end(), changes are no longer recorded and a new view can begin", () => {
+    const s = new LayeredState({ objects: new Map() });
+    s.apply("a", "1", deepFreeze({ v: 1 }));
+    expect(viewContents(s, () => s.apply("a", "1", deepFreeze({ v: 2 })))).toEqual({ a: { "1": { v: 1 } } });
+    expect(viewContents(s, () => {})).toEqual({ a: { "1": { v: 2 } } });
+    const v = s.beginView();
+    expect(() => s.beginView()).toThrow("already open");
+    v.end();
+  });
+
+  test("sorted lists stay sorted through inserts and deletes after the first list", () => {
+    const s = new LayeredState({ objects: new Map() });
+    const keys = Array.from({ length: 300 }, (_, i) => `k${(i * 7919) % 1000}`);
+    for (const k of keys.slice(0, 100)) s.apply("t", k, deepFreeze({ K: k }));
+    expect(s.list("t").length).toBe(100);
+    for (const k of keys.slice(100)) s.apply("t", k, deepFreeze({ K: k }));
+    for (const k of keys.slice(0, 50)) s.apply("t", k, null);
+    const listed = s.list("t").map((o) => o.K as string);
+    expect(listed).toEqual([...keys.slice(50)].sort());
+    expect(s.count("t")).toBe(250);
+  });
+
+  test("writable objects hidden by read-only ones are reported and stay out of get/list/count", () => {
+    const s = new LayeredState({ objects: new Map([["bootenvs", new Map([["local", { Name: "local" }]])]]) });
+    s.apply("bootenvs", "local", deepFreeze({ Name: "local", Mine: true }));
+    s.apply("bootenvs", "other", deepFreeze({ Name: "other" }));
+    expect(s.findShadowed()).toEqual([{ type: "bootenvs", key: "local" }]);
+    expect(s.get("bootenvs", "local")).toEqual({ Name: "local", ReadOnly: true });
+    expect(s.list("bootenvs").map((b) => b.Name)).toEqual(["local", "other"]);
+    expect(s.count("bootenvs")).toBe(2);
+    expect(s.getWritable("bootenvs", "local")).toEqual({ Name: "local", Mine: true });
+  });
+});
