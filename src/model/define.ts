@@ -54,12 +54,15 @@ function describeType(v: unknown): string {
 }
 
 /** One readable message per zod issue, each naming the field and quoting the value. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], topFields?: readonly string[]): string[] {
+export function formatIssues(issues: readonly z.core.$ZodIssue[], topFields?: readonly string[], secretFields: readonly string[] = []): string[] {
   const out: string[] = [];
   for (const iss of issues) {
     const path = formatPath(iss.path);
     const at = (msg: string) => (path ? `${path}: ${msg}` : msg);
-    const input = (iss as { input?: unknown }).input;
+    // Secret values are never echoed (error bodies end up in logs).
+    const secret = typeof iss.path[0] === "string" && secretFields.includes(iss.path[0]);
+    const raw = (iss as { input?: unknown }).input;
+    const input = secret && raw !== undefined ? "(hidden)" : raw;
     switch (iss.code) {
       case "unrecognized_keys":
         for (const k of iss.keys) {
@@ -77,6 +80,14 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], topFields?: re
       case "custom":
         out.push(at(iss.message));
         break;
+      case "too_small":
+      case "too_big": {
+        const limit = Number(iss.code === "too_small" ? iss.minimum : iss.maximum);
+        if (iss.origin === "string" && iss.code === "too_small" && limit === 1) out.push(at("must not be empty"));
+        else if (iss.origin === "string") out.push(at(`${quote(input)} is ${iss.code === "too_small" ? "shorter" : "longer"} than ${iss.code === "too_small" ? "the minimum" : "the maximum"} of ${limit} characters`));
+        else out.push(at(`${quote(input)} is ${iss.code === "too_small" ? "below the minimum" : "above the maximum"} of ${limit}`));
+        break;
+      }
       default:
         out.push(at(`${iss.message} (got ${quote(input)})`));
     }
@@ -113,7 +124,7 @@ export function defineModel(spec: ModelSpec): ModelDef {
     if (parsed.success) {
       out = parsed.data as Record<string, unknown>;
     } else {
-      messages.push(...formatIssues(parsed.error.issues, topFields));
+      messages.push(...formatIssues(parsed.error.issues, topFields, secretFields));
       out = obj;
     }
     if (spec.check) messages.push(...spec.check(out));

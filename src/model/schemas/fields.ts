@@ -45,17 +45,23 @@ export const zDuration = () =>
 /** Free text: descriptions, boot parameters. */
 export const zText = () => z.string();
 
-/** A list whose entries must be distinct (after normalisation). */
+/**
+ * A list whose entries must be distinct (after normalisation). The duplicate check also runs
+ * when some entries are invalid (`when`), so one response reports both kinds of problem.
+ */
 export function uniqueList<T extends z.ZodType<string>>(item: T, what: string) {
-  return z.array(item).check((ctx) => {
-    const seen = new Map<string, number>();
-    ctx.value.forEach((v, i) => {
-      const first = seen.get(v);
-      if (first !== undefined) {
-        ctx.issues.push({ code: "custom", message: `duplicate ${what} ${quote(v)} (also at [${first}])`, input: v, path: [i] } satisfies Issue);
-      } else seen.set(v, i);
-    });
-  });
+  return z.array(item).superRefine(
+    (list, ctx) => {
+      const seen = new Map<unknown, number>();
+      list.forEach((v, i) => {
+        if (typeof v !== "string") return;
+        const first = seen.get(v);
+        if (first !== undefined) ctx.addIssue({ code: "custom", message: `duplicate ${what} ${quote(v)} (also at [${first}])`, input: v, path: [i] });
+        else seen.set(v, i);
+      });
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  );
 }
 
 export const zNameList = (what = "name") => uniqueList(zName(), what);
@@ -85,13 +91,18 @@ export const zDhcpOption = () =>
   });
 
 export const zDhcpOptions = () =>
-  z.array(zDhcpOption()).check((ctx) => {
-    const seen = new Set<number>();
-    ctx.value.forEach((o, i) => {
-      if (seen.has(o.Code)) ctx.issues.push({ code: "custom", message: `duplicate DHCP option code ${o.Code}`, input: o, path: [i, "Code"] } satisfies Issue);
-      seen.add(o.Code);
-    });
-  });
+  z.array(zDhcpOption()).superRefine(
+    (list, ctx) => {
+      const seen = new Set<unknown>();
+      list.forEach((o, i) => {
+        const code = (o as { Code?: unknown } | null)?.Code;
+        if (typeof code !== "number") return;
+        if (seen.has(code)) ctx.addIssue({ code: "custom", message: `duplicate DHCP option code ${code}`, input: o, path: [i, "Code"] });
+        seen.add(code);
+      });
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  );
 
 /** The fields every object carries. Server-set ones are accepted on input and reset by prepare. */
 export const META_SHAPE = {
