@@ -1,0 +1,44 @@
+import { expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { closingLine, integrationFiles, parseSummary } from "./run-all.ts";
+
+test("parseSummary reads bun's closing counts, last block wins", () => {
+  const out = [
+    "(pass) a [1ms]",
+    " 3 pass",
+    " 1 fail",
+    "",
+    "src/x.test.ts:",
+    "(fail) y",
+    " 12 pass",
+    " 2 skip",
+    " 0 fail",
+    " 40 expect() calls",
+    "Ran 14 tests across 3 files. [1.2s]",
+  ].join("\n");
+  expect(parseSummary(out)).toEqual({ pass: 12, fail: 0, skip: 2 });
+  expect(parseSummary("nothing here")).toEqual({ pass: 0, fail: 0, skip: 0 });
+  // A test named "1 pass" inside a line does not count.
+  expect(parseSummary("(pass) counts 1 pass\n 5 pass\n 0 fail")).toEqual({ pass: 5, fail: 0, skip: 0 });
+});
+
+test("closingLine is the plain line CI reads", () => {
+  expect(closingLine({ pass: 10, fail: 0, skip: 0 })).toBe("10 passed, 0 failed");
+  expect(closingLine({ pass: 10, fail: 2, skip: 3 })).toBe("10 passed, 2 failed, 3 skipped");
+});
+
+test("integrationFiles skips e2e, bench and fixtures", () => {
+  const dir = mkdtempSync(join(tmpdir(), "socle-runall-"));
+  try {
+    for (const d of ["e2e", "bench", "fixtures", "helpers"]) mkdirSync(join(dir, d));
+    for (const f of ["a.test.ts", "e2e/b.test.ts", "bench/c.test.ts", "fixtures/d.test.ts", "helpers/e.test.ts", "helper.ts"]) {
+      writeFileSync(join(dir, f), "");
+    }
+    const files = integrationFiles(dir).map((f) => f.slice(f.lastIndexOf("/") + 1));
+    expect(files).toEqual(["a.test.ts", "e.test.ts"]);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});

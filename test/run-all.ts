@@ -1,0 +1,123 @@
+// `npm test`: runs the suites in order as child processes, streams their output, and ends with
+// one plain line "N passed, M failed[, K skipped]". Exit status 1 if anything failed or a suite
+// crashed (non-zero exit without reported failures, or killed at its time limit).
+//
+//   bun test/run-all.ts                 all suites
+//   bun test/run-all.ts unit smoke      only the named ones
+
+import { readdirSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUN = process.execPath;
+
+export interface Counts {
+  pass: number;
+  fail: number;
+  skip: number;
+}
+
+interface Suite {
+  name: string;
+  cmd: () => string[] | undefined;
+  timeoutMs: number;
+}
+
+/** Test files under test/, without the QEMU lab (e2e) and benchmarks, as ./paths for bun test. */
+export function integrationFiles(testDir: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 8) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== "e2e" && e.name !== "bench" && e.name !== "fixtures" && e.name !== "node_modules") walk(p, depth + 1);
+      } else if (/\.test\.ts$/.test(e.name)) {
+        out.push(`./${relative(ROOT, p)}`);
+      }
+    }
+  };
+  walk(testDir, 0);
+  return out.sort();
+}
+
+const SUITES: Suite[] = [
+  { name: "unit", cmd: () => [BUN, "test", "./src", "./build"], timeoutMs: 10 * 60_000 },
+  {
+    name: "integration",
+    cmd: () => {
+      const files = integrationFiles(join(ROOT, "test"));
+      return files.length ? [BUN, "test", ...files] : undefined;
+    },
+    timeoutMs: 20 * 60_000,
+  },
+  { name: "smoke", cmd: () => [BUN, "test/smoke-binary.ts"], timeoutMs: 5 * 60_000 },
+];
+
+/** The counts of bun's closing summary (" 12 pass", " 0 fail", " 1 skip"); the last ones win. */
+export function parseSummary(text: string): Counts {
+  const last = (word: string) => {
+    const all = [...text.matchAll(new RegExp(`^\\s*(\\d+) ${word}\\s*$`, "gm"))];
+    const m = all.at(-1);
+    return m ? Number(m[1]) : 0;
+  };
+  return { pass: last("pass"), fail: last("fail"), skip: last("skip") };
+}
+
+export function closingLine(c: Counts): string {
+  return `${c.pass} passed, ${c.fail} failed${c.skip ? `, ${c.skip} skipped` : ""}`;
+}
+
+async function runSuite(s: Suite): Promise<{ counts: Counts; crashed: string | undefined }> {
+  const cmd = s.cmd();
+  if (!cmd) {
+    console.log(`\n=== ${s.name}: no test files ===`);
+    return { counts: { pass: 0, fail: 0, skip: 0 }, crashed: undefined };
+  }
+  console.log(`\n=== ${s.name}: ${cmd.map((a) => (a === BUN ? "bun" : a)).join(" ")} ===`);
+  const child = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: process.env });
+  let text = "";
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, s.timeoutMs);
+  const pump = async (stream: ReadableStream<Uint8Array>, sink: NodeJS.WriteStream) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      sink.write(chunk);
+      text += decoder.decode(chunk, { stream: true });
+    }
+  };
+  await Promise.all([pump(child.stdout, process.stdout), pump(child.stderr, process.stderr)]);
+  const code = await child.exited;
+  clearTimeout(timer);
+  const counts = parseSummary(text);
+  let crashed: string | undefined;
+  if (timedOut) crashed = `killed after ${s.timeoutMs / 60_000} minutes`;
+  else if (code !== 0 && counts.fail === 0) crashed = `exited with ${code} without reporting a failed test`;
+  return { counts, crashed };
+}
+
+async function main(names: string[]): Promise<number> {
+  const unknown = names.filter((n) => !SUITES.some((s) => s.name === n));
+  if (unknown.length) {
+    console.error(`run-all: unknown suite "${unknown[0]}" (suites: ${SUITES.map((s) => s.name).join(", ")})`);
+    return 2;
+  }
+  const chosen = names.length ? SUITES.filter((s) => names.includes(s.name)) : SUITES;
+  const total: Counts = { pass: 0, fail: 0, skip: 0 };
+  const lines: string[] = [];
+  for (const s of chosen) {
+    const { counts, crashed } = await runSuite(s);
+    total.pass += counts.pass;
+    total.fail += counts.fail + (crashed ? 1 : 0);
+    total.skip += counts.skip;
+    lines.push(`  ${s.name.padEnd(12)} ${closingLine(counts)}${crashed ? `  (suite crashed: ${crashed})` : ""}`);
+  }
+  console.log(`\n=== summary ===\n${lines.join("\n")}\n`);
+  console.log(closingLine(total));
+  return total.fail > 0 ? 1 : 0;
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

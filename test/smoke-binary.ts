@@ -1,0 +1,194 @@
+// Smoke test of the compiled executable: build dist/socle-linux-amd64 (or use $SOCLE_SMOKE_BINARY),
+// run `serve` with only the API on a loopback port and a temporary data dir, then drive it with
+// the same binary as the CLI: pki ca, info, create, list, show, an unauthenticated call. Stops the
+// server by its PID. Prints bun-test-style summary lines (" N pass", " N fail") for test/run-all.ts.
+//
+//   bun test/smoke-binary.ts            build, then test
+//   SOCLE_SMOKE_BINARY=path bun test/smoke-binary.ts    test an existing executable
+
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { compile } from "../build/compile.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const PASSWORD = "smoke-test-pw-1";
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+let passed = 0;
+let failed = 0;
+
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    const v = await fn();
+    passed++;
+    console.log(`(pass) smoke > ${name} [${(performance.now() - t0).toFixed(0)}ms]`);
+    return v;
+  } catch (e) {
+    failed++;
+    console.log(`(fail) smoke > ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  }
+}
+
+/** A port the kernel just handed out on 127.0.0.1 (closed again; tiny race accepted for a smoke test). */
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === "object" && addr ? res(addr.port) : rej(new Error("no port"))));
+    });
+  });
+}
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function runBin(bin: string, args: string[], env: Record<string, string>): Promise<Ran> {
+  const p = Bun.spawn([bin, ...args], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const timer = setTimeout(() => p.kill("SIGKILL"), 15_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+function expectOk(r: Ran, what: string): Ran {
+  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "socle-smoke-"));
+  const dataDir = join(dir, "data");
+  const logFile = join(dir, "serve.log");
+  const baseEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir };
+  let server: ReturnType<typeof Bun.spawn> | undefined;
+  let serverLog = "";
+
+  try {
+    const bin = await step("executable", async () => {
+      if (process.env.SOCLE_SMOKE_BINARY) return resolve(process.env.SOCLE_SMOKE_BINARY);
+      const [out] = await compile(ROOT, { targets: ["amd64"], outdir: "dist" });
+      if (!out) throw new Error("compile produced nothing");
+      return out;
+    });
+
+    const port = await freePort();
+    const endpoint = `https://127.0.0.1:${port}`;
+    const serveArgs = [
+      "serve",
+      "--data-dir", dataDir,
+      "--api-listen", "127.0.0.1",
+      "--api-port", String(port),
+      "--address", "127.0.0.1",
+      "--disable-dhcp", "--disable-tftp", "--disable-binl", "--disable-static",
+    ];
+
+    server = await step("serve starts", async () => {
+      const p = Bun.spawn([bin, ...serveArgs], {
+        env: { ...baseEnv, SOCLE_ADMIN_PASSWORD: PASSWORD },
+        stdout: "pipe",
+        stderr: "pipe",
+        stdin: "ignore",
+      });
+      // Collect the server's output for the report without blocking on it.
+      for (const stream of [p.stdout, p.stderr]) {
+        void (async () => {
+          const decoder = new TextDecoder();
+          for await (const chunk of stream as ReadableStream<Uint8Array>) serverLog += decoder.decode(chunk);
+        })();
+      }
+      return p;
+    });
+
+    const caFile = join(dir, "ca.pem");
+    const client = ["-E", endpoint, "--ca-file", caFile, "-U", "admin", "-P", PASSWORD];
+
+    await step("info answers (CA from `socle pki ca`)", async () => {
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      let last = "";
+      for (let i = 0; i < 300 && Date.now() < deadline; i++) {
+        if (server?.exitCode !== null) throw new Error(`server exited with ${server?.exitCode}`);
+        const ca = await runBin(bin, ["pki", "ca", "--data-dir", dataDir], baseEnv);
+        if (ca.code === 0) {
+          writeFileSync(caFile, ca.stdout);
+          const r = await runBin(bin, [...client, "info"], baseEnv);
+          if (r.code === 0) {
+            const info = JSON.parse(r.stdout) as { ApiPort?: number };
+            if (info.ApiPort !== port) throw new Error(`info says ApiPort ${info.ApiPort}, expected ${port}`);
+            return;
+          }
+          last = r.stderr.trim();
+        } else {
+          last = ca.stderr.trim();
+        }
+        await Bun.sleep(100);
+      }
+      throw new Error(`no answer within ${START_TIMEOUT_MS / 1000}s; last: ${last}`);
+    });
+
+    const uuid = await step("machines create", async () => {
+      const r = expectOk(
+        await runBin(bin, [...client, "machines", "create", '{"Name":"smoke-1","HardwareAddrs":["52:54:00:12:34:56"]}'], baseEnv),
+        "create",
+      );
+      const m = JSON.parse(r.stdout) as { Uuid?: string; Name?: string };
+      if (m.Name !== "smoke-1" || !m.Uuid) throw new Error(`unexpected object: ${r.stdout}`);
+      return m.Uuid;
+    });
+
+    await step("machines list (json and table)", async () => {
+      const r = expectOk(await runBin(bin, [...client, "machines", "list", "Name=Eq(smoke-1)"], baseEnv), "list");
+      const list = JSON.parse(r.stdout) as { Uuid: string }[];
+      if (list.length !== 1 || list[0]?.Uuid !== uuid) throw new Error(`list returned ${r.stdout}`);
+      const t = expectOk(await runBin(bin, [...client, "-o", "table", "machines", "list"], baseEnv), "list -o table");
+      if (!t.stdout.split("\n").some((l) => l.startsWith(uuid) && l.includes("smoke-1"))) {
+        throw new Error(`table lacks the machine:\n${t.stdout}`);
+      }
+    });
+
+    await step("machines show Name:smoke-1", async () => {
+      const r = expectOk(await runBin(bin, [...client, "machines", "show", "Name:smoke-1"], baseEnv), "show");
+      if ((JSON.parse(r.stdout) as { Uuid?: string }).Uuid !== uuid) throw new Error(`show returned ${r.stdout}`);
+    });
+
+    await step("no credentials: 401 and exit 1", async () => {
+      const r = await runBin(bin, ["-E", endpoint, "--ca-file", caFile, "machines", "list"], baseEnv);
+      if (r.code !== 1 || !r.stderr.startsWith("Error: Unauthorized 401")) {
+        throw new Error(`expected exit 1 with "Error: Unauthorized 401", got ${r.code}: ${r.stderr.trim()}`);
+      }
+    });
+
+    await step("stops on SIGTERM", async () => {
+      const p = server as ReturnType<typeof Bun.spawn>;
+      process.kill(p.pid, "SIGTERM");
+      const code = await Promise.race([p.exited, Bun.sleep(STOP_TIMEOUT_MS).then(() => "timeout" as const)]);
+      if (code === "timeout") throw new Error(`still running ${STOP_TIMEOUT_MS / 1000}s after SIGTERM`);
+      if (code !== 0) throw new Error(`exit code ${code} after SIGTERM`);
+    });
+  } catch {
+    // The failing step has been reported; the server log says why.
+    if (serverLog) {
+      writeFileSync(logFile, serverLog);
+      console.log(`--- server output (last 40 lines) ---\n${serverLog.trimEnd().split("\n").slice(-40).join("\n")}\n---`);
+    }
+  } finally {
+    if (server && server.exitCode === null) {
+      process.kill(server.pid, "SIGKILL");
+      await server.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
+console.log(`\n ${passed} pass\n ${failed} fail`);
+process.exit(failed > 0 ? 1 : 0);
