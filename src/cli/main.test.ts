@@ -209,29 +209,25 @@ describe("extra verbs", () => {
   });
 
   test("machines set ... param ... to: JSON values, plain strings, null removes", async () => {
-    const h = harness((s) => {
-      const op = (s.body as { op: string; value?: unknown }[])[0]!;
-      return { body: { Params: op.op === "remove" ? {} : { "a/b": op.value } } };
-    });
-    expect(await h.run(["machines", "set", "n1", "param", "a/b", "to", '{"x":[1]}'])).toBe(0);
+    const h = harness((s) => ({ body: s.method === "DELETE" ? "old" : s.body }));
+    expect(await h.run(["machines", "set", "Name:n1", "param", "a/b", "to", '{"x":[1]}'])).toBe(0);
     expect(await h.run(["machines", "set", "n1", "param", "a/b", "to", "web1"])).toBe(0);
     expect(await h.run(["machines", "set", "n1", "param", "a/b", "to", "-5"])).toBe(0);
     expect(await h.run(["machines", "set", "n1", "param", "a/b", "to", "null"])).toBe(0);
-    expect(h.seen.map((s) => s.body)).toEqual([
-      [{ op: "add", path: "/Params/a~1b", value: { x: [1] } }],
-      [{ op: "add", path: "/Params/a~1b", value: "web1" }],
-      [{ op: "add", path: "/Params/a~1b", value: -5 }],
-      [{ op: "remove", path: "/Params/a~1b" }],
+    expect(h.seen.map((s) => [s.method, s.url, s.body])).toEqual([
+      ["POST", `${API}/machines/Name%3An1/params/a%2Fb`, { x: [1] }],
+      ["POST", `${API}/machines/n1/params/a%2Fb`, "web1"],
+      ["POST", `${API}/machines/n1/params/a%2Fb`, -5],
+      ["DELETE", `${API}/machines/n1/params/a%2Fb`, undefined],
     ]);
-    expect(h.seen[0]?.headers["content-type"]).toBe("application/json-patch+json");
     expect(h.out).toEqual(['{\n  "x": [\n    1\n  ]\n}', '"web1"', "-5", "null"]);
     expect(await h.run(["machines", "set", "n1", "param", "x", "=", "1"])).toBe(2);
   });
 
-  test("profiles params prints the profile's Params", async () => {
-    const h = harness(() => ({ body: { Name: "global", Params: { "ntp-servers": ["a"] } } }));
+  test("profiles params", async () => {
+    const h = harness(() => ({ body: { "ntp-servers": ["a"] } }));
     expect(await h.run(["profiles", "params", "global"])).toBe(0);
-    expect(h.seen[0]?.url).toBe(`${API}/profiles/global`);
+    expect(h.seen[0]?.url).toBe(`${API}/profiles/global/params`);
     expect(JSON.parse(h.out[0]!)).toEqual({ "ntp-servers": ["a"] });
   });
 

@@ -21,9 +21,10 @@ export async function machineParams(ctx: VerbContext, args: string[]): Promise<n
 }
 
 /**
- * Sets one parameter with a JSON Patch on the machine, so the server validates it like any
- * other change. The value is JSON (`8`, `true`, `"x"`, `{...}`); text that is not JSON is taken
- * as a string, so `to web1` works. `to null` removes the parameter.
+ * Sets one parameter through the parameter endpoint (`POST /machines/<key>/params/<name>`, as in
+ * DRP), where the server checks the value against the Param's schema. The value is JSON (`8`,
+ * `true`, `"x"`, `{...}`); text that is not JSON is taken as a string, so `to web1` works.
+ * `to null` removes the parameter (`DELETE .../params/<name>`).
  */
 export async function machineSet(ctx: VerbContext, args: string[]): Promise<number> {
   const usage = MACHINE_USAGE[1] as string;
@@ -34,14 +35,13 @@ export async function machineSet(ctx: VerbContext, args: string[]): Promise<numb
   const [key, , name, , raw] = args as [string, string, string, string, string];
   if (name === "") throw new UsageError(`empty parameter name\nusage: ${usage}`);
   const value = parseValue(raw);
-  const path = `/Params/${name.replace(/~/g, "~0").replace(/\//g, "~1")}`;
-  const op = value === null ? { op: "remove", path } : { op: "add", path, value };
-  const res = await ctx.api().request("PATCH", keyPath("machines", key), {
-    body: [op],
-    contentType: "application/json-patch+json",
-  });
-  const params = (res as { Params?: Record<string, unknown> } | undefined)?.Params ?? {};
-  ctx.print(name in params ? params[name] : null);
+  const path = keyPath("machines", key, "params", name);
+  if (value === null) {
+    await ctx.api().request("DELETE", path);
+    ctx.print(null);
+    return 0;
+  }
+  ctx.print(await ctx.api().request("POST", path, { body: value }));
   return 0;
 }
 
