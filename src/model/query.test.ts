@@ -142,12 +142,15 @@ test("10,000 machines filter and sort without trouble", () => {
     many.push(m(`m${i}`, `10.${(i >> 8) & 255}.${i & 255}.1`, [`52:54:00:00:${hex.slice(0, 2)}:${hex.slice(2)}`], { Profiles: i % 3 === 0 ? ["web"] : [] }));
   }
   const q = parseQuery(machines, new URLSearchParams("Address=Between(10.0.0.1,10.10.255.1)&Profiles=web&sort=Address&reverse=true&limit=5"));
-  const t0 = performance.now();
+  let t0 = performance.now();
   const r = runQuery(many, q);
+  const cold = performance.now() - t0;
+  t0 = performance.now();
+  runQuery(many, q);
   const ms = performance.now() - t0;
   // 10.0.0.1 .. 10.10.255.1 is i = 0..2815; every third has the web profile.
   expect(r.total).toBe(Math.ceil(2816 / 3));
   expect(r.items.map((o) => o.Name)).toEqual(["m2814", "m2811", "m2808", "m2805", "m2802"]);
-  console.log(`query over 10,000 machines (filter + numeric sort): ${ms.toFixed(1)} ms`);
-  expect(ms).toBeLessThan(2000); // sanity only; measured figure is printed above
+  console.log(`query over 10,000 machines (filter + numeric sort): first run ${cold.toFixed(1)} ms, second ${ms.toFixed(1)} ms`);
+  expect(cold).toBeLessThan(2000); // sanity only; measured figures are printed above
 });

@@ -32,14 +32,17 @@ export const leases = defineModel({
     Hostname: { unique: false, kind: "string" },
   },
   check: (obj: ModelObject) => {
-    if (obj.Strategy === "MAC" && typeof obj.Token === "string" && obj.Token !== "") {
+    const out: string[] = [];
+    // Strategy may still be absent here when the shape check failed (its default not yet applied).
+    if ((obj.Strategy ?? "MAC") === "MAC" && typeof obj.Token === "string" && obj.Token !== "") {
       const r = checkMac(obj.Token);
-      if (!r.ok) return [`Token: ${r.error}`];
-      obj.Token = r.value;
+      if (r.ok) obj.Token = r.value;
+      else out.push(`Token: ${r.error}`);
     }
+    // eslint-disable-next-line no-control-regex
     if (typeof obj.Hostname === "string" && /[\u0000-\u001f\u007f]/.test(obj.Hostname)) {
-      return [`Hostname: ${quote(obj.Hostname)} contains control characters`];
+      out.push(`Hostname: ${quote(obj.Hostname)} contains control characters`);
     }
-    return [];
+    return out;
   },
 });

@@ -81,6 +81,22 @@ describe("machines", () => {
     expect(first.Name).toBe("n1");
   });
 
+  test("works on deep-frozen input and existing objects (as the store returns them)", () => {
+    const deepFreeze = <T>(o: T): T => {
+      if (typeof o === "object" && o !== null) {
+        for (const v of Object.values(o)) deepFreeze(v);
+        Object.freeze(o);
+      }
+      return o;
+    };
+    const existing = deepFreeze(machines.prepare({ Name: "n1", Meta: { a: "b" }, Params: { x: [1] } }));
+    const input = deepFreeze({ Name: "n1", Params: { x: [2] }, HardwareAddrs: ["52-54-00-00-00-01"] });
+    const out = machines.prepare(input, existing);
+    expect(out).toMatchObject({ Uuid: existing.Uuid, Params: { x: [2] }, HardwareAddrs: ["52:54:00:00:00:01"], Meta: { a: "b" } });
+    (out.Meta as Record<string, string>).c = "d"; // the result is the caller's to modify
+    expect(existing.Meta).toEqual({ a: "b" });
+  });
+
   test("references: BootEnv when set, each profile", () => {
     expect(machines.references(machines.prepare({ Name: "n", BootEnv: "ubuntu", Profiles: ["a", "b"] }))).toEqual([
       { type: "bootenvs", key: "ubuntu", field: "BootEnv" },
