@@ -10,17 +10,30 @@ export function ipString(b: Uint8Array, off = 0): string {
 
 /** 4 bytes from a dotted quad; throws DhcpEncodeError naming `what` on anything else. */
 export function ipBytes(ip: string, what = "IPv4 address"): Uint8Array {
-  const parts = ip.split(".");
-  if (parts.length !== 4) throw new DhcpEncodeError("bad-ip", `invalid ${what} "${ip}": expected 4 dotted decimals`);
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) {
-      throw new DhcpEncodeError("bad-ip", `invalid ${what} "${ip}": "${p}" is not a decimal 0-255`);
+  // Hand-rolled (no split, no regex): formatPacket writes four of these per packet.
+  let part = 0;
+  let digits = 0;
+  let v = 0;
+  for (let i = 0; i <= ip.length; i++) {
+    const c = i < ip.length ? ip.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) break;
+      out[part++] = v;
+      digits = 0;
+      v = 0;
+    } else if (c >= 0x30 && c <= 0x39 && !(digits === 1 && v === 0)) {
+      v = v * 10 + (c - 0x30);
+      if (++digits > 3 || v > 255) break;
+    } else {
+      break;
     }
-    out[i] = Number(p);
+    if (i === ip.length) {
+      if (part === 4) return out;
+      break;
+    }
   }
-  return out;
+  throw new DhcpEncodeError("bad-ip", `invalid ${what} "${ip}": expected 4 dotted decimals 0-255`);
 }
 
 /** Writes a dotted quad into `buf` at `off`. */
@@ -89,6 +102,17 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
     out.set(p, o);
     o += p.length;
   }
+  return out;
+}
+
+/**
+ * A copy of b[start, end) as a plain Uint8Array. Not `b.slice()`: on a Node/Bun Buffer (what UDP
+ * sockets deliver) slice returns a view, and a parsed packet must not change when the receive
+ * buffer is reused.
+ */
+export function copyBytes(b: Uint8Array, start = 0, end = b.length): Uint8Array {
+  const out = new Uint8Array(Math.max(0, end - start));
+  out.set(b.subarray(start, end));
   return out;
 }
 

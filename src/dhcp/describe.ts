@@ -9,7 +9,7 @@ import { messageTypeName } from "./message-type.ts";
 import { OPT, optionName } from "./option-codes.ts";
 import type { DhcpOptions } from "./options.ts";
 import { BOOTREPLY, BOOTREQUEST, FLAG_BROADCAST, macString, type DhcpPacket } from "./packet.ts";
-import { RELAY_SUB_NAMES } from "./relay-agent.ts";
+import { RELAY_SUB, RELAY_SUB_NAMES } from "./relay-agent.ts";
 import type { SubOption } from "./sub-options.ts";
 
 const HTYPES: Record<number, string> = { 1: "Ethernet", 6: "IEEE 802", 32: "InfiniBand" };
@@ -110,8 +110,16 @@ function describeValue(o: DhcpOptions, code: number, data: Uint8Array): string {
       const u = o.getUserClassDetail()!;
       return `${u.form === "plain" ? "plain string" : "RFC 3004"} ${u.classes.map((c) => quote(latin1(c))).join(", ")}`;
     }
-    case OPT.RELAY_AGENT_INFO:
-      return subList(o.getRelayAgentInfo()!.subOptions, RELAY_SUB_NAMES);
+    case OPT.RELAY_AGENT_INFO: {
+      const info = o.getRelayAgentInfo()!;
+      return info.subOptions
+        .map((s) => {
+          const name = RELAY_SUB_NAMES[s.code] ?? `sub-option ${s.code}`;
+          const ip = s.code === RELAY_SUB.LINK_SELECTION || s.code === RELAY_SUB.SERVER_ID_OVERRIDE;
+          return `${name}=${ip ? ipString(s.data) : quote(s.data)}`;
+        })
+        .join(" ");
+    }
     case OPT.CLIENT_ARCH:
       return o.getClientArch()!.map((a) => `${a} (${archName(a)})`).join(", ") || "(empty)";
     case OPT.CLIENT_NDI: {
@@ -147,7 +155,7 @@ function describeValue(o: DhcpOptions, code: number, data: Uint8Array): string {
       if (x.noPxeDhcp !== undefined) parts.push(`no-pxedhcp=${x.noPxeDhcp ? 1 : 0}`);
       if (x.features.length) parts.push(`features=${x.features.join(",")}`);
       const known = new Set([1, 176, 177, 235]);
-      const other = x.subOptions.filter((s) => !known.has(s.code) && !(s.code >= 0x10 && s.code < 0x80));
+      const other = x.subOptions.filter((s) => !known.has(s.code) && !(s.code >= 0x10 && s.code < 0x50));
       if (other.length) parts.push(subList(other, IPXE_SUB_NAMES));
       return parts.join(" ") || "(empty)";
     }

@@ -78,7 +78,7 @@ export function decodeIpxeOptions(d: Uint8Array): IpxeOptions {
   const out: IpxeOptions = { subOptions, features: [] };
   for (const s of subOptions) {
     const v = s.data;
-    if (s.code >= 0x10 && s.code < 0x80) {
+    if (s.code >= 0x10 && s.code < 0x50) {
       const name = IPXE_SUB_NAMES[s.code];
       out.features.push(name ? name.replace(/^feature /, "") : `feature-${s.code}`);
       continue;

@@ -4,6 +4,7 @@
 // broken option 119 costs nothing unless someone asks for it. Unknown codes round-trip byte-exact.
 // Setters validate and encode; formatPacket splits anything longer than 255 bytes (RFC 3396).
 
+import { copyBytes } from "./bytes.ts";
 import { DhcpEncodeError } from "./errors.ts";
 import { decodeClasslessRoutes, encodeClasslessRoutes, type ClasslessRoute } from "./classless-routes.ts";
 import {
@@ -67,7 +68,7 @@ export class DhcpOptions implements Iterable<[number, Uint8Array]> {
     if (code === OPT.OVERLOAD) {
       throw new DhcpEncodeError("bad-code", "set DHCP option 52: overload is chosen by formatPacket, not set by hand");
     }
-    this.#map.set(code, data.slice());
+    this.#map.set(code, copyBytes(data));
     return this;
   }
 
@@ -237,7 +238,7 @@ export class DhcpOptions implements Iterable<[number, Uint8Array]> {
     return this.#map.get(OPT.VENDOR_SPECIFIC);
   }
   setVendorSpecific(data: Uint8Array): this {
-    return this.#put(OPT.VENDOR_SPECIFIC, data.slice());
+    return this.#put(OPT.VENDOR_SPECIFIC, copyBytes(data));
   }
   getPxeVendorOptions(): PxeVendorOptions | undefined {
     return this.#dec(OPT.VENDOR_SPECIFIC, decodePxeVendorOptions);

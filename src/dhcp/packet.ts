@@ -15,7 +15,7 @@
 //   sender reads as one value.
 // - sname and file are read up to the first NUL, one char per byte.
 
-import { cString, hex, ipString, stringBytes, u16, u32, writeIp } from "./bytes.ts";
+import { copyBytes, cString, hex, ipString, stringBytes, u16, u32, writeIp } from "./bytes.ts";
 import { DhcpEncodeError, DhcpParseError } from "./errors.ts";
 import { OPT } from "./option-codes.ts";
 import { DhcpOptions } from "./options.ts";
@@ -98,11 +98,9 @@ export function parsePacket(buf: Uint8Array): DhcpPacket {
   const hasCookie =
     buf.length >= OPTIONS_OFF && buf[236] === 99 && buf[237] === 130 && buf[238] === 83 && buf[239] === 99;
   if (hasCookie) {
-    const parts = new Map<number, Uint8Array[]>();
-    overload = readArea(buf, OPTIONS_OFF, buf.length, "options field", parts, true);
-    if (overload & 1) readArea(buf, FILE_OFF, FILE_OFF + FILE_LEN, "file field", parts, false);
-    if (overload & 2) readArea(buf, SNAME_OFF, SNAME_OFF + SNAME_LEN, "sname field", parts, false);
-    for (const [code, list] of parts) options.setParsed(code, list.length === 1 ? list[0]!.slice() : concat(list));
+    overload = readArea(buf, OPTIONS_OFF, buf.length, "options field", options, true);
+    if (overload & 1) readArea(buf, FILE_OFF, FILE_OFF + FILE_LEN, "file field", options, false);
+    if (overload & 2) readArea(buf, SNAME_OFF, SNAME_OFF + SNAME_LEN, "sname field", options, false);
   }
 
   return {
@@ -117,22 +115,15 @@ export function parsePacket(buf: Uint8Array): DhcpPacket {
     yiaddr: ipString(buf, 16),
     siaddr: ipString(buf, 20),
     giaddr: ipString(buf, 24),
-    chaddr: buf.slice(28, 28 + hlen),
+    chaddr: copyBytes(buf, 28, 28 + hlen),
     sname: overload & 2 ? "" : cString(buf, SNAME_OFF, SNAME_OFF + SNAME_LEN),
     file: overload & 1 ? "" : cString(buf, FILE_OFF, FILE_OFF + FILE_LEN),
     options,
   };
 }
 
-/** Reads options in buf[start, end) into `parts`; returns the overload value found (main area only). */
-function readArea(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  where: string,
-  parts: Map<number, Uint8Array[]>,
-  main: boolean,
-): number {
+/** Reads options in buf[start, end) into `options`; returns the overload value found (main area only). */
+function readArea(buf: Uint8Array, start: number, end: number, where: string, options: DhcpOptions, main: boolean): number {
   let overload = 0;
   let i = start;
   while (i < end) {
@@ -160,10 +151,11 @@ function readArea(
       }
       overload = v;
     } else {
-      const data = buf.subarray(i + 2, i + 2 + len);
-      const list = parts.get(code);
-      if (list) list.push(data);
-      else parts.set(code, [data]);
+      // Copies: the packet must not alias a receive buffer. A repeated code (RFC 3396) is rare, so
+      // concatenating on each repeat costs less than collecting lists for every packet.
+      const prev = options.get(code);
+      const data = copyBytes(buf, i + 2, i + 2 + len);
+      options.setParsed(code, prev ? concat([prev, data]) : data);
     }
     i += 2 + len;
   }
@@ -220,21 +212,13 @@ export function formatPacket(p: DhcpPacket, opts: FormatOptions = {}): Uint8Arra
   }
   checkHeader(p);
 
-  // RFC 3396: an option longer than 255 bytes goes out as consecutive instances of the same code.
-  const chunks: Chunk[] = [];
   let need = 1; // END
-  for (const [code, data] of p.options) {
-    if (data.length === 0) chunks.push({ code, data });
-    for (let o = 0; o < data.length; o += 255) chunks.push({ code, data: data.subarray(o, o + 255) });
-    need += 2 * Math.max(1, Math.ceil(data.length / 255)) + data.length;
-  }
+  for (const [, data] of p.options) need += 2 * Math.max(1, Math.ceil(data.length / 255)) + data.length;
 
   const mainCap = maxSize - OPTIONS_OFF;
-  let placement: Chunk[][];
+  let placement = need <= mainCap ? place(p.options, [mainCap - 1]) : undefined;
   let overload = 0;
-  if (need <= mainCap) {
-    placement = [chunks];
-  } else {
+  if (!placement) {
     const fileFree = p.file === "";
     const snameFree = p.sname === "";
     if (opts.overload === false || (!fileFree && !snameFree)) {
@@ -242,24 +226,10 @@ export function formatPacket(p: DhcpPacket, opts: FormatOptions = {}): Uint8Arra
       throw encodeFail("too-big", `options need ${need} bytes but ${mainCap} fit within maxSize ${maxSize} and ${why}`);
     }
     // Main area keeps 3 bytes for option 52 and 1 for END; file and sname keep 1 for END each.
-    const caps = [mainCap - 4, fileFree ? FILE_LEN - 1 : -1, snameFree ? SNAME_LEN - 1 : -1];
-    placement = [[], [], []];
-    let area = 0;
-    let used = 0;
-    for (const c of chunks) {
-      const size = 2 + c.data.length;
-      while (area < 3 && used + size > caps[area]!) {
-        area++;
-        used = 0;
-      }
-      if (area >= 3) {
-        throw encodeFail(
-          "too-big",
-          `options need ${need} bytes, more than fit within maxSize ${maxSize} even with overload into ${[fileFree && "file", snameFree && "sname"].filter(Boolean).join(" and ")}`,
-        );
-      }
-      placement[area]!.push(c);
-      used += size;
+    placement = place(p.options, [mainCap - 4, fileFree ? FILE_LEN - 1 : 0, snameFree ? SNAME_LEN - 1 : 0]);
+    if (!placement) {
+      const into = [fileFree && "file", snameFree && "sname"].filter(Boolean).join(" and ");
+      throw encodeFail("too-big", `options need ${need} bytes, more than fit within maxSize ${maxSize} even with overload into ${into}`);
     }
     overload = (placement[1]!.length ? 1 : 0) | (placement[2]!.length ? 2 : 0);
   }
@@ -280,6 +250,46 @@ export function formatPacket(p: DhcpPacket, opts: FormatOptions = {}): Uint8Arra
   if (overload & 1) buf[writeChunks(buf, FILE_OFF, placement[1]!)] = OPT.END;
   if (overload & 2) buf[writeChunks(buf, SNAME_OFF, placement[2]!)] = OPT.END;
   return buf;
+}
+
+/**
+ * Lays options out over areas of the given capacities, in order (RFC 3396 concatenates options, then
+ * file, then sname, so order across areas is preserved). An option of up to 255 bytes goes whole into
+ * the first area with room: splitting it would rely on the client implementing RFC 3396. An option
+ * longer than 255 bytes must be split anyway, so its pieces fill each area to the brim.
+ * Returns undefined when the options do not fit.
+ */
+function place(options: DhcpOptions, caps: number[]): Chunk[][] | undefined {
+  const out: Chunk[][] = caps.map(() => []);
+  let area = 0;
+  let used = 0;
+  for (const [code, data] of options) {
+    if (data.length <= 255) {
+      while (area < caps.length && used + 2 + data.length > caps[area]!) {
+        area++;
+        used = 0;
+      }
+      if (area >= caps.length) return undefined;
+      out[area]!.push({ code, data });
+      used += 2 + data.length;
+      continue;
+    }
+    let o = 0;
+    while (o < data.length) {
+      const free = area < caps.length ? caps[area]! - used : 0;
+      if (area >= caps.length) return undefined;
+      if (free < 3) {
+        area++;
+        used = 0;
+        continue;
+      }
+      const n = Math.min(255, free - 2, data.length - o);
+      out[area]!.push({ code, data: data.subarray(o, o + n) });
+      used += 2 + n;
+      o += n;
+    }
+  }
+  return out;
 }
 
 function writeChunks(buf: Uint8Array, at: number, chunks: Chunk[]): number {

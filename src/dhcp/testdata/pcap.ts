@@ -66,7 +66,7 @@ function udpOf(f: Uint8Array, frame: number): UdpDatagram | undefined {
     dst: addr(ip + 16),
     srcPort: (f[u]! << 8) | f[u + 1]!,
     dstPort: (f[u + 2]! << 8) | f[u + 3]!,
-    payload: f.slice(u + 8, Math.min(end, u + udpLen)),
+    payload: Uint8Array.from(f.subarray(u + 8, Math.min(end, u + udpLen))),
   };
 }
 
