@@ -243,6 +243,21 @@ describe("formatPacket", () => {
     expect(q.file).toBe("");
   });
 
+  test("an option longer than 255 bytes is split to fill options, file and sname", () => {
+    const p = discover();
+    const big = Uint8Array.from({ length: 420 }, (_, i) => (i * 7) & 0xff);
+    p.options.set(224, big);
+    p.options.set(12, Uint8Array.of(0x68)); // short options stay whole, after the long one
+    const b = formatPacket(p);
+    expect(b.length).toBe(548);
+    expect(b[108]).toBe(224);
+    expect(b[44]).toBe(224);
+    const q = parsePacket(b);
+    expect(q.options.get(224)).toEqual(big);
+    expect(q.options.getHostName()).toBe("h");
+    expect(q.options.codes()).toEqual([53, 55, 224, 12]);
+  });
+
   test("overload uses only file when that is enough", () => {
     const p = discover();
     p.options.set(224, new Uint8Array(250).fill(1));

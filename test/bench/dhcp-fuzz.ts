@@ -20,6 +20,10 @@ const results = new Map<string, number>();
 const optionErrors = new Map<string, number>();
 let worst = 0;
 let worstLen = 0;
+// A single slow run is usually a GC pause or the scheduler; slow packets are re-timed (fastest of
+// 3) to tell those apart from a packet that is slow by itself.
+let worstRetimed = 0;
+let retimed = 0;
 const t0 = performance.now();
 for (let i = 0; i < count; i++) {
   const buf = mutate(rng, seeds[Math.floor(rng() * seeds.length)]!);
@@ -30,6 +34,16 @@ for (let i = 0; i < count; i++) {
     worst = dt;
     worstLen = buf.length;
   }
+  let steady = dt;
+  if (dt > 1) {
+    retimed++;
+    for (let r = 0; r < 3; r++) {
+      const t = performance.now();
+      exercise(buf);
+      steady = Math.min(steady, performance.now() - t);
+    }
+  }
+  worstRetimed = Math.max(worstRetimed, steady);
   results.set(out.result, (results.get(out.result) ?? 0) + 1);
   for (const r of out.optionErrors) optionErrors.set(r, (optionErrors.get(r) ?? 0) + 1);
 }
@@ -51,7 +65,7 @@ const perParse = ((performance.now() - p0) * 1000) / N;
 
 console.log(`dhcp fuzz: ${count} packets, seed ${seed}, ${seeds.length} seed packets`);
 console.log(`throughput: ${Math.round(count / secs)} packets/s (mutate + parse + decode all + describe + format + re-parse)`);
-console.log(`max time per packet: ${worst.toFixed(3)} ms (${worstLen} bytes)`);
+console.log(`max time per packet: ${worst.toFixed(3)} ms single run (${worstLen} bytes); ${worstRetimed.toFixed(3)} ms steady (${retimed} packets over 1 ms re-timed, fastest of 3)`);
 console.log("packet outcomes:");
 console.log(table(results).join("\n"));
 console.log("option decode errors (typed getters on packets that parsed):");
