@@ -4,12 +4,20 @@
 import { runCli, type CliDeps } from "./main.ts";
 
 export async function main(argv: readonly string[], deps: CliDeps): Promise<never> {
+  // process.stdout.write on a pipe is asynchronous and process.exit drops what is still queued
+  // (a large list piped into another program was cut at 64 KiB). Writes are chained through
+  // Bun.write, and all of them are awaited before exiting. A reader that went away (EPIPE, e.g.
+  // `| head`) is not an error of ours.
+  let pending: Promise<unknown> = Promise.resolve();
+  const writer = (file: typeof Bun.stdout) => (s: string) => {
+    const text = s.endsWith("\n") ? s : s + "\n";
+    pending = pending.then(() => Bun.write(file, text)).catch(() => undefined);
+  };
   const code = await runCli(argv, process.env, {
-    out: (s) => process.stdout.write(s.endsWith("\n") ? s : s + "\n"),
-    err: (s) => process.stderr.write(s.endsWith("\n") ? s : s + "\n"),
+    out: writer(Bun.stdout),
+    err: writer(Bun.stderr),
     readStdin: () => Bun.stdin.text(),
   }, deps);
-  // Let buffered stdout drain before exiting (large lists piped into another program).
-  await new Promise<void>((resolve) => (process.stdout.write("") ? resolve() : process.stdout.once("drain", () => resolve())));
+  await pending;
   process.exit(code);
 }
