@@ -1,0 +1,64 @@
+// The operator REST API (/api/v3): authentication, routes, and the one place where typed
+// errors become HTTP status codes.
+
+import { Hono } from "hono";
+import type { ApiDeps } from "./deps.ts";
+import type { ApiEnv } from "./access.ts";
+import { errorResponse, json } from "./http-util.ts";
+import { SocleError } from "../model/errors.ts";
+import { systemRoutes } from "./routes-system.ts";
+import { userRoutes } from "./routes-users.ts";
+import { paramRoutes } from "./routes-params.ts";
+import { objectRoutes } from "./routes-objects.ts";
+
+/** Routes anyone may call without credentials. */
+const OPEN_ROUTES = new Set(["/api/v3/info"]);
+
+export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = () => ""): Hono<ApiEnv> {
+  const log = deps.log;
+  const app = new Hono<ApiEnv>();
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    log.debug("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      remote: remoteOf(c.req.raw),
+    });
+  });
+
+  app.use("/api/v3/*", async (c, next) => {
+    if (OPEN_ROUTES.has(c.req.path)) return next();
+    const principal = await deps.authn.authenticate(c.req.header("authorization") ?? null, remoteOf(c.req.raw));
+    c.set("principal", principal);
+    return next();
+  });
+
+  systemRoutes(app, deps);
+  userRoutes(app, deps);
+  paramRoutes(app, deps);
+  objectRoutes(app, deps);
+
+  app.notFound((c) =>
+    json(new SocleError("NotFound", "api", c.req.path, `no route for ${c.req.method} ${c.req.path}`).toJSON(), 404),
+  );
+
+  app.onError((err, c) => {
+    if (err instanceof SocleError) {
+      if (err.type === "TooManyRequests") {
+        const res = errorResponse(err);
+        res.headers.set("Retry-After", "5");
+        return res;
+      }
+      return errorResponse(err);
+    }
+    // A bug, not bad input: log it with the route, answer a generic 500.
+    log.error("internal error", { method: c.req.method, path: c.req.path, error: (err as Error)?.stack ?? String(err) });
+    return json(new SocleError("Unavailable", "api", c.req.path, "internal error; see the server log").toJSON(), 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,22 @@
+// What the API needs from the rest of Socle, built by the composition root (src/main.ts).
+
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ObjectService } from "./objects.ts";
+import type { Authenticator } from "./authn.ts";
+import type { PrefsService } from "./prefs.ts";
+import type { EventHub } from "./events.ts";
+
+export interface ApiDeps {
+  store: Store;
+  objects: ObjectService;
+  authn: Authenticator;
+  prefs: PrefsService;
+  events: EventHub;
+  log: Logger;
+  /** Body of GET /api/v3/info (version, ports, enabled services, addresses, features). */
+  info: () => Record<string, unknown>;
+  version: string;
+  /** Largest accepted request body in bytes. */
+  bodyLimit?: number;
+}

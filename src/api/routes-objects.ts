@@ -1,0 +1,87 @@
+// Generic CRUD routes for every type in the model registry (DRP v3 conventions).
+
+import type { Hono } from "hono";
+import type { ApiDeps } from "./deps.ts";
+import { type ApiEnv, may, principalOf, requireClaim } from "./access.ts";
+import { jsonWithEtag, readJson, json } from "./http-util.ts";
+import { SocleError, invalid } from "../model/errors.ts";
+import type { ModelObject } from "../model/object.ts";
+import { prepareInput } from "./input-hooks.ts";
+
+export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  const { objects } = deps;
+
+  const list = (c: import("hono").Context<ApiEnv>) => {
+    const prefix = c.req.param("type")!;
+    const def = objects.def(prefix);
+    requireClaim(c, prefix, "list");
+    const p = principalOf(c);
+    const { items, total } = objects.list(prefix, new URL(c.req.url).searchParams);
+    const visible = items.filter((o) => may(p, prefix, "get", String(o[def.key])));
+    const hidden = items.length - visible.length;
+    const headers = {
+      "X-Socle-List-Count": String(visible.length),
+      "X-Socle-List-Total-Count": String(total - hidden),
+    };
+    return jsonWithEtag(c, visible.map((o) => objects.redact(def, o)), headers);
+  };
+  app.get("/api/v3/:type", list);
+  app.on("HEAD", "/api/v3/:type", list);
+
+  app.post("/api/v3/:type", async (c) => {
+    const prefix = c.req.param("type");
+    const def = objects.def(prefix);
+    requireClaim(c, prefix, "create");
+    const body = await readJson(c, { model: def.model, limit: deps.bodyLimit });
+    const input = await prepareInput(deps, prefix, body, undefined);
+    const created = await objects.create(prefix, input);
+    return json(objects.redact(def, created), 201, { Location: `/api/v3/${prefix}/${encodeURIComponent(objects.keyOf(prefix, created))}` });
+  });
+
+  const getOne = (c: import("hono").Context<ApiEnv>) => {
+    const prefix = c.req.param("type")!;
+    const def = objects.def(prefix);
+    const obj = objects.get(prefix, c.req.param("key")!);
+    requireClaim(c, prefix, "get", String(obj[def.key]));
+    return jsonWithEtag(c, objects.redact(def, obj));
+  };
+  app.get("/api/v3/:type/:key", getOne);
+  app.on("HEAD", "/api/v3/:type/:key", getOne);
+
+  app.put("/api/v3/:type/:key", async (c) => {
+    const prefix = c.req.param("type");
+    const def = objects.def(prefix);
+    const existing = objects.get(prefix, c.req.param("key"));
+    const key = String(existing[def.key]);
+    requireClaim(c, prefix, "update", key);
+    const body = await readJson(c, { model: def.model, key, limit: deps.bodyLimit });
+    const input = await prepareInput(deps, prefix, body, existing);
+    const saved = await objects.replace(prefix, key, input);
+    return json(objects.redact(def, saved));
+  });
+
+  app.patch("/api/v3/:type/:key", async (c) => {
+    const prefix = c.req.param("type");
+    const def = objects.def(prefix);
+    const existing = objects.get(prefix, c.req.param("key"));
+    const key = String(existing[def.key]);
+    requireClaim(c, prefix, "update", key);
+    const ops = await readJson(c, { model: def.model, key, limit: deps.bodyLimit, types: ["application/json-patch+json"] });
+    if (!Array.isArray(ops)) throw invalid(def.model, key, "PATCH body must be a JSON Patch (RFC 6902) array of operations");
+    const saved = await objects.patch(prefix, key, ops);
+    return json(objects.redact(def, saved));
+  });
+
+  app.delete("/api/v3/:type/:key", async (c) => {
+    const prefix = c.req.param("type");
+    const def = objects.def(prefix);
+    const existing = objects.get(prefix, c.req.param("key"));
+    const key = String(existing[def.key]);
+    requireClaim(c, prefix, "delete", key);
+    if (prefix === "users" && principalOf(c).name === key && principalOf(c).kind === "user") {
+      throw new SocleError("Conflict", def.model, key, `user "${key}" may not delete itself`);
+    }
+    const removed: ModelObject = await objects.remove(prefix, key);
+    return json(objects.redact(def, removed));
+  });
+}

@@ -1,0 +1,67 @@
+// Builds the read-only layer from the shipped content tree (embedded bootenvs/) and the
+// read-only built-ins. Layout, one folder per boot environment:
+//   <name>/bootenv.yaml|json      a BootEnv object
+//   <name>/templates/<ID>         a Template object (ID = file name, Contents = file text)
+//   <name>/params/*.yaml|json     Param objects
+//   <name>/profiles/*.yaml|json   Profile objects
+// Every object is validated by its model; a bad shipped file stops the start with a message
+// naming the file, because shipping broken content is a build error, not a runtime condition.
+
+import { parse as parseYaml } from "yaml";
+import type { ReadOnlyLayer } from "../store/store.ts";
+import type { ModelObject } from "../model/object.ts";
+import { SocleError } from "../model/errors.ts";
+import { modelFor } from "../model/registry.ts";
+import { READ_ONLY_BUILTINS } from "./builtins.ts";
+
+export class ContentError extends Error {
+  constructor(readonly file: string, detail: string) {
+    super(`shipped content ${file}: ${detail}`);
+    this.name = "ContentError";
+  }
+}
+
+export function buildContentLayer(files: Readonly<Record<string, string>>): ReadOnlyLayer {
+  const objects = new Map<string, Map<string, ModelObject>>();
+  const add = (type: string, raw: unknown, file: string) => {
+    const def = modelFor(type);
+    if (!def) throw new ContentError(file, `unknown type "${type}"`);
+    let obj: ModelObject;
+    try {
+      obj = def.prepare(raw);
+    } catch (err) {
+      const detail = err instanceof SocleError ? err.messages.join("; ") : String(err);
+      throw new ContentError(file, detail);
+    }
+    const key = String(obj[def.key]);
+    let m = objects.get(type);
+    if (!m) objects.set(type, (m = new Map()));
+    if (m.has(key)) throw new ContentError(file, `${type} "${key}" is defined twice`);
+    m.set(key, { ...obj, ReadOnly: true });
+  };
+
+  for (const { type, obj } of READ_ONLY_BUILTINS) add(type, obj, `(built-in ${type}/${String(obj.Name)})`);
+
+  for (const file of Object.keys(files).sort()) {
+    const parts = file.split("/");
+    const text = files[file]!;
+    if (parts.length === 2 && /^bootenv\.(ya?ml|json)$/.test(parts[1]!)) {
+      add("bootenvs", parseDoc(file, text), file);
+    } else if (parts.length === 3 && parts[1] === "templates") {
+      add("templates", { ID: parts[2], Contents: text }, file);
+    } else if (parts.length === 3 && (parts[1] === "params" || parts[1] === "profiles") && /\.(ya?ml|json)$/.test(parts[2]!)) {
+      add(parts[1]!, parseDoc(file, text), file);
+    } else if (!/(^|\/)README(\.md)?$/.test(file)) {
+      throw new ContentError(file, "not part of the content layout (bootenv.yaml, templates/, params/, profiles/)");
+    }
+  }
+  return { objects };
+}
+
+function parseDoc(file: string, text: string): unknown {
+  try {
+    return file.endsWith(".json") ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ContentError(file, `cannot parse: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,200 @@
+// Composition root: builds the logger, store, content, PKI and API from the configuration, and
+// owns the start and stop order. `bun src/main.ts <args>` and the compiled `socle <args>` enter here.
+
+import { mkdir } from "node:fs/promises";
+import { hostname, networkInterfaces } from "node:os";
+import { join } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+import type { ServeConfig } from "./config/serve-config.ts";
+import { createLogger, type Logger } from "./log/logger.ts";
+import { FileStore } from "./store/file-store.ts";
+import { openSettings } from "./store/settings.ts";
+import type { Store } from "./store/store.ts";
+import { SHIPPED_FILES } from "./content/shipped.ts";
+import { buildContentLayer } from "./content/layer.ts";
+import { SEEDED_BUILTINS } from "./content/builtins.ts";
+import { ensurePki, loadTlsFiles } from "./pki/pki.ts";
+import { generateSecret } from "./auth/passwords.ts";
+import { ObjectService } from "./api/objects.ts";
+import { PrefsService } from "./api/prefs.ts";
+import { EventHub } from "./api/events.ts";
+import { Authenticator } from "./api/authn.ts";
+import { createApi } from "./api/app.ts";
+import { startApiServer, type ApiServer } from "./api/server.ts";
+import { bootstrapAdmin } from "./api/bootstrap.ts";
+import { main as cliMain } from "./cli/run.ts";
+
+export const VERSION: string = pkg.version;
+
+/** A start-up failure an operator can fix; printed as one line, never a stack trace. */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+export interface Socle {
+  apiPort: number;
+  address: string;
+  caCertPem: string;
+  dataDir: string;
+  store: Store;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+}
+
+export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Promise<Socle> {
+  const log = opts.log ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat });
+  const started = Date.now();
+  await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    throw new StartupError(`cannot create data directory "${cfg.dataDir}": ${err.code ?? err.message} (change it with --data-dir)`);
+  });
+
+  const layer = buildContentLayer(SHIPPED_FILES);
+  const store = new FileStore({ dir: cfg.dataDir, layer, log });
+  await store.open();
+  const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
+  const stopAll = async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  };
+
+  try {
+    const settings = await openSettings(cfg.dataDir);
+    let serverKey = settings.get().secrets.tokenKey;
+    if (!serverKey) {
+      serverKey = generateSecret();
+      await settings.setSecret("tokenKey", serverKey);
+    }
+
+    const objects = new ObjectService(store);
+    for (const { type, obj } of SEEDED_BUILTINS) {
+      const def = objects.def(type);
+      if (!store.get(type, String(obj[def.key]))) await objects.save(type, def.prepare(obj));
+    }
+    await bootstrapAdmin({ objects, dataDir: cfg.dataDir, password: cfg.adminPassword, log: log.child("auth") });
+
+    const address = cfg.address || detectAddress();
+    const tls: { certPem: string; keyPem: string; caCertPem?: string } = cfg.tls
+      ? await loadTlsFiles(cfg.tls.certFile, cfg.tls.keyFile, { log: log.child("pki") })
+      : await ensurePki(join(cfg.dataDir, "pki"), { log: log.child("pki"), addresses: address ? [address] : [] });
+
+    const prefs = new PrefsService(store);
+    const events = new EventHub(store);
+    cleanups.push(() => events.close());
+    const authn = new Authenticator({ store, serverKey, log: log.child("auth") });
+    const services = {
+      api: true,
+      static: false,
+      tftp: false,
+      dhcp: false,
+      binl: false,
+    };
+    const info = () => ({
+      Version: VERSION,
+      Hostname: hostname(),
+      Address: address,
+      Addresses: localAddresses(),
+      ApiPort: api.port,
+      FilePort: cfg.staticPort,
+      TftpPort: cfg.tftpPort,
+      DhcpPort: cfg.dhcpPort,
+      BinlPort: cfg.binlPort,
+      // Configured (Enabled) versus actually serving (Running): services arrive in later releases.
+      Services: {
+        Api: { Enabled: true, Running: services.api },
+        Static: { Enabled: !cfg.disableStatic, Running: services.static },
+        Tftp: { Enabled: !cfg.disableTftp, Running: services.tftp },
+        Dhcp: { Enabled: !cfg.disableDhcp, Running: services.dhcp, Interfaces: cfg.dhcpInterfaces },
+        Binl: { Enabled: !cfg.disableBinl, Running: services.binl },
+      },
+      Features: ["api-v3", "json-patch", "events-sse", "events-ws", "etag", "openapi", "tokens", "machine-tokens"],
+      Os: process.platform,
+      Arch: process.arch,
+      Uptime: Math.floor((Date.now() - started) / 1000),
+    });
+
+    let api: ApiServer;
+    try {
+      api = startApiServer({
+        hostname: cfg.apiListen,
+        port: cfg.apiPort,
+        certPem: tls.certPem,
+        keyPem: tls.keyPem,
+        build: (remoteOf) =>
+          createApi({ store, objects, authn, prefs, events, log: log.child("api"), info, version: VERSION }, remoteOf),
+      });
+    } catch (err) {
+      throw bindError(err, "--api-port", cfg.apiListen, cfg.apiPort);
+    }
+    cleanups.push(() => api.stop());
+    log.info("socle started", {
+      version: VERSION,
+      api: `https://${cfg.apiListen}:${api.port}/api/v3`,
+      dataDir: cfg.dataDir,
+      address,
+      ms: Date.now() - started,
+    });
+    return {
+      apiPort: api.port,
+      address,
+      caCertPem: tls.caCertPem ?? "",
+      dataDir: cfg.dataDir,
+      store,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll().catch(() => {});
+    throw err;
+  }
+}
+
+/** Turn a failed listen into one line naming the port and the flag that changes it. */
+export function bindError(err: unknown, flag: string, host: string, port: number): StartupError {
+  const code = (err as NodeJS.ErrnoException)?.code ?? "";
+  const text = String((err as Error)?.message ?? err);
+  if (code === "EACCES" || /permission denied|EACCES/i.test(text)) {
+    return new StartupError(`cannot listen on ${host}:${port}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE); choose another with ${flag}`);
+  }
+  if (code === "EADDRINUSE" || /in use|EADDRINUSE/i.test(text)) {
+    return new StartupError(`cannot listen on ${host}:${port}: address already in use; choose another with ${flag}`);
+  }
+  return new StartupError(`cannot listen on ${host}:${port}: ${text}; check ${flag}`);
+}
+
+function localAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (!a.internal) out.push(a.address);
+  }
+  return out;
+}
+
+/** The first non-loopback IPv4 address, which is what most single-homed hosts want. */
+function detectAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
+}
+
+/** `socle serve`: start, then run until SIGINT or SIGTERM. */
+export async function serve(cfg: ServeConfig): Promise<number> {
+  const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
+  const socle = await startSocle(cfg, { log });
+  await new Promise<void>((resolve) => {
+    const done = (signal: string) => {
+      log.info("stopping", { signal });
+      resolve();
+    };
+    process.once("SIGINT", () => done("SIGINT"));
+    process.once("SIGTERM", () => done("SIGTERM"));
+  });
+  await socle.stop();
+  log.info("stopped");
+  return 0;
+}
+
+if (import.meta.main) {
+  await cliMain(process.argv.slice(2), { serve });
+}

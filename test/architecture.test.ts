@@ -1,0 +1,106 @@
+// DESIGN.md's dependency direction, made executable: reads every import under src/ and fails on
+// an edge the design forbids or on an import cycle (between folders or between files).
+
+import { expect, test } from "bun:test";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+
+const SRC = resolve(import.meta.dir, "../src");
+
+/** folder -> folders it may import (besides itself). `main.ts` (the composition root) may import all. */
+const ALLOWED: Record<string, string[]> = {
+  log: [],
+  model: [],
+  render: [],
+  config: ["log", "model"],
+  store: ["model", "log"],
+  auth: ["model", "log"],
+  pki: ["model", "log"],
+  content: ["model", "store", "log"],
+  boot: ["model", "render", "log"],
+  dhcp: ["boot", "model", "log"],
+  tftp: ["boot", "model", "log"],
+  http: ["boot", "model", "log"],
+  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content"],
+  cli: ["config", "log", "model"],
+};
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...sourceFiles(full));
+    else if (name.endsWith(".ts") && !name.endsWith(".test.ts")) out.push(full);
+  }
+  return out;
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const out: string[] = [];
+  const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+  for (const m of text.matchAll(re)) {
+    const spec = m[1] ?? m[2]!;
+    if (spec.startsWith(".")) out.push(resolve(dirname(file), spec));
+  }
+  return out;
+}
+
+const folderOf = (file: string) => {
+  const rel = relative(SRC, file);
+  return rel.includes("/") ? rel.split("/")[0]! : rel;
+};
+
+const files = sourceFiles(SRC);
+const graph = new Map(files.map((f) => [f, importsOf(f)]));
+
+test("every src folder is known to the dependency rules", () => {
+  const folders = new Set(files.map(folderOf).filter((f) => !f.endsWith(".ts")));
+  const unknown = [...folders].filter((f) => !(f in ALLOWED));
+  expect(unknown).toEqual([]);
+});
+
+test("no import crosses a forbidden edge", () => {
+  const bad: string[] = [];
+  for (const [file, deps] of graph) {
+    const from = folderOf(file);
+    if (from === "main.ts") continue;
+    for (const dep of deps) {
+      const to = folderOf(dep);
+      if (to === from) continue;
+      if (dep === resolve(SRC, "../package.json")) continue; // the version string
+      if (!dep.startsWith(SRC)) {
+        bad.push(`${relative(SRC, file)} imports ${relative(SRC, dep)} outside src/`);
+        continue;
+      }
+      if (!(ALLOWED[from] ?? []).includes(to)) bad.push(`${relative(SRC, file)} -> ${relative(SRC, dep)} (${from} may not import ${to})`);
+    }
+  }
+  expect(bad).toEqual([]);
+});
+
+test("no import cycles between files", () => {
+  const state = new Map<string, 1 | 2>();
+  const cycles: string[] = [];
+  const stack: string[] = [];
+  const visit = (f: string) => {
+    state.set(f, 1);
+    stack.push(f);
+    for (const d of graph.get(f) ?? []) {
+      const dep = graph.has(d) ? d : graph.has(`${d}.ts`) ? `${d}.ts` : d;
+      if (!graph.has(dep)) continue;
+      if (state.get(dep) === 1) cycles.push([...stack.slice(stack.indexOf(dep)), dep].map((x) => relative(SRC, x)).join(" -> "));
+      else if (!state.has(dep)) visit(dep);
+    }
+    stack.pop();
+    state.set(f, 2);
+  };
+  for (const f of graph.keys()) if (!state.has(f)) visit(f);
+  expect(cycles).toEqual([]);
+});
+
+test("the rules catch a forbidden edge (self-check)", () => {
+  expect(ALLOWED.dhcp).not.toContain("api");
+  expect(ALLOWED.model).toEqual([]);
+  expect(Object.values(ALLOWED).some((deps) => deps.includes("api"))).toBe(false);
+});
