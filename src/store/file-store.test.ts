@@ -73,7 +73,8 @@ describe("file store", () => {
     await s.delete("machines", "m3");
     const snap = JSON.parse(fs.readFileSync(path.join(storeDir(dir), "snapshot.json"), "utf8"));
     expect(snap.Seq).toBe(10);
-    expect(Object.keys(snap.Objects.machines).length).toBe(10);
+    expect(snap.Objects.machines.length).toBe(10);
+    expect(snap.Objects.machines[0]).toEqual(["m0", { Name: "m0" }]);
     const segs = segments(dir);
     expect(segs).toEqual([segmentName(11)]);
     const entries = fs

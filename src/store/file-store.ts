@@ -50,8 +50,8 @@ export interface FileStoreStats {
 }
 
 const SEGMENT_RE = /^journal-(\d+)\.jsonl$/;
-export const DEFAULT_COMPACT_ENTRIES = 100_000;
-export const DEFAULT_COMPACT_BYTES = 64 << 20;
+export const DEFAULT_COMPACT_ENTRIES = 25_000;
+export const DEFAULT_COMPACT_BYTES = 16 << 20;
 
 export function segmentName(startSeq: number): string {
   return `journal-${String(startSeq).padStart(12, "0")}.jsonl`;
@@ -224,13 +224,8 @@ export class FileStore extends StoreCore {
   private async recover(): Promise<number> {
     const dir = this.storeDir;
     await fsp.rm(path.join(dir, SNAPSHOT_TMP), { force: true });
-    const snap = await readSnapshot(dir);
-    let seq = snap?.Seq ?? 0;
-    if (snap) {
-      for (const [type, objs] of Object.entries(snap.Objects)) {
-        for (const [key, obj] of Object.entries(objs)) this.load(type, key, obj);
-      }
-    }
+    const snapSeq = await readSnapshot(dir, (type, key, obj) => this.load(type, key, obj));
+    let seq = snapSeq ?? 0;
     const found = (await fsp.readdir(dir))
       .map((name) => ({ name, m: SEGMENT_RE.exec(name) }))
       .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null)
@@ -254,7 +249,7 @@ export class FileStore extends StoreCore {
           "store",
           file,
           `cannot open store: changes ${seq + 1}..${seg.start - 1} are missing (the snapshot ends at ` +
-            `Seq ${snap?.Seq ?? 0} and journal "${file}" starts at Seq ${seg.start}); restore the data directory from a backup`,
+            `Seq ${snapSeq ?? 0} and journal "${file}" starts at Seq ${seg.start}); restore the data directory from a backup`,
         );
       }
       const bytes = await fsp.readFile(file);

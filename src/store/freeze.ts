@@ -1,6 +1,7 @@
 // Stored objects are deep-frozen rather than cloned on every read: a read is then a Map lookup
 // with no allocation, and a caller that wants to modify an object clones it first
-// (structuredClone). Freezing costs about 0.8 µs per lease-sized object, paid once per write.
+// (structuredClone). Freezing costs about 1 µs per lease-sized object, paid once per write, or
+// for objects loaded at open, on first read (layered-state.ts), so that open stays fast.
 
 import type { ModelObject } from "../model/object.ts";
 
@@ -8,7 +9,13 @@ import type { ModelObject } from "../model/object.ts";
 export function deepFreeze<T>(value: T): T {
   if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
   Object.freeze(value);
-  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+  } else {
+    // for-in rather than Object.keys: no array per object (2x faster on 100k objects). Stored
+    // objects are plain JSON, so there are no inherited enumerable properties to skip.
+    for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+  }
   return value;
 }
 

@@ -94,6 +94,20 @@ describe("journal codec", () => {
     expect(thrown(() => decodeJournal(enc.encode(lines(2, 3)), "j", 1)).message).toContain("Seq 3 follows Seq 0");
   });
 
+  test("a checksummed line that is not JSON or not an entry is found line by line", () => {
+    const notJson = '"Seq":3,"Time":';
+    const line = `{"Crc":"${crc32Hex(notJson)}",${notJson}\n`;
+    const wrongShape = '"Seq":3,"Time":"t","Type":"x","Action":"update","Key":"k"}';
+    const shapeLine = `{"Crc":"${crc32Hex(wrongShape)}",${wrongShape}\n`;
+    for (const badLine of [line, shapeLine]) {
+      const atEnd = decodeJournal(enc.encode(lines(2) + badLine), "j");
+      expect(atEnd.entries.length).toBe(2);
+      expect(atEnd.torn?.line).toBe(3);
+      const e = thrown(() => decodeJournal(enc.encode(lines(2) + badLine + lines(2, 3)), "j"));
+      expect(e.message).toContain("corrupt at line 3");
+    }
+  });
+
   test("decodeLine explains what is wrong", () => {
     expect(decodeLine(enc.encode("{}"))).toBe("line too short");
     expect(decodeLine(enc.encode('{"Seq":1,"Time":"t","Type":"x","Key":"k"}'))).toBe("no checksum prefix");

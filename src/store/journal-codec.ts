@@ -46,21 +46,19 @@ export function encodeEntry(e: Omit<JournalEntry, "Object">, objectJSON: string 
   return `${PREFIX}${crc32Hex(rest)}",${rest}\n`;
 }
 
-/** Decode one line (without newline): the entry, or why it is not a good line. */
-export function decodeLine(line: Uint8Array): JournalEntry | string {
+/** Why the line's checksum does not verify, or null if it does. */
+function checksumProblem(line: Uint8Array): string | null {
   if (line.length < PREFIX_LEN + 2) return "line too short";
   const head = String.fromCharCode(...line.subarray(0, PREFIX_LEN));
   if (!head.startsWith(PREFIX) || !head.endsWith('",')) return "no checksum prefix";
   const want = head.slice(PREFIX.length, PREFIX.length + 8);
   const got = crc32Hex(line.subarray(PREFIX_LEN));
-  if (want !== got) return `checksum mismatch (stored ${want}, computed ${got})`;
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(line));
-  } catch (err) {
-    return `checksum matches but not JSON: ${(err as Error).message}`;
-  }
-  const e = value as Partial<JournalEntry>;
+  return want === got ? null : `checksum mismatch (stored ${want}, computed ${got})`;
+}
+
+/** The parsed line as an entry, or why it is not one. */
+function checkShape(value: unknown): JournalEntry | string {
+  const e = (value ?? {}) as Partial<JournalEntry>;
   if (!Number.isSafeInteger(e.Seq) || (e.Seq as number) < 1) return `bad Seq ${JSON.stringify(e.Seq)}`;
   if (typeof e.Time !== "string" || typeof e.Type !== "string" || typeof e.Key !== "string") {
     return "missing Time, Type or Key";
@@ -72,6 +70,31 @@ export function decodeLine(line: Uint8Array): JournalEntry | string {
   return e as JournalEntry;
 }
 
+/** Decode one line (without newline): the entry, or why it is not a good line. */
+export function decodeLine(line: Uint8Array): JournalEntry | string {
+  const problem = checksumProblem(line);
+  if (problem) return problem;
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(line));
+  } catch (err) {
+    return `checksum matches but not JSON: ${(err as Error).message}`;
+  }
+  return checkShape(value);
+}
+
+/** Parse lines [0, end) as one JSON array (one parse call, not one per line), or null. */
+function parseLines(bytes: Uint8Array, end: number): unknown[] | null {
+  try {
+    // A newline cannot occur inside a JSON line (it would be escaped), so it separates values.
+    const text = decoder.decode(bytes.subarray(0, end - 1)).replaceAll("\n", ",");
+    const values: unknown = JSON.parse(`[${text}]`);
+    return Array.isArray(values) ? values : null;
+  } catch {
+    return null; // some line is not JSON despite its checksum: decode line by line to find it
+  }
+}
+
 /**
  * Decode a journal segment. A bad or incomplete line followed only by bad lines is a torn tail
  * (the crash hit an unacknowledged append): reported in `torn`, to be truncated. A bad line
@@ -79,34 +102,53 @@ export function decodeLine(line: Uint8Array): JournalEntry | string {
  * starting would silently lose or reorder committed changes.
  */
 export function decodeJournal(bytes: Uint8Array, file: string, firstSeq?: number): DecodedJournal {
-  const entries: JournalEntry[] = [];
+  // 1. The prefix of complete lines whose checksums verify (the whole file, normally).
+  const starts: number[] = [];
   let pos = 0;
-  let lineNo = 0;
+  while (pos < bytes.length) {
+    const nl = bytes.indexOf(NEWLINE, pos);
+    if (nl < 0 || checksumProblem(bytes.subarray(pos, nl)) !== null) break;
+    starts.push(pos);
+    pos = nl + 1;
+  }
+  const lineEnd = (i: number) => (i + 1 < starts.length ? (starts[i + 1] as number) : pos);
+
+  // 2. Parse and check that prefix.
+  const parsed = starts.length > 0 ? parseLines(bytes, pos) : [];
+  const entries: JournalEntry[] = [];
   let validBytes = 0;
   let bad: { line: number; offset: number; reason: string } | null = null;
-  let goodAfterBad = 0;
   let prevSeq = firstSeq === undefined ? undefined : firstSeq - 1;
-  while (pos < bytes.length) {
-    lineNo++;
-    const nl = bytes.indexOf(NEWLINE, pos);
-    if (nl < 0) {
-      bad ??= { line: lineNo, offset: pos, reason: "incomplete last line (no newline)" };
+  for (let i = 0; i < starts.length; i++) {
+    const start = starts[i] as number;
+    const r = parsed ? checkShape(parsed[i]) : decodeLine(bytes.subarray(start, lineEnd(i) - 1));
+    if (typeof r === "string") {
+      bad = { line: i + 1, offset: start, reason: r };
       break;
     }
-    const result = decodeLine(bytes.subarray(pos, nl));
-    if (typeof result === "string") {
-      bad ??= { line: lineNo, offset: pos, reason: result };
-    } else if (bad) {
-      goodAfterBad++;
-    } else {
-      if (prevSeq !== undefined && result.Seq !== prevSeq + 1) {
-        throw corrupt(file, lineNo, pos, `Seq ${result.Seq} follows Seq ${prevSeq} (want ${prevSeq + 1})`, 0);
-      }
-      prevSeq = result.Seq;
-      entries.push(result);
-      validBytes = nl + 1;
+    if (prevSeq !== undefined && r.Seq !== prevSeq + 1) {
+      throw corrupt(file, i + 1, start, `Seq ${r.Seq} follows Seq ${prevSeq} (want ${prevSeq + 1})`, 0);
     }
-    pos = nl + 1;
+    prevSeq = r.Seq;
+    entries.push(r);
+    validBytes = lineEnd(i);
+  }
+
+  // 3. From the first bad line on: only bad lines may follow (a torn tail), else corruption.
+  let lineNo = bad ? bad.line : starts.length;
+  let at = bad ? lineEnd(bad.line - 1) : pos;
+  let goodAfterBad = 0;
+  while (at < bytes.length) {
+    lineNo++;
+    const nl = bytes.indexOf(NEWLINE, at);
+    if (nl < 0) {
+      bad ??= { line: lineNo, offset: at, reason: "incomplete last line (no newline)" };
+      break;
+    }
+    const r = decodeLine(bytes.subarray(at, nl));
+    if (typeof r === "string") bad ??= { line: lineNo, offset: at, reason: r };
+    else goodAfterBad++;
+    at = nl + 1;
   }
   if (bad && goodAfterBad > 0) throw corrupt(file, bad.line, bad.offset, bad.reason, goodAfterBad);
   return {

@@ -16,6 +16,51 @@ function viewContents(s: LayeredState, run: (view: ReturnType<LayeredState["begi
 }
 
 describe("LayeredState", () => {
+  test("a view stays consistent under random changes while it is read", () => {
+    for (let round = 0; round < 30; round++) {
+      const s = new LayeredState({ objects: new Map() });
+      const at = new Map<string, ModelObject>();
+      let x = round * 7 + 1;
+      const rnd = (n: number) => {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        return x % n;
+      };
+      for (let i = 0; i < 40; i++) {
+        const k = `k${rnd(60)}`;
+        const o = deepFreeze({ V: i });
+        s.apply("t", k, o, round % 2 === 0);
+        at.set(k, o);
+      }
+      const view = s.beginView();
+      const got = new Map<string, ModelObject>();
+      for (const [k, v] of view.entries("t")) {
+        expect(got.has(k)).toBe(false);
+        got.set(k, v);
+        for (let j = 0; j < 3; j++) {
+          const key = `k${rnd(80)}`;
+          s.apply("t", key, rnd(3) === 0 ? null : deepFreeze({ V: 1000 + j }));
+        }
+      }
+      view.end();
+      expect(got).toEqual(at);
+      if (round % 2 === 0) {
+        const listed = s.list("t");
+        expect(listed.every((o) => Object.isFrozen(o))).toBe(true);
+      }
+    }
+  });
+
+  test("loaded objects are frozen in the background, and on first read before that", async () => {
+    const s = new LayeredState({ objects: new Map() });
+    const loaded = Array.from({ length: 3000 }, (_, i) => ({ I: i, Nested: { A: [i] } }));
+    loaded.forEach((o, i) => s.apply("t", `k${i}`, o, true));
+    s.finishLoad();
+    expect(Object.isFrozen(loaded[5])).toBe(false);
+    expect(Object.isFrozen(s.get("t", "k5")?.Nested)).toBe(true);
+    await s.freezeInBackground(0);
+    expect(loaded.every((o) => Object.isFrozen(o) && Object.isFrozen(o.Nested.A))).toBe(true);
+  });
+
   test("a view is the state at its point, whatever changes while it is read", () => {
     const s = new LayeredState({ objects: new Map() });
     for (let i = 0; i < 10; i++) s.apply("machines", `m${i}`, deepFreeze({ I: i }));
@@ -71,7 +116,7 @@ describe("LayeredState", () => {
     const s = new LayeredState({ objects: new Map([["bootenvs", new Map([["local", { Name: "local" }]])]]) });
     s.apply("bootenvs", "local", deepFreeze({ Name: "local", Mine: true }));
     s.apply("bootenvs", "other", deepFreeze({ Name: "other" }));
-    expect(s.findShadowed()).toEqual([{ type: "bootenvs", key: "local" }]);
+    expect(s.finishLoad()).toEqual([{ type: "bootenvs", key: "local" }]);
     expect(s.get("bootenvs", "local")).toEqual({ Name: "local", ReadOnly: true });
     expect(s.list("bootenvs").map((b) => b.Name)).toEqual(["local", "other"]);
     expect(s.count("bootenvs")).toBe(2);

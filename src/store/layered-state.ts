@@ -1,6 +1,11 @@
 // The in-memory picture every store keeps: a read-only layer (shipped content) under a writable
 // layer, one Map per type, plus key-ordered lists and a consistent point-in-time view for
 // snapshots. No I/O, no Seq bookkeeping: store-core.ts decides what gets applied and when.
+//
+// Time budget: nothing here may hold the event loop for long once the server runs. Ordering
+// is built once at open (finishLoad), objects loaded at open are frozen in the background in
+// slices (freezeInBackground) or on first read, and snapshot views read the live maps across
+// event-loop turns instead of copying them.
 
 import type { ModelObject } from "../model/object.ts";
 import type { ReadOnlyLayer } from "./store.ts";
@@ -8,10 +13,15 @@ import { deepFreeze } from "./freeze.ts";
 
 interface Table {
   objects: Map<string, ModelObject>;
-  /** Keys in order, or null until somebody lists (bulk loads do not pay for sorting). */
+  /**
+   * Keys in order and their objects, in parallel; null until finishLoad or the first list.
+   * Kept up to date by binary search: an update is O(log n), an insert or delete one memmove
+   * (about 50 µs at 100k keys).
+   */
   sorted: string[] | null;
-  /** The list() result, rebuilt after a change. */
-  listed: ModelObject[] | null;
+  values: ModelObject[] | null;
+  /** Every object in `values` is frozen (false after a load, until frozen). */
+  allFrozen: boolean;
 }
 
 const ABSENT = Symbol("absent");
@@ -24,7 +34,7 @@ export interface Shadowed {
 }
 
 function newTable(): Table {
-  return { objects: new Map(), sorted: null, listed: null };
+  return { objects: new Map(), sorted: null, values: null, allFrozen: true };
 }
 
 function byKey(a: string, b: string): number {
@@ -45,9 +55,26 @@ function search(sorted: string[], key: string): number {
   return -(lo + 1);
 }
 
-function sortedKeys(t: Table): string[] {
-  if (!t.sorted) t.sorted = [...t.objects.keys()].sort(byKey);
-  return t.sorted;
+function buildOrder(t: Table): void {
+  const sorted = [...t.objects.keys()].sort(byKey);
+  t.values = sorted.map((k) => t.objects.get(k) as ModelObject);
+  t.sorted = sorted;
+}
+
+/** The table's objects in key order, all frozen. */
+function ordered(t: Table): ModelObject[] {
+  if (!t.sorted || !t.values) buildOrder(t);
+  const values = t.values as ModelObject[];
+  if (!t.allFrozen) {
+    for (const v of values) deepFreeze(v);
+    t.allFrozen = true;
+  }
+  return values;
+}
+
+/** Objects loaded at open are frozen on first read (see freeze.ts). */
+function frozen(obj: ModelObject | undefined): ModelObject | undefined {
+  return obj === undefined || Object.isFrozen(obj) ? obj : deepFreeze(obj);
 }
 
 export class LayeredState {
@@ -55,7 +82,7 @@ export class LayeredState {
   private readonly rw = new Map<string, Table>();
   /** type -> number of writable objects hidden by read-only ones. */
   private readonly hidden = new Map<string, number>();
-  /** While a snapshot is being written: type -> key -> value at the snapshot's point. */
+  /** While a snapshot view is open: type -> key -> value at the view's point. */
   private undo: Map<string, Map<string, Prior>> | null = null;
 
   /** Copies the layer's objects, marked ReadOnly: true and frozen; the layer itself is untouched. */
@@ -65,6 +92,7 @@ export class LayeredState {
       for (const [key, obj] of objects) {
         t.objects.set(key, deepFreeze({ ...structuredClone(obj), ReadOnly: true }));
       }
+      buildOrder(t);
       this.ro.set(type, t);
     }
   }
@@ -75,11 +103,11 @@ export class LayeredState {
 
   /** The writable object (ignores the read-only layer). */
   getWritable(type: string, key: string): ModelObject | undefined {
-    return this.rw.get(type)?.objects.get(key);
+    return frozen(this.rw.get(type)?.objects.get(key));
   }
 
   get(type: string, key: string): ModelObject | undefined {
-    return this.ro.get(type)?.objects.get(key) ?? this.rw.get(type)?.objects.get(key);
+    return this.ro.get(type)?.objects.get(key) ?? frozen(this.rw.get(type)?.objects.get(key));
   }
 
   count(type: string): number {
@@ -92,24 +120,15 @@ export class LayeredState {
   list(type: string): ModelObject[] {
     const ro = this.ro.get(type);
     const rw = this.rw.get(type);
-    const roList = ro ? this.listed(ro, null) : [];
-    const rwList = rw ? this.listed(rw, this.hidden.get(type) ? (ro ?? null) : null) : [];
+    const roList = ro ? ordered(ro) : [];
+    let rwList = rw ? ordered(rw) : [];
+    if (ro && rw && this.hidden.get(type)) {
+      const keys = rw.sorted as string[];
+      rwList = rwList.filter((_, i) => !ro.objects.has(keys[i] as string));
+    }
     if (roList.length === 0) return rwList.slice();
     if (rwList.length === 0) return roList.slice();
     return roList.concat(rwList);
-  }
-
-  private listed(t: Table, hiddenBy: Table | null): ModelObject[] {
-    if (!t.listed) {
-      const keys = sortedKeys(t);
-      const out: ModelObject[] = [];
-      for (const k of keys) {
-        if (hiddenBy?.objects.has(k)) continue;
-        out.push(t.objects.get(k) as ModelObject);
-      }
-      t.listed = out;
-    }
-    return t.listed;
   }
 
   /** Types holding at least one object (either layer), sorted. */
@@ -120,8 +139,11 @@ export class LayeredState {
     return [...all].sort(byKey);
   }
 
-  /** Set (obj) or remove (null) a writable object. `obj` must already be frozen. */
-  apply(type: string, key: string, obj: ModelObject | null): void {
+  /**
+   * Set (obj) or remove (null) a writable object. Objects from put() arrive frozen; objects
+   * loaded at open (`loaded`) are frozen later, in the background or on first read.
+   */
+  apply(type: string, key: string, obj: ModelObject | null, loaded = false): void {
     let t = this.rw.get(type);
     if (!t) {
       if (obj === null) return;
@@ -140,26 +162,36 @@ export class LayeredState {
     if (obj === null) {
       if (prior === undefined) return;
       t.objects.delete(key);
-      if (t.sorted) {
+      if (t.sorted && t.values) {
         const i = search(t.sorted, key);
-        if (i >= 0) t.sorted.splice(i, 1);
+        if (i >= 0) {
+          t.sorted.splice(i, 1);
+          t.values.splice(i, 1);
+        }
       }
-    } else {
-      t.objects.set(key, obj);
-      if (prior === undefined && t.sorted) {
-        const i = search(t.sorted, key);
-        if (i < 0) t.sorted.splice(-i - 1, 0, key);
+      return;
+    }
+    t.objects.set(key, obj);
+    if (loaded) t.allFrozen = false;
+    if (t.sorted && t.values) {
+      const i = search(t.sorted, key);
+      if (i >= 0) {
+        t.values[i] = obj;
+      } else {
+        t.sorted.splice(-i - 1, 0, key);
+        t.values.splice(-i - 1, 0, obj);
       }
     }
-    t.listed = null;
   }
 
   /**
-   * After loading the writable layer: find writable objects that share a key with a read-only
-   * one. The read-only object wins in get/list/count; the writable one stays stored (an upgrade
-   * that ships a new object must not destroy an operator's data) and is reported.
+   * After loading: build the key order of every type (about 30 ms per 100k keys, paid at open
+   * rather than by the first list request) and find writable objects that share a key with a
+   * read-only one. The read-only object wins in get/list/count; the writable one stays stored
+   * (an upgrade that ships a new object must not destroy an operator's data) and is reported.
    */
-  findShadowed(): Shadowed[] {
+  finishLoad(): Shadowed[] {
+    for (const t of this.rw.values()) if (!t.sorted) buildOrder(t);
     const out: Shadowed[] = [];
     this.hidden.clear();
     for (const [type, t] of this.rw) {
@@ -173,40 +205,70 @@ export class LayeredState {
         }
       }
       if (n > 0) this.hidden.set(type, n);
-      t.listed = null;
     }
     return out;
   }
 
   /**
+   * Freeze loaded objects a slice at a time, giving the event loop a turn between slices, so
+   * that neither the first list nor anything else pays for it in one piece.
+   */
+  async freezeInBackground(sliceMs = 2): Promise<void> {
+    for (const t of this.rw.values()) {
+      if (t.allFrozen) continue;
+      let slice = performance.now();
+      let n = 0;
+      // Live iteration across turns is safe: objects added meanwhile come from put(), frozen.
+      for (const obj of t.objects.values()) {
+        deepFreeze(obj);
+        if ((++n & 255) === 0 && performance.now() - slice >= sliceMs) {
+          await new Promise((resolve) => setImmediate(resolve));
+          slice = performance.now();
+        }
+      }
+      t.allFrozen = true;
+    }
+  }
+
+  /**
    * Start a point-in-time view of the writable layer. Changes applied while the view is open
    * record the value they replaced, so the view stays consistent while it is read across
-   * event-loop turns. Call `end()` when done; only one view may be open.
+   * event-loop turns, without copying anything up front. Call `end()` when done; one view at a
+   * time.
    */
   beginView(): WritableView {
     if (this.undo) throw new Error("begin snapshot view: a view is already open");
     const undo = new Map<string, Map<string, Prior>>();
     this.undo = undo;
-    // The keys present now, copied once (about 1 ms per 100k keys); values are read later,
-    // through the undo map for keys changed since.
-    const keys = new Map<string, string[]>();
-    for (const [type, t] of this.rw) if (t.objects.size > 0) keys.set(type, [...t.objects.keys()]);
     const rw = this.rw;
-    const end = () => {
-      if (this.undo === undo) this.undo = null;
-    };
+    const types = [...rw.entries()].filter(([, t]) => t.objects.size > 0).map(([type]) => type).sort(byKey);
     return {
-      types: [...keys.keys()].sort(byKey),
+      types,
       *entries(type: string): Generator<[string, ModelObject]> {
         const t = rw.get(type);
-        for (const key of keys.get(type) ?? []) {
+        if (!t) return;
+        // Map iteration tolerates changes: deleted entries are skipped, added (or deleted and
+        // re-added) ones are visited at the end. `undo` has the view-point value of every key
+        // changed since the view began; `emitted` makes each key come out exactly once.
+        const emitted = new Set<string>();
+        for (const [key, current] of t.objects) {
+          if (emitted.has(key)) continue;
+          emitted.add(key);
           const prior = undo.get(type)?.get(key);
-          if (prior === ABSENT) continue; // for the type checker: listed keys existed at the point
-          const obj = prior ?? t?.objects.get(key);
-          if (obj) yield [key, obj];
+          if (prior === undefined) yield [key, current];
+          else if (prior !== ABSENT) yield [key, prior];
+        }
+        // Keys deleted after the view began and not visited.
+        for (const [key, prior] of undo.get(type) ?? []) {
+          if (prior !== ABSENT && !emitted.has(key)) {
+            emitted.add(key);
+            yield [key, prior];
+          }
         }
       },
-      end,
+      end: () => {
+        if (this.undo === undo) this.undo = null;
+      },
     };
   }
 }

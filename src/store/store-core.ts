@@ -13,7 +13,7 @@ import type { Change, ChangeAction, ModelObject } from "../model/object.ts";
 import { nullLogger, type Logger } from "../log/logger.ts";
 import type { ReadOnlyLayer, Store } from "./store.ts";
 import { LayeredState } from "./layered-state.ts";
-import { frozenFromJSON, deepFreeze } from "./freeze.ts";
+import { frozenFromJSON } from "./freeze.ts";
 
 /** A change on its way to durability, with the object already serialised once. */
 export interface PendingWrite {
@@ -127,15 +127,15 @@ export abstract class StoreCore implements Store {
 
   // ---- for subclasses -------------------------------------------------------------------------
 
-  /** Loading only: install a committed object (frozen here) without publishing it. */
+  /** Loading only: install a committed object without publishing it (frozen on first read). */
   protected load(type: string, key: string, obj: ModelObject | null): void {
-    this.state.apply(type, key, obj === null ? null : deepFreeze(obj));
+    this.state.apply(type, key, obj, true);
   }
 
   /** Accept writes from now on; numbering continues after `seq`. */
   protected markOpen(seq: number): void {
     if (this.phase !== "new") throw new Error(`open ${this.describe()}: already ${this.phase}`);
-    for (const s of this.state.findShadowed()) {
+    for (const s of this.state.finishLoad()) {
       this.log.warn("writable object hidden by read-only content with the same key", {
         type: s.type,
         key: s.key,
@@ -144,6 +144,7 @@ export abstract class StoreCore implements Store {
     this.assigned = seq;
     this.committed = seq;
     this.phase = "open";
+    this.state.freezeInBackground().catch((err) => this.log.error("freezing loaded objects failed", { error: err }));
   }
 
   protected get isOpen(): boolean {
