@@ -70,7 +70,12 @@ export interface LockOptions {
 /** Take the single-writer lock of `dir`, or throw SocleError Unavailable naming dir and holder. */
 export async function lockDir(dir: string, opts: LockOptions = {}): Promise<DirLock> {
   const lib = opts.fallback ? null : await loadLibc();
-  return lib ? flockDir(dir, lib) : pidFileLock(dir);
+  try {
+    return lib ? flockDir(dir, lib) : pidFileLock(dir);
+  } catch (err) {
+    if (err instanceof SocleError) throw err;
+    throw new SocleError("Unavailable", "store", dir, `cannot lock data directory "${dir}": ${(err as Error).message}`);
+  }
 }
 
 function inUse(dir: string, pid: number | null): SocleError {

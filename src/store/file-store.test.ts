@@ -1,11 +1,32 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SocleError } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { createLogger } from "../log/logger.ts";
 import { FileStore, openFileStore, segmentName, type FileStoreOptions } from "./file-store.ts";
+import { runStoreContract } from "./contract.ts";
+
+runStoreContract("file store", async (layer) => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "socle-store-"));
+  return {
+    store: await openFileStore({ dir, layer }),
+    reopen: () => openFileStore({ dir, layer }),
+    cleanup: () => fsp.rm(dir, { recursive: true, force: true }),
+  };
+});
+
+// Compaction on every few writes: the same contract must hold while snapshots run all the time.
+runStoreContract("file store, compacting every 3 entries", async (layer) => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "socle-store-"));
+  return {
+    store: await openFileStore({ dir, layer, compactEntries: 3 }),
+    reopen: () => openFileStore({ dir, layer, compactEntries: 3 }),
+    cleanup: () => fsp.rm(dir, { recursive: true, force: true }),
+  };
+});
 
 const dirs: string[] = [];
 const stores: FileStore[] = [];
@@ -237,5 +258,16 @@ describe("file store", () => {
     stores.push(s);
     await expect(s.open()).rejects.toThrow("opens once");
     expect(fs.statSync(storeDir(dir)).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe("file store open failures", () => {
+  test("an unusable data dir is an Unavailable error naming it", async () => {
+    const parent = tmp();
+    const file = path.join(parent, "not-a-dir");
+    fs.writeFileSync(file, "x");
+    const e = await refusal(openFileStore({ dir: file }));
+    expect(e.type).toBe("Unavailable");
+    expect(e.message).toContain(`cannot open data directory "${file}"`);
   });
 });

@@ -86,7 +86,13 @@ export class FileStore extends StoreCore {
     if (this.openCalled) throw new Error(`open ${this.describe()}: a store object opens once; create a new one`);
     this.openCalled = true;
     const started = performance.now();
-    await fsp.mkdir(this.storeDir, { recursive: true, mode: 0o700 });
+    try {
+      await fsp.mkdir(this.storeDir, { recursive: true, mode: 0o700 });
+      // The store directory's own entry must be durable before anything in it is acknowledged.
+      await syncDir(this.dir);
+    } catch (err) {
+      throw new SocleError("Unavailable", "store", this.dir, `cannot open data directory "${this.dir}": ${(err as Error).message}`);
+    }
     this.lock = await lockDir(this.dir, this.opts.lock);
     try {
       const seq = await this.recover();
@@ -102,7 +108,8 @@ export class FileStore extends StoreCore {
       this.journal = null;
       this.lock.release();
       this.lock = null;
-      throw err;
+      if (err instanceof SocleError) throw err;
+      throw new SocleError("Unavailable", "store", this.dir, `cannot open store in "${this.dir}": ${(err as Error).message}`);
     }
   }
 

@@ -107,7 +107,12 @@ export class LayeredState {
   }
 
   get(type: string, key: string): ModelObject | undefined {
-    return this.ro.get(type)?.objects.get(key) ?? frozen(this.rw.get(type)?.objects.get(key));
+    const ro = this.ro.get(type)?.objects.get(key);
+    if (ro) return ro;
+    const t = this.rw.get(type);
+    const obj = t?.objects.get(key);
+    // Once a table is known frozen, skip touching the object's header (a cache miss per lookup).
+    return t?.allFrozen ? obj : frozen(obj);
   }
 
   count(type: string): number {

@@ -238,28 +238,35 @@ export abstract class StoreCore implements Store {
   }
 
   private async loop(): Promise<void> {
-    // Terminates: each pass consumes everything queued before it; it only continues while
-    // callers keep adding work.
-    while (this.queue.length > 0 || this.controls.length > 0) {
-      if (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
-        await this.commit(batch);
-      }
-      const controls = this.controls.splice(0);
-      for (const c of controls) {
-        try {
-          await c.run();
-          c.resolve();
-        } catch (err) {
-          c.reject(err);
+    try {
+      // Terminates: each pass consumes everything queued before it; it only continues while
+      // callers keep adding work.
+      while (this.queue.length > 0 || this.controls.length > 0) {
+        if (this.queue.length > 0) {
+          const batch = this.queue;
+          this.queue = [];
+          await this.commit(batch);
+        }
+        const controls = this.controls.splice(0);
+        for (const c of controls) {
+          try {
+            await c.run();
+            c.resolve();
+          } catch (err) {
+            c.reject(err);
+          }
         }
       }
+    } catch (err) {
+      // commit() handles persist failures; anything else is a bug, but must not wedge writes.
+      this.log.error("store commit loop failed", { error: err });
+    } finally {
+      this.running = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+      if (this.queue.length > 0 || this.controls.length > 0) this.kick();
     }
-    this.running = false;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
   }
 
   private async commit(batch: Queued[]): Promise<void> {
