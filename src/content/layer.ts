@@ -7,12 +7,12 @@
 // Every object is validated by its model; a bad shipped file stops the start with a message
 // naming the file, because shipping broken content is a build error, not a runtime condition.
 
-import { parse as parseYaml } from "yaml";
 import type { ReadOnlyLayer } from "../store/store.ts";
 import type { ModelObject } from "../model/object.ts";
 import { SocleError } from "../model/errors.ts";
 import { modelFor } from "../model/registry.ts";
 import { READ_ONLY_BUILTINS } from "./builtins.ts";
+import { parseContentFile } from "../store/content-layer.ts";
 
 export class ContentError extends Error {
   constructor(readonly file: string, detail: string) {
@@ -46,11 +46,11 @@ export function buildContentLayer(files: Readonly<Record<string, string>>): Read
     const parts = file.split("/");
     const text = files[file]!;
     if (parts.length === 2 && /^bootenv\.(ya?ml|json)$/.test(parts[1]!)) {
-      add("bootenvs", parseDoc(file, text), file);
+      add("bootenvs", named(parseDoc(file, text), parts[0]!, file), file);
     } else if (parts.length === 3 && parts[1] === "templates") {
       add("templates", { ID: parts[2], Contents: text }, file);
     } else if (parts.length === 3 && (parts[1] === "params" || parts[1] === "profiles") && /\.(ya?ml|json)$/.test(parts[2]!)) {
-      add(parts[1]!, parseDoc(file, text), file);
+      add(parts[1]!, named(parseDoc(file, text), parts[2]!.replace(/\.(ya?ml|json)$/, ""), file), file);
     } else if (!/(^|\/)README(\.md)?$/.test(file)) {
       throw new ContentError(file, "not part of the content layout (bootenv.yaml, templates/, params/, profiles/)");
     }
@@ -58,10 +58,17 @@ export function buildContentLayer(files: Readonly<Record<string, string>>): Read
   return { objects };
 }
 
-function parseDoc(file: string, text: string): unknown {
+function parseDoc(file: string, text: string): ModelObject {
   try {
-    return file.endsWith(".json") ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
+    return parseContentFile(file, text);
   } catch (err) {
-    throw new ContentError(file, `cannot parse: ${(err as Error).message}`);
+    throw new ContentError(file, err instanceof SocleError ? err.messages.join("; ") : String(err));
   }
+}
+
+/** An object's Name defaults to its folder or file name and must agree with it. */
+function named(obj: ModelObject, want: string, file: string): ModelObject {
+  if (obj.Name === undefined) return { ...obj, Name: want };
+  if (obj.Name !== want) throw new ContentError(file, `Name ${JSON.stringify(obj.Name)} does not match its place "${want}"`);
+  return obj;
 }
