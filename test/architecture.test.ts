@@ -21,6 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   dhcp: ["boot", "model", "log"],
   tftp: ["boot", "model", "log"],
   http: ["boot", "model", "log"],
+  adapters: ["dhcp", "boot", "store", "model", "log"],
   api: ["boot", "store", "render", "auth", "pki", "model", "log", "content"],
   cli: ["config", "log", "model"],
 };

@@ -1,5 +1,5 @@
-// <data dir>/settings.json: server preferences (string map) and server secrets (token signing
-// key...). Small and rarely written, so lowdb fits: JSONFile + Low, whole-file rewrite through a
+// <data dir>/settings.json: server secrets (token signing key...). Prefs live in the store (they
+// are objects with change events); these secrets never leave the server. Small and rarely written, so lowdb fits: JSONFile + Low, whole-file rewrite through a
 // temp file and rename. lowdb does not fsync, so after each write the file and the directory are
 // fsync'd here: once a setter resolves, the change survives kill -9 and power loss. (A power
 // loss inside lowdb's write itself can still leave the old file: rename is the atomic step.)
@@ -19,23 +19,21 @@ import { syncDir } from "./durable-fs.ts";
 import { deepFreeze } from "./freeze.ts";
 
 export interface SettingsData {
-  prefs: Record<string, string>;
   secrets: Record<string, string>;
 }
 
 export interface Settings {
   /** A frozen copy of the current settings. */
   get(): SettingsData;
-  /** Set the given prefs (others keep their values); resolves once durable. */
-  setPrefs(map: Record<string, string>): Promise<void>;
   /** Set one secret; resolves once durable. */
   setSecret(name: string, value: string): Promise<void>;
 }
 
 export const SETTINGS_FILE = "settings.json";
 
-function checkEntry(kind: "pref" | "secret", name: unknown, value: unknown): void {
-  const model = kind === "pref" ? "prefs" : "secrets";
+function checkEntry(name: unknown, value: unknown): void {
+  const kind = "secret";
+  const model = "secrets";
   if (typeof name !== "string" || name.length === 0 || name.length > 256) {
     throw badRequest(model, String(name), `cannot set ${kind} "${String(name)}": name must be 1 to 256 characters`);
   }
@@ -52,7 +50,7 @@ export async function openSettings(dir: string): Promise<Settings> {
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, SETTINGS_FILE);
   const tmp = path.join(dir, `.${SETTINGS_FILE}.tmp`);
-  const db = new Low<SettingsData>(new JSONFile<SettingsData>(file), { prefs: {}, secrets: {} });
+  const db = new Low<SettingsData>(new JSONFile<SettingsData>(file), { secrets: {} });
   try {
     await db.read();
   } catch (err) {
@@ -67,7 +65,7 @@ export async function openSettings(dir: string): Promise<Settings> {
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     throw new SocleError("Unavailable", "settings", file, `cannot read settings "${file}": not a JSON object`);
   }
-  for (const field of ["prefs", "secrets"] as const) {
+  for (const field of ["secrets"] as const) {
     if (data[field] === undefined) data[field] = {};
     if (!isStringMap(data[field])) {
       throw new SocleError("Unavailable", "settings", file, `cannot read settings "${file}": "${field}" must map names to strings`);
@@ -106,21 +104,9 @@ export async function openSettings(dir: string): Promise<Settings> {
 
   return {
     get: () => frozen,
-    setPrefs(map) {
-      try {
-        if (map === null || typeof map !== "object" || Array.isArray(map)) {
-          throw badRequest("prefs", "", "cannot set prefs: want an object mapping names to strings");
-        }
-        for (const [k, v] of Object.entries(map)) checkEntry("pref", k, v);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      const copy = { ...map };
-      return write((d) => Object.assign(d.prefs, copy));
-    },
     setSecret(name, value) {
       try {
-        checkEntry("secret", name, value);
+        checkEntry(name, value);
       } catch (err) {
         return Promise.reject(err);
       }
