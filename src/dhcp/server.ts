@@ -1,0 +1,339 @@
+// The DHCP server's socket side: sockets per served interface, parse, ask the handler, send. It
+// never decides a reply (handler-types.ts). Per interface it listens on:
+// - the DHCP port (67): clients and relays;
+// - the PXE boot server port (4011, optional): PXE clients ask it after a proxyDHCP offer;
+// - the client port (68), best effort: other servers' broadcast replies land there, and a second
+//   DHCP server on a provisioning segment is the classic cause of "the machine booted the wrong
+//   thing", so it is logged (once per server and interface every 10 minutes).
+// Handler calls run concurrently: the handler awaits durable lease writes, and serialising them
+// would cap the server at one disk sync per exchange.
+
+import { rateLimited, type Logger } from "../log/logger.ts";
+import type { DhcpContext, DhcpHandler } from "./handler-types.ts";
+import { DhcpParseError } from "./errors.ts";
+import { cidrContains, type InterfaceDiff, type InterfaceWatch, type NetInterface, listInterfaces, watchInterfaces } from "./interfaces.ts";
+import { OPT } from "./option-codes.ts";
+import { BOOTREPLY, BOOTREQUEST, formatPacket, macString, parsePacket, replyMaxSize, type DhcpPacket } from "./packet.ts";
+import { deviceBindingAvailable, openDhcpSocket, type DhcpSocket } from "./socket.ts";
+
+export const DHCP_CLIENT_PORT = 68;
+const ROGUE_LOG_MS = 10 * 60_000;
+const STOP_WAIT_MS = 2_000;
+
+export interface DhcpServerOptions {
+  handler: DhcpHandler;
+  log: Logger;
+  /** DHCP server port; default 67. */
+  port?: number;
+  /** PXE boot server port; default 4011; 0 = off. */
+  binlPort?: number;
+  /** --dhcp-interfaces; empty = every non-loopback IPv4 interface. */
+  interfaces: readonly string[];
+  /** Interface poll period; default 2000 ms. */
+  pollMs?: number;
+  /** Listen on port 68 for other servers' replies; default true. */
+  rogueWatch?: boolean;
+  /** Clock (tests). */
+  now?: () => number;
+  /** Interface source (tests); default listInterfaces(). */
+  listInterfaces?: () => NetInterface[];
+  /** Use the unbound fallback socket even where FFI works (tests). */
+  forceFallback?: boolean;
+}
+
+export interface DhcpServerStats {
+  received: number;
+  /** Malformed or not a BOOTREQUEST. */
+  dropped: number;
+  /** Handler returned no reply. */
+  ignored: number;
+  replied: number;
+  /** The kernel refused a reply datagram. */
+  sendFailures: number;
+  handlerErrors: number;
+  /** BOOTREPLYs from other servers seen. */
+  foreignReplies: number;
+  inFlight: number;
+  sockets: { iface: string; port: number; bound: "device" | "fallback" }[];
+}
+
+interface Served {
+  info: NetInterface;
+  sockets: DhcpSocket[];
+}
+
+export class DhcpServer {
+  private readonly opts: DhcpServerOptions;
+  private readonly log: Logger;
+  private readonly port: number;
+  private readonly binlPort: number;
+  private readonly now: () => number;
+  private readonly served = new Map<string, Served>();
+  /** Sockets of the fallback mode (one per port, no interface). */
+  private fallback: DhcpSocket[] = [];
+  private fallbackInfo: readonly NetInterface[] = [];
+  private watch: InterfaceWatch | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly dropLog: ReturnType<typeof rateLimited>;
+  private readonly errorLog: ReturnType<typeof rateLimited>;
+  private readonly openLog: ReturnType<typeof rateLimited>;
+  private readonly rogueSeen = new Map<string, number>();
+  private running = false;
+  private reconciling: Promise<void> = Promise.resolve();
+  private readonly counters = { received: 0, dropped: 0, ignored: 0, replied: 0, sendFailures: 0, handlerErrors: 0, foreignReplies: 0 };
+
+  constructor(opts: DhcpServerOptions) {
+    this.opts = opts;
+    this.log = opts.log;
+    this.port = opts.port ?? 67;
+    this.binlPort = opts.binlPort ?? 4011;
+    this.now = opts.now ?? Date.now;
+    this.dropLog = rateLimited(this.log);
+    this.errorLog = rateLimited({ ...this.log, warn: (m, f) => this.log.error(m, f) });
+    this.openLog = rateLimited(this.log, 60_000, 1);
+  }
+
+  /** Open the sockets of every selected interface; throws (SocleError) when one cannot be opened. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const list = this.opts.listInterfaces ?? (() => listInterfaces());
+    const useFallback = this.opts.forceFallback === true || !(await deviceBindingAvailable());
+    this.watch = watchInterfaces({
+      wanted: this.opts.interfaces,
+      log: this.log,
+      list,
+      pollMs: this.opts.pollMs,
+      onChange: (diff, current) => this.onInterfaces(diff, current),
+    });
+    try {
+      if (useFallback) {
+        await this.openFallback();
+      } else {
+        for (const info of this.watch.current()) await this.openInterface(info);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    const names = useFallback ? ["0.0.0.0 (unbound)"] : [...this.served.keys()];
+    this.log.info("DHCP server listening", { port: this.port, binlPort: this.binlPort || "off", interfaces: names.join(",") || "none yet" });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.watch?.stop();
+    this.watch = undefined;
+    await this.reconciling;
+    for (const s of this.served.values()) for (const sock of s.sockets) sock.close();
+    this.served.clear();
+    for (const sock of this.fallback) sock.close();
+    this.fallback = [];
+    const pending = [...this.inFlight];
+    if (pending.length > 0) {
+      await Promise.race([Promise.allSettled(pending), Bun.sleep(STOP_WAIT_MS)]);
+    }
+  }
+
+  stats(): DhcpServerStats {
+    const sockets: DhcpServerStats["sockets"] = [];
+    for (const s of this.served.values()) for (const k of s.sockets) sockets.push({ iface: k.iface, port: k.port, bound: k.bound });
+    for (const k of this.fallback) sockets.push({ iface: k.iface, port: k.port, bound: k.bound });
+    return { ...this.counters, inFlight: this.inFlight.size, sockets };
+  }
+
+  /** Interface changes from the watcher: open, close, or refresh addresses. Serialised. */
+  private onInterfaces(diff: InterfaceDiff, current: readonly NetInterface[]): void {
+    this.reconciling = this.reconciling.then(async () => {
+      if (!this.running) return;
+      if (this.fallback.length > 0) {
+        this.fallbackInfo = current;
+        return;
+      }
+      for (const gone of diff.removed) {
+        const s = this.served.get(gone.name);
+        if (!s) continue;
+        for (const sock of s.sockets) sock.close();
+        this.served.delete(gone.name);
+        this.log.info("interface gone; its DHCP sockets are closed", { iface: gone.name });
+      }
+      for (const { after } of diff.changed) {
+        const s = this.served.get(after.name);
+        if (s) {
+          s.info = after;
+          this.log.info("interface address changed", { iface: after.name, address: after.address, cidr: after.cidr });
+        }
+      }
+      // Anything selected but not open: new interfaces, and earlier failures (retried each poll).
+      for (const info of current) {
+        if (this.served.has(info.name)) continue;
+        try {
+          await this.openInterface(info);
+          this.log.info("interface appeared; serving DHCP on it", { iface: info.name, address: info.address, cidr: info.cidr });
+        } catch (err) {
+          this.openLog(`open:${info.name}`, `cannot serve DHCP on interface "${info.name}"`, { iface: info.name, error: (err as Error).message });
+        }
+      }
+    });
+  }
+
+  private async openInterface(info: NetInterface): Promise<void> {
+    const sockets: DhcpSocket[] = [];
+    const served: Served = { info, sockets };
+    const open = (port: number) =>
+      openDhcpSocket({
+        iface: info.name,
+        port,
+        log: this.log,
+        onMessage: (data, from) => this.onPacket(served.info, info.name, port, data, from),
+      });
+    try {
+      sockets.push(await open(this.port));
+      if (this.binlPort) sockets.push(await open(this.binlPort));
+    } catch (err) {
+      for (const s of sockets) s.close();
+      throw err;
+    }
+    if (this.opts.rogueWatch !== false && this.port !== DHCP_CLIENT_PORT) {
+      try {
+        sockets.push(await open(DHCP_CLIENT_PORT));
+      } catch (err) {
+        this.log.debug("cannot listen on the DHCP client port; other DHCP servers will not be detected", { iface: info.name, error: (err as Error).message });
+      }
+    }
+    this.served.set(info.name, served);
+  }
+
+  private async openFallback(): Promise<void> {
+    this.fallbackInfo = this.watch?.current() ?? [];
+    const ports = this.binlPort ? [this.port, this.binlPort] : [this.port];
+    for (const port of ports) {
+      this.fallback.push(
+        await openDhcpSocket({
+          port,
+          log: this.log,
+          forceFallback: true,
+          onMessage: (data, from) => this.onPacket(this.fallbackInterface(from.address), "", port, data, from),
+        }),
+      );
+    }
+    this.log.warn("DHCP sockets are not bound to interfaces: requests are not told apart by interface and replies follow the routing table (needs a default route on the served segment)");
+  }
+
+  /**
+   * Fallback mode only: the interface a packet most likely came by. A relay's (or a renewing
+   * client's) source address names its network; a broadcast from 0.0.0.0 is only attributable when
+   * a single interface is served.
+   */
+  private fallbackInterface(from: string): NetInterface | undefined {
+    const list = this.fallbackInfo;
+    return list.find((i) => cidrContains(i.cidr, from)) ?? (list.length === 1 ? list[0] : undefined);
+  }
+
+  private socketFor(iface: string, port: number): DhcpSocket | undefined {
+    if (iface === "") return this.fallback.find((s) => s.port === port);
+    return this.served.get(iface)?.sockets.find((s) => s.port === port);
+  }
+
+  private onPacket(info: NetInterface | undefined, iface: string, localPort: number, data: Uint8Array, from: { address: string; port: number }): void {
+    this.counters.received++;
+    let req: DhcpPacket;
+    try {
+      req = parsePacket(data);
+    } catch (err) {
+      this.drop(iface, from, data, err instanceof DhcpParseError ? err.reason : "parse-error", (err as Error).message);
+      return;
+    }
+    if (req.op === BOOTREPLY) {
+      this.noteForeignReply(iface, info, req, from);
+      return;
+    }
+    if (req.op !== BOOTREQUEST) {
+      this.drop(iface, from, data, "bad-op", `op ${req.op} is neither BOOTREQUEST nor BOOTREPLY`);
+      return;
+    }
+    if (localPort === DHCP_CLIENT_PORT) return; // another client's request seen on the client port: not ours to answer
+    const ctx: DhcpContext = {
+      iface,
+      serverAddress: info?.address ?? "0.0.0.0",
+      ifaceCidr: info?.cidr ?? "",
+      localPort,
+      from,
+      now: this.now(),
+    };
+    const job = this.answer(req, ctx).finally(() => this.inFlight.delete(job));
+    this.inFlight.add(job);
+  }
+
+  private async answer(req: DhcpPacket, ctx: DhcpContext): Promise<void> {
+    const mac = macString(req.chaddr, req.htype, req.hlen);
+    try {
+      const reply = await this.opts.handler(req, ctx);
+      if (!reply) {
+        this.counters.ignored++;
+        return;
+      }
+      const bytes = formatPacket(reply.packet, { maxSize: replyMaxSize(req) });
+      const sock = this.socketFor(ctx.iface, ctx.localPort);
+      if (!sock || !sock.send(bytes, reply.to.address, reply.to.port)) {
+        this.counters.sendFailures++;
+        this.errorLog(`send:${ctx.iface}`, "cannot send DHCP reply", { iface: ctx.iface, mac, to: `${reply.to.address}:${reply.to.port}`, reason: sock ? "send refused" : "socket closed" });
+        return;
+      }
+      this.counters.replied++;
+    } catch (err) {
+      this.counters.handlerErrors++;
+      this.errorLog(`handler:${ctx.iface}`, "DHCP handler failed", { iface: ctx.iface, mac, xid: hex8(req.xid), error: (err as Error).message });
+    }
+  }
+
+  private drop(iface: string, from: { address: string; port: number }, data: Uint8Array, reason: string, detail: string): void {
+    this.counters.dropped++;
+    const mac = headerMac(data);
+    this.dropLog(`drop:${iface}:${reason}`, "dropped malformed DHCP packet", {
+      iface,
+      from: `${from.address}:${from.port}`,
+      ...(mac ? { mac } : {}),
+      reason,
+      error: detail,
+    });
+  }
+
+  private noteForeignReply(iface: string, info: NetInterface | undefined, reply: DhcpPacket, from: { address: string; port: number }): void {
+    const idOpt = reply.options.get(OPT.SERVER_ID);
+    const serverId = idOpt && idOpt.length === 4 ? idOpt.join(".") : from.address;
+    if (this.isOurs(serverId) || this.isOurs(from.address)) return;
+    this.counters.foreignReplies++;
+    const key = `${iface}|${serverId}`;
+    const at = this.now();
+    const last = this.rogueSeen.get(key);
+    if (last !== undefined && at - last < ROGUE_LOG_MS) return;
+    if (this.rogueSeen.size > 1000) this.rogueSeen.clear();
+    this.rogueSeen.set(key, at);
+    this.log.warn("another DHCP server answers on this segment", {
+      iface: iface || info?.name || "",
+      server: serverId,
+      from: from.address,
+      mac: macString(reply.chaddr, reply.htype, reply.hlen),
+    });
+  }
+
+  private isOurs(address: string): boolean {
+    for (const s of this.served.values()) if (s.info.address === address) return true;
+    for (const i of this.fallbackInfo) if (i.address === address) return true;
+    return false;
+  }
+}
+
+function hex8(n: number): string {
+  return `0x${n.toString(16).padStart(8, "0")}`;
+}
+
+/** The client MAC from a raw header, when the fixed header is long enough to hold it. */
+export function headerMac(data: Uint8Array): string | undefined {
+  if (data.length < 44) return undefined;
+  const htype = data[1] ?? 0;
+  const hlen = data[2] ?? 0;
+  if (hlen < 1 || hlen > 16) return undefined;
+  return macString(data.subarray(28, 28 + hlen), htype, hlen);
+}
