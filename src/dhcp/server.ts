@@ -57,6 +57,12 @@ export interface DhcpServerStats {
   sockets: { iface: string; port: number; bound: "device" | "fallback" }[];
 }
 
+/** A socket and the port it really has (the configured one, or the kernel's pick for port 0). */
+interface Endpoint {
+  port: number;
+  sock: DhcpSocket | undefined;
+}
+
 interface Served {
   info: NetInterface;
   sockets: DhcpSocket[];
@@ -180,13 +186,17 @@ export class DhcpServer {
   private async openInterface(info: NetInterface): Promise<void> {
     const sockets: DhcpSocket[] = [];
     const served: Served = { info, sockets };
-    const open = (port: number) =>
-      openDhcpSocket({
+    const open = async (port: number) => {
+      const ep: Endpoint = { port, sock: undefined };
+      ep.sock = await openDhcpSocket({
         iface: info.name,
         port,
         log: this.log,
-        onMessage: (data, from) => this.onPacket(served.info, info.name, port, data, from),
+        onMessage: (data, from) => this.onPacket(served.info, info.name, ep, data, from),
       });
+      ep.port = ep.sock.port;
+      return ep.sock;
+    };
     try {
       sockets.push(await open(this.port));
       if (this.binlPort) sockets.push(await open(this.binlPort));
@@ -208,14 +218,15 @@ export class DhcpServer {
     this.fallbackInfo = this.watch?.current() ?? [];
     const ports = this.binlPort ? [this.port, this.binlPort] : [this.port];
     for (const port of ports) {
-      this.fallback.push(
-        await openDhcpSocket({
-          port,
-          log: this.log,
-          forceFallback: true,
-          onMessage: (data, from) => this.onPacket(this.fallbackInterface(from.address), "", port, data, from),
-        }),
-      );
+      const ep: Endpoint = { port, sock: undefined };
+      ep.sock = await openDhcpSocket({
+        port,
+        log: this.log,
+        forceFallback: true,
+        onMessage: (data, from) => this.onPacket(this.fallbackInterface(from.address), "", ep, data, from),
+      });
+      ep.port = ep.sock.port;
+      this.fallback.push(ep.sock);
     }
     this.log.warn("DHCP sockets are not bound to interfaces: requests are not told apart by interface and replies follow the routing table (needs a default route on the served segment)");
   }
@@ -230,12 +241,8 @@ export class DhcpServer {
     return list.find((i) => cidrContains(i.cidr, from)) ?? (list.length === 1 ? list[0] : undefined);
   }
 
-  private socketFor(iface: string, port: number): DhcpSocket | undefined {
-    if (iface === "") return this.fallback.find((s) => s.port === port);
-    return this.served.get(iface)?.sockets.find((s) => s.port === port);
-  }
-
-  private onPacket(info: NetInterface | undefined, iface: string, localPort: number, data: Uint8Array, from: { address: string; port: number }): void {
+  private onPacket(info: NetInterface | undefined, iface: string, ep: Endpoint, data: Uint8Array, from: { address: string; port: number }): void {
+    const localPort = ep.port;
     this.counters.received++;
     let req: DhcpPacket;
     try {
@@ -261,11 +268,11 @@ export class DhcpServer {
       from,
       now: this.now(),
     };
-    const job = this.answer(req, ctx).finally(() => this.inFlight.delete(job));
+    const job = this.answer(req, ctx, ep).finally(() => this.inFlight.delete(job));
     this.inFlight.add(job);
   }
 
-  private async answer(req: DhcpPacket, ctx: DhcpContext): Promise<void> {
+  private async answer(req: DhcpPacket, ctx: DhcpContext, ep: Endpoint): Promise<void> {
     const mac = macString(req.chaddr, req.htype, req.hlen);
     try {
       const reply = await this.opts.handler(req, ctx);
@@ -274,7 +281,8 @@ export class DhcpServer {
         return;
       }
       const bytes = formatPacket(reply.packet, { maxSize: replyMaxSize(req) });
-      const sock = this.socketFor(ctx.iface, ctx.localPort);
+      // The reply leaves by the socket the request came in on: same interface, same local port.
+      const sock = ep.sock;
       if (!sock || !sock.send(bytes, reply.to.address, reply.to.port)) {
         this.counters.sendFailures++;
         this.errorLog(`send:${ctx.iface}`, "cannot send DHCP reply", { iface: ctx.iface, mac, to: `${reply.to.address}:${reply.to.port}`, reason: sock ? "send refused" : "socket closed" });
@@ -301,8 +309,10 @@ export class DhcpServer {
 
   private noteForeignReply(iface: string, info: NetInterface | undefined, reply: DhcpPacket, from: { address: string; port: number }): void {
     const idOpt = reply.options.get(OPT.SERVER_ID);
+    // Our own broadcast replies come back to our port-68 socket: they carry our server identifier
+    // (or, without option 54, our source address).
     const serverId = idOpt && idOpt.length === 4 ? idOpt.join(".") : from.address;
-    if (this.isOurs(serverId) || this.isOurs(from.address)) return;
+    if (this.isOurs(serverId)) return;
     this.counters.foreignReplies++;
     const key = `${iface}|${serverId}`;
     const at = this.now();
