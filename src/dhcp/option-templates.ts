@@ -63,7 +63,7 @@ export class OptionRenderer {
   readonly #warn: ReturnType<typeof rateLimited>;
 
   constructor(log: Logger) {
-    this.#warn = rateLimited(log, 60_000, 5);
+    this.#warn = rateLimited(log, 60_000, 1); // one line per broken value per minute
   }
 
   /** Whether a value needs the request to be rendered (cheap test, no compile). */
@@ -91,9 +91,9 @@ export class OptionRenderer {
         return undefined;
       }
       if (text === "") return undefined; // an empty rendering means "not for this client"
-      return this.#bytes(code, text, mac, false);
+      return this.#bytes(code, text, value, mac, false);
     }
-    return this.#bytes(code, text, mac, true);
+    return this.#bytes(code, text, value, mac, true);
   }
 
   #compile(value: string): Compiled | Error {
@@ -110,7 +110,7 @@ export class OptionRenderer {
     return fn;
   }
 
-  #bytes(code: number, text: string, mac: string, cache: boolean): Uint8Array | undefined {
+  #bytes(code: number, text: string, configured: string, mac: string, cache: boolean): Uint8Array | undefined {
     const key = `${code}\u0000${text}`;
     let b = cache ? this.#encoded.get(key) : undefined;
     if (b === undefined) {
@@ -125,7 +125,7 @@ export class OptionRenderer {
       }
     }
     if (b instanceof Error) {
-      this.#warn(`encode:${code}:${text}`, "option value cannot be encoded; option left out", { code, mac, error: b.message });
+      this.#warn(`encode:${code}:${configured}`, "option value cannot be encoded; option left out", { code, mac, error: b.message });
       return undefined;
     }
     return b;
