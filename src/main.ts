@@ -23,6 +23,11 @@ import { createApi } from "./api/app.ts";
 import { startApiServer, type ApiServer } from "./api/server.ts";
 import { bootstrapAdmin } from "./api/bootstrap.ts";
 import { main as cliMain } from "./cli/run.ts";
+import { DhcpServer } from "./dhcp/server.ts";
+import { createDhcpHandler } from "./dhcp/handler.ts";
+import { createMinimalBooter } from "./boot/minimal-booter.ts";
+import { createStoreDhcpBackend } from "./adapters/dhcp-backend.ts";
+import { SocleError } from "./model/errors.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -128,6 +133,35 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       throw bindError(err, "--api-port", cfg.apiListen, cfg.apiPort);
     }
     cleanups.push(() => api.stop());
+
+    if (!cfg.disableDhcp) {
+      const dlog = log.child("dhcp");
+      const backend = createStoreDhcpBackend(store, dlog);
+      const handler = createDhcpHandler({ backend, booter: createMinimalBooter({ httpPort: cfg.staticPort }), log: dlog });
+      const dhcp = new DhcpServer({
+        handler,
+        log: dlog,
+        port: cfg.dhcpPort,
+        binlPort: cfg.disableBinl ? 0 : cfg.binlPort,
+        interfaces: cfg.dhcpInterfaces,
+      });
+      try {
+        await dhcp.start();
+        cleanups.push(async () => {
+          await dhcp.stop();
+          backend.close();
+        });
+        services.dhcp = true;
+        services.binl = !cfg.disableBinl;
+      } catch (err) {
+        await dhcp.stop().catch(() => {});
+        backend.close();
+        // A protocol port we may not bind (not root) leaves the rest of Socle useful: say so in
+        // one line and go on without DHCP; info shows it as enabled but not running.
+        if (!(err instanceof SocleError)) throw err;
+        dlog.error(`DHCP is not running: ${err.messages.join("; ")}`);
+      }
+    }
     log.info("socle started", {
       version: VERSION,
       api: `https://${cfg.apiListen}:${api.port}/api/v3`,

@@ -251,9 +251,16 @@ describe("openapi", () => {
 });
 
 describe("leases are read-only through the API", () => {
-  test("create is 403 with a clear message", async () => {
+  test("create and update are 403 with a clear message; delete frees a lease", async () => {
     const r = await s.call("POST", "/api/v3/leases", { body: { Addr: "198.51.100.9", Token: mac(9) } });
     expect(r.status).toBe(403);
     expect(r.body.Messages.join()).toContain("read-only");
+    await s.socle.store.put("leases", "198.51.100.9", {
+      Addr: "198.51.100.9", Token: mac(9), Strategy: "MAC", State: "ACK", ExpireTime: new Date(Date.now() + 60_000).toISOString(), Via: "", Hostname: "",
+    });
+    expect((await s.call("GET", "/api/v3/leases/198.51.100.9")).body.Token).toBe(mac(9));
+    expect((await s.call("PUT", "/api/v3/leases/198.51.100.9", { body: { Addr: "198.51.100.9" } })).status).toBe(403);
+    expect((await s.call("DELETE", "/api/v3/leases/198.51.100.9")).status).toBe(200);
+    expect((await s.call("GET", "/api/v3/leases/198.51.100.9")).status).toBe(404);
   });
 });

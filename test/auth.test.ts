@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, basic, startTestSocle, type TestSocle } from "./helpers/socle.ts";
+import { ADMIN_PASSWORD, API_ONLY, basic, startTestSocle, type TestSocle } from "./helpers/socle.ts";
 import { parseServeConfig } from "../src/config/serve-config.ts";
 import { startSocle } from "../src/main.ts";
 import { createLogger } from "../src/log/logger.ts";
@@ -117,7 +117,7 @@ describe("first start without SOCLE_ADMIN_PASSWORD", () => {
     const dir = await mkdtemp(join(tmpdir(), "socle-admin-"));
     const lines: string[] = [];
     const log = createLogger({ sink: (l) => lines.push(l) });
-    const cfg = parseServeConfig(["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1"], {}, { compiled: false });
+    const cfg = parseServeConfig(["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1", ...API_ONLY], {}, { compiled: false });
     const socle = await startSocle(cfg, { log });
     try {
       const file = join(dir, "initial-admin-password");

@@ -7,13 +7,14 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnServer } from "./helpers/process.ts";
+import { API_ONLY } from "./helpers/socle.ts";
 
 const TRIALS = Number(process.env.API_CRASH_TRIALS ?? 20);
 const PASSWORD = "crash-test-password";
 
 test(`acknowledged API writes survive SIGKILL (${TRIALS} trials)`, async () => {
   const dir = await mkdtemp(join(tmpdir(), "socle-crash-"));
-  const args = ["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1"];
+  const args = ["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1", ...API_ONLY];
   const env = { SOCLE_ADMIN_PASSWORD: PASSWORD };
   const acked = new Set<string>();
   const errors: string[] = [];

@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestSocle } from "./helpers/socle.ts";
+import { API_ONLY, startTestSocle } from "./helpers/socle.ts";
 import { parseServeConfig } from "../src/config/serve-config.ts";
 import { startSocle } from "../src/main.ts";
 import { nullLogger } from "../src/log/logger.ts";
@@ -28,7 +28,7 @@ test("objects, prefs, users and the CA survive a restart", async () => {
 test("a second server on the same data directory refuses to start", async () => {
   const s = await startTestSocle();
   try {
-    const cfg = parseServeConfig(["--data-dir", s.dir, "--api-port", "0", "--api-listen", "127.0.0.1"], {}, { compiled: false });
+    const cfg = parseServeConfig(["--data-dir", s.dir, "--api-port", "0", "--api-listen", "127.0.0.1", ...API_ONLY], {}, { compiled: false });
     const err = await startSocle(cfg, { log: nullLogger }).then(() => undefined, (e: Error) => e);
     expect(err).toBeDefined();
     expect(err!.message).toContain(s.dir);
@@ -41,12 +41,12 @@ test("a port in use is one clear error naming the flag", async () => {
   const s = await startTestSocle();
   const dir = await mkdtemp(join(tmpdir(), "socle-port-"));
   try {
-    const cfg = parseServeConfig(["--data-dir", dir, "--api-port", String(s.socle.apiPort), "--api-listen", "127.0.0.1"], { SOCLE_ADMIN_PASSWORD: "password-123" }, { compiled: false });
+    const cfg = parseServeConfig(["--data-dir", dir, "--api-port", String(s.socle.apiPort), "--api-listen", "127.0.0.1", ...API_ONLY], { SOCLE_ADMIN_PASSWORD: "password-123" }, { compiled: false });
     const err = await startSocle(cfg, { log: nullLogger }).then(() => undefined, (e: Error) => e);
     expect(err?.message).toContain("--api-port");
     expect(err?.message).toContain(String(s.socle.apiPort));
     // The failed start released its lock: a later start on that directory works.
-    const ok = await startSocle(parseServeConfig(["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1"], {}, { compiled: false }), { log: nullLogger });
+    const ok = await startSocle(parseServeConfig(["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1", ...API_ONLY], {}, { compiled: false }), { log: nullLogger });
     await ok.stop();
   } finally {
     await s.stop();

@@ -10,6 +10,12 @@ import { createLogger, type Logger } from "../../src/log/logger.ts";
 
 export const ADMIN_PASSWORD = "correct-horse-battery";
 
+/**
+ * Flags for a server that runs only the API: tests never run DHCP or TFTP in the default network
+ * namespace (DHCP tests start their own server inside namespaces they create).
+ */
+export const API_ONLY = ["--disable-dhcp", "--disable-binl", "--disable-tftp", "--disable-static"];
+
 export interface TestSocle {
   socle: Socle;
   base: string;
@@ -39,7 +45,7 @@ export async function startTestSocle(extraArgs: string[] = [], dirIn?: string): 
   const dir = dirIn ?? (await mkdtemp(join(tmpdir(), "socle-test-")));
   const lines: string[] = [];
   const log: Logger = createLogger({ level: "debug", sink: (l) => lines.push(l) });
-  const args = ["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1", ...extraArgs];
+  const args = ["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1", ...API_ONLY, ...extraArgs];
   const env = { SOCLE_ADMIN_PASSWORD: ADMIN_PASSWORD };
   let socle = await startSocle(parseServeConfig(args, env, { compiled: false }), { log });
   const t: TestSocle = {
