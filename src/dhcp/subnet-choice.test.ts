@@ -1,0 +1,71 @@
+import { describe, expect, test } from "bun:test";
+import type { DhcpContext } from "./handler-types.ts";
+import { subnetConfig } from "./memory-backend.ts";
+import { newPacket } from "./packet.ts";
+import { chooseLink, findScope, parseCidr, scopeOf } from "./subnet-choice.ts";
+
+const ctx: DhcpContext = {
+  iface: "eth1",
+  serverAddress: "198.51.100.1",
+  ifaceCidr: "198.51.100.0/24",
+  localPort: 67,
+  from: { address: "0.0.0.0", port: 68 },
+  now: 0,
+};
+const wide = subnetConfig({ Name: "wide", Subnet: "198.51.100.0/24", ActiveStart: "198.51.100.10", ActiveEnd: "198.51.100.20" });
+const upper = subnetConfig({ Name: "upper", Subnet: "198.51.100.128/25" });
+const remote = subnetConfig({ Name: "remote", Subnet: "203.0.113.0/24" });
+
+describe("subnet choice", () => {
+  test("parseCidr masks host bits and rejects junk", () => {
+    expect(parseCidr("198.51.100.7/24")).toEqual({ network: 0xc6336400, prefix: 24 });
+    expect(parseCidr("198.51.100.0")).toBeUndefined();
+    expect(parseCidr("198.51.100.0/33")).toBeUndefined();
+  });
+
+  test("scopeOf works out mask, broadcast and range once per object", () => {
+    const s = scopeOf(wide)!;
+    expect(s.mask >>> 0).toBe(0xffffff00);
+    expect(s.broadcast).toBe(0xc63364ff);
+    expect([s.start, s.end]).toEqual([0xc633640a, 0xc6336414]);
+    expect(scopeOf(wide)).toBe(s);
+    const proxy = scopeOf(subnetConfig({ Subnet: "198.51.100.0/24", Proxy: true }))!;
+    expect(proxy.start > proxy.end).toBe(true);
+    expect(scopeOf(subnetConfig({ Subnet: "nonsense" }))).toBeUndefined();
+  });
+
+  test("the most specific subnet wins", () => {
+    expect(findScope([wide, upper], 0xc6336481)?.subnet.Name).toBe("upper");
+    expect(findScope([upper, wide], 0xc6336405)?.subnet.Name).toBe("wide");
+  });
+
+  test("direct clients: the interface network, or our own address for a narrower subnet", () => {
+    expect(chooseLink(newPacket(), ctx, [wide, remote]).scope?.subnet.Name).toBe("wide");
+    const c = chooseLink(newPacket(), { ...ctx, serverAddress: "198.51.100.129" }, [upper]);
+    expect(c.scope?.subnet.Name).toBe("upper");
+    expect(c.via).toBe("");
+    expect(c.serverId).toBe("198.51.100.129");
+  });
+
+  test("relayed: giaddr, link-selection, server-id-override", () => {
+    const p = newPacket({ giaddr: "203.0.113.1" });
+    expect(chooseLink(p, ctx, [wide, remote])).toMatchObject({ link: "203.0.113.1", via: "203.0.113.1", serverId: "198.51.100.1" });
+    p.giaddr = "198.51.100.254";
+    p.options.setRelayAgentInfo({ linkSelection: "203.0.113.0", serverIdOverride: "203.0.113.1" });
+    const c = chooseLink(p, ctx, [wide, remote]);
+    expect(c.scope?.subnet.Name).toBe("remote");
+    expect(c.serverId).toBe("203.0.113.1");
+    // Option 82 on a packet that did not come through a relay names no link.
+    const direct = newPacket();
+    direct.options.setRelayAgentInfo({ linkSelection: "203.0.113.0" });
+    expect(chooseLink(direct, ctx, [wide, remote]).scope?.subnet.Name).toBe("wide");
+  });
+
+  test("a malformed option 82 is reported, not thrown", () => {
+    const p = newPacket({ giaddr: "203.0.113.1" });
+    p.options.set(82, Uint8Array.of(5, 3, 1));
+    const c = chooseLink(p, ctx, [wide, remote]);
+    expect(c.relayInfoError).toContain("option 82");
+    expect(c.scope?.subnet.Name).toBe("remote");
+  });
+});
