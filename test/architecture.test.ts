@@ -10,15 +10,16 @@ const SRC = resolve(import.meta.dir, "../src");
 /** folder -> folders it may import (besides itself). `main.ts` (the composition root) may import all. */
 const ALLOWED: Record<string, string[]> = {
   log: [],
+  sys: [],
   model: [],
   render: [],
   config: ["log", "model"],
-  store: ["model", "log"],
+  store: ["model", "log", "sys"],
   auth: ["model", "log"],
   pki: ["model", "log"],
   content: ["model", "store", "log"],
   boot: ["model", "render", "log"],
-  dhcp: ["boot", "model", "log"],
+  dhcp: ["boot", "model", "log", "sys"],
   tftp: ["boot", "model", "log"],
   http: ["boot", "model", "log"],
   adapters: ["dhcp", "boot", "store", "model", "log"],

@@ -3,13 +3,12 @@
 // without it a server on several interfaces cannot tell where a broadcast came from nor make its
 // broadcast reply leave by the same interface.
 //
-// The library name differs per target: glibc ships "libc.so.6", musl "libc.musl-<arch>.so.1"
-// (Alpine; the compiled musl binaries run there). src/store/file-lock.ts loads its own libc for
-// flock; store/ and dhcp/ may not import each other, so the loader is not shared (yet).
+// Which libc to open, and how, is src/sys/libc.ts's business.
 //
 // Constants are Linux's (asm-generic values, identical on x86_64 and aarch64).
 
-import { existsSync } from "node:fs";
+import { FFIType } from "bun:ffi";
+import { libcCandidates, openLibc } from "../sys/libc.ts";
 
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
@@ -52,17 +51,7 @@ export interface SocketLibc {
   errno(): number;
 }
 
-/** Library names to try, most likely first: musl's when the musl loader is present. */
-export function libcCandidates(arch: string = process.arch, musl: boolean = isMusl(arch)): string[] {
-  const muslArch = arch === "arm64" ? "aarch64" : arch === "x64" ? "x86_64" : arch;
-  const muslName = `libc.musl-${muslArch}.so.1`;
-  return musl ? [muslName, "libc.so.6"] : ["libc.so.6", muslName];
-}
-
-function isMusl(arch: string): boolean {
-  const muslArch = arch === "arm64" ? "aarch64" : arch === "x64" ? "x86_64" : arch;
-  return existsSync(`/lib/ld-musl-${muslArch}.so.1`);
-}
+export { libcCandidates };
 
 let cached: Promise<SocketLibc | null> | undefined;
 
@@ -73,45 +62,29 @@ export function loadSocketLibc(): Promise<SocketLibc | null> {
 }
 
 async function load(): Promise<SocketLibc | null> {
-  let ffi: typeof import("bun:ffi");
-  try {
-    ffi = await import("bun:ffi");
-  } catch {
-    return null;
-  }
-  const { FFIType: T, dlopen, ptr, read } = ffi;
-  for (const name of libcCandidates()) {
-    try {
-      const lib = dlopen(name, {
-        socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
-        setsockopt: { args: [T.i32, T.i32, T.i32, T.ptr, T.u32], returns: T.i32 },
-        getsockopt: { args: [T.i32, T.i32, T.i32, T.ptr, T.ptr], returns: T.i32 },
-        bind: { args: [T.i32, T.ptr, T.u32], returns: T.i32 },
-        close: { args: [T.i32], returns: T.i32 },
-        __errno_location: { args: [], returns: T.ptr },
-      });
-      const s = lib.symbols;
-      return {
-        name,
-        socket: (d, t, p) => s.socket(d, t, p) as number,
-        setsockopt: (fd, level, opt, value) => s.setsockopt(fd, level, opt, ptr(value), value.length) as number,
-        getsockopt: (fd, level, opt, buf) => {
-          const len = new Uint32Array([buf.length]);
-          const rc = s.getsockopt(fd, level, opt, ptr(buf), ptr(len)) as number;
-          return rc === 0 ? (len[0] ?? 0) : -1;
-        },
-        bind: (fd, sa) => s.bind(fd, ptr(sa), sa.length) as number,
-        close: (fd) => s.close(fd) as number,
-        errno: () => {
-          const p = s.__errno_location();
-          return p ? read.i32(p, 0) : 0;
-        },
-      };
-    } catch {
-      // not this libc; try the next name
-    }
-  }
-  return null;
+  const opened = await openLibc({
+    socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    getsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+  });
+  if (!opened) return null;
+  const s = opened.lib.symbols;
+  const { ptr } = opened.ffi;
+  return {
+    name: opened.name,
+    socket: (d, t, p) => s.socket(d, t, p) as number,
+    setsockopt: (fd, level, opt, value) => s.setsockopt(fd, level, opt, ptr(value), value.length) as number,
+    getsockopt: (fd, level, opt, buf) => {
+      const len = new Uint32Array([buf.length]);
+      const rc = s.getsockopt(fd, level, opt, ptr(buf), ptr(len)) as number;
+      return rc === 0 ? (len[0] ?? 0) : -1;
+    },
+    bind: (fd, sa) => s.bind(fd, ptr(sa), sa.length) as number,
+    close: (fd) => s.close(fd) as number,
+    errno: opened.errno,
+  };
 }
 
 /** struct sockaddr_in for 0.0.0.0:port (family in host byte order, port in network order). */

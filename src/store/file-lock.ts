@@ -10,48 +10,26 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SocleError } from "../model/errors.ts";
+import { FFIType } from "bun:ffi";
+import { openLibc } from "../sys/libc.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const LOCK_UN = 8;
 const EWOULDBLOCK = 11; // == EAGAIN on Linux
-const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"];
 
 interface Libc {
   flock(fd: number, op: number): number;
   errno(): number;
 }
 
-let libc: Libc | null | undefined;
+let libc: Promise<Libc | null> | undefined;
 
 /** Load flock from the first libc that opens, or null (then the pid-file fallback is used). */
-async function loadLibc(): Promise<Libc | null> {
-  if (libc !== undefined) return libc;
-  libc = null;
-  try {
-    const ffi = await import("bun:ffi");
-    for (const name of LIBC_NAMES) {
-      try {
-        const lib = ffi.dlopen(name, {
-          flock: { args: [ffi.FFIType.i32, ffi.FFIType.i32], returns: ffi.FFIType.i32 },
-          __errno_location: { args: [], returns: ffi.FFIType.ptr },
-        });
-        const s = lib.symbols;
-        libc = {
-          flock: (fd, op) => s.flock(fd, op) as number,
-          errno: () => {
-            const p = s.__errno_location();
-            return p ? ffi.read.i32(p, 0) : 0;
-          },
-        };
-        break;
-      } catch {
-        // try the next name
-      }
-    }
-  } catch {
-    libc = null;
-  }
+function loadLibc(): Promise<Libc | null> {
+  libc ??= openLibc({ flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } }).then((opened) =>
+    opened ? { flock: (fd: number, op: number) => opened.lib.symbols.flock(fd, op) as number, errno: opened.errno } : null,
+  );
   return libc;
 }
 
