@@ -75,7 +75,7 @@ export function createDhcpHandler(opts: DhcpHandlerOptions): DhcpHandler {
       case MessageType.DHCPDISCOVER: {
         const o = engine.offer(info.mac, scope, info.requested, ctx.serverAddress);
         if (o.reason !== undefined) {
-          if (o.reason.startsWith("no free address")) exhausted(`pool:${scope.subnet.Name}`, "DHCPDISCOVER not answered: pool exhausted", { mac: info.mac, reason: o.reason });
+          if (o.exhausted) exhausted(`pool:${scope.subnet.Name}`, "DHCPDISCOVER not answered: pool exhausted", { mac: info.mac, reason: o.reason });
           else log.debug("DHCPDISCOVER not answered", { mac: info.mac, reason: o.reason });
           return undefined;
         }

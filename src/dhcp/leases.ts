@@ -56,7 +56,8 @@ export interface Grant {
   reservation: ReservationConfig | undefined;
 }
 
-export type OfferResult = { grant: Grant; reason?: undefined } | { grant?: undefined; reason: string };
+/** `exhausted`: the subnet could give this client an address but has none left (worth a warning). */
+export type OfferResult = { grant: Grant; reason?: undefined } | { grant?: undefined; reason: string; exhausted: boolean };
 export type CommitResult = { grant: Grant; nak?: undefined } | { grant?: undefined; nak: string };
 
 export interface CommitInfo {
@@ -110,13 +111,13 @@ export class LeaseEngine {
     if (res) {
       const a = ipIntOf(res.Addr)!;
       if (!this.#usable(scope, a, mac, server, now)) {
-        return { reason: `reserved address "${res.Addr}" is in use by another client or was declined` };
+        return { reason: `reserved address "${res.Addr}" is in use by another client or was declined`, exhausted: false };
       }
       this.#hold(scope, mac, a, now);
       return { grant: { addr: res.Addr, seconds: leaseSeconds(subnet, res), reservation: res } };
     }
-    if (!servesDynamic(subnet)) return { reason: `subnet "${subnet.Name}" ${whyNoDynamic(subnet)}` };
-    if (scope.start > scope.end) return { reason: `subnet "${subnet.Name}" has no dynamic range` };
+    if (!servesDynamic(subnet)) return { reason: `subnet "${subnet.Name}" ${whyNoDynamic(subnet)}`, exhausted: false };
+    if (scope.start > scope.end) return { reason: `subnet "${subnet.Name}" has no dynamic range`, exhausted: false };
 
     const pick = (a: number): OfferResult => {
       this.#hold(scope, mac, a, now);
@@ -144,7 +145,7 @@ export class LeaseEngine {
       const a = PICKERS[name]?.(view);
       if (a !== undefined) return pick(a);
     }
-    return { reason: `no free address in ${ipOf(scope.start)}-${ipOf(scope.end)} of subnet "${subnet.Name}" (pickers ${subnet.Pickers.join(", ") || "none"})` };
+    return { reason: `no free address in ${ipOf(scope.start)}-${ipOf(scope.end)} of subnet "${subnet.Name}" (pickers ${subnet.Pickers.join(", ") || "none"})`, exhausted: true };
   }
 
   /**
