@@ -1,0 +1,54 @@
+// What a template sees as `it` (Eta, autoEscape and autoTrim off). Shipped boot environments and
+// operators' templates are written against these names (DRP-like, PascalCase for data, camelCase
+// for the two lookup functions).
+
+export interface MachineView {
+  Uuid: string;
+  Name: string;
+  Address: string;
+  HardwareAddrs: string[];
+  Arch: string;
+  BootEnv: string;
+  /**
+   * The first hardware address in a loader's spelling: "ipxe" -> "52:54:00:12:34:56" (iPXE's
+   * ${mac}), "pxelinux" -> "01-52-54-00-12-34-56", "grub" -> "52:54:00:12:34:56",
+   * "raw" -> "525400123456".
+   */
+  MacAddr(format?: "ipxe" | "pxelinux" | "grub" | "raw"): string;
+  /** Address as 8 upper-case hex digits (pxelinux: 198.51.100.7 -> "C6336407"); "" if none. */
+  HexAddress: string;
+  /** URL path prefix of this machine's files: "machines/<uuid>". */
+  Path: string;
+  /** ProvisionerURL + "/" + Path. */
+  Url: string;
+}
+
+export interface EnvView {
+  Name: string;
+  OS: { Name: string; Family?: string; Version?: string; IsoFile?: string; IsoUrl?: string };
+  Kernel: string;
+  Initrds: string[];
+  /** The BootEnv's BootParams, rendered. */
+  BootParams: string;
+  /** Where the env's install tree is served: ProvisionerURL + "/" + OS.Name + "/install". */
+  InstallUrl: string;
+}
+
+export interface RenderContext {
+  /** undefined when rendering for an unknown machine (discovery, ignore). */
+  Machine: MachineView | undefined;
+  Env: EnvView;
+  /** http://<address the client reached>:<static port> — the boot file server. */
+  ProvisionerURL: string;
+  /** The bare address of ProvisionerURL. */
+  ProvisionerAddress: string;
+  /** https://<same address>:<api port> — the API. */
+  ApiURL: string;
+  /** Resolved parameter (machine -> profiles -> global -> default). Missing: throws naming it. */
+  param(name: string): unknown;
+  ParamExists(name: string): boolean;
+  /** A token for this machine (machine-scoped), or for an unknown machine a registration token. */
+  GenerateToken(): string;
+  /** The BootEnv's BootParams, rendered (same as Env.BootParams). */
+  BootParams: string;
+}
