@@ -19,19 +19,19 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return ttl;
   };
 
-  app.get("/api/v3/users/:key/token", (c) => {
-    const user = objects.get("users", c.req.param("key"));
+
+  /** The user named in the path, after the self-or-claim check for `action`. */
+  const selfOr = (c: Parameters<typeof requireSelfOr>[0], action: "token" | "password") => {
+    const user = objects.get("users", c.req.param("key")!);
     const name = String(user.Name);
-    requireSelfOr(c, "users", "token", name);
-    const ttl = ttlOf(c, "users", "userTokenTimeout");
-    const { token, expiresAt, claims } = authn.tokenForUser(user, ttl);
-    return json({ Token: token, Info: { User: name, Expires: new Date(expiresAt).toISOString(), Ttl: ttl, Claims: claims } });
-  });
+    requireSelfOr(c, "users", action, name);
+    return { user, name };
+  };
+  const tokenBody = (who: Record<string, string>, t: { token: string; expiresAt: number; claims: unknown }, ttl: number) =>
+    json({ Token: t.token, Info: { ...who, Expires: new Date(t.expiresAt).toISOString(), Ttl: ttl, Claims: t.claims } });
 
   app.post("/api/v3/users/:key/password", async (c) => {
-    const user = objects.get("users", c.req.param("key"));
-    const name = String(user.Name);
-    requireSelfOr(c, "users", "password", name);
+    const { user, name } = selfOr(c, "password");
     const body = await readJson(c, { model: "users", key: name, limit: 64 * 1024 });
     const password = (body as { Password?: unknown } | null)?.Password;
     const hash = await hashChecked(name, password);
@@ -41,10 +41,14 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return json(objects.redact(objects.def("users"), objects.get("users", name)));
   });
 
+  app.get("/api/v3/users/:key/token", (c) => {
+    const { user, name } = selfOr(c, "token");
+    const ttl = ttlOf(c, "users", "userTokenTimeout");
+    return tokenBody({ User: name }, authn.tokenForUser(user, ttl), ttl);
+  });
+
   app.post("/api/v3/users/:key/revoke", async (c) => {
-    const user = objects.get("users", c.req.param("key"));
-    const name = String(user.Name);
-    requireSelfOr(c, "users", "token", name);
+    const { user, name } = selfOr(c, "token");
     await objects.save("users", { ...user, Secret: generateSecret() });
     return json(objects.redact(objects.def("users"), objects.get("users", name)));
   });
@@ -54,7 +58,6 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const uuid = String(machine.Uuid);
     requireClaim(c, "machines", "token", uuid);
     const ttl = ttlOf(c, "machines", "knownTokenTimeout");
-    const { token, expiresAt, claims } = authn.tokenForMachine(machine, ttl);
-    return json({ Token: token, Info: { Machine: uuid, Expires: new Date(expiresAt).toISOString(), Ttl: ttl, Claims: claims } });
+    return tokenBody({ Machine: uuid }, authn.tokenForMachine(machine, ttl), ttl);
   });
 }

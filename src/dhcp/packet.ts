@@ -15,7 +15,7 @@
 //   sender reads as one value.
 // - sname and file are read up to the first NUL, one char per byte.
 
-import { copyBytes, cString, hex, ipString, stringBytes, u16, u32, writeIp } from "./bytes.ts";
+import { concatBytes, copyBytes, cString, hex, ipString, stringBytes, u16, u32, writeIp } from "./bytes.ts";
 import { DhcpEncodeError, DhcpParseError } from "./errors.ts";
 import { OPT } from "./option-codes.ts";
 import { DhcpOptions } from "./options.ts";
@@ -155,24 +155,13 @@ function readArea(buf: Uint8Array, start: number, end: number, where: string, op
       // concatenating on each repeat costs less than collecting lists for every packet.
       const prev = options.get(code);
       const data = copyBytes(buf, i + 2, i + 2 + len);
-      options.setParsed(code, prev ? concat([prev, data]) : data);
+      options.setParsed(code, prev ? concatBytes([prev, data]) : data);
     }
     i += 2 + len;
   }
   return overload;
 }
 
-function concat(list: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of list) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of list) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 export interface FormatOptions {
   /**
