@@ -2,11 +2,12 @@
 // no DHCP traffic leaves the host. Real segments and clients: test/dhcp-socket.test.ts.
 import { afterEach, expect, test } from "bun:test";
 import { createLogger } from "../log/logger.ts";
+import { DhcpParseError } from "./errors.ts";
 import type { DhcpContext, DhcpHandler } from "./handler-types.ts";
 import type { NetInterface } from "./interfaces.ts";
 import { MessageType } from "./message-type.ts";
 import { BOOTREPLY, formatPacket, newPacket, parsePacket, type DhcpPacket } from "./packet.ts";
-import { DhcpServer, headerMac } from "./server.ts";
+import { DhcpServer, headerMac, MAX_REQUEST_SIZE } from "./server.ts";
 
 const LO: NetInterface = { name: "lo", address: "127.0.0.1", netmask: "255.0.0.0", cidr: "127.0.0.0/8", mac: "00:00:00:00:00:00" };
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -105,6 +106,33 @@ test("malformed packets and non-requests are dropped with rate-limited lines nam
   const short = drops.find((l) => !l.includes("mac="));
   expect(short).toBeDefined();
   expect(drops.find((l) => l.includes("reason=bad-op"))).toContain("mac=52:54:00:00:00:08");
+});
+
+test("oversized, cookie-less and handler-rejected requests are drops with a reason, not handler errors", async () => {
+  const t = await setup(async (req) => {
+    if (req.htype !== 1) throw new DhcpParseError("bad-htype", `drop request: hardware type ${req.htype}`);
+    return undefined;
+  });
+  const big = new Uint8Array(MAX_REQUEST_SIZE + 1);
+  big.set(formatPacket(request(0x11)));
+  t.send(big);
+  const atLimit = new Uint8Array(MAX_REQUEST_SIZE);
+  atLimit.set(formatPacket(request(0x12)));
+  t.send(atLimit); // PAD after END: a valid request, handed to the handler
+  const noCookie = formatPacket(request(0x13));
+  noCookie[239] = 0x62;
+  t.send(noCookie);
+  const ieee802 = formatPacket(request(0x14));
+  ieee802[1] = 6;
+  t.send(ieee802);
+  await t.until(() => t.server.stats().received === 4);
+  await t.until(() => t.server.stats().dropped === 3);
+  expect(t.server.stats()).toMatchObject({ ignored: 1, handlerErrors: 0 });
+  const drops = t.lines.filter((l) => l.includes("dropped malformed DHCP packet"));
+  expect(drops.find((l) => l.includes("mac=52:54:00:00:00:11"))).toMatch(/reason=oversized error="1473 bytes is more than the 1472 bytes/);
+  expect(drops.find((l) => l.includes("mac=52:54:00:00:00:13"))).toMatch(/reason=bad-cookie error=".*got \\"63825362\\"/);
+  expect(drops.find((l) => l.includes("reason=bad-htype"))).toMatch(/WARN .*iface=lo .*reason=bad-htype error="drop request: hardware type 6"/);
+  expect(t.lines.some((l) => l.includes("DHCP handler failed"))).toBe(false);
 });
 
 test("a handler exception is logged with the MAC and the server keeps answering", async () => {

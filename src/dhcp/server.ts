@@ -10,6 +10,7 @@
 
 import { rateLimited, type Logger } from "../log/logger.ts";
 import type { DhcpContext, DhcpHandler } from "./handler-types.ts";
+import { hex } from "./bytes.ts";
 import { DhcpParseError } from "./errors.ts";
 import { cidrContains, type InterfaceDiff, type InterfaceWatch, type NetInterface, listInterfaces, watchInterfaces } from "./interfaces.ts";
 import { OPT } from "./option-codes.ts";
@@ -18,6 +19,12 @@ import { deviceBindingAvailable, openDhcpSocket, type DhcpSocket } from "./socke
 
 export const DHCP_CLIENT_PORT = 68;
 const ROGUE_LOG_MS = 10 * 60_000;
+/**
+ * Largest request accepted: one Ethernet frame's worth of DHCP (1500 - 20 IP - 8 UDP). No client
+ * needs more (requests are rarely above 576 bytes); a bigger datagram arrived as IP fragments and
+ * is a bug or an attack, so it is dropped before parsing.
+ */
+export const MAX_REQUEST_SIZE = 1500 - 28;
 const STOP_WAIT_MS = 2_000;
 
 export interface DhcpServerOptions {
@@ -244,11 +251,15 @@ export class DhcpServer {
   private onPacket(info: NetInterface | undefined, iface: string, ep: Endpoint, data: Uint8Array, from: { address: string; port: number }): void {
     const localPort = ep.port;
     this.counters.received++;
+    if (data.length > MAX_REQUEST_SIZE) {
+      this.drop(iface, from, headerMac(data), "oversized", `${data.length} bytes is more than the ${MAX_REQUEST_SIZE} bytes a DHCP message may use`);
+      return;
+    }
     let req: DhcpPacket;
     try {
       req = parsePacket(data);
     } catch (err) {
-      this.drop(iface, from, data, err instanceof DhcpParseError ? err.reason : "parse-error", (err as Error).message);
+      this.drop(iface, from, headerMac(data), err instanceof DhcpParseError ? err.reason : "parse-error", (err as Error).message);
       return;
     }
     if (req.op === BOOTREPLY) {
@@ -256,10 +267,17 @@ export class DhcpServer {
       return;
     }
     if (req.op !== BOOTREQUEST) {
-      this.drop(iface, from, data, "bad-op", `op ${req.op} is neither BOOTREQUEST nor BOOTREPLY`);
+      this.drop(iface, from, headerMac(data), "bad-op", `op ${req.op} is neither BOOTREQUEST nor BOOTREPLY`);
       return;
     }
     if (localPort === DHCP_CLIENT_PORT) return; // another client's request seen on the client port: not ours to answer
+    if (!hasMagicCookie(data)) {
+      // The codec reads a cookie-less request as plain BOOTP (RFC 951); Socle serves DHCP only, and a
+      // vendor area that starts with anything else is far more often garbage than a BOOTP client.
+      const got = hex(data.subarray(236, 240));
+      this.drop(iface, from, headerMac(data), "bad-cookie", `no DHCP magic cookie 63825363 at offset 236 (got "${got}"); plain BOOTP is not served`);
+      return;
+    }
     const ctx: DhcpContext = {
       iface,
       serverAddress: info?.address ?? "0.0.0.0",
@@ -290,14 +308,19 @@ export class DhcpServer {
       }
       this.counters.replied++;
     } catch (err) {
+      // The handler throws DhcpParseError for requests it cannot make sense of (non-Ethernet
+      // hardware, malformed option 53 ...): a malformed packet, not a server fault.
+      if (err instanceof DhcpParseError) {
+        this.drop(ctx.iface, ctx.from, mac, err.reason, err.message);
+        return;
+      }
       this.counters.handlerErrors++;
       this.errorLog(`handler:${ctx.iface}`, "DHCP handler failed", { iface: ctx.iface, mac, xid: hex8(req.xid), error: (err as Error).message });
     }
   }
 
-  private drop(iface: string, from: { address: string; port: number }, data: Uint8Array, reason: string, detail: string): void {
+  private drop(iface: string, from: { address: string; port: number }, mac: string | undefined, reason: string, detail: string): void {
     this.counters.dropped++;
-    const mac = headerMac(data);
     this.dropLog(`drop:${iface}:${reason}`, "dropped malformed DHCP packet", {
       iface,
       from: `${from.address}:${from.port}`,
@@ -337,6 +360,10 @@ export class DhcpServer {
 
 function hex8(n: number): string {
   return `0x${n.toString(16).padStart(8, "0")}`;
+}
+
+function hasMagicCookie(data: Uint8Array): boolean {
+  return data.length >= 240 && data[236] === 99 && data[237] === 130 && data[238] === 83 && data[239] === 99;
 }
 
 /** The client MAC from a raw header, when the fixed header is long enough to hold it. */
