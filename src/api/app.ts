@@ -10,6 +10,7 @@ import { systemRoutes } from "./routes-system.ts";
 import { userRoutes } from "./routes-users.ts";
 import { paramRoutes } from "./routes-params.ts";
 import { objectRoutes } from "./routes-objects.ts";
+import { registerRoutes } from "./routes-register.ts";
 
 /** Routes anyone may call without credentials. */
 const OPEN_ROUTES = new Set(["/api/v3/info"]);
@@ -37,6 +38,8 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
     return next();
   });
 
+  // First: its guard confines registration tokens to POST /api/v3/register.
+  registerRoutes(app, deps, remoteOf);
   systemRoutes(app, deps);
   userRoutes(app, deps);
   paramRoutes(app, deps);
