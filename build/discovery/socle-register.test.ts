@@ -98,7 +98,7 @@ describe.skipIf(!BUSYBOX)("socle-register (busybox)", () => {
     answer = {
       status: 201,
       body: JSON.stringify({
-        Machine: { Uuid: "0f0e0d0c-0b0a-4908-8706-050403020100", Name: "node-7", Params: { "inventory/Nics": [{ Name: "eth0" }] } },
+        Machine: { Uuid: "0f0e0d0c-0b0a-4908-8706-050403020100", Name: "node-7", Params: { inventory: { Nics: [{ Name: "eth0", Mac: "52:54:00:aa:00:01" }] } } },
         Token: "machine.tok.en",
       }),
     };

@@ -9,8 +9,9 @@
 // facts (MACs, name, arch, inventory); everything else keeps its default, and a registration
 // token is refused on every other route (the guard below).
 //
-// Inventory goes into the machine's Params under "inventory/..." (as DRP's gohai inventory does):
-// templates can read it with it.param(), and Params take structured values (Meta holds strings).
+// Inventory goes into the machine's Params as one object, Params.inventory (DRP keeps its gohai
+// inventory in Params too): templates read it with it.param("inventory"), and Params take
+// structured values where Meta holds only strings. A new registration replaces it whole.
 //
 // Matching: a known machine is found by any of its HardwareAddrs and updated, never duplicated.
 // A machine token for a machine that existed before this request is handed out only when the
@@ -28,6 +29,8 @@ import { checkIPv4, checkMac, checkName, quote } from "../model/validate.ts";
 import { ARCHES, normalizeArch } from "../model/schemas/machines.ts";
 
 export const REGISTER_PATH = "/api/v3/register";
+/** The machine Param the inventory is stored in (templates: it.param("inventory").Disks). */
+export const INVENTORY_PARAM = "inventory";
 
 const MAX_MACS = 64;
 const MAX_DISKS = 256;
@@ -151,12 +154,9 @@ function shortText(v: unknown): v is string {
   return typeof v === "string" && v.length <= MAX_TEXT && !/[\u0000-\u001f\u007f]/.test(v);
 }
 
-/** The inventory as machine Params ("inventory/CPUs", ...); absent facts are not written. */
+/** The machine Params that hold the inventory: one object under INVENTORY_PARAM, stamped. */
 export function inventoryParams(inv: Inventory, now: Date): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(inv)) if (v !== undefined) out[`inventory/${k}`] = v;
-  out["inventory/RegisteredAt"] = now.toISOString();
-  return out;
+  return { [INVENTORY_PARAM]: { ...inv, RegisteredAt: now.toISOString() } };
 }
 
 /** "52:54:00:e2:00:01" -> "d525400e20001" (DRP's name for a discovered machine). */
