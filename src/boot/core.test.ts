@@ -1,0 +1,321 @@
+import { describe, expect, test } from "bun:test";
+import { nullLogger } from "../log/logger.ts";
+import type { ModelObject } from "../model/object.ts";
+import { SocleError } from "../model/errors.ts";
+import { bootenvs } from "../model/schemas/bootenvs.ts";
+import { machines } from "../model/schemas/machines.ts";
+import { templates } from "../model/schemas/templates.ts";
+import { profiles } from "../model/schemas/profiles.ts";
+import { params } from "../model/schemas/params.ts";
+import type { ClientFacts } from "./booter.ts";
+import { memoryBootData, type MemoryBootData } from "./boot-data.ts";
+import { BootCore } from "./core.ts";
+import type { FileFacts } from "./file-source.ts";
+
+const MAC1 = "52:54:00:00:00:01";
+const MAC2 = "52:54:00:00:00:02";
+const UNKNOWN = "52:54:00:99:99:99";
+const SERVER = "198.51.100.1";
+
+const tokensIssued: string[] = [];
+const tokens = {
+  machine: (uuid: string, ttl: number) => {
+    tokensIssued.push(`machine ${uuid} ${ttl}`);
+    return `mtok-${uuid.slice(0, 4)}-${ttl}`;
+  },
+  registration: (ttl: number) => {
+    tokensIssued.push(`registration ${ttl}`);
+    return `rtok-${ttl}`;
+  },
+};
+
+function fixture(prefs: Record<string, string> = { unknownBootEnv: "discovery", defaultBootEnv: "local" }): { data: MemoryBootData; core: BootCore; n1: ModelObject; n2: ModelObject } {
+  const n1 = machines.prepare({ Name: "n1", Uuid: "00000000-0000-0000-0000-000000000001", HardwareAddrs: [MAC1], Address: "198.51.100.7", BootEnv: "rocky", Profiles: ["site"], Params: { "root-disk": "vda" } });
+  const n2 = machines.prepare({ Name: "n2", Uuid: "00000000-0000-0000-0000-000000000002", HardwareAddrs: [MAC2] });
+  const data = memoryBootData({
+    machines: [n1, n2],
+    bootenvs: [
+      bootenvs.prepare({
+        Name: "local",
+        Templates: [{ Name: "ipxe", Path: "<%= it.Machine.MacAddr('ipxe') %>.ipxe", Contents: "#!ipxe\necho local <%= it.Machine.Name %>\nexit\n" }],
+      }),
+      bootenvs.prepare({
+        Name: "discovery",
+        OnlyUnknown: true,
+        Kernel: "discovery/vmlinuz",
+        BootParams: "socle.token=<%= it.GenerateToken() %> socle.url=<%= it.ProvisionerURL %>",
+        Templates: [
+          { Name: "ipxe", Path: "discovery.ipxe", Contents: "#!ipxe\nkernel <%= it.ProvisionerURL %>/<%= it.Env.Kernel %> <%= it.BootParams %>\nboot\n" },
+          { Name: "per-machine", Path: "<%= it.Machine.Path %>/never", Contents: "x" },
+          { Name: "clash", Path: "default.ipxe", Contents: "not the dispatcher" },
+        ],
+      }),
+      bootenvs.prepare({
+        Name: "rocky",
+        Kernel: "rocky/vmlinuz",
+        BootParams: "inst.ks=<%= it.Machine.Url %>/ks.cfg",
+        RequiredParams: ["root-disk"],
+        Loaders: { amd64: "custom/ipxe.efi" },
+        Templates: [
+          { Name: "ipxe", Path: "<%= it.Machine.MacAddr('ipxe') %>.ipxe", ID: "rocky-ipxe.tmpl" },
+          { Name: "kickstart", Path: "<%= it.Machine.Path %>/ks.cfg", ID: "rocky-ks.tmpl" },
+          { Name: "pxelinux", Path: "pxelinux.cfg/<%= it.Machine.MacAddr('pxelinux') %>", Contents: "DEFAULT rocky\n" },
+        ],
+      }),
+    ],
+    templates: [
+      templates.prepare({ ID: "rocky-ipxe.tmpl", Contents: "#!ipxe\nkernel <%= it.ProvisionerURL %>/<%= it.Env.Kernel %> <%= it.BootParams %>\nboot\n" }),
+      templates.prepare({ ID: "rocky-ks.tmpl", Contents: "# <%= it.Machine.Name %>\n<%~ include('ks-disk', it) %>reboot\n" }),
+      templates.prepare({ ID: "ks-disk", Contents: "ignoredisk --only-use=<%= it.param('root-disk') %>\ntimezone <%= it.param('timezone') %>\nrootpw <%= it.param('root-hash') %>\n" }),
+    ],
+    profiles: [
+      profiles.prepare({ Name: "global", Params: { timezone: "UTC" } }),
+      profiles.prepare({ Name: "site", Params: { timezone: "Europe/Paris" } }),
+    ],
+    params: [params.prepare({ Name: "root-hash", Schema: { type: "string", default: "$6$default" } })],
+    prefs: [prefs],
+  });
+  const core = new BootCore({ data, log: nullLogger, httpPort: 8091, apiPort: 8092, tokens });
+  return { data, core, n1, n2 };
+}
+
+const facts = (mac: string, over: Partial<ClientFacts> = {}): ClientFacts => ({
+  mac,
+  arch: 0,
+  userClass: "",
+  vendorClass: "",
+  uuid: "",
+  relay: "",
+  clientAddress: "",
+  serverAddress: SERVER,
+  ...over,
+});
+const http: FileFacts = { protocol: "http", remoteAddress: "198.51.100.7", serverAddress: SERVER };
+
+async function text(core: BootCore, path: string, f: FileFacts = http): Promise<string | undefined> {
+  const file = await core.get(path, f);
+  return file === undefined ? undefined : new Response(file.read()).text();
+}
+
+describe("the DHCP decision", () => {
+  test("loaders by architecture and user class", () => {
+    const { core } = fixture();
+    const answer = (mac: string, o: Partial<ClientFacts>) => core.dhcpBoot(facts(mac, o));
+    expect(answer(MAC2, { arch: undefined })).toEqual({ nextServer: SERVER, bootFile: "undionly.kpxe", httpClient: false, ipxe: false });
+    expect(answer(MAC2, { arch: 0 })?.bootFile).toBe("undionly.kpxe");
+    expect(answer(MAC2, { arch: 7 })?.bootFile).toBe("ipxe.efi");
+    expect(answer(MAC2, { arch: 9 })?.bootFile).toBe("ipxe.efi");
+    expect(answer(MAC2, { arch: 11 })?.bootFile).toBe("ipxe-arm64.efi");
+    expect(answer(MAC2, { arch: 16 })).toEqual({ nextServer: SERVER, bootFile: "http://198.51.100.1:8091/ipxe.efi", httpClient: true, ipxe: false });
+    expect(answer(MAC2, { arch: 42 })).toBeUndefined();
+    // iPXE is asked first, whatever the firmware below it.
+    expect(answer(MAC2, { arch: 7, userClass: "iPXE" })).toEqual({ nextServer: SERVER, bootFile: "http://198.51.100.1:8091/default.ipxe", httpClient: false, ipxe: true });
+    expect(answer(MAC2, { userClass: "iPXE", serverAddress: "203.0.113.1" })?.bootFile).toBe("http://203.0.113.1:8091/default.ipxe");
+  });
+
+  test("BootEnv.Loaders overrides per architecture (machine's env)", () => {
+    const { core } = fixture();
+    expect(core.dhcpBoot(facts(MAC1, { arch: 7 }))?.bootFile).toBe("custom/ipxe.efi");
+    expect(core.dhcpBoot(facts(MAC1, { arch: 16 }))?.bootFile).toBe("http://198.51.100.1:8091/custom/ipxe.efi");
+    expect(core.dhcpBoot(facts(MAC1, { arch: 0 }))?.bootFile).toBe("undionly.kpxe"); // 386 not overridden
+  });
+
+  test("decision table: known, known without env, unknown, ignore, missing env", () => {
+    const { core, data, n2 } = fixture();
+    expect(core.decide(MAC1.toUpperCase())).toMatchObject({ machine: { Name: "n1" }, envName: "rocky", env: { Name: "rocky" } });
+    expect(core.decide(MAC2)).toMatchObject({ machine: { Name: "n2" }, envName: "local" }); // BootEnv "" -> defaultBootEnv
+    expect(core.decide(UNKNOWN)).toMatchObject({ machine: undefined, envName: "discovery", env: { Name: "discovery" } });
+
+    data.set("prefs", "prefs", { unknownBootEnv: "ignore" });
+    expect(core.decide(UNKNOWN)).toMatchObject({ machine: undefined, envName: "ignore", env: undefined });
+    // Ignored unknown machines still get a loader: the iPXE script sends them to local disk.
+    expect(core.dhcpBoot(facts(UNKNOWN))?.bootFile).toBe("undionly.kpxe");
+
+    data.set("machines", String(n2.Uuid), { ...n2, BootEnv: "gone" });
+    expect(core.dhcpBoot(facts(MAC2))).toBeUndefined();
+    data.set("prefs", "prefs", { unknownBootEnv: "nonexistent" });
+    expect(core.dhcpBoot(facts(UNKNOWN))).toBeUndefined();
+  });
+});
+
+describe("default.ipxe dispatch", () => {
+  test("default.ipxe chains to the per-MAC script on the address the client reached", async () => {
+    const { core } = fixture();
+    const script = (await text(core, "default.ipxe", { ...http, serverAddress: "203.0.113.1" }))!;
+    expect(script.startsWith("#!ipxe\n")).toBe(true);
+    expect(script).toContain("chain --autofree http://203.0.113.1:8091/boot/${netX/mac:hexhyp}.ipxe || goto failed");
+    // The env template rendering to default.ipxe does not replace the dispatcher.
+    expect(script).not.toContain("not the dispatcher");
+  });
+
+  test("known machine: its env's iPXE template; unknown: the unknownBootEnv's", async () => {
+    const { core } = fixture();
+    expect(await text(core, "boot/52-54-00-00-00-01.ipxe")).toBe(
+      "#!ipxe\nkernel http://198.51.100.1:8091/rocky/vmlinuz inst.ks=http://198.51.100.1:8091/machines/00000000-0000-0000-0000-000000000001/ks.cfg\nboot\n",
+    );
+    expect(await text(core, "boot/52:54:00:00:00:02.ipxe")).toBe("#!ipxe\necho local n2\nexit\n");
+    tokensIssued.length = 0;
+    expect(await text(core, "boot/525400999999.ipxe")).toBe("#!ipxe\nkernel http://198.51.100.1:8091/discovery/vmlinuz socle.token=rtok-600 socle.url=http://198.51.100.1:8091\nboot\n");
+    expect(tokensIssued).toEqual(["registration 600"]);
+  });
+
+  test("ignore: without an ignore env, unknown machines exit to local boot; with one, its script", async () => {
+    const { core, data } = fixture({ unknownBootEnv: "ignore" });
+    const s = (await text(core, "boot/52-54-00-99-99-99.ipxe"))!;
+    expect(s).toMatch(/^#!ipxe\necho Socle: unknown machine 52:54:00:99:99:99 is ignored.*\nexit\n$/);
+    data.set("bootenvs", "ignore", bootenvs.prepare({ Name: "ignore", Templates: [{ Name: "ipxe", Path: "ignore.ipxe", Contents: "#!ipxe\nsanboot --drive 0x80 || exit\n" }] }));
+    expect(await text(core, "boot/52-54-00-99-99-99.ipxe")).toBe("#!ipxe\nsanboot --drive 0x80 || exit\n");
+    // Known machines are not affected by the unknownBootEnv pref.
+    expect(await text(core, "boot/52-54-00-00-00-02.ipxe")).toBe("#!ipxe\necho local n2\nexit\n");
+  });
+
+  test("an env without an iPXE template, or a missing env: an exit script saying why", async () => {
+    const { core, data, n2 } = fixture();
+    data.set("bootenvs", "bare", bootenvs.prepare({ Name: "bare" }));
+    data.set("machines", String(n2.Uuid), { ...n2, BootEnv: "bare" });
+    expect(await text(core, "boot/52-54-00-00-00-02.ipxe")).toContain('boot environment "bare" has no iPXE template');
+    data.set("machines", String(n2.Uuid), { ...n2, BootEnv: "gone" });
+    expect(await text(core, "boot/52-54-00-00-00-02.ipxe")).toContain('boot environment "gone" of machine "n2" does not exist');
+  });
+});
+
+describe("the path index", () => {
+  test("rendered paths of every machine's env and of the unknown env", () => {
+    const { core } = fixture();
+    expect(core.paths()).toEqual([
+      { path: "52:54:00:00:00:01.ipxe", machine: "00000000-0000-0000-0000-000000000001", env: "rocky", template: "ipxe" },
+      { path: "52:54:00:00:00:02.ipxe", machine: "00000000-0000-0000-0000-000000000002", env: "local", template: "ipxe" },
+      { path: "discovery.ipxe", machine: undefined, env: "discovery", template: "ipxe" },
+      { path: "machines/00000000-0000-0000-0000-000000000001/ks.cfg", machine: "00000000-0000-0000-0000-000000000001", env: "rocky", template: "kickstart" },
+      { path: "pxelinux.cfg/01-52-54-00-00-00-01", machine: "00000000-0000-0000-0000-000000000001", env: "rocky", template: "pxelinux" },
+    ]);
+  });
+
+  test("follows changes of a machine, its env and the prefs", async () => {
+    const { core, data, n1 } = fixture();
+    data.set("machines", String(n1.Uuid), { ...n1, HardwareAddrs: ["52:54:00:00:00:aa"] });
+    let paths = core.paths().map((p) => p.path);
+    expect(paths).toContain("52:54:00:00:00:aa.ipxe");
+    expect(paths).not.toContain("52:54:00:00:00:01.ipxe");
+
+    const rocky = data.bootEnv("rocky")!;
+    const changed = (rocky.Templates as Array<Record<string, string>>).map((t) => (t.Name === "kickstart" ? { ...t, Path: "ks/<%= it.Machine.Name %>.cfg" } : t));
+    data.set("bootenvs", "rocky", { ...rocky, Templates: changed });
+    paths = core.paths().map((p) => p.path);
+    expect(paths).toContain("ks/n1.cfg");
+    expect(paths).not.toContain("machines/00000000-0000-0000-0000-000000000001/ks.cfg");
+    expect(await text(core, "ks/n1.cfg")).toContain("ignoredisk --only-use=vda");
+
+    data.set("machines", String(n1.Uuid), undefined);
+    expect(core.paths().some((p) => p.machine === n1.Uuid)).toBe(false);
+    expect(await text(core, "ks/n1.cfg")).toBeUndefined();
+
+    data.set("prefs", "prefs", { unknownBootEnv: "local" });
+    expect(core.paths().some((p) => p.path === "discovery.ipxe")).toBe(false);
+  });
+
+  test("two machines rendering one path: the smaller Uuid is served, deterministically", async () => {
+    const { core, data, n1, n2 } = fixture();
+    data.set("bootenvs", "fixed", bootenvs.prepare({ Name: "fixed", Templates: [{ Name: "f", Path: "same.txt", Contents: "<%= it.Machine.Name %>" }] }));
+    data.set("machines", String(n2.Uuid), { ...n2, BootEnv: "fixed" });
+    data.set("machines", String(n1.Uuid), { ...n1, BootEnv: "fixed" });
+    expect(await text(core, "same.txt")).toBe("n1");
+    data.set("machines", String(n1.Uuid), undefined);
+    expect(await text(core, "same.txt")).toBe("n2");
+  });
+});
+
+describe("rendered files", () => {
+  test("a kickstart with includes, parameters from each layer, Range reads", async () => {
+    const { core } = fixture();
+    const ks = await text(core, "machines/00000000-0000-0000-0000-000000000001/ks.cfg");
+    expect(ks).toBe("# n1\nignoredisk --only-use=vda\ntimezone Europe/Paris\nrootpw $6$default\nreboot\n");
+    const file = (await core.get("machines/00000000-0000-0000-0000-000000000001/ks.cfg", http))!;
+    expect(file.size).toBe(Buffer.byteLength(ks!));
+    expect(file.contentType).toBe("text/plain; charset=utf-8");
+    expect(file.etag).toMatch(/^"r[0-9a-z]+-[0-9a-z]+"$/);
+    expect(await new Response(file.read(2, 4)).text()).toBe("n1");
+    expect(await core.get("nope.txt", http)).toBeUndefined();
+  });
+
+  test("a missing parameter is a 422 naming it and the template line; nothing is served", async () => {
+    const { core, data } = fixture();
+    data.set("profiles", "site", profiles.prepare({ Name: "site" }));
+    data.set("profiles", "global", profiles.prepare({ Name: "global" }));
+    const err = await core.get("machines/00000000-0000-0000-0000-000000000001/ks.cfg", http).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SocleError);
+    expect((err as SocleError).code).toBe(422);
+    expect((err as SocleError).messages).toEqual([
+      'template "rocky-ks.tmpl" line 2 -> template "ks-disk" line 2: parameter "timezone" is not set for machine "n1" (looked in the machine, its profiles, the global profile and the Param\'s default)',
+    ]);
+  });
+
+  test("RequiredParams of the env are checked before rendering", async () => {
+    const { core, data, n1 } = fixture();
+    data.set("machines", String(n1.Uuid), { ...n1, Params: {} });
+    const err = (await core.get("pxelinux.cfg/01-52-54-00-00-00-01", http).catch((e: unknown) => e)) as SocleError;
+    expect(err.messages).toEqual(['bootenv "rocky" requires parameter "root-disk", which is not set for machine "n1"']);
+  });
+
+  test("GenerateToken: a machine token for known machines with knownTokenTimeout", async () => {
+    const { core, data } = fixture({ unknownBootEnv: "discovery", knownTokenTimeout: "900" });
+    data.set("templates", "rocky-ipxe.tmpl", templates.prepare({ ID: "rocky-ipxe.tmpl", Contents: "token=<%= it.GenerateToken() %>" }));
+    expect(await text(core, "boot/52-54-00-00-00-01.ipxe")).toBe("token=mtok-0000-900");
+  });
+});
+
+describe("preview", () => {
+  test("Params lists each parameter used with its layer", () => {
+    const { core, n1 } = fixture();
+    const r = core.preview({ machine: n1, template: "kickstart", serverAddress: SERVER, tokens });
+    expect(r.Output).toContain("timezone Europe/Paris");
+    expect(r.Params).toEqual([
+      { Name: "root-disk", Value: "vda", Source: "machine" },
+      { Name: "root-hash", Value: "$6$default", Source: "default" },
+      { Name: "timezone", Value: "Europe/Paris", Source: "profile:site" },
+    ]);
+    const g = core.preview({ contents: "<%= it.param('timezone') %>", serverAddress: SERVER, tokens });
+    expect(g).toEqual({ Output: "UTC", Params: [{ Name: "timezone", Value: "UTC", Source: "global" }] });
+  });
+
+  test("by Path, by Template ID, by Contents; errors name what is wrong", () => {
+    const { core, n1 } = fixture();
+    expect(core.preview({ machine: n1, path: "/pxelinux.cfg/01-52-54-00-00-00-01", serverAddress: SERVER, tokens }).Output).toBe("DEFAULT rocky\n");
+    expect(core.preview({ machine: n1, template: "ks-disk", serverAddress: SERVER, tokens }).Output).toContain("vda");
+    expect(core.preview({ path: "default.ipxe", serverAddress: "203.0.113.9", tokens }).Output).toContain("http://203.0.113.9:8091/boot/");
+    const msg = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as SocleError).messages.join("; ");
+      }
+      return "no error";
+    };
+    expect(msg(() => core.preview({ machine: n1, path: "x", template: "y", serverAddress: SERVER, tokens }))).toBe("exactly one of Template, Contents and Path must be given, got template and path");
+    expect(msg(() => core.preview({ machine: n1, path: "x", serverAddress: SERVER, tokens }))).toMatch(/^Path: no file "x" for machine "n1" in bootenv "rocky"; its paths: 52:54:00:00:00:01.ipxe, /);
+    expect(msg(() => core.preview({ machine: n1, template: "zzz", serverAddress: SERVER, tokens }))).toContain('Template: template "zzz" not found');
+    expect(msg(() => core.preview({ env: "nope", contents: "", serverAddress: SERVER, tokens }))).toBe('BootEnv: bootenv "nope" does not exist');
+    expect(msg(() => core.preview({ contents: "a\nb <%= it.param('nope') %>", serverAddress: SERVER, tokens }))).toBe(
+      'template "Contents" line 2: parameter "nope" is not set for unknown machines (bootenv "discovery") (looked in the global profile and the Param\'s default)',
+    );
+    expect(msg(() => core.preview({ contents: "a\n<% } %>", serverAddress: SERVER, tokens }))).toMatch(/^template "Contents" line 2: JavaScript syntax error/);
+  });
+});
+
+describe("the template registry follows changes", () => {
+  test("templates and inline templates are replaced and removed", async () => {
+    const { core, data } = fixture();
+    data.set("templates", "ks-disk", templates.prepare({ ID: "ks-disk", Contents: "disk=<%= it.param('root-disk') %>\n" }));
+    expect(await text(core, "machines/00000000-0000-0000-0000-000000000001/ks.cfg")).toBe("# n1\ndisk=vda\nreboot\n");
+    data.set("templates", "ks-disk", undefined);
+    const err = (await core.get("machines/00000000-0000-0000-0000-000000000001/ks.cfg", http).catch((e: unknown) => e)) as SocleError;
+    expect(err.messages[0]).toBe('template "rocky-ks.tmpl" line 2: template "ks-disk" not found');
+    expect(core.engine.has("rocky/pxelinux")).toBe(true);
+    data.set("bootenvs", "rocky", undefined);
+    expect(core.engine.has("rocky/pxelinux")).toBe(false);
+    core.close();
+  });
+});

@@ -1,0 +1,406 @@
+// THE boot decision, and the files it renders. One question in one place:
+//
+//   client facts (MAC, arch, user class, address we were reached on)
+//     -> machine: the one with this MAC among its HardwareAddrs, else unknown
+//     -> BootEnv: the machine's (its BootEnv, else the defaultBootEnv pref);
+//                 for unknown machines the unknownBootEnv pref ("discovery", "ignore", any env)
+//     -> loader:  by arch and user class (loaders.ts), BootEnv.Loaders overriding per arch
+//     -> files:   the env's Templates, each at its rendered Path (path-index.ts), plus the
+//                 iPXE entry point default.ipxe and its per-MAC dispatch (ipxe-dispatch.ts).
+//
+// DHCP asks dhcpBoot(); TFTP and HTTP ask get() (FileSource), which renders on request with
+// ProvisionerURL built from the address the client reached; nothing is written to disk.
+//
+// Unknown machines with unknownBootEnv "ignore" still get a loader: the shipped `ignore` env
+// (or, without it, a built-in script) sends them back to their local disk, as issue 4 asks.
+
+import type { Logger } from "../log/logger.ts";
+import { rateLimited } from "../log/logger.ts";
+import type { ModelObject } from "../model/object.ts";
+import { SocleError, invalid } from "../model/errors.ts";
+import { TemplateEngine, RenderError, baseUrl } from "../render/index.ts";
+import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
+import type { BootData, BootDataChange } from "./boot-data.ts";
+import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
+import { DISPATCH_PATH, dispatchMac, dispatchScript, exitScript, isReservedPath } from "./ipxe-dispatch.ts";
+import { loaderFor } from "./loaders.ts";
+import { PathIndex, UNKNOWN_OWNER, type IndexEntry } from "./path-index.ts";
+import { buildContext, describeTarget, effectiveEnvName, missingRequired, type TokenIssuer, type UsedParam } from "./render-context.ts";
+import { textFile } from "./text-file.ts";
+
+export type { TokenIssuer, UsedParam } from "./render-context.ts";
+
+export interface BootCoreOptions {
+  data: BootData;
+  log: Logger;
+  /** Port of the machine-facing HTTP file server (ProvisionerURL). */
+  httpPort: number;
+  /** Port of the HTTPS API (ApiURL). */
+  apiPort: number;
+  tokens: TokenIssuer;
+  /** Deepest include nesting (default 16). */
+  maxIncludeDepth?: number;
+}
+
+export interface BootDecision {
+  mac: string;
+  machine: ModelObject | undefined;
+  /** The env asked for (may not exist). */
+  envName: string;
+  env: ModelObject | undefined;
+}
+
+export interface PreviewRequest {
+  machine?: ModelObject;
+  /** Default: the machine's env, or for no machine the unknownBootEnv pref. */
+  env?: string;
+  /** Exactly one of template, contents and path. */
+  template?: string;
+  contents?: string;
+  path?: string;
+  /** The address ProvisionerURL and ApiURL are built from. */
+  serverAddress: string;
+  /** Token issuing for GenerateToken (the API decides what the caller may see). */
+  tokens: TokenIssuer;
+}
+
+export interface PreviewResult {
+  Output: string;
+  Params: UsedParam[];
+}
+
+interface EnvTemplate {
+  Name: string;
+  Path: string;
+  ID?: string;
+  Contents?: string;
+}
+
+/** Rendered paths are not client-specific: they render against this address and no tokens. */
+const PATH_ADDRESS = "0.0.0.0";
+
+export class BootCore implements Booter, FileSource {
+  readonly engine: TemplateEngine;
+  private readonly data: BootData;
+  private readonly log: Logger;
+  private readonly warn: ReturnType<typeof rateLimited>;
+  private readonly index = new PathIndex();
+  private dirtyAll = true;
+  private readonly dirty = new Set<string>();
+  /** env -> the registry names of its inline templates. */
+  private readonly inline = new Map<string, string[]>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly opts: BootCoreOptions) {
+    this.data = opts.data;
+    this.log = opts.log;
+    this.warn = rateLimited(opts.log, 60_000, 3);
+    this.engine = new TemplateEngine({ maxDepth: opts.maxIncludeDepth ?? 16 });
+    for (const t of this.data.templates()) this.loadTemplate(String(t.ID), t);
+    for (const e of this.data.bootEnvs()) this.loadInline(String(e.Name), e);
+    this.unsubscribe = this.data.subscribe((c) => this.onChange(c));
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  // ---- the decision --------------------------------------------------------------------------
+
+  decide(mac: string): BootDecision {
+    const m = mac.toLowerCase();
+    const machine = this.data.machineByMac(m);
+    const envName = machine ? effectiveEnvName(this.data, machine) : this.data.prefs().unknownBootEnv;
+    return { mac: m, machine, envName, env: envName ? this.data.bootEnv(envName) : undefined };
+  }
+
+  dhcpBoot(facts: ClientFacts): BootAnswer | undefined {
+    const d = this.decide(facts.mac);
+    const ignored = !d.machine && d.envName === "ignore";
+    if (!d.env && !ignored) {
+      this.warn(`nomenv:${d.mac}`, "no boot answer: boot environment does not exist", { mac: d.mac, machine: nameOf(d.machine), bootenv: d.envName });
+      return undefined;
+    }
+    const server = facts.serverAddress;
+    const base = baseUrl("http", server, this.opts.httpPort);
+    if (facts.userClass === "iPXE") return { nextServer: server, bootFile: `${base}/${DISPATCH_PATH}`, httpClient: false, ipxe: true };
+    const loader = loaderFor(facts.arch, loadersOf(d.env));
+    if (!loader) return undefined; // an architecture we have no loader for
+    if (loader.http) return { nextServer: server, bootFile: `${base}/${loader.file}`, httpClient: true, ipxe: false };
+    return { nextServer: server, bootFile: loader.file, httpClient: false, ipxe: false };
+  }
+
+  // ---- files ---------------------------------------------------------------------------------
+
+  async get(path: string, facts: FileFacts): Promise<BootFile | undefined> {
+    const text = this.renderFile(path, facts.serverAddress);
+    return text === undefined ? undefined : textFile(text, path);
+  }
+
+  /** The rendered file at `path` for a client that reached us at `serverAddress`. */
+  renderFile(path: string, serverAddress: string, used?: Map<string, UsedParam>, tokens: TokenIssuer = this.opts.tokens): string | undefined {
+    if (path === DISPATCH_PATH) return dispatchScript(baseUrl("http", serverAddress, this.opts.httpPort));
+    const mac = dispatchMac(path);
+    if (mac) return this.ipxeScript(mac, serverAddress, used, tokens);
+    this.refresh();
+    const entry = this.index.lookup(path);
+    return entry ? this.renderEntry(entry, serverAddress, used, tokens) : undefined;
+  }
+
+  /** Every path served from templates (not default.ipxe and boot/), for listings and tests. */
+  paths(): Array<{ path: string } & IndexEntry> {
+    this.refresh();
+    return this.index.entries();
+  }
+
+  private ipxeScript(mac: string, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): string {
+    const d = this.decide(mac);
+    const fields = { mac, machine: nameOf(d.machine), bootenv: d.envName };
+    if (!d.env) {
+      if (!d.machine && d.envName === "ignore") {
+        this.log.info("iPXE: unknown machine ignored, exit to local boot", fields);
+        return exitScript(`unknown machine ${mac} is ignored (unknownBootEnv "ignore"); leaving network boot`);
+      }
+      this.warn(`noenv:${mac}`, "iPXE: boot environment does not exist, exit to local boot", fields);
+      return exitScript(`boot environment "${d.envName}" of ${d.machine ? `machine "${nameOf(d.machine)}"` : "unknown machines"} does not exist; leaving network boot`);
+    }
+    const tmpl = ipxeTemplateOf(d.env);
+    if (!tmpl) {
+      this.warn(`noipxe:${d.envName}`, "iPXE: boot environment has no iPXE template, exit to local boot", fields);
+      return exitScript(`boot environment "${d.envName}" has no iPXE template; leaving network boot`);
+    }
+    this.log.info("iPXE: boot script", fields);
+    return this.renderEnvTemplate(d.machine, d.env, tmpl, serverAddress, used, tokens);
+  }
+
+  private renderEntry(entry: IndexEntry, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): string | undefined {
+    const machine = entry.machine !== undefined ? this.data.machine(entry.machine) : undefined;
+    if (entry.machine !== undefined && !machine) return undefined;
+    const env = this.data.bootEnv(entry.env);
+    const tmpl = env ? templatesOf(env).find((t) => t.Name === entry.template) : undefined;
+    if (!env || !tmpl) return undefined;
+    return this.renderEnvTemplate(machine, env, tmpl, serverAddress, used, tokens);
+  }
+
+  /** One of an env's files for a machine (or none): the env's RequiredParams must all be set. */
+  private renderEnvTemplate(
+    machine: ModelObject | undefined,
+    env: ModelObject,
+    tmpl: EnvTemplate,
+    serverAddress: string,
+    used: Map<string, UsedParam> | undefined,
+    tokens: TokenIssuer,
+  ): string {
+    const missing = missingRequired({ data: this.data, machine, env });
+    if (missing.length > 0) throw invalid("bootenvs", String(env.Name), missing);
+    const ctx = buildContext({ ...this.ctxBase(), machine, env, serverAddress, tokens, used });
+    return this.guard(() => this.engine.render(registryName(env, tmpl), ctx));
+  }
+
+  private ctxBase() {
+    return { data: this.data, engine: this.engine, httpPort: this.opts.httpPort, apiPort: this.opts.apiPort };
+  }
+
+  /** Run a render, turning its RenderError into the 422 the API and file servers report. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw toSocleError(err);
+    }
+  }
+
+  // ---- preview (POST /api/v3/render) ----------------------------------------------------------
+
+  preview(req: PreviewRequest): PreviewResult {
+    const given = (["template", "contents", "path"] as const).filter((k) => req[k] !== undefined);
+    if (given.length !== 1) {
+      throw invalid("render", "", `exactly one of Template, Contents and Path must be given, got ${given.length === 0 ? "none" : given.join(" and ")}`);
+    }
+    const used = new Map<string, UsedParam>();
+    const result = (Output: string) => ({ Output, Params: [...used.values()].sort((a, b) => a.Name.localeCompare(b.Name)) });
+    if (req.path !== undefined) {
+      const path = req.path.replace(/^\/+/, "");
+      if (path === DISPATCH_PATH || dispatchMac(path)) return result(this.renderFile(path, req.serverAddress, used, req.tokens)!);
+    }
+    const machine = req.machine;
+    const envName = req.env ?? (machine ? effectiveEnvName(this.data, machine) : this.data.prefs().unknownBootEnv);
+    const env = this.data.bootEnv(envName);
+    if (!env) throw invalid("render", envName, `BootEnv: bootenv ${JSON.stringify(envName)} does not exist`);
+    const ctx = () => buildContext({ ...this.ctxBase(), machine, env, serverAddress: req.serverAddress, tokens: req.tokens, used });
+
+    if (req.contents !== undefined) return result(this.guard(() => this.engine.renderSource("Contents", req.contents!, ctx())));
+    if (req.template !== undefined) {
+      const name = req.template;
+      const entry = templatesOf(env).find((t) => t.Name === name);
+      if (this.data.template(name) || (!entry && this.engine.has(name))) return result(this.guard(() => this.engine.render(name, ctx())));
+      if (entry) return result(this.renderEnvTemplate(machine, env, entry, req.serverAddress, used, req.tokens));
+      throw invalid("render", name, `Template: template ${JSON.stringify(name)} not found (neither a Template ID nor a template of bootenv ${JSON.stringify(envName)})`);
+    }
+    const path = req.path!.replace(/^\/+/, "");
+    const paths = this.renderPaths(machine, env);
+    const hit = paths.get(path);
+    if (!hit) {
+      const known = [...paths.keys()].sort();
+      throw invalid("render", path, `Path: no file ${JSON.stringify(path)} for ${describeTarget(machine, env)} in bootenv ${JSON.stringify(envName)}; its paths: ${known.length ? known.join(", ") : "(none)"}`);
+    }
+    const tmpl = templatesOf(env).find((t) => t.Name === hit.template)!;
+    return result(this.renderEnvTemplate(machine, env, tmpl, req.serverAddress, used, req.tokens));
+  }
+
+  // ---- the template registry and the path index ------------------------------------------------
+
+  private loadTemplate(id: string, obj: ModelObject | undefined): void {
+    if (!obj) {
+      this.engine.delete(id);
+      return;
+    }
+    try {
+      this.engine.set(id, typeof obj.Contents === "string" ? obj.Contents : "");
+    } catch (err) {
+      if (!(err instanceof RenderError)) throw err;
+      this.log.warn("template does not compile", { template: id, error: err.message });
+    }
+  }
+
+  private loadInline(envName: string, env: ModelObject | undefined): void {
+    for (const name of this.inline.get(envName) ?? []) this.engine.delete(name);
+    this.inline.delete(envName);
+    if (!env) return;
+    const names: string[] = [];
+    for (const t of templatesOf(env)) {
+      if (t.Contents === undefined) continue;
+      const name = `${envName}/${t.Name}`;
+      names.push(name);
+      try {
+        this.engine.set(name, t.Contents);
+      } catch (err) {
+        if (!(err instanceof RenderError)) throw err;
+        this.log.warn("template does not compile", { template: name, error: err.message });
+      }
+    }
+    this.inline.set(envName, names);
+  }
+
+  private onChange(c: BootDataChange): void {
+    switch (c.type) {
+      case "templates":
+        this.loadTemplate(c.key, c.object);
+        return;
+      case "bootenvs":
+        this.loadInline(c.key, c.object);
+        // Paths of the machines booting this env, and of unknown machines, may have changed.
+        for (const m of this.data.machines()) if (effectiveEnvName(this.data, m) === c.key) this.dirty.add(String(m.Uuid));
+        this.dirty.add(UNKNOWN_OWNER);
+        return;
+      case "machines":
+        this.dirty.add(c.key);
+        return;
+      default:
+        // Profiles, params and prefs can change any path (paths may use it.param, the
+        // defaultBootEnv and unknownBootEnv prefs choose envs): rebuild on next use.
+        this.dirtyAll = true;
+    }
+  }
+
+  private refresh(): void {
+    if (this.dirtyAll) {
+      this.dirtyAll = false;
+      this.dirty.clear();
+      this.index.clear();
+      for (const m of this.data.machines()) this.indexMachine(m);
+      this.indexUnknown();
+      return;
+    }
+    if (this.dirty.size === 0) return;
+    const owners = [...this.dirty];
+    this.dirty.clear();
+    for (const owner of owners) {
+      if (owner === UNKNOWN_OWNER) {
+        this.indexUnknown();
+        continue;
+      }
+      const m = this.data.machine(owner);
+      if (m) this.indexMachine(m);
+      else this.index.remove(owner);
+    }
+  }
+
+  private indexMachine(m: ModelObject): void {
+    const uuid = String(m.Uuid);
+    const env = this.data.bootEnv(effectiveEnvName(this.data, m));
+    this.own(uuid, env ? this.renderPaths(m, env) : new Map());
+  }
+
+  private indexUnknown(): void {
+    const env = this.data.bootEnv(this.data.prefs().unknownBootEnv);
+    this.own(UNKNOWN_OWNER, env ? this.renderPaths(undefined, env) : new Map());
+  }
+
+  private own(owner: string, entries: Map<string, IndexEntry>): void {
+    for (const path of this.index.replace(owner, entries)) {
+      this.warn(`conflict:${path}`, "two owners render the same path; the first by Uuid is served", { path, owner });
+    }
+  }
+
+  /** The rendered paths of an env's templates for a machine (or none). Paths that fail are logged. */
+  private renderPaths(machine: ModelObject | undefined, env: ModelObject): Map<string, IndexEntry> {
+    const out = new Map<string, IndexEntry>();
+    const envName = String(env.Name);
+    const ctx = buildContext({ ...this.ctxBase(), machine, env, serverAddress: PATH_ADDRESS, tokens: undefined });
+    for (const t of templatesOf(env)) {
+      let raw: string;
+      try {
+        raw = this.engine.renderSource(`${envName}/${t.Name}/Path`, t.Path, ctx);
+      } catch (err) {
+        if (!(err instanceof RenderError)) throw err;
+        // For unknown machines, paths that need a Machine are simply not theirs.
+        if (machine) this.warn(`path:${envName}/${t.Name}`, "template path does not render", { bootenv: envName, template: t.Name, machine: nameOf(machine), error: err.message });
+        continue;
+      }
+      const path = normalisePath(raw);
+      if (path === undefined) {
+        this.warn(`badpath:${envName}/${t.Name}`, "template path is not a usable relative path", { bootenv: envName, template: t.Name, path: raw });
+        continue;
+      }
+      if (isReservedPath(path)) continue; // default.ipxe and boot/: the dispatcher's (ipxe-dispatch.ts)
+      out.set(path, { machine: machine ? String(machine.Uuid) : undefined, env: envName, template: t.Name });
+    }
+    return out;
+  }
+}
+
+function templatesOf(env: ModelObject): EnvTemplate[] {
+  return Array.isArray(env.Templates) ? (env.Templates as EnvTemplate[]) : [];
+}
+
+/** The env's iPXE script: the template named "ipxe", else the first whose Path ends in ".ipxe". */
+function ipxeTemplateOf(env: ModelObject): EnvTemplate | undefined {
+  const list = templatesOf(env);
+  return list.find((t) => t.Name === "ipxe") ?? list.find((t) => t.Path.trim().endsWith(".ipxe"));
+}
+
+function registryName(env: ModelObject, t: EnvTemplate): string {
+  return t.ID ?? `${String(env.Name)}/${t.Name}`;
+}
+
+function loadersOf(env: ModelObject | undefined): Record<string, string> {
+  const l = env?.Loaders;
+  return typeof l === "object" && l !== null ? (l as Record<string, string>) : {};
+}
+
+function nameOf(m: ModelObject | undefined): string {
+  return m ? String(m.Name ?? m.Uuid) : "";
+}
+
+/** "/a//b" -> "a/b"; undefined for "", "..", NUL or a backslash. */
+function normalisePath(raw: string): string | undefined {
+  const p = raw.trim().replace(/\/{2,}/g, "/").replace(/^\/+/, "");
+  if (p === "" || p.endsWith("/") || /[\0\\]/.test(p) || p.split("/").some((s) => s === ".." || s === ".")) return undefined;
+  return p;
+}
+
+export function toSocleError(err: unknown): unknown {
+  if (err instanceof RenderError) return new SocleError("ValidationError", "templates", err.where?.template ?? "", [err.message]);
+  return err;
+}

@@ -1,0 +1,48 @@
+// Which first-stage loader a firmware gets, by its client architecture (RFC 4578 option 93, IANA
+// "Processor Architecture Types") and user class.
+//
+// Folklore:
+// - Classic BIOS PXE ROMs (PXE 2.0, some 2.1 builds) send no option 93: no arch means BIOS.
+// - iPXE says "iPXE" in the user class whatever firmware it runs on; it is asked first, or iPXE
+//   would be handed iPXE again, in a loop.
+// - Several x64 UEFI builds send 9 ("EBC") where 7 is meant; both get the x64 loader.
+// - UEFI HTTP boot (16 x64, 19 arm64) fetches a URL itself and needs option 60 "HTTPClient".
+// - BootEnv.Loaders is keyed by Go architecture names (the machine model's Arch). Firmware
+//   types map onto them: x86 BIOS and IA32 UEFI -> "386" (their loaders are 32-bit x86 code,
+//   whatever the CPU), x64 UEFI -> "amd64", ARM 64-bit UEFI -> "arm64", ARM 32-bit -> "arm".
+
+export interface LoaderChoice {
+  /** File name of the loader (a TFTP path, or appended to the HTTP base URL). */
+  file: string;
+  /** Fetched by the firmware over HTTP (UEFI HTTP boot) rather than TFTP. */
+  http: boolean;
+  /** The BootEnv.Loaders key that may override `file`. */
+  goArch: string;
+}
+
+const TFTP: Readonly<Record<number, { file: string; goArch: string }>> = {
+  0: { file: "undionly.kpxe", goArch: "386" },
+  6: { file: "ipxe.efi", goArch: "386" },
+  7: { file: "ipxe.efi", goArch: "amd64" },
+  9: { file: "ipxe.efi", goArch: "amd64" },
+  10: { file: "ipxe-arm32.efi", goArch: "arm" },
+  11: { file: "ipxe-arm64.efi", goArch: "arm64" },
+};
+
+const HTTP: Readonly<Record<number, { file: string; goArch: string }>> = {
+  16: { file: "ipxe.efi", goArch: "amd64" },
+  18: { file: "ipxe-arm32.efi", goArch: "arm" },
+  19: { file: "ipxe-arm64.efi", goArch: "arm64" },
+};
+
+/** The loader for a PXE or HTTP-boot firmware (not iPXE), or undefined for an unknown arch. */
+export function loaderFor(arch: number | undefined, overrides: Readonly<Record<string, string>> = {}): LoaderChoice | undefined {
+  const a = arch ?? 0;
+  const http = HTTP[a];
+  const tftp = TFTP[a];
+  const base = http ?? tftp;
+  if (!base) return undefined;
+  const override = Object.hasOwn(overrides, base.goArch) ? overrides[base.goArch] : undefined;
+  const file = (override !== undefined && override !== "" ? override : base.file).replace(/^\/+/, "");
+  return { file, http: http !== undefined, goArch: base.goArch };
+}
