@@ -10,6 +10,7 @@ import { systemRoutes } from "./routes-system.ts";
 import { userRoutes } from "./routes-users.ts";
 import { paramRoutes } from "./routes-params.ts";
 import { objectRoutes } from "./routes-objects.ts";
+import { renderRoutes } from "./routes-render.ts";
 import { registerRoutes } from "./routes-register.ts";
 
 /** Routes anyone may call without credentials. */
@@ -43,6 +44,7 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
   systemRoutes(app, deps);
   userRoutes(app, deps);
   paramRoutes(app, deps);
+  renderRoutes(app, deps);
   objectRoutes(app, deps);
 
   app.notFound((c) =>

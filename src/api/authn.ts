@@ -10,7 +10,7 @@ import { issueToken, verifyToken } from "../auth/tokens.ts";
 import { LoginThrottle } from "../auth/throttle.ts";
 import { parseAuthorization } from "../auth/basic.ts";
 import type { Claim, Principal } from "../auth/claims.ts";
-import { machineClaims } from "../auth/claims.ts";
+import { machineClaims, registrationClaims } from "../auth/claims.ts";
 
 const BASIC_CACHE_MS = 60_000;
 const BASIC_CACHE_MAX = 1_000;
@@ -20,6 +20,12 @@ export interface AuthnOptions {
   serverKey: string;
   log: Logger;
   now?: () => number;
+  /**
+   * Subject secret of registration tokens (kind "registration"), kept by the server like the
+   * token key. Without it no registration token is issued or accepted. Changing it revokes every
+   * registration token.
+   */
+  registrationSecret?: string;
 }
 
 export class Authenticator {
@@ -108,6 +114,23 @@ export class Authenticator {
     return { token, expiresAt, claims };
   }
 
+  /** A token that may only register (create) a machine: what unknown machines boot with. */
+  tokenForRegistration(ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {
+    const secret = this.opts.registrationSecret;
+    if (!secret) throw new SocleError("Unavailable", "tokens", "registration", "issue registration token: no registration secret is configured");
+    const claims = registrationClaims();
+    const { token, expiresAt } = issueToken({
+      serverKey: this.opts.serverKey,
+      subjectSecret: secret,
+      sub: "registration",
+      kind: "registration",
+      claims,
+      ttlSeconds,
+      now: this.now(),
+    });
+    return { token, expiresAt, claims };
+  }
+
   private dummy: Promise<string> | undefined;
   private dummyHash(): Promise<string> {
     this.dummy ??= hashPassword(generateSecret());
@@ -128,6 +151,7 @@ export class Authenticator {
       const m = this.opts.store.get("machines", sub);
       return typeof m?.Secret === "string" ? m.Secret : undefined;
     }
+    if (kind === "registration" && sub === "registration") return this.opts.registrationSecret || undefined;
     return undefined;
   }
 }

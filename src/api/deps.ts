@@ -6,6 +6,7 @@ import type { ObjectService } from "./objects.ts";
 import type { Authenticator } from "./authn.ts";
 import type { PrefsService } from "./prefs.ts";
 import type { EventHub } from "./events.ts";
+import type { BootCore } from "../boot/core.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -17,6 +18,8 @@ export interface ApiDeps {
   /** Body of GET /api/v3/info (version, ports, enabled services, addresses, features). */
   info: () => Record<string, unknown>;
   version: string;
+  /** The boot core, for POST /api/v3/render (previews); without it that route answers 503. */
+  boot?: BootCore;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
 }

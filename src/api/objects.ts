@@ -15,6 +15,7 @@ import { uniqueConflicts, subnetConflicts, reservationProblems } from "../model/
 import { applyPatch } from "../model/json-patch.ts";
 import { parseQuery, runQuery } from "../model/query.ts";
 import { UNDELETABLE } from "../content/builtins.ts";
+import { checkTemplate } from "../render/compile.ts";
 
 export interface ListResult {
   items: ModelObject[];
@@ -199,6 +200,11 @@ export class ObjectService {
       }
       if (bad.length > 0) throw invalid(def.model, key, bad);
     }
+    // Templates compile on save: a bad one is refused (422, with its line), never stored.
+    if (def.prefix === "templates" || def.prefix === "bootenvs") {
+      const bad = templateProblems(def.prefix, key, obj);
+      if (bad.length > 0) throw invalid(def.model, key, bad);
+    }
     const annotated = this.annotate(def, obj);
     const mark = this.setInflight(def.prefix, key, annotated);
     try {
@@ -238,3 +244,23 @@ function missingRef(ref: Reference): string {
   return `${ref.field}: ${ref.type.replace(/s$/, "")} "${ref.key}" does not exist`;
 }
 
+/** Compile errors of a Template's Contents, or of a BootEnv's BootParams, paths and inline templates. */
+function templateProblems(prefix: string, key: string, obj: ModelObject): string[] {
+  const out: string[] = [];
+  const check = (field: string, name: string, text: unknown) => {
+    if (typeof text !== "string") return;
+    const err = checkTemplate(name, text);
+    if (err) out.push(`${field}: ${err}`);
+  };
+  if (prefix === "templates") {
+    check("Contents", key, obj.Contents);
+    return out;
+  }
+  check("BootParams", `${key}/BootParams`, obj.BootParams);
+  const list = Array.isArray(obj.Templates) ? (obj.Templates as Array<Record<string, unknown>>) : [];
+  list.forEach((t, i) => {
+    check(`Templates[${i}].Path`, `${key}/${String(t.Name)}/Path`, t.Path);
+    check(`Templates[${i}].Contents`, `${key}/${String(t.Name)}`, t.Contents);
+  });
+  return out;
+}
