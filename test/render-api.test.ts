@@ -1,0 +1,176 @@
+// Templates through the API: compiled on save (422 with the line), and POST /api/v3/render.
+// The first part runs a whole Socle over HTTPS (test/helpers/socle.ts). The render preview needs
+// the boot core in the API's deps, which the composition root wires; the second part builds the
+// same API in-process over a memory store with the shipped content and a BootCore, so the route is
+// tested whatever main does.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startTestSocle, type TestSocle } from "./helpers/socle.ts";
+import { MemoryStore } from "../src/store/memory-store.ts";
+import { buildContentLayer } from "../src/content/layer.ts";
+import { SHIPPED_FILES } from "../src/content/shipped.ts";
+import { SEEDED_BUILTINS } from "../src/content/builtins.ts";
+import { ObjectService } from "../src/api/objects.ts";
+import { PrefsService } from "../src/api/prefs.ts";
+import { EventHub } from "../src/api/events.ts";
+import { Authenticator } from "../src/api/authn.ts";
+import { createApi } from "../src/api/app.ts";
+import { WITHHELD_TOKEN } from "../src/api/routes-render.ts";
+import { BootCore } from "../src/boot/core.ts";
+import { createStoreBootData } from "../src/adapters/boot-data.ts";
+import { nullLogger } from "../src/log/logger.ts";
+import { verifyToken } from "../src/auth/tokens.ts";
+
+describe("templates compile on save (HTTPS server)", () => {
+  let s: TestSocle;
+  beforeAll(async () => {
+    s = await startTestSocle();
+  });
+  afterAll(async () => {
+    await s.stop();
+  });
+
+  test("a Template that does not compile is refused with its line; a good one is stored", async () => {
+    const bad = await s.call("POST", "/api/v3/templates", { body: { ID: "ks.tmpl", Contents: "a\nb\n<% if (x) { %>\nc\n" } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.Messages).toEqual([expect.stringMatching(/^Contents: template "ks\.tmpl" line 3: JavaScript syntax error/)]);
+    expect((await s.call("GET", "/api/v3/templates/ks.tmpl")).status).toBe(404);
+    const unclosed = await s.call("POST", "/api/v3/templates", { body: { ID: "ks.tmpl", Contents: "one\n<%= it.x" } });
+    expect(unclosed.body.Messages).toEqual(['Contents: template "ks.tmpl" line 2: unclosed tag (column 1)']);
+    const good = await s.call("POST", "/api/v3/templates", { body: { ID: "ks.tmpl", Contents: "<%= it.param('x') %>\n" } });
+    expect(good.status).toBe(201);
+    // An update is checked too.
+    const upd = await s.call("PUT", "/api/v3/templates/ks.tmpl", { body: { ID: "ks.tmpl", Contents: "<% } %>" } });
+    expect(upd.status).toBe(422);
+  });
+
+  test("a BootEnv's BootParams, paths and inline templates are checked, each naming its field", async () => {
+    const r = await s.call("POST", "/api/v3/bootenvs", {
+      body: {
+        Name: "broken",
+        BootParams: "console=<%= it.param('c'",
+        Templates: [
+          { Name: "ok", Path: "ok.txt", Contents: "fine" },
+          { Name: "ipxe", Path: "<%= it.Machine.MacAddr( %>.ipxe", Contents: "#!ipxe\n\n<% if ( %>" },
+        ],
+      },
+    });
+    expect(r.status).toBe(422);
+    expect(r.body.Messages).toEqual([
+      "BootParams: template \"broken/BootParams\" line 1: unclosed tag (column 9)",
+      expect.stringMatching(/^Templates\[1\]\.Path: template "broken\/ipxe\/Path" line 1: JavaScript syntax error/),
+      expect.stringMatching(/^Templates\[1\]\.Contents: template "broken\/ipxe" line 3: JavaScript syntax error/),
+    ]);
+  });
+});
+
+describe("POST /api/v3/render", () => {
+  const store = new MemoryStore({ layer: buildContentLayer(SHIPPED_FILES) });
+  const objects = new ObjectService(store);
+  const serverKey = "k".repeat(32);
+  const authn = new Authenticator({ store, serverKey, log: nullLogger, registrationSecret: "r".repeat(32) });
+  const prefs = new PrefsService(store);
+  let boot: BootCore;
+  let app: ReturnType<typeof createApi>;
+  let adminToken = "";
+  let viewerToken = "";
+  let machineUuid = "";
+
+  beforeAll(async () => {
+    await store.open();
+    for (const { type, obj } of SEEDED_BUILTINS) await objects.save(type, objects.def(type).prepare(obj));
+    await objects.create("roles", { Name: "previewer", Claims: [{ Scope: "render", Action: "render", Specific: "*" }] });
+    const admin = await objects.save("users", objects.def("users").prepare({ Name: "admin", Roles: ["superuser"], Secret: "s".repeat(32) }));
+    const viewer = await objects.save("users", objects.def("users").prepare({ Name: "viewer", Roles: ["previewer"], Secret: "v".repeat(32) }));
+    const other = await objects.save("users", objects.def("users").prepare({ Name: "other", Roles: [], Secret: "o".repeat(32) }));
+    adminToken = authn.tokenForUser(admin, 3600).token;
+    viewerToken = authn.tokenForUser(viewer, 3600).token;
+    otherToken = authn.tokenForUser(other, 3600).token;
+    const data = createStoreBootData(store, nullLogger);
+    boot = new BootCore({
+      data,
+      log: nullLogger,
+      httpPort: 8091,
+      apiPort: 8092,
+      tokens: { machine: () => "unused", registration: () => "unused" },
+    });
+    app = createApi({ store, objects, authn, prefs, events: new EventHub(store), log: nullLogger, info: () => ({}), version: "test", boot });
+
+    await objects.create("params", { Name: "preview-tz", Schema: { type: "string", default: "UTC" } });
+    await objects.create("profiles", { Name: "site", Params: { "ntp-server": "198.51.100.1" } });
+    await objects.replace("profiles", "global", { Name: "global", Params: { domain: "lab.example" } });
+    await objects.create("templates", { ID: "kick.tmpl", Contents: "# <%= it.Machine.Name %>\n<%~ include('kick-net.tmpl', it) %>preview-tz <%= it.param('preview-tz') %>\n" });
+    await objects.create("templates", { ID: "kick-net.tmpl", Contents: "network --hostname=<%= it.Machine.Name %>.<%= it.param('domain') %>\ntimesource --ntp-server=<%= it.param('ntp-server') %>\ndisk <%= it.param('disk') %>\n" });
+    const m = await objects.create("machines", { Name: "n1", HardwareAddrs: ["52:54:00:00:00:01"], Profiles: ["site"], Params: { disk: "vda" } });
+    machineUuid = String(m.Uuid);
+  });
+  let otherToken = "";
+  afterAll(async () => {
+    boot.close();
+    await store.close();
+  });
+
+  const post = async (body: unknown, token = adminToken) => {
+    const res = await app.fetch(
+      new Request("http://198.51.100.1/api/v3/render", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) }),
+    );
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  test("a template for a machine: output and the layer of each parameter", async () => {
+    const r = await post({ Machine: "Name:n1", Template: "kick.tmpl" });
+    expect(r.status).toBe(200);
+    expect(r.body.Output).toBe("# n1\nnetwork --hostname=n1.lab.example\ntimesource --ntp-server=198.51.100.1\ndisk vda\npreview-tz UTC\n");
+    expect(r.body.Params).toEqual([
+      { Name: "disk", Value: "vda", Source: "machine" },
+      { Name: "domain", Value: "lab.example", Source: "global" },
+      { Name: "ntp-server", Value: "198.51.100.1", Source: "profile:site" },
+      { Name: "preview-tz", Value: "UTC", Source: "default" },
+    ]);
+  });
+
+  test("errors are 422 naming the missing parameter, template and line", async () => {
+    await objects.replace("machines", machineUuid, { ...objects.redact(objects.def("machines"), objects.get("machines", machineUuid)), Params: {} });
+    const r = await post({ Machine: machineUuid, Template: "kick.tmpl" });
+    expect(r.status).toBe(422);
+    expect(r.body.Messages).toEqual([
+      'template "kick.tmpl" line 2 -> template "kick-net.tmpl" line 3: parameter "disk" is not set for machine "n1" (looked in the machine, its profiles, the global profile and the Param\'s default)',
+    ]);
+    const missing = await post({ Machine: machineUuid, Contents: "a\n<%~ include('nope.tmpl', it) %>" });
+    expect(missing.status).toBe(422);
+    expect(missing.body.Messages).toEqual(['template "Contents" line 2: template "nope.tmpl" not found']);
+    const syntax = await post({ Contents: "x\ny\n<% if ( %>" });
+    expect(syntax.body.Messages[0]).toMatch(/^template "Contents" line 3: JavaScript syntax error/);
+    const bad = await post({ Machine: "Name:zz", Template: "kick.tmpl", Colour: 1 });
+    expect(bad.status).toBe(422);
+    expect(bad.body.Messages).toEqual(["Colour: unknown field; valid fields: Machine, BootEnv, Template, Contents, Path"]);
+    expect((await post({ Machine: "Name:zz", Template: "kick.tmpl" })).body.Messages).toEqual(['Machine: machine "Name:zz" not found']);
+  });
+
+  test("shipped content: the local env's iPXE script by its served path, and the dispatcher", async () => {
+    const r = await post({ Machine: "Name:n1", Path: "52:54:00:00:00:01.ipxe" });
+    expect(r.status).toBe(200);
+    expect(r.body.Output).toStartWith("#!ipxe\n");
+    expect(r.body.Output).toContain("n1");
+    const d = await post({ Path: "default.ipxe" });
+    expect(d.body.Output).toContain("chain --autofree http://198.51.100.1:8091/boot/${netX/mac:hexhyp}.ipxe");
+  });
+
+  test("GenerateToken: real tokens only for callers who could get them anyway", async () => {
+    const contents = "<%= it.GenerateToken() %>";
+    const asAdmin = await post({ Machine: "Name:n1", Contents: contents });
+    const p = verifyToken(asAdmin.body.Output, serverKey, (kind, sub) => (kind === "machine" && sub === machineUuid ? String(store.get("machines", machineUuid)!.Secret) : undefined), Date.now());
+    expect(p).toMatchObject({ kind: "machine", name: machineUuid });
+    const reg = await post({ Contents: contents });
+    expect(verifyToken(reg.body.Output, serverKey, (kind) => (kind === "registration" ? "r".repeat(32) : undefined), Date.now()).kind).toBe("registration");
+    const asViewer = await post({ Machine: "Name:n1", Contents: contents }, viewerToken);
+    expect(asViewer).toEqual({ status: 200, body: { Output: WITHHELD_TOKEN, Params: [] } });
+    expect((await post({ Contents: contents }, viewerToken)).body.Output).toBe(WITHHELD_TOKEN);
+  });
+
+  test("the render claim is required", async () => {
+    const r = await post({ Contents: "x" }, otherToken);
+    expect(r.status).toBe(403);
+    expect(r.body.Messages).toEqual(['user "other" may not render render']);
+  });
+});
