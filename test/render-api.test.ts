@@ -163,14 +163,18 @@ describe("POST /api/v3/render", () => {
     expect(p).toMatchObject({ kind: "machine", name: machineUuid });
     const reg = await post({ Contents: contents });
     expect(verifyToken(reg.body.Output, serverKey, (kind) => (kind === "registration" ? "r".repeat(32) : undefined), Date.now()).kind).toBe("registration");
-    const asViewer = await post({ Machine: "Name:n1", Contents: contents }, viewerToken);
+    await objects.create("templates", { ID: "token.tmpl", Contents: contents });
+    const asViewer = await post({ Machine: "Name:n1", Template: "token.tmpl" }, viewerToken);
     expect(asViewer).toEqual({ status: 200, body: { Output: WITHHELD_TOKEN, Params: [] } });
-    expect((await post({ Contents: contents }, viewerToken)).body.Output).toBe(WITHHELD_TOKEN);
+    expect((await post({ Template: "token.tmpl" }, viewerToken)).body.Output).toBe(WITHHELD_TOKEN);
   });
 
-  test("the render claim is required", async () => {
-    const r = await post({ Contents: "x" }, otherToken);
+  test("the render claim is required; Contents (code) also needs the claim to create templates", async () => {
+    const r = await post({ Template: "kick.tmpl" }, otherToken);
     expect(r.status).toBe(403);
     expect(r.body.Messages).toEqual(['user "other" may not render render']);
+    const code = await post({ Contents: "<%= 1 + 1 %>" }, viewerToken);
+    expect(code.status).toBe(403);
+    expect(code.body.Messages).toEqual(['user "viewer" may not create templates']);
   });
 });

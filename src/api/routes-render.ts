@@ -10,6 +10,8 @@
 // GenerateToken() in a preview issues a real token only when the caller could get one anyway
 // (claim machines/token on that machine; machines/create for a registration token); otherwise
 // the output carries TOKEN-WITHHELD in its place, so a render claim never leaks credentials.
+// Contents (template text that is not stored) is code run in the server, like a Template write:
+// it needs the claim to create templates as well.
 
 import type { Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
@@ -29,6 +31,8 @@ export function renderRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const boot = deps.boot;
     if (!boot) throw new SocleError("Unavailable", "render", "", "render preview is unavailable: the boot core is not running");
     const body = parseBody(await readJson(c, { model: "render", limit: deps.bodyLimit }));
+    // Contents is new template code, run in the server: only who may write templates may send it.
+    if (body.Contents !== undefined) requireClaim(c, "templates", "create");
     let machine;
     if (body.Machine !== undefined) {
       machine = deps.objects.find("machines", body.Machine);
