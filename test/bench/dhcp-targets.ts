@@ -1,0 +1,160 @@
+// The three DHCP servers the bench compares, each started inside the server namespace and pinned
+// to one CPU: Kea 2.2 (memfile, lease file on), dnsmasq, and Socle (`bun src/main.ts serve`, the
+// subnet created through its API with the CLI, as an operator would).
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { NetLab, Spawned } from "../helpers/netns.ts";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const BUN = process.execPath;
+const SOCLE_PASSWORD = "bench-admin-horse-9";
+
+/** Where and what to serve. */
+export interface Segment {
+  lab: NetLab;
+  ns: string;
+  iface: string;
+  /** The server's address on iface. */
+  serverAddr: string;
+  /** CIDR served (the giaddr perfdhcp uses lies in it). */
+  subnet: string;
+  poolStart: string;
+  poolEnd: string;
+  /** CPU list for taskset. */
+  cpu: string;
+  /** Scratch directory for this server's config, leases and data. */
+  dir: string;
+}
+
+export interface RunningServer {
+  name: string;
+  pid: number;
+  /** How this server keeps its leases across a crash. */
+  persistence: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface Target {
+  name: string;
+  /** Why this target cannot run here (missing binary), or undefined. */
+  missing(): string | undefined;
+  start(seg: Segment): Promise<RunningServer>;
+}
+
+const which = (bin: string, pkg: string) => (Bun.which(bin) ? undefined : `${bin} not found (apt-get install ${pkg})`);
+
+function running(name: string, proc: Spawned, persistence: string): RunningServer {
+  return { name, pid: proc.pid, persistence, output: () => proc.output(), stop: () => proc.kill(5_000) };
+}
+
+/** Fail early, with the output, when a server exits during start-up. */
+async function settle(name: string, proc: Spawned, ms: number): Promise<void> {
+  await Promise.race([proc.proc.exited, Bun.sleep(ms)]);
+  if (proc.proc.exitCode !== null || proc.proc.signalCode !== null) {
+    throw new Error(`${name} exited at start (${proc.proc.exitCode ?? proc.proc.signalCode}):\n${proc.output().slice(-2000)}`);
+  }
+}
+
+export const kea: Target = {
+  name: "kea",
+  missing: () => which("kea-dhcp4", "kea-dhcp4-server"),
+  async start(seg) {
+    const leaseFile = join(seg.dir, "kea-leases4.csv");
+    const config = {
+      Dhcp4: {
+        "interfaces-config": { interfaces: [seg.iface], "dhcp-socket-type": "udp" },
+        // Lease persistence on; lfc-interval 0 turns off the periodic lease-file cleanup.
+        "lease-database": { type: "memfile", persist: true, name: leaseFile, "lfc-interval": 0 },
+        "valid-lifetime": 3600,
+        subnet4: [{ id: 1, subnet: seg.subnet, pools: [{ pool: `${seg.poolStart} - ${seg.poolEnd}` }] }],
+        // WARN: Kea logs every lease at INFO, which would measure its logger.
+        loggers: [{ name: "kea-dhcp4", output_options: [{ output: "stdout" }], severity: "WARN" }],
+      },
+    };
+    const cfgFile = join(seg.dir, "kea-dhcp4.json");
+    writeFileSync(cfgFile, JSON.stringify(config, null, 2));
+    const proc = seg.lab.spawn(seg.ns, ["taskset", "-c", seg.cpu, "kea-dhcp4", "-c", cfgFile], {
+      KEA_LOCKFILE_DIR: seg.dir,
+      KEA_PIDFILE_DIR: seg.dir,
+    });
+    await settle("kea-dhcp4", proc, 500);
+    return running("kea", proc, `memfile CSV ${leaseFile}: one line appended per lease change, no fsync`);
+  },
+};
+
+export const dnsmasq: Target = {
+  name: "dnsmasq",
+  missing: () => which("dnsmasq", "dnsmasq-base"),
+  async start(seg) {
+    const leaseFile = join(seg.dir, "dnsmasq.leases");
+    const mask = prefixToMask(Number(seg.subnet.split("/")[1]));
+    const argv = [
+      "taskset", "-c", seg.cpu, "dnsmasq",
+      "--no-daemon", "--conf-file=/dev/null", "--port=0", // no DNS
+      `--interface=${seg.iface}`, "--bind-interfaces",
+      `--dhcp-range=${seg.poolStart},${seg.poolEnd},${mask},1h`,
+      `--dhcp-leasefile=${leaseFile}`, "--dhcp-authoritative",
+      `--pid-file=${join(seg.dir, "dnsmasq.pid")}`,
+      "--log-facility=-", "--quiet-dhcp", // no line per packet, as Kea at WARN
+    ];
+    const proc = seg.lab.spawn(seg.ns, argv);
+    await settle("dnsmasq", proc, 500);
+    return running("dnsmasq", proc, `lease file ${leaseFile} rewritten and fsync'd on changes`);
+  },
+};
+
+export const socle: Target = {
+  name: "socle",
+  missing: () => undefined,
+  async start(seg) {
+    const dataDir = join(seg.dir, "socle-data");
+    const proc = seg.lab.spawn(
+      seg.ns,
+      [
+        "taskset", "-c", seg.cpu, BUN, join(ROOT, "src/main.ts"), "serve",
+        "--data-dir", dataDir, "--dhcp-interfaces", seg.iface,
+        "--disable-tftp", "--disable-static", "--disable-binl",
+        "--api-listen", "127.0.0.1", "--api-port", "0",
+        "--log-format", "json", "--log-level", "info", // per-packet lines are debug
+      ],
+      { SOCLE_ADMIN_PASSWORD: SOCLE_PASSWORD },
+    );
+    const m = await proc.waitFor(/"api":"https:\/\/127\.0\.0\.1:(\d+)\/api\/v3"/, 30_000);
+    const port = Number(m[1]);
+    const subnet = {
+      Name: "bench",
+      Subnet: seg.subnet,
+      ActiveStart: seg.poolStart,
+      ActiveEnd: seg.poolEnd,
+      ActiveLeaseTime: 3600,
+    };
+    const r = await socleCli(seg, dataDir, port, ["subnets", "create", JSON.stringify(subnet)]);
+    if (r.code !== 0) throw new Error(`socle subnets create failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+    return running("socle", proc, "store journal appended and fdatasync'd (group commit) before each DHCPACK is sent");
+  },
+};
+
+/** Run the Socle CLI inside the server namespace (the API listens on that namespace's loopback). */
+export function socleCli(seg: Segment, dataDir: string, port: number, args: string[]) {
+  const argv = [BUN, join(ROOT, "src/main.ts"), "-E", `https://127.0.0.1:${port}`, "--ca-file", join(dataDir, "pki", "ca.pem"), "-U", "admin", "-P", SOCLE_PASSWORD, ...args];
+  return seg.lab.exec(seg.ns, argv, 30_000);
+}
+
+export function prefixToMask(prefix: number): string {
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new Error(`invalid prefix length "${prefix}"`);
+  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (m >>> s) & 255).join(".");
+}
+
+/** Resident memory of a process in KiB (VmRSS) and its peak (VmHWM), from /proc. */
+export function memoryOf(pid: number): { rssKb: number; peakKb: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+    return { rssKb: kb("VmRSS"), peakKb: kb("VmHWM") };
+  } catch {
+    return undefined;
+  }
+}
