@@ -35,8 +35,8 @@ export interface BootCoreOptions {
   log: Logger;
   /** Port of the machine-facing HTTP file server (ProvisionerURL). */
   httpPort: number;
-  /** Port of the HTTPS API (ApiURL). */
-  apiPort: number;
+  /** Port of the HTTPS API (ApiURL); a function when it is known only once the API listens. */
+  apiPort: number | (() => number);
   tokens: TokenIssuer;
   /** Deepest include nesting (default 16). */
   maxIncludeDepth?: number;
@@ -198,7 +198,8 @@ export class BootCore implements Booter, FileSource {
   }
 
   private ctxBase() {
-    return { data: this.data, engine: this.engine, httpPort: this.opts.httpPort, apiPort: this.opts.apiPort };
+    const api = this.opts.apiPort;
+    return { data: this.data, engine: this.engine, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api };
   }
 
   /** Run a render, turning its RenderError into the 422 the API and file servers report. */
