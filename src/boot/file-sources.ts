@@ -1,0 +1,201 @@
+// FileSource implementations (contract: file-source.ts): an operator's directory jailed by real
+// path, assets embedded in the binary, and a chain that tries sources in order. Also the one
+// request-path normaliser TFTP and HTTP share, so both refuse the same escapes.
+
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { join, sep } from "node:path";
+import type { Stats } from "node:fs";
+import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
+
+/**
+ * Normalise a path a client asked for: backslashes become "/" (Windows loaders and some PXE ROMs
+ * send "\boot\x"), "//" and "." segments collapse, the leading "/" goes. Refused (undefined): "..",
+ * NUL, a drive-letter path ("C:..."), and the empty path. Percent-decoding is the caller's job.
+ */
+export function normaliseRequestPath(raw: string): string | undefined {
+  if (raw.includes("\0")) return undefined;
+  const segments: string[] = [];
+  for (const seg of raw.replace(/\\/g, "/").split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") return undefined;
+    segments.push(seg);
+  }
+  if (segments.length === 0) return undefined;
+  if (/^[A-Za-z]:/.test(segments[0]!)) return undefined;
+  return segments.join("/");
+}
+
+/** Temporary files of uploads in progress (src/api/routes-files.ts) are never served or listed. */
+export const UPLOAD_TEMP_PATTERN = /^\.socle-upload-[0-9a-f]+\.part$/;
+
+/** Codes that mean "not there" for a lookup under a root; anything else is a real failure. */
+const ABSENT = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "EACCES", "EPERM", "EINVAL"]);
+
+/**
+ * Resolve `rel` (already normalised) under `realRoot` (already a real path) to a real path inside
+ * it, following symlinks; undefined when it does not exist or resolves outside the root.
+ */
+export async function resolveInRoot(realRoot: string, rel: string): Promise<string | undefined> {
+  let real: string;
+  try {
+    real = await realpath(join(realRoot, rel));
+  } catch (err) {
+    if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+    throw err;
+  }
+  return isInside(realRoot, real) ? real : undefined;
+}
+
+/** Is `path` the root itself or below it? Both must be real, absolute paths. */
+export function isInside(realRoot: string, path: string): boolean {
+  if (path === realRoot) return true;
+  const prefix = realRoot.endsWith(sep) ? realRoot : realRoot + sep;
+  return path.startsWith(prefix);
+}
+
+/** A strong validator from inode, size and modification time (what nginx and Apache use). */
+export function statEtag(st: Stats): string {
+  return `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+}
+
+/**
+ * Files under `root` (`<data-dir>/files`). The jail is by real path: a symlink may point anywhere
+ * inside the root, never outside it; directories are never files. A missing root is an empty
+ * source (the directory appears with the first upload).
+ */
+export function directorySource(root: string): FileSource {
+  let realRoot: string | undefined;
+  return {
+    async get(path: string): Promise<BootFile | undefined> {
+      const rel = normaliseRequestPath(path);
+      if (rel === undefined || rel.split("/").some((s) => UPLOAD_TEMP_PATTERN.test(s))) return undefined;
+      if (realRoot === undefined) {
+        try {
+          realRoot = await realpath(root);
+        } catch {
+          return undefined;
+        }
+      }
+      const real = await resolveInRoot(realRoot, rel);
+      if (real === undefined) return undefined;
+      let st: Stats;
+      try {
+        st = await stat(real);
+      } catch (err) {
+        if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+        throw err;
+      }
+      if (!st.isFile()) return undefined;
+      return diskFile(real, st);
+    },
+  };
+}
+
+function diskFile(real: string, st: Stats): BootFile {
+  return {
+    size: st.size,
+    mtime: st.mtime,
+    etag: statEtag(st),
+    diskPath: real,
+    read: (start, end) => Bun.file(real).slice(start ?? 0, end ?? st.size).stream(),
+  };
+}
+
+/** An embedded asset: a Blob inside the compiled binary, or a file on disk when run from source. */
+export type EmbeddedEntry = Blob | { path: string };
+
+/**
+ * Assets shipped with Socle, by the path clients ask for. Blobs (Bun.embeddedFiles) have no
+ * inode, so their ETag is a content hash computed once; on-disk entries behave like the directory
+ * source but without a jail (the map is built by us, not by a client).
+ */
+export function embeddedSource(files: ReadonlyMap<string, EmbeddedEntry>): FileSource {
+  const etags = new Map<string, string>();
+  return {
+    async get(path: string): Promise<BootFile | undefined> {
+      const rel = normaliseRequestPath(path);
+      const entry = rel === undefined ? undefined : files.get(rel);
+      if (rel === undefined || entry === undefined) return undefined;
+      if (entry instanceof Blob) {
+        let etag = etags.get(rel);
+        if (etag === undefined) {
+          etag = `"${Bun.hash(await entry.arrayBuffer()).toString(16)}-${entry.size.toString(16)}"`;
+          etags.set(rel, etag);
+        }
+        return {
+          size: entry.size,
+          etag,
+          read: (start, end) => entry.slice(start ?? 0, end ?? entry.size).stream(),
+        };
+      }
+      let st: Stats;
+      try {
+        st = await stat(entry.path);
+      } catch (err) {
+        if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+        throw err;
+      }
+      return st.isFile() ? diskFile(entry.path, st) : undefined;
+    },
+  };
+}
+
+export interface EmbeddedAssetOptions {
+  /** The embedded files to look through; default Bun.embeddedFiles. */
+  embedded?: readonly Blob[];
+  /** The source tree's assets/ directory, read when nothing is embedded (running from source). */
+  assetsDir?: string;
+}
+
+/**
+ * The assets under `assets/<subdir>/`, keyed by their path below it ("ipxe" ->
+ * "undionly.kpxe", "ipxe.efi"). In the compiled binary they come from Bun.embeddedFiles (the
+ * build passes `--asset=assets`, which keeps relative names); from source, from the assets/
+ * directory on disk. A missing directory is an empty map: the loaders are fetched by a build
+ * script and may not be there in a bare checkout.
+ */
+export async function embeddedAssetFiles(subdir: string, opts: EmbeddedAssetOptions = {}): Promise<Map<string, EmbeddedEntry>> {
+  const prefix = `assets/${subdir.replace(/^\/+|\/+$/g, "")}/`;
+  const out = new Map<string, EmbeddedEntry>();
+  const embedded = opts.embedded ?? (Bun.embeddedFiles as Blob[]);
+  for (const blob of embedded) {
+    const name = (blob as Blob & { name?: string }).name ?? "";
+    const rel = name.startsWith(prefix) ? normaliseRequestPath(name.slice(prefix.length)) : undefined;
+    if (rel !== undefined) out.set(rel, blob);
+  }
+  if (out.size > 0 || embedded.length > 0) return out;
+  const dir = join(opts.assetsDir ?? join(import.meta.dir, "../../assets"), prefix.slice("assets/".length));
+  await walk(dir, "", out);
+  return out;
+}
+
+async function walk(dir: string, rel: string, out: Map<string, EmbeddedEntry>): Promise<void> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const full = join(dir, name);
+    const st = await lstat(full).catch(() => undefined);
+    if (st?.isDirectory()) await walk(full, `${rel}${name}/`, out);
+    else if (st?.isFile()) out.set(`${rel}${name}`, { path: full });
+  }
+}
+
+/**
+ * Try sources in order; the first that has the file wins. An error (a template that fails to
+ * render) stops the chain: a broken rendered file must not fall through to a stale static one.
+ */
+export function chainSources(...sources: FileSource[]): FileSource {
+  return {
+    async get(path: string, facts: FileFacts): Promise<BootFile | undefined> {
+      for (const source of sources) {
+        const file = await source.get(path, facts);
+        if (file !== undefined) return file;
+      }
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,131 @@
+// The request -> response logic of the boot file server, separate from the socket so it can be
+// tested with plain Request objects. GET and HEAD only; one FileSource answers every path.
+
+import type { BootFile, FileFacts, FileSource } from "../boot/file-source.ts";
+import { normaliseRequestPath } from "../boot/file-sources.ts";
+import { SocleError } from "../model/errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { contentTypeFor } from "./content-type.ts";
+import { httpDate, ifRangeAllows, isNotModified } from "./conditional.ts";
+import { parseRange } from "./range.ts";
+
+export interface FileHandlerOptions {
+  source: FileSource;
+  log: Logger;
+}
+
+/** Who asked and how they reached us, worked out by the socket layer. */
+export interface RequestOrigin {
+  remoteAddress: string;
+  serverAddress: string;
+}
+
+const ALLOW = "GET, HEAD";
+
+/**
+ * The path of the request as the client sent it, percent-decoded. Bun has already resolved "."
+ * and ".." segments (also "%2e%2e") against "/", so what is left to catch here are encoded
+ * slashes and backslashes that decode into a traversal ("..%2f", "..%5c"): normaliseRequestPath
+ * refuses those. Undefined: malformed percent-encoding.
+ */
+export function decodedPath(url: string): string | undefined {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start < 0) return "";
+  let end = url.length;
+  for (const stop of ["?", "#"]) {
+    const i = url.indexOf(stop, start);
+    if (i >= 0 && i < end) end = i;
+  }
+  try {
+    return decodeURIComponent(url.slice(start, end));
+  } catch {
+    return undefined;
+  }
+}
+
+export function createFileHandler(opts: FileHandlerOptions): (req: Request, origin: RequestOrigin) => Promise<Response> {
+  const { source, log } = opts;
+  return async (req, origin) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return text(405, `method ${req.method} not allowed\n`, { Allow: ALLOW });
+    }
+    const raw = decodedPath(req.url);
+    if (raw === undefined) return text(400, "malformed percent-encoding in the request path\n");
+    const path = normaliseRequestPath(raw);
+    // Whatever the reason (traversal, NUL, drive letter, a directory, nothing there): 404, so the
+    // answer never tells what exists outside the served tree.
+    if (path === undefined) return notFound(req, origin, raw, log);
+    const facts: FileFacts = { protocol: "http", remoteAddress: origin.remoteAddress, serverAddress: origin.serverAddress };
+    let file: BootFile | undefined;
+    try {
+      file = await source.get(path, facts);
+    } catch (err) {
+      return failure(err, path, origin, log);
+    }
+    if (file === undefined) return notFound(req, origin, path, log);
+    return answer(req, path, file, origin, log);
+  };
+}
+
+function answer(req: Request, path: string, file: BootFile, origin: RequestOrigin, log: Logger): Response {
+  const headers = new Headers({
+    "Content-Type": file.contentType ?? contentTypeFor(path),
+    "Cache-Control": file.mtime === undefined && file.etag === undefined ? "no-store" : "no-cache",
+  });
+  if (file.etag !== undefined) headers.set("ETag", file.etag);
+  if (file.mtime !== undefined) headers.set("Last-Modified", httpDate(file.mtime));
+  const validators = { etag: file.etag, mtime: file.mtime };
+  if (isNotModified(req.headers, validators)) {
+    headers.delete("Content-Type");
+    return new Response(null, { status: 304, headers });
+  }
+  const size = file.size;
+  if (size === undefined) {
+    // Unknown length (streamed content): no ranges, chunked body.
+    log.debug("GET", { path, remote: origin.remoteAddress, status: 200 });
+    return new Response(req.method === "HEAD" ? null : file.read(), { status: 200, headers });
+  }
+  headers.set("Accept-Ranges", "bytes");
+  let start = 0;
+  let end = size;
+  let status = 200;
+  const range = ifRangeAllows(req.headers, validators) ? parseRange(req.headers.get("range"), size) : { kind: "full" as const };
+  if (range.kind === "unsatisfiable") {
+    headers.set("Content-Range", `bytes */${size}`);
+    headers.delete("Content-Type");
+    return new Response(null, { status: 416, headers });
+  }
+  if (range.kind === "partial") {
+    start = range.start;
+    end = range.end;
+    status = 206;
+    headers.set("Content-Range", `bytes ${start}-${end - 1}/${size}`);
+  }
+  headers.set("Content-Length", String(end - start));
+  log.debug(req.method, { path, remote: origin.remoteAddress, status, bytes: end - start });
+  if (req.method === "HEAD") return new Response(null, { status, headers });
+  // A plain file on disk goes out through Bun.file, which the server sends with sendfile(2).
+  const body = file.diskPath !== undefined ? Bun.file(file.diskPath).slice(start, end) : file.read(start, end);
+  return new Response(body, { status, headers });
+}
+
+function notFound(req: Request, origin: RequestOrigin, path: string, log: Logger): Response {
+  log.debug("not found", { method: req.method, path, remote: origin.remoteAddress });
+  return text(404, "not found\n");
+}
+
+function failure(err: unknown, path: string, origin: RequestOrigin, log: Logger): Response {
+  if (err instanceof SocleError) {
+    // A file that exists but cannot be produced (a template missing a parameter): the operator
+    // needs the reason, and the machine's installer log is often where they will look first.
+    log.warn("cannot produce file", { path, remote: origin.remoteAddress, error: err.message });
+    const status = err.type === "NotFound" ? 404 : err.code >= 500 ? err.code : 500;
+    return text(status, `cannot produce "${path}": ${err.messages.join("; ")}\n`);
+  }
+  log.error("internal error", { path, remote: origin.remoteAddress, error: (err as Error)?.stack ?? String(err) });
+  return text(500, "internal error; see the server log\n");
+}
+
+function text(status: number, body: string, extra: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...extra } });
+}

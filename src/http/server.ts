@@ -1,0 +1,61 @@
+// The machine-facing HTTP file server (port 8091): plain HTTP, as firmware and installers speak
+// it. Static trees, embedded loaders and rendered per-machine files all come from one FileSource.
+
+import type { Server } from "bun";
+import type { FileSource } from "../boot/file-source.ts";
+import type { Logger } from "../log/logger.ts";
+import { createFileHandler } from "./handler.ts";
+import { serverAddressOf } from "./server-address.ts";
+
+export interface HttpServerOptions {
+  /** Address to bind ("0.0.0.0", "::", or one address). */
+  listen: string;
+  /** 0 picks a free port. */
+  port: number;
+  source: FileSource;
+  log: Logger;
+  /**
+   * Our address for FileFacts.serverAddress when neither the Host header (an IP literal) nor a
+   * specific listen address tells it (see server-address.ts); main passes --address.
+   */
+  address?: string;
+}
+
+export interface HttpServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Idle seconds before Bun drops a connection. Installers keep connections open between files,
+ * and a slow client on a large file is not idle while bytes flow.
+ */
+const IDLE_TIMEOUT_S = 60;
+
+export function startHttpServer(opts: HttpServerOptions): HttpServer {
+  const handle = createFileHandler({ source: opts.source, log: opts.log });
+  const fallback = opts.address || "127.0.0.1";
+  const server: Server<unknown> = Bun.serve({
+    hostname: opts.listen,
+    port: opts.port,
+    idleTimeout: IDLE_TIMEOUT_S,
+    // Machines never upload here; refuse bodies early.
+    maxRequestBodySize: 64 * 1024,
+    fetch: (req, srv) =>
+      handle(req, {
+        remoteAddress: srv.requestIP(req)?.address ?? "",
+        serverAddress: serverAddressOf(req.headers.get("host"), opts.listen, fallback),
+      }),
+    error: (err) => {
+      opts.log.error("internal error", { error: err?.stack ?? String(err) });
+      return new Response("internal error; see the server log\n", { status: 500 });
+    },
+  });
+  opts.log.info("HTTP boot file server listening", { listen: opts.listen, port: server.port });
+  return {
+    port: server.port ?? opts.port,
+    stop: async () => {
+      await server.stop(true);
+    },
+  };
+}
