@@ -25,7 +25,11 @@ import { bootstrapAdmin } from "./api/bootstrap.ts";
 import { main as cliMain } from "./cli/run.ts";
 import { DhcpServer } from "./dhcp/server.ts";
 import { createDhcpHandler } from "./dhcp/handler.ts";
-import { createMinimalBooter } from "./boot/minimal-booter.ts";
+import { BootCore } from "./boot/core.ts";
+import { chainSources, directorySource, embeddedAssetFiles, embeddedSource } from "./boot/file-sources.ts";
+import { createStoreBootData } from "./adapters/boot-data.ts";
+import { startHttpServer } from "./http/server.ts";
+import { startTftpServer } from "./tftp/server.ts";
 import { createStoreDhcpBackend } from "./adapters/dhcp-backend.ts";
 import { SocleError } from "./model/errors.ts";
 
@@ -66,11 +70,13 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
 
   try {
     const settings = await openSettings(cfg.dataDir);
-    let serverKey = settings.get().secrets.tokenKey;
-    if (!serverKey) {
-      serverKey = generateSecret();
-      await settings.setSecret("tokenKey", serverKey);
-    }
+    const secret = async (name: string) => {
+      let value = settings.get().secrets[name];
+      if (!value) await settings.setSecret(name, (value = generateSecret()));
+      return value;
+    };
+    const serverKey = await secret("tokenKey");
+    const registrationSecret = await secret("registrationSecret");
 
     const objects = new ObjectService(store);
     for (const { type, obj } of SEEDED_BUILTINS) {
@@ -87,7 +93,23 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const prefs = new PrefsService(store);
     const events = new EventHub(store);
     cleanups.push(() => events.close());
-    const authn = new Authenticator({ store, serverKey, log: log.child("auth") });
+    const authn = new Authenticator({ store, serverKey, registrationSecret, log: log.child("auth") });
+    let api: ApiServer | undefined;
+    const bootData = createStoreBootData(store, log.child("boot"));
+    const boot = new BootCore({
+      data: bootData,
+      log: log.child("boot"),
+      httpPort: cfg.staticPort,
+      apiPort: () => api?.port ?? cfg.apiPort,
+      tokens: {
+        machine: (uuid, ttl) => authn.tokenForMachine(store.get("machines", uuid) ?? { Uuid: uuid }, ttl).token,
+        registration: (ttl) => authn.tokenForRegistration(ttl).token,
+      },
+    });
+    cleanups.push(() => {
+      boot.close();
+      bootData.close();
+    });
     const services = {
       api: true,
       static: false,
@@ -100,12 +122,13 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       Hostname: hostname(),
       Address: address,
       Addresses: localAddresses(),
-      ApiPort: api.port,
+      ApiPort: api?.port ?? cfg.apiPort,
       FilePort: cfg.staticPort,
       TftpPort: cfg.tftpPort,
       DhcpPort: cfg.dhcpPort,
       BinlPort: cfg.binlPort,
-      // Configured (Enabled) versus actually serving (Running): services arrive in later releases.
+      // Configured (Enabled) versus actually serving (Running): a protocol port that could not
+      // be bound (not root, in use) leaves its service off and the rest of Socle running.
       Services: {
         Api: { Enabled: true, Running: services.api },
         Static: { Enabled: !cfg.disableStatic, Running: services.static },
@@ -119,7 +142,6 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       Uptime: Math.floor((Date.now() - started) / 1000),
     });
 
-    let api: ApiServer;
     try {
       api = startApiServer({
         hostname: cfg.apiListen,
@@ -127,50 +149,82 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         certPem: tls.certPem,
         keyPem: tls.keyPem,
         build: (remoteOf) =>
-          createApi({ store, objects, authn, prefs, events, log: log.child("api"), info, version: VERSION }, remoteOf),
+          createApi({ store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION }, remoteOf),
       });
     } catch (err) {
       throw bindError(err, "--api-port", cfg.apiListen, cfg.apiPort);
     }
-    cleanups.push(() => api.stop());
+    const apiServer = api;
+    cleanups.push(() => apiServer.stop());
+
+    /** Start a protocol service; a SocleError (port not bindable) is one log line, not a failed start. */
+    const optional = async (name: keyof typeof services, run: () => Promise<() => Promise<void> | void>) => {
+      try {
+        cleanups.push(await run());
+        services[name] = true;
+      } catch (err) {
+        if (!(err instanceof SocleError)) throw err;
+        log.child(name).error(`${name.toUpperCase()} is not running: ${err.messages.join("; ")}`);
+      }
+    };
+
+    // What TFTP and HTTP hand out: rendered files first, then the operator's files, then the
+    // loaders embedded in the binary.
+    const files = chainSources(boot, directorySource(join(cfg.dataDir, "files")), embeddedSource(await embeddedAssetFiles("ipxe")));
+
+    if (!cfg.disableStatic) {
+      await optional("static", async () => {
+        try {
+          const http = startHttpServer({ listen: cfg.staticListen, port: cfg.staticPort, source: files, log: log.child("http"), address });
+          return () => http.stop();
+        } catch (err) {
+          throw new SocleError("Unavailable", "http", "", bindError(err, "--static-port", cfg.staticListen, cfg.staticPort).message);
+        }
+      });
+    }
+
+    if (!cfg.disableTftp) {
+      await optional("tftp", async () => {
+        const tftp = await startTftpServer({ port: cfg.tftpPort, source: files, log: log.child("tftp") });
+        return () => tftp.stop();
+      });
+    }
 
     if (!cfg.disableDhcp) {
       const dlog = log.child("dhcp");
-      const backend = createStoreDhcpBackend(store, dlog);
-      const handler = createDhcpHandler({ backend, booter: createMinimalBooter({ httpPort: cfg.staticPort }), log: dlog });
-      const dhcp = new DhcpServer({
-        handler,
-        log: dlog,
-        port: cfg.dhcpPort,
-        binlPort: cfg.disableBinl ? 0 : cfg.binlPort,
-        interfaces: cfg.dhcpInterfaces,
-      });
-      try {
-        await dhcp.start();
-        cleanups.push(async () => {
+      await optional("dhcp", async () => {
+        const backend = createStoreDhcpBackend(store, dlog);
+        const dhcp = new DhcpServer({
+          handler: createDhcpHandler({ backend, booter: boot, log: dlog }),
+          log: dlog,
+          port: cfg.dhcpPort,
+          binlPort: cfg.disableBinl ? 0 : cfg.binlPort,
+          interfaces: cfg.dhcpInterfaces,
+        });
+        try {
+          await dhcp.start();
+        } catch (err) {
+          await dhcp.stop().catch(() => {});
+          backend.close();
+          throw err;
+        }
+        return async () => {
           await dhcp.stop();
           backend.close();
-        });
-        services.dhcp = true;
-        services.binl = !cfg.disableBinl;
-      } catch (err) {
-        await dhcp.stop().catch(() => {});
-        backend.close();
-        // A protocol port we may not bind (not root) leaves the rest of Socle useful: say so in
-        // one line and go on without DHCP; info shows it as enabled but not running.
-        if (!(err instanceof SocleError)) throw err;
-        dlog.error(`DHCP is not running: ${err.messages.join("; ")}`);
-      }
+        };
+      });
+      services.binl = services.dhcp && !cfg.disableBinl;
     }
     log.info("socle started", {
       version: VERSION,
-      api: `https://${cfg.apiListen}:${api.port}/api/v3`,
+      api: `https://${cfg.apiListen}:${apiServer.port}/api/v3`,
+      services: Object.entries(services).filter(([, on]) => on).map(([name]) => name).join(","),
       dataDir: cfg.dataDir,
       address,
       ms: Date.now() - started,
     });
     return {
-      apiPort: api.port,
+      apiPort: apiServer.port,
       address,
       caCertPem: tls.caCertPem ?? "",
       dataDir: cfg.dataDir,
