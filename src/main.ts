@@ -149,7 +149,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         certPem: tls.certPem,
         keyPem: tls.keyPem,
         build: (remoteOf) =>
-          createApi({ store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION }, remoteOf),
+          createApi({ store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir }, remoteOf),
       });
     } catch (err) {
       throw bindError(err, "--api-port", cfg.apiListen, cfg.apiPort);

@@ -10,6 +10,7 @@ import { systemRoutes } from "./routes-system.ts";
 import { userRoutes } from "./routes-users.ts";
 import { paramRoutes } from "./routes-params.ts";
 import { objectRoutes } from "./routes-objects.ts";
+import { fileRoutes } from "./routes-files.ts";
 import { renderRoutes } from "./routes-render.ts";
 import { registerRoutes } from "./routes-register.ts";
 
@@ -45,6 +46,7 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
   userRoutes(app, deps);
   paramRoutes(app, deps);
   renderRoutes(app, deps);
+  fileRoutes(app, deps); // before objectRoutes, whose /api/v3/:type would take "files"
   objectRoutes(app, deps);
 
   app.notFound((c) =>

@@ -22,4 +22,11 @@ export interface ApiDeps {
   boot?: BootCore;
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
+  /**
+   * The data directory: /api/v3/files and /api/v3/isos live in its files/ and isos/. Without it
+   * (API-only test setups) those routes are not registered.
+   */
+  dataDir?: string;
+  /** Largest accepted file or ISO upload in bytes (default 8 GiB). */
+  uploadLimit?: number;
 }
