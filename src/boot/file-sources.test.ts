@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
+import { chainSources, directorySource, embeddedAssetFiles, embeddedSource, normaliseRequestPath } from "./file-sources.ts";
+
+const facts: FileFacts = { protocol: "tftp", remoteAddress: "198.51.100.7", serverAddress: "198.51.100.1" };
+const text = async (f: BootFile | undefined, start?: number, end?: number) => new Response(f!.read(start, end)).text();
+
+describe("normaliseRequestPath", () => {
+  const cases: Array<[string, string | undefined]> = [
+    ["/undionly.kpxe", "undionly.kpxe"],
+    ["undionly.kpxe", "undionly.kpxe"],
+    ["\\boot\\bcd", "boot/bcd"],
+    ["//a///b/./c/", "a/b/c"],
+    ["pxelinux.cfg/01-52-54-00-12-34-56", "pxelinux.cfg/01-52-54-00-12-34-56"],
+    ["a..b/.hidden", "a..b/.hidden"],
+    ["../etc/passwd", undefined],
+    ["a/../../b", undefined],
+    ["a\\..\\b", undefined],
+    ["C:\\boot\\x", undefined],
+    ["/c:/x", undefined],
+    ["a\0b", undefined],
+    ["", undefined],
+    ["/", undefined],
+    ["./.", undefined],
+  ];
+  for (const [raw, want] of cases) test(JSON.stringify(raw), () => expect(normaliseRequestPath(raw)).toBe(want));
+});
+
+describe("directorySource", () => {
+  let dir: string;
+  let src: FileSource;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "socle-fs-"));
+    await mkdir(join(dir, "root/sub"), { recursive: true });
+    await writeFile(join(dir, "root/sub/file.txt"), "0123456789");
+    await writeFile(join(dir, "root/.socle-upload-00ff.part"), "half");
+    await writeFile(join(dir, "outside.txt"), "outside");
+    await symlink(join(dir, "outside.txt"), join(dir, "root/out"));
+    await symlink("sub/file.txt", join(dir, "root/in"));
+    await symlink(join(dir, "root"), join(dir, "root-link"));
+    src = directorySource(join(dir, "root-link")); // the root itself may be a symlink
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  test("a file: size, mtime, inode-size-mtime ETag, real disk path, ranged reads", async () => {
+    const f = await src.get("sub/file.txt", facts);
+    expect(f?.size).toBe(10);
+    expect(f?.mtime).toBeInstanceOf(Date);
+    expect(f?.etag).toMatch(/^"[0-9a-f]+-a-[0-9a-f]+"$/);
+    expect(f?.diskPath).toBe(join(dir, "root/sub/file.txt"));
+    expect(await text(f)).toBe("0123456789");
+    expect(await text(f, 2, 5)).toBe("234");
+    expect(await text(f, 7)).toBe("789");
+  });
+
+  test("backslashes are normalised; a symlink inside the root is followed", async () => {
+    expect(await text(await src.get("sub\\file.txt", facts))).toBe("0123456789");
+    expect((await src.get("in", facts))?.diskPath).toBe(join(dir, "root/sub/file.txt"));
+  });
+
+  test("never: outside symlinks, directories, '..', missing files, upload temporaries", async () => {
+    for (const p of ["out", "sub", "sub/", "../outside.txt", "sub/../../outside.txt", "nope", "sub/file.txt/x", ".socle-upload-00ff.part"]) {
+      expect(await src.get(p, facts)).toBeUndefined();
+    }
+  });
+
+  test("a missing root is an empty source", async () => {
+    expect(await directorySource(join(dir, "absent")).get("x", facts)).toBeUndefined();
+  });
+});
+
+describe("embeddedSource", () => {
+  test("blobs: size, content-hash ETag, ranges; paths normalised", async () => {
+    const src = embeddedSource(new Map([["ipxe.efi", new Blob(["MZ-efi-image"])]]));
+    const f = await src.get("/ipxe.efi", facts);
+    expect(f?.size).toBe(12);
+    expect(f?.etag).toMatch(/^"[0-9a-f]+-c"$/);
+    expect(f?.diskPath).toBeUndefined();
+    expect(await text(f, 3, 6)).toBe("efi");
+    expect((await src.get("ipxe.efi", facts))?.etag).toBe(f!.etag!);
+    expect(await src.get("other", facts)).toBeUndefined();
+  });
+
+  test("on-disk entries (running from source) are served with their disk path", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "socle-emb-"));
+    try {
+      await writeFile(join(dir, "undionly.kpxe"), "kpxe");
+      const src = embeddedSource(new Map([["undionly.kpxe", { path: join(dir, "undionly.kpxe") }], ["gone", { path: join(dir, "gone") }]]));
+      const f = await src.get("undionly.kpxe", facts);
+      expect(f?.diskPath).toBe(join(dir, "undionly.kpxe"));
+      expect(await text(f)).toBe("kpxe");
+      expect(await src.get("gone", facts)).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("embeddedAssetFiles", () => {
+  test("compiled: Bun.embeddedFiles names under assets/<subdir>/ become request paths", async () => {
+    const blob = (name: string, body: string) => Object.assign(new Blob([body]), { name });
+    const files = await embeddedAssetFiles("ipxe", {
+      embedded: [blob("assets/ipxe/undionly.kpxe", "a"), blob("assets/ipxe/arm64/ipxe.efi", "b"), blob("assets/ui/index.html", "c")],
+    });
+    expect([...files.keys()].sort()).toEqual(["arm64/ipxe.efi", "undionly.kpxe"]);
+  });
+
+  test("from source: the assets directory on disk; missing is empty", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "socle-assets-"));
+    try {
+      await mkdir(join(dir, "ipxe/arm64"), { recursive: true });
+      await writeFile(join(dir, "ipxe/ipxe.efi"), "x");
+      await writeFile(join(dir, "ipxe/arm64/ipxe.efi"), "y");
+      const files = await embeddedAssetFiles("ipxe", { embedded: [], assetsDir: dir });
+      expect(files.get("ipxe.efi")).toEqual({ path: join(dir, "ipxe/ipxe.efi") });
+      expect([...files.keys()].sort()).toEqual(["arm64/ipxe.efi", "ipxe.efi"]);
+      expect((await embeddedAssetFiles("nothing", { embedded: [], assetsDir: dir })).size).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("chainSources", () => {
+  const one = (name: string, body: string): FileSource => ({
+    async get(path) {
+      if (path !== name) return undefined;
+      return { size: body.length, read: () => new Blob([body]).stream() };
+    },
+  });
+  const failing: FileSource = {
+    async get(path) {
+      if (path === "broken") throw new Error('template "x": parameter "y" is required');
+      return undefined;
+    },
+  };
+
+  test("the first source that has the file wins", async () => {
+    const chain = chainSources(one("a", "first"), one("a", "second"), one("b", "third"));
+    expect(await text(await chain.get("a", facts))).toBe("first");
+    expect(await text(await chain.get("b", facts))).toBe("third");
+    expect(await chain.get("c", facts)).toBeUndefined();
+  });
+
+  test("an error stops the chain: a broken rendered file never falls through to a static one", async () => {
+    const chain = chainSources(failing, one("broken", "stale"));
+    await expect(chain.get("broken", facts)).rejects.toThrow('parameter "y" is required');
+    // Paths the failing source does not have still reach the next source.
+    expect(await text(await chainSources(failing, one("ok", "fine")).get("ok", facts))).toBe("fine");
+  });
+
+  test("an empty chain has nothing", async () => {
+    expect(await chainSources().get("a", facts)).toBeUndefined();
+  });
+});
