@@ -19,7 +19,7 @@
 // (by PID) at the end, on failure and on SIGINT/SIGTERM.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetLab, needsRoot } from "../helpers/netns.ts";
 import { dnsmasq, kea, memoryOf, socle, socleCli, type RunningServer, type Segment, type Target } from "./dhcp-targets.ts";
@@ -39,6 +39,7 @@ const TOTAL_CAP_MS = (QUICK ? 4 : 10) * 60_000;
 const CLIENTS = 200;
 const LEASES_FOR_MEMORY = QUICK ? 20_000 : 100_000;
 const MAX_DROPS_PCT = 1;
+const DRAIN_MS = 1_500;
 
 const SERVER_ADDR = "203.0.113.1";
 const CLIENT_ADDR = "203.0.113.2";
@@ -65,6 +66,7 @@ interface ServerResult {
 }
 
 const f1 = (n: number) => n.toFixed(1);
+const loadText = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 const f2 = (n: number) => n.toFixed(2);
 const say = (s: string) => console.log(s);
 
@@ -122,6 +124,9 @@ class Bench {
   }
 
   async measure(rate: number): Promise<Step> {
+    // A pause before each step: a server still working off the backlog of an overloaded step
+    // would otherwise fail the next one too.
+    await Bun.sleep(DRAIN_MS);
     let report: PerfdhcpReport | undefined;
     // perfdhcp 2.2 in multi-thread mode sometimes aborts with "Sent packet's timestamp must not be
     // greater than received packet's timestamp" (its receive thread stamps first): run it again.
@@ -142,7 +147,8 @@ class Bench {
     return step;
   }
 
-  async run(target: Target, leaseCount: (srv: RunningServer, dir: string) => Promise<number | undefined>): Promise<ServerResult> {
+  /** Start `target`, probe, avalanche, rate search; `remaining` counts it and the targets after it. */
+  async run(target: Target, leaseCount: (srv: RunningServer, dir: string) => Promise<number | undefined>, remaining: number): Promise<ServerResult> {
     const res: ServerResult = { name: target.name, status: "skipped", steps: [] };
     const missing = target.missing();
     if (missing) {
@@ -175,8 +181,8 @@ class Bench {
       }
       // Warm-up, not measured: the first seconds after the burst are not steady state.
       await this.perfdhcp(["-r", "500", "-R", String(CLIENTS), "-p", "2"], 20_000);
-      // Each server gets an equal share of what is left of the time cap (the memory run included).
-      const remaining = ONLY.filter((n) => n !== target.name).length + 1;
+      // Each server gets an equal share of what is left of the time cap (half a share is kept for
+      // the memory run).
       const share = (this.deadline - performance.now()) / (remaining + 0.5);
       const search = await findMaxRate((r) => this.measure(r), {
         start: 500,
@@ -295,7 +301,7 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   try {
-    say(`dhcp bench: perfdhcp DORA, ${CLIENTS} clients (-R), ${STEP_SECONDS} s per rate step, <= ${MAX_DROPS_PCT} % drops; ${cpus().length} CPUs, Bun ${Bun.version}`);
+    say(`dhcp bench: perfdhcp DORA, ${CLIENTS} clients (-R), ${STEP_SECONDS} s per rate step, <= ${MAX_DROPS_PCT} % drops; ${cpus().length} CPUs, Bun ${Bun.version}, load ${loadText()}`);
     await bench.topology();
     const targets: Array<[Target, (srv: RunningServer, dir: string) => Promise<number | undefined>]> = [
       [kea, async (_srv, dir) => new Set(readFileSync(join(dir, "kea-leases4.csv"), "utf8").split("\n").slice(1).filter(Boolean).map((l) => l.split(",")[0])).size],
@@ -303,10 +309,8 @@ async function main(): Promise<number> {
       [socle, (srv, dir) => socleLeaseCount(bench, dir, srv)],
     ];
     const results: ServerResult[] = [];
-    for (const [t, count] of targets) {
-      if (!ONLY.includes(t.name)) continue;
-      results.push(await bench.run(t, count));
-    }
+    const selected = targets.filter(([t]) => ONLY.includes(t.name));
+    for (const [i, [t, count]] of selected.entries()) results.push(await bench.run(t, count, selected.length - i));
     let mem: Awaited<ReturnType<Bench["socleMemory"]>> | undefined;
     if (ONLY.includes("socle")) {
       say(`\nsocle memory: ${LEASES_FOR_MEMORY} leases in the store (198.18.0.0/15 records, never on a network)`);
@@ -336,7 +340,9 @@ async function main(): Promise<number> {
       }
       if (mem.note) say(`  ${mem.note}`);
     }
-    say(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    say(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s; load average now ${loadText()}`);
+    // Server and perfdhcp each want a CPU of their own: other work makes every figure lower and noisier.
+    if ((loadavg()[1] ?? 0) > cpus().length * 0.75) say(`note: the machine was busy with other work (load ${loadText()} on ${cpus().length} CPUs); the figures are noisy, rerun on an idle machine`);
     console.log(
       JSON.stringify({
         bench: "dhcp",
