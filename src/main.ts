@@ -21,6 +21,7 @@ import { EventHub } from "./api/events.ts";
 import { Authenticator } from "./api/authn.ts";
 import { createApi } from "./api/app.ts";
 import { startApiServer, type ApiServer } from "./api/server.ts";
+import { DEFAULT_UPLOAD_LIMIT } from "./api/routes-files.ts";
 import { bootstrapAdmin } from "./api/bootstrap.ts";
 import { main as cliMain } from "./cli/run.ts";
 import { DhcpServer } from "./dhcp/server.ts";
@@ -148,6 +149,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         port: cfg.apiPort,
         certPem: tls.certPem,
         keyPem: tls.keyPem,
+        maxBodyBytes: DEFAULT_UPLOAD_LIMIT + 1024 * 1024,
         build: (remoteOf) =>
           createApi({ store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir }, remoteOf),
       });

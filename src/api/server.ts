@@ -11,6 +11,8 @@ export interface ApiServerOptions {
   certPem: string;
   keyPem: string;
   build: (remoteOf: (req: Request) => string) => Hono<ApiEnv>;
+  /** Largest request body Bun accepts at all (uploads); JSON routes enforce their own, smaller limit. */
+  maxBodyBytes: number;
 }
 
 export interface ApiServer {
@@ -29,6 +31,7 @@ export function startApiServer(opts: ApiServerOptions): ApiServer {
     fetch: (req, srv) => app.fetch(req, { server: srv }),
     websocket,
     idleTimeout: 0,
+    maxRequestBodySize: opts.maxBodyBytes,
   });
   const s = server;
   return {
