@@ -1,0 +1,157 @@
+// The QEMU lab (shared/e2e, beside the repository) driven from bun: its scripts with this suite's
+// own namespace names, Socle (`bun src/main.ts serve`) started inside the server namespace, and
+// the API called from there with curl (the API listens only inside the namespace).
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const LAB_DIR = resolve(process.env.SOCLE_E2E_LAB ?? join(ROOT, "..", "shared", "e2e"));
+export const PREPARED = join(ROOT, ".cache", "e2e", "discovery");
+export const ADMIN_PASSWORD = "e2e-admin-horse-battery";
+
+/** This suite's namespaces and state dir: other users of the lab on this machine keep theirs. */
+export const LAB_ENV: Record<string, string> = {
+  E2E_NS_SRV: process.env.E2E_NS_SRV ?? "socle-e2e-srv",
+  E2E_NS_VM: process.env.E2E_NS_VM ?? "socle-e2e-vm",
+  E2E_STATE: process.env.E2E_STATE ?? "/run/socle-e2e",
+};
+
+/** Why the suite cannot run here, or undefined. */
+export function skipReason(): string | undefined {
+  if (process.platform !== "linux") return "the QEMU lab needs Linux";
+  if (process.getuid?.() !== 0) return "the QEMU lab needs root (network namespaces, taps)";
+  if (!existsSync(join(LAB_DIR, "lab-up.sh"))) return `the QEMU lab is not at ${LAB_DIR} (set SOCLE_E2E_LAB)`;
+  for (const f of ["/usr/bin/qemu-system-x86_64", "/usr/share/ovmf/OVMF.fd", "/usr/lib/ipxe/undionly.kpxe", "/bin/busybox", "/usr/bin/curl"]) {
+    if (!existsSync(f)) return `${f} is missing (run ${LAB_DIR}/install-deps.sh and apt-get install curl)`;
+  }
+  for (const f of ["vmlinuz", "initrd.img"]) {
+    if (!existsSync(join(PREPARED, f))) return `${join(PREPARED, f)} is missing (run npm run e2e:prepare)`;
+  }
+  if (!existsSync(join(ROOT, "assets", "ipxe", "ipxe.efi"))) return "assets/ipxe/ is empty (run npm run e2e:prepare)";
+  return undefined;
+}
+
+export interface Ran {
+  code: number;
+  out: string;
+}
+
+/** Run a command with the lab's environment; output (stdout+stderr) is returned, never thrown. */
+export async function sh(cmd: string[], timeoutMs = 120_000): Promise<Ran> {
+  const p = Bun.spawn(cmd, { env: { ...process.env, ...LAB_ENV }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const timer = setTimeout(() => p.kill("SIGTERM"), timeoutMs);
+  const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  clearTimeout(timer);
+  return { code, out: o + e };
+}
+
+export const lab = (script: string, ...args: string[]) => [join(LAB_DIR, script), ...args];
+
+/** lab-up.sh; returns its KEY=VALUE lines as a map. */
+export async function labUp(): Promise<Record<string, string>> {
+  const p = Bun.spawn(lab("lab-up.sh"), { env: { ...process.env, ...LAB_ENV }, stdout: "pipe", stderr: "pipe" });
+  const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`lab-up.sh failed (${code}): ${e}`);
+  const vars: Record<string, string> = {};
+  for (const line of o.split("\n")) {
+    const m = /^([A-Z0-9_]+)=['"]?(.*?)['"]?$/.exec(line.trim());
+    if (m) vars[m[1] as string] = m[2] as string;
+  }
+  return vars;
+}
+
+export interface ApiAnswer {
+  status: number;
+  body: any;
+  text: string;
+}
+
+/** Socle serving the lab from inside the server namespace. */
+export class LabSocle {
+  readonly work = mkdtempSync(join(tmpdir(), "socle-e2e-"));
+  readonly dataDir = join(this.work, "data");
+  readonly logFile = join(this.work, "socle.log");
+  private proc: Subprocess | undefined;
+
+  constructor(
+    readonly ns: string,
+    readonly iface: string,
+    readonly address: string,
+  ) {}
+
+  get api(): string {
+    return `https://${this.address}:8092`;
+  }
+
+  async start(timeoutMs = 30_000): Promise<void> {
+    const cmd = [
+      "ip", "netns", "exec", this.ns,
+      "env", `SOCLE_ADMIN_PASSWORD=${ADMIN_PASSWORD}`,
+      process.execPath, join(ROOT, "src", "main.ts"), "serve",
+      "--data-dir", this.dataDir, "--dhcp-interfaces", this.iface, "--address", this.address, "--log-level", "debug",
+    ];
+    this.proc = Bun.spawn(cmd, { cwd: ROOT, stdout: Bun.file(this.logFile), stderr: Bun.file(this.logFile), stdin: "ignore" });
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null) throw new Error(`socle exited with ${this.proc.exitCode}: ${this.log().slice(-2000)}`);
+      const r = await this.call("GET", "/api/v3/info");
+      if (r.status === 200) return;
+      await Bun.sleep(250);
+    }
+    throw new Error(`socle did not answer on ${this.api} within ${timeoutMs} ms: ${this.log().slice(-2000)}`);
+  }
+
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, "utf8") : "";
+  }
+
+  /** An API call from inside the namespace (curl with Socle's CA and admin credentials). */
+  async call(method: string, path: string, opts: { json?: unknown; file?: string; type?: string } = {}): Promise<ApiAnswer> {
+    const ca = join(this.dataDir, "pki", "ca.pem");
+    const args = ["ip", "netns", "exec", this.ns, "curl", "-sS", "--max-time", "60", "-X", method, "-u", `admin:${ADMIN_PASSWORD}`, "-w", "\n%{http_code}"];
+    args.push(...(existsSync(ca) ? ["--cacert", ca] : ["-k"]));
+    if (opts.json !== undefined) args.push("-H", `Content-Type: ${opts.type ?? "application/json"}`, "--data-binary", JSON.stringify(opts.json));
+    if (opts.file !== undefined) args.push("-H", `Content-Type: ${opts.type ?? "application/octet-stream"}`, "--data-binary", `@${opts.file}`);
+    args.push(`${this.api}${path}`);
+    const r = await sh(args, 90_000);
+    const cut = r.out.lastIndexOf("\n");
+    const status = Number(r.out.slice(cut + 1).trim()) || 0;
+    const text = r.out.slice(0, Math.max(cut, 0));
+    let body: any = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {}
+    return { status, body, text };
+  }
+
+  /** Like call, but throws naming the request when the status is not 2xx. */
+  async must(method: string, path: string, opts: { json?: unknown; file?: string; type?: string } = {}): Promise<any> {
+    const r = await this.call(method, path, opts);
+    if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path} answered ${r.status}: ${r.text.slice(0, 600)}`);
+    return r.body;
+  }
+
+  /** The machines that list `mac` among their HardwareAddrs. */
+  async machinesWith(mac: string): Promise<any[]> {
+    const list = await this.must("GET", `/api/v3/machines?HardwareAddrs=Eq(${mac})`);
+    return Array.isArray(list) ? list : [];
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    p.kill("SIGTERM");
+    const done = await Promise.race([p.exited.then(() => true), Bun.sleep(5000).then(() => false)]);
+    if (!done) {
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+  }
+
+  remove(): void {
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,184 @@
+// Network boot end to end (issue 4, section 6): real VM firmware in the QEMU lab boots from Socle
+// into discovery and registers; configuration only through the API. Runs as root with the lab's
+// packages and `npm run e2e:prepare` done; otherwise every test is skipped with the reason.
+//
+//   npm run test:e2e            (bun test ./test/e2e)
+//
+// One Socle serves the whole file (a fresh data dir), so the tests run in order and later ones
+// use what earlier ones registered. Serial logs, the server log and pcaps-free results are kept
+// under $E2E_STATE/socle-e2e-logs when a test fails.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { LAB_ENV, LabSocle, PREPARED, lab, labUp, sh, skipReason } from "./lab.ts";
+
+const SKIP = skipReason();
+if (SKIP) console.log(`e2e: skipped: ${SKIP}`);
+
+const MAC = {
+  bios: "52:54:00:e2:10:01",
+  uefi: "52:54:00:e2:10:02",
+  edk2: "52:54:00:e2:10:03",
+  probe: "52:54:00:e2:ff:01",
+  stormPrefix: "52:54:00:e2:20",
+};
+/** Per VM; the lab's reference boots take 14-22 s under TCG (README), storms of 4 about 30 s. */
+const VM_TIMEOUT_S = 120;
+
+let socle: LabSocle | undefined;
+let setupError: Error | undefined;
+let logs = "";
+let vars: Record<string, string> = {};
+const started = Date.now();
+
+function ready(): LabSocle {
+  if (setupError) throw new Error(`lab setup failed: ${setupError.message}`);
+  if (!socle) throw new Error("lab setup did not run");
+  return socle;
+}
+
+/** vm-boot.sh; on failure the error carries the tail of the serial log and of Socle's log. */
+async function boot(name: string, mac: string, args: string[], marker?: string, timeoutS = VM_TIMEOUT_S): Promise<string> {
+  const s = ready(); // fail at once, not after a VM timeout, when the lab is not up
+  const log = join(logs, `${name}.serial.log`);
+  const extra = marker ? ["--marker", marker] : [];
+  const r = await sh(lab("vm-boot.sh", "--mac", mac, "--timeout", String(timeoutS), "--log", log, ...args, ...extra), (timeoutS + 30) * 1000);
+  if (r.code !== 0) {
+    const serial = existsSync(log) ? readFileSync(log, "utf8").slice(-2500) : "(no serial log)";
+    throw new Error(`vm-boot ${name} (${mac}) failed with ${r.code}:\n${r.out}\n--- serial ---\n${serial}\n--- socle ---\n${s.log().slice(-2500)}`);
+  }
+  return r.out;
+}
+
+async function expectRegistered(mac: string): Promise<any> {
+  const s = ready();
+  const found = await s.machinesWith(mac);
+  expect(found.length).toBe(1);
+  const m = found[0];
+  expect(m.HardwareAddrs).toContain(mac);
+  expect(m.Address).toMatch(/^198\.51\.100\.(1[0-9][0-9])$/);
+  expect(m.Params?.inventory?.CPUs).toBeGreaterThan(0);
+  expect(m.Params?.inventory?.MemoryBytes).toBeGreaterThan(100 * 1024 * 1024);
+  return m;
+}
+
+describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
+  beforeAll(async () => {
+    try {
+      await sh(lab("lab-down.sh"), 60_000); // leftovers of an earlier, killed run
+      vars = await labUp();
+      const ns = vars.E2E_NS_SRV ?? LAB_ENV.E2E_NS_SRV!;
+      socle = new LabSocle(ns, vars.E2E_SRV_IF ?? "lan0", vars.E2E_SRV_IP ?? "198.51.100.1");
+      logs = join(socle.work, "logs");
+      mkdirSync(logs, { recursive: true });
+      await socle.start();
+      // Configuration through the API only.
+      await socle.must("POST", "/api/v3/subnets", {
+        json: {
+          Name: "lab",
+          Subnet: "198.51.100.0/24",
+          ActiveStart: vars.E2E_POOL_START ?? "198.51.100.100",
+          ActiveEnd: vars.E2E_POOL_END ?? "198.51.100.199",
+          ActiveLeaseTime: 600,
+        },
+      });
+      await socle.must("POST", "/api/v3/prefs", { json: { unknownBootEnv: "discovery" } });
+      for (const f of ["vmlinuz", "initrd.img"]) {
+        await socle.must("PUT", `/api/v3/files/discovery/${f}`, { file: join(PREPARED, f) });
+      }
+    } catch (err) {
+      setupError = err instanceof Error ? err : new Error(String(err));
+      console.error(`e2e: setup failed: ${setupError.message}\n${socle?.log().slice(-3000) ?? ""}`);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    try {
+      await socle?.stop();
+    } finally {
+      await sh(lab("lab-down.sh"), 60_000);
+      if (socle) {
+        const keep = join(LAB_ENV.E2E_STATE + "-logs");
+        mkdirSync(keep, { recursive: true });
+        cpSync(logs, keep, { recursive: true });
+        cpSync(socle.logFile, join(keep, "socle.log"));
+        socle.remove();
+        console.log(`e2e: logs kept in ${keep}; whole stage ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      }
+    }
+  }, 90_000);
+
+  test("setup: lab up, Socle serving, subnet + unknownBootEnv=discovery + discovery files via the API", async () => {
+    const s = ready();
+    const info = await s.must("GET", "/api/v3/info");
+    expect(info.Services.Dhcp.Running).toBe(true);
+    expect(info.Services.Tftp.Running).toBe(true);
+    expect(info.Services.Static.Running).toBe(true);
+    const prefs = await s.must("GET", "/api/v3/prefs");
+    expect(prefs.unknownBootEnv).toBe("discovery");
+    // The uploaded kernel is what the boot file server hands out (from the VM side).
+    const r = await sh(["ip", "netns", "exec", LAB_ENV.E2E_NS_VM!, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${s.address}:8091/discovery/vmlinuz`]);
+    expect(r.out.trim()).toBe(`200 ${readFileSync(join(PREPARED, "vmlinuz")).length}`);
+  }, 60_000);
+
+  test("1. SeaBIOS + iPXE ROM boots discovery and registers", async () => {
+    await boot("bios", MAC.bios, ["--fw", "bios"]);
+    await expectRegistered(MAC.bios);
+  }, (VM_TIMEOUT_S + 40) * 1000);
+
+  test("2. OVMF + iPXE EFI ROM boots discovery and registers", async () => {
+    await boot("uefi", MAC.uefi, ["--fw", "uefi"]);
+    await expectRegistered(MAC.uefi);
+  }, (VM_TIMEOUT_S + 40) * 1000);
+
+  test("3. OVMF's EDK2 PXE (virtio, no ROM): TFTP ipxe.efi, then HTTP, then registered", async () => {
+    await boot("edk2", MAC.edk2, ["--fw", "uefi", "--nic", "virtio", "--rom", "none"]);
+    await expectRegistered(MAC.edk2);
+  }, (VM_TIMEOUT_S + 40) * 1000);
+
+  test("4. classic BIOS PXE (dhcp-probe): undionly.kpxe over TFTP, byte-identical to Debian's", async () => {
+    ready();
+    const dir = mkdtempSync(join(tmpdir(), "socle-e2e-probe-"));
+    const r = await sh(lab("dhcp-probe.sh", "--mac", MAC.probe, "--arch", "0", "--tftp-get", dir), 60_000);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/boot_file=undionly\.kpxe/);
+    expect(r.out).toMatch(/siaddr=198\.51\.100\.1\b/);
+    const got = readFileSync(join(dir, "undionly.kpxe"));
+    const debian = readFileSync("/usr/lib/ipxe/undionly.kpxe");
+    expect(got.length).toBe(debian.length);
+    expect(Buffer.compare(got, debian)).toBe(0);
+  }, 90_000);
+
+  test("5. a registered machine set to BootEnv local gets the local-boot script on its next boot", async () => {
+    const s = ready();
+    const [m] = await s.machinesWith(MAC.bios);
+    expect(m).toBeDefined();
+    await s.must("PATCH", `/api/v3/machines/${m.Uuid}`, { json: [{ op: "replace", path: "/BootEnv", value: "local" }], type: "application/json-patch+json" });
+    // Its iPXE script over HTTP, as iPXE would fetch it ...
+    const r = await sh(["ip", "netns", "exec", LAB_ENV.E2E_NS_VM!, "curl", "-sS", "-w", "\n%{http_code}", `http://${s.address}:8091/${MAC.bios}.ipxe`]);
+    expect(r.out.trim().split("\n").at(-1)).toBe("200");
+    expect(r.out).toContain("#!ipxe");
+    expect(r.out).toMatch(/sanboot|exit/);
+    // ... and on a real next boot: iPXE runs the local script (its echo reaches the serial log).
+    await boot("bios-local", MAC.bios, ["--fw", "bios"], "booting .* from local disk", 60);
+    expect((await s.machinesWith(MAC.bios)).length).toBe(1);
+  }, (VM_TIMEOUT_S + 60) * 1000);
+
+  test("6. four VMs at once, mixed firmware: all registered", async () => {
+    const s = ready();
+    const out = join(logs, "storm");
+    const r = await sh(lab("boot-storm.sh", "4", "--fw", "mix", "--timeout", String(VM_TIMEOUT_S + 30), "--outdir", out, "--mac-prefix", MAC.stormPrefix), (VM_TIMEOUT_S + 120) * 1000);
+    expect(r.code, `${r.out}\n--- socle ---\n${s.log().slice(-2500)}`).toBe(0);
+    for (let i = 1; i <= 4; i++) await expectRegistered(`${MAC.stormPrefix}:0${i}`);
+    console.log(`e2e: boot storm:\n${r.out.trim()}`);
+  }, (VM_TIMEOUT_S + 150) * 1000);
+
+  test("no machine was registered twice", async () => {
+    const all = await ready().must("GET", "/api/v3/machines");
+    const macs = (all as any[]).flatMap((m) => m.HardwareAddrs as string[]);
+    expect(new Set(macs).size).toBe(macs.length);
+    expect(all.length).toBe(7); // bios, uefi, edk2, 4 storm VMs (the probe has no discovery)
+  }, 30_000);
+});
