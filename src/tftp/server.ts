@@ -1,0 +1,331 @@
+// The TFTP server: read requests only, files from one FileSource.
+//
+// Bun has no IP_PKTINFO, so the address a request arrived on is known by listening on each local
+// address separately; each transfer then gets its own ephemeral-port socket bound to that same
+// address, so replies leave from the address the client used (its next-server) and the transfer's
+// TID is a fresh port, as RFC 1350 wants.
+
+import type { FileFacts, FileSource } from "../boot/file-source.ts";
+import { rateLimited, type Logger } from "../log/logger.ts";
+import { SocleError } from "../model/errors.ts";
+import { interfaceOf, localIpv4Addresses, maxBlksizeFor } from "./local-addresses.ts";
+import { DEFAULT_LIMITS, negotiate } from "./options.ts";
+import { ERROR_CODES, formatError, formatOack, opcodeOf, parsePacket, TftpFormatError } from "./packet.ts";
+import { normalisePath } from "./paths.ts";
+import { StreamBuffer } from "./stream-buffer.ts";
+import { ReadTransfer, type TransferOutcome } from "./transfer.ts";
+
+export interface TftpServerOptions {
+  port: number;
+  source: FileSource;
+  log: Logger;
+  /** Concurrent transfers; further requests get ERROR 0 "server busy". Default 256. */
+  maxTransfers?: number;
+  /** Addresses to listen on. Default: every local IPv4 address, re-read when interfaces change. */
+  listen?: string[];
+  /** First retransmission timeout when the client sends no timeout option. Default 1000 ms. */
+  retransmitMs?: number;
+  /** Retransmissions of one window before a transfer is abandoned. Default 5. */
+  maxRetries?: number;
+  /** Retransmissions of an OACK nobody acknowledges (EDK2 probes). Default 2. */
+  maxOackRetries?: number;
+  /** How often the default listen set is re-read. Default 5000 ms. */
+  pollMs?: number;
+  /** Cap on blksize; default: from the MTU of the listening address's interface. */
+  maxBlksize?: number;
+  maxWindowsize?: number;
+}
+
+export interface TftpStats {
+  listening: { address: string; port: number }[];
+  active: number;
+  requests: number;
+  completed: number;
+  failed: number;
+  /** Requests answered with an ERROR (missing file, refused path, WRQ, busy). */
+  refused: number;
+  /** tsize probes abandoned after the OACK (EDK2). */
+  probes: number;
+  bytesSent: number;
+  retransmits: number;
+  dropped: number;
+}
+
+export interface TftpServer {
+  stop(): Promise<void>;
+  stats(): TftpStats;
+}
+
+type Udp = Bun.udp.Socket<"uint8array">;
+
+interface Listener {
+  address: string;
+  socket: Udp;
+  maxBlksize: number;
+}
+
+interface Active {
+  key: string;
+  client: string;
+  path: string;
+  transfer: ReadTransfer | undefined;
+  socket: Udp | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  started: number;
+  /** Set when the transfer must end before it has started (server stopping). */
+  cancelled: boolean;
+}
+
+export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServer> {
+  const log = opts.log;
+  const warnLimited = rateLimited(log);
+  const maxTransfers = opts.maxTransfers ?? 256;
+  const retransmitMs = opts.retransmitMs ?? 1000;
+  const maxRetries = opts.maxRetries ?? 5;
+  const maxOackRetries = opts.maxOackRetries ?? 2;
+  const listeners = new Map<string, Listener>();
+  const active = new Map<string, Active>();
+  const stats = { requests: 0, completed: 0, failed: 0, refused: 0, probes: 0, bytesSent: 0, retransmits: 0, dropped: 0 };
+  let stopped = false;
+
+  async function bind(address: string): Promise<Listener> {
+    const socket = await Bun.udpSocket({
+      hostname: address,
+      port: opts.port,
+      binaryType: "uint8array",
+      socket: {
+        data: (_s, buf, port, from) => {
+          try {
+            onRequest(listener, buf, port, from);
+          } catch (e) {
+            // Never let one datagram take the server down.
+            warnLimited(`crash:${from}`, "request handling failed", { client: `${from}:${port}`, error: e });
+          }
+        },
+      },
+    });
+    const listener: Listener = { address, socket, maxBlksize: opts.maxBlksize ?? maxBlksizeFor(interfaceOf(address)) };
+    return listener;
+  }
+
+  function drop(from: string, port: number, reason: string) {
+    stats.dropped++;
+    warnLimited(`drop:${from}`, "packet dropped", { client: `${from}:${port}`, reason });
+  }
+
+  function refuse(l: Listener, port: number, from: string, code: number, message: string, fields: Record<string, unknown> = {}) {
+    stats.refused++;
+    l.socket.send(formatError(code, message), port, from);
+    log.info("RRQ refused", { client: `${from}:${port}`, ...fields, error: message });
+  }
+
+  function onRequest(l: Listener, buf: Uint8Array, port: number, from: string) {
+    const op = opcodeOf(buf);
+    if (op === "WRQ") {
+      stats.refused++;
+      l.socket.send(formatError(ERROR_CODES.ACCESS_VIOLATION, "write requests are not accepted"), port, from);
+      log.info("WRQ refused", { client: `${from}:${port}` });
+      return;
+    }
+    if (op !== "RRQ") return drop(from, port, op ? `unexpected ${op} on the request port` : `malformed ${buf.length}-byte packet`);
+    let req;
+    try {
+      req = parsePacket(buf);
+    } catch (e) {
+      if (e instanceof TftpFormatError) return drop(from, port, e.message);
+      throw e;
+    }
+    if (req.op !== "RRQ") return;
+    const key = `${from}:${port}`;
+    if (active.has(key)) return; // a retransmitted RRQ: the transfer is already answering it
+    stats.requests++;
+    if (req.mode !== "octet" && req.mode !== "netascii") {
+      return refuse(l, port, from, ERROR_CODES.ILLEGAL_OPERATION, `unsupported mode ${JSON.stringify(req.mode)}`, { file: req.filename });
+    }
+    const norm = normalisePath(req.filename);
+    if (!norm.ok) return refuse(l, port, from, ERROR_CODES.ACCESS_VIOLATION, norm.reason, { file: req.filename });
+    if (active.size >= maxTransfers) return refuse(l, port, from, ERROR_CODES.NOT_DEFINED, "server busy", { file: norm.path });
+    const a: Active = { key, client: key, path: norm.path, transfer: undefined, socket: undefined, timer: undefined, started: performance.now(), cancelled: false };
+    active.set(key, a);
+    log.debug("RRQ", { client: key, file: norm.path, mode: req.mode, options: req.options.map(([k, v]) => `${k}=${v}`).join(",") });
+    begin(l, a, from, port, norm.path, req.mode === "netascii", req.options).catch((e) => {
+      log.error("transfer setup failed", { client: key, file: norm.path, error: e });
+      cleanup(a);
+    });
+  }
+
+  async function begin(l: Listener, a: Active, from: string, port: number, path: string, netascii: boolean, options: [string, string][]) {
+    const facts: FileFacts = { protocol: "tftp", remoteAddress: from, serverAddress: l.address };
+    let file;
+    try {
+      file = await opts.source.get(path, facts);
+    } catch (e) {
+      cleanup(a);
+      if (stopped) return;
+      if (e instanceof SocleError) {
+        const code = e.type === "NotFound" ? ERROR_CODES.FILE_NOT_FOUND : e.type === "Forbidden" ? ERROR_CODES.ACCESS_VIOLATION : ERROR_CODES.NOT_DEFINED;
+        return refuse(l, port, from, code, e.message, { file: path });
+      }
+      throw e;
+    }
+    if (a.cancelled || stopped) return cleanup(a);
+    if (!file) {
+      cleanup(a);
+      return refuse(l, port, from, ERROR_CODES.FILE_NOT_FOUND, `file ${JSON.stringify(path)} not found`, { file: path });
+    }
+    const n = negotiate(options, netascii ? undefined : file.size, {
+      ...DEFAULT_LIMITS,
+      maxBlksize: l.maxBlksize,
+      maxWindowsize: opts.maxWindowsize ?? DEFAULT_LIMITS.maxWindowsize,
+    });
+    if (n.refused.length > 0) log.debug("options refused", { client: a.client, file: path, refused: n.refused.join("; ") });
+
+    const socket = await Bun.udpSocket({
+      hostname: l.address,
+      port: 0,
+      binaryType: "uint8array",
+      socket: {
+        data: (_s, buf, p, addr) => {
+          try {
+            a.transfer?.onDatagram(buf, p, addr);
+          } catch (e) {
+            warnLimited(`crash:${addr}`, "transfer packet handling failed", { client: `${addr}:${p}`, error: e });
+          }
+        },
+      },
+    });
+    a.socket = socket;
+    if (a.cancelled || stopped) return cleanup(a);
+    const timeoutMs = n.timeoutMs ?? retransmitMs;
+    const data = new StreamBuffer(() => file.read(), { netascii, readAhead: Math.max(256 * 1024, 2 * n.blksize * n.windowsize) });
+    const transfer = new ReadTransfer(
+      {
+        peerAddress: from,
+        peerPort: port,
+        blksize: n.blksize,
+        windowsize: n.windowsize,
+        oack: n.oack.length > 0 ? formatOack(n.oack) : undefined,
+        timeoutMs,
+        maxTimeoutMs: Math.max(timeoutMs, 8 * timeoutMs),
+        maxRetries,
+        maxOackRetries,
+        data,
+      },
+      {
+        send: (pkt, p, addr) => void socket.send(pkt, p, addr),
+        now: () => performance.now(),
+        wake: (ms) => {
+          a.timer = setTimeout(() => {
+            a.timer = undefined;
+            transfer.onTimer();
+          }, ms);
+        },
+        dropped: (reason) => drop(from, port, reason),
+        finished: (o) => onFinished(a, o, n.blksize, n.windowsize),
+      },
+    );
+    a.transfer = transfer;
+    transfer.start();
+  }
+
+  function onFinished(a: Active, o: TransferOutcome, blksize: number, windowsize: number) {
+    stats.bytesSent += o.bytes;
+    stats.retransmits += o.retransmits;
+    const ms = Math.round(performance.now() - a.started);
+    const fields = { client: a.client, file: a.path, bytes: o.bytes, ms, blksize, windowsize, retransmits: o.retransmits };
+    if (o.ok) {
+      stats.completed++;
+      log.info("RRQ served", fields);
+    } else if (o.probe) {
+      stats.probes++;
+      log.debug("RRQ ended after OACK (size probe)", { ...fields, reason: o.reason });
+    } else {
+      stats.failed++;
+      log.info("RRQ failed", { ...fields, reason: o.reason });
+    }
+    cleanup(a);
+  }
+
+  function cleanup(a: Active) {
+    a.cancelled = true;
+    if (a.timer) clearTimeout(a.timer);
+    a.timer = undefined;
+    a.socket?.close();
+    a.socket = undefined;
+    if (active.get(a.key) === a) active.delete(a.key);
+  }
+
+  // --- listening sockets
+
+  const explicit = opts.listen !== undefined;
+  const wanted = () => (explicit ? [...new Set(opts.listen)] : localIpv4Addresses().map((x) => x.address));
+
+  async function sync(initial: boolean) {
+    const want = new Set(wanted());
+    for (const [address, l] of listeners) {
+      if (!want.has(address)) {
+        l.socket.close();
+        listeners.delete(address);
+        log.info("stopped listening", { address, port: opts.port });
+      }
+    }
+    for (const address of want) {
+      if (listeners.has(address) || stopped) continue;
+      try {
+        const l = await bind(address);
+        if (stopped) {
+          l.socket.close();
+          return;
+        }
+        listeners.set(address, l);
+        log.info("listening", { address, port: l.socket.port, maxBlksize: l.maxBlksize });
+      } catch (e) {
+        const msg = `listen on ${address}:${opts.port} failed: ${e instanceof Error ? e.message : String(e)}`;
+        if (initial && explicit) throw new SocleError("Unavailable", "tftp", `${address}:${opts.port}`, msg);
+        log.warn(msg);
+      }
+    }
+  }
+
+  try {
+    await sync(true);
+    if (listeners.size === 0) throw new SocleError("Unavailable", "tftp", String(opts.port), `listen on port ${opts.port} failed: no address could be bound`);
+  } catch (e) {
+    for (const l of listeners.values()) l.socket.close();
+    listeners.clear();
+    throw e;
+  }
+
+  let polling = false;
+  const poll = explicit
+    ? undefined
+    : setInterval(() => {
+        if (polling || stopped) return;
+        polling = true;
+        sync(false)
+          .catch((e) => log.warn("interface re-read failed", { error: e }))
+          .finally(() => (polling = false));
+      }, opts.pollMs ?? 5000);
+  poll?.unref?.();
+
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (poll) clearInterval(poll);
+      for (const l of listeners.values()) l.socket.close();
+      listeners.clear();
+      for (const a of [...active.values()]) {
+        if (a.transfer) a.transfer.abort("server shutting down", true);
+        cleanup(a);
+      }
+    },
+    stats(): TftpStats {
+      return {
+        listening: [...listeners.values()].map((l) => ({ address: l.address, port: l.socket.port })),
+        active: active.size,
+        ...stats,
+      };
+    },
+  };
+}
