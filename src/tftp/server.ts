@@ -102,6 +102,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
             warnLimited(`crash:${from}`, "request handling failed", { client: `${from}:${port}`, error: e });
           }
         },
+        // ICMP errors (port unreachable after a client left) arrive as socket errors: not fatal.
+        error: (_s, e) => warnLimited(`error:${address}`, "socket error", { address, error: e }),
       },
     });
     const listener: Listener = { address, socket, maxBlksize: opts.maxBlksize ?? maxBlksizeFor(interfaceOf(address)) };
@@ -191,6 +193,13 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
           } catch (e) {
             warnLimited(`crash:${addr}`, "transfer packet handling failed", { client: `${addr}:${p}`, error: e });
           }
+        },
+        // A client that went away makes the kernel report ECONNREFUSED (ICMP port unreachable):
+        // the transfer then ends without waiting for its retransmissions to run out.
+        error: (_s, e) => {
+          const code = (e as { code?: string }).code;
+          if (code === "ECONNREFUSED") a.transfer?.abort("client port unreachable", false);
+          else warnLimited(`error:${a.client}`, "transfer socket error", { client: a.client, error: e });
         },
       },
     });

@@ -126,9 +126,10 @@ export class ReadTransfer {
     const now = this.host.now();
     if (now < this.deadline) return this.wakeAt(this.deadline - now);
     this.retries++;
-    if (this.retries > (this.state === "oack" ? this.p.maxOackRetries : this.p.maxRetries)) {
+    const limit = this.state === "oack" ? this.p.maxOackRetries : this.p.maxRetries;
+    if (this.retries > limit) {
       const what = this.state === "oack" ? "OACK" : `block ${this.windowStart}`;
-      return this.finish(false, `no ACK for ${what} after ${this.p.maxRetries} retransmissions`, this.state === "oack");
+      return this.finish(false, `no ACK for ${what} after ${limit} retransmissions`, this.state === "oack");
     }
     this.retransmits++;
     this.timeout = Math.min(this.timeout * 2, this.p.maxTimeoutMs);
