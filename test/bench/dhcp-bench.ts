@@ -104,8 +104,8 @@ class Bench {
   /**
    * The server is up and serving when 5 of the bench's clients complete DORA (avalanche: perfdhcp
    * retransmits until each is answered). They are the first of the same CLIENTS, not extra ones:
-   * perfdhcp derives the client identifier (61) from its base MAC, so other MACs with the same
-   * identifier would look like one client to a server that keys leases by it (dnsmasq NAKs them).
+   * probe clients with another base MAC (-b) were seen to poison dnsmasq's lease table (it NAKed
+   * them and then the bench's own clients with "address in use").
    * Not a rate probe: dnsmasq pings an address before offering it to a new client, which takes
    * longer than perfdhcp's 1 s drop time.
    */
@@ -201,7 +201,13 @@ class Bench {
       res.status = search.best ? "ok" : "no answers";
       if (!search.best) res.note = `${target.name}: no rate passed with <= ${MAX_DROPS_PCT} % drops`;
       res.rssKb = memoryOf(srv.pid)?.rssKb;
-      res.leasesPersisted = await leaseCount(srv, dir).catch(() => undefined);
+      // Socle is asked through its API while it runs; the others' lease files are read once they
+      // stopped (dnsmasq truncates and rewrites its file, so a read while it runs may see nothing).
+      if (target === socle) res.leasesPersisted = await leaseCount(srv, dir).catch(() => undefined);
+      else {
+        await srv.stop();
+        res.leasesPersisted = await leaseCount(srv, dir).catch(() => undefined);
+      }
       return res;
     } catch (err) {
       res.status = "failed";
@@ -223,7 +229,6 @@ class Bench {
       srv = await socle.start(this.segment(dir));
       await Bun.sleep(2_000); // let start-up garbage settle, as a long-running server's would
       const answered = await this.probe(20_000);
-      Bun.gc?.(true);
       const mem = memoryOf(srv.pid);
       const leases = await socleLeaseCount(this, dir, srv).catch(() => undefined);
       return { populateMs, rssKb: mem?.rssKb, peakKb: mem?.peakKb, leases, note: answered ? undefined : "socle: no answers while holding the leases" };
@@ -252,7 +257,7 @@ const countLines = (file: string, keep: (line: string) => boolean) => {
 };
 
 function table(results: ServerResult[]): void {
-  const head = ["server", "offered/s", "done/s", "drops %", "D-O avg/max ms", "R-A avg/max ms", `avalanche ${CLIENTS} (s, resent)`, "RSS MB", "leases on disk"];
+  const head = ["server", "offered/s", "done/s", "drops %", "D-O avg/max ms", "R-A avg/max ms", `avalanche ${CLIENTS} (s, resent)`, "RSS MB", "leases stored"];
   const rows = results.map((r) => {
     const b = r.best;
     const av = r.avalanche;
