@@ -40,6 +40,8 @@ const CLIENTS = 200;
 const LEASES_FOR_MEMORY = QUICK ? 20_000 : 100_000;
 const MAX_DROPS_PCT = 1;
 const DRAIN_MS = 1_500;
+/** dnsmasq pings each address before offering it to a new client; on a busy machine that is slow. */
+const PROBE_MS = 40_000;
 
 const SERVER_ADDR = "203.0.113.1";
 const CLIENT_ADDR = "203.0.113.2";
@@ -165,9 +167,9 @@ class Bench {
       say(`\n${target.name}: starting in ${this.srvNs} on ${this.srvIf} (cpu ${SERVER_CPU}), perfdhcp on cpu ${CLIENT_CPU}`);
       srv = await target.start(this.segment(dir));
       res.persistence = srv.persistence;
-      if (!(await this.probe(20_000))) {
+      if (!(await this.probe(PROBE_MS))) {
         res.status = "no answers";
-        res.note = `${target.name}: no answers (no DHCPACK within 20 s of start); last output: ${srv.output().trim().split("\n").slice(-3).join(" | ")}`;
+        res.note = `${target.name}: no answers (no DHCPACK within ${PROBE_MS / 1000} s of start); last output: ${srv.output().trim().split("\n").slice(-3).join(" | ")}`;
         say(`  ${res.note}`);
         return res;
       }
@@ -228,7 +230,7 @@ class Bench {
       const populateMs = await populateLeases(join(dir, "socle-data"), count);
       srv = await socle.start(this.segment(dir));
       await Bun.sleep(2_000); // let start-up garbage settle, as a long-running server's would
-      const answered = await this.probe(20_000);
+      const answered = await this.probe(PROBE_MS);
       const mem = memoryOf(srv.pid);
       const leases = await socleLeaseCount(this, dir, srv).catch(() => undefined);
       return { populateMs, rssKb: mem?.rssKb, peakKb: mem?.peakKb, leases, note: answered ? undefined : "socle: no answers while holding the leases" };
