@@ -1,6 +1,9 @@
-import { beforeAll, describe, expect, test } from "bun:test";
+import { setDefaultTimeout, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate } from "node:crypto";
 import { buildCaCert, buildServerCert, generateRsaKey, randomSerial, type KeyPairPem } from "./certs.ts";
+
+// RSA key generation and pure-JS signing take seconds on a loaded 2-core machine.
+setDefaultTimeout(60_000);
 
 let caKey: KeyPairPem;
 let serverKey: KeyPairPem;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { setDefaultTimeout, afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname, networkInterfaces, tmpdir } from "node:os";
@@ -8,6 +8,9 @@ import { SocleError } from "../model/errors.ts";
 import { canonicalIp } from "./ip-bytes.ts";
 import { ensurePki, loadTlsFiles, type PkiFiles } from "./pki.ts";
 import { isDnsName, parseSubjectAltName } from "./subject-names.ts";
+
+// RSA key generation and pure-JS signing take seconds on a loaded 2-core machine.
+setDefaultTimeout(60_000);
 
 const root = mkdtempSync(join(tmpdir(), "socle-pki-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
