@@ -20,7 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   content: ["model", "store", "log"],
   boot: ["model", "render", "log"],
   dhcp: ["boot", "model", "log", "sys"],
-  tftp: ["boot", "model", "log"],
+  tftp: ["boot", "model", "log", "sys"],
   http: ["boot", "model", "log"],
   adapters: ["dhcp", "boot", "store", "model", "log"],
   api: ["boot", "store", "render", "auth", "pki", "model", "log", "content"],

@@ -4,16 +4,25 @@
 // address separately; each transfer then gets its own ephemeral-port socket bound to that same
 // address, so replies leave from the address the client used (its next-server) and the transfer's
 // TID is a fresh port, as RFC 1350 wants.
+//
+// Transfers run on a pool of worker threads (one per core) when their content can cross threads:
+// a plain file (BootFile.diskPath, the worker reads it) or content of known size up to
+// INLINE_LIMIT (read here, copied over). Anything else, or `workers: 0`, runs on this thread.
 
-import type { FileFacts, FileSource } from "../boot/file-source.ts";
+import type { BootFile, FileFacts, FileSource } from "../boot/file-source.ts";
 import { rateLimited, type Logger } from "../log/logger.ts";
 import { SocleError } from "../model/errors.ts";
 import { interfaceOf, localIpv4Addresses, maxBlksizeFor } from "./local-addresses.ts";
 import { DEFAULT_LIMITS, negotiate } from "./options.ts";
 import { ERROR_CODES, formatError, formatOack, opcodeOf, parsePacket, TftpFormatError } from "./packet.ts";
 import { normalisePath } from "./paths.ts";
-import { StreamBuffer } from "./stream-buffer.ts";
-import { ReadTransfer, type TransferOutcome } from "./transfer.ts";
+import type { TransferOutcome } from "./transfer.ts";
+import { startSession, type Session, type SessionHooks, type SessionSpec } from "./transfer-session.ts";
+import { createWorkerPool, type WorkerPool } from "./worker-pool.ts";
+import type { WorkerContent } from "./worker-protocol.ts";
+
+/** Content without a disk path up to this size is read in full and handed to a worker. */
+export const INLINE_LIMIT = 8 * 1024 * 1024;
 
 export interface TftpServerOptions {
   port: number;
@@ -34,6 +43,8 @@ export interface TftpServerOptions {
   /** Cap on blksize; default: from the MTU of the listening address's interface. */
   maxBlksize?: number;
   maxWindowsize?: number;
+  /** Transfer worker threads; 0 runs every transfer on this thread. Default: one per core (at most 8). */
+  workers?: number;
 }
 
 export interface TftpStats {
@@ -68,9 +79,7 @@ interface Active {
   key: string;
   client: string;
   path: string;
-  transfer: ReadTransfer | undefined;
-  socket: Udp | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  session: Session | undefined;
   started: number;
   /** Set when the transfer must end before it has started (server stopping). */
   cancelled: boolean;
@@ -87,6 +96,11 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const active = new Map<string, Active>();
   const stats = { requests: 0, completed: 0, failed: 0, refused: 0, probes: 0, bytesSent: 0, retransmits: 0, dropped: 0 };
   let stopped = false;
+  const workerCount = Math.max(0, Math.floor(opts.workers ?? Math.min(8, navigator.hardwareConcurrency || 1)));
+  const pool: WorkerPool | undefined =
+    workerCount > 0
+      ? createWorkerPool(workerCount, new URL("./transfer-worker.ts", import.meta.url), (why) => log.error("transfer worker stopped; its transfers failed", { error: why }))
+      : undefined;
 
   async function bind(address: string): Promise<Listener> {
     const socket = await Bun.udpSocket({
@@ -147,7 +161,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     const norm = normalisePath(req.filename);
     if (!norm.ok) return refuse(l, port, from, ERROR_CODES.ACCESS_VIOLATION, norm.reason, { file: req.filename });
     if (active.size >= maxTransfers) return refuse(l, port, from, ERROR_CODES.NOT_DEFINED, "server busy", { file: norm.path });
-    const a: Active = { key, client: key, path: norm.path, transfer: undefined, socket: undefined, timer: undefined, started: performance.now(), cancelled: false };
+    const a: Active = { key, client: key, path: norm.path, session: undefined, started: performance.now(), cancelled: false };
     active.set(key, a);
     log.debug("RRQ", { client: key, file: norm.path, mode: req.mode, options: req.options.map(([k, v]) => `${k}=${v}`).join(",") });
     begin(l, a, from, port, norm.path, req.mode === "netascii", req.options).catch((e) => {
@@ -182,59 +196,43 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     });
     if (n.refused.length > 0) log.debug("options refused", { client: a.client, file: path, refused: n.refused.join("; ") });
 
-    const socket = await Bun.udpSocket({
-      hostname: l.address,
-      port: 0,
-      binaryType: "uint8array",
-      socket: {
-        data: (_s, buf, p, addr) => {
-          try {
-            a.transfer?.onDatagram(buf, p, addr);
-          } catch (e) {
-            warnLimited(`crash:${addr}`, "transfer packet handling failed", { client: `${addr}:${p}`, error: e });
-          }
-        },
-        // A client that went away makes the kernel report ECONNREFUSED (ICMP port unreachable):
-        // the transfer then ends without waiting for its retransmissions to run out.
-        error: (_s, e) => {
-          const code = (e as { code?: string }).code;
-          if (code === "ECONNREFUSED") a.transfer?.abort("client port unreachable", false);
-          else warnLimited(`error:${a.client}`, "transfer socket error", { client: a.client, error: e });
-        },
-      },
-    });
-    a.socket = socket;
-    if (a.cancelled || stopped) return cleanup(a);
-    const timeoutMs = n.timeoutMs ?? retransmitMs;
-    const data = new StreamBuffer(() => file.read(), { netascii, readAhead: Math.max(256 * 1024, 2 * n.blksize * n.windowsize) });
-    const transfer = new ReadTransfer(
-      {
-        peerAddress: from,
-        peerPort: port,
-        blksize: n.blksize,
-        windowsize: n.windowsize,
-        oack: n.oack.length > 0 ? formatOack(n.oack) : undefined,
-        timeoutMs,
-        maxTimeoutMs: Math.max(timeoutMs, 8 * timeoutMs),
-        maxRetries,
-        maxOackRetries,
-        data,
-      },
-      {
-        send: (pkt, p, addr) => void socket.send(pkt, p, addr),
-        now: () => performance.now(),
-        wake: (ms) => {
-          a.timer = setTimeout(() => {
-            a.timer = undefined;
-            transfer.onTimer();
-          }, ms);
-        },
-        dropped: (reason) => drop(from, port, reason),
-        finished: (o) => onFinished(a, o, n.blksize, n.windowsize),
-      },
-    );
-    a.transfer = transfer;
-    transfer.start();
+    const spec: SessionSpec = {
+      localAddress: l.address,
+      peerAddress: from,
+      peerPort: port,
+      blksize: n.blksize,
+      windowsize: n.windowsize,
+      oack: n.oack.length > 0 ? formatOack(n.oack) : undefined,
+      timeoutMs: n.timeoutMs ?? retransmitMs,
+      maxRetries,
+      maxOackRetries,
+      netascii,
+    };
+    const hooks: SessionHooks = {
+      dropped: (reason) => drop(from, port, reason),
+      socketError: (message) => warnLimited(`error:${a.client}`, "transfer socket error", { client: a.client, error: message }),
+      finished: (o) => onFinished(a, o, n.blksize, n.windowsize),
+    };
+    let session: Promise<Session> | null = null;
+    if (pool) {
+      const content = await workerContent(file);
+      if (a.cancelled || stopped) return cleanup(a);
+      if (content) session = pool.start(spec, content, hooks);
+    }
+    a.session = await (session ?? startSession(spec, { kind: "stream", open: () => file.read() }, hooks));
+    // Stopped while the socket was opening: end it now (a no-op when it has finished already).
+    if (a.cancelled || stopped) a.session.abort("server shutting down", true);
+  }
+
+  /** What a worker can serve by itself, or undefined to run the transfer on this thread. */
+  async function workerContent(file: BootFile): Promise<WorkerContent | undefined> {
+    if (file.diskPath) return { kind: "disk", path: file.diskPath };
+    if (file.size === undefined || file.size > INLINE_LIMIT) return undefined;
+    try {
+      return { kind: "bytes", bytes: new Uint8Array(await new Response(file.read()).arrayBuffer()) };
+    } catch {
+      return undefined; // the in-thread transfer meets the same failure and reports it to the client
+    }
   }
 
   function onFinished(a: Active, o: TransferOutcome, blksize: number, windowsize: number) {
@@ -257,10 +255,6 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
 
   function cleanup(a: Active) {
     a.cancelled = true;
-    if (a.timer) clearTimeout(a.timer);
-    a.timer = undefined;
-    a.socket?.close();
-    a.socket = undefined;
     if (active.get(a.key) === a) active.delete(a.key);
   }
 
@@ -325,9 +319,11 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       for (const l of listeners.values()) l.socket.close();
       listeners.clear();
       for (const a of [...active.values()]) {
-        if (a.transfer) a.transfer.abort("server shutting down", true);
-        cleanup(a);
+        if (a.session) a.session.abort("server shutting down", true);
+        else a.cancelled = true; // still resolving its file or opening its socket
       }
+      await pool?.close();
+      for (const a of [...active.values()]) cleanup(a);
     },
     stats(): TftpStats {
       return {

@@ -4,7 +4,9 @@
 // runs ROUNDS times per server, interleaved, and the median is kept. Targets: >= 1.0x tftpd-hpa
 // single and parallel, >= 2x with windowsize 16.
 // Needs: atftp, curl, in.tftpd (Debian tftpd-hpa; started here as a child, never as a daemon).
-// Usage: bun test/bench/tftp-bench.ts [--rounds N] [--mb N] [--parallel N]
+// Socle runs transfers on one worker thread per core by default; --workers N overrides (0: all on
+// the main thread). The CPU column is Socle's own CPU time (all threads) per round.
+// Usage: bun test/bench/tftp-bench.ts [--rounds N] [--mb N] [--parallel N] [--workers N]
 
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,15 +16,16 @@ import { nullLogger } from "../../src/log/logger.ts";
 import { startTftpServer } from "../../src/tftp/server.ts";
 
 const args = process.argv.slice(2);
-const arg = (name: string, def: number) => {
+const arg = (name: string, def: number, min = 1) => {
   const i = args.indexOf(name);
   const v = i >= 0 ? Number(args[i + 1]) : def;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`bench:tftp: ${name} ${JSON.stringify(args[i + 1])} is not a positive number`);
+  if (!Number.isFinite(v) || v < min) throw new Error(`bench:tftp: ${name} ${JSON.stringify(args[i + 1])} is not a positive number`);
   return v;
 };
 const ROUNDS = arg("--rounds", 3);
 const MB = arg("--mb", 20);
 const PARALLEL = arg("--parallel", 30);
+const WORKERS = args.includes("--workers") ? arg("--workers", 0, 0) : undefined;
 const DEADLINE = Date.now() + 8 * 60_000;
 const CLIENT_TIMEOUT_MS = 120_000;
 
@@ -55,7 +58,7 @@ const source: FileSource = {
 
 const SOCLE_PORT = 26969;
 const HPA_PORT = 26970;
-const socle = await startTftpServer({ port: SOCLE_PORT, listen: ["127.0.0.1"], source, log: nullLogger, maxTransfers: 512 });
+const socle = await startTftpServer({ port: SOCLE_PORT, listen: ["127.0.0.1"], source, log: nullLogger, maxTransfers: 512, workers: WORKERS });
 const hpa = Bun.spawn(["in.tftpd", "--foreground", "--address", `127.0.0.1:${HPA_PORT}`, "--secure", root], {
   stdout: "ignore",
   stderr: "pipe",
@@ -112,21 +115,24 @@ const scenarios: Row[] = [
   { name: "1 client, windowsize 16 (atftp)", client: "atftp-w16", clients: 1, target: 2.0 },
 ];
 
-const results: { row: Row; hpa: number; socle: number }[] = [];
+const results: { row: Row; hpa: number; socle: number; cpu: number }[] = [];
 let failed = false;
 try {
   // Warm-up: page cache, Bun's JIT.
   await timeRun("atftp", SOCLE_PORT, 1);
   await timeRun("atftp", HPA_PORT, 1);
   for (const row of scenarios) {
-    const t = { hpa: [] as number[], socle: [] as number[] };
+    const t = { hpa: [] as number[], socle: [] as number[], cpu: [] as number[] };
     for (let r = 0; r < ROUNDS && Date.now() < DEADLINE; r++) {
       // Interleave so drift (thermal, other load) hits both servers alike.
       t.hpa.push(await timeRun(row.client, HPA_PORT, row.clients));
+      const c0 = process.cpuUsage();
       t.socle.push(await timeRun(row.client, SOCLE_PORT, row.clients));
+      const c = process.cpuUsage(c0);
+      t.cpu.push((c.user + c.system) / 1e6);
     }
     const mbps = (secs: number) => (size * row.clients) / 1e6 / secs;
-    results.push({ row, hpa: mbps(median(t.hpa)), socle: mbps(median(t.socle)) });
+    results.push({ row, hpa: mbps(median(t.hpa)), socle: mbps(median(t.socle)), cpu: median(t.cpu) });
   }
 } catch (e) {
   console.error(e instanceof Error ? e.message : String(e));
@@ -141,12 +147,13 @@ try {
 }
 
 const pad = (s: string, n: number) => s.padEnd(n);
-console.log(`\nTFTP, ${MB} MB file on 127.0.0.1, median of ${ROUNDS} (MB/s, aggregate for parallel clients)`);
-console.log(`${pad("scenario", 40)} ${pad("tftpd-hpa", 10)} ${pad("socle", 10)} ${pad("ratio", 7)} target`);
-for (const { row, hpa: h, socle: s } of results) {
+const workers = WORKERS ?? `default (${Math.min(8, navigator.hardwareConcurrency || 1)})`;
+console.log(`\nTFTP, ${MB} MB file on 127.0.0.1, median of ${ROUNDS} (MB/s, aggregate for parallel clients), socle workers: ${workers}`);
+console.log(`${pad("scenario", 40)} ${pad("tftpd-hpa", 10)} ${pad("socle", 10)} ${pad("socle cpu", 10)} ${pad("ratio", 7)} target`);
+for (const { row, hpa: h, socle: s, cpu } of results) {
   const ratio = s / h;
   const ok = ratio >= row.target;
   if (!ok) failed = true;
-  console.log(`${pad(row.name, 40)} ${pad(h.toFixed(1), 10)} ${pad(s.toFixed(1), 10)} ${pad(ratio.toFixed(2) + "x", 7)} >= ${row.target.toFixed(1)}x ${ok ? "ok" : "BELOW"}`);
+  console.log(`${pad(row.name, 40)} ${pad(h.toFixed(1), 10)} ${pad(s.toFixed(1), 10)} ${pad(cpu.toFixed(2) + " s", 10)} ${pad(ratio.toFixed(2) + "x", 7)} >= ${row.target.toFixed(1)}x ${ok ? "ok" : "BELOW"}`);
 }
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,52 @@
+// Entry point of a TFTP transfer worker thread: runs the sessions the server hands it, each with
+// its own socket, so transfers use every core (tftpd-hpa gets the same by forking per client).
+// Listed as an extra entry point in build/compile.ts so the compiled binary contains it.
+
+import { startSession, type Session } from "./transfer-session.ts";
+import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+
+declare const self: Worker;
+
+const sessions = new Map<number, Session>();
+/** Sessions whose socket is still opening. */
+const starting = new Set<number>();
+/** Aborts that arrived while the session's socket was still opening. */
+const pendingAbort = new Map<number, { reason: string; notify: boolean }>();
+const post = (m: FromWorker) => self.postMessage(m);
+
+self.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const m = ev.data;
+  if (m.t === "abort") {
+    const s = sessions.get(m.id);
+    if (s) s.abort(m.reason, m.notify);
+    else if (starting.has(m.id)) pendingAbort.set(m.id, { reason: m.reason, notify: m.notify });
+    return;
+  }
+  const id = m.id;
+  let done = false;
+  starting.add(id);
+  startSession(m.spec, m.content, {
+    dropped: (reason) => post({ t: "dropped", id, reason }),
+    socketError: (message) => post({ t: "socket-error", id, message }),
+    finished: (outcome) => {
+      done = true;
+      sessions.delete(id);
+      post({ t: "finished", id, outcome });
+    },
+  }).then(
+    (s) => {
+      starting.delete(id);
+      const abort = pendingAbort.get(id);
+      pendingAbort.delete(id);
+      post({ t: "started", id });
+      if (done) return; // ended already (the client vanished during start)
+      sessions.set(id, s);
+      if (abort) s.abort(abort.reason, abort.notify);
+    },
+    (e: unknown) => {
+      starting.delete(id);
+      pendingAbort.delete(id);
+      post({ t: "setup-failed", id, error: e instanceof Error ? e.message : String(e) });
+    },
+  );
+};

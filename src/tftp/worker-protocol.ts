@@ -1,0 +1,18 @@
+// Messages between the TFTP server's thread and its transfer workers (structured clone).
+
+import type { SessionSpec } from "./transfer-session.ts";
+import type { TransferOutcome } from "./transfer.ts";
+
+/** Content a worker can open by itself: a plain file, or bytes handed over with the job. */
+export type WorkerContent = { kind: "disk"; path: string } | { kind: "bytes"; bytes: Uint8Array };
+
+export type ToWorker =
+  | { t: "start"; id: number; spec: SessionSpec; content: WorkerContent }
+  | { t: "abort"; id: number; reason: string; notify: boolean };
+
+export type FromWorker =
+  | { t: "started"; id: number }
+  | { t: "setup-failed"; id: number; error: string }
+  | { t: "dropped"; id: number; reason: string }
+  | { t: "socket-error"; id: number; message: string }
+  | { t: "finished"; id: number; outcome: TransferOutcome };
