@@ -130,6 +130,10 @@ function typePaths(def: ModelDef): Record<string, Json> {
   return { [`/${def.prefix}`]: collection, [`/${def.prefix}/{key}`]: item };
 }
 
+function keyParam(description: string): Json {
+  return { name: "key", in: "path", required: true, schema: { type: "string" }, description };
+}
+
 function paramsPaths(prefix: "machines" | "profiles", keyName: string): Record<string, Json> {
   const params = {
     type: "object",
@@ -220,9 +224,6 @@ export function openApiDocument(info: { version: string }): Json {
         summary: "Issue a bearer token",
         parameters: [
           { name: "ttl", in: "query", schema: { type: "integer", minimum: 1 }, description: "Lifetime in seconds (at most maxTokenTtl)" },
-          { name: "scope", in: "query", schema: { type: "string" } },
-          { name: "action", in: "query", schema: { type: "string" } },
-          { name: "specific", in: "query", schema: { type: "string" } },
         ],
         responses: { "200": jsonBody(ref("Token"), "Token"), ...ERRORS, "404": errorResponse("No such user") },
       },
@@ -233,14 +234,41 @@ export function openApiDocument(info: { version: string }): Json {
     "/events": {
       get: { tags: ["events"], operationId: "events", summary: "Server-sent events, one per change", responses: { "200": { description: "text/event-stream of Event objects", content: { "text/event-stream": { schema: ref("Event") } } }, ...ERRORS } },
     },
-    "/openapi.json": { get: { tags: ["info"], operationId: "openapi", summary: "This document", security: [], responses: { "200": { description: "OpenAPI document", content: { "application/json": { schema: { type: "object" } } } } } } },
+    "/users/{key}/password": {
+      parameters: [keyParam("User name")],
+      post: { tags: ["users"], operationId: "setUserPassword", summary: "Set a password (rotates the user's Secret: earlier tokens stop working)", requestBody: { required: true, ...jsonBody({ type: "object", properties: { Password: { type: "string", minLength: 8 } }, required: ["Password"] }, "New password") }, responses: { "200": jsonBody(ref("User"), "The user"), ...ERRORS } },
+    },
+    "/users/{key}/revoke": {
+      parameters: [keyParam("User name")],
+      post: { tags: ["users"], operationId: "revokeUserTokens", summary: "Rotate the user's Secret: every token issued before stops working", responses: { "200": jsonBody(ref("User"), "The user"), ...ERRORS } },
+    },
+    "/machines/{key}/token": {
+      parameters: [keyParam("Machine Uuid or Index:value")],
+      get: { tags: ["machines"], operationId: "getMachineToken", summary: "Issue a token that may read and update only this machine", parameters: [{ name: "ttl", in: "query", schema: { type: "integer", minimum: 1 } }], responses: { "200": jsonBody(ref("Token"), "Token"), ...ERRORS } },
+    },
+    "/register": {
+      post: { tags: ["machines"], operationId: "register", summary: "Discovery: find (by any MAC) or create this machine; needs a registration token", requestBody: { required: true, ...jsonBody({ type: "object", properties: { HardwareAddrs: { type: "array", items: { type: "string" } }, Name: { type: "string" }, Arch: { type: "string" }, Inventory: { type: "object" } }, required: ["HardwareAddrs"] }, "What the machine reports") }, responses: { "200": jsonBody({ type: "object", properties: { Machine: ref("Machine"), Token: { type: "string" } } }, "Known machine"), "201": jsonBody({ type: "object", properties: { Machine: ref("Machine"), Token: { type: "string" } } }, "Created"), ...ERRORS } },
+    },
+    "/files/{path}": {
+      parameters: [{ name: "path", in: "path", required: true, schema: { type: "string" }, description: "Path below <data-dir>/files" }],
+      get: { tags: ["files"], operationId: "getFile", summary: "Download a file", responses: { "200": { description: "File contents", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, ...ERRORS } },
+      put: { tags: ["files"], operationId: "putFile", summary: "Upload a file (streamed, atomic)", requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, responses: { "201": jsonBody({ type: "object", properties: { Path: { type: "string" }, Size: { type: "integer" }, Sha256: { type: "string" } } }, "Stored"), ...ERRORS } },
+      delete: { tags: ["files"], operationId: "deleteFile", summary: "Remove a file", responses: { "200": jsonBody({ type: "object" }, "Removed"), ...ERRORS } },
+    },
+    "/isos/{name}": {
+      parameters: [{ name: "name", in: "path", required: true, schema: { type: "string" } }],
+      get: { tags: ["files"], operationId: "getIso", summary: "Download an ISO", responses: { "200": { description: "ISO image" }, ...ERRORS } },
+      put: { tags: ["files"], operationId: "putIso", summary: "Upload an ISO (streamed, atomic)", requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, responses: { "201": jsonBody({ type: "object" }, "Stored"), ...ERRORS } },
+      delete: { tags: ["files"], operationId: "deleteIso", summary: "Remove an ISO", responses: { "200": jsonBody({ type: "object" }, "Removed"), ...ERRORS } },
+    },
+    "/openapi.json": { get: { tags: ["info"], operationId: "openapi", summary: "This document", responses: { "200": { description: "OpenAPI document", content: { "application/json": { schema: { type: "object" } } } } } } },
   };
   return {
     openapi: "3.1.0",
     info: { title: "Socle API", version: info.version, description: "Bare-metal provisioning: machines, boot environments, templates, parameters, DHCP subnets. DRP v3 conventions." },
     servers: [{ url: "/api/v3" }],
     security: [{ basic: [] }, { bearer: [] }],
-    tags: [...Object.keys(MODELS), "prefs", "info", "render", "events"].map((name) => ({ name })),
+    tags: [...Object.keys(MODELS), "prefs", "info", "render", "events", "files"].map((name) => ({ name })),
     paths,
     components: {
       schemas,
