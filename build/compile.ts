@@ -34,6 +34,13 @@ export const TARGETS: Record<Arch, { bunTarget: string; npmPackage: string; node
 
 export const EMBED_DIRS = ["assets", "bootenvs"];
 
+/**
+ * Worker entry points, bundled beside main.ts: a Worker's file exists inside the executable only
+ * when it is an entry point of the build; it is stored by its path relative to src/ (see
+ * src/tftp/worker-url.ts).
+ */
+export const WORKER_ENTRIES = ["src/tftp/transfer-worker.ts"];
+
 const USAGE = "usage: bun build/compile.ts [--target amd64|arm64|all] [--outdir DIR]";
 
 export function parseCompileArgs(argv: readonly string[]): CompileArgs {
@@ -116,7 +123,7 @@ export async function compile(root: string, args: CompileArgs): Promise<string[]
     if (process.platform !== "linux" || process.arch !== t.nodeArch) {
       cmd.push(`--compile-executable-path=${await targetRuntime(root, arch)}`);
     }
-    cmd.push(entry);
+    cmd.push(entry, ...WORKER_ENTRIES.map((w) => join(root, w)));
     await run(cmd, root);
     await checkElf(outfile, arch);
     outputs.push(outfile);

@@ -20,6 +20,7 @@ import type { TransferOutcome } from "./transfer.ts";
 import { startSession, type Session, type SessionHooks, type SessionSpec } from "./transfer-session.ts";
 import { createWorkerPool, type WorkerPool } from "./worker-pool.ts";
 import type { WorkerContent } from "./worker-protocol.ts";
+import { transferWorkerUrl } from "./worker-url.ts";
 
 /** Content without a disk path up to this size is read in full and handed to a worker. */
 export const INLINE_LIMIT = 8 * 1024 * 1024;
@@ -99,7 +100,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const workerCount = Math.max(0, Math.floor(opts.workers ?? Math.min(8, navigator.hardwareConcurrency || 1)));
   const pool: WorkerPool | undefined =
     workerCount > 0
-      ? createWorkerPool(workerCount, new URL("./transfer-worker.ts", import.meta.url), (why) => log.error("transfer worker stopped; its transfers failed", { error: why }))
+      ? createWorkerPool(workerCount, transferWorkerUrl(), (why) => log.error("transfer worker stopped; its transfers failed", { error: why }))
       : undefined;
 
   async function bind(address: string): Promise<Listener> {
