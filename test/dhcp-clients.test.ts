@@ -4,13 +4,17 @@
 //
 // Topology:  [ns c] one veth per client (own MAC) --> bridge br (198.51.100.1/24) [ns s: Socle]
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { formatPacket, newPacket } from "../src/dhcp/packet.ts";
 import { MessageType } from "../src/dhcp/message-type.ts";
 import { MAX_REQUEST_SIZE } from "../src/dhcp/server.ts";
 import { NetLab, needsRoot } from "./helpers/netns.ts";
 import { ClientKit, clientPort, events, probe, SocleInNetns, udhcpcOnce, until, waitEvent, type LogEntry } from "./helpers/socle-netns.ts";
+
+// Namespaces, veths and child processes take seconds to set up on a loaded 2-core machine;
+// hooks get the same room as tests.
+setDefaultTimeout(60_000);
 
 const skip = needsRoot() ?? (!Bun.which("busybox") ? "needs busybox (udhcpc)" : !Bun.which("dhclient") ? "needs ISC dhclient (isc-dhcp-client)" : undefined);
 if (skip) console.log(`skip dhcp-clients.test.ts: ${skip}`);

@@ -5,7 +5,7 @@
 //
 // Topology:  [ns cla] cla0 --veth-- sva0 (198.51.100.1/24) [ns srv] svb0 (203.0.113.1/24) --veth-- clb0 [ns clb]
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,10 @@ import { DhcpServer } from "../src/dhcp/server.ts";
 import { openDhcpSocket } from "../src/dhcp/socket.ts";
 import type { DhcpHandler } from "../src/dhcp/handler-types.ts";
 import { NetLab, needsRoot, type Spawned } from "./helpers/netns.ts";
+
+// Namespaces, veths and child processes take seconds to set up on a loaded 2-core machine;
+// hooks get the same room as tests.
+setDefaultTimeout(60_000);
 
 interface SocketChild {
   mode: "socket";

@@ -4,12 +4,16 @@
 // - a relayed segment: ISC dhcrelay in its own namespace, the subnet chosen by giaddr;
 // - proxyDHCP beside dnsmasq: dnsmasq hands out the address, Socle only the boot information.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import { MessageType } from "../src/dhcp/message-type.ts";
 import { FLAG_BROADCAST, formatPacket, newPacket, parsePacket, type DhcpPacket } from "../src/dhcp/packet.ts";
 import { NetLab, needsRoot, type Spawned } from "./helpers/netns.ts";
 import { ClientKit, clientPort, probe, SocleInNetns, udhcpcOnce, waitEvent, type ProbeDatagram } from "./helpers/socle-netns.ts";
+
+// Namespaces, veths and child processes take seconds to set up on a loaded 2-core machine;
+// hooks get the same room as tests.
+setDefaultTimeout(60_000);
 
 const rootSkip = needsRoot() ?? (Bun.which("busybox") ? undefined : "needs busybox (udhcpc)");
 const relaySkip = rootSkip ?? (Bun.which("dhcrelay") ? undefined : "needs ISC dhcrelay (isc-dhcp-relay)");
