@@ -43,15 +43,8 @@ export function baseUrl(scheme: "http" | "https", address: string, port: number)
   return `${scheme}://${host}${port === dflt ? "" : `:${port}`}`;
 }
 
-export interface MachineFields {
-  Uuid: string;
-  Name: string;
-  Address: string;
-  HardwareAddrs: string[];
-  Arch: string;
-  /** The boot environment in effect (the machine's, or the defaultBootEnv pref). */
-  BootEnv: string;
-}
+/** What a view is built from; BootEnv is the one in effect (the machine's, or the defaultBootEnv pref). */
+export type MachineFields = Pick<MachineView, "Uuid" | "Name" | "Address" | "HardwareAddrs" | "Arch" | "BootEnv">;
 
 export function machineView(m: MachineFields, provisionerURL: string): MachineView {
   const path = `machines/${m.Uuid}`;
