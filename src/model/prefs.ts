@@ -27,7 +27,7 @@ export const PREFS: Record<string, PrefDef> = {
   },
   unknownBootEnv: {
     default: "ignore",
-    description: 'Boot environment for machines Socle does not know ("ignore": do not answer them)',
+    description: 'Boot environment for machines Socle does not know ("ignore": their iPXE script sends them to the local disk and nothing is recorded; "discovery": they boot discovery and register)',
     check: name,
   },
   unknownTokenTimeout: {
