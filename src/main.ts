@@ -160,13 +160,15 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     cleanups.push(() => apiServer.stop());
 
     /** Start a protocol service; a SocleError (port not bindable) is one log line, not a failed start. */
-    const optional = async (name: keyof typeof services, run: () => Promise<() => Promise<void> | void>) => {
+    const optional = async (name: keyof typeof services, flag: string, run: () => Promise<() => Promise<void> | void>) => {
       try {
         cleanups.push(await run());
         services[name] = true;
       } catch (err) {
         if (!(err instanceof SocleError)) throw err;
-        log.child(name).error(`${name.toUpperCase()} is not running: ${err.messages.join("; ")}`);
+        const text = err.messages.join("; ");
+        const hint = text.includes(flag) ? "" : ` (ports below 1024 need root or CAP_NET_BIND_SERVICE; change it with ${flag})`;
+        log.child(name).error(`${name.toUpperCase()} is not running: ${text}${hint}`);
       }
     };
 
@@ -175,7 +177,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const files = chainSources(boot, directorySource(join(cfg.dataDir, "files")), embeddedSource(await embeddedAssetFiles("ipxe")));
 
     if (!cfg.disableStatic) {
-      await optional("static", async () => {
+      await optional("static", "--static-port", async () => {
         try {
           const http = startHttpServer({ listen: cfg.staticListen, port: cfg.staticPort, source: files, log: log.child("http"), address });
           return () => http.stop();
@@ -186,7 +188,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     }
 
     if (!cfg.disableTftp) {
-      await optional("tftp", async () => {
+      await optional("tftp", "--tftp-port", async () => {
         const tftp = await startTftpServer({ port: cfg.tftpPort, source: files, log: log.child("tftp") });
         return () => tftp.stop();
       });
@@ -194,7 +196,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
 
     if (!cfg.disableDhcp) {
       const dlog = log.child("dhcp");
-      await optional("dhcp", async () => {
+      await optional("dhcp", "--dhcp-port", async () => {
         const backend = createStoreDhcpBackend(store, dlog);
         const dhcp = new DhcpServer({
           handler: createDhcpHandler({ backend, booter: boot, log: dlog }),
