@@ -13,9 +13,24 @@ const starting = new Set<number>();
 /** Aborts that arrived while the session's socket was still opening. */
 const pendingAbort = new Map<number, { reason: string; notify: boolean }>();
 const post = (m: FromWorker) => self.postMessage(m);
+/** Messages the pool has posted and this thread has not handled yet (null: an old pool, never block). */
+let pending: Int32Array | null = null;
+
+/**
+ * A lockstep transfer may block this thread only while it is the thread's one job and nothing
+ * waits in its message queue (a new transfer, an abort, the pool closing).
+ */
+const lockstep = {
+  mayBlock: () => pending !== null && sessions.size + starting.size <= 1 && Atomics.load(pending, 0) === 0,
+};
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
+  if (m.t === "init") {
+    pending = m.pending;
+    return;
+  }
+  if (pending) Atomics.sub(pending, 0, 1);
   if (m.t === "abort") {
     const s = sessions.get(m.id);
     if (s) s.abort(m.reason, m.notify);
@@ -33,7 +48,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       sessions.delete(id);
       post({ t: "finished", id, outcome });
     },
-  }).then(
+  }, lockstep).then(
     (s) => {
       starting.delete(id);
       const abort = pendingAbort.get(id);

@@ -75,7 +75,7 @@ export class ReadTransfer {
   private timeout: number;
   private deadline = 0;
   private timerArmed = false;
-  private filling = false;
+  private filling: Promise<void> | undefined;
   private readonly packet: Uint8Array;
   private readonly p: TransferParams;
 
@@ -91,6 +91,11 @@ export class ReadTransfer {
 
   get active(): boolean {
     return this.state !== "done";
+  }
+
+  /** While the data source is being read: settles once the transfer has moved on (sent or failed). */
+  get waitingForData(): Promise<void> | undefined {
+    return this.filling;
   }
 
   start(): void {
@@ -173,14 +178,13 @@ export class ReadTransfer {
       // Our source is slow, not the client: wait for it, the timer still bounds the wait.
       this.arm();
       if (this.filling) return;
-      this.filling = true;
-      data.fill(offset, windowsize * blksize).then(
+      this.filling = data.fill(offset, windowsize * blksize).then(
         () => {
-          this.filling = false;
+          this.filling = undefined;
           if (this.state === "data") this.sendWindow();
         },
         (e: unknown) => {
-          this.filling = false;
+          this.filling = undefined;
           if (this.state === "done") return;
           const why = `read failed: ${e instanceof Error ? e.message : String(e)}`;
           this.host.send(formatError(ERROR_CODES.NOT_DEFINED, why), this.p.peerPort, this.p.peerAddress);

@@ -15,6 +15,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
+  /** Shared with the worker: messages posted and not yet handled (see worker-protocol.ts). */
+  pending: Int32Array;
   sessions: Map<number, Pending>;
   alive: boolean;
 }
@@ -54,7 +56,8 @@ export function createWorkerPool(count: number, url: string | URL, onCrash: (mes
 
   for (let i = 0; i < count; i++) {
     const worker = new Worker(url);
-    const slot: Slot = { worker, sessions: new Map(), alive: true };
+    const slot: Slot = { worker, pending: new Int32Array(new SharedArrayBuffer(4)), sessions: new Map(), alive: true };
+    worker.postMessage({ t: "init", pending: slot.pending } satisfies ToWorker);
     worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data;
       const p = slot.sessions.get(m.id);
@@ -79,7 +82,9 @@ export function createWorkerPool(count: number, url: string | URL, onCrash: (mes
   }
 
   const post = (slot: Slot, m: ToWorker) => {
-    if (slot.alive) slot.worker.postMessage(m);
+    if (!slot.alive) return;
+    Atomics.add(slot.pending, 0, 1);
+    slot.worker.postMessage(m);
   };
 
   return {

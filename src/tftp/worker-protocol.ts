@@ -7,6 +7,12 @@ import type { TransferOutcome } from "./transfer.ts";
 export type WorkerContent = { kind: "disk"; path: string } | { kind: "bytes"; bytes: Uint8Array };
 
 export type ToWorker =
+  /**
+   * Sent once, first, and not counted: `pending[0]` is the number of other messages posted to the
+   * worker and not yet handled (the pool adds before posting, the worker subtracts on receipt), so
+   * a lockstep loop blocking the worker's event loop sees that the thread is wanted.
+   */
+  | { t: "init"; pending: Int32Array }
   | { t: "start"; id: number; spec: SessionSpec; content: WorkerContent }
   | { t: "abort"; id: number; reason: string; notify: boolean };
 

@@ -1,0 +1,168 @@
+// Lockstep transfers on a worker run as a blocking recvfrom/sendto loop (transfer-session.ts):
+// the libc primitives on a real socket, then through a one-worker pool with raw clients on this
+// thread: byte-identical downloads across source refills, retransmission after a lost ACK, ERROR 5
+// for strangers, a second transfer that must not wait for the first, and close() reaching a
+// client whose transfer is blocking the worker.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EAGAIN, loadBlockingIo, parseSockaddrIn, sameSockaddrIn } from "./blocking-io.ts";
+import { sockaddrIn } from "./fast-send.ts";
+import { formatAck, parsePacket, type TftpPacket } from "./packet.ts";
+import type { SessionHooks, SessionSpec } from "./transfer-session.ts";
+import type { TransferOutcome } from "./transfer.ts";
+import { createWorkerPool, type WorkerPool } from "./worker-pool.ts";
+import { transferWorkerUrl } from "./worker-url.ts";
+
+const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed + (i >> 9)) & 0xff);
+// Over the 256 KiB read-ahead several times: the loop hands over to the event loop for refills.
+const BIG = bytes(900_001, 7);
+const SMALL = bytes(5_000, 9);
+
+let dir = "";
+let pool: WorkerPool;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "socle-tftp-lockstep-"));
+  writeFileSync(join(dir, "big.bin"), BIG);
+  pool = createWorkerPool(1, transferWorkerUrl(), () => {});
+});
+
+afterAll(async () => {
+  await pool?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("blocking receive: times out with EAGAIN, returns datagram and sender, and Bun still reads afterwards", async () => {
+  const io = await loadBlockingIo();
+  expect(io).not.toBeNull();
+  const heard: Uint8Array[] = [];
+  const a = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: (_s, d) => void heard.push(d.slice()) } });
+  const b = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array" });
+  const fd = (a as unknown as { fd: number }).fd;
+  expect(io!.setBlocking(fd, true)).toBe(true);
+  expect(io!.setReceiveTimeout(fd, 30)).toBe(true);
+  const buf = new Uint8Array(64);
+  const from = new Uint8Array(16);
+  const t0 = performance.now();
+  expect(io!.recvfrom(fd, buf, from)).toBe(-EAGAIN);
+  expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
+  b.send(new Uint8Array([1, 2, 3]), a.port, "127.0.0.1");
+  const n = io!.recvfrom(fd, buf, from);
+  expect(buf.subarray(0, n)).toEqual(new Uint8Array([1, 2, 3]));
+  expect(parseSockaddrIn(from)).toEqual({ port: b.port, address: "127.0.0.1" });
+  expect(sameSockaddrIn(from, sockaddrIn("127.0.0.1", b.port)!)).toBe(true);
+  expect(sameSockaddrIn(from, sockaddrIn("127.0.0.1", a.port)!)).toBe(false);
+  expect(io!.setBlocking(fd, false)).toBe(true);
+  b.send(new Uint8Array([4]), a.port, "127.0.0.1");
+  for (let i = 0; i < 200 && heard.length === 0; i++) await Bun.sleep(5);
+  expect(heard).toEqual([new Uint8Array([4])]);
+  a.close();
+  b.close();
+});
+
+async function client() {
+  const got: { p: TftpPacket; port: number; at: number }[] = [];
+  const sock = await Bun.udpSocket({
+    hostname: "127.0.0.1",
+    binaryType: "uint8array",
+    socket: { data: (_s, d, p) => void got.push({ p: parsePacket(d), port: p, at: performance.now() }) },
+  });
+  const next = async (n: number, ms = 3000) => {
+    for (let i = 0; i < ms && got.length < n; i++) await Bun.sleep(1);
+    if (got.length < n) throw new Error(`no packet ${n} after ${ms} ms`);
+    return got[n - 1]!;
+  };
+  return { sock, got, next };
+}
+
+function spec(peerPort: number, blksize: number, timeoutMs: number): SessionSpec {
+  return { localAddress: "127.0.0.1", peerAddress: "127.0.0.1", peerPort, blksize, windowsize: 1, oack: undefined, timeoutMs, maxRetries: 5, maxOackRetries: 1, netascii: false };
+}
+
+function hooks() {
+  const dropped: string[] = [];
+  let outcome: TransferOutcome | undefined;
+  const h: SessionHooks = { dropped: (r) => void dropped.push(r), socketError: () => {}, finished: (o) => void (outcome = o) };
+  return { h, dropped, outcome: () => outcome };
+}
+
+test("a lockstep download through the worker is byte-identical; a lost ACK is retransmitted; strangers get ERROR 5", async () => {
+  const c = await client();
+  const stranger = await client();
+  const k = hooks();
+  await pool.start(spec(c.sock.port, 1024, 150), { kind: "disk", path: join(dir, "big.bin") }, k.h);
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (let b = 1; b < 2000; b++) {
+    const d = await c.next(++n);
+    if (d.p.op !== "DATA" || d.p.block !== b) throw new Error(`expected DATA ${b}, got ${JSON.stringify(d.p)}`);
+    parts.push(d.p.data.slice());
+    if (b === 3) {
+      // Lose this ACK: the same block comes again after the retransmission timeout.
+      const again = await c.next(++n);
+      expect(again.p).toMatchObject({ op: "DATA", block: 3 });
+      expect(again.at - d.at).toBeGreaterThanOrEqual(100);
+      stranger.sock.send(formatAck(3), d.port, "127.0.0.1");
+      expect((await stranger.next(1)).p).toEqual({ op: "ERROR", code: 5, message: "unknown transfer ID" });
+    }
+    c.sock.send(formatAck(b), d.port, "127.0.0.1");
+    if (d.p.data.length < 1024) break;
+  }
+  expect(new Uint8Array(Buffer.concat(parts))).toEqual(BIG);
+  for (let i = 0; i < 200 && !k.outcome(); i++) await Bun.sleep(5);
+  expect(k.outcome()).toMatchObject({ ok: true, bytes: BIG.length, retransmits: 1 });
+  expect(k.dropped).toEqual([`packet from unknown transfer ID 127.0.0.1:${stranger.sock.port}`]);
+  c.sock.close();
+  stranger.sock.close();
+});
+
+test("a second transfer on the same worker starts at once while the first waits for an ACK", async () => {
+  const a = await client();
+  const b = await client();
+  const ka = hooks();
+  const kb = hooks();
+  // A's retransmission timeout is long: a worker blocked on A until then would delay B by seconds.
+  await pool.start(spec(a.sock.port, 512, 4000), { kind: "bytes", bytes: SMALL }, ka.h);
+  const a1 = await a.next(1);
+  expect(a1.p).toMatchObject({ op: "DATA", block: 1 });
+  await Bun.sleep(50); // the worker is now in A's receive loop
+  const t0 = performance.now();
+  await pool.start(spec(b.sock.port, 512, 4000), { kind: "bytes", bytes: SMALL }, kb.h);
+  const b1 = await b.next(1);
+  expect(b1.p).toMatchObject({ op: "DATA", block: 1 });
+  expect(b1.at - t0).toBeLessThan(1000);
+  // Both finish, interleaved, on the one worker.
+  for (const [c, first] of [[a, a1], [b, b1]] as const) {
+    let n = 1;
+    let d = first;
+    for (let blk = 1; blk < 100; blk++) {
+      c.sock.send(formatAck(blk), d.port, "127.0.0.1");
+      if (d.p.op === "DATA" && d.p.data.length < 512) break;
+      d = await c.next(++n);
+      expect(d.p).toMatchObject({ op: "DATA", block: blk + 1 });
+    }
+  }
+  for (let i = 0; i < 200 && (!ka.outcome() || !kb.outcome()); i++) await Bun.sleep(5);
+  expect(ka.outcome()).toMatchObject({ ok: true, bytes: SMALL.length });
+  expect(kb.outcome()).toMatchObject({ ok: true, bytes: SMALL.length });
+  a.sock.close();
+  b.sock.close();
+});
+
+test("closing the pool reaches a client whose lockstep transfer blocks the worker", async () => {
+  const own = createWorkerPool(1, transferWorkerUrl(), () => {});
+  const c = await client();
+  const k = hooks();
+  await own.start(spec(c.sock.port, 512, 5000), { kind: "bytes", bytes: SMALL }, k.h);
+  expect((await c.next(1)).p).toMatchObject({ op: "DATA", block: 1 });
+  await Bun.sleep(50);
+  const t0 = performance.now();
+  await own.close(2000);
+  expect(performance.now() - t0).toBeLessThan(1000);
+  expect((await c.next(2)).p).toEqual({ op: "ERROR", code: 0, message: "server shutting down" });
+  expect(k.outcome()).toMatchObject({ ok: false, reason: "server shutting down" });
+  c.sock.close();
+});
