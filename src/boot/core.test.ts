@@ -101,7 +101,10 @@ describe("the DHCP decision", () => {
   test("loaders by architecture and user class", () => {
     const { core } = fixture();
     const answer = (mac: string, o: Partial<ClientFacts>) => core.dhcpBoot(facts(mac, o));
-    expect(answer(MAC2, { arch: undefined })).toEqual({ nextServer: SERVER, bootFile: "undionly.kpxe", httpClient: false, ipxe: false });
+    // A classic PXE ROM without option 93 still says PXEClient; a plain OS DHCP client gets nothing.
+    expect(answer(MAC2, { arch: undefined, vendorClass: "PXEClient:Arch:00000:UNDI:002001" })).toEqual({ nextServer: SERVER, bootFile: "undionly.kpxe", httpClient: false, ipxe: false });
+    expect(answer(MAC2, { arch: undefined })).toBeUndefined();
+    expect(answer(MAC2, { arch: undefined, vendorClass: "udhcp 1.35.0" })).toBeUndefined();
     expect(answer(MAC2, { arch: 0 })?.bootFile).toBe("undionly.kpxe");
     expect(answer(MAC2, { arch: 7 })?.bootFile).toBe("ipxe.efi");
     expect(answer(MAC2, { arch: 9 })?.bootFile).toBe("ipxe.efi");

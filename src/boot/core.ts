@@ -115,6 +115,11 @@ export class BootCore implements Booter, FileSource {
   }
 
   dhcpBoot(facts: ClientFacts): BootAnswer | undefined {
+    // Only network-boot clients get boot information: PXE firmware always sends option 60
+    // "PXEClient:..." (UEFI HTTP boot "HTTPClient:..."), iPXE its user class, and most send option
+    // 93. An installed OS's DHCP client (udhcpc, dhclient, systemd-networkd) sends none of these
+    // and gets an address only, not a loader name it would ignore anyway.
+    if (!isNetbootClient(facts)) return undefined;
     const d = this.decide(facts.mac);
     const ignored = !d.machine && d.envName === "ignore";
     if (!d.env && !ignored) {
@@ -399,6 +404,10 @@ function normalisePath(raw: string): string | undefined {
   const p = raw.trim().replace(/\/{2,}/g, "/").replace(/^\/+/, "");
   if (p === "" || p.endsWith("/") || /[\0\\]/.test(p) || p.split("/").some((s) => s === ".." || s === ".")) return undefined;
   return p;
+}
+
+export function isNetbootClient(facts: ClientFacts): boolean {
+  return facts.userClass === "iPXE" || facts.arch !== undefined || /^(PXEClient|HTTPClient)/.test(facts.vendorClass);
 }
 
 export function toSocleError(err: unknown): unknown {

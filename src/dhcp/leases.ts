@@ -177,7 +177,8 @@ export class LeaseEngine {
       Strategy: "MAC",
       State: "ACK",
       ExpireTime: new Date(now + seconds * 1000).toISOString(),
-      Via: info.via,
+      // A renewal comes straight from the client, without the relay: the link keeps its relay.
+      Via: info.via || this.#backend.leaseByAddr(addrText)?.Via || "",
       Hostname: info.hostname,
     };
     try {

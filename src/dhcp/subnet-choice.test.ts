@@ -61,6 +61,16 @@ describe("subnet choice", () => {
     expect(chooseLink(direct, ctx, [wide, remote]).scope?.subnet.Name).toBe("wide");
   });
 
+  test("a renewal unicast from a relayed client's address is matched by its ciaddr", () => {
+    // RENEWING goes straight to the server (no relay), arriving on an interface of another network.
+    const renew = newPacket({ ciaddr: "203.0.113.100" });
+    const c = chooseLink(renew, { ...ctx, from: { address: "203.0.113.100", port: 68 } }, [wide, remote]);
+    expect(c).toMatchObject({ link: "203.0.113.100", via: "" });
+    expect(c.scope?.subnet.Name).toBe("remote");
+    // A ciaddr that the packet did not come from (a broadcast REBINDING) still goes by interface.
+    expect(chooseLink(renew, ctx, [wide, remote]).scope?.subnet.Name).toBe("wide");
+  });
+
   test("a malformed option 82 is reported, not thrown", () => {
     const p = newPacket({ giaddr: "203.0.113.1" });
     p.options.set(82, Uint8Array.of(5, 3, 1));

@@ -1,5 +1,8 @@
 // Which subnet a request belongs to (RFC 2131 4.3.1, RFC 3046, RFC 3527, RFC 5107):
-// - direct clients: the subnet of the interface the request arrived on (ctx.ifaceCidr);
+// - direct clients: the subnet of the interface the request arrived on (ctx.ifaceCidr), except
+//   a renewal unicast from the client's own address (RFC 2131 4.3.2: "no relay agents will be
+//   involved"): a client of a relayed link reaches us routed, on whatever interface, so its
+//   ciaddr names its link;
 // - relayed requests (giaddr != 0): option 82 sub-option 5 (link-selection) when present, else giaddr;
 // - the server identifier is our address on that interface, or the relay's sub-option 11
 //   (server-id-override), so that renewals go through the relay that asked for it.
@@ -117,6 +120,8 @@ export function chooseLink(req: DhcpPacket, ctx: DhcpContext, subnets: readonly 
   let link: string;
   if (relayed) {
     link = relayInfo?.linkSelection ?? req.giaddr;
+  } else if (req.ciaddr !== "0.0.0.0" && ctx.from.address === req.ciaddr) {
+    link = req.ciaddr;
   } else {
     const c = ctx.ifaceCidr ? parseCidr(ctx.ifaceCidr) : undefined;
     link = c ? intToIp(c.network) : ctx.serverAddress;
