@@ -98,7 +98,7 @@ describe("IPv4", () => {
     expect(() => intToIp(2 ** 32)).toThrow("invalid IPv4 integer");
   });
   test("ipIntOf agrees with ipToInt and refuses what checkIPv4 refuses", () => {
-    for (const a of ["0.0.0.0", "10.0.0.9", "198.51.100.7", "255.255.255.255"]) expect(ipIntOf(a)).toBe(ipToInt(a));
+    for (const a of ["0.0.0.0", "203.0.113.9", "198.51.100.7", "255.255.255.255"]) expect(ipIntOf(a)).toBe(ipToInt(a));
     for (const a of ["", "1.2.3", "1.2.3.4.5", "1.2.3.256", "01.2.3.4", "1.2.3.", ".1.2.3", "1..2.3", "1.2.3.4 ", "a.b.c.d", "1.2.3.1000"]) {
       expect(ipIntOf(a)).toBeUndefined();
       expect(checkIPv4(a).ok).toBe(false);
@@ -110,7 +110,7 @@ describe("CIDR", () => {
   test("accepts network addresses", () => {
     expect(checkCidr("198.51.100.0/24")).toEqual({ ok: true, value: "198.51.100.0/24" });
     expect(checkCidr("0.0.0.0/0")).toEqual({ ok: true, value: "0.0.0.0/0" });
-    expect(checkCidr("10.0.0.1/32")).toEqual({ ok: true, value: "10.0.0.1/32" });
+    expect(checkCidr("203.0.113.1/32")).toEqual({ ok: true, value: "203.0.113.1/32" });
   });
   test("rejects host bits with a suggestion", () => {
     expect(err(checkCidr("198.51.100.7/24"))).toBe(
@@ -128,9 +128,9 @@ describe("CIDR", () => {
     expect(cidrContains("198.51.100.0/24", "198.51.100.255")).toBe(true);
     expect(cidrContains("198.51.100.0/24", "198.51.101.0")).toBe(false);
     expect(cidrContains("0.0.0.0/0", "255.255.255.255")).toBe(true);
-    expect(cidrOverlaps("10.0.0.0/8", "10.1.0.0/16")).toBe(true);
-    expect(cidrOverlaps("10.1.0.0/16", "10.0.0.0/8")).toBe(true);
-    expect(cidrOverlaps("10.0.0.0/24", "10.0.1.0/24")).toBe(false);
+    expect(cidrOverlaps("198.18.0.0/15", "198.19.0.0/16")).toBe(true);
+    expect(cidrOverlaps("198.19.0.0/16", "198.18.0.0/15")).toBe(true);
+    expect(cidrOverlaps("198.51.100.0/25", "198.51.100.128/25")).toBe(false);
     expect(cidrOverlaps("10.0.0.0/31", "10.0.0.1/32")).toBe(true);
     expect(() => cidrContains("10.0.0.1/8", "10.0.0.1")).toThrow("host bits");
   });
