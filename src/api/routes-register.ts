@@ -192,7 +192,7 @@ export async function registerMachine(deps: ApiDeps, input: RegistrationInput, r
   for (let attempt = 0; attempt < 2; attempt++) {
     const matches = matchingMachines(deps, input.HardwareAddrs);
     if (matches.length > 1) {
-      throw conflict("machines", "", `register: MACs ${input.HardwareAddrs.join(", ")} belong to ${matches.length} machines (${matches.map((m) => String(m.Name)).join(", ")}); merge or delete them first`);
+      throw conflict("machines", "", `register: MACs ${input.HardwareAddrs.join(", ")} belong to ${matches.length} machines (${matches.map((m) => String(m.Name)).sort().join(", ")}); merge or delete them first`);
     }
     const existing = matches[0];
     if (existing) {
