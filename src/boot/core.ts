@@ -23,7 +23,8 @@ import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
 import type { BootData, BootDataChange } from "./boot-data.ts";
 import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
 import { DISPATCH_PATH, dispatchMac, dispatchScript, exitScript, isReservedPath } from "./ipxe-dispatch.ts";
-import { loaderFor } from "./loaders.ts";
+import { isNetbootClient, loaderFor } from "./loaders.ts";
+import { ipxeTemplateOf, loadersOf, registryName, templatesOf, type EnvTemplate } from "./env-templates.ts";
 import { PathIndex, UNKNOWN_OWNER, type IndexEntry } from "./path-index.ts";
 import { buildContext, describeTarget, effectiveEnvName, missingRequired, type TokenIssuer, type UsedParam } from "./render-context.ts";
 import { textFile } from "./text-file.ts";
@@ -69,13 +70,6 @@ export interface PreviewResult {
   Params: UsedParam[];
 }
 
-interface EnvTemplate {
-  Name: string;
-  Path: string;
-  ID?: string;
-  Contents?: string;
-}
-
 /** Rendered paths are not client-specific: they render against this address and no tokens. */
 const PATH_ADDRESS = "0.0.0.0";
 
@@ -115,10 +109,7 @@ export class BootCore implements Booter, FileSource {
   }
 
   dhcpBoot(facts: ClientFacts): BootAnswer | undefined {
-    // Only network-boot clients get boot information: PXE firmware always sends option 60
-    // "PXEClient:..." (UEFI HTTP boot "HTTPClient:..."), iPXE its user class, and most send option
-    // 93. An installed OS's DHCP client (udhcpc, dhclient, systemd-networkd) sends none of these
-    // and gets an address only, not a loader name it would ignore anyway.
+    // A plain OS DHCP client gets an address only, no loader (see isNetbootClient).
     if (!isNetbootClient(facts)) return undefined;
     const d = this.decide(facts.mac);
     const ignored = !d.machine && d.envName === "ignore";
@@ -376,25 +367,6 @@ export class BootCore implements Booter, FileSource {
   }
 }
 
-function templatesOf(env: ModelObject): EnvTemplate[] {
-  return Array.isArray(env.Templates) ? (env.Templates as EnvTemplate[]) : [];
-}
-
-/** The env's iPXE script: the template named "ipxe", else the first whose Path ends in ".ipxe". */
-function ipxeTemplateOf(env: ModelObject): EnvTemplate | undefined {
-  const list = templatesOf(env);
-  return list.find((t) => t.Name === "ipxe") ?? list.find((t) => t.Path.trim().endsWith(".ipxe"));
-}
-
-function registryName(env: ModelObject, t: EnvTemplate): string {
-  return t.ID ?? `${String(env.Name)}/${t.Name}`;
-}
-
-function loadersOf(env: ModelObject | undefined): Record<string, string> {
-  const l = env?.Loaders;
-  return typeof l === "object" && l !== null ? (l as Record<string, string>) : {};
-}
-
 function nameOf(m: ModelObject | undefined): string {
   return m ? String(m.Name ?? m.Uuid) : "";
 }
@@ -404,10 +376,6 @@ function normalisePath(raw: string): string | undefined {
   const p = raw.trim().replace(/\/{2,}/g, "/").replace(/^\/+/, "");
   if (p === "" || p.endsWith("/") || /[\0\\]/.test(p) || p.split("/").some((s) => s === ".." || s === ".")) return undefined;
   return p;
-}
-
-export function isNetbootClient(facts: ClientFacts): boolean {
-  return facts.userClass === "iPXE" || facts.arch !== undefined || /^(PXEClient|HTTPClient)/.test(facts.vendorClass);
 }
 
 export function toSocleError(err: unknown): unknown {

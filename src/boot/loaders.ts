@@ -11,6 +11,8 @@
 //   types map onto them: x86 BIOS and IA32 UEFI -> "386" (their loaders are 32-bit x86 code,
 //   whatever the CPU), x64 UEFI -> "amd64", ARM 64-bit UEFI -> "arm64", ARM 32-bit -> "arm".
 
+import type { ClientFacts } from "./booter.ts";
+
 export interface LoaderChoice {
   /** File name of the loader (a TFTP path, or appended to the HTTP base URL). */
   file: string;
@@ -45,4 +47,13 @@ export function loaderFor(arch: number | undefined, overrides: Readonly<Record<s
   const override = Object.hasOwn(overrides, base.goArch) ? overrides[base.goArch] : undefined;
   const file = (override !== undefined && override !== "" ? override : base.file).replace(/^\/+/, "");
   return { file, http: http !== undefined, goArch: base.goArch };
+}
+
+/**
+ * Only network-boot clients get boot information: PXE firmware always sends option 60
+ * "PXEClient:..." (UEFI HTTP boot "HTTPClient:..."), iPXE its user class, and most send option 93.
+ * An installed OS's DHCP client (udhcpc, dhclient, systemd-networkd) sends none of these.
+ */
+export function isNetbootClient(facts: ClientFacts): boolean {
+  return facts.userClass === "iPXE" || facts.arch !== undefined || /^(PXEClient|HTTPClient)/.test(facts.vendorClass);
 }
