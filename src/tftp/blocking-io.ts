@@ -23,10 +23,14 @@ export interface BlockingIo {
   setReceiveTimeout(fd: number, ms: number): boolean;
   /**
    * One datagram into `buf`, its sender's sockaddr into `from` (16 bytes, sockaddr_in);
-   * the byte count, or minus errno on failure (-EAGAIN when the receive timeout ran out).
+   * the byte count, or minus errno on failure (-EAGAIN when the receive timeout ran out, or at
+   * once with MSG_DONTWAIT when nothing is queued).
    */
-  recvfrom(fd: number, buf: Uint8Array, from: Uint8Array): number;
+  recvfrom(fd: number, buf: Uint8Array, from: Uint8Array, flags?: number): number;
 }
+
+/** recv(2) flag: return -EAGAIN at once instead of waiting. */
+export const MSG_DONTWAIT = 0x40;
 
 let loading: Promise<BlockingIo | null> | undefined;
 
@@ -57,10 +61,10 @@ export function loadBlockingIo(): Promise<BlockingIo | null> {
           const tv = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt(Math.round((ms % 1000) * 1000))]);
           return s.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, ptr(tv), 16) === 0;
         },
-        recvfrom(fd, buf, from) {
+        recvfrom(fd, buf, from, flags = 0) {
           // ptr() each time: a small typed array's storage moves when a view of its buffer is made.
           fromLen[0] = from.length;
-          const n = s.recvfrom(fd, ptr(buf), buf.length, 0, ptr(from), fromLenPtr);
+          const n = s.recvfrom(fd, ptr(buf), buf.length, flags, ptr(from), fromLenPtr);
           return n >= 0 ? n : -opened.errno();
         },
       };
