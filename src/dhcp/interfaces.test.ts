@@ -18,8 +18,8 @@ const iface = (name: string, address: string, netmask = "255.255.255.0"): NetInt
 test("networkCidr gives the network form", () => {
   expect(networkCidr("198.51.100.7", "255.255.255.0")).toBe("198.51.100.0/24");
   expect(networkCidr("203.0.113.130", "255.255.255.128")).toBe("203.0.113.128/25");
-  expect(networkCidr("10.1.2.3", "0.0.0.0")).toBe("0.0.0.0/0");
-  expect(networkCidr("10.1.2.3", "255.255.255.255")).toBe("10.1.2.3/32");
+  expect(networkCidr("203.0.113.3", "0.0.0.0")).toBe("0.0.0.0/0");
+  expect(networkCidr("203.0.113.3", "255.255.255.255")).toBe("203.0.113.3/32");
 });
 
 test("cidrContains", () => {

@@ -108,7 +108,7 @@ describe("typed options through the wire", () => {
       x
         .setClientId({ type: 1, data: Uint8Array.of(0x52, 0x54, 0, 0, 0, 1) })
         .setUserClass(["iPXE"], "plain")
-        .setRelayAgentInfo({ circuitId: Uint8Array.of(1), linkSelection: "10.0.0.0" })
+        .setRelayAgentInfo({ circuitId: Uint8Array.of(1), linkSelection: "198.51.100.0" })
         .setClientArch([7, 16])
         .setClientNdi({ type: 1, major: 3, minor: 16 })
         .setClientUuid({ type: 0, uuid: "8c4d0a7e-1f2a-4b3c-9d8e-7f6a5b4c3d2e" })
@@ -123,7 +123,7 @@ describe("typed options through the wire", () => {
     expect(o.getUserClass()).toEqual(["iPXE"]);
     expect(o.hasUserClass("iPXE")).toBe(true);
     expect(o.getUserClassDetail()?.form).toBe("plain");
-    expect(o.getRelayAgentInfo()?.linkSelection).toBe("10.0.0.0");
+    expect(o.getRelayAgentInfo()?.linkSelection).toBe("198.51.100.0");
     expect(o.getClientArch()).toEqual([7, 16]);
     expect(o.getClientNdi()).toEqual({ type: 1, major: 3, minor: 16 });
     expect(o.getClientUuid()?.uuid).toBe("8c4d0a7e-1f2a-4b3c-9d8e-7f6a5b4c3d2e");

@@ -12,10 +12,10 @@ function m(Name: string, Address: string, HardwareAddrs: string[], extra: ModelO
 }
 
 const FLEET: ModelObject[] = [
-  m("n1", "10.0.0.9", ["52:54:00:00:00:01"], { Profiles: ["web", "eu"] }),
-  m("n2", "10.0.0.10", ["52:54:00:00:00:02", "52:54:00:00:00:22"], { Profiles: ["db"], Runnable: false }),
+  m("n1", "198.51.100.9", ["52:54:00:00:00:01"], { Profiles: ["web", "eu"] }),
+  m("n2", "198.51.100.10", ["52:54:00:00:00:02", "52:54:00:00:00:22"], { Profiles: ["db"], Runnable: false }),
   m("n3", "", [], { Arch: "arm64" }),
-  m("n10", "10.0.1.1", ["52:54:00:00:00:10"], { Profiles: ["web"] }),
+  m("n10", "203.0.113.1", ["52:54:00:00:00:10"], { Profiles: ["web"] }),
 ];
 
 const names = (objs: ModelObject[]) => objs.map((o) => o.Name);
@@ -37,9 +37,9 @@ describe("filters", () => {
     expect(run("Name=nope").total).toBe(0);
   });
   test("IP comparison is numeric, not textual", () => {
-    expect(names(run("Address=Gt(10.0.0.9)").items)).toEqual(["n2", "n10"]);
-    expect(names(run("Address=Lte(10.0.0.10)").items)).toEqual(["n1", "n2"]);
-    expect(names(run("Address=Between(10.0.0.5,10.0.0.200)").items)).toEqual(["n1", "n2"]);
+    expect(names(run("Address=Gt(198.51.100.9)").items)).toEqual(["n2", "n10"]);
+    expect(names(run("Address=Lte(198.51.100.10)").items)).toEqual(["n1", "n2"]);
+    expect(names(run("Address=Between(198.51.100.5,198.51.100.200)").items)).toEqual(["n1", "n2"]);
     expect(names(run("Address=Eq()").items)).toEqual(["n3"]);
     expect(names(run("Address=Ne()").items)).toEqual(["n1", "n2", "n10"]);
   });
@@ -56,7 +56,7 @@ describe("filters", () => {
     expect(names(run("Name=Re(^n1)").items)).toEqual(["n1", "n10"]);
     expect(names(run("Name=In(n1,n3)").items)).toEqual(["n1", "n3"]);
     expect(names(run("Name=Nin(n1,n3)").items)).toEqual(["n2", "n10"]);
-    expect(names(run("Name=Re(^n1)&Profiles=web&Address=Gt(10.0.0.200)").items)).toEqual(["n10"]);
+    expect(names(run("Name=Re(^n1)&Profiles=web&Address=Gt(198.51.100.200)").items)).toEqual(["n10"]);
     expect(names(run("Arch=arm64").items)).toEqual(["n3"]);
   });
   test("Eq keeps commas and parentheses inside the value", () => {
@@ -66,13 +66,13 @@ describe("filters", () => {
   });
   test("times and numbers compare as such", () => {
     const ls: ModelObject[] = [
-      { Addr: "10.0.0.2", ExpireTime: "2026-01-02T00:00:00.000Z", State: "ACK" },
-      { Addr: "10.0.0.1", ExpireTime: "2026-01-01T00:00:00.000Z", State: "EXPIRED" },
+      { Addr: "198.51.100.2", ExpireTime: "2026-01-02T00:00:00.000Z", State: "ACK" },
+      { Addr: "198.51.100.1", ExpireTime: "2026-01-01T00:00:00.000Z", State: "EXPIRED" },
     ];
     const q = parseQuery(leases, new URLSearchParams("ExpireTime=Lt(2026-01-01T12:00:00Z)"));
-    expect(runQuery(ls, q).items.map((l) => l.Addr)).toEqual(["10.0.0.1"]);
+    expect(runQuery(ls, q).items.map((l) => l.Addr)).toEqual(["198.51.100.1"]);
     const s = parseQuery(leases, new URLSearchParams("sort=Addr"));
-    expect(runQuery(ls, s).items.map((l) => l.Addr)).toEqual(["10.0.0.1", "10.0.0.2"]);
+    expect(runQuery(ls, s).items.map((l) => l.Addr)).toEqual(["198.51.100.1", "198.51.100.2"]);
     const rs: ModelObject[] = [{ Addr: "1.1.1.1", Duration: 100 }, { Addr: "1.1.1.2", Duration: 20 }];
     const d = parseQuery(MODELS.reservations!, new URLSearchParams("Duration=Gte(50)"));
     expect(runQuery(rs, d).items.map((r) => r.Addr)).toEqual(["1.1.1.1"]);
@@ -117,7 +117,7 @@ describe("bad queries are 400 and quote the value", () => {
   });
   test("bad operator, arity, regex, arguments", () => {
     expect(bad("Name=Like(x)").messages[0]).toBe('filter Name: unknown operator "Like" in "Like(x)"; valid: Eq, Ne, Lt, Lte, Gt, Gte, Re, In, Nin, Between');
-    expect(bad("Address=Between(10.0.0.1)").messages[0]).toContain("Between takes 2 arguments, got 1");
+    expect(bad("Address=Between(198.51.100.1)").messages[0]).toContain("Between takes 2 arguments, got 1");
     expect(bad("Name=In()").messages[0]).toContain("In needs at least one value");
     expect(bad("Name=Re([)").messages[0]).toStartWith('filter Name: invalid regular expression "["');
     expect(bad(`Name=Re(${"a".repeat(600)})`).messages[0]).toContain("at most 512");
@@ -139,16 +139,16 @@ test("10,000 machines filter and sort without trouble", () => {
   const many: ModelObject[] = [];
   for (let i = 0; i < 10_000; i++) {
     const hex = i.toString(16).padStart(4, "0");
-    many.push(m(`m${i}`, `10.${(i >> 8) & 255}.${i & 255}.1`, [`52:54:00:00:${hex.slice(0, 2)}:${hex.slice(2)}`], { Profiles: i % 3 === 0 ? ["web"] : [] }));
+    many.push(m(`m${i}`, `198.18.${i >> 8}.${i & 255}`, [`52:54:00:00:${hex.slice(0, 2)}:${hex.slice(2)}`], { Profiles: i % 3 === 0 ? ["web"] : [] }));
   }
-  const q = parseQuery(machines, new URLSearchParams("Address=Between(10.0.0.1,10.10.255.1)&Profiles=web&sort=Address&reverse=true&limit=5"));
+  const q = parseQuery(machines, new URLSearchParams("Address=Between(198.18.0.0,198.18.10.255)&Profiles=web&sort=Address&reverse=true&limit=5"));
   let t0 = performance.now();
   const r = runQuery(many, q);
   const cold = performance.now() - t0;
   t0 = performance.now();
   runQuery(many, q);
   const ms = performance.now() - t0;
-  // 10.0.0.1 .. 10.10.255.1 is i = 0..2815; every third has the web profile.
+  // 198.18.0.0 .. 198.18.10.255 is i = 0..2815; every third has the web profile.
   expect(r.total).toBe(Math.ceil(2816 / 3));
   expect(r.items.map((o) => o.Name)).toEqual(["m2814", "m2811", "m2808", "m2805", "m2802"]);
   console.log(`query over 10,000 machines (filter + numeric sort): first run ${cold.toFixed(1)} ms, second ${ms.toFixed(1)} ms`);

@@ -1,4 +1,4 @@
-// DRP list filters: `?Name=n1&Address=Between(10.0.0.1,10.0.0.9)&sort=Name&limit=10`.
+// DRP list filters: `?Name=n1&Address=Between(198.51.100.1,198.51.100.9)&sort=Name&limit=10`.
 // A query is parsed once into a compiled predicate; comparison is typed by the index kind, so
 // addresses compare numerically, MACs in any notation, list fields match on any element.
 

@@ -24,9 +24,9 @@ describe("registry", () => {
       templates: { ID: "t" },
       params: { Name: "p" },
       profiles: { Name: "p" },
-      subnets: { Name: "s", Subnet: "10.0.0.0/24", ActiveStart: "10.0.0.10", ActiveEnd: "10.0.0.20" },
-      reservations: { Addr: "10.0.0.5", Token: "52:54:00:00:00:01" },
-      leases: { Addr: "10.0.0.10", Token: "52:54:00:00:00:01", State: "OFFER", ExpireTime: "2026-01-01T00:00:00Z" },
+      subnets: { Name: "s", Subnet: "198.51.100.0/24", ActiveStart: "198.51.100.10", ActiveEnd: "198.51.100.20" },
+      reservations: { Addr: "198.51.100.5", Token: "52:54:00:00:00:01" },
+      leases: { Addr: "198.51.100.10", Token: "52:54:00:00:00:01", State: "OFFER", ExpireTime: "2026-01-01T00:00:00Z" },
       users: { Name: "u" },
       roles: { Name: "r" },
     };
@@ -39,13 +39,13 @@ describe("registry", () => {
 
 describe("uniqueConflicts", () => {
   const machines = MODELS.machines!;
-  const a = machines.prepare({ Name: "a", Address: "10.0.0.1", HardwareAddrs: ["52:54:00:00:00:01", "52:54:00:00:00:02"] });
+  const a = machines.prepare({ Name: "a", Address: "198.51.100.1", HardwareAddrs: ["52:54:00:00:00:01", "52:54:00:00:00:02"] });
   const b = machines.prepare({ Name: "b", Address: "", HardwareAddrs: [] });
   test("name, address, each hardware address", () => {
-    const c = machines.prepare({ Name: "a", Address: "10.0.0.1", HardwareAddrs: ["52-54-00-00-00-02"] });
+    const c = machines.prepare({ Name: "a", Address: "198.51.100.1", HardwareAddrs: ["52-54-00-00-00-02"] });
     expect(uniqueConflicts(machines, c, [a, b])).toEqual([
       `Name: "a" is already used by machines "${a.Uuid}"`,
-      `Address: "10.0.0.1" is already used by machines "${a.Uuid}"`,
+      `Address: "198.51.100.1" is already used by machines "${a.Uuid}"`,
       `HardwareAddrs: "52:54:00:00:00:02" is already used by machines "${a.Uuid}"`,
     ]);
   });
@@ -57,11 +57,11 @@ describe("uniqueConflicts", () => {
   test("types without extra unique indexes", () => {
     expect(uniqueConflicts(MODELS.profiles!, { Name: "p" }, [{ Name: "q" }])).toEqual([]);
     const subnets = MODELS.subnets!;
-    expect(uniqueConflicts(subnets, { Name: "s2", Subnet: "10.0.0.0/24" }, [{ Name: "s1", Subnet: "10.0.0.0/24" }])).toEqual(['Subnet: "10.0.0.0/24" is already used by subnets "s1"']);
+    expect(uniqueConflicts(subnets, { Name: "s2", Subnet: "198.51.100.0/24" }, [{ Name: "s1", Subnet: "198.51.100.0/24" }])).toEqual(['Subnet: "198.51.100.0/24" is already used by subnets "s1"']);
   });
   test("indexValueKey normalises by kind", () => {
     expect(indexValueKey("mac", "AA-BB-CC-DD-EE-FF")).toBe("aa:bb:cc:dd:ee:ff");
-    expect(indexValueKey("ip", "10.0.0.1")).toBe("10.0.0.1");
+    expect(indexValueKey("ip", "198.51.100.1")).toBe("198.51.100.1");
     expect(indexValueKey("string", "")).toBeUndefined();
     expect(indexValueKey("number", 5)).toBe("5");
   });

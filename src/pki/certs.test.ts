@@ -47,7 +47,7 @@ describe("buildCaCert / buildServerCert", () => {
     expect(x.checkIP("::1")).toBe("::1");
     expect(x.checkIP("2001:db8::7")).toBe("2001:db8::7");
     expect(x.checkIP("127.0.0.1")).toBe("127.0.0.1");
-    expect(x.checkIP("10.0.0.1")).toBeUndefined();
+    expect(x.checkIP("198.51.100.1")).toBeUndefined();
     // 825 days from notBefore to notAfter, the most Apple clients accept.
     expect(new Date(x.validTo).getTime() - new Date(x.validFrom).getTime()).toBe(825 * 24 * 3600 * 1000);
     expect(new Date(ca.validTo).getTime() - new Date(ca.validFrom).getTime()).toBe(3650 * 24 * 3600 * 1000);

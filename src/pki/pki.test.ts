@@ -176,7 +176,7 @@ describe("ensurePki: restarts", () => {
 
   test("bad operator extras are refused before anything is written", async () => {
     const dir = join(root, "bad-extras");
-    await expect(ensurePki(dir, { log: capture().log, addresses: ["10.0.0.256"] })).rejects.toThrow('"10.0.0.256"');
+    await expect(ensurePki(dir, { log: capture().log, addresses: ["198.51.100.256"] })).rejects.toThrow('"198.51.100.256"');
     expect(existsSync(dir)).toBe(false);
   });
 });

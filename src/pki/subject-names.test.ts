@@ -38,8 +38,8 @@ describe("subjectNames", () => {
 
   test("a bad operator extra is a ValidationError quoting it", () => {
     expect(() => subjectNames(["bad name"], [], sources)).toThrow('add certificate host name "bad name": not a DNS name');
-    expect(() => subjectNames([], ["10.0.0.300"], sources)).toThrow(SocleError);
-    expect(() => subjectNames([], ["10.0.0.300"], sources)).toThrow('"10.0.0.300"');
+    expect(() => subjectNames([], ["198.51.100.300"], sources)).toThrow(SocleError);
+    expect(() => subjectNames([], ["198.51.100.300"], sources)).toThrow('"198.51.100.300"');
     expect(subjectNames(["*.lab.example"], [], sources).dns).toContain("*.lab.example");
   });
 

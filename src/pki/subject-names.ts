@@ -73,7 +73,7 @@ export function subjectNames(
 
 /**
  * The DNS names and (canonical) addresses in a certificate's subjectAltName, from node's
- * X509Certificate.subjectAltName text ("DNS:a, IP Address:10.0.0.1, IP Address:FE80:0:...").
+ * X509Certificate.subjectAltName text ("DNS:a, IP Address:198.51.100.1, IP Address:FE80:0:...").
  */
 export function parseSubjectAltName(text: string | undefined): SubjectNames {
   const dns: string[] = [];

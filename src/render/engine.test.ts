@@ -56,7 +56,7 @@ describe("output is the file as written", () => {
     expect(e.render("m", ctx())).toBe("52:54:00:12:34:56 01-52-54-00-12-34-56 525400123456 C6336407 http://198.51.100.1:8091/machines/u-1");
     expect(formatMac("52-54-00-AA-BB-CC", "grub")).toBe("52:54:00:aa:bb:cc");
     expect(hexAddress("")).toBe("");
-    expect(hexAddress("10.0.0.300")).toBe("");
+    expect(hexAddress("198.51.100.300")).toBe("");
     expect(baseUrl("http", "fd00::1", 8091)).toBe("http://[fd00::1]:8091");
     expect(baseUrl("http", "198.51.100.1", 80)).toBe("http://198.51.100.1");
   });

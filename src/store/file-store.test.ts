@@ -90,7 +90,7 @@ describe("file store", () => {
     const s = await open({ dir });
     for (let i = 0; i < 10; i++) await s.put("machines", `m${i}`, { Name: `m${i}` });
     await s.compact();
-    await s.put("leases", "10.0.0.1", { Addr: "10.0.0.1" });
+    await s.put("leases", "198.51.100.1", { Addr: "198.51.100.1" });
     await s.delete("machines", "m3");
     const snap = JSON.parse(fs.readFileSync(path.join(storeDir(dir), "snapshot.json"), "utf8"));
     expect(snap.Seq).toBe(10);
@@ -104,7 +104,7 @@ describe("file store", () => {
       .split("\n")
       .map((l) => JSON.parse(l));
     expect(entries.map((e) => [e.Seq, e.Action, e.Key])).toEqual([
-      [11, "create", "10.0.0.1"],
+      [11, "create", "198.51.100.1"],
       [12, "delete", "m3"],
     ]);
   });

@@ -63,7 +63,7 @@ function lease(i: number, gen = 0): ModelObject {
     State: "ACK",
     Strategy: "MAC",
     ExpireTime: new Date(Date.UTC(2026, 0, 1) + gen * 1000).toISOString(),
-    Via: "10.0.0.1",
+    Via: "198.51.100.1",
     Validated: true,
     Available: true,
     Errors: [],
@@ -275,7 +275,7 @@ try {
     store.list("leases");
     results.firstListLeasesMs = Number(f2(performance.now() - tl));
     await store.put("leases", lease(5).Addr as string, lease(5, 99));
-    await store.put("leases", "10.255.255.255", lease(5, 99));
+    await store.put("leases", "198.19.255.255", lease(5, 99));
     const tl2 = performance.now();
     store.list("leases");
     results.listLeasesMs = Number(f2(performance.now() - tl2));

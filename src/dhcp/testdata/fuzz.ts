@@ -36,15 +36,15 @@ export function makeSeeds(): Uint8Array[] {
   for (const f of readdirSync(dir).filter((n) => n.endsWith(".pcap")).sort()) {
     for (const d of readPcapDhcp(readFileSync(join(dir, f)))) seeds.push(d.payload);
   }
-  const p = newPacket({ chaddr: Uint8Array.of(2, 0, 0, 0, 0, 1), giaddr: "10.0.0.1", hops: 1 });
+  const p = newPacket({ chaddr: Uint8Array.of(2, 0, 0, 0, 0, 1), giaddr: "198.51.100.1", hops: 1 });
   p.options
     .setMessageType(MessageType.DHCPREQUEST)
     .setDomainSearch(["a.example", "b.example"])
     .setClasslessRoutes([
-      { destination: "0.0.0.0/0", router: "10.0.0.1" },
-      { destination: "10.9.0.0/16", router: "10.0.0.2" },
+      { destination: "0.0.0.0/0", router: "198.51.100.1" },
+      { destination: "203.0.113.0/24", router: "198.51.100.2" },
     ])
-    .setRelayAgentInfo({ circuitId: Uint8Array.of(1, 2), remoteId: Uint8Array.of(3), linkSelection: "10.1.0.0" })
+    .setRelayAgentInfo({ circuitId: Uint8Array.of(1, 2), remoteId: Uint8Array.of(3), linkSelection: "203.0.113.0" })
     .setPxeVendorOptions({ discoveryControl: 7, bootMenu: [{ type: 0x8000, description: "boot" }], menuPrompt: { timeout: 5, prompt: "x" } })
     .setVendorIdentifyingInfo([{ enterprise: 9, subOptions: [{ code: 1, data: Uint8Array.of(1) }] }])
     .setVendorIdentifyingClass([{ enterprise: 9, classes: [Uint8Array.of(0x61)] }])

@@ -33,7 +33,7 @@ describe("machines", () => {
   test("every problem at once, each naming the field and quoting the value", () => {
     const e = rejection(machines, {
       Name: "a/b",
-      Address: "10.0.0.256",
+      Address: "198.51.100.256",
       HardwareAddrs: ["52:54:00:aa:bb:cc", "zz:01", "52-54-00-AA-BB-CC"],
       Arch: "sparc",
       Profiles: ["p", "p"],
@@ -46,7 +46,7 @@ describe("machines", () => {
     expect(e.key).toBe("");
     expect(e.messages).toEqual([
       'Name: invalid name "a/b": contains "/"',
-      'Address: invalid IPv4 address "10.0.0.256": part "256" is greater than 255',
+      'Address: invalid IPv4 address "198.51.100.256": part "256" is greater than 255',
       'HardwareAddrs[1]: invalid MAC "zz:01": bad hex digit "z"',
       'HardwareAddrs[2]: duplicate hardware address "52:54:00:aa:bb:cc" (also at [0])',
       'Arch: unknown architecture "sparc"; known: amd64, arm64, 386, arm, ppc64le, s390x, riscv64',

@@ -36,11 +36,11 @@ describe("subnets", () => {
       'ActiveStart: "198.51.100.0" is the network address of "198.51.100.0/24"',
       'ActiveEnd: "198.51.100.255" is the broadcast address of "198.51.100.0/24"',
     ]);
-    expect(messagesOf(subnets, { Name: "s", Subnet: "10.0.0.0/24" })).toEqual([
+    expect(messagesOf(subnets, { Name: "s", Subnet: "198.51.100.0/24" })).toEqual([
       "ActiveStart: is required unless Proxy is true",
       "ActiveEnd: is required unless Proxy is true",
     ]);
-    expect(subnets.prepare({ Name: "p", Subnet: "10.0.0.0/24", Proxy: true }).ActiveStart).toBe("");
+    expect(subnets.prepare({ Name: "p", Subnet: "198.51.100.0/24", Proxy: true }).ActiveStart).toBe("");
     expect(messagesOf(subnets, { ...LAB, Name: "tiny", Subnet: "198.51.100.0/31" })[0]).toBe(
       'Subnet: "198.51.100.0/31" is too small to serve addresses; the prefix length must be 30 or less',
     );
