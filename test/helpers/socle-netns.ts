@@ -193,21 +193,24 @@ export async function until(what: string | (() => string), timeoutMs: number, ok
 
 /** A scratch directory with hook scripts for udhcpc and dhclient that append events to files. */
 export class ClientKit {
-  readonly dir = mkdtempSync(join(tmpdir(), "socle-clients-"));
+  constructor(readonly dir: string = mkdtempSync(join(tmpdir(), "socle-clients-"))) {}
 
   /**
    * A udhcpc hook (`-s`): appends "EVENT ip=.. mask=.. serverid=.. siaddr=.. boot_file=.. bootfile=.."
-   * to `<dir>/<name>.events`, and configures the address (renewals are unicast from it).
+   * to `<dir>/<name>.events`, and configures the address (renewals are unicast from it); with
+   * `defaultRoute`, also a default route via the first router (a client behind a relay renews
+   * straight to the server, routed).
    */
-  udhcpcScript(name: string): { script: string; events: string } {
+  udhcpcScript(name: string, opts: { defaultRoute?: boolean } = {}): { script: string; events: string } {
+    const route = opts.defaultRoute ? `\n    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done` : "";
     const events = join(this.dir, `${name}.events`);
     const script = join(this.dir, `${name}.udhcpc.sh`);
     writeFileSync(
       script,
       `#!/bin/sh
-echo "$1 ip=$ip mask=$mask serverid=$serverid siaddr=$siaddr boot_file=$boot_file bootfile=$bootfile lease=$lease" >> '${events}'
+echo "$1 ip=$ip mask=$mask serverid=$serverid siaddr=$siaddr boot_file=$boot_file bootfile=$bootfile lease=$lease router=$router" >> '${events}'
 case "$1" in
-  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface" ;;
+  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface"${route} ;;
   deconfig) ip addr flush dev "$interface" ;;
 esac
 exit 0
