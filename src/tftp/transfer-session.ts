@@ -5,21 +5,16 @@
 import { EAGAIN, ECONNREFUSED, EINTR, MSG_DONTWAIT, loadBlockingIo, parseSockaddrIn, sameSockaddrIn, type BlockingIo } from "./blocking-io.ts";
 import { loadSendto, peerSender, sockaddrIn } from "./fast-send.ts";
 import { StreamBuffer } from "./stream-buffer.ts";
-import { ReadTransfer, type TransferOutcome } from "./transfer.ts";
+import { ReadTransfer, type TransferOutcome, type TransferParams } from "./transfer.ts";
 
-/** Everything negotiated for one transfer, as plain data. */
-export interface SessionSpec {
+/**
+ * Everything negotiated for one transfer, as plain data (it crosses to worker threads): the
+ * transfer's own parameters, plus where to bind and the transfer mode.
+ */
+export interface SessionSpec
+  extends Pick<TransferParams, "peerAddress" | "peerPort" | "blksize" | "windowsize" | "oack" | "timeoutMs" | "maxRetries" | "maxOackRetries"> {
   /** Our address the request arrived on: the transfer socket binds to it (port 0: a fresh TID). */
   localAddress: string;
-  peerAddress: string;
-  peerPort: number;
-  blksize: number;
-  windowsize: number;
-  /** The formatted OACK, or undefined when the transfer starts with DATA 1. */
-  oack: Uint8Array | undefined;
-  timeoutMs: number;
-  maxRetries: number;
-  maxOackRetries: number;
   netascii: boolean;
 }
 
@@ -145,7 +140,7 @@ export async function startSession(spec: SessionSpec, content: SessionContent, h
       windowsize: spec.windowsize,
       oack: spec.oack,
       timeoutMs: spec.timeoutMs,
-      maxTimeoutMs: Math.max(spec.timeoutMs, 8 * spec.timeoutMs),
+      maxTimeoutMs: 8 * spec.timeoutMs,
       maxRetries: spec.maxRetries,
       maxOackRetries: spec.maxOackRetries,
       data,
