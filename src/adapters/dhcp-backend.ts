@@ -69,7 +69,7 @@ export function createStoreDhcpBackend(store: Store, log: Logger): StoreDhcpBack
   /** Point the machine with this MAC at the address, and take the address from any other machine. */
   const followLease = async (lease: LeaseRecord) => {
     const uuid = machinesByMac.get(lease.Token);
-    if (!uuid) return;
+    if (!uuid || store.get("machines", uuid)?.Address === lease.Addr) return; // a renewal: nothing moves
     for (const m of store.list("machines")) {
       if (m.Address === lease.Addr && m.Uuid !== uuid) {
         await store.put("machines", String(m.Uuid), { ...m, Address: "" });
