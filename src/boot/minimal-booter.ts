@@ -1,12 +1,13 @@
-// The minimal boot core, until machines and boot environments decide (issue 4): every PXE client
-// gets the iPXE loader for its architecture, and iPXE gets one HTTP script. Next-server is always
-// the address the client reached us on.
+// A booter without machines or boot environments: every PXE client gets the iPXE loader for its
+// architecture (loaders.ts, the same table the boot core uses), and iPXE gets one HTTP script.
+// Next-server is always the address the client reached us on. The server runs the boot core
+// (core.ts); this one serves the DHCP handler's tests, which are about DHCP, not about machines.
 //
-// Folklore: classic BIOS PXE ROMs (PXE 2.0 and some 2.1 builds) send no option 93 at all, so a
-// client without it is treated as BIOS. iPXE identifies itself by user class "iPXE" whatever the
-// firmware below it, so that test comes first (otherwise iPXE would be handed iPXE again: a loop).
+// Folklore: iPXE identifies itself by user class "iPXE" whatever the firmware below it, so that
+// test comes first (otherwise iPXE would be handed iPXE again: a loop).
 
 import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
+import { loaderFor } from "./loaders.ts";
 
 export interface MinimalBooterOptions {
   /** Port of the machine-facing HTTP file server (8091 by default). */
@@ -14,21 +15,6 @@ export interface MinimalBooterOptions {
   /** Path of the iPXE script on that server, default "default.ipxe". */
   ipxeScriptPath?: string;
 }
-
-/** TFTP loaders by client architecture (RFC 4578 option 93 values). */
-const TFTP_LOADERS: Readonly<Record<number, string>> = {
-  0: "undionly.kpxe", // x86 BIOS
-  6: "ipxe.efi", // x86 UEFI
-  7: "ipxe.efi", // x64 UEFI
-  9: "ipxe.efi", // EBC: what several x64 UEFI builds send instead of 7
-  11: "ipxe-arm64.efi", // arm64 UEFI
-};
-
-/** UEFI HTTP boot: the firmware fetches a URL itself (and needs option 60 "HTTPClient" back). */
-const HTTP_LOADERS: Readonly<Record<number, string>> = {
-  16: "ipxe.efi", // x64 UEFI HTTP
-  19: "ipxe-arm64.efi", // arm64 UEFI HTTP
-};
 
 export function createMinimalBooter(opts: MinimalBooterOptions): Booter {
   const script = (opts.ipxeScriptPath ?? "default.ipxe").replace(/^\/+/, "");
@@ -39,12 +25,10 @@ export function createMinimalBooter(opts: MinimalBooterOptions): Booter {
       if (facts.userClass === "iPXE") {
         return { nextServer: server, bootFile: `${base(server)}/${script}`, httpClient: false, ipxe: true };
       }
-      const arch = facts.arch ?? 0;
-      const http = HTTP_LOADERS[arch];
-      if (http) return { nextServer: server, bootFile: `${base(server)}/${http}`, httpClient: true, ipxe: false };
-      const tftp = TFTP_LOADERS[arch];
-      if (tftp) return { nextServer: server, bootFile: tftp, httpClient: false, ipxe: false };
-      return undefined; // an architecture we have no loader for: no boot information
+      const loader = loaderFor(facts.arch);
+      if (!loader) return undefined; // an architecture we have no loader for: no boot information
+      if (loader.http) return { nextServer: server, bootFile: `${base(server)}/${loader.file}`, httpClient: true, ipxe: false };
+      return { nextServer: server, bootFile: loader.file, httpClient: false, ipxe: false };
     },
   };
 }
