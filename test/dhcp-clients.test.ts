@@ -83,20 +83,24 @@ describe.skipIf(skip !== undefined)("DHCP with real clients against socle serve"
     // A long-running client: bound, then renew on SIGUSR1 (unicast DHCPREQUEST from its address),
     // then release on SIGUSR2.
     writeFileSync(ka.events, "");
+    // Killed however the test ends: a client left running would keep renewing during later tests.
     const run = lab.spawn(cl, ["busybox", "udhcpc", "-i", a, "-f", "-t", "4", "-T", "1", "-s", ka.script]);
-    await waitEvent(ka.events, new RegExp(`^bound ip=${ipA.replaceAll(".", "\\.")} `));
-    const before = (await socle.lease(ipA))!;
-    await Bun.sleep(20); // the renewed expiry must be later than the first one by at least a millisecond
-    run.proc.kill("SIGUSR1");
-    await waitEvent(ka.events, new RegExp(`^renew ip=${ipA.replaceAll(".", "\\.")} `));
-    const renewed = await socle.waitLease(ipA, "renewed", (l) => Date.parse(l.ExpireTime) > Date.parse(before.ExpireTime));
-    expect(renewed).toMatchObject({ Token: mac(1), State: "ACK" });
-    await until("the server logs the renewal", 5_000, () => leaseAcks(mac(1), "RENEWING/REBINDING").length > 0);
+    try {
+      await waitEvent(ka.events, new RegExp(`^bound ip=${ipA.replaceAll(".", "\\.")} `));
+      const before = (await socle.lease(ipA))!;
+      await Bun.sleep(20); // the renewed expiry must be later than the first one by at least a millisecond
+      run.proc.kill("SIGUSR1");
+      await waitEvent(ka.events, new RegExp(`^renew ip=${ipA.replaceAll(".", "\\.")} `));
+      const renewed = await socle.waitLease(ipA, "renewed", (l) => Date.parse(l.ExpireTime) > Date.parse(before.ExpireTime));
+      expect(renewed).toMatchObject({ Token: mac(1), State: "ACK" });
+      await until("the server logs the renewal", 5_000, () => leaseAcks(mac(1), "RENEWING/REBINDING").length > 0);
 
-    run.proc.kill("SIGUSR2");
-    await waitEvent(ka.events, /^deconfig /);
-    await socle.waitLease(ipA, "released", (l) => l.State === "RELEASED");
-    await run.kill();
+      run.proc.kill("SIGUSR2");
+      await waitEvent(ka.events, /^deconfig /);
+      await socle.waitLease(ipA, "released", (l) => l.State === "RELEASED");
+    } finally {
+      await run.kill();
+    }
   }, 60_000);
 
   test("dhclient obtains a lease, gets it again at reboot (INIT-REBOOT) and releases it (-r)", async () => {
@@ -104,22 +108,30 @@ describe.skipIf(skip !== undefined)("DHCP with real clients against socle serve"
     const k = kit.dhclientScript("dc");
     const dhclient = (...extra: string[]) => ["dhclient", ...extra, "-v", "-lf", k.leaseFile, "-pf", k.pidFile, "-sf", k.script, d];
 
+    // Each dhclient is killed however the test ends: one left running would keep renewing.
     const first = lab.spawn(cl, dhclient("-d", "-1"));
-    const ip = (await waitEvent(k.events, /^BOUND ip=(\S+) mask=255\.255\.255\.0 serverid=198\.51\.100\.1$/))[1]!;
-    expect(await socle.lease(ip)).toMatchObject({ Addr: ip, Token: mac(3), State: "ACK" });
-    await first.kill();
+    let ip = "";
+    try {
+      ip = (await waitEvent(k.events, /^BOUND ip=(\S+) mask=255\.255\.255\.0 serverid=198\.51\.100\.1$/))[1]!;
+      expect(await socle.lease(ip)).toMatchObject({ Addr: ip, Token: mac(3), State: "ACK" });
+    } finally {
+      await first.kill();
+    }
 
     // A second start with the lease file: INIT-REBOOT (DHCPREQUEST naming the old address, no server id).
     writeFileSync(k.events, "");
     const second = lab.spawn(cl, dhclient("-d", "-1"));
-    await waitEvent(k.events, new RegExp(`^REBOOT ip=${ip.replaceAll(".", "\\.")} `));
-    expect(leaseAcks(mac(3), "INIT-REBOOT").length).toBeGreaterThan(0);
-    expect((await socle.lease(ip))?.State).toBe("ACK");
+    try {
+      await waitEvent(k.events, new RegExp(`^REBOOT ip=${ip.replaceAll(".", "\\.")} `));
+      expect(leaseAcks(mac(3), "INIT-REBOOT").length).toBeGreaterThan(0);
+      expect((await socle.lease(ip))?.State).toBe("ACK");
 
-    const rel = await lab.exec(cl, dhclient("-r"), 20_000);
-    expect(rel.code).toBe(0);
-    await socle.waitLease(ip, "released", (l) => l.State === "RELEASED" && l.Token === mac(3));
-    await second.kill();
+      const rel = await lab.exec(cl, dhclient("-r"), 20_000);
+      expect(rel.code).toBe(0);
+      await socle.waitLease(ip, "released", (l) => l.State === "RELEASED" && l.Token === mac(3));
+    } finally {
+      await second.kill();
+    }
   }, 40_000);
 
   test("a machine whose HardwareAddrs holds the client MAC gets Address = the leased address", async () => {
