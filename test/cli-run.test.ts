@@ -43,3 +43,11 @@ test("exit codes: usage error 2, serve's own code", async () => {
   expect(bad.stderr).toBe("Error: missing argument\nusage: socle machines show <key>\n");
   expect((await run(["serve", "--api-port", "0"])).code).toBe(7);
 });
+
+test("a download to - arrives whole through a pipe, bytes as sent", async () => {
+  const r = await run(["files", "download", "rows.json", "-"], 20_000);
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  const rows = Array.from({ length: 20_000 }, (_, i) => ({ Name: "m" + i, Pad: "x".repeat(100) }));
+  expect(r.stdout).toBe(JSON.stringify(rows));
+});

@@ -72,33 +72,157 @@ export class ApiClient {
 
   async request(method: string, path: string, ro: RequestOptions = {}): Promise<unknown> {
     const url = this.url(path, ro.query);
-    const headers: Record<string, string> = { Accept: "application/json" };
-    const auth = this.opts.auth;
-    if (auth.kind === "basic") headers.Authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
-    if (auth.kind === "token") headers.Authorization = `Bearer ${auth.token}`;
+    const headers = this.headers("application/json");
     let body: string | undefined;
     if (ro.body !== undefined) {
       body = JSON.stringify(ro.body);
       headers["Content-Type"] = ro.contentType ?? "application/json";
     }
-    const tls = this.opts.insecure ? { rejectUnauthorized: false } : this.opts.ca ? { ca: this.opts.ca } : undefined;
 
     let res: Response;
     let text: string;
     try {
-      res = await this.doFetch(url, {
-        method,
-        headers,
-        body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
-        ...(tls ? { tls } : {}),
-      } as RequestInit);
+      res = await this.doFetch(url, this.init(method, headers, body, AbortSignal.timeout(this.timeoutMs)));
       text = await res.text();
     } catch (e) {
       throw new CliError(this.describeNetworkError(e));
     }
+    return this.answer(method, url, res, text);
+  }
 
+  /**
+   * PUT a raw body of exactly `size` bytes, streamed from `body` (sent with Content-Length; never
+   * held in memory), and return the JSON answer. The timeout is for silence, not for the whole
+   * transfer: it runs while no byte of the body moves, then ANSWER_TIMEOUT_MS for the answer once
+   * the last byte is sent (the server fsyncs before it answers). An error thrown by `body` (the
+   * local file) is rethrown as it is.
+   */
+  async putStream(path: string, body: ReadableStream<Uint8Array>, size: number): Promise<unknown> {
+    const url = this.url(path);
+    const headers = this.headers("application/json");
+    headers["Content-Type"] = "application/octet-stream";
+    headers["Content-Length"] = String(size);
+    const watch = new Watchdog(this.timeoutMs);
+    let localError: unknown;
+    const source = body.getReader();
+    const counted = new ReadableStream<Uint8Array>(
+      {
+        async pull(c) {
+          let chunk: Awaited<ReturnType<typeof source.read>>;
+          try {
+            chunk = await source.read();
+          } catch (e) {
+            localError = e;
+            throw e;
+          }
+          if (chunk.done) {
+            watch.touch(Math.max(ANSWER_TIMEOUT_MS, watch.ms));
+            c.close();
+            return;
+          }
+          watch.touch();
+          c.enqueue(chunk.value);
+        },
+        cancel(reason) {
+          return source.cancel(reason);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    try {
+      let res: Response;
+      let text: string;
+      try {
+        res = await this.doFetch(url, { ...this.init("PUT", headers, counted, watch.signal), duplex: "half" } as RequestInit);
+        text = await res.text();
+      } catch (e) {
+        if (localError !== undefined) throw localError instanceof CliError ? localError : new CliError(String(localError));
+        if (watch.fired) throw new CliError(`PUT ${url}: stalled, nothing moved for ${watch.firedAfter / 1000}s`);
+        throw new CliError(this.describeNetworkError(e));
+      }
+      return this.answer("PUT", url, res, text);
+    } finally {
+      watch.stop();
+      await source.cancel().catch(() => {});
+    }
+  }
+
+  /**
+   * GET a raw body and hand it to `sink` chunk by chunk (each awaited: the sink's pace is the
+   * download's). Errors are the API's, as request(); a body cut short (fewer bytes than the
+   * Content-Length, or the connection lost) is an error; the timeout is for silence, as putStream.
+   * An error thrown by `sink` is rethrown as it is.
+   */
+  async getStream(path: string, sink: (chunk: Uint8Array) => Promise<void>): Promise<{ bytes: number }> {
+    const url = this.url(path);
+    const watch = new Watchdog(this.timeoutMs);
+    try {
+      let res: Response;
+      try {
+        res = await this.doFetch(url, this.init("GET", this.headers("application/octet-stream, application/json"), undefined, watch.signal));
+      } catch (e) {
+        throw new CliError(watch.fired ? `cannot reach ${this.opts.endpoint}: no answer within ${watch.firedAfter / 1000}s` : this.describeNetworkError(e));
+      }
+      if (!res.ok || res.body === null) {
+        let text = "";
+        try {
+          text = await res.text();
+        } catch (e) {
+          throw new CliError(this.describeNetworkError(e));
+        }
+        if (res.ok) return { bytes: 0 };
+        throw this.apiError(res, text);
+      }
+      const declared = res.headers.get("content-length");
+      const reader = res.body.getReader();
+      let bytes = 0;
+      for (;;) {
+        watch.touch();
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          const why = watch.fired ? `stalled, nothing moved for ${watch.firedAfter / 1000}s` : this.describeNetworkError(e);
+          throw new CliError(`GET ${url}: cut off after ${bytes} bytes: ${why}`);
+        }
+        if (chunk.done) break;
+        bytes += chunk.value.byteLength;
+        try {
+          await sink(chunk.value);
+        } catch (e) {
+          await reader.cancel().catch(() => {});
+          throw e;
+        }
+      }
+      if (declared !== null && /^\d+$/.test(declared) && Number(declared) !== bytes) {
+        throw new CliError(`GET ${url}: cut off after ${bytes} of ${declared} bytes`);
+      }
+      return { bytes };
+    } finally {
+      watch.stop();
+    }
+  }
+
+  private get timeoutMs(): number {
+    return this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Accept and the credentials: what every request carries. */
+  private headers(accept: string): Record<string, string> {
+    const headers: Record<string, string> = { Accept: accept };
+    const auth = this.opts.auth;
+    if (auth.kind === "basic") headers.Authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
+    if (auth.kind === "token") headers.Authorization = `Bearer ${auth.token}`;
+    return headers;
+  }
+
+  private init(method: string, headers: Record<string, string>, body: RequestInit["body"], signal: AbortSignal): RequestInit {
+    const tls = this.opts.insecure ? { rejectUnauthorized: false } : this.opts.ca ? { ca: this.opts.ca } : undefined;
+    return { method, headers, body, redirect: "manual", signal, ...(tls ? { tls } : {}) } as RequestInit;
+  }
+
+  /** A JSON answer, or the API's error. */
+  private answer(method: string, url: string, res: Response, text: string): unknown {
     if (res.ok) {
       if (text === "") return undefined;
       try {
@@ -154,6 +278,40 @@ export class ApiClient {
     }
     if (code === "ENOTFOUND") return `cannot reach ${ep}: host "${new URL(ep).hostname}" not found`;
     return `cannot reach ${ep}: ${code || err?.message || String(e)}`;
+  }
+}
+
+/** After the last byte of an upload, how long the server may take to answer (it fsyncs first). */
+const ANSWER_TIMEOUT_MS = 10 * 60_000;
+
+/** An abort signal that fires after `ms` without a touch(): a timeout for silence, not for a whole transfer. */
+class Watchdog {
+  private readonly controller = new AbortController();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  firedAfter = 0;
+
+  constructor(readonly ms: number) {
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get fired(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  touch(ms = this.ms): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.firedAfter = ms;
+      this.controller.abort(new DOMException(`nothing moved for ${ms / 1000}s`, "TimeoutError"));
+    }, ms);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
   }
 }
 

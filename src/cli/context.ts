@@ -14,6 +14,8 @@ export interface CliIO {
   err(s: string): void;
   /** All of standard input (for `-` arguments). */
   readStdin?: () => Promise<string>;
+  /** Raw bytes to standard output, in order with out() (downloads to `-`); resolves once written. */
+  writeBytes?: (chunk: Uint8Array) => Promise<void>;
 }
 
 export interface VerbContext {

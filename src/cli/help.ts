@@ -3,6 +3,7 @@
 import { clientFlagsHelp } from "../config/client-config.ts";
 import { CLI_TYPES, type CliType } from "./types.ts";
 import { crudUsage } from "./verbs/crud.ts";
+import { FILE_AREAS, fileAreaUsage } from "./verbs/files.ts";
 import { LOCAL_USAGE } from "./verbs/local.ts";
 import { MACHINE_USAGE } from "./verbs/machines.ts";
 import { PREFS_USAGE } from "./verbs/prefs.ts";
@@ -42,6 +43,9 @@ export function mainHelp(): string {
     "  socle info",
     ...LOCAL_USAGE.map((l) => `  ${l}`),
     "  socle help | socle <type> help",
+    "",
+    "Operator files (socle files help, socle isos help):",
+    ...FILE_AREAS.flatMap(fileAreaUsage).map((l) => `  ${l}`),
     "",
     "Global flags (anywhere on the line; the flag wins over its environment variable):",
     clientFlagsHelp(),

@@ -11,6 +11,7 @@ import { makePrinter, type CliIO, type VerbContext } from "./context.ts";
 import { mainHelp, typeHelp } from "./help.ts";
 import { CLI_TYPES, findType } from "./types.ts";
 import { CRUD_VERBS, runCrud, type CrudVerb } from "./verbs/crud.ts";
+import { fileAreaHelp, runFileArea } from "./verbs/files.ts";
 import { pkiCa, version } from "./verbs/local.ts";
 import { machineParams, machineSet } from "./verbs/machines.ts";
 import { prefsList, prefsSet } from "./verbs/prefs.ts";
@@ -134,6 +135,17 @@ async function dispatch(ctx: VerbContext, args: string[]): Promise<number> {
       if (verb === "list") return prefsList(ctx, rest);
       if (verb === "set") return prefsSet(ctx, rest);
       throw new UsageError(`unknown prefs command ${JSON.stringify(verb ?? "")}\nusage: socle prefs list | socle prefs set name=value ...`);
+    case "files":
+    case "isos":
+      if (verb === undefined) {
+        ctx.io.err(fileAreaHelp(cmd));
+        return 2;
+      }
+      if (HELP_WORDS.has(verb)) {
+        ctx.io.out(fileAreaHelp(cmd));
+        return 0;
+      }
+      return runFileArea(ctx, cmd, verb, rest);
   }
   const type = findType(cmd);
   if (!type) {

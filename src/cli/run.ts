@@ -13,10 +13,19 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<neve
     const text = s.endsWith("\n") ? s : s + "\n";
     pending = pending.then(() => Bun.write(file, text)).catch(() => undefined);
   };
+  // Raw bytes (a download to `-`) join the same chain, and the caller waits for each write: a slow
+  // reader slows the download instead of queueing it in memory. Here a write error is the
+  // caller's to see (EPIPE ends the download).
+  const writeBytes = (chunk: Uint8Array): Promise<void> => {
+    const done = pending.then(() => Bun.write(Bun.stdout, chunk)).then(() => undefined);
+    pending = done.catch(() => undefined);
+    return done;
+  };
   const code = await runCli(argv, process.env, {
     out: writer(Bun.stdout),
     err: writer(Bun.stderr),
     readStdin: () => Bun.stdin.text(),
+    writeBytes,
   }, deps);
   await pending;
   process.exit(code);
