@@ -1,7 +1,8 @@
-// Blocking receive on a transfer socket's own descriptor through libc, for lockstep transfers run
-// as a tight loop on a worker thread (see transfer-session.ts): recvfrom(2) waits in the kernel
-// for the ACK, bounded by SO_RCVTIMEO, instead of a trip through Bun's event loop (epoll_wait
-// plus a callback) for every block. Loaded once per thread; null when FFI or libc is unavailable.
+// poll(2) and recvfrom(2) on transfer sockets' own descriptors through libc, for the transfer
+// workers' reactor (reactor.ts): one poll over every transfer socket of the thread, then one
+// non-blocking receive per ready socket, instead of a trip through Bun's event loop (epoll_wait
+// plus a callback with a fresh buffer and address string) for every ACK. Loaded once per thread;
+// null when FFI or libc is unavailable (transfers then stay on Bun's event loop).
 
 import { FFIType, ptr } from "bun:ffi";
 import { openLibc } from "../sys/libc.ts";
@@ -10,58 +11,89 @@ export const EINTR = 4;
 export const EAGAIN = 11;
 export const ECONNREFUSED = 111;
 
-const F_GETFL = 3;
-const F_SETFL = 4;
-const O_NONBLOCK = 0o4000;
-const SOL_SOCKET = 1;
-const SO_RCVTIMEO = 20;
+/** recv(2) flag: return -EAGAIN at once instead of waiting. */
+export const MSG_DONTWAIT = 0x40;
+const POLLIN = 0x001;
 
-export interface BlockingIo {
-  /** Clears (`on`) or sets O_NONBLOCK on `fd`; false when fcntl fails. */
-  setBlocking(fd: number, on: boolean): boolean;
-  /** SO_RCVTIMEO: how long a blocking receive waits before it fails with EAGAIN. */
-  setReceiveTimeout(fd: number, ms: number): boolean;
+/** A pollfd array (struct pollfd: int fd; short events; short revents) over its own buffer. */
+export class PollSet {
+  private i32: Int32Array;
+  private i16: Int16Array;
+  private cap: number;
+  /** Descriptors in the set. */
+  count = 0;
+
+  constructor(capacity = 16) {
+    this.cap = capacity;
+    // Views of an explicit ArrayBuffer: its storage never moves, so ptr() stays valid.
+    const ab = new ArrayBuffer(8 * capacity);
+    this.i32 = new Int32Array(ab);
+    this.i16 = new Int16Array(ab);
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  /** Adds `fd` (waiting for input); its index is the order of adding. */
+  add(fd: number): void {
+    if (this.count === this.cap) this.grow();
+    const i = this.count++;
+    this.i32[2 * i] = fd;
+    this.i16[4 * i + 2] = POLLIN;
+    this.i16[4 * i + 3] = 0;
+  }
+
+  /** What poll reported for entry `i` (0: nothing; input, error or hang-up otherwise). */
+  revents(i: number): number {
+    return this.i16[4 * i + 3]!;
+  }
+
+  /** The array, for poll(2). */
+  get pointer(): number {
+    return ptr(this.i32);
+  }
+
+  private grow(): void {
+    const bigger = new ArrayBuffer(16 * this.cap);
+    new Int32Array(bigger).set(this.i32);
+    this.cap *= 2;
+    this.i32 = new Int32Array(bigger);
+    this.i16 = new Int16Array(bigger);
+  }
+}
+
+export interface PollIo {
+  /** poll(2) over the set: how many entries have events (0 after `timeoutMs`), or minus errno. */
+  poll(set: PollSet, timeoutMs: number): number;
   /**
-   * One datagram into `buf`, its sender's sockaddr into `from` (16 bytes, sockaddr_in);
-   * the byte count, or minus errno on failure (-EAGAIN when the receive timeout ran out, or at
-   * once with MSG_DONTWAIT when nothing is queued).
+   * One datagram into `buf`, its sender's sockaddr into `from` (16 bytes, sockaddr_in); the byte
+   * count, or minus errno (-EAGAIN at once when nothing is queued, with the default MSG_DONTWAIT).
    */
   recvfrom(fd: number, buf: Uint8Array, from: Uint8Array, flags?: number): number;
 }
 
-/** recv(2) flag: return -EAGAIN at once instead of waiting. */
-export const MSG_DONTWAIT = 0x40;
+let loading: Promise<PollIo | null> | undefined;
 
-let loading: Promise<BlockingIo | null> | undefined;
-
-export function loadBlockingIo(): Promise<BlockingIo | null> {
+export function loadPollIo(): Promise<PollIo | null> {
   loading ??= openLibc({
+    poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
     recvfrom: { args: [FFIType.i32, FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i64_fast },
-    fcntl: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   })
-    .then((opened): BlockingIo | null => {
+    .then((opened): PollIo | null => {
       if (!opened) return null;
       const s = opened.lib.symbols as unknown as {
+        poll(fds: number, n: number, timeout: number): number;
         recvfrom(fd: number, buf: number, len: number, flags: number, addr: number, alen: number): number;
-        fcntl(fd: number, cmd: number, arg: number): number;
-        setsockopt(fd: number, level: number, name: number, val: number, len: number): number;
       };
-      // Over its own ArrayBuffer: the storage never moves, so its address is taken once.
       const fromLen = new Uint32Array(new ArrayBuffer(4));
       const fromLenPtr = ptr(fromLen);
       return {
-        setBlocking(fd, on) {
-          const flags = s.fcntl(fd, F_GETFL, 0);
-          if (flags < 0) return false;
-          return s.fcntl(fd, F_SETFL, on ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) === 0;
+        poll(set, timeoutMs) {
+          const n = s.poll(set.pointer, set.count, Math.max(0, Math.floor(timeoutMs)));
+          return n >= 0 ? n : -opened.errno();
         },
-        setReceiveTimeout(fd, ms) {
-          // struct timeval on 64-bit Linux: two 64-bit fields (seconds, microseconds).
-          const tv = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt(Math.round((ms % 1000) * 1000))]);
-          return s.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, ptr(tv), 16) === 0;
-        },
-        recvfrom(fd, buf, from, flags = 0) {
+        recvfrom(fd, buf, from, flags = MSG_DONTWAIT) {
           // ptr() each time: a small typed array's storage moves when a view of its buffer is made.
           fromLen[0] = from.length;
           const n = s.recvfrom(fd, ptr(buf), buf.length, flags, ptr(from), fromLenPtr);

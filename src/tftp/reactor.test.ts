@@ -1,14 +1,15 @@
-// Lockstep transfers on a worker run as a blocking recvfrom/sendto loop (transfer-session.ts):
-// the libc primitives on a real socket, then through a one-worker pool with raw clients on this
-// thread: byte-identical downloads across source refills, retransmission after a lost ACK, ERROR 5
-// for strangers, a second transfer that must not wait for the first, and close() reaching a
-// client whose transfer is blocking the worker.
+// Transfers on a worker run in its reactor, a poll/recvfrom loop over all their sockets
+// (reactor.ts): the libc primitives on real sockets, the loop with a scripted PollIo, then a
+// one-worker pool with raw clients on this thread: byte-identical downloads across source refills,
+// retransmission after a lost ACK, ERROR 5 for strangers, a second transfer that must not wait for
+// the first, many transfers at once, and close() reaching a client while the loop runs.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EAGAIN, loadBlockingIo, parseSockaddrIn, sameSockaddrIn } from "./blocking-io.ts";
+import { EAGAIN, loadPollIo, parseSockaddrIn, PollSet, sameSockaddrIn, type PollIo } from "./poll-io.ts";
+import { Reactor, type Driven } from "./reactor.ts";
 import { sockaddrIn } from "./fast-send.ts";
 import { formatAck, parsePacket, type TftpPacket } from "./packet.ts";
 import type { SessionHooks, SessionSpec } from "./transfer-session.ts";
@@ -17,7 +18,7 @@ import { createWorkerPool, type WorkerPool } from "./worker-pool.ts";
 import { transferWorkerUrl } from "./worker-url.ts";
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 13 + seed + (i >> 9)) & 0xff);
-// Over the 256 KiB read-ahead several times: the loop hands over to the event loop for refills.
+// Over the 256 KiB read-ahead several times: the file is read in several synchronous chunks.
 const BIG = bytes(900_001, 7);
 const SMALL = bytes(5_000, 9);
 
@@ -35,32 +36,107 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("blocking receive: times out with EAGAIN, returns datagram and sender, and Bun still reads afterwards", async () => {
-  const io = await loadBlockingIo();
+test("poll and recvfrom: poll waits for its timeout, then reports a datagram; recvfrom returns it with its sender; Bun still reads afterwards", async () => {
+  const io = await loadPollIo();
   expect(io).not.toBeNull();
   const heard: Uint8Array[] = [];
   const a = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: (_s, d) => void heard.push(d.slice()) } });
   const b = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array" });
   const fd = (a as unknown as { fd: number }).fd;
-  expect(io!.setBlocking(fd, true)).toBe(true);
-  expect(io!.setReceiveTimeout(fd, 30)).toBe(true);
+  const set = new PollSet(1);
+  set.add((b as unknown as { fd: number }).fd);
+  set.add(fd); // grows past its first capacity
   const buf = new Uint8Array(64);
   const from = new Uint8Array(16);
-  const t0 = performance.now();
   expect(io!.recvfrom(fd, buf, from)).toBe(-EAGAIN);
+  const t0 = performance.now();
+  expect(io!.poll(set, 30)).toBe(0);
   expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
   b.send(new Uint8Array([1, 2, 3]), a.port, "127.0.0.1");
+  expect(io!.poll(set, 1000)).toBe(1);
+  expect(set.revents(0)).toBe(0);
+  expect(set.revents(1)).not.toBe(0);
   const n = io!.recvfrom(fd, buf, from);
   expect(buf.subarray(0, n)).toEqual(new Uint8Array([1, 2, 3]));
   expect(parseSockaddrIn(from)).toEqual({ port: b.port, address: "127.0.0.1" });
   expect(sameSockaddrIn(from, sockaddrIn("127.0.0.1", b.port)!)).toBe(true);
   expect(sameSockaddrIn(from, sockaddrIn("127.0.0.1", a.port)!)).toBe(false);
-  expect(io!.setBlocking(fd, false)).toBe(true);
   b.send(new Uint8Array([4]), a.port, "127.0.0.1");
   for (let i = 0; i < 200 && heard.length === 0; i++) await Bun.sleep(5);
   expect(heard).toEqual([new Uint8Array([4])]);
   a.close();
   b.close();
+});
+
+/** A scripted transfer for the reactor: counts what the loop did to it. */
+function fakeDriven(fd: number, due?: number) {
+  const log: string[] = [];
+  const d: Driven & { log: string[]; dueAt: number | undefined } = {
+    fd,
+    log,
+    dueAt: due,
+    waiting: undefined,
+    get due() {
+      return d.dueAt;
+    },
+    readable: () => void log.push("readable"),
+    fire: () => {
+      log.push("fire");
+      d.dueAt = undefined;
+    },
+    own: (on) => void log.push(on ? "own" : "release"),
+  };
+  return d;
+}
+
+test("reactor: takes the timer over, fires it when due, and releases every transfer when the thread is wanted", async () => {
+  let polls = 0;
+  let wanted = false;
+  const io: PollIo = {
+    poll: (_set, timeoutMs) => {
+      polls++;
+      if (timeoutMs > 0) Bun.sleepSync(Math.min(timeoutMs, 2));
+      return 0;
+    },
+    recvfrom: () => -EAGAIN,
+  };
+  const r = new Reactor(io, () => !wanted, { sliceMs: 5, spin: 0 });
+  const a = fakeDriven(7, performance.now() + 20);
+  const b = fakeDriven(8);
+  r.add(a);
+  r.add(b);
+  for (let i = 0; i < 200 && !a.log.includes("fire"); i++) await Bun.sleep(2);
+  expect(a.log.slice(0, 2)).toEqual(["own", "fire"]);
+  expect(b.log).toEqual(["own"]);
+  wanted = true;
+  for (let i = 0; i < 200 && !b.log.includes("release"); i++) await Bun.sleep(2);
+  expect(a.log).toEqual(["own", "fire", "release"]);
+  expect(b.log).toEqual(["own", "release"]);
+  const before = polls;
+  await Bun.sleep(20);
+  expect(polls).toBe(before); // stopped while the thread is wanted
+  wanted = false;
+  r.kick();
+  for (let i = 0; i < 200 && polls === before; i++) await Bun.sleep(2);
+  expect(polls).toBeGreaterThan(before);
+  r.remove(a);
+  r.remove(b);
+  for (let i = 0; i < 200 && r.size > 0; i++) await Bun.sleep(2);
+  expect(r.size).toBe(0);
+});
+
+test("reactor: a failing poll hands the transfers back and says why, once", async () => {
+  const errors: string[] = [];
+  const io: PollIo = { poll: () => -9, recvfrom: () => -EAGAIN };
+  const r = new Reactor(io, () => true, { onError: (m) => void errors.push(m) });
+  const a = fakeDriven(7);
+  r.add(a);
+  for (let i = 0; i < 200 && errors.length === 0; i++) await Bun.sleep(2);
+  expect(a.log).toEqual(["own", "release"]);
+  expect(errors).toEqual(["TFTP reactor: poll failed with errno 9; transfers go back to the event loop"]);
+  r.add(fakeDriven(9));
+  await Bun.sleep(20);
+  expect(errors).toHaveLength(1);
 });
 
 async function client() {
@@ -152,7 +228,35 @@ test("a second transfer on the same worker starts at once while the first waits 
   b.sock.close();
 });
 
-test("closing the pool reaches a client whose lockstep transfer blocks the worker", async () => {
+test("twelve transfers at once on one worker, from disk and from bytes, all byte-identical", async () => {
+  const clients = await Promise.all(Array.from({ length: 12 }, () => client()));
+  const ks = clients.map(() => hooks());
+  const want = (i: number) => (i % 2 === 0 ? BIG : SMALL);
+  await Promise.all(
+    clients.map((c, i) =>
+      pool.start(spec(c.sock.port, 1468, 1000), i % 2 === 0 ? { kind: "disk", path: join(dir, "big.bin") } : { kind: "bytes", bytes: SMALL }, ks[i]!.h),
+    ),
+  );
+  // Each client acknowledges as its blocks arrive; all run interleaved on the one worker.
+  await Promise.all(
+    clients.map(async (c, i) => {
+      const parts: Uint8Array[] = [];
+      for (let b = 1; ; b++) {
+        const d = await c.next(b);
+        if (d.p.op !== "DATA" || d.p.block !== (b & 0xffff)) throw new Error(`client ${i}: expected DATA ${b}, got ${JSON.stringify(d.p)}`);
+        parts.push(d.p.data.slice());
+        c.sock.send(formatAck(b), d.port, "127.0.0.1");
+        if (d.p.data.length < 1468) break;
+      }
+      expect(new Uint8Array(Buffer.concat(parts))).toEqual(want(i));
+    }),
+  );
+  for (let i = 0; i < 400 && ks.some((k) => !k.outcome()); i++) await Bun.sleep(5);
+  ks.forEach((k, i) => expect(k.outcome()).toMatchObject({ ok: true, bytes: want(i).length, retransmits: 0 }));
+  for (const c of clients) c.sock.close();
+});
+
+test("closing the pool reaches a client while the worker's loop runs its transfer", async () => {
   const own = createWorkerPool(1, transferWorkerUrl(), () => {});
   const c = await client();
   const k = hooks();

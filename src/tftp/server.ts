@@ -100,7 +100,12 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   const workerCount = Math.max(0, Math.floor(opts.workers ?? Math.min(8, navigator.hardwareConcurrency || 1)));
   const pool: WorkerPool | undefined =
     workerCount > 0
-      ? createWorkerPool(workerCount, transferWorkerUrl(), (why) => log.error("transfer worker stopped; its transfers failed", { error: why }))
+      ? createWorkerPool(
+          workerCount,
+          transferWorkerUrl(),
+          (why) => log.error("transfer worker stopped; its transfers failed", { error: why }),
+          (message) => warnLimited("worker", "transfer worker trouble", { error: message }),
+        )
       : undefined;
 
   async function bind(address: string): Promise<Listener> {

@@ -2,6 +2,8 @@
 // its own socket, so transfers use every core (tftpd-hpa gets the same by forking per client).
 // Listed as an extra entry point in build/compile.ts so the compiled binary contains it.
 
+import { loadPollIo } from "./poll-io.ts";
+import { Reactor } from "./reactor.ts";
 import { startSession, type Session } from "./transfer-session.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
 
@@ -17,12 +19,17 @@ const post = (m: FromWorker) => self.postMessage(m);
 let pending: Int32Array | null = null;
 
 /**
- * A lockstep transfer may block this thread only while it is the thread's one job and nothing
- * waits in its message queue (a new transfer, an abort, the pool closing).
+ * The thread's poll loop over all its transfers (reactor.ts). It runs only while nothing waits in
+ * the message queue (a new transfer, an abort, the pool closing); null without FFI, and then the
+ * transfers run on the event loop alone.
  */
-const lockstep = {
-  mayBlock: () => pending !== null && sessions.size + starting.size <= 1 && Atomics.load(pending, 0) === 0,
-};
+let reactor: Reactor | null = null;
+const reactorReady = loadPollIo().then((io) => {
+  if (!io) return;
+  reactor = new Reactor(io, () => pending !== null && Atomics.load(pending, 0) === 0, {
+    onError: (message) => post({ t: "warning", message }),
+  });
+});
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
@@ -31,6 +38,8 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     return;
   }
   if (pending) Atomics.sub(pending, 0, 1);
+  // Whatever this message changed, the loop may run again once the queue is empty.
+  queueMicrotask(() => reactor?.kick());
   if (m.t === "abort") {
     const s = sessions.get(m.id);
     if (s) s.abort(m.reason, m.notify);
@@ -40,7 +49,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const id = m.id;
   let done = false;
   starting.add(id);
-  startSession(m.spec, m.content, {
+  reactorReady.then(() => startSession(m.spec, m.content, {
     dropped: (reason) => post({ t: "dropped", id, reason }),
     socketError: (message) => post({ t: "socket-error", id, message }),
     finished: (outcome) => {
@@ -48,7 +57,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       sessions.delete(id);
       post({ t: "finished", id, outcome });
     },
-  }, lockstep).then(
+  }, reactor ?? undefined)).then(
     (s) => {
       starting.delete(id);
       const abort = pendingAbort.get(id);

@@ -30,8 +30,11 @@ export interface WorkerPool {
   close(graceMs?: number): Promise<void>;
 }
 
-/** `url` is the worker entry point (transfer-worker.ts); `onCrash` hears a worker that died. */
-export function createWorkerPool(count: number, url: string | URL, onCrash: (message: string) => void): WorkerPool {
+/**
+ * `url` is the worker entry point (transfer-worker.ts); `onCrash` hears a worker that died,
+ * `onWarning` a worker's own trouble that its transfers survive.
+ */
+export function createWorkerPool(count: number, url: string | URL, onCrash: (message: string) => void, onWarning: (message: string) => void = () => {}): WorkerPool {
   const slots: Slot[] = [];
   let nextId = 1;
   let closed = false;
@@ -60,6 +63,7 @@ export function createWorkerPool(count: number, url: string | URL, onCrash: (mes
     worker.postMessage({ t: "init", pending: slot.pending } satisfies ToWorker);
     worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       const m = ev.data;
+      if (m.t === "warning") return onWarning(m.message);
       const p = slot.sessions.get(m.id);
       if (!p) return;
       switch (m.t) {

@@ -10,7 +10,7 @@ export type ToWorker =
   /**
    * Sent once, first, and not counted: `pending[0]` is the number of other messages posted to the
    * worker and not yet handled (the pool adds before posting, the worker subtracts on receipt), so
-   * a lockstep loop blocking the worker's event loop sees that the thread is wanted.
+   * the reactor loop holding the worker's thread (reactor.ts) sees that the thread is wanted.
    */
   | { t: "init"; pending: Int32Array }
   | { t: "start"; id: number; spec: SessionSpec; content: WorkerContent }
@@ -21,4 +21,6 @@ export type FromWorker =
   | { t: "setup-failed"; id: number; error: string }
   | { t: "dropped"; id: number; reason: string }
   | { t: "socket-error"; id: number; message: string }
-  | { t: "finished"; id: number; outcome: TransferOutcome };
+  | { t: "finished"; id: number; outcome: TransferOutcome }
+  /** Trouble of the thread rather than of one transfer (its poll loop failed). */
+  | { t: "warning"; message: string };
