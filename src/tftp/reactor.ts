@@ -48,6 +48,8 @@ export class Reactor {
   private readonly list: Driven[] = [];
   private running = false;
   private broken = false;
+  /** The poll set no longer matches `driven`. */
+  private dirty = true;
   private readonly sliceMs: number;
   private readonly spin: number;
 
@@ -66,6 +68,7 @@ export class Reactor {
 
   add(d: Driven): void {
     this.driven.add(d);
+    this.dirty = true;
     this.kick();
   }
 
@@ -73,6 +76,7 @@ export class Reactor {
   remove(d: Driven): void {
     this.driven.delete(d);
     this.owned.delete(d);
+    this.dirty = true;
   }
 
   /** Starts the loop (on a later turn) unless it runs, has nothing to do, or failed for good. */
@@ -89,17 +93,22 @@ export class Reactor {
     let lastYield = performance.now();
     try {
       while (this.driven.size > 0 && this.mayRun()) {
-        set.clear();
-        list.length = 0;
+        if (this.dirty) {
+          this.dirty = false;
+          set.clear();
+          list.length = 0;
+          for (const d of this.driven) {
+            list.push(d);
+            set.add(d.fd);
+          }
+        }
         let waiting: Promise<void> | undefined;
         let next = Infinity;
-        for (const d of this.driven) {
+        for (const d of list) {
           if (!this.owned.has(d)) {
             this.owned.add(d);
             d.own(true);
           }
-          list.push(d);
-          set.add(d.fd);
           waiting ??= d.waiting;
           const due = d.due;
           if (due !== undefined && due < next) next = due;
