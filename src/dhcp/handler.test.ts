@@ -5,7 +5,8 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createMinimalBooter } from "../boot/minimal-booter.ts";
+import type { Booter } from "../boot/booter.ts";
+import { loaderFor } from "../boot/loaders.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { SubnetConfig } from "./backend.ts";
 import { DhcpParseError } from "./errors.ts";
@@ -18,6 +19,21 @@ import { formatPacket, parsePacket, replyMaxSize, type DhcpPacket } from "./pack
 import { readPcapDhcp } from "./testdata/pcap.ts";
 
 const DIR = join(import.meta.dir, "testdata");
+
+/**
+ * The boot core without machines or environments (these tests are about DHCP): iPXE gets its
+ * script, other PXE clients the loader for their architecture, from the address they reached.
+ */
+const booter: Booter = {
+  dhcpBoot(facts) {
+    const server = facts.serverAddress;
+    if (facts.userClass === "iPXE") return { nextServer: server, bootFile: `http://${server}:8091/default.ipxe`, httpClient: false, ipxe: true };
+    const loader = loaderFor(facts.arch);
+    if (!loader) return undefined;
+    if (loader.http) return { nextServer: server, bootFile: `http://${server}:8091/${loader.file}`, httpClient: true, ipxe: false };
+    return { nextServer: server, bootFile: loader.file, httpClient: false, ipxe: false };
+  },
+};
 const frames = (name: string) => readPcapDhcp(readFileSync(join(DIR, `${name}.pcap`))).map((d) => d.payload);
 const BIOS = frames("bios-dhcp");
 const EDK2 = frames("uefi-edk2-dhcp");
@@ -73,7 +89,7 @@ function setup(subnets: SubnetConfig[]) {
   backend = new MemoryDhcpBackend({ subnets });
   lines = [];
   log = createLogger({ level: "info", sink: (l) => lines.push(l), subsystem: "dhcp" });
-  handle = createDhcpHandler({ backend, booter: createMinimalBooter({ httpPort: 8091 }), log });
+  handle = createDhcpHandler({ backend, booter, log });
 }
 
 function ctx(over: Partial<DhcpContext> = {}): DhcpContext {
