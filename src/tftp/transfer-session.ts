@@ -181,7 +181,9 @@ export async function startSession(spec: SessionSpec, content: SessionContent, h
       } else if (n === -ECONNREFUSED) {
         t.abort("client port unreachable", false);
       } else if (n !== -EAGAIN && n !== -EINTR) {
+        // A socket that fails otherwise stays failed (poll would report it again and again).
         hooks.socketError(`transfer socket: recvfrom failed with errno ${-n}`);
+        t.abort(`transfer socket failed (errno ${-n})`, true);
       }
     },
     fire() {
