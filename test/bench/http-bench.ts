@@ -5,7 +5,9 @@
 //   bun test/bench/http-bench.ts [--clients 50] [--size-mb 50] [--rounds 3]
 //
 // nginx runs as our child with its own temporary config on 127.0.0.1 (`daemon off;`, sendfile on,
-// one worker per core, access log off) and is stopped by its PID when the run ends.
+// one worker per core, access log off) and is stopped by its PID when the run ends. Socle's file
+// server runs in a child process too (this script again, with SOCLE_HTTP_BENCH_ROOT set), so that
+// spawning and reaping the curl clients here never shares its event loop.
 
 import { chmod, mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -76,6 +78,32 @@ async function measure(name: string, url: string, expected: number): Promise<num
   return median;
 }
 
+/** The child: Socle's boot file server on a free port over `root`; prints the port, runs until killed. */
+async function serveChild(root: string): Promise<never> {
+  const socle = startHttpServer({ listen: "127.0.0.1", port: 0, source: directorySource(root), log: nullLogger });
+  console.log(`port ${socle.port}`);
+  return await new Promise<never>(() => {});
+}
+
+async function startSocleChild(root: string): Promise<{ port: number; proc: Bun.Subprocess }> {
+  const proc = Bun.spawn([process.execPath, import.meta.path], { env: { ...process.env, SOCLE_HTTP_BENCH_ROOT: root }, stdout: "pipe", stderr: "inherit" });
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  let out = "";
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const m = /port (\d+)/.exec(out);
+    if (m) {
+      reader.releaseLock();
+      return { port: Number(m[1]), proc };
+    }
+    const r = await Promise.race([reader.read(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => undefined)]);
+    if (!r || r.done) break;
+    out += new TextDecoder().decode(r.value);
+  }
+  proc.kill();
+  throw new Error(`bench:http: Socle's file server did not start (output: ${JSON.stringify(out)})`);
+}
+
 async function main(): Promise<number> {
   if (!NGINX) {
     console.error("bench:http: nginx not found; install Debian's nginx-light (apt-get install nginx-light)");
@@ -120,8 +148,9 @@ async function main(): Promise<number> {
   );
   await mkdir(join(dir, "nginx-tmp"));
   const nginx = Bun.spawn([NGINX, "-c", conf, "-e", join(dir, "nginx-error.log")], { stdout: "ignore", stderr: "inherit" });
-  const socle = startHttpServer({ listen: "127.0.0.1", port: 0, source: directorySource(root), log: nullLogger });
+  let socle: { port: number; proc: Bun.Subprocess } | undefined;
   try {
+    socle = await startSocleChild(root);
     const nginxUrl = `http://127.0.0.1:${nginxPort}/big.img`;
     const socleUrl = `http://127.0.0.1:${socle.port}/big.img`;
     await waitFor(nginxUrl);
@@ -138,9 +167,14 @@ async function main(): Promise<number> {
     nginx.kill("SIGQUIT");
     const quit = await Promise.race([nginx.exited, Bun.sleep(5000).then(() => undefined)]);
     if (quit === undefined) nginx.kill("SIGKILL");
-    await socle.stop();
+    if (socle) {
+      socle.proc.kill();
+      await socle.proc.exited;
+    }
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-process.exit(await main());
+const childRoot = process.env.SOCLE_HTTP_BENCH_ROOT;
+if (childRoot) await serveChild(childRoot);
+else process.exit(await main());
