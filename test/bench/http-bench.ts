@@ -2,7 +2,7 @@
 // N concurrent downloads of one large file, the same client (curl processes) for both, aggregate
 // MB/s. Target (issue 4): Socle >= 0.8x nginx. Both serve the same file from the page cache.
 //
-//   bun test/bench/http-bench.ts [--clients 50] [--size-mb 50] [--rounds 3]
+//   bun test/bench/http-bench.ts [--clients 50] [--size-mb 50] [--rounds 5]
 //
 // nginx runs as our child with its own temporary config on 127.0.0.1 (`daemon off;`, sendfile on,
 // one worker per core, access log off) and is stopped by its PID when the run ends. Socle's file
@@ -26,7 +26,7 @@ const opt = (name: string, def: number) => {
 };
 const CLIENTS = opt("clients", 50);
 const SIZE_MB = opt("size-mb", 50);
-const ROUNDS = opt("rounds", 3);
+const ROUNDS = opt("rounds", 5);
 const ROUND_TIMEOUT_S = 120;
 const NGINX = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
 
