@@ -1,12 +1,15 @@
 // Smoke test of the compiled executable: build dist/socle-linux-amd64 (or use $SOCLE_SMOKE_BINARY),
 // run `serve` with only the API on a loopback port and a temporary data dir, then drive it with
 // the same binary as the CLI: pki ca, info, create, list, show, an unauthenticated call. Stops the
-// server by its PID. Prints bun-test-style summary lines (" N pass", " N fail") for test/run-all.ts.
+// server by its PID. As root, a second run inside a network namespace of its own (loopback only)
+// serves the embedded iPXE loaders and a file from its data dir over TFTP (transfer workers
+// bundled in the binary) and HTTP, fetched with curl and compared byte for byte. Prints bun-test-style summary lines (" N pass",
+// " N fail", " N skip") for test/run-all.ts.
 //
 //   bun test/smoke-binary.ts            build, then test
 //   SOCLE_SMOKE_BINARY=path bun test/smoke-binary.ts    test an existing executable
 
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -19,6 +22,7 @@ const STOP_TIMEOUT_MS = 10_000;
 
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 
 async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
@@ -65,21 +69,24 @@ function expectOk(r: Ran, what: string): Ran {
   return r;
 }
 
-async function main(): Promise<void> {
+/** The API smoke steps; resolves to the executable tested (undefined when it could not be built). */
+async function main(): Promise<string | undefined> {
   const dir = mkdtempSync(join(tmpdir(), "socle-smoke-"));
   const dataDir = join(dir, "data");
   const logFile = join(dir, "serve.log");
   const baseEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir };
   let server: ReturnType<typeof Bun.spawn> | undefined;
   let serverLog = "";
+  let bin: string | undefined;
 
   try {
-    const bin = await step("executable", async () => {
+    const exe = await step("executable", async () => {
       if (process.env.SOCLE_SMOKE_BINARY) return resolve(process.env.SOCLE_SMOKE_BINARY);
       const [out] = await compile(ROOT, { targets: ["amd64"], outdir: "dist" });
       if (!out) throw new Error("compile produced nothing");
       return out;
     });
+    bin = exe;
 
     const port = await freePort();
     const endpoint = `https://127.0.0.1:${port}`;
@@ -93,7 +100,7 @@ async function main(): Promise<void> {
     ];
 
     server = await step("serve starts", async () => {
-      const p = Bun.spawn([bin, ...serveArgs], {
+      const p = Bun.spawn([exe, ...serveArgs], {
         env: { ...baseEnv, SOCLE_ADMIN_PASSWORD: PASSWORD },
         stdout: "pipe",
         stderr: "pipe",
@@ -117,10 +124,10 @@ async function main(): Promise<void> {
       let last = "";
       for (let i = 0; i < 300 && Date.now() < deadline; i++) {
         if (server?.exitCode !== null) throw new Error(`server exited with ${server?.exitCode}`);
-        const ca = await runBin(bin, ["pki", "ca", "--data-dir", dataDir], baseEnv);
+        const ca = await runBin(exe, ["pki", "ca", "--data-dir", dataDir], baseEnv);
         if (ca.code === 0) {
           writeFileSync(caFile, ca.stdout);
-          const r = await runBin(bin, [...client, "info"], baseEnv);
+          const r = await runBin(exe, [...client, "info"], baseEnv);
           if (r.code === 0) {
             const info = JSON.parse(r.stdout) as { ApiPort?: number };
             if (info.ApiPort !== port) throw new Error(`info says ApiPort ${info.ApiPort}, expected ${port}`);
@@ -137,7 +144,7 @@ async function main(): Promise<void> {
 
     const uuid = await step("machines create", async () => {
       const r = expectOk(
-        await runBin(bin, [...client, "machines", "create", '{"Name":"smoke-1","HardwareAddrs":["52:54:00:12:34:56"]}'], baseEnv),
+        await runBin(exe, [...client, "machines", "create", '{"Name":"smoke-1","HardwareAddrs":["52:54:00:12:34:56"]}'], baseEnv),
         "create",
       );
       const m = JSON.parse(r.stdout) as { Uuid?: string; Name?: string };
@@ -146,22 +153,22 @@ async function main(): Promise<void> {
     });
 
     await step("machines list (json and table)", async () => {
-      const r = expectOk(await runBin(bin, [...client, "machines", "list", "Name=Eq(smoke-1)"], baseEnv), "list");
+      const r = expectOk(await runBin(exe, [...client, "machines", "list", "Name=Eq(smoke-1)"], baseEnv), "list");
       const list = JSON.parse(r.stdout) as { Uuid: string }[];
       if (list.length !== 1 || list[0]?.Uuid !== uuid) throw new Error(`list returned ${r.stdout}`);
-      const t = expectOk(await runBin(bin, [...client, "-o", "table", "machines", "list"], baseEnv), "list -o table");
+      const t = expectOk(await runBin(exe, [...client, "-o", "table", "machines", "list"], baseEnv), "list -o table");
       if (!t.stdout.split("\n").some((l) => l.startsWith(uuid) && l.includes("smoke-1"))) {
         throw new Error(`table lacks the machine:\n${t.stdout}`);
       }
     });
 
     await step("machines show Name:smoke-1", async () => {
-      const r = expectOk(await runBin(bin, [...client, "machines", "show", "Name:smoke-1"], baseEnv), "show");
+      const r = expectOk(await runBin(exe, [...client, "machines", "show", "Name:smoke-1"], baseEnv), "show");
       if ((JSON.parse(r.stdout) as { Uuid?: string }).Uuid !== uuid) throw new Error(`show returned ${r.stdout}`);
     });
 
     await step("no credentials: 401 and exit 1", async () => {
-      const r = await runBin(bin, ["-E", endpoint, "--ca-file", caFile, "machines", "list"], baseEnv);
+      const r = await runBin(exe, ["-E", endpoint, "--ca-file", caFile, "machines", "list"], baseEnv);
       if (r.code !== 1 || !r.stderr.startsWith("Error: Unauthorized 401")) {
         throw new Error(`expected exit 1 with "Error: Unauthorized 401", got ${r.code}: ${r.stderr.trim()}`);
       }
@@ -187,8 +194,86 @@ async function main(): Promise<void> {
     }
     rmSync(dir, { recursive: true, force: true });
   }
+  return bin;
 }
 
-await main();
-console.log(`\n ${passed} pass\n ${failed} fail`);
+/**
+ * TFTP and HTTP from the compiled binary, in a namespace this test creates (only `lo` in it, so
+ * no TFTP server ever listens on a real interface). Root only; skipped with the reason otherwise.
+ */
+async function bootFiles(bin: string): Promise<void> {
+  const name = "boot files from the binary: TFTP (workers) and HTTP, byte-identical (own netns)";
+  const why = process.getuid?.() !== 0 ? "needs root (network namespace)" : !Bun.which("ip") ? "needs iproute2" : undefined;
+  if (why) {
+    skipped++;
+    console.log(`(skip) smoke > ${name}: ${why}`);
+    return;
+  }
+  const ns = `socle-smoke-${process.pid}`;
+  const dir = mkdtempSync(join(tmpdir(), "socle-smoke-boot-"));
+  let server: ReturnType<typeof Bun.spawn> | undefined;
+  let log = "";
+  try {
+    await step(name, async () => {
+      expectOk(await runBin("ip", ["netns", "add", ns], { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" }), "ip netns add");
+      expectOk(await runBin("ip", ["-n", ns, "link", "set", "lo", "up"], { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" }), "lo up");
+      const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, SOCLE_ADMIN_PASSWORD: PASSWORD };
+      // A file on disk too: workers read those themselves, synchronously, in their poll loop.
+      const disk = new Uint8Array(3_000_001);
+      for (let i = 0; i < disk.length; i += 65536) crypto.getRandomValues(disk.subarray(i, Math.min(disk.length, i + 65536)));
+      mkdirSync(join(dir, "data", "files"), { recursive: true });
+      writeFileSync(join(dir, "data", "files", "disk.bin"), disk);
+      server = Bun.spawn(
+        ["ip", "netns", "exec", ns, bin, "serve", "--data-dir", join(dir, "data"), "--address", "127.0.0.1", "--api-listen", "127.0.0.1",
+          "--api-port", "18092", "--static-port", "18091", "--tftp-port", "1069", "--disable-dhcp", "--disable-binl"],
+        { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
+      );
+      for (const stream of [server.stdout, server.stderr]) {
+        void (async () => {
+          const decoder = new TextDecoder();
+          for await (const chunk of stream as ReadableStream<Uint8Array>) log += decoder.decode(chunk);
+        })();
+      }
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      while (!/socle started/.test(log)) {
+        if (server.exitCode !== null) throw new Error(`server exited with ${server.exitCode}: ${log.trim().split("\n").slice(-5).join(" | ")}`);
+        if (Date.now() > deadline) throw new Error(`not started within ${START_TIMEOUT_MS / 1000}s`);
+        await Bun.sleep(100);
+      }
+      for (const [want, url] of [
+        [join(ROOT, "assets", "ipxe", "undionly.kpxe"), "tftp://127.0.0.1:1069/undionly.kpxe"],
+        [join(ROOT, "assets", "ipxe", "ipxe.efi"), "tftp://127.0.0.1:1069/ipxe.efi"],
+        [join(dir, "data", "files", "disk.bin"), "tftp://127.0.0.1:1069/disk.bin"],
+        [join(ROOT, "assets", "ipxe", "ipxe.efi"), "http://127.0.0.1:18091/ipxe.efi"],
+      ] as const) {
+        const out = join(dir, "got");
+        rmSync(out, { force: true });
+        const args = ["netns", "exec", ns, "curl", "-sS", "--max-time", "20", ...(url.startsWith("tftp") ? ["--tftp-blksize", "1468"] : []), "-o", out, url];
+        expectOk(await runBin("ip", args, { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" }), `curl ${url}`);
+        const expected = new Uint8Array(await Bun.file(want).arrayBuffer());
+        const got = new Uint8Array(await Bun.file(out).arrayBuffer());
+        if (got.length !== expected.length || !got.every((b, i) => b === expected[i])) {
+          throw new Error(`${url}: ${got.length} bytes, not the ${expected.length} bytes of ${want}`);
+        }
+      }
+    });
+  } catch {
+    if (log) console.log(`--- server output (last 40 lines) ---\n${log.trimEnd().split("\n").slice(-40).join("\n")}\n---`);
+  } finally {
+    if (server && server.exitCode === null) {
+      server.kill("SIGTERM");
+      const done = await Promise.race([server.exited, Bun.sleep(STOP_TIMEOUT_MS).then(() => undefined)]);
+      if (done === undefined) {
+        server.kill("SIGKILL");
+        await server.exited;
+      }
+    }
+    await runBin("ip", ["netns", "del", ns], { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const built = await main();
+if (built) await bootFiles(built);
+console.log(`\n ${passed} pass\n ${failed} fail${skipped ? `\n ${skipped} skip` : ""}`);
 process.exit(failed > 0 ? 1 : 0);
