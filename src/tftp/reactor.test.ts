@@ -256,6 +256,19 @@ test("twelve transfers at once on one worker, from disk and from bytes, all byte
   for (const c of clients) c.sock.close();
 });
 
+test("a client that goes away ends its transfer at the first retransmission (port unreachable), not after all of them", async () => {
+  const c = await client();
+  const k = hooks();
+  await pool.start(spec(c.sock.port, 512, 150), { kind: "bytes", bytes: SMALL }, k.h);
+  expect((await c.next(1)).p).toMatchObject({ op: "DATA", block: 1 });
+  const t0 = performance.now();
+  c.sock.close(); // the retransmission of block 1 now meets ICMP port unreachable
+  for (let i = 0; i < 400 && !k.outcome(); i++) await Bun.sleep(5);
+  expect(k.outcome()).toMatchObject({ ok: false, reason: "client port unreachable" });
+  // Five retransmissions with backoff from 150 ms would take over 9 s.
+  expect(performance.now() - t0).toBeLessThan(1500);
+});
+
 test("closing the pool reaches a client while the worker's loop runs its transfer", async () => {
   const own = createWorkerPool(1, transferWorkerUrl(), () => {});
   const c = await client();
