@@ -2,7 +2,14 @@
 // It behaves like the store-backed adapter (leases indexed by address and by MAC, saveLease
 // resolves when "durable") and can be told to fail, so each failure branch of the server has a test.
 
+import { reservations } from "../model/schemas/reservations.ts";
+import { subnets } from "../model/schemas/subnets.ts";
 import type { DhcpBackend, LeaseRecord, ReservationConfig, SubnetConfig } from "./backend.ts";
+
+// The defaults come from the model's own schemas, so this fake cannot drift from what the API
+// stores: one valid object of each type, prepared once.
+const SUBNET = subnets.prepare({ Name: "defaults", Subnet: "198.51.100.0/24", Proxy: true }) as unknown as SubnetConfig;
+const RESERVATION = reservations.prepare({ Addr: "198.51.100.1", Token: "02:00:00:00:00:01" }) as unknown as ReservationConfig;
 
 /** A subnet with the model's defaults (src/model/schemas/subnets.ts), overridden by `init`. */
 export function subnetConfig(init: Partial<SubnetConfig> & { Subnet: string }): SubnetConfig {
@@ -10,23 +17,24 @@ export function subnetConfig(init: Partial<SubnetConfig> & { Subnet: string }): 
     Name: init.Name ?? init.Subnet,
     ActiveStart: "",
     ActiveEnd: "",
-    ActiveLeaseTime: 3600,
-    ReservedLeaseTime: 7200,
-    Options: [],
-    NextServer: "",
+    ActiveLeaseTime: SUBNET.ActiveLeaseTime,
+    ReservedLeaseTime: SUBNET.ReservedLeaseTime,
+    Options: [...SUBNET.Options],
+    NextServer: SUBNET.NextServer,
     Proxy: false,
-    Unmanaged: false,
-    OnlyReservations: false,
-    Enabled: true,
-    Pickers: ["hint", "nextFree", "mostExpired"],
-    Strategy: "MAC",
+    Unmanaged: SUBNET.Unmanaged,
+    OnlyReservations: SUBNET.OnlyReservations,
+    Enabled: SUBNET.Enabled,
+    Pickers: [...SUBNET.Pickers],
+    Strategy: SUBNET.Strategy,
     ...init,
   };
 }
 
 /** A reservation with the model's defaults, overridden by `init`. */
 export function reservationConfig(init: Partial<ReservationConfig> & { Addr: string; Token: string }): ReservationConfig {
-  return { Strategy: "MAC", Options: [], NextServer: "", Duration: 0, ...init };
+  const { Strategy, NextServer, Duration } = RESERVATION;
+  return { Strategy, Options: [...RESERVATION.Options], NextServer, Duration, ...init };
 }
 
 export class MemoryDhcpBackend implements DhcpBackend {
