@@ -2,8 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SocleError } from "../model/errors.ts";
 import { lockDir } from "./file-lock.ts";
+import { refusal } from "./test-util.ts";
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -14,15 +14,6 @@ function tmp(): string {
 afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
-
-async function refusal(p: Promise<unknown>): Promise<SocleError> {
-  const e = await p.then(
-    () => null,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(SocleError);
-  return e as SocleError;
-}
 
 describe("file lock", () => {
   for (const fallback of [false, true]) {

@@ -3,11 +3,11 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { SocleError } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { createLogger } from "../log/logger.ts";
 import { FileStore, openFileStore, segmentName, type FileStoreOptions } from "./file-store.ts";
 import { runStoreContract } from "./contract.ts";
+import { refusal } from "./test-util.ts";
 
 runStoreContract("file store", async (layer) => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "socle-store-"));
@@ -49,15 +49,6 @@ async function open(opts: FileStoreOptions): Promise<FileStore> {
 function logSink() {
   const lines: string[] = [];
   return { lines, log: createLogger({ sink: (l) => lines.push(l) }) };
-}
-
-async function refusal(p: Promise<unknown>): Promise<SocleError> {
-  const e = await p.then(
-    () => null,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(SocleError);
-  return e as SocleError;
 }
 
 const storeDir = (dir: string) => path.join(dir, "store");
