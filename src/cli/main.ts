@@ -137,14 +137,7 @@ async function dispatch(ctx: VerbContext, args: string[]): Promise<number> {
       throw new UsageError(`unknown prefs command ${JSON.stringify(verb ?? "")}\nusage: socle prefs list | socle prefs set name=value ...`);
     case "files":
     case "isos":
-      if (verb === undefined) {
-        ctx.io.err(fileAreaHelp(cmd));
-        return 2;
-      }
-      if (HELP_WORDS.has(verb)) {
-        ctx.io.out(fileAreaHelp(cmd));
-        return 0;
-      }
+      if (verb === undefined || HELP_WORDS.has(verb)) return showHelp(ctx, verb, fileAreaHelp(cmd));
       return runFileArea(ctx, cmd, verb, rest);
   }
   const type = findType(cmd);
@@ -153,14 +146,7 @@ async function dispatch(ctx: VerbContext, args: string[]): Promise<number> {
     const hint = guess ? ` (did you mean "${guess.name}"?)` : " (see socle help)";
     throw new UsageError(`unknown command "${cmd}"${hint}`);
   }
-  if (verb === undefined) {
-    ctx.io.err(typeHelp(type));
-    return 2;
-  }
-  if (HELP_WORDS.has(verb)) {
-    ctx.io.out(typeHelp(type));
-    return 0;
-  }
+  if (verb === undefined || HELP_WORDS.has(verb)) return showHelp(ctx, verb, typeHelp(type));
   if ((CRUD_VERBS as readonly string[]).includes(verb)) return runCrud(ctx, type, verb as CrudVerb, rest);
   if (type.name === "machines" && verb === "params") return machineParams(ctx, rest);
   if (type.name === "machines" && verb === "set") return machineSet(ctx, rest);
@@ -168,4 +154,14 @@ async function dispatch(ctx: VerbContext, args: string[]): Promise<number> {
   if (type.name === "users" && verb === "token") return userToken(ctx, rest);
   if (type.name === "users" && verb === "password") return userPassword(ctx, rest);
   throw new UsageError(`unknown ${type.name} command "${verb}"\n${typeHelp(type)}`);
+}
+
+/** A command's help: asked for (stdout, exit 0), or shown because the verb is missing (stderr, exit 2). */
+function showHelp(ctx: VerbContext, verb: string | undefined, text: string): number {
+  if (verb === undefined) {
+    ctx.io.err(text);
+    return 2;
+  }
+  ctx.io.out(text);
+  return 0;
 }
