@@ -12,7 +12,7 @@
 //
 // Embedded files: directories listed in EMBED_DIRS that exist are passed as `--asset <dir>`;
 // they keep their relative paths and are read at run time through Bun.embeddedFiles
-// (`Bun.embeddedFiles.find((f) => f.name === "assets/ipxe/undionly.kpxe")`). A single file can
+// (`Bun.embeddedFiles.find((f) => f.name === "assets/boot/undionly.kpxe")`). A single file can
 // also be embedded by importing it: `import p from "../assets/x.bin" with { type: "file" }`,
 // then `Bun.file(p)`.
 

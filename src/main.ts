@@ -1,6 +1,7 @@
 // Composition root: builds the logger, store, content, PKI and API from the configuration, and
 // owns the start and stop order. `bun src/main.ts <args>` and the compiled `socle <args>` enter here.
 
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
@@ -33,6 +34,7 @@ import { startHttpServer } from "./http/server.ts";
 import { startTftpServer } from "./tftp/server.ts";
 import { createStoreDhcpBackend } from "./adapters/dhcp-backend.ts";
 import { SocleError } from "./model/errors.ts";
+import { BOOT_ASSETS, describeMissing, type BootAsset } from "./assets/catalog.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -52,6 +54,8 @@ export interface Socle {
 
 export interface StartOptions {
   log?: Logger;
+  /** Where boot assets are read from when the binary embeds none (default: the tree's assets/). */
+  assetsDir?: string;
 }
 
 export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Promise<Socle> {
@@ -118,6 +122,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       dhcp: false,
       binl: false,
     };
+    let missingAssets: () => BootAsset[] = () => [];
     const info = () => ({
       Version: VERSION,
       Hostname: hostname(),
@@ -137,6 +142,9 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         Dhcp: { Enabled: !cfg.disableDhcp, Running: services.dhcp, Interfaces: cfg.dhcpInterfaces },
         Binl: { Enabled: !cfg.disableBinl, Running: services.binl },
       },
+      // Loaders and discovery images that are neither embedded nor in <data-dir>/files, each
+      // with the one command that supplies it (also logged once at start-up).
+      BootAssets: { Missing: missingAssets().map((a) => ({ Path: a.path, Arch: a.arch, What: a.what, Fix: a.fix })) },
       Features: ["api-v3", "json-patch", "events-sse", "events-ws", "etag", "openapi", "tokens", "machine-tokens"],
       Os: process.platform,
       Arch: process.arch,
@@ -173,8 +181,18 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     };
 
     // What TFTP and HTTP hand out: rendered files first, then the operator's files, then the
-    // loaders embedded in the binary.
-    const files = chainSources(boot, directorySource(join(cfg.dataDir, "files")), embeddedSource(await embeddedAssetFiles("ipxe")));
+    // boot assets (loaders, discovery images) embedded in the binary or, from source, obtained
+    // into assets/boot/ by `npm install`.
+    const operatorFiles = join(cfg.dataDir, "files");
+    const embedded = await embeddedAssetFiles("boot", { assetsDir: opts.assetsDir });
+    const files = chainSources(boot, directorySource(operatorFiles), embeddedSource(embedded));
+    missingAssets = () => BOOT_ASSETS.filter((a) => !embedded.has(a.path) && !existsSync(join(operatorFiles, a.path)));
+    const missingAtStart = missingAssets();
+    if (missingAtStart.length > 0) {
+      const alog = log.child("assets");
+      alog.warn(`${missingAtStart.length} boot file(s) missing: machines that need them will not boot (GET /api/v3/info lists them)`);
+      for (const line of describeMissing(missingAtStart)) alog.warn(line);
+    }
 
     if (!cfg.disableStatic) {
       await optional("static", "--static-port", async () => {

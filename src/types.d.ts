@@ -8,3 +8,14 @@ declare module "swagger-ui-dist/swagger-ui.css" {
   const path: string;
   export default path;
 }
+
+// Shell scripts of the discovery image, imported as text (`with { type: "text" }`) so the
+// compiled binary carries them.
+declare module "*/discovery/init" {
+  const text: string;
+  export default text;
+}
+declare module "*/discovery/socle-register" {
+  const text: string;
+  export default text;
+}

@@ -13,6 +13,7 @@ const ALLOWED: Record<string, string[]> = {
   sys: [],
   model: [],
   render: [],
+  assets: ["log"],
   config: ["log", "model"],
   store: ["model", "log", "sys"],
   auth: ["model", "log"],
@@ -24,7 +25,7 @@ const ALLOWED: Record<string, string[]> = {
   http: ["boot", "model", "log"],
   adapters: ["dhcp", "boot", "store", "model", "log"],
   api: ["boot", "store", "render", "auth", "pki", "model", "log", "content"],
-  cli: ["config", "log", "model"],
+  cli: ["config", "log", "model", "assets"],
 };
 
 function sourceFiles(dir: string): string[] {

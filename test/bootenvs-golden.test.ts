@@ -253,8 +253,8 @@ describe("rendered content", () => {
 
   test("discovery: unknown machine, registration token, API and boot server on the command line", () => {
     const ipxe = out("discovery", "ipxe");
-    expect(ipxe).toContain(`kernel ${PROVISIONER}/discovery/vmlinuz initrd=initrd.img `);
-    expect(ipxe).toContain(`initrd ${PROVISIONER}/discovery/initrd.img`);
+    expect(ipxe).toContain(`kernel ${PROVISIONER}/discovery/amd64/vmlinuz initrd=initrd.img `);
+    expect(ipxe).toContain(`initrd ${PROVISIONER}/discovery/amd64/initrd.img`);
     for (const arg of [`socle.api=${API}`, `socle.token=${TOKEN}`, `socle.url=${PROVISIONER}`, "console=ttyS0"]) expect(ipxe).toContain(` ${arg}`);
     expect(ipxe).toContain("unknown machine ${netX/mac}");
   });

@@ -57,7 +57,7 @@ const SUITES: Suite[] = [
     timeoutMs: 20 * 60_000,
   },
   { name: "smoke", cmd: () => [BUN, "test/smoke-binary.ts"], timeoutMs: 5 * 60_000 },
-  // The QEMU lab (test/e2e): as root with the lab packages and `npm run e2e:prepare` done; its
+  // The QEMU lab (test/e2e, scripts in test/lab): as root with the lab packages installed; its
   // tests skip, saying why, anywhere else. About 3-4 minutes when it passes.
   { name: "e2e", cmd: () => [BUN, "test", "--timeout", "300000", "./test/e2e"], timeoutMs: 20 * 60_000 },
 ];

@@ -2,14 +2,15 @@
 // run `serve` with only the API on a loopback port and a temporary data dir, then drive it with
 // the same binary as the CLI: pki ca, info, create, list, show, an unauthenticated call. Stops the
 // server by its PID. As root, a second run inside a network namespace of its own (loopback only)
-// serves the embedded iPXE loaders and a file from its data dir over TFTP (transfer workers
+// serves the embedded loaders and discovery images (obtained into assets/boot by npm install)
+// and a file from its data dir over TFTP (transfer workers
 // bundled in the binary) and HTTP, fetched with curl and compared byte for byte. Prints bun-test-style summary lines (" N pass",
 // " N fail", " N skip") for test/run-all.ts.
 //
 //   bun test/smoke-binary.ts            build, then test
 //   SOCLE_SMOKE_BINARY=path bun test/smoke-binary.ts    test an existing executable
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -203,7 +204,13 @@ async function main(): Promise<string | undefined> {
  */
 async function bootFiles(bin: string): Promise<void> {
   const name = "boot files from the binary: TFTP (workers) and HTTP, byte-identical (own netns)";
-  const why = process.getuid?.() !== 0 ? "needs root (network namespace)" : !Bun.which("ip") ? "needs iproute2" : undefined;
+  const A = join(ROOT, "assets", "boot");
+  const absent = ["undionly.kpxe", "ipxe.efi", "discovery/amd64/vmlinuz", "discovery/arm64/initrd.img"].find((f) => !existsSync(join(A, f)));
+  const why =
+    process.getuid?.() !== 0 ? "needs root (network namespace)"
+    : !Bun.which("ip") ? "needs iproute2"
+    : absent ? `assets/boot/${absent} was not obtained, so the binary embeds none (run npm run assets)`
+    : undefined;
   if (why) {
     skipped++;
     console.log(`(skip) smoke > ${name}: ${why}`);
@@ -241,10 +248,14 @@ async function bootFiles(bin: string): Promise<void> {
         await Bun.sleep(100);
       }
       for (const [want, url] of [
-        [join(ROOT, "assets", "ipxe", "undionly.kpxe"), "tftp://127.0.0.1:1069/undionly.kpxe"],
-        [join(ROOT, "assets", "ipxe", "ipxe.efi"), "tftp://127.0.0.1:1069/ipxe.efi"],
+        [join(A, "undionly.kpxe"), "tftp://127.0.0.1:1069/undionly.kpxe"],
+        [join(A, "ipxe.efi"), "tftp://127.0.0.1:1069/ipxe.efi"],
+        [join(A, "grubnetaa64.efi"), "tftp://127.0.0.1:1069/grubnetaa64.efi"],
+        [join(A, "discovery/amd64/vmlinuz"), "tftp://127.0.0.1:1069/discovery/amd64/vmlinuz"],
         [join(dir, "data", "files", "disk.bin"), "tftp://127.0.0.1:1069/disk.bin"],
-        [join(ROOT, "assets", "ipxe", "ipxe.efi"), "http://127.0.0.1:18091/ipxe.efi"],
+        [join(A, "ipxe.efi"), "http://127.0.0.1:18091/ipxe.efi"],
+        [join(A, "discovery/amd64/vmlinuz"), "http://127.0.0.1:18091/discovery/amd64/vmlinuz"],
+        [join(A, "discovery/arm64/initrd.img"), "http://127.0.0.1:18091/discovery/arm64/initrd.img"],
       ] as const) {
         const out = join(dir, "got");
         rmSync(out, { force: true });

@@ -1,4 +1,4 @@
-// The QEMU lab (shared/e2e, beside the repository) driven from bun: its scripts with this suite's
+// The QEMU lab (test/lab) driven from bun: its scripts with this suite's
 // own namespace names, Socle (`bun src/main.ts serve`) started inside the server namespace, and
 // the API called from there with curl (the API listens only inside the namespace).
 
@@ -8,8 +8,9 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 
 export const ROOT = resolve(import.meta.dir, "../..");
-export const LAB_DIR = resolve(process.env.SOCLE_E2E_LAB ?? join(ROOT, "..", "shared", "e2e"));
-export const PREPARED = join(ROOT, ".cache", "e2e", "discovery");
+export const LAB_DIR = join(ROOT, "test", "lab");
+/** What `npm install` obtained (build/assets.ts) and Socle serves from source. */
+export const ASSETS = join(ROOT, "assets", "boot");
 export const ADMIN_PASSWORD = "e2e-admin-horse-battery";
 
 /** This suite's namespaces and state dir: other users of the lab on this machine keep theirs. */
@@ -23,14 +24,12 @@ export const LAB_ENV: Record<string, string> = {
 export function skipReason(): string | undefined {
   if (process.platform !== "linux") return "the QEMU lab needs Linux";
   if (process.getuid?.() !== 0) return "the QEMU lab needs root (network namespaces, taps)";
-  if (!existsSync(join(LAB_DIR, "lab-up.sh"))) return `the QEMU lab is not at ${LAB_DIR} (set SOCLE_E2E_LAB)`;
-  for (const f of ["/usr/bin/qemu-system-x86_64", "/usr/share/ovmf/OVMF.fd", "/usr/lib/ipxe/undionly.kpxe", "/bin/busybox", "/usr/bin/curl"]) {
-    if (!existsSync(f)) return `${f} is missing (run ${LAB_DIR}/install-deps.sh and apt-get install curl)`;
+  for (const f of ["/usr/bin/qemu-system-x86_64", "/usr/share/ovmf/OVMF.fd", "/usr/bin/curl"]) {
+    if (!existsSync(f)) return `${f} is missing (run ${LAB_DIR}/install-deps.sh)`;
   }
-  for (const f of ["vmlinuz", "initrd.img"]) {
-    if (!existsSync(join(PREPARED, f))) return `${join(PREPARED, f)} is missing (run npm run e2e:prepare)`;
+  for (const f of ["undionly.kpxe", "ipxe.efi", "discovery/amd64/vmlinuz", "discovery/amd64/initrd.img"]) {
+    if (!existsSync(join(ASSETS, f))) return `${join(ASSETS, f)} is missing (run npm run assets)`;
   }
-  if (!existsSync(join(ROOT, "assets", "ipxe", "ipxe.efi"))) return "assets/ipxe/ is empty (run npm run e2e:prepare)";
   return undefined;
 }
 

@@ -1,6 +1,8 @@
 // Network boot end to end (issue 4, section 6): real VM firmware in the QEMU lab boots from Socle
-// into discovery and registers; configuration only through the API. Runs as root with the lab's
-// packages and `npm run e2e:prepare` done; otherwise every test is skipped with the reason.
+// into discovery and registers; configuration only through the API, and nothing uploaded: the
+// loaders and the discovery image are the ones `npm install` obtained (assets/boot), as on a
+// fresh install. Runs as root with the lab's packages (test/lab/install-deps.sh); otherwise every
+// test is skipped with the reason.
 //
 //   npm run test:e2e            (bun test ./test/e2e)
 //
@@ -12,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { LAB_ENV, LabSocle, PREPARED, lab, labUp, sh, skipReason } from "./lab.ts";
+import { ASSETS, LAB_ENV, LabSocle, lab, labUp, sh, skipReason } from "./lab.ts";
 
 const SKIP = skipReason();
 if (SKIP) console.log(`e2e: skipped: ${SKIP}`);
@@ -89,9 +91,6 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
         },
       });
       await socle.must("POST", "/api/v3/prefs", { json: { unknownBootEnv: "discovery" } });
-      for (const f of ["vmlinuz", "initrd.img"]) {
-        await socle.must("PUT", `/api/v3/files/discovery/${f}`, { file: join(PREPARED, f) });
-      }
     } catch (err) {
       setupError = err instanceof Error ? err : new Error(String(err));
       console.error(`e2e: setup failed: ${setupError.message}\n${socle?.log().slice(-3000) ?? ""}`);
@@ -114,7 +113,7 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
     }
   }, 90_000);
 
-  test("setup: lab up, Socle serving, subnet + unknownBootEnv=discovery + discovery files via the API", async () => {
+  test("setup: lab up, Socle serving, subnet + unknownBootEnv=discovery via the API, no boot file missing", async () => {
     const s = ready();
     const info = await s.must("GET", "/api/v3/info");
     expect(info.Services.Dhcp.Running).toBe(true);
@@ -122,9 +121,10 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
     expect(info.Services.Static.Running).toBe(true);
     const prefs = await s.must("GET", "/api/v3/prefs");
     expect(prefs.unknownBootEnv).toBe("discovery");
-    // The uploaded kernel is what the boot file server hands out (from the VM side).
-    const r = await sh(["ip", "netns", "exec", LAB_ENV.E2E_NS_VM!, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${s.address}:8091/discovery/vmlinuz`]);
-    expect(r.out.trim()).toBe(`200 ${readFileSync(join(PREPARED, "vmlinuz")).length}`);
+    expect(info.BootAssets.Missing).toEqual([]);
+    // The obtained discovery kernel is what the boot file server hands out (from the VM side).
+    const r = await sh(["ip", "netns", "exec", LAB_ENV.E2E_NS_VM!, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `http://${s.address}:8091/discovery/amd64/vmlinuz`]);
+    expect(r.out.trim()).toBe(`200 ${readFileSync(join(ASSETS, "discovery/amd64/vmlinuz")).length}`);
   }, 60_000);
 
   test("1. SeaBIOS + iPXE ROM boots discovery and registers", async () => {
@@ -142,7 +142,7 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
     await expectRegistered(MAC.edk2);
   }, (VM_TIMEOUT_S + 40) * 1000);
 
-  test("4. classic BIOS PXE (dhcp-probe): undionly.kpxe over TFTP, byte-identical to Debian's", async () => {
+  test("4. classic BIOS PXE (dhcp-probe): undionly.kpxe over TFTP, byte-identical to the one obtained from Debian", async () => {
     ready();
     const dir = mkdtempSync(join(tmpdir(), "socle-e2e-probe-"));
     const r = await sh(lab("dhcp-probe.sh", "--mac", MAC.probe, "--arch", "0", "--tftp-get", dir), 60_000);
@@ -150,7 +150,7 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
     expect(r.out).toMatch(/boot_file=undionly\.kpxe/);
     expect(r.out).toMatch(/siaddr=198\.51\.100\.1\b/);
     const got = readFileSync(join(dir, "undionly.kpxe"));
-    const debian = readFileSync("/usr/lib/ipxe/undionly.kpxe");
+    const debian = readFileSync(join(ASSETS, "undionly.kpxe"));
     expect(got.length).toBe(debian.length);
     expect(Buffer.compare(got, debian)).toBe(0);
   }, 90_000);

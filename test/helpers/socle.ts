@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseServeConfig } from "../../src/config/serve-config.ts";
-import { startSocle, type Socle } from "../../src/main.ts";
+import { startSocle, type Socle, type StartOptions } from "../../src/main.ts";
 import { createLogger, type Logger } from "../../src/log/logger.ts";
 
 export const ADMIN_PASSWORD = "correct-horse-battery";
@@ -41,13 +41,13 @@ export function basic(user: string, pass: string): string {
   return "Basic " + Buffer.from(`${user}:${pass}`).toString("base64");
 }
 
-export async function startTestSocle(extraArgs: string[] = [], dirIn?: string): Promise<TestSocle> {
+export async function startTestSocle(extraArgs: string[] = [], dirIn?: string, startOpts: Omit<StartOptions, "log"> = {}): Promise<TestSocle> {
   const dir = dirIn ?? (await mkdtemp(join(tmpdir(), "socle-test-")));
   const lines: string[] = [];
   const log: Logger = createLogger({ level: "debug", sink: (l) => lines.push(l) });
   const args = ["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1", ...API_ONLY, ...extraArgs];
   const env = { SOCLE_ADMIN_PASSWORD: ADMIN_PASSWORD };
-  let socle = await startSocle(parseServeConfig(args, env, { compiled: false }), { log });
+  let socle = await startSocle(parseServeConfig(args, env, { compiled: false }), { ...startOpts, log });
   const t: TestSocle = {
     socle,
     dir,
@@ -75,7 +75,7 @@ export async function startTestSocle(extraArgs: string[] = [], dirIn?: string): 
     },
     async restart() {
       await socle.stop();
-      socle = await startSocle(parseServeConfig(args, env, { compiled: false }), { log });
+      socle = await startSocle(parseServeConfig(args, env, { compiled: false }), { ...startOpts, log });
       t.socle = socle;
     },
     async stop(opts = {}) {

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensurePki } from "../../src/pki/pki.ts";
-import { nullLogger } from "../../src/log/logger.ts";
+import { ensurePki } from "../../pki/pki.ts";
+import { nullLogger } from "../../log/logger.ts";
 
 const SCRIPT = join(import.meta.dir, "socle-register");
 const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));

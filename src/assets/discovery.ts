@@ -1,0 +1,164 @@
+// Socle's discovery image, per architecture: Debian's kernel, and an initramfs of Debian's static
+// busybox, the kernel modules a server's NICs and disks need, and Socle's /init and
+// /etc/socle-register (beside this file). Built from Debian packages (debian.ts); the initramfs is
+// written here (cpio.ts), so the host needs apt-get and dpkg-deb, nothing else.
+
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { cpioArchive, type CpioEntry } from "./cpio.ts";
+import { AssetError, debFor, unpackDeb, type AptOptions, type DebArch } from "./debian.ts";
+import { loadOrder, moduleName, parseModinfo } from "./modinfo.ts";
+import initScript from "./discovery/init" with { type: "text" };
+import registerScript from "./discovery/socle-register" with { type: "text" };
+
+/**
+ * Modules loaded at boot, in this order (their dependencies first). A name this kernel lacks is
+ * either built in or not built for the architecture; it is skipped and listed in BUILD-INFO.
+ * - virtual: virtio (QEMU/KVM, most clouds), vmxnet3 (VMware), e1000/e1000e (QEMU, old Intel)
+ * - server NICs: Intel igb/ixgbe/i40e/ice, Mellanox mlx4/mlx5, Broadcom bnxt/tg3, Realtek r8169
+ * - disks, so the inventory sees them: AHCI, NVMe, LSI MegaRAID and SAS HBAs, virtio block/SCSI
+ */
+export const DISCOVERY_MODULES = [
+  "virtio_pci", "virtio_mmio", "virtio_net", "vmxnet3", "e1000", "e1000e",
+  "igb", "ixgbe", "i40e", "ice", "mlx4_en", "mlx5_core", "bnxt_en", "tg3", "r8169",
+  "ahci", "nvme", "megaraid_sas", "mpt3sas", "virtio_blk", "virtio_scsi", "sd_mod",
+];
+
+export interface DiscoveryImage {
+  arch: DebArch;
+  vmlinuz: string;
+  initrd: string;
+  kernelVersion: string;
+  /** Bytes of vmlinuz + initrd.img. */
+  bytes: number;
+  /** false when the image in outDir was already built from the same inputs. */
+  built: boolean;
+}
+
+export interface DiscoveryOptions extends AptOptions {
+  arch: DebArch;
+  /** Gets vmlinuz and initrd.img (and nothing else: it is served as it is). */
+  outDir: string;
+  /** Use these .deb files instead of asking apt (tests, offline builds). */
+  kernelDeb?: string;
+  busyboxDeb?: string;
+}
+
+/**
+ * The kernel file as served. arm64's Image is not compressed by Debian (33 MB); GRUB and the
+ * EFI stub's loaders unpack a gzip'd one, which brings it to a third.
+ */
+const GZIP_KERNEL: Record<DebArch, boolean> = { amd64: false, arm64: true };
+
+/** Raise when the image layout changes in a way the inputs below do not show. */
+const BUILDER_VERSION = 2;
+
+const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
+
+export async function buildDiscoveryImage(opts: DiscoveryOptions): Promise<DiscoveryImage> {
+  const { arch, outDir } = opts;
+  const kernelDeb = opts.kernelDeb ?? (await debFor(opts, arch, `linux-image-${arch}`));
+  const busyboxDeb = opts.busyboxDeb ?? (await debFor(opts, arch, "busybox-static"));
+  mkdirSync(outDir, { recursive: true });
+  const vmlinuz = join(outDir, "vmlinuz");
+  const initrd = join(outDir, "initrd.img");
+  const stamps = join(opts.cacheDir, "stamps");
+  mkdirSync(stamps, { recursive: true });
+  const stamp = join(stamps, `discovery-${arch}.inputs`);
+  const digest = sha(
+    [String(BUILDER_VERSION), kernelDeb.replace(/.*\//, ""), busyboxDeb.replace(/.*\//, ""), DISCOVERY_MODULES.join(","), String(GZIP_KERNEL[arch]), sha(initScript), sha(registerScript)].join("\n"),
+  );
+  const info = join(stamps, `discovery-${arch}.build-info`);
+  if (existsSync(vmlinuz) && existsSync(initrd) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === digest) {
+    const kv = /kernel_version=(.*)/.exec(existsSync(info) ? readFileSync(info, "utf8") : "")?.[1] ?? "";
+    opts.log(`discovery ${arch}: ${outDir} is current (kernel ${kv})`);
+    return { arch, vmlinuz, initrd, kernelVersion: kv, bytes: statSync(vmlinuz).size + statSync(initrd).size, built: false };
+  }
+  const work = join(opts.cacheDir, "work", `discovery-${arch}`);
+  const k = join(work, "kernel");
+  const bb = join(work, "busybox");
+  await unpackDeb(kernelDeb, k);
+  await unpackDeb(busyboxDeb, bb);
+
+  const boot = readdirSync(join(k, "boot")).find((f) => f.startsWith("vmlinuz-"));
+  if (!boot) throw new AssetError(`discovery ${arch}: ${kernelDeb} has no /boot/vmlinuz-*`);
+  const kver = boot.slice("vmlinuz-".length);
+  const modRoot = join(k, "lib", "modules", kver);
+  if (!existsSync(modRoot)) throw new AssetError(`discovery ${arch}: ${kernelDeb} has no /lib/modules/${kver}`);
+  const files = new Map<string, string>(); // module name -> path below modRoot
+  const index = (dir: string, rel: string) => {
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) index(full, `${rel}${name}/`);
+      else if (/\.ko$/.test(name)) files.set(moduleName(name), `${rel}${name}`);
+    }
+  };
+  index(join(modRoot, "kernel"), "kernel/");
+  if (files.size === 0) throw new AssetError(`discovery ${arch}: no uncompressed modules under /lib/modules/${kver}/kernel in ${kernelDeb}`);
+  const bytesOf = new Map<string, Uint8Array>();
+  const { order, missing } = loadOrder(DISCOVERY_MODULES, (name) => {
+    const rel = files.get(name);
+    if (!rel) return undefined;
+    const bytes = readFileSync(join(modRoot, rel));
+    bytesOf.set(name, bytes);
+    return parseModinfo(bytes, rel).depends.map(moduleName);
+  });
+
+  const busybox = join(bb, "bin", "busybox");
+  if (!existsSync(busybox)) throw new AssetError(`discovery ${arch}: ${busyboxDeb} has no /bin/busybox`);
+  const entries: CpioEntry[] = [
+    ...["bin", "sbin", "dev", "proc", "sys", "run", "tmp", "etc", "lib", "lib/modules", "usr", "usr/bin", "usr/sbin"].map((name) => ({ name, type: "dir" as const })),
+    { name: "bin/busybox", type: "file", data: readFileSync(busybox), mode: 0o755 },
+    // The rest of the applets are linked by /init (busybox --install -s) on the machine itself.
+    { name: "bin/sh", type: "symlink", target: "busybox" },
+    { name: "init", type: "file", data: new TextEncoder().encode(initScript), mode: 0o755 },
+    { name: "etc/socle-register", type: "file", data: new TextEncoder().encode(registerScript), mode: 0o755 },
+    { name: "etc/udhcpc.script", type: "file", data: new TextEncoder().encode(UDHCPC_SCRIPT), mode: 0o755 },
+    { name: "etc/modules.order", type: "file", data: new TextEncoder().encode(order.map((m) => `${m}.ko\n`).join("")) },
+    ...order.map((m) => ({ name: `lib/modules/${m}.ko`, type: "file" as const, data: bytesOf.get(m)! })),
+  ];
+  const image = gzipSync(cpioArchive(entries), { level: 9 });
+  const kernel = readFileSync(join(k, "boot", boot));
+  const kernelOut = GZIP_KERNEL[arch] ? gzipSync(kernel, { level: 9 }) : kernel;
+  writeFileSync(`${initrd}.tmp`, image);
+  writeFileSync(`${vmlinuz}.tmp`, kernelOut);
+  renameSync(`${initrd}.tmp`, initrd);
+  renameSync(`${vmlinuz}.tmp`, vmlinuz);
+  writeFileSync(
+    info,
+    [
+      `arch=${arch}`,
+      `kernel_package=${kernelDeb.replace(/.*\//, "")}`,
+      `kernel_version=${kver}`,
+      `kernel_bytes=${kernelOut.length}${GZIP_KERNEL[arch] ? " (gzip)" : ""}`,
+      `busybox_package=${busyboxDeb.replace(/.*\//, "")}`,
+      `initrd_bytes=${image.length}`,
+      `modules=${order.join(" ")}`,
+      `modules_not_in_this_kernel=${missing.join(" ")}`,
+    ].join("\n") + "\n",
+  );
+  writeFileSync(stamp, digest + "\n");
+  opts.log(`discovery ${arch}: kernel ${kver} ${kernelOut.length} bytes, initrd ${image.length} bytes (${order.length} modules) in ${outDir}`);
+  return { arch, vmlinuz, initrd, kernelVersion: kver, bytes: kernelOut.length + image.length, built: true };
+}
+
+/** busybox udhcpc's hook: configure the interface and save the lease for /init. */
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/\${mask:-24}" dev "$interface"
+    if [ -n "$router" ]; then
+      for r in $router; do ip route add default via "$r" dev "$interface" 2>/dev/null && break; done
+    fi
+    {
+      echo "ip='$ip'"; echo "mask='$mask'"; echo "router='$router'"
+      echo "serverid='$serverid'"; echo "siaddr='$siaddr'"; echo "dns='$dns'"
+    } > /run/lease.env
+    ;;
+esac
+exit 0
+`;
