@@ -57,6 +57,8 @@ const SUITES: Suite[] = [
     timeoutMs: 20 * 60_000,
   },
   { name: "smoke", cmd: () => [BUN, "test/smoke-binary.ts"], timeoutMs: 5 * 60_000 },
+  // A clone of HEAD, `npm install`, `npm start`, boot files fetched (root; downloads packages).
+  { name: "fresh", cmd: () => [BUN, "test/fresh-clone.ts"], timeoutMs: 20 * 60_000 },
   // The QEMU lab (test/e2e, scripts in test/lab): as root with the lab packages installed; its
   // tests skip, saying why, anywhere else. About 3-4 minutes when it passes.
   { name: "e2e", cmd: () => [BUN, "test", "--timeout", "300000", "./test/e2e"], timeoutMs: 20 * 60_000 },
