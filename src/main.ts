@@ -151,6 +151,13 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       Uptime: Math.floor((Date.now() - started) / 1000),
     });
 
+    // The static boot files: the operator's files, then the assets embedded in the binary (or,
+    // from source, obtained into assets/boot/ by `npm install`). The API reads them to report
+    // missing kernels (BootEnv Available); TFTP and HTTP serve rendered files before them.
+    const operatorFiles = join(cfg.dataDir, "files");
+    const embedded = await embeddedAssetFiles("boot", { assetsDir: opts.assetsDir });
+    const bootFiles = chainSources(directorySource(operatorFiles), embeddedSource(embedded));
+
     try {
       api = startApiServer({
         hostname: cfg.apiListen,
@@ -159,7 +166,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         keyPem: tls.keyPem,
         maxBodyBytes: DEFAULT_UPLOAD_LIMIT + 1024 * 1024,
         build: (remoteOf) =>
-          createApi({ store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir }, remoteOf),
+          createApi({ store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles }, remoteOf),
       });
     } catch (err) {
       throw bindError(err, "--api-port", cfg.apiListen, cfg.apiPort);
@@ -183,9 +190,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     // What TFTP and HTTP hand out: rendered files first, then the operator's files, then the
     // boot assets (loaders, discovery images) embedded in the binary or, from source, obtained
     // into assets/boot/ by `npm install`.
-    const operatorFiles = join(cfg.dataDir, "files");
-    const embedded = await embeddedAssetFiles("boot", { assetsDir: opts.assetsDir });
-    const files = chainSources(boot, directorySource(operatorFiles), embeddedSource(embedded));
+    const files = chainSources(boot, bootFiles);
     missingAssets = () => BOOT_ASSETS.filter((a) => !embedded.has(a.path) && !existsSync(join(operatorFiles, a.path)));
     const missingAtStart = missingAssets();
     if (missingAtStart.length > 0) {

@@ -7,6 +7,7 @@ import type { Authenticator } from "./authn.ts";
 import type { PrefsService } from "./prefs.ts";
 import type { EventHub } from "./events.ts";
 import type { BootCore } from "../boot/core.ts";
+import type { FilePresence } from "../boot/file-source.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -29,4 +30,10 @@ export interface ApiDeps {
   dataDir?: string;
   /** Largest accepted file or ISO upload in bytes (default 8 GiB). */
   uploadLimit?: number;
+  /**
+   * The static boot files (<data-dir>/files, then the embedded assets; never the rendered files):
+   * a BootEnv whose Kernel or Initrds are not there reads as Available: false, naming the path.
+   * Without it BootEnvs report only what was checked on write.
+   */
+  bootFiles?: FilePresence;
 }

@@ -22,6 +22,16 @@ export interface ListResult {
   total: number;
 }
 
+/**
+ * A status known only when an object is read (a BootEnv's files on disk), merged into copies of
+ * the stored objects; made per request (src/api/boot-file-status.ts).
+ */
+export interface ReadView {
+  /** Fields the view sets: a query that filters or sorts on one must see the view first. */
+  readonly fields: readonly string[];
+  apply(objs: readonly ModelObject[]): Promise<ModelObject[]>;
+}
+
 export class ObjectService {
   private readonly inflight = new Map<string, Map<string, { obj: ModelObject | null }>>();
 
@@ -33,10 +43,21 @@ export class ObjectService {
     return def;
   }
 
-  list(prefix: string, params: URLSearchParams): ListResult {
+  /**
+   * The objects a list query selects, seen through `view` when given. The view costs I/O, so it is
+   * applied to the page returned only, unless the query filters or sorts on a field it sets.
+   */
+  async list(prefix: string, params: URLSearchParams, view?: ReadView): Promise<ListResult> {
     const def = this.def(prefix);
     const query = parseQuery(def, params);
-    return runQuery(this.store.list(prefix), query);
+    const all = this.store.list(prefix);
+    if (view === undefined) return runQuery(all, query);
+    const fields = new Set(view.fields);
+    if (query.filters.some((f) => fields.has(f.field)) || query.sort.some((f) => fields.has(f))) {
+      return runQuery(await view.apply(all), query);
+    }
+    const { items, total } = runQuery(all, query);
+    return { items: await view.apply(items), total };
   }
 
   /** Look an object up by key or by `Index:value` (a unique index, or the only match). */
@@ -87,12 +108,17 @@ export class ObjectService {
     return this.commit(def, key, obj);
   }
 
-  async patch(prefix: string, ref: string, ops: unknown): Promise<ModelObject> {
+  /**
+   * Apply a JSON Patch to the object as the client sees it: secrets removed and, when given, the
+   * read-time `status` (Available, Errors) in place, so that a `test` op compares with what the
+   * client read. Status fields are set by the server, so whatever the patch does to them is dropped.
+   */
+  async patch(prefix: string, ref: string, ops: unknown, status?: ModelObject): Promise<ModelObject> {
     const def = this.writableDef(prefix);
     const existing = this.get(prefix, ref);
     const key = String(existing[def.key]);
     this.assertWritable(def, key, existing);
-    const visible = this.redact(def, existing);
+    const visible = status === undefined ? this.redact(def, existing) : { ...this.redact(def, existing), ...status };
     const patched = applyPatch(visible, ops, { model: def.model, key });
     // Secret fields are invisible to clients, so they are carried over from the stored object.
     const restored: ModelObject = { ...(patched as ModelObject) };

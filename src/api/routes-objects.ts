@@ -7,16 +7,22 @@ import { jsonWithEtag, readJson, json } from "./http-util.ts";
 import { SocleError, invalid } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { prepareInput } from "./input-hooks.ts";
+import { bootFileStatusView } from "./boot-file-status.ts";
 
 export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { objects } = deps;
+  /** A stored object as a client reads it: with its read-time status (files on disk). */
+  const seen = async (prefix: string, obj: ModelObject): Promise<ModelObject> => {
+    const view = bootFileStatusView(prefix, deps.bootFiles);
+    return view === undefined ? obj : (await view.apply([obj]))[0]!;
+  };
 
-  const list = (c: import("hono").Context<ApiEnv>) => {
+  const list = async (c: import("hono").Context<ApiEnv>) => {
     const prefix = c.req.param("type")!;
     const def = objects.def(prefix);
     requireClaim(c, prefix, "list");
     const p = principalOf(c);
-    const { items, total } = objects.list(prefix, new URL(c.req.url).searchParams);
+    const { items, total } = await objects.list(prefix, new URL(c.req.url).searchParams, bootFileStatusView(prefix, deps.bootFiles));
     const visible = items.filter((o) => may(p, prefix, "get", String(o[def.key])));
     const hidden = items.length - visible.length;
     const headers = {
@@ -34,16 +40,16 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     requireClaim(c, prefix, "create");
     const body = await readJson(c, { model: def.model, limit: deps.bodyLimit });
     const input = await prepareInput(deps, prefix, body, undefined);
-    const created = await objects.create(prefix, input);
+    const created = await seen(prefix, await objects.create(prefix, input));
     return json(objects.redact(def, created), 201, { Location: `/api/v3/${prefix}/${encodeURIComponent(objects.keyOf(prefix, created))}` });
   });
 
-  const getOne = (c: import("hono").Context<ApiEnv>) => {
+  const getOne = async (c: import("hono").Context<ApiEnv>) => {
     const prefix = c.req.param("type")!;
     const def = objects.def(prefix);
     const obj = objects.get(prefix, c.req.param("key")!);
     requireClaim(c, prefix, "get", String(obj[def.key]));
-    return jsonWithEtag(c, objects.redact(def, obj));
+    return jsonWithEtag(c, objects.redact(def, await seen(prefix, obj)));
   };
   app.get("/api/v3/:type/:key", getOne);
   app.on("HEAD", "/api/v3/:type/:key", getOne);
@@ -56,7 +62,7 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     requireClaim(c, prefix, "update", key);
     const body = await readJson(c, { model: def.model, key, limit: deps.bodyLimit });
     const input = await prepareInput(deps, prefix, body, existing);
-    const saved = await objects.replace(prefix, key, input);
+    const saved = await seen(prefix, await objects.replace(prefix, key, input));
     return json(objects.redact(def, saved));
   });
 
@@ -68,7 +74,9 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     requireClaim(c, prefix, "update", key);
     const ops = await readJson(c, { model: def.model, key, limit: deps.bodyLimit, types: ["application/json-patch+json"] });
     if (!Array.isArray(ops)) throw invalid(def.model, key, "PATCH body must be a JSON Patch (RFC 6902) array of operations");
-    const saved = await objects.patch(prefix, key, ops);
+    // `test` ops compare with what a GET shows, read-time status included.
+    const shown = await seen(prefix, existing);
+    const saved = await seen(prefix, await objects.patch(prefix, key, ops, { Available: shown.Available, Errors: shown.Errors }));
     return json(objects.redact(def, saved));
   });
 

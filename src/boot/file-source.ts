@@ -1,6 +1,8 @@
 // Files the machine-facing servers (TFTP, HTTP) hand out, from wherever they come: rendered per
 // machine by the boot core, an operator's directory (<data-dir>/files), or assets embedded in the
-// binary (iPXE loaders). Servers ask one FileSource; a chain tries several in order.
+// binary (iPXE loaders). Servers ask one FileSource; a chain tries several in order. The static
+// sources also answer whether they have a file (FilePresence), which the API asks to report a
+// BootEnv whose kernel is missing.
 
 /** Who asks, and how they reached us (templates render URLs from `serverAddress`). */
 export interface FileFacts {
@@ -36,3 +38,15 @@ export interface FileSource {
    */
   get(path: string, facts: FileFacts): Promise<BootFile | undefined>;
 }
+
+/**
+ * Whether a source has a file at `path` (as FileSource.get takes it), without producing it: a stat
+ * at most, never a read or a render. Only static sources answer this; a rendered file depends on
+ * the machine asking.
+ */
+export interface FilePresence {
+  exists(path: string): Promise<boolean>;
+}
+
+/** A source whose files do not depend on who asks: an operator's directory, embedded assets. */
+export interface StaticFileSource extends FileSource, FilePresence {}

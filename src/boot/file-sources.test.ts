@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
+import type { BootFile, FileFacts, FileSource, StaticFileSource } from "./file-source.ts";
 import { chainSources, directorySource, embeddedAssetFiles, embeddedSource, normaliseRequestPath } from "./file-sources.ts";
 
 const facts: FileFacts = { protocol: "tftp", remoteAddress: "198.51.100.7", serverAddress: "198.51.100.1" };
@@ -31,7 +31,7 @@ describe("normaliseRequestPath", () => {
 
 describe("directorySource", () => {
   let dir: string;
-  let src: FileSource;
+  let src: StaticFileSource;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "socle-fs-"));
     await mkdir(join(dir, "root/sub"), { recursive: true });
@@ -69,6 +69,14 @@ describe("directorySource", () => {
 
   test("a missing root is an empty source", async () => {
     expect(await directorySource(join(dir, "absent")).get("x", facts)).toBeUndefined();
+    expect(await directorySource(join(dir, "absent")).exists("x")).toBe(false);
+  });
+
+  test("exists answers as get does, under the same jail", async () => {
+    for (const p of ["sub/file.txt", "/sub/file.txt", "sub\\file.txt", "in"]) expect(await src.exists(p)).toBe(true);
+    for (const p of ["out", "sub", "../outside.txt", "sub/../../outside.txt", "nope", ".socle-upload-00ff.part", "", "/"]) {
+      expect(await src.exists(p)).toBe(false);
+    }
   });
 });
 
@@ -84,6 +92,19 @@ describe("embeddedSource", () => {
     expect(await src.get("other", facts)).toBeUndefined();
   });
 
+  test("exists never reads a blob (get hashes it for the ETag)", async () => {
+    class Unreadable extends Blob {
+      override arrayBuffer(): Promise<ArrayBuffer> {
+        throw new Error("read");
+      }
+    }
+    const src = embeddedSource(new Map([["ipxe.efi", new Unreadable(["MZ"])]]));
+    expect(await src.exists("/ipxe.efi")).toBe(true);
+    expect(await src.exists("other")).toBe(false);
+    expect(await src.exists("../ipxe.efi")).toBe(false);
+    await expect(src.get("ipxe.efi", facts)).rejects.toThrow("read");
+  });
+
   test("on-disk entries (running from source) are served with their disk path", async () => {
     const dir = await mkdtemp(join(tmpdir(), "socle-emb-"));
     try {
@@ -93,6 +114,8 @@ describe("embeddedSource", () => {
       expect(f?.diskPath).toBe(join(dir, "undionly.kpxe"));
       expect(await text(f)).toBe("kpxe");
       expect(await src.get("gone", facts)).toBeUndefined();
+      expect(await src.exists("undionly.kpxe")).toBe(true);
+      expect(await src.exists("gone")).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -154,5 +177,18 @@ describe("chainSources", () => {
 
   test("an empty chain has nothing", async () => {
     expect(await chainSources().get("a", facts)).toBeUndefined();
+    expect(await chainSources().exists("a")).toBe(false);
+  });
+
+  test("a chain of static sources is static: any source having the file is enough", async () => {
+    const only = (name: string) => embeddedSource(new Map([[name, new Blob([name])]]));
+    const chain = chainSources(only("a"), only("b"));
+    expect(await chain.exists("a")).toBe(true);
+    expect(await chain.exists("b")).toBe(true);
+    expect(await chain.exists("c")).toBe(false);
+  });
+
+  test("a chain with a rendered (non-static) source cannot say whether it has a file", () => {
+    expect("exists" in chainSources(one("a", "x"), embeddedSource(new Map()))).toBe(false);
   });
 });

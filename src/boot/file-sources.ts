@@ -5,7 +5,7 @@
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 import type { Stats } from "node:fs";
-import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
+import type { BootFile, FileFacts, FilePresence, FileSource, StaticFileSource } from "./file-source.ts";
 
 /**
  * Normalise a path a client asked for: backslashes become "/" (Windows loaders and some PXE ROMs
@@ -63,30 +63,37 @@ export function statEtag(st: Stats): string {
  * inside the root, never outside it; directories are never files. A missing root is an empty
  * source (the directory appears with the first upload).
  */
-export function directorySource(root: string): FileSource {
+export function directorySource(root: string): StaticFileSource {
   let realRoot: string | undefined;
+  /** The real path and stat of the file at `path`, or undefined when the jail has no such file. */
+  const locate = async (path: string): Promise<{ real: string; st: Stats } | undefined> => {
+    const rel = normaliseRequestPath(path);
+    if (rel === undefined || rel.split("/").some((s) => UPLOAD_TEMP_PATTERN.test(s))) return undefined;
+    if (realRoot === undefined) {
+      try {
+        realRoot = await realpath(root);
+      } catch {
+        return undefined;
+      }
+    }
+    const real = await resolveInRoot(realRoot, rel);
+    if (real === undefined) return undefined;
+    let st: Stats;
+    try {
+      st = await stat(real);
+    } catch (err) {
+      if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+      throw err;
+    }
+    return st.isFile() ? { real, st } : undefined;
+  };
   return {
     async get(path: string): Promise<BootFile | undefined> {
-      const rel = normaliseRequestPath(path);
-      if (rel === undefined || rel.split("/").some((s) => UPLOAD_TEMP_PATTERN.test(s))) return undefined;
-      if (realRoot === undefined) {
-        try {
-          realRoot = await realpath(root);
-        } catch {
-          return undefined;
-        }
-      }
-      const real = await resolveInRoot(realRoot, rel);
-      if (real === undefined) return undefined;
-      let st: Stats;
-      try {
-        st = await stat(real);
-      } catch (err) {
-        if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
-        throw err;
-      }
-      if (!st.isFile()) return undefined;
-      return diskFile(real, st);
+      const found = await locate(path);
+      return found === undefined ? undefined : diskFile(found.real, found.st);
+    },
+    async exists(path: string): Promise<boolean> {
+      return (await locate(path)) !== undefined;
     },
   };
 }
@@ -109,33 +116,43 @@ export type EmbeddedEntry = Blob | { path: string };
  * inode, so their ETag is a content hash computed once; on-disk entries behave like the directory
  * source but without a jail (the map is built by us, not by a client).
  */
-export function embeddedSource(files: ReadonlyMap<string, EmbeddedEntry>): FileSource {
+export function embeddedSource(files: ReadonlyMap<string, EmbeddedEntry>): StaticFileSource {
   const etags = new Map<string, string>();
+  /** The entry at `path`; an on-disk entry with its stat, a blob as it is. */
+  const locate = async (path: string): Promise<{ rel: string; blob: Blob } | { path: string; st: Stats } | undefined> => {
+    const rel = normaliseRequestPath(path);
+    const entry = rel === undefined ? undefined : files.get(rel);
+    if (rel === undefined || entry === undefined) return undefined;
+    if (entry instanceof Blob) return { rel, blob: entry };
+    let st: Stats;
+    try {
+      st = await stat(entry.path);
+    } catch (err) {
+      if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+      throw err;
+    }
+    return st.isFile() ? { path: entry.path, st } : undefined;
+  };
   return {
     async get(path: string): Promise<BootFile | undefined> {
-      const rel = normaliseRequestPath(path);
-      const entry = rel === undefined ? undefined : files.get(rel);
-      if (rel === undefined || entry === undefined) return undefined;
-      if (entry instanceof Blob) {
-        let etag = etags.get(rel);
-        if (etag === undefined) {
-          etag = `"${Bun.hash(await entry.arrayBuffer()).toString(16)}-${entry.size.toString(16)}"`;
-          etags.set(rel, etag);
-        }
-        return {
-          size: entry.size,
-          etag,
-          read: (start, end) => entry.slice(start ?? 0, end ?? entry.size).stream(),
-        };
+      const found = await locate(path);
+      if (found === undefined) return undefined;
+      if (!("blob" in found)) return diskFile(found.path, found.st);
+      const { rel, blob } = found;
+      let etag = etags.get(rel);
+      if (etag === undefined) {
+        etag = `"${Bun.hash(await blob.arrayBuffer()).toString(16)}-${blob.size.toString(16)}"`;
+        etags.set(rel, etag);
       }
-      let st: Stats;
-      try {
-        st = await stat(entry.path);
-      } catch (err) {
-        if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
-        throw err;
-      }
-      return st.isFile() ? diskFile(entry.path, st) : undefined;
+      return {
+        size: blob.size,
+        etag,
+        read: (start, end) => blob.slice(start ?? 0, end ?? blob.size).stream(),
+      };
+    },
+    // Without get's content hash: asking whether a blob is there reads none of it.
+    async exists(path: string): Promise<boolean> {
+      return (await locate(path)) !== undefined;
     },
   };
 }
@@ -187,9 +204,12 @@ async function walk(dir: string, rel: string, out: Map<string, EmbeddedEntry>): 
 /**
  * Try sources in order; the first that has the file wins. An error (a template that fails to
  * render) stops the chain: a broken rendered file must not fall through to a stale static one.
+ * A chain of static sources is static too: it has a file when any of its sources has it.
  */
-export function chainSources(...sources: FileSource[]): FileSource {
-  return {
+export function chainSources(...sources: StaticFileSource[]): StaticFileSource;
+export function chainSources(...sources: FileSource[]): FileSource;
+export function chainSources(...sources: FileSource[]): FileSource | StaticFileSource {
+  const chain: FileSource = {
     async get(path: string, facts: FileFacts): Promise<BootFile | undefined> {
       for (const source of sources) {
         const file = await source.get(path, facts);
@@ -198,4 +218,16 @@ export function chainSources(...sources: FileSource[]): FileSource {
       return undefined;
     },
   };
+  if (!sources.every(isStatic)) return chain;
+  return {
+    get: chain.get,
+    async exists(path: string): Promise<boolean> {
+      for (const source of sources) if (await source.exists(path)) return true;
+      return false;
+    },
+  };
+}
+
+function isStatic(source: FileSource): source is StaticFileSource {
+  return typeof (source as Partial<FilePresence>).exists === "function";
 }
