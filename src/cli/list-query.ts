@@ -3,20 +3,32 @@
 // API reads as Eq); the API validates fields and operators and answers 400 naming the bad one.
 
 import { UsageError } from "./cli-error.ts";
-import { boolFlag, countFlag, parseVerbArgs, type VerbFlag } from "./verb-args.ts";
+import { boolFlag, countFlag, parseVerbArgs } from "./verb-args.ts";
+import { usageOf, type VerbFlag, type VerbSpec } from "./verb-spec.ts";
 
-export const LIST_FLAGS: readonly VerbFlag[] = [
-  { name: "sort", kind: "value" },
-  { name: "limit", kind: "value" },
-  { name: "offset", kind: "value" },
+const LIST_FLAGS: readonly VerbFlag[] = [
+  { name: "sort", kind: "value", placeholder: "Field" },
+  { name: "limit", kind: "value", placeholder: "N" },
+  { name: "offset", kind: "value", placeholder: "N" },
   { name: "reverse", kind: "bool" },
 ];
+
+/** The arguments of `socle <type> list`, for its verb record (crud.ts) and its errors. */
+export function listArgs(type: string): Pick<VerbSpec, "path" | "synopsis" | "flags" | "notes"> {
+  return {
+    path: [type, "list"],
+    synopsis: "[Field=Op(value) ...]",
+    flags: LIST_FLAGS,
+    notes: ["filter operators: Eq Ne Lt Lte Gt Gte Re In Nin Between, e.g. Name=Re(^web) Address=In(a,b)"],
+  };
+}
 
 const FILTER = /^([A-Za-z][A-Za-z0-9_.]*)=(.*)$/s;
 
 export function listQuery(type: string, args: readonly string[]): URLSearchParams {
-  const usage = `socle ${type} list [Field=Op(value) ...] [--sort Field] [--limit N] [--offset N] [--reverse]`;
-  const { flags, pos } = parseVerbArgs(args, usage, { min: 0, max: Infinity }, LIST_FLAGS);
+  const verb = listArgs(type);
+  const usage = usageOf(verb);
+  const { flags, pos } = parseVerbArgs(args, verb, { min: 0, max: Infinity });
   const q = new URLSearchParams();
   for (const f of pos) {
     const m = FILTER.exec(f);

@@ -7,17 +7,11 @@ import { ConfigError } from "../config/config-error.ts";
 import { parseServeConfig, serveHelp, type ServeConfig } from "../config/serve-config.ts";
 import { ApiClient } from "./api-client.ts";
 import { CliError, UsageError } from "./cli-error.ts";
+import { findCommand } from "./commands.ts";
 import { makePrinter, type CliIO, type VerbContext } from "./context.ts";
-import { mainHelp, typeHelp } from "./help.ts";
+import { asksForHelp, groupHelp, HELP_WORDS, mainHelp, verbHelp } from "./help.ts";
 import { CLI_TYPES, findType } from "./types.ts";
-import { CRUD_VERBS, runCrud, type CrudVerb } from "./verbs/crud.ts";
-import { fileAreaHelp, runFileArea } from "./verbs/files.ts";
-import { pkiCa, version } from "./verbs/local.ts";
-import { machineParams, machineSet } from "./verbs/machines.ts";
-import { prefsList, prefsSet } from "./verbs/prefs.ts";
-import { profileParams } from "./verbs/profiles.ts";
-import { userPassword, userToken } from "./verbs/users.ts";
-import { parseVerbArgs } from "./verb-args.ts";
+import { isGroup, type VerbSpec } from "./verb-spec.ts";
 
 export interface CliDeps {
   /** Runs the server until it stops; resolves to the exit code. Provided by src/main.ts. */
@@ -27,8 +21,6 @@ export interface CliDeps {
 }
 
 export type { CliIO } from "./context.ts";
-
-const HELP_WORDS = new Set(["help", "--help", "-h"]);
 
 export async function runCli(
   argv: readonly string[],
@@ -111,49 +103,36 @@ function makeContext(config: ClientConfig, env: Record<string, string | undefine
 }
 
 async function dispatch(ctx: VerbContext, args: string[]): Promise<number> {
-  const [cmd, verb, ...rest] = args;
-  if (cmd === undefined) {
+  const [name, ...rest] = args;
+  if (name === undefined) {
     ctx.io.err(mainHelp());
     return 2;
   }
-  if (HELP_WORDS.has(cmd)) {
+  if (HELP_WORDS.has(name)) {
     ctx.io.out(mainHelp());
     return 0;
   }
-  const all = verb === undefined ? [] : [verb, ...rest];
-  switch (cmd) {
-    case "version":
-      return version(ctx, all);
-    case "info":
-      parseVerbArgs(all, "socle info", { min: 0, max: 0 });
-      ctx.print(await ctx.api().request("GET", "info"));
-      return 0;
-    case "pki":
-      if (verb === "ca") return pkiCa(ctx, rest);
-      throw new UsageError(`unknown pki command ${JSON.stringify(verb ?? "")}\nusage: socle pki ca [--data-dir D]`);
-    case "prefs":
-      if (verb === "list") return prefsList(ctx, rest);
-      if (verb === "set") return prefsSet(ctx, rest);
-      throw new UsageError(`unknown prefs command ${JSON.stringify(verb ?? "")}\nusage: socle prefs list | socle prefs set name=value ...`);
-    case "files":
-    case "isos":
-      if (verb === undefined || HELP_WORDS.has(verb)) return showHelp(ctx, verb, fileAreaHelp(cmd));
-      return runFileArea(ctx, cmd, verb, rest);
-  }
-  const type = findType(cmd);
-  if (!type) {
-    const guess = findType(`${cmd}s`) ?? CLI_TYPES.find((t) => t.singular === cmd.replace(/s$/, ""));
+  const command = findCommand(name);
+  if (!command) {
+    const guess = findType(`${name}s`) ?? CLI_TYPES.find((t) => t.singular === name.replace(/s$/, ""));
     const hint = guess ? ` (did you mean "${guess.name}"?)` : " (see socle help)";
-    throw new UsageError(`unknown command "${cmd}"${hint}`);
+    throw new UsageError(`unknown command "${name}"${hint}`);
   }
-  if (verb === undefined || HELP_WORDS.has(verb)) return showHelp(ctx, verb, typeHelp(type));
-  if ((CRUD_VERBS as readonly string[]).includes(verb)) return runCrud(ctx, type, verb as CrudVerb, rest);
-  if (type.name === "machines" && verb === "params") return machineParams(ctx, rest);
-  if (type.name === "machines" && verb === "set") return machineSet(ctx, rest);
-  if (type.name === "profiles" && verb === "params") return profileParams(ctx, rest);
-  if (type.name === "users" && verb === "token") return userToken(ctx, rest);
-  if (type.name === "users" && verb === "password") return userPassword(ctx, rest);
-  throw new UsageError(`unknown ${type.name} command "${verb}"\n${typeHelp(type)}`);
+  if (!isGroup(command)) return runVerb(ctx, command, rest);
+  const [verbName, ...verbArgs] = rest;
+  if (verbName === undefined || HELP_WORDS.has(verbName)) return showHelp(ctx, verbName, groupHelp(command));
+  const verb = command.verbs.find((v) => v.path.at(-1) === verbName);
+  if (!verb) throw new UsageError(`unknown ${command.name} command "${verbName}"\n${groupHelp(command)}`);
+  return runVerb(ctx, verb, verbArgs);
+}
+
+/** Runs a verb, or prints its usage when its arguments ask for help (no request is made). */
+async function runVerb(ctx: VerbContext, verb: VerbSpec, args: string[]): Promise<number> {
+  if (asksForHelp(verb, args)) {
+    ctx.io.out(verbHelp(verb));
+    return 0;
+  }
+  return verb.run(ctx, args);
 }
 
 /** A command's help: asked for (stdout, exit 0), or shown because the verb is missing (stderr, exit 2). */

@@ -4,11 +4,7 @@
 import { ConfigError } from "../config/config-error.ts";
 import { scanFlags, type FlagSpec, type RawSetting } from "../config/flags.ts";
 import { UsageError } from "./cli-error.ts";
-
-export interface VerbFlag {
-  name: string;
-  kind: "bool" | "value";
-}
+import { usageOf, type VerbSpec } from "./verb-spec.ts";
 
 export interface VerbArgs {
   flags: Map<string, RawSetting>;
@@ -17,11 +13,11 @@ export interface VerbArgs {
 
 export function parseVerbArgs(
   args: readonly string[],
-  usage: string,
+  verb: Pick<VerbSpec, "path" | "synopsis" | "flags">,
   positionals: { min: number; max: number },
-  flags: readonly VerbFlag[] = [],
 ): VerbArgs {
-  const specs: FlagSpec[] = flags.map((f) => ({ name: f.name, kind: f.kind, defaultText: "", help: "" }));
+  const usage = usageOf(verb);
+  const specs: FlagSpec[] = verb.flags.map((f) => ({ name: f.name, short: f.short, kind: f.kind, defaultText: "", help: "" }));
   let scanned;
   try {
     scanned = scanFlags(args, {}, specs, { passUnknown: false, helpHint: "" });

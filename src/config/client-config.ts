@@ -37,7 +37,8 @@ export interface ClientConfig {
 
 export const DEFAULT_ENDPOINT = "https://127.0.0.1:8092";
 
-const SPECS: FlagSpec[] = [
+/** The global flags of the client verbs (also read by the CLI's help and shell completion). */
+export const CLIENT_FLAGS: readonly FlagSpec[] = [
   { name: "endpoint", short: "E", env: "SOCLE_ENDPOINT", kind: "value", defaultText: DEFAULT_ENDPOINT, help: "API endpoint" },
   { name: "username", short: "U", env: "SOCLE_USERNAME", kind: "value", defaultText: "", help: "user for basic auth (with -P)" },
   { name: "password", short: "P", env: "SOCLE_PASSWORD", kind: "value", defaultText: "", help: "password for basic auth (with -U)" },
@@ -65,7 +66,7 @@ export function parseClientConfig(
   opts: ClientConfigOptions = {},
 ): ClientConfig {
   const exists = opts.exists ?? existsSync;
-  const { settings, rest } = scanFlags(argv, env, SPECS, { passUnknown: true, helpHint: "" });
+  const { settings, rest } = scanFlags(argv, env, CLIENT_FLAGS, { passUnknown: true, helpHint: "" });
   const value = (name: string) => {
     const s = settings.get(name);
     return s === undefined || s.raw === "" ? undefined : s;
@@ -134,5 +135,5 @@ function parseEndpoint(source: string, raw: string): string {
 }
 
 export function clientFlagsHelp(): string {
-  return flagHelp(SPECS);
+  return flagHelp(CLIENT_FLAGS);
 }

@@ -133,6 +133,11 @@ export function parseServeConfig(
   };
 }
 
+/** The flags of `socle serve` (for the CLI's shell completion). */
+export function serveFlags(opts: ServeConfigOptions = {}): readonly FlagSpec[] {
+  return specs(opts.compiled ?? isCompiledBinary());
+}
+
 export function serveHelp(opts: ServeConfigOptions = {}): string {
   const compiled = opts.compiled ?? isCompiledBinary();
   return [

@@ -23,6 +23,12 @@ export interface SocleNetnsOptions {
   args?: string[];
   /** Data directory to use (kept by close()); default a fresh temporary one (removed by close()). */
   dataDir?: string;
+  /** Words before the server's command line: a privilege drop such as `setpriv --reuid=...`. */
+  wrap?: string[];
+  /** The server's command; default `bun src/main.ts` from this checkout. */
+  command?: string[];
+  /** Leave TFTP and the HTTP file server on (by default only the API and DHCP run). */
+  allServices?: boolean;
 }
 
 /** One JSON log line of the server (started with --log-format json). */
@@ -60,6 +66,11 @@ export class SocleInNetns {
     return s;
   }
 
+  /** PID of the running server process (`ip netns exec` and the wrap words exec it). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   /** Everything the server printed, across restarts. */
   output(): string {
     return this.earlier + (this.proc?.output() ?? "");
@@ -81,15 +92,14 @@ export class SocleInNetns {
 
   private async launch(): Promise<void> {
     const argv = [
-      BUN,
-      join(ROOT, "src/main.ts"),
+      ...(this.opts.wrap ?? []),
+      ...(this.opts.command ?? [BUN, join(ROOT, "src/main.ts")]),
       "serve",
       "--data-dir",
       this.dataDir,
       "--dhcp-interfaces",
       this.opts.interfaces.join(","),
-      "--disable-tftp",
-      "--disable-static",
+      ...(this.opts.allServices ? [] : ["--disable-tftp", "--disable-static"]),
       "--api-listen",
       "127.0.0.1",
       "--api-port",

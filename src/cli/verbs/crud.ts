@@ -1,74 +1,95 @@
 // The verbs every object type has: list, show, exists, create, update, patch, destroy.
 
 import { keyPath } from "../api-client.ts";
-import type { VerbContext } from "../context.ts";
 import { readObjectArg, readPatchArg } from "../input.ts";
-import { listQuery } from "../list-query.ts";
+import { listArgs, listQuery } from "../list-query.ts";
 import type { CliType } from "../types.ts";
 import { parseVerbArgs } from "../verb-args.ts";
+import type { VerbSpec } from "../verb-spec.ts";
 
-export const CRUD_VERBS = ["list", "show", "exists", "create", "update", "patch", "destroy"] as const;
-export type CrudVerb = (typeof CRUD_VERBS)[number];
-
-export function crudUsage(t: CliType): string[] {
+/** The seven verbs of type `t`, in the order the help texts list them. */
+export function crudVerbs(t: CliType): VerbSpec[] {
   const n = t.name;
-  return [
-    `socle ${n} list [Field=Op(value) ...] [--sort Field] [--limit N] [--offset N] [--reverse]`,
-    `socle ${n} show <key>`,
-    `socle ${n} exists <key>`,
-    `socle ${n} create <json|yaml|@file|file|->`,
-    `socle ${n} update <key> <json|yaml|@file|file|->`,
-    `socle ${n} patch <key> <json-patch|@file|file|->`,
-    `socle ${n} destroy <key>`,
-  ];
-}
+  /** Exactly `count` positional arguments. */
+  const exactly = (args: string[], verb: VerbSpec, count: number) => parseVerbArgs(args, verb, { min: count, max: count }).pos;
 
-export async function runCrud(ctx: VerbContext, t: CliType, verb: CrudVerb, args: string[]): Promise<number> {
-  const usage = crudUsage(t)[CRUD_VERBS.indexOf(verb)] as string;
-  switch (verb) {
-    case "list": {
-      const q = listQuery(t.name, args);
-      ctx.print(await ctx.api().request("GET", t.name, { query: q }), t);
+  const list: VerbSpec = {
+    ...listArgs(n),
+    run: async (ctx, args) => {
+      ctx.print(await ctx.api().request("GET", n, { query: listQuery(n, args) }), t);
       return 0;
-    }
-    case "show": {
-      const { pos } = parseVerbArgs(args, usage, { min: 1, max: 1 });
-      ctx.print(await ctx.api().request("GET", keyPath(t.name, pos[0] as string)), t);
+    },
+  };
+  const show: VerbSpec = {
+    path: [n, "show"],
+    synopsis: "<key>",
+    flags: [],
+    summary: "keys are the key field or Index:value (Name:n1)",
+    run: async (ctx, args) => {
+      const [k] = exactly(args, show, 1);
+      ctx.print(await ctx.api().request("GET", keyPath(n, k as string)), t);
       return 0;
-    }
-    case "exists": {
+    },
+  };
+  const exists: VerbSpec = {
+    path: [n, "exists"],
+    synopsis: "<key>",
+    flags: [],
+    summary: "exit status 0 if it exists",
+    run: async (ctx, args) => {
       // Exit status is the answer; the API's NotFound error is printed like any other error.
-      const { pos } = parseVerbArgs(args, usage, { min: 1, max: 1 });
-      await ctx.api().request("GET", keyPath(t.name, pos[0] as string));
+      const [k] = exactly(args, exists, 1);
+      await ctx.api().request("GET", keyPath(n, k as string));
       return 0;
-    }
-    case "create": {
-      const { pos } = parseVerbArgs(args, usage, { min: 1, max: 1 });
-      const obj = await readObjectArg(pos[0] as string, ctx.input);
-      ctx.print(await ctx.api().request("POST", t.name, { body: obj }), t);
+    },
+  };
+  const create: VerbSpec = {
+    path: [n, "create"],
+    synopsis: "<json|yaml|@file|file|->",
+    flags: [],
+    run: async (ctx, args) => {
+      const [doc] = exactly(args, create, 1);
+      const obj = await readObjectArg(doc as string, ctx.input);
+      ctx.print(await ctx.api().request("POST", n, { body: obj }), t);
       return 0;
-    }
-    case "update": {
-      const { pos } = parseVerbArgs(args, usage, { min: 2, max: 2 });
-      const obj = await readObjectArg(pos[1] as string, ctx.input);
-      ctx.print(await ctx.api().request("PUT", keyPath(t.name, pos[0] as string), { body: obj }), t);
+    },
+  };
+  const update: VerbSpec = {
+    path: [n, "update"],
+    synopsis: "<key> <json|yaml|@file|file|->",
+    flags: [],
+    run: async (ctx, args) => {
+      const [k, doc] = exactly(args, update, 2);
+      const obj = await readObjectArg(doc as string, ctx.input);
+      ctx.print(await ctx.api().request("PUT", keyPath(n, k as string), { body: obj }), t);
       return 0;
-    }
-    case "patch": {
-      const { pos } = parseVerbArgs(args, usage, { min: 2, max: 2 });
-      const ops = await readPatchArg(pos[1] as string, ctx.input);
-      const res = await ctx.api().request("PATCH", keyPath(t.name, pos[0] as string), {
+    },
+  };
+  const patch: VerbSpec = {
+    path: [n, "patch"],
+    synopsis: "<key> <json-patch|@file|file|->",
+    flags: [],
+    run: async (ctx, args) => {
+      const [k, doc] = exactly(args, patch, 2);
+      const ops = await readPatchArg(doc as string, ctx.input);
+      const res = await ctx.api().request("PATCH", keyPath(n, k as string), {
         body: ops,
         contentType: "application/json-patch+json",
       });
       ctx.print(res, t);
       return 0;
-    }
-    case "destroy": {
-      const { pos } = parseVerbArgs(args, usage, { min: 1, max: 1 });
-      await ctx.api().request("DELETE", keyPath(t.name, pos[0] as string));
-      ctx.io.out(`Deleted ${t.singular} ${pos[0]}`);
+    },
+  };
+  const destroy: VerbSpec = {
+    path: [n, "destroy"],
+    synopsis: "<key>",
+    flags: [],
+    run: async (ctx, args) => {
+      const [k] = exactly(args, destroy, 1);
+      await ctx.api().request("DELETE", keyPath(n, k as string));
+      ctx.io.out(`Deleted ${t.singular} ${k}`);
       return 0;
-    }
-  }
+    },
+  };
+  return [list, show, exists, create, update, patch, destroy];
 }

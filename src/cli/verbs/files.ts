@@ -12,6 +12,7 @@ import { basename, dirname, join } from "node:path";
 import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { boolFlag, parseVerbArgs } from "../verb-args.ts";
+import { usageOf, type CommandGroup, type VerbFlag, type VerbSpec } from "../verb-spec.ts";
 
 export type FileArea = "files" | "isos";
 export const FILE_AREAS: readonly FileArea[] = ["files", "isos"];
@@ -19,17 +20,15 @@ export const FILE_AREAS: readonly FileArea[] = ["files", "isos"];
 /** Bytes read from the local file per chunk of an upload. */
 const CHUNK = 1024 * 1024;
 
-export function fileAreaUsage(area: FileArea): string[] {
-  const remote = area === "files" ? "<remote-path>" : "<name>";
-  return [
-    `socle ${area} list${area === "files" ? " [dir]" : ""}`,
-    `socle ${area} upload <local-file> [${remote.slice(1, -1)}]`,
-    `socle ${area} download ${remote} [local-file|dir|-] [--force]`,
-    `socle ${area} delete ${remote}`,
-  ];
-}
+type AreaVerb = (ctx: VerbContext, area: FileArea, verb: VerbSpec, args: string[]) => Promise<number>;
 
-export function fileAreaHelp(area: FileArea): string {
+/** `socle files ...` or `socle isos ...`: the four verbs and the notes of the area's help. */
+export function fileAreaCommand(area: FileArea): CommandGroup {
+  const remote = area === "files" ? "<remote-path>" : "<name>";
+  const verb = (name: string, synopsis: string, run: AreaVerb, flags: VerbFlag[] = []) => {
+    const spec: VerbSpec = { path: [area, name], synopsis, flags, run: (ctx, args) => run(ctx, area, spec, args) };
+    return spec;
+  };
   const notes =
     area === "files"
       ? [
@@ -37,28 +36,20 @@ export function fileAreaHelp(area: FileArea): string {
           "defaults to the local file's name; one ending in / is a directory to put it in.",
         ]
       : ["Names are flat (no directories) in <data-dir>/isos. The name defaults to the local file's name."];
-  return [
-    "Usage:",
-    ...fileAreaUsage(area).map((l) => `  ${l}`),
-    "",
-    ...notes,
-    "download writes <local-file> (default: the remote name in the current directory; - is standard",
-    "output) only once it is complete, and replaces an existing file only with --force.",
-  ].join("\n");
-}
-
-export async function runFileArea(ctx: VerbContext, area: FileArea, verb: string, args: string[]): Promise<number> {
-  switch (verb) {
-    case "list":
-      return list(ctx, area, args);
-    case "upload":
-      return upload(ctx, area, args);
-    case "download":
-      return download(ctx, area, args);
-    case "delete":
-      return remove(ctx, area, args);
-  }
-  throw new UsageError(`unknown ${area} command "${verb}"\n${fileAreaHelp(area)}`);
+  return {
+    name: area,
+    verbs: [
+      verb("list", area === "files" ? "[dir]" : "", list),
+      verb("upload", `<local-file> [${remote.slice(1, -1)}]`, upload),
+      verb("download", `${remote} [local-file|dir|-]`, download, [{ name: "force", kind: "bool" }]),
+      verb("delete", remote, remove),
+    ],
+    notes: [
+      ...notes,
+      "download writes <local-file> (default: the remote name in the current directory; - is standard",
+      "output) only once it is complete, and replaces an existing file only with --force.",
+    ],
+  };
 }
 
 /** API path of a remote file: each segment percent-encoded, leading slashes dropped. */
@@ -73,18 +64,17 @@ function requireRemote(remote: string, usage: string): string {
 
 const errCode = (e: unknown) => (e as { code?: string }).code ?? (e as Error).message ?? String(e);
 
-async function list(ctx: VerbContext, area: FileArea, args: string[]): Promise<number> {
-  const usage = fileAreaUsage(area)[0] as string;
-  const { pos } = parseVerbArgs(args, usage, { min: 0, max: area === "files" ? 1 : 0 });
+async function list(ctx: VerbContext, area: FileArea, verb: VerbSpec, args: string[]): Promise<number> {
+  const { pos } = parseVerbArgs(args, verb, { min: 0, max: area === "files" ? 1 : 0 });
   const query = new URLSearchParams();
   if (pos[0] !== undefined && pos[0] !== "") query.set("path", pos[0]);
   ctx.print(await ctx.api().request("GET", area, { query }));
   return 0;
 }
 
-async function upload(ctx: VerbContext, area: FileArea, args: string[]): Promise<number> {
-  const usage = fileAreaUsage(area)[1] as string;
-  const { pos } = parseVerbArgs(args, usage, { min: 1, max: 2 });
+async function upload(ctx: VerbContext, area: FileArea, verb: VerbSpec, args: string[]): Promise<number> {
+  const usage = usageOf(verb);
+  const { pos } = parseVerbArgs(args, verb, { min: 1, max: 2 });
   const local = pos[0] as string;
   let remote = requireRemote(pos[1] ?? basename(local), usage);
   if (area === "files" && remote.endsWith("/")) remote += basename(local);
@@ -145,9 +135,9 @@ async function upload(ctx: VerbContext, area: FileArea, args: string[]): Promise
   return 0;
 }
 
-async function download(ctx: VerbContext, area: FileArea, args: string[]): Promise<number> {
-  const usage = fileAreaUsage(area)[2] as string;
-  const { pos, flags } = parseVerbArgs(args, usage, { min: 1, max: 2 }, [{ name: "force", kind: "bool" }]);
+async function download(ctx: VerbContext, area: FileArea, verb: VerbSpec, args: string[]): Promise<number> {
+  const usage = usageOf(verb);
+  const { pos, flags } = parseVerbArgs(args, verb, { min: 1, max: 2 });
   const remote = requireRemote(pos[0] as string, usage);
   const force = boolFlag(flags.get("force"));
   const remoteBase = basename(remote.replace(/\/+$/, ""));
@@ -219,9 +209,9 @@ async function download(ctx: VerbContext, area: FileArea, args: string[]): Promi
   }
 }
 
-async function remove(ctx: VerbContext, area: FileArea, args: string[]): Promise<number> {
-  const usage = fileAreaUsage(area)[3] as string;
-  const { pos } = parseVerbArgs(args, usage, { min: 1, max: 1 });
+async function remove(ctx: VerbContext, area: FileArea, verb: VerbSpec, args: string[]): Promise<number> {
+  const usage = usageOf(verb);
+  const { pos } = parseVerbArgs(args, verb, { min: 1, max: 1 });
   const remote = requireRemote(pos[0] as string, usage);
   await ctx.api().request("DELETE", apiPath(area, remote));
   ctx.io.out(`Deleted ${area === "files" ? "file" : "iso"} ${remote}`);

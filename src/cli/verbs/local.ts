@@ -7,12 +7,22 @@ import { defaultDataDir } from "../../config/runtime.ts";
 import { CliError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { parseVerbArgs } from "../verb-args.ts";
+import type { VerbSpec } from "../verb-spec.ts";
 
-export const LOCAL_USAGE = ["socle pki ca [--data-dir D]", "socle version"];
+export const PKI_CA: VerbSpec = {
+  path: ["pki", "ca"],
+  synopsis: "",
+  flags: [{ name: "data-dir", kind: "value", placeholder: "D" }],
+  summary: "print the CA of a local data dir (for --ca-file)",
+  local: true,
+  run: pkiCa,
+};
+
+export const VERSION: VerbSpec = { path: ["version"], synopsis: "", flags: [], local: true, run: version };
 
 /** Prints <data-dir>/pki/ca.pem, the CA that clients pass as --ca-file. */
-export async function pkiCa(ctx: VerbContext, args: string[]): Promise<number> {
-  const { flags } = parseVerbArgs(args, LOCAL_USAGE[0] as string, { min: 0, max: 0 }, [{ name: "data-dir", kind: "value" }]);
+async function pkiCa(ctx: VerbContext, args: string[]): Promise<number> {
+  const { flags } = parseVerbArgs(args, PKI_CA, { min: 0, max: 0 });
   const dir = flags.get("data-dir")?.raw || ctx.env.SOCLE_DATA_DIR || defaultDataDir();
   const path = join(dir, "pki", "ca.pem");
   let pem: string;
@@ -31,8 +41,8 @@ export function versionText(): string {
   return `socle ${pkg.version} (bun ${Bun.version}, ${process.platform}-${process.arch})`;
 }
 
-export async function version(ctx: VerbContext, args: string[]): Promise<number> {
-  parseVerbArgs(args, LOCAL_USAGE[1] as string, { min: 0, max: 0 });
+async function version(ctx: VerbContext, args: string[]): Promise<number> {
+  parseVerbArgs(args, VERSION, { min: 0, max: 0 });
   ctx.io.out(versionText());
   return 0;
 }

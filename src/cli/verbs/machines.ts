@@ -5,15 +5,27 @@ import { keyPath } from "../api-client.ts";
 import { UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { boolFlag, parseVerbArgs } from "../verb-args.ts";
+import { usageOf, type VerbSpec } from "../verb-spec.ts";
 
-export const MACHINE_USAGE = [
-  "socle machines params <key> [--aggregate]",
-  "socle machines set <key> param <name> to <json-value>",
-];
+const PARAMS: VerbSpec = {
+  path: ["machines", "params"],
+  synopsis: "<key>",
+  flags: [{ name: "aggregate", kind: "bool" }],
+  run: machineParams,
+};
 
-export async function machineParams(ctx: VerbContext, args: string[]): Promise<number> {
-  const usage = MACHINE_USAGE[0] as string;
-  const { pos, flags } = parseVerbArgs(args, usage, { min: 1, max: 1 }, [{ name: "aggregate", kind: "bool" }]);
+const SET: VerbSpec = {
+  path: ["machines", "set"],
+  synopsis: "<key> param <name> to <json-value>",
+  flags: [],
+  rawArgs: true,
+  run: machineSet,
+};
+
+export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET];
+
+async function machineParams(ctx: VerbContext, args: string[]): Promise<number> {
+  const { pos, flags } = parseVerbArgs(args, PARAMS, { min: 1, max: 1 });
   const query = new URLSearchParams();
   if (boolFlag(flags.get("aggregate"))) query.set("aggregate", "true");
   ctx.print(await ctx.api().request("GET", keyPath("machines", pos[0] as string, "params"), { query }));
@@ -26,8 +38,8 @@ export async function machineParams(ctx: VerbContext, args: string[]): Promise<n
  * `true`, `"x"`, `{...}`); text that is not JSON is taken as a string, so `to web1` works.
  * `to null` removes the parameter (`DELETE .../params/<name>`).
  */
-export async function machineSet(ctx: VerbContext, args: string[]): Promise<number> {
-  const usage = MACHINE_USAGE[1] as string;
+async function machineSet(ctx: VerbContext, args: string[]): Promise<number> {
+  const usage = usageOf(SET);
   // No flag scanning here: the value may legitimately start with "-" (`to -5`).
   if (args.length !== 5 || args[1] !== "param" || args[3] !== "to") {
     throw new UsageError(`expected <key> param <name> to <json-value>, got ${JSON.stringify(args.join(" "))}\nusage: ${usage}`);

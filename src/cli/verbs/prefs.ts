@@ -3,18 +3,22 @@
 import { UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { parseVerbArgs } from "../verb-args.ts";
+import { usageOf, type VerbSpec } from "../verb-spec.ts";
 
-export const PREFS_USAGE = ["socle prefs list", "socle prefs set name=value [name=value ...]"];
+const LIST: VerbSpec = { path: ["prefs", "list"], synopsis: "", flags: [], run: prefsList };
+const SET: VerbSpec = { path: ["prefs", "set"], synopsis: "name=value [name=value ...]", flags: [], run: prefsSet };
 
-export async function prefsList(ctx: VerbContext, args: string[]): Promise<number> {
-  parseVerbArgs(args, PREFS_USAGE[0] as string, { min: 0, max: 0 });
+export const PREFS_VERBS: readonly VerbSpec[] = [LIST, SET];
+
+async function prefsList(ctx: VerbContext, args: string[]): Promise<number> {
+  parseVerbArgs(args, LIST, { min: 0, max: 0 });
   ctx.print(await ctx.api().request("GET", "prefs"));
   return 0;
 }
 
-export async function prefsSet(ctx: VerbContext, args: string[]): Promise<number> {
-  const usage = PREFS_USAGE[1] as string;
-  const { pos } = parseVerbArgs(args, usage, { min: 1, max: Infinity });
+async function prefsSet(ctx: VerbContext, args: string[]): Promise<number> {
+  const usage = usageOf(SET);
+  const { pos } = parseVerbArgs(args, SET, { min: 1, max: Infinity });
   const body: Record<string, string> = {};
   for (const a of pos) {
     const i = a.indexOf("=");

@@ -3,11 +3,14 @@
 import { keyPath } from "../api-client.ts";
 import type { VerbContext } from "../context.ts";
 import { parseVerbArgs } from "../verb-args.ts";
+import type { VerbSpec } from "../verb-spec.ts";
 
-export const PROFILE_USAGE = ["socle profiles params <name>"];
+const PARAMS: VerbSpec = { path: ["profiles", "params"], synopsis: "<name>", flags: [], run: profileParams };
 
-export async function profileParams(ctx: VerbContext, args: string[]): Promise<number> {
-  const { pos } = parseVerbArgs(args, PROFILE_USAGE[0] as string, { min: 1, max: 1 });
+export const PROFILE_VERBS: readonly VerbSpec[] = [PARAMS];
+
+async function profileParams(ctx: VerbContext, args: string[]): Promise<number> {
+  const { pos } = parseVerbArgs(args, PARAMS, { min: 1, max: 1 });
   ctx.print(await ctx.api().request("GET", keyPath("profiles", pos[0] as string, "params")));
   return 0;
 }

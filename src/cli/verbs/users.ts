@@ -3,13 +3,23 @@
 import { keyPath } from "../api-client.ts";
 import type { VerbContext } from "../context.ts";
 import { countFlag, parseVerbArgs } from "../verb-args.ts";
+import { usageOf, type VerbSpec } from "../verb-spec.ts";
 import { UsageError } from "../cli-error.ts";
 
-export const USER_USAGE = ["socle users token <name> [--ttl seconds]", "socle users password <name> <password|->"];
+const TOKEN: VerbSpec = {
+  path: ["users", "token"],
+  synopsis: "<name>",
+  flags: [{ name: "ttl", kind: "value", placeholder: "seconds" }],
+  run: userToken,
+};
 
-export async function userToken(ctx: VerbContext, args: string[]): Promise<number> {
-  const usage = USER_USAGE[0] as string;
-  const { pos, flags } = parseVerbArgs(args, usage, { min: 1, max: 1 }, [{ name: "ttl", kind: "value" }]);
+const PASSWORD: VerbSpec = { path: ["users", "password"], synopsis: "<name> <password|->", flags: [], run: userPassword };
+
+export const USER_VERBS: readonly VerbSpec[] = [TOKEN, PASSWORD];
+
+async function userToken(ctx: VerbContext, args: string[]): Promise<number> {
+  const usage = usageOf(TOKEN);
+  const { pos, flags } = parseVerbArgs(args, TOKEN, { min: 1, max: 1 });
   const query = new URLSearchParams();
   const ttl = countFlag(flags.get("ttl"), usage);
   if (ttl === 0) throw new UsageError(`--ttl: invalid number "0" (expected seconds > 0)\nusage: ${usage}`);
@@ -19,9 +29,9 @@ export async function userToken(ctx: VerbContext, args: string[]): Promise<numbe
 }
 
 /** `-` reads the password from standard input (first line), keeping it out of the process list. */
-export async function userPassword(ctx: VerbContext, args: string[]): Promise<number> {
-  const usage = USER_USAGE[1] as string;
-  const { pos } = parseVerbArgs(args, usage, { min: 2, max: 2 });
+async function userPassword(ctx: VerbContext, args: string[]): Promise<number> {
+  const usage = usageOf(PASSWORD);
+  const { pos } = parseVerbArgs(args, PASSWORD, { min: 2, max: 2 });
   let password = pos[1] as string;
   if (password === "-") password = ((await ctx.input.readStdin()).split(/\r?\n/)[0] ?? "");
   if (password === "") throw new UsageError(`empty password\nusage: ${usage}`);
