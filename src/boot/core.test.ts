@@ -48,6 +48,8 @@ function fixture(prefs: Record<string, string> = { unknownBootEnv: "discovery", 
           { Name: "ipxe", Path: "discovery.ipxe", Contents: "#!ipxe\nkernel <%= it.ProvisionerURL %>/<%= it.Env.Kernel %> <%= it.BootParams %>\nboot\n" },
           { Name: "per-machine", Path: "<%= it.Machine.Path %>/never", Contents: "x" },
           { Name: "clash", Path: "default.ipxe", Contents: "not the dispatcher" },
+          { Name: "grub", Path: "grub/discovery.cfg", Contents: "linux /discovery/arm64/vmlinuz <%= it.BootParams %> BOOTIF=01-${net_default_mac}\nboot\n" },
+          { Name: "grub-clash", Path: "grub/grub.cfg", Contents: "not the GRUB dispatcher" },
         ],
       }),
       bootenvs.prepare({
@@ -108,7 +110,9 @@ describe("the DHCP decision", () => {
     expect(answer(MAC2, { arch: 0 })?.bootFile).toBe("undionly.kpxe");
     expect(answer(MAC2, { arch: 7 })?.bootFile).toBe("ipxe.efi");
     expect(answer(MAC2, { arch: 9 })?.bootFile).toBe("ipxe.efi");
-    expect(answer(MAC2, { arch: 11 })?.bootFile).toBe("ipxe-arm64.efi");
+    expect(answer(MAC2, { arch: 11 })).toEqual({ nextServer: SERVER, bootFile: "grubnetaa64.efi", httpClient: false, ipxe: false });
+    // arm64 HTTP boot is not answered (Debian's GRUB cannot fetch anything over HTTP): AAVMF then tries PXE.
+    expect(answer(MAC2, { arch: 19, vendorClass: "HTTPClient:Arch:00019:UNDI:003000" })).toBeUndefined();
     expect(answer(MAC2, { arch: 16 })).toEqual({ nextServer: SERVER, bootFile: "http://198.51.100.1:8091/ipxe.efi", httpClient: true, ipxe: false });
     expect(answer(MAC2, { arch: 42 })).toBeUndefined();
     // iPXE is asked first, whatever the firmware below it.
@@ -138,6 +142,34 @@ describe("the DHCP decision", () => {
     expect(core.dhcpBoot(facts(MAC2))).toBeUndefined();
     data.set("prefs", "prefs", { unknownBootEnv: "nonexistent" });
     expect(core.dhcpBoot(facts(UNKNOWN))).toBeUndefined();
+  });
+});
+
+describe("grub/grub.cfg dispatch (arm64 GRUB)", () => {
+  test("grub/grub.cfg sources the per-MAC config from GRUB's own prefix and MAC; an env path cannot take it", async () => {
+    const { core } = fixture();
+    const script = (await text(core, "grub/grub.cfg", { protocol: "tftp", remoteAddress: "198.51.100.9", serverAddress: SERVER }))!;
+    expect(script).toContain("source ${prefix}/boot/${net_default_mac}.cfg\n");
+    expect(script).toContain("\nexit\n");
+    expect(script).not.toContain("not the GRUB dispatcher");
+  });
+
+  test("unknown machine: the unknownBootEnv's grub template (a fresh registration token); known machine without one: exit, saying why", async () => {
+    const { core, data } = fixture();
+    tokensIssued.length = 0;
+    expect(await text(core, "grub/boot/52:54:00:99:99:99.cfg")).toBe(
+      "linux /discovery/arm64/vmlinuz socle.token=rtok-600 socle.url=http://198.51.100.1:8091 BOOTIF=01-${net_default_mac}\nboot\n",
+    );
+    expect(tokensIssued).toEqual(["registration 600"]);
+    // n1 boots rocky, which has no grub template.
+    expect(await text(core, "grub/boot/52-54-00-00-00-01.cfg")).toBe(`echo 'Socle: boot environment "rocky" has no GRUB template; leaving network boot'\nsleep 2\nexit\n`);
+  });
+
+  test("paths that are not per-MAC configs are not the dispatcher's", async () => {
+    const { core } = fixture();
+    expect(await text(core, "grub/boot/nope.cfg")).toBeUndefined();
+    expect(await text(core, "grub/boot/52:54:00:99:99:99.cfg.bak")).toBeUndefined();
+    expect(await text(core, "grub/arm64-efi/command.lst")).toBeUndefined();
   });
 });
 
@@ -189,6 +221,7 @@ describe("the path index", () => {
       { path: "52:54:00:00:00:01.ipxe", machine: "00000000-0000-0000-0000-000000000001", env: "rocky", template: "ipxe" },
       { path: "52:54:00:00:00:02.ipxe", machine: "00000000-0000-0000-0000-000000000002", env: "local", template: "ipxe" },
       { path: "discovery.ipxe", machine: undefined, env: "discovery", template: "ipxe" },
+      { path: "grub/discovery.cfg", machine: undefined, env: "discovery", template: "grub" },
       { path: "machines/00000000-0000-0000-0000-000000000001/ks.cfg", machine: "00000000-0000-0000-0000-000000000001", env: "rocky", template: "kickstart" },
       { path: "pxelinux.cfg/01-52-54-00-00-00-01", machine: "00000000-0000-0000-0000-000000000001", env: "rocky", template: "pxelinux" },
     ]);

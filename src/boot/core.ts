@@ -6,7 +6,8 @@
 //                 for unknown machines the unknownBootEnv pref ("discovery", "ignore", any env)
 //     -> loader:  by arch and user class (loaders.ts), BootEnv.Loaders overriding per arch
 //     -> files:   the env's Templates, each at its rendered Path (path-index.ts), plus the
-//                 iPXE entry point default.ipxe and its per-MAC dispatch (ipxe-dispatch.ts).
+//                 iPXE entry point default.ipxe and its per-MAC dispatch (ipxe-dispatch.ts),
+//                 and GRUB's (arm64) grub/grub.cfg and its per-MAC dispatch (grub-dispatch.ts).
 //
 // DHCP asks dhcpBoot(); TFTP and HTTP ask get() (FileSource), which renders on request with
 // ProvisionerURL built from the address the client reached; nothing is written to disk.
@@ -23,8 +24,9 @@ import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
 import type { BootData, BootDataChange } from "./boot-data.ts";
 import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
 import { DISPATCH_PATH, dispatchMac, dispatchScript, exitScript, isReservedPath } from "./ipxe-dispatch.ts";
+import { GRUB_DISPATCH_PATH, grubDispatchMac, grubDispatchScript, grubExitScript, isGrubReservedPath } from "./grub-dispatch.ts";
 import { isNetbootClient, loaderFor } from "./loaders.ts";
-import { ipxeTemplateOf, loadersOf, registryName, templatesOf, type EnvTemplate } from "./env-templates.ts";
+import { grubTemplateOf, ipxeTemplateOf, loadersOf, registryName, templatesOf, type EnvTemplate } from "./env-templates.ts";
 import { PathIndex, UNKNOWN_OWNER, type IndexEntry } from "./path-index.ts";
 import { buildContext, describeTarget, effectiveEnvName, missingRequired, type TokenIssuer, type UsedParam } from "./render-context.ts";
 import { textFile } from "./text-file.ts";
@@ -136,8 +138,11 @@ export class BootCore implements Booter, FileSource {
   /** The rendered file at `path` for a client that reached us at `serverAddress`. */
   renderFile(path: string, serverAddress: string, used?: Map<string, UsedParam>, tokens: TokenIssuer = this.opts.tokens): string | undefined {
     if (path === DISPATCH_PATH) return dispatchScript(baseUrl("http", serverAddress, this.opts.httpPort));
+    if (path === GRUB_DISPATCH_PATH) return grubDispatchScript();
     const mac = dispatchMac(path);
-    if (mac) return this.ipxeScript(mac, serverAddress, used, tokens);
+    if (mac) return this.loaderScript(IPXE, mac, serverAddress, used, tokens);
+    const grubMac = grubDispatchMac(path);
+    if (grubMac) return this.loaderScript(GRUB, grubMac, serverAddress, used, tokens);
     this.refresh();
     const entry = this.index.lookup(path);
     return entry ? this.renderEntry(entry, serverAddress, used, tokens) : undefined;
@@ -149,23 +154,24 @@ export class BootCore implements Booter, FileSource {
     return this.index.entries();
   }
 
-  private ipxeScript(mac: string, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): string {
+  /** The per-MAC script a loader (iPXE or GRUB) chains to: the decision for this MAC, rendered. */
+  private loaderScript(kind: LoaderKind, mac: string, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): string {
     const d = this.decide(mac);
     const fields = { mac, machine: nameOf(d.machine), bootenv: d.envName };
     if (!d.env) {
       if (!d.machine && d.envName === "ignore") {
-        this.log.info("iPXE: unknown machine ignored, exit to local boot", fields);
-        return exitScript(`unknown machine ${mac} is ignored (unknownBootEnv "ignore"); leaving network boot`);
+        this.log.info(`${kind.name}: unknown machine ignored, exit to local boot`, fields);
+        return kind.exit(`unknown machine ${mac} is ignored (unknownBootEnv "ignore"); leaving network boot`);
       }
-      this.warn(`noenv:${mac}`, "iPXE: boot environment does not exist, exit to local boot", fields);
-      return exitScript(`boot environment "${d.envName}" of ${d.machine ? `machine "${nameOf(d.machine)}"` : "unknown machines"} does not exist; leaving network boot`);
+      this.warn(`noenv:${mac}`, `${kind.name}: boot environment does not exist, exit to local boot`, fields);
+      return kind.exit(`boot environment "${d.envName}" of ${d.machine ? `machine "${nameOf(d.machine)}"` : "unknown machines"} does not exist; leaving network boot`);
     }
-    const tmpl = ipxeTemplateOf(d.env);
+    const tmpl = kind.template(d.env);
     if (!tmpl) {
-      this.warn(`noipxe:${d.envName}`, "iPXE: boot environment has no iPXE template, exit to local boot", fields);
-      return exitScript(`boot environment "${d.envName}" has no iPXE template; leaving network boot`);
+      this.warn(`no${kind.name}:${d.envName}`, `${kind.name}: boot environment has no ${kind.name} template, exit to local boot`, fields);
+      return kind.exit(`boot environment "${d.envName}" has no ${kind.name} template; leaving network boot`);
     }
-    this.log.info("iPXE: boot script", fields);
+    this.log.info(`${kind.name}: boot script`, fields);
     return this.renderEnvTemplate(d.machine, d.env, tmpl, serverAddress, used, tokens);
   }
 
@@ -218,7 +224,9 @@ export class BootCore implements Booter, FileSource {
     const result = (Output: string) => ({ Output, Params: [...used.values()].sort((a, b) => a.Name.localeCompare(b.Name)) });
     if (req.path !== undefined) {
       const path = req.path.replace(/^\/+/, "");
-      if (path === DISPATCH_PATH || dispatchMac(path)) return result(this.renderFile(path, req.serverAddress, used, req.tokens)!);
+      if (path === DISPATCH_PATH || dispatchMac(path) || path === GRUB_DISPATCH_PATH || grubDispatchMac(path)) {
+        return result(this.renderFile(path, req.serverAddress, used, req.tokens)!);
+      }
     }
     const machine = req.machine;
     const envName = req.env ?? (machine ? effectiveEnvName(this.data, machine) : this.data.prefs().unknownBootEnv);
@@ -360,12 +368,21 @@ export class BootCore implements Booter, FileSource {
         this.warn(`badpath:${envName}/${t.Name}`, "template path is not a usable relative path", { bootenv: envName, template: t.Name, path: raw });
         continue;
       }
-      if (isReservedPath(path)) continue; // default.ipxe and boot/: the dispatcher's (ipxe-dispatch.ts)
+      if (isReservedPath(path) || isGrubReservedPath(path)) continue; // the dispatchers' (ipxe-dispatch.ts, grub-dispatch.ts)
       out.set(path, { machine: machine ? String(machine.Uuid) : undefined, env: envName, template: t.Name });
     }
     return out;
   }
 }
+
+/** The two loaders that chain to a per-MAC script: how each finds its template and leaves. */
+interface LoaderKind {
+  name: "iPXE" | "GRUB";
+  template: (env: ModelObject) => EnvTemplate | undefined;
+  exit: (reason: string) => string;
+}
+const IPXE: LoaderKind = { name: "iPXE", template: ipxeTemplateOf, exit: exitScript };
+const GRUB: LoaderKind = { name: "GRUB", template: grubTemplateOf, exit: grubExitScript };
 
 function nameOf(m: ModelObject | undefined): string {
   return m ? String(m.Name ?? m.Uuid) : "";

@@ -19,6 +19,11 @@ export function ipxeTemplateOf(env: ModelObject): EnvTemplate | undefined {
   return list.find((t) => t.Name === "ipxe") ?? list.find((t) => t.Path.trim().endsWith(".ipxe"));
 }
 
+/** The env's GRUB config (arm64 UEFI, grub-dispatch.ts): the template named "grub". */
+export function grubTemplateOf(env: ModelObject): EnvTemplate | undefined {
+  return templatesOf(env).find((t) => t.Name === "grub");
+}
+
 export function registryName(env: ModelObject, t: EnvTemplate): string {
   return t.ID ?? `${String(env.Name)}/${t.Name}`;
 }

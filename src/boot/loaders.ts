@@ -6,7 +6,8 @@
 // - iPXE says "iPXE" in the user class whatever firmware it runs on; it is asked first, or iPXE
 //   would be handed iPXE again, in a loop.
 // - Several x64 UEFI builds send 9 ("EBC") where 7 is meant; both get the x64 loader.
-// - UEFI HTTP boot (16 x64, 19 arm64) fetches a URL itself and needs option 60 "HTTPClient".
+// - UEFI HTTP boot (16 x64, 19 arm64) fetches a URL itself and needs option 60 "HTTPClient";
+//   without it OVMF ignores the offer.
 // - BootEnv.Loaders is keyed by Go architecture names (the machine model's Arch). Firmware
 //   types map onto them: x86 BIOS and IA32 UEFI -> "386" (their loaders are 32-bit x86 code,
 //   whatever the CPU), x64 UEFI -> "amd64", ARM 64-bit UEFI -> "arm64", ARM 32-bit -> "arm".
@@ -28,13 +29,16 @@ const TFTP: Readonly<Record<number, { file: string; goArch: string }>> = {
   7: { file: "ipxe.efi", goArch: "amd64" },
   9: { file: "ipxe.efi", goArch: "amd64" },
   10: { file: "ipxe-arm32.efi", goArch: "arm" },
-  11: { file: "ipxe-arm64.efi", goArch: "arm64" },
+  // Debian builds no arm64 iPXE; its signed GRUB network image is the arm64 loader (grub-dispatch.ts).
+  11: { file: "grubnetaa64.efi", goArch: "arm64" },
 };
 
 const HTTP: Readonly<Record<number, { file: string; goArch: string }>> = {
   16: { file: "ipxe.efi", goArch: "amd64" },
   18: { file: "ipxe-arm32.efi", goArch: "arm" },
-  19: { file: "ipxe-arm64.efi", goArch: "arm64" },
+  // 19 (arm64 UEFI HTTP boot) is not answered: Debian's GRUB image has no http module, so booted
+  // over HTTP it can fetch nothing and stops at its prompt. Unanswered, AAVMF moves on to its PXE
+  // boot option (arch 11), which works. BootEnv.Loaders.arm64 cannot change that.
 };
 
 /** The loader for a PXE or HTTP-boot firmware (not iPXE), or undefined for an unknown arch. */
