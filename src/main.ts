@@ -7,7 +7,7 @@ import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import type { ServeConfig } from "./config/serve-config.ts";
-import { createLogger, type Logger } from "./log/logger.ts";
+import { createLogger, rateLimited, type Logger } from "./log/logger.ts";
 import { FileStore } from "./store/file-store.ts";
 import { openSettings } from "./store/settings.ts";
 import type { Store } from "./store/store.ts";
@@ -29,6 +29,7 @@ import { DhcpServer } from "./dhcp/server.ts";
 import { createDhcpHandler } from "./dhcp/handler.ts";
 import { BootCore } from "./boot/core.ts";
 import { chainSources, directorySource, embeddedAssetFiles, embeddedSource } from "./boot/file-sources.ts";
+import type { FileFacts, FileSource } from "./boot/file-source.ts";
 import { createStoreBootData } from "./adapters/boot-data.ts";
 import { startHttpServer } from "./http/server.ts";
 import { startTftpServer } from "./tftp/server.ts";
@@ -190,7 +191,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     // What TFTP and HTTP hand out: rendered files first, then the operator's files, then the
     // boot assets (loaders, discovery images) embedded in the binary or, from source, obtained
     // into assets/boot/ by `npm install`.
-    const files = chainSources(boot, bootFiles);
+    const files = reportMissingAssets(chainSources(boot, bootFiles), log.child("assets"));
     missingAssets = () => BOOT_ASSETS.filter((a) => !embedded.has(a.path) && !existsSync(join(operatorFiles, a.path)));
     const missingAtStart = missingAssets();
     if (missingAtStart.length > 0) {
@@ -262,6 +263,23 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     await stopAll().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * A boot asset a client asks for and does not get is a warning naming the command that supplies
+ * it (at most one a minute per path), so a machine that cannot boot is never silence.
+ */
+export function reportMissingAssets(source: FileSource, log: Logger): FileSource {
+  const byPath = new Map(BOOT_ASSETS.map((a) => [a.path, a]));
+  const warn = rateLimited(log, 60_000, 1);
+  return {
+    async get(path: string, facts: FileFacts) {
+      const file = await source.get(path, facts);
+      const asset = file === undefined ? byPath.get(path.replace(/^\/+/, "")) : undefined;
+      if (asset) warn(asset.path, `${facts.protocol.toUpperCase()} request for a missing boot file: ${describeMissing([asset])[0]}`, { client: facts.remoteAddress });
+      return file;
+    },
+  };
 }
 
 /** Turn a failed listen into one line naming the port and the flag that changes it. */

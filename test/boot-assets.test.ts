@@ -8,6 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BOOT_ASSETS } from "../src/assets/catalog.ts";
 import { startTestSocle } from "./helpers/socle.ts";
+import { createLogger } from "../src/log/logger.ts";
+import { reportMissingAssets } from "../src/main.ts";
+import type { FileSource } from "../src/boot/file-source.ts";
 
 test("missing loaders and discovery images: one warning each at start-up, listed in info with their fix", async () => {
   const empty = mkdtempSync(join(tmpdir(), "socle-no-assets-"));
@@ -48,4 +51,21 @@ test("with every asset present nothing is reported", async () => {
     await s.stop();
     rmSync(full, { recursive: true, force: true });
   }
+});
+
+test("a client asking for a missing boot asset gets a warning with the fix, once a minute per path; other misses stay quiet", async () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: "debug", sink: (l) => void lines.push(l) });
+  const empty: FileSource = { get: async () => undefined };
+  const src = reportMissingAssets(empty, log);
+  const tftp = { protocol: "tftp" as const, remoteAddress: "198.51.100.7", serverAddress: "198.51.100.1" };
+  expect(await src.get("undionly.kpxe", tftp)).toBeUndefined();
+  expect(await src.get("/undionly.kpxe", { ...tftp, protocol: "http" })).toBeUndefined();
+  expect(await src.get("grub/arm64-efi/command.lst", tftp)).toBeUndefined();
+  expect(lines.length).toBe(1);
+  expect(lines[0]).toContain("TFTP request for a missing boot file: undionly.kpxe: iPXE for x86 BIOS PXE (UNDI) is missing; supply it with: socle loaders import DIR");
+  await src.get("discovery/arm64/vmlinuz", { ...tftp, protocol: "http" });
+  expect(lines.length).toBe(2);
+  expect(lines[1]).toContain("HTTP request for a missing boot file: discovery/arm64/vmlinuz");
+  expect(lines[1]).toContain("socle discovery build --arch arm64");
 });

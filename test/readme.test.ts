@@ -34,7 +34,7 @@ const ZSH = Bun.which("zsh");
  * | -------------- | ------------------------------------------ |
  * | `machine.yaml` | `socle machines create machine.yaml` (a second machine, web-2) |
  * | `ipxe.efi`     | `socle files upload ipxe.efi`              |
- * | `snp.efi`      | `socle files upload snp.efi ipxe-arm64.efi` |
+ * | `snp.efi`      | `socle files upload snp.efi loaders/snp.efi` |
  * | `Rocky-9.iso`  | `socle isos upload Rocky-9.iso`            |
  */
 const LOCAL_FILES: Record<string, string> = {

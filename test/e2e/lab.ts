@@ -75,10 +75,15 @@ export class LabSocle {
   readonly logFile = join(this.work, "socle.log");
   private proc: Subprocess | undefined;
 
+  /**
+   * `command` runs the server: by default the compiled binary alone (copied into an empty
+   * directory: nothing else of the repository is there), else `bun src/main.ts`.
+   */
   constructor(
     readonly ns: string,
     readonly iface: string,
     readonly address: string,
+    readonly command: string[] = [process.execPath, join(ROOT, "src", "main.ts")],
   ) {}
 
   get api(): string {
@@ -89,10 +94,10 @@ export class LabSocle {
     const cmd = [
       "ip", "netns", "exec", this.ns,
       "env", `SOCLE_ADMIN_PASSWORD=${ADMIN_PASSWORD}`,
-      process.execPath, join(ROOT, "src", "main.ts"), "serve",
+      ...this.command, "serve",
       "--data-dir", this.dataDir, "--dhcp-interfaces", this.iface, "--address", this.address, "--log-level", "debug",
     ];
-    this.proc = Bun.spawn(cmd, { cwd: ROOT, stdout: Bun.file(this.logFile), stderr: Bun.file(this.logFile), stdin: "ignore" });
+    this.proc = Bun.spawn(cmd, { cwd: this.work, stdout: Bun.file(this.logFile), stderr: Bun.file(this.logFile), stdin: "ignore" });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.proc.exitCode !== null) throw new Error(`socle exited with ${this.proc.exitCode}: ${this.log().slice(-2000)}`);

@@ -1,7 +1,7 @@
 // Network boot end to end (issue 4, section 6): real VM firmware in the QEMU lab boots from Socle
 // into discovery and registers; configuration only through the API, and nothing uploaded: the
-// loaders and the discovery image are the ones `npm install` obtained (assets/boot), as on a
-// fresh install. Runs as root with the lab's packages (test/lab/install-deps.sh); otherwise every
+// loaders and the discovery image are the ones `npm install` obtained (assets/boot), embedded in
+// the compiled executable, which runs alone from an empty directory, as on a fresh host. Runs as root with the lab's packages (test/lab/install-deps.sh); otherwise every
 // test is skipped with the reason.
 //
 //   npm run test:e2e            (bun test ./test/e2e)
@@ -11,10 +11,11 @@
 // <E2E_STATE>-logs (default /run/socle-e2e-logs) at the end of every run.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { ASSETS, LAB_ENV, LabSocle, lab, labUp, sh, skipReason } from "./lab.ts";
+import { ASSETS, LAB_ENV, LabSocle, ROOT, lab, labUp, sh, skipReason } from "./lab.ts";
+import { compile } from "../../build/compile.ts";
 
 const SKIP = skipReason();
 if (SKIP) console.log(`e2e: skipped: ${SKIP}`);
@@ -41,6 +42,7 @@ let socle: LabSocle | undefined;
 let setupError: Error | undefined;
 let logs = "";
 let vars: Record<string, string> = {};
+let binDir: string | undefined;
 const started = Date.now();
 
 function ready(): LabSocle {
@@ -80,7 +82,15 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
       await sh(lab("lab-down.sh"), 60_000); // leftovers of an earlier, killed run
       vars = await labUp();
       const ns = vars.E2E_NS_SRV ?? LAB_ENV.E2E_NS_SRV!;
-      socle = new LabSocle(ns, vars.E2E_SRV_IF ?? "lan0", vars.E2E_SRV_IP ?? "198.51.100.1");
+      // The executable alone, as on a fresh host: compiled now (it embeds assets/boot), copied
+      // into a directory holding nothing else. SOCLE_E2E_SOURCE=1 runs `bun src/main.ts` instead.
+      let command: string[] | undefined;
+      if (process.env.SOCLE_E2E_SOURCE !== "1") {
+        const [bin] = await compile(ROOT, { targets: ["amd64"], outdir: mkdtempSync(join(tmpdir(), "socle-e2e-bin-")) });
+        command = [bin!];
+        binDir = join(bin!, "..");
+      }
+      socle = new LabSocle(ns, vars.E2E_SRV_IF ?? "lan0", vars.E2E_SRV_IP ?? "198.51.100.1", command);
       logs = join(socle.work, "logs");
       mkdirSync(logs, { recursive: true });
       await socle.start();
@@ -112,6 +122,7 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
         cpSync(logs, keep, { recursive: true });
         cpSync(socle.logFile, join(keep, "socle.log"));
         socle.remove();
+        if (binDir) rmSync(binDir, { recursive: true, force: true });
         console.log(`e2e: logs kept in ${keep}; whole stage ${((Date.now() - started) / 1000).toFixed(1)} s`);
       }
     }
