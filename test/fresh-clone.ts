@@ -11,27 +11,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { steps } from "./helpers/steps.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const PASSWORD = "fresh-clone-pw-1";
 const PATH = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin";
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-
-async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    const v = await fn();
-    passed++;
-    console.log(`(pass) fresh clone > ${name} [${(performance.now() - t0).toFixed(0)}ms]`);
-    return v;
-  } catch (e) {
-    failed++;
-    console.log(`(fail) fresh clone > ${name}: ${e instanceof Error ? e.message : String(e)}`);
-    throw e;
-  }
-}
+const { step, skip, finish } = steps("fresh clone");
 
 async function run(cmd: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number; out: string }> {
   const p = Bun.spawn(cmd, { cwd: opts.cwd, env: { ...process.env, PATH }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
@@ -51,8 +36,7 @@ function skipReason(): string | undefined {
 async function main(): Promise<void> {
   const why = skipReason();
   if (why) {
-    skipped++;
-    console.log(`(skip) fresh clone > clone, npm install, npm start, boot files over TFTP and HTTP: ${why}`);
+    skip("clone, npm install, npm start, boot files over TFTP and HTTP", why);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), "socle-fresh-"));
@@ -137,5 +121,4 @@ async function main(): Promise<void> {
 }
 
 await main();
-console.log(`\n ${passed} pass\n ${failed} fail${skipped ? `\n ${skipped} skip` : ""}`);
-process.exit(failed > 0 ? 1 : 0);
+finish();

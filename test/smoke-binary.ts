@@ -15,29 +15,14 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { compile } from "../build/compile.ts";
+import { steps } from "./helpers/steps.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const PASSWORD = "smoke-test-pw-1";
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-
-async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    const v = await fn();
-    passed++;
-    console.log(`(pass) smoke > ${name} [${(performance.now() - t0).toFixed(0)}ms]`);
-    return v;
-  } catch (e) {
-    failed++;
-    console.log(`(fail) smoke > ${name}: ${e instanceof Error ? e.message : String(e)}`);
-    throw e;
-  }
-}
+const { step, skip, finish } = steps("smoke");
 
 /** A port the kernel just handed out on 127.0.0.1 (closed again; tiny race accepted for a smoke test). */
 function freePort(): Promise<number> {
@@ -212,8 +197,7 @@ async function bootFiles(bin: string): Promise<void> {
     : absent ? `assets/boot/${absent} was not obtained, so the binary embeds none (run npm run assets)`
     : undefined;
   if (why) {
-    skipped++;
-    console.log(`(skip) smoke > ${name}: ${why}`);
+    skip(name, why);
     return;
   }
   const ns = `socle-smoke-${process.pid}`;
@@ -286,5 +270,4 @@ async function bootFiles(bin: string): Promise<void> {
 
 const built = await main();
 if (built) await bootFiles(built);
-console.log(`\n ${passed} pass\n ${failed} fail${skipped ? `\n ${skipped} skip` : ""}`);
-process.exit(failed > 0 ? 1 : 0);
+finish();

@@ -21,7 +21,7 @@ PKGS=(qemu-system-x86 qemu-system-arm qemu-efi-aarch64 seabios ipxe-qemu ipxe ov
 
 POLICY=/usr/sbin/policy-rc.d; made_policy=0
 if [ ! -e "$POLICY" ]; then printf '#!/bin/sh\nexit 101\n' > "$POLICY"; chmod +x "$POLICY"; made_policy=1; fi
-cleanup() { [ "$made_policy" = 1 ] && rm -f "$POLICY"; }
+cleanup() { if [ "$made_policy" = 1 ]; then rm -f "$POLICY"; fi; }
 trap cleanup EXIT
 
 missing=()
