@@ -3,7 +3,7 @@
 // /etc/socle-register (beside this file). Built from Debian packages (debian.ts); the initramfs is
 // written here (cpio.ts), so the host needs apt-get and dpkg-deb, nothing else.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -140,6 +140,8 @@ export async function buildDiscoveryImage(opts: DiscoveryOptions): Promise<Disco
     ].join("\n") + "\n",
   );
   writeFileSync(stamp, digest + "\n");
+  // The unpacked kernel package is about 300 MB; the .deb stays cached for the next build.
+  rmSync(work, { recursive: true, force: true });
   opts.log(`discovery ${arch}: kernel ${kver} ${kernelOut.length} bytes, initrd ${image.length} bytes (${order.length} modules) in ${outDir}`);
   return { arch, vmlinuz, initrd, kernelVersion: kver, bytes: kernelOut.length + image.length, built: true };
 }
