@@ -82,7 +82,7 @@ export async function buildDiscoveryImage(opts: DiscoveryOptions): Promise<Disco
   await unpackDeb(kernelDeb, k);
   await unpackDeb(busyboxDeb, bb);
 
-  const boot = readdirSync(join(k, "boot")).find((f) => f.startsWith("vmlinuz-"));
+  const boot = existsSync(join(k, "boot")) ? readdirSync(join(k, "boot")).find((f) => f.startsWith("vmlinuz-")) : undefined;
   if (!boot) throw new AssetError(`discovery ${arch}: ${kernelDeb} has no /boot/vmlinuz-*`);
   const kver = boot.slice("vmlinuz-".length);
   const modRoot = join(k, "lib", "modules", kver);
