@@ -41,6 +41,18 @@ describe("checkJsonSchema", () => {
     expect(checkJsonSchema({ type: "array", items: { type: "string" } }, ["a", 1], "L")).toEqual(["L[1]: expected string, got 1"]);
     expect(checkJsonSchema({ additionalProperties: { type: "number" } }, { a: 1, b: "x" })).toEqual(['.b: expected number, got "x"']);
   });
+  test("pattern runs in linear time and fails closed on a pattern it cannot run", () => {
+    // A machine writes the value (its inventory); a backtracking engine took seconds here.
+    const value = `${"a".repeat(5000)}!`;
+    const t0 = performance.now();
+    expect(checkJsonSchema({ pattern: "^([a-z0-9]+ ?)*$" }, value, "P")).toHaveLength(1);
+    expect(performance.now() - t0).toBeLessThan(200);
+    expect(checkJsonSchema({ pattern: "^(a)\\1$" }, "aa", "P")).toEqual([
+      'P: cannot check "aa": unsupported regular expression "^(a)\\\\1$": backreference \\1 at offset 4 is not supported (patterns run in linear time: no backreferences, lookaround, atomic groups or possessive quantifiers)',
+    ]);
+    // Characters are code points, as with the u flag the pattern had before.
+    expect(checkJsonSchema({ pattern: "^.$" }, "\u{1F600}")).toEqual([]);
+  });
   test("non-object schema accepts anything", () => {
     expect(checkJsonSchema(undefined, 1)).toEqual([]);
     expect(checkJsonSchema({}, { any: ["thing"] })).toEqual([]);
@@ -58,7 +70,8 @@ describe("checkSchemaShape", () => {
     expect(checkSchemaShape({ enum: "a" })).toEqual(['Schema.enum: expected an array, got "a"']);
     expect(checkSchemaShape({ minimum: "1" })).toEqual(['Schema.minimum: expected a number, got "1"']);
     expect(checkSchemaShape({ maxLength: -1 })).toEqual(["Schema.maxLength: expected a non-negative integer, got -1"]);
-    expect(checkSchemaShape({ pattern: "(" })).toEqual(['Schema.pattern: invalid regular expression "("']);
+    expect(checkSchemaShape({ pattern: "(" })).toEqual(['Schema.pattern: invalid regular expression "(": missing ) for ( at offset 0']);
+    expect(checkSchemaShape({ pattern: "^(?!admin)" })[0]).toStartWith('Schema.pattern: unsupported regular expression "^(?!admin)": negative lookahead (?! at offset 1 is not supported');
     expect(checkSchemaShape({ items: { type: "x" } })[0]).toStartWith("Schema.items.type:");
     expect(checkSchemaShape({ properties: { a: 1 } })).toEqual(["Schema.properties.a: expected a JSON-Schema object, got 1"]);
     expect(checkSchemaShape({ required: [1] })).toEqual(["Schema.required: expected an array of strings, got [1]"]);

@@ -4,6 +4,7 @@
 // additionalProperties. Other keywords (title, description, format, ...) are annotations and
 // are ignored, as a JSON-Schema validator ignores unknown keywords.
 
+import { compileRegex, type LinearRegex, RegexError } from "./linear-regex.ts";
 import { quote } from "./validate.ts";
 
 const TYPES = ["string", "number", "integer", "boolean", "object", "array", "null"] as const;
@@ -48,19 +49,27 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return ak.every((k) => Object.hasOwn(bo, k) && jsonEqual(ao[k], bo[k]));
 }
 
-const regexCache = new Map<string, RegExp | null>();
-function compile(pattern: string): RegExp | null {
+// `pattern` runs on values that machines write about themselves (the inventory param, written
+// with a machine or registration token), so it uses the linear-time engine, not RegExp: an
+// innocent-looking `^([a-z0-9]+ ?)*$` would otherwise backtrack for seconds on a crafted value.
+const regexCache = new Map<string, LinearRegex | RegexError>();
+function compile(pattern: string): LinearRegex | RegexError {
   let re = regexCache.get(pattern);
   if (re === undefined) {
     try {
-      re = new RegExp(pattern, "u");
-    } catch {
-      re = null;
+      re = compileRegex(pattern);
+    } catch (e) {
+      if (!(e instanceof RegexError)) throw e;
+      re = e;
     }
     if (regexCache.size > 1000) regexCache.clear();
     regexCache.set(pattern, re);
   }
   return re;
+}
+
+function patternProblem(pattern: string, e: RegexError): string {
+  return `${e.kind === "syntax" ? "invalid" : "unsupported"} regular expression ${quote(pattern)}: ${e.message}`;
 }
 
 /**
@@ -93,7 +102,10 @@ export function checkSchemaShape(schema: unknown, path = "Schema"): string[] {
   }
   if (schema.pattern !== undefined) {
     if (typeof schema.pattern !== "string") out.push(at(`${path}.pattern`, `expected a string, got ${quote(schema.pattern)}`));
-    else if (!compile(schema.pattern)) out.push(at(`${path}.pattern`, `invalid regular expression ${quote(schema.pattern)}`));
+    else {
+      const re = compile(schema.pattern);
+      if (re instanceof RegexError) out.push(at(`${path}.pattern`, patternProblem(schema.pattern, re)));
+    }
   }
   if (schema.items !== undefined) out.push(...checkSchemaShape(schema.items, `${path}.items`));
   if (schema.properties !== undefined) {
@@ -113,7 +125,8 @@ export function checkSchemaShape(schema: unknown, path = "Schema"): string[] {
 /**
  * Check `value` against `schema` (the subset above). Returns one message per problem, each
  * prefixed with `path` (e.g. `Params.ntp-servers[1]`) and quoting the offending value.
- * A malformed schema keyword is skipped here; checkSchemaShape reports it.
+ * A malformed schema keyword is skipped here; checkSchemaShape reports it (except `pattern`,
+ * which fails closed).
  */
 export function checkJsonSchema(schema: unknown, value: unknown, path = ""): string[] {
   if (!isObject(schema)) return [];
@@ -144,7 +157,10 @@ export function checkJsonSchema(schema: unknown, value: unknown, path = ""): str
     if (typeof schema.maxLength === "number" && len > schema.maxLength) out.push(at(path, `${quote(value)} is longer than ${schema.maxLength} characters`));
     if (typeof schema.pattern === "string") {
       const re = compile(schema.pattern);
-      if (re && !re.test(value)) out.push(at(path, `${quote(value)} does not match pattern ${quote(schema.pattern)}`));
+      // A stored schema whose pattern this engine refuses (written before it existed) fails
+      // closed: a pattern is often the guard that keeps a value out of a script.
+      if (re instanceof RegexError) out.push(at(path, `cannot check ${quote(value)}: ${patternProblem(schema.pattern, re)}`));
+      else if (!re.test(value)) out.push(at(path, `${quote(value)} does not match pattern ${quote(schema.pattern)}`));
     }
   }
   if (Array.isArray(value) && schema.items !== undefined) {

@@ -127,6 +127,51 @@ describe("bad queries are 400 and quote the value", () => {
     expect(bad("ExpireTime=Gt(soon)", leases).messages[0]).toBe('filter ExpireTime: invalid time "soon"');
     expect(bad("Duration=Gt(x)", MODELS.reservations!).messages[0]).toBe('filter Duration: invalid number "x"');
   });
+  test("Re runs in linear time: a catastrophic pattern over 255-character names answers at once", () => {
+    // With RegExp, `(a+)+$` held the process for 0.5 to 0.8 s per such name.
+    const long = [m(`${"a".repeat(254)}!`, "", []), m("a".repeat(255), "", []), m(`b${"a".repeat(254)}`, "", [])];
+    for (const [p, want] of [["(a+)+$", 2], ["(a|a)*b", 1], ["^(\\w+\\s?)*$", 2]] as const) {
+      const t0 = performance.now();
+      const r = run(`Name=Re(${encodeURIComponent(p)})`, long);
+      const ms = performance.now() - t0;
+      console.log(`Name=Re(${p}) over three 255-character names: ${ms.toFixed(2)} ms`);
+      expect(ms).toBeLessThan(200);
+      expect(r.total).toBe(want);
+    }
+  });
+  test("Re refuses what cannot run in linear time, naming the construct", () => {
+    const e = bad(`Name=Re(${encodeURIComponent("(a)\\1")})`);
+    expect(e.code).toBe(400);
+    expect(e.messages).toEqual([
+      'filter Name: unsupported regular expression "(a)\\\\1": backreference \\1 at offset 3 is not supported (patterns run in linear time: no backreferences, lookaround, atomic groups or possessive quantifiers)',
+    ]);
+    expect(bad("Name=Re(^(?!n1))").messages[0]).toStartWith('filter Name: unsupported regular expression "^(?!n1)": negative lookahead (?! at offset 1');
+    expect(bad("Name=Re(a{1001})").messages[0]).toBe('filter Name: unsupported regular expression "a{1001}": repetition count 1001 in {1001} at offset 1 is more than 1000');
+    expect(bad("Name=Re(a**)").messages[0]).toBe('filter Name: invalid regular expression "a**": nothing to repeat before * at offset 2 (a quantifier cannot follow another)');
+  });
+  test("a Re whose DFA is exponential stops at its work bound over a large list: 400, not a stall", () => {
+    let seed = 1;
+    const bit = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >> 16) & 1;
+    const many = Array.from({ length: 10_000 }, (_, i) => m(`${i}-${Array.from({ length: 240 }, () => "ab"[bit()]).join("")}`, "", []));
+    const q = parseQuery(machines, new URLSearchParams(`Name=Re(${encodeURIComponent("(a|b)*a(a|b){20}c")})`));
+    const t0 = performance.now();
+    let err: unknown;
+    try {
+      runQuery(many, q);
+    } catch (e) {
+      err = e;
+    }
+    const ms = performance.now() - t0;
+    console.log(`exponential-DFA Re over 10,000 names of 245 characters: refused after ${ms.toFixed(0)} ms`);
+    expect(err).toBeInstanceOf(SocleError);
+    expect((err as SocleError).code).toBe(400);
+    expect((err as SocleError).messages[0]).toBe(
+      'filter Name: regular expression "(a|b)*a(a|b){20}c" is too expensive for this list: matching took more than 20000000 steps; use a simpler pattern',
+    );
+    expect(ms).toBeLessThan(2000); // measured well under a second; the bound keeps CI noise out
+    // The same fleet with an ordinary pattern is cheap.
+    expect(runQuery(many, parseQuery(machines, new URLSearchParams("Name=Re(^9999-)"))).total).toBe(1);
+  });
   test("bad paging and sort", () => {
     expect(bad("limit=-1").messages[0]).toBe('invalid limit "-1": expected a whole number from 0 to 999999999');
     expect(bad("offset=1.5").messages[0]).toContain('invalid offset "1.5"');

@@ -3,6 +3,7 @@
 // addresses compare numerically, MACs in any notation, list fields match on any element.
 
 import { badRequest } from "./errors.ts";
+import { compileRegex, type LinearRegex, RegexError } from "./linear-regex.ts";
 import type { IndexDef, ModelDef } from "./model-def.ts";
 import type { ModelObject } from "./object.ts";
 import { checkIPv4, checkMac, ipIntOf, ipToInt, quote } from "./validate.ts";
@@ -14,8 +15,16 @@ export type Op = (typeof OPS)[number];
 export const RESERVED_PARAMS = ["sort", "reverse", "limit", "offset", "aggregate", "slim", "params", "decode"] as const;
 const PASSTHROUGH = new Set(["aggregate", "slim", "params", "decode"]);
 
-/** Longest regular expression accepted in `Re(...)` (keeps a pathological pattern cheap). */
+/** Longest regular expression accepted in `Re(...)`. */
 const MAX_REGEX = 512;
+/**
+ * Work one `Re(...)` filter may spend over one list (NFA states visited building its DFA; see
+ * linear-regex.ts): about 0.3 s at worst. Patterns run in linear time whatever they say, but a
+ * pattern whose DFA is exponential, like `(a|b)*a(a|b){20}c`, pays its program size per character,
+ * and over 10,000 machines that is still seconds. Ordinary patterns reuse their DFA states and
+ * spend a few thousand.
+ */
+const MAX_REGEX_WORK = 20_000_000;
 
 export interface Filter {
   field: string;
@@ -190,13 +199,23 @@ function compileFilter(def: ModelDef, f: Filter): (obj: ModelObject) => boolean 
       want(1);
       const src = f.args[0] as string;
       if (src.length > MAX_REGEX) throw badRequest(def.model, "", `filter ${f.field}: regular expression is ${src.length} characters long, at most ${MAX_REGEX} allowed`);
-      let re: RegExp;
+      // Not RegExp: its backtracking let one filter like `(a+)+$` hold the process for seconds.
+      let re: LinearRegex;
       try {
-        re = new RegExp(src);
+        re = compileRegex(src, { maxWork: MAX_REGEX_WORK });
       } catch (e) {
-        throw badRequest(def.model, "", `filter ${f.field}: invalid regular expression ${quote(src)}: ${(e as Error).message}`);
+        if (!(e instanceof RegexError)) throw e;
+        const what = e.kind === "syntax" ? "invalid" : "unsupported";
+        throw badRequest(def.model, "", `filter ${f.field}: ${what} regular expression ${quote(src)}: ${e.message}`);
       }
-      test = (s) => re.test(displayOf(s));
+      test = (s) => {
+        try {
+          return re.test(displayOf(s));
+        } catch (e) {
+          if (!(e instanceof RegexError)) throw e;
+          throw badRequest(def.model, "", `filter ${f.field}: regular expression ${quote(src)} is too expensive for this list: ${e.message}`);
+        }
+      };
       break;
     }
   }
