@@ -363,14 +363,14 @@ describe("full server", () => {
     expect((await send(withMac(LINUX_DISCOVER(), 45)))!.packet.yiaddr).toBe("198.51.100.10");
   });
 
-  test("option templates render over the request; a broken one is left out with a log line", async () => {
+  test("option values expand request fields; a broken one is left out with a log line", async () => {
     setup([
       lab({
         Options: [
-          { Code: 12, Value: 'node-<%= it.mac.replaceAll(":", "") %>' },
-          { Code: 15, Value: "<%= it.options[60] %>.example" },
-          { Code: 42, Value: "<%= it.options[200] %>" }, // the request has no option 200
-          { Code: 3, Value: "<%= it.nope( %>" }, // does not compile
+          { Code: 12, Value: "node-{{macHex}}" },
+          { Code: 15, Value: "{{options.60}}.example" },
+          { Code: 42, Value: "{{options.200}}" }, // the request has no option 200
+          { Code: 3, Value: "<%= it.nope( %>" }, // stored before option values stopped being Eta: refused, never run
           { Code: 6, Value: "not-an-address" },
         ],
       }),
@@ -381,8 +381,8 @@ describe("full server", () => {
     expect(offer.options.has(42)).toBe(false);
     expect(offer.options.has(3)).toBe(false);
     expect(offer.options.has(6)).toBe(false);
-    expect(lines.some((l) => l.includes("option template failed") && l.includes("request has no option 200"))).toBe(true);
-    expect(lines.some((l) => l.includes("does not compile"))).toBe(true);
+    expect(lines.some((l) => l.includes("option left out") && l.includes("request has no option 200"))).toBe(true);
+    expect(lines.some((l) => l.includes("Eta template code, which is not run any more"))).toBe(true);
     expect(lines.some((l) => l.includes("cannot be encoded") && l.includes("not-an-address"))).toBe(true);
     // Logged once per minute per template, not per packet.
     const before = lines.length;

@@ -4,6 +4,7 @@
 
 import { z } from "zod";
 import { checkCidr, checkDuration, checkIPv4, checkMac, checkName, checkTime, checkUuid, quote, type Checked } from "../validate.ts";
+import { parseOptionValue } from "./option-value.ts";
 
 type Issue = { code: "custom"; message: string; input: unknown; path?: PropertyKey[] };
 
@@ -87,7 +88,13 @@ export const zDhcpOption = () =>
         }
       })
       .describe("DHCP option code, 1..254"),
-    Value: z.string().describe("Option value as text (addresses dotted, lists comma-separated)"),
+    Value: z
+      .string()
+      .check((ctx) => {
+        const r = parseOptionValue(ctx.value);
+        if (!r.ok) ctx.issues.push({ code: "custom", message: r.error, input: ctx.value } satisfies Issue);
+      })
+      .describe('Option value as text (addresses dotted, lists comma-separated); request fields as placeholders: "node-{{macHex}}", "{{hostname|macHex}}"'),
   });
 
 export const zDhcpOptions = () =>
