@@ -1,5 +1,14 @@
 // Authentication for the API: turns an Authorization header into a Principal, and issues
 // user and machine tokens. Users and roles live in the store; the token signing key in settings.
+//
+// A user's claims are resolved on every request from the roles the user holds now (narrowed to
+// the token's roles, if it was narrowed): a role taken away, changed or deleted takes effect on
+// the next request, whatever tokens are out.
+//
+// Every failed authentication (unknown user, wrong password, unknown token subject, bad
+// signature, expired or malformed token) is answered with the same 401 body, so that a client
+// cannot tell names that exist from names that do not. The reason goes to the log. Unknown users
+// cost an argon2id check like known ones, and unknown token subjects an HMAC like known ones.
 
 import type { Store } from "../store/store.ts";
 import type { ModelObject } from "../model/object.ts";
@@ -7,13 +16,16 @@ import type { Logger } from "../log/logger.ts";
 import { SocleError } from "../model/errors.ts";
 import { generateSecret, hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { issueToken, verifyToken } from "../auth/tokens.ts";
-import { LoginThrottle } from "../auth/throttle.ts";
+import { LoginLimiter } from "../auth/throttle.ts";
 import { parseAuthorization } from "../auth/basic.ts";
 import type { Claim, Principal } from "../auth/claims.ts";
-import { machineClaims, registrationClaims } from "../auth/claims.ts";
+import { claimsOfRoles, effectiveRoles, machineClaims, registrationClaims } from "../auth/claims.ts";
 
 const BASIC_CACHE_MS = 60_000;
 const BASIC_CACHE_MAX = 1_000;
+
+/** The one answer to every failed authentication: it names no reason, on purpose. */
+export const AUTHENTICATION_FAILED = "authentication failed: wrong user name or password, or a token that is invalid, expired or revoked";
 
 export interface AuthnOptions {
   store: Store;
@@ -29,7 +41,7 @@ export interface AuthnOptions {
 }
 
 export class Authenticator {
-  private readonly throttle = new LoginThrottle();
+  private readonly throttle = new LoginLimiter();
   /** Argon2id costs tens of ms; a successful Basic check is remembered briefly. */
   private readonly basicCache = new Map<string, number>();
   private readonly now: () => number;
@@ -42,14 +54,12 @@ export class Authenticator {
   async authenticate(header: string | null, remote: string): Promise<Principal> {
     const creds = parseAuthorization(header);
     if (!creds) throw unauthorized("authentication required (Basic or Bearer)");
-    if (creds.kind === "bearer") {
-      return verifyToken(creds.token, this.opts.serverKey, (kind, sub) => this.secretFor(kind, sub), this.now());
-    }
-    const throttleKey = `${creds.user}\u0000${remote}`;
-    const gate = this.throttle.check(throttleKey, this.now());
+    if (creds.kind === "bearer") return this.authenticateToken(creds.token, remote);
+    const gate = this.throttle.check(creds.user, remote, this.now());
     if (!gate.allowed) {
+      const retry = `retry in ${Math.ceil(gate.retryAfterMs / 1000)} s`;
       throw new SocleError("TooManyRequests", "users", creds.user, [
-        `too many failed logins for "${creds.user}"; retry in ${Math.ceil(gate.retryAfterMs / 1000)} s`,
+        gate.by === "address" ? `too many failed logins from this address; ${retry}` : `too many failed logins for "${creds.user}"; ${retry}`,
       ]);
     }
     const user = this.opts.store.get("users", creds.user);
@@ -61,11 +71,11 @@ export class Authenticator {
     // Unknown users cost the same argon2id check, so timing does not reveal which names exist.
     else if (!ok) await verifyPassword(creds.password, await this.dummyHash());
     if (!ok || !user) {
-      this.throttle.fail(throttleKey, this.now());
-      this.opts.log.warn("login failed", { user: creds.user, remote });
-      throw unauthorized("invalid username or password");
+      this.throttle.fail(creds.user, remote, this.now());
+      this.opts.log.warn("login failed", { user: creds.user, remote, reason: user ? "wrong password" : "unknown user" });
+      throw unauthorized(AUTHENTICATION_FAILED);
     }
-    this.throttle.succeed(throttleKey);
+    this.throttle.succeed(creds.user, remote);
     if (cached === undefined) {
       if (this.basicCache.size >= BASIC_CACHE_MAX) this.basicCache.clear();
       this.basicCache.set(cacheKey, this.now() + BASIC_CACHE_MS);
@@ -73,29 +83,66 @@ export class Authenticator {
     return { kind: "user", name: creds.user, claims: this.userClaims(user) };
   }
 
-  /** Claims of a user: the union of its roles' claims. Unknown roles grant nothing. */
-  userClaims(user: ModelObject): Claim[] {
-    const out: Claim[] = [];
-    const roles = Array.isArray(user.Roles) ? (user.Roles as string[]) : [];
-    for (const name of roles) {
-      const role = this.opts.store.get("roles", name);
-      if (role && Array.isArray(role.Claims)) out.push(...(role.Claims as Claim[]));
+  /** A bearer token's principal; a user's claims resolved now. Any failure is the one 401. */
+  private authenticateToken(token: string, remote: string): Principal {
+    let p: Principal;
+    try {
+      p = verifyToken(token, this.opts.serverKey, (kind, sub) => this.secretFor(kind, sub), this.now());
+    } catch (err) {
+      if (!(err instanceof SocleError) || err.type !== "Unauthorized") throw err;
+      this.opts.log.warn("token refused", { reason: err.message, remote });
+      throw unauthorized(AUTHENTICATION_FAILED);
     }
-    return out;
+    if (p.kind !== "user") return p;
+    const user = this.opts.store.get("users", p.name);
+    if (!user) throw unauthorized(AUTHENTICATION_FAILED); // deleted since secretFor looked
+    return { ...p, claims: this.userClaims(user, p.roles) };
   }
 
-  tokenForUser(user: ModelObject, ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {
-    const claims = this.userClaims(user);
+  /**
+   * Claims of a user now: the union of the current claims of the roles it holds now, kept to
+   * `narrowedTo` for a narrowed token. Unknown roles grant nothing.
+   */
+  userClaims(user: ModelObject, narrowedTo?: readonly string[]): Claim[] {
+    const held = Array.isArray(user.Roles) ? (user.Roles as unknown[]).filter((r): r is string => typeof r === "string") : [];
+    return claimsOfRoles(effectiveRoles(held, narrowedTo), (name) => {
+      const role = this.opts.store.get("roles", name);
+      return role && Array.isArray(role.Claims) ? (role.Claims as Claim[]) : undefined;
+    });
+  }
+
+  /**
+   * What a principal may do at this moment, for a stream opened earlier (SSE, websocket): a
+   * user's claims are looked up again (none once the user is gone); machine and registration
+   * tokens keep their fixed claims.
+   */
+  currentClaims(p: Principal): Claim[] {
+    if (p.kind !== "user") return p.claims;
+    const user = this.opts.store.get("users", p.name);
+    return user ? this.userClaims(user, p.roles) : [];
+  }
+
+  /**
+   * A user token. It carries no claims: they are resolved per request. `roles` narrows it to
+   * those roles (the caller checks that the user holds them). The claims returned are those the
+   * token has now, for the answer.
+   */
+  tokenForUser(
+    user: ModelObject,
+    ttlSeconds: number,
+    roles?: readonly string[],
+  ): { token: string; expiresAt: number; claims: Claim[]; roles?: string[] } {
     const { token, expiresAt } = issueToken({
       serverKey: this.opts.serverKey,
       subjectSecret: String(user.Secret ?? ""),
       sub: String(user.Name),
       kind: "user",
-      claims,
+      claims: [],
+      ...(roles !== undefined ? { roles: [...roles] } : {}),
       ttlSeconds,
       now: this.now(),
     });
-    return { token, expiresAt, claims };
+    return { token, expiresAt, claims: this.userClaims(user, roles), ...(roles !== undefined ? { roles: [...roles] } : {}) };
   }
 
   tokenForMachine(machine: ModelObject, ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {

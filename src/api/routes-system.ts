@@ -1,11 +1,16 @@
 // Info, OpenAPI and its Swagger UI page, prefs and the event stream (SSE and websocket).
+// A stream outlives the request that opened it, so its principal's claims are looked up again for
+// every event: a role taken away mid-stream hides what it granted, and ends the stream once the
+// events claim itself is gone.
 
 import type { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
 import type { ApiDeps } from "./deps.ts";
-import { type ApiEnv, may, principalOf, requireClaim } from "./access.ts";
+import { type ApiEnv, principalOf, requireClaim } from "./access.ts";
 import { json, jsonWithEtag, readJson } from "./http-util.ts";
-import { badRequest } from "../model/errors.ts";
+import { SocleError, badRequest } from "../model/errors.ts";
+import { allows } from "../auth/claims.ts";
+import { isOwnOrigin } from "./origin.ts";
 import type { Change } from "../model/object.ts";
 import type { Principal } from "../auth/claims.ts";
 import { openApiDocument } from "../model/openapi.ts";
@@ -37,7 +42,12 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return json(await prefs.set(body));
   });
 
-  const visible = (p: Principal, f: EventFilter, ch: Change) => matches(f, ch) && may(p, ch.Type, "get", ch.Key);
+  /** What to do with a change on a stream opened by `p`, by `p`'s claims now. */
+  const verdict = (p: Principal, f: EventFilter, ch: Change): "send" | "skip" | "end" => {
+    const claims = deps.authn.currentClaims(p);
+    if (!allows(claims, "events", "list", "*")) return "end";
+    return matches(f, ch) && allows(claims, ch.Type, "get", ch.Key) ? "send" : "skip";
+  };
 
   const startSeq = (lastEventId: string | undefined, since: string | undefined): number | undefined => {
     const raw = lastEventId ?? since;
@@ -56,7 +66,15 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const stream = new ReadableStream<Uint8Array>({
       start(ctrl) {
         const send = (ch: Change) => {
-          if (!visible(p, filter, ch)) return;
+          const v = verdict(p, filter, ch);
+          if (v === "end") {
+            stop();
+            try {
+              ctrl.close();
+            } catch {}
+            return;
+          }
+          if (v === "skip") return;
           const msg = toMessage(ch);
           try {
             ctrl.enqueue(enc.encode(`id: ${msg.Seq}\nevent: ${msg.Type}.${msg.Action}\ndata: ${JSON.stringify(msg)}\n\n`));
@@ -96,6 +114,12 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get(
     "/api/v3/ws",
     (c, next) => {
+      const origin = c.req.header("origin");
+      if (origin !== undefined && !isOwnOrigin(origin, c.req.header("host"))) {
+        throw new SocleError("Forbidden", "events", "", [
+          `websocket from Origin "${origin.slice(0, 200)}" refused: only pages of this server (https://${(c.req.header("host") ?? "").slice(0, 200)}) may open it`,
+        ]);
+      }
       requireClaim(c, "events", "list");
       parseEventFilter(new URL(c.req.url).searchParams);
       return next();
@@ -107,7 +131,12 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       return {
         onOpen(_evt, ws) {
           off = events.listen((ch) => {
-            if (visible(p, filter, ch)) ws.send(JSON.stringify(toMessage(ch)));
+            const v = verdict(p, filter, ch);
+            if (v === "send") ws.send(JSON.stringify(toMessage(ch)));
+            else if (v === "end") {
+              off();
+              ws.close(1008, "the events claim was withdrawn");
+            }
           });
         },
         onClose() {

@@ -5,7 +5,10 @@ import {
   allows,
   claimAllows,
   claimProblems,
+  claimsOfRoles,
+  effectiveRoles,
   machineClaims,
+  narrowRoles,
   registrationClaims,
   superuserClaims,
   type Claim,
@@ -98,5 +101,54 @@ describe("claimProblems", () => {
     ]);
     expect(claimProblems(null)[0]).toContain("must be an object");
     expect(claimProblems(["x"])[0]).toContain("must be an object");
+  });
+});
+
+describe("effectiveRoles and claimsOfRoles: a user's claims now", () => {
+  const ROLES: Record<string, Claim[]> = {
+    reader: [{ Scope: "machines", Action: "list,get", Specific: "*" }],
+    writer: [{ Scope: "machines", Action: "create,update", Specific: "*" }],
+  };
+  const lookup = (name: string) => ROLES[name];
+
+  test("without narrowing, every role held now", () => {
+    expect(effectiveRoles(["reader", "writer"])).toEqual(["reader", "writer"]);
+    expect(claimsOfRoles(effectiveRoles(["reader", "writer"]), lookup)).toEqual([...ROLES.reader!, ...ROLES.writer!]);
+  });
+
+  test("narrowing keeps only the named roles the user still holds", () => {
+    expect(effectiveRoles(["reader", "writer"], ["reader"])).toEqual(["reader"]);
+    // A role the user no longer holds grants nothing, even though the token names it.
+    expect(effectiveRoles(["reader"], ["writer"])).toEqual([]);
+    // Narrowing never widens: the user's roles bound it.
+    expect(effectiveRoles([], ["superuser"])).toEqual([]);
+    expect(effectiveRoles(["reader"], [])).toEqual([]);
+  });
+
+  test("a role that no longer exists grants nothing", () => {
+    expect(claimsOfRoles(["gone", "reader"], lookup)).toEqual(ROLES.reader!);
+    expect(claimsOfRoles(["gone"], lookup)).toEqual([]);
+  });
+});
+
+describe("narrowRoles: ?roles= at token issue", () => {
+  test("a comma list of held roles", () => {
+    expect(narrowRoles("ops", ["reader, writer"], ["reader", "writer"])).toEqual({ roles: ["reader", "writer"], problems: [], beyond: [] });
+    expect(narrowRoles("ops", ["reader", "reader,writer"], ["reader", "writer"]).roles).toEqual(["reader", "writer"]);
+  });
+
+  test("a role name with a comma is taken whole when the user holds it", () => {
+    expect(narrowRoles("ops", ["a,b"], ["a,b", "a"]).roles).toEqual(["a,b"]);
+  });
+
+  test("a role the user does not hold is a problem naming it", () => {
+    expect(narrowRoles("ops", ["reader,superuser"], ["reader"]).problems).toEqual(['roles: user "ops" does not hold role "superuser"']);
+    expect(narrowRoles("ops", [""], ["reader"]).problems[0]).toContain("no role named");
+  });
+
+  test("roles beyond the asking token's own narrowing are reported", () => {
+    const r = narrowRoles("ops", ["reader,writer"], ["reader", "writer"], ["reader"]);
+    expect(r.problems).toEqual([]);
+    expect(r.beyond).toEqual(["writer"]);
   });
 });

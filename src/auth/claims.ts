@@ -4,6 +4,12 @@
 //   Specific "*" or one object key (a machine Uuid, a user Name...).
 // A request is allowed when any one claim covers its (scope, action, key). There are no deny
 // claims: least privilege comes from handing out few claims, as in DRP.
+//
+// A user's claims are never stored in a token: they are resolved on every request from the roles
+// the user holds at that moment (effectiveRoles, claimsOfRoles), so taking a role from a user, or
+// deleting or changing the role, takes effect on the next request. A user token may be narrowed
+// at issue to some of the user's roles; narrowing only ever removes roles, never adds any.
+// Machine and registration tokens carry their own fixed claims (machineClaims, registrationClaims).
 
 export const ACTIONS = [
   "list",
@@ -37,6 +43,12 @@ export interface Principal {
   claims: Claim[];
   /** The machine's Uuid when kind is "machine". */
   machine?: string;
+  /**
+   * Kind "user" through a token issued with `?roles=`: the roles it was narrowed to. Its claims
+   * are those of the roles the user holds now that are also in this list. Undefined: all the
+   * user's current roles (Basic auth, or a token issued without narrowing).
+   */
+  roles?: string[];
 }
 
 const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS);
@@ -67,6 +79,55 @@ export function claimAllows(claim: Claim, scope: string, action: Action, specifi
 /** Does any claim cover the request? An empty claim list allows nothing. */
 export function allows(claims: readonly Claim[], scope: string, action: Action, specific: string): boolean {
   return claims.some((c) => claimAllows(c, scope, action, specific));
+}
+
+/**
+ * The roles a user's request acts with: those the user holds now, kept to `narrowedTo` when its
+ * token was issued for only some of them. A role in `narrowedTo` that the user no longer holds
+ * grants nothing, so a narrowed token can never hold more than the user does.
+ */
+export function effectiveRoles(held: readonly string[], narrowedTo?: readonly string[]): string[] {
+  if (narrowedTo === undefined) return [...held];
+  const keep = new Set(narrowedTo);
+  return held.filter((r) => keep.has(r));
+}
+
+/**
+ * The union of the claims of `roles`, each looked up now through `claimsOf` (a role's current
+ * Claims, or undefined when it no longer exists: it then grants nothing).
+ */
+export function claimsOfRoles(roles: readonly string[], claimsOf: (role: string) => Claim[] | undefined): Claim[] {
+  const out: Claim[] = [];
+  for (const name of roles) out.push(...(claimsOf(name) ?? []));
+  return out;
+}
+
+/**
+ * The roles a token is to be narrowed to, from the `roles` query values: each value is one role
+ * name when the user holds a role of exactly that name (names may contain commas), else a comma
+ * list of names. Returns the roles; the problems (no role, or one the user does not hold), each
+ * naming the role; and the roles `beyond` the bound `within` (the narrowing of the token that
+ * asks for a token for its own user), which it may not hand out.
+ */
+export function narrowRoles(
+  user: string,
+  values: readonly string[],
+  held: readonly string[],
+  within?: readonly string[],
+): { roles: string[]; problems: string[]; beyond: string[] } {
+  const heldSet = new Set(held);
+  const names: string[] = [];
+  for (const v of values) {
+    if (heldSet.has(v)) names.push(v);
+    else names.push(...items(v));
+  }
+  const roles = [...new Set(names)];
+  const problems: string[] = [];
+  if (roles.length === 0) problems.push(`roles: no role named; name at least one of user "${user}"'s roles, or leave roles out for all of them`);
+  for (const r of roles) if (!heldSet.has(r)) problems.push(`roles: user "${user}" does not hold role "${r}"`);
+  const bound = within === undefined ? undefined : new Set(within);
+  const beyond = bound === undefined ? [] : roles.filter((r) => !bound.has(r));
+  return { roles, problems, beyond };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LoginThrottle } from "./throttle.ts";
+import { LoginLimiter, LoginThrottle, addressKey } from "./throttle.ts";
 
 const K = LoginThrottle.key("admin", "192.0.2.7");
 
@@ -92,5 +92,82 @@ describe("LoginThrottle", () => {
     expect(() => new LoginThrottle({ maxFailures: 0 })).toThrow('throttle maxFailures "0"');
     expect(() => new LoginThrottle({ windowMs: 1.5 })).toThrow('throttle windowMs "1.5"');
     expect(() => new LoginThrottle({ baseDelayMs: 5000, maxDelayMs: 1000 })).toThrow("below baseDelayMs");
+  });
+});
+
+describe("LoginLimiter", () => {
+  const IP = "192.0.2.7";
+
+  test("spraying many user names from one address is slowed after the address's allowance", () => {
+    const l = new LoginLimiter({ perAddress: { maxFailures: 10 } });
+    for (let i = 0; i < 9; i++) {
+      expect(l.check(`user${i}`, IP, 0).allowed).toBe(true);
+      l.fail(`user${i}`, IP, 0);
+    }
+    l.fail("user9", IP, 0);
+    const c = l.check("someone-new", IP, 0);
+    expect(c).toEqual({ allowed: false, retryAfterMs: 1000, by: "address" });
+    // Another address is not slowed.
+    expect(l.check("someone-new", "192.0.2.8", 0).allowed).toBe(true);
+  });
+
+  test("one user from one address is still slowed after its own five", () => {
+    const l = new LoginLimiter();
+    for (let i = 0; i < 5; i++) l.fail("admin", IP, 0);
+    expect(l.check("admin", IP, 0)).toEqual({ allowed: false, retryAfterMs: 1000, by: "user" });
+    expect(l.check("bob", IP, 0).allowed).toBe(true);
+  });
+
+  test("the longer of the two waits is given", () => {
+    const l = new LoginLimiter({ perAddress: { maxFailures: 1, baseDelayMs: 5000, maxDelayMs: 5000 } });
+    l.fail("admin", IP, 0);
+    expect(l.check("admin", IP, 0)).toEqual({ allowed: false, retryAfterMs: 5000, by: "address" });
+  });
+
+  test("a success forgets the user's failures but not the address's", () => {
+    const l = new LoginLimiter({ perAddress: { maxFailures: 3 } });
+    l.fail("a", IP, 0);
+    l.fail("b", IP, 0);
+    l.succeed("mine", IP);
+    l.fail("c", IP, 0);
+    expect(l.check("mine", IP, 0).by).toBe("address");
+  });
+
+  test("the default address allowance is 20 failures", () => {
+    const l = new LoginLimiter();
+    for (let i = 0; i < 19; i++) l.fail(`u${i}`, IP, 0);
+    expect(l.check("x", IP, 0).allowed).toBe(true);
+    l.fail("u19", IP, 0);
+    expect(l.check("x", IP, 0).allowed).toBe(false);
+  });
+
+  test("IPv6 addresses count per /64: a host cannot rotate its way out", () => {
+    const l = new LoginLimiter({ perAddress: { maxFailures: 2 } });
+    l.fail("a", "2001:db8:1:2::10", 0);
+    l.fail("b", "2001:db8:1:2:ffff::7", 0);
+    expect(l.check("c", "2001:db8:1:2::99", 0).allowed).toBe(false);
+    expect(l.check("c", "2001:db8:1:3::99", 0).allowed).toBe(true);
+  });
+});
+
+describe("addressKey", () => {
+  test("IPv4 as it is, IPv4-mapped IPv6 as the IPv4 address", () => {
+    expect(addressKey("192.0.2.7")).toBe("192.0.2.7");
+    expect(addressKey("::ffff:192.0.2.7")).toBe("192.0.2.7");
+    expect(addressKey("::FFFF:192.0.2.7")).toBe("192.0.2.7");
+  });
+
+  test("IPv6 as its /64, however it is spelt", () => {
+    expect(addressKey("2001:db8:1:2::10")).toBe("2001:db8:1:2::/64");
+    expect(addressKey("2001:0DB8:0001:0002:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
+    expect(addressKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(addressKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
+    expect(addressKey("::1")).toBe("0:0:0:0::/64");
+    expect(addressKey("1:2:3::4.5.6.7")).toBe("1:2:3:0::/64");
+  });
+
+  test("anything else as it is", () => {
+    expect(addressKey("")).toBe("");
+    expect(addressKey("not an address")).toBe("not an address");
   });
 });

@@ -1,12 +1,21 @@
-// Slows down password guessing per (user name, remote address). The first few failures cost
+// Slows down password guessing. LoginThrottle counts failures per key: the first few cost
 // nothing (people mistype); from the Nth failure on, each further failure closes the door for a
 // delay that doubles up to a cap. A success, or a quiet period as long as the window, forgets the
 // key. Pure: the caller passes the clock, and memory is bounded by evicting the least recently
 // failed key.
 //
+// LoginLimiter keeps two of them. One per (user name, address) stops guessing one account's
+// password. One per address alone, with a larger allowance, stops spraying: trying a common
+// password against many user names from one place, which never fails twice for the same key of
+// the first. A success forgets only the first: an attacker holding one good account must not be
+// able to wipe its address's record by logging in between guesses. IPv6 addresses count per /64,
+// the block one host is usually given.
+//
 // Usage in the API: check() before verifying the password (answer 429 with Retry-After when not
 // allowed, without looking at the password); fail() after a wrong password; succeed() after a
 // right one.
+
+import { isIPv6 } from "node:net";
 
 export interface ThrottleOptions {
   /** Failures tolerated before delays start. Default 5. */
@@ -103,4 +112,70 @@ export class LoginThrottle {
 function positiveInt(name: string, v: number): number {
   if (!Number.isInteger(v) || v <= 0) throw new RangeError(`throttle ${name} "${v}" is not a positive integer`);
   return v;
+}
+
+export interface LoginLimiterOptions {
+  /** Per (user name, address). Defaults as LoginThrottle's. */
+  perUser?: ThrottleOptions;
+  /** Per address across all user names. Default maxFailures 20, otherwise as LoginThrottle's. */
+  perAddress?: ThrottleOptions;
+}
+
+/** Which door is closed: this user from this address, or this address for everyone. */
+export type ThrottledBy = "user" | "address";
+
+export class LoginLimiter {
+  readonly perUser: LoginThrottle;
+  readonly perAddress: LoginThrottle;
+
+  constructor(opts: LoginLimiterOptions = {}) {
+    this.perUser = new LoginThrottle(opts.perUser);
+    this.perAddress = new LoginThrottle({ maxFailures: 20, ...opts.perAddress });
+  }
+
+  /** May a login as `user` from `remote` go ahead at `now`? If not, why and for how long. */
+  check(user: string, remote: string, now: number): { allowed: boolean; retryAfterMs: number; by?: ThrottledBy } {
+    const u = this.perUser.check(LoginThrottle.key(user, remote), now);
+    const a = this.perAddress.check(addressKey(remote), now);
+    if (u.allowed && a.allowed) return { allowed: true, retryAfterMs: 0 };
+    return a.retryAfterMs > u.retryAfterMs
+      ? { allowed: false, retryAfterMs: a.retryAfterMs, by: "address" }
+      : { allowed: false, retryAfterMs: u.retryAfterMs, by: "user" };
+  }
+
+  fail(user: string, remote: string, now: number): void {
+    this.perUser.fail(LoginThrottle.key(user, remote), now);
+    this.perAddress.fail(addressKey(remote), now);
+  }
+
+  /** Forgets this user's failures from this address; the address's own count stays. */
+  succeed(user: string, remote: string): void {
+    this.perUser.succeed(LoginThrottle.key(user, remote));
+  }
+}
+
+/**
+ * The address key failures are counted under: an IPv4 address as it is (also when written as an
+ * IPv4-mapped IPv6 address, as dual-stack listeners report them), an IPv6 address as its /64
+ * ("2001:db8:1:2::/64"), anything else (an empty or unparsable address) as it is.
+ */
+export function addressKey(remote: string): string {
+  const bare = remote.split("%")[0] ?? "";
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(bare);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(bare)) return remote;
+  const half = bare.split("::");
+  const groups = (part: string | undefined) => (part ? part.split(":") : []);
+  // A trailing dotted quad fills two groups; it can only sit in the low 64 bits we drop.
+  const width = (gs: string[]) => gs.reduce((n, g) => n + (g.includes(".") ? 2 : 1), 0);
+  let all: string[];
+  if (half.length === 2) {
+    const head = groups(half[0]);
+    const tail = groups(half[1]);
+    all = [...head, ...Array<string>(8 - width(head) - width(tail)).fill("0"), ...tail];
+  } else {
+    all = groups(bare);
+  }
+  const prefix = all.slice(0, 4).map((g) => parseInt(g, 16).toString(16));
+  return `${prefix.join(":")}::/64`;
 }

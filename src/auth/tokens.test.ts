@@ -176,6 +176,61 @@ describe("issueToken / verifyToken", () => {
     expect(peekToken(token).sub).toBe("admin");
   });
 
+  test("a user token narrowed to roles carries them; other tokens cannot be narrowed", () => {
+    const { token } = issueToken({
+      serverKey: SERVER_KEY,
+      subjectSecret: "admin-secret",
+      sub: "admin",
+      kind: "user",
+      claims: [],
+      roles: ["reader"],
+      ttlSeconds: 60,
+      now: T0,
+    });
+    expect(peekToken(token).roles).toEqual(["reader"]);
+    expect(verifyToken(token, SERVER_KEY, secretFor, T0)).toEqual({ kind: "user", name: "admin", claims: [], roles: ["reader"] });
+    expect(peekToken(adminToken().token).roles).toBeUndefined();
+    const machine = { serverKey: SERVER_KEY, subjectSecret: "m", sub: UUID, kind: "machine" as PrincipalKind, machine: UUID, claims: [], ttlSeconds: 60 };
+    expect(() => issueToken({ ...machine, roles: ["reader"] })).toThrow("only user tokens are narrowed to roles, not machine tokens");
+    expect(() => issueToken({ ...machine, kind: "user", roles: [""] })).toThrow("roles must be a list of role names");
+  });
+
+  test("a payload whose roles are not names, or that narrows a machine token, is malformed", () => {
+    const { token } = adminToken();
+    const [h, , s] = token.split(".") as [string, string, string];
+    const bad = (o: object) => `${h}.${Buffer.from(JSON.stringify(o)).toString("base64url")}.${s}`;
+    const base = { sub: "admin", kind: "user", claims: [], iat: 1, exp: 2, jti: "j" };
+    expect(unauthorizedMessage(() => peekToken(bad({ ...base, roles: "reader" })))).toBe("malformed token: bad roles");
+    expect(unauthorizedMessage(() => peekToken(bad({ ...base, roles: [1] })))).toBe("malformed token: bad roles");
+    expect(unauthorizedMessage(() => peekToken(bad({ ...base, kind: "machine", machine: UUID, roles: ["x"] })))).toBe("malformed token: bad roles");
+  });
+
+  test("an unknown subject costs an HMAC like a known one", () => {
+    // Both refusals run the same signature check; time many of each and compare coarsely (the
+    // difference before was a whole key derivation and HMAC, about half the work).
+    const { token } = adminToken();
+    const [h, p, s] = token.split(".") as [string, string, string];
+    const wrongSig = `${h}.${p}.${s.slice(0, -2)}${s.endsWith("AA") ? "BB" : "AA"}`;
+    const none = () => undefined;
+    const time = (fn: () => void) => {
+      const t0 = performance.now();
+      for (let i = 0; i < 3000; i++) {
+        try {
+          fn();
+        } catch {}
+      }
+      return performance.now() - t0;
+    };
+    const unknown: number[] = [];
+    const badSig: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      unknown.push(time(() => verifyToken(token, SERVER_KEY, none, T0)));
+      badSig.push(time(() => verifyToken(wrongSig, SERVER_KEY, secretFor, T0)));
+    }
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[2]!;
+    expect(median(unknown) / median(badSig)).toBeGreaterThan(0.8);
+  });
+
   test("issue refuses unusable options", () => {
     const opts = {
       serverKey: SERVER_KEY,

@@ -4,10 +4,17 @@
 // every token issued for it, with no token list to keep. Registration tokens use a server-held
 // registration secret as their subject secret.
 //
+// A user token carries no claims of its own (its `claims` is empty): the API resolves them on
+// every request from the user's current roles, kept to `roles` when the token was narrowed at
+// issue (see claims.ts). Machine and registration tokens carry their fixed claims.
+//
 // Times: `now` arguments and `expiresAt` are milliseconds (Date.now()); iat/exp inside the
 // payload are whole seconds, as in JWT.
 //
-// Error messages never contain the token, or any part of it.
+// Error messages never contain the token, or any part of it. They name the reason for the
+// server's log; the API answers every one of them with the same 401, so that a client cannot
+// tell a name that exists from one that does not. For the same reason an unknown subject costs
+// the same HMAC as a known one.
 
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { SocleError } from "../model/errors.ts";
@@ -18,6 +25,8 @@ export interface TokenPayload {
   kind: PrincipalKind;
   claims: Claim[];
   machine?: string;
+  /** Kind "user" only: the roles the token was narrowed to at issue (absent: all the user's). */
+  roles?: string[];
   /** Issued at, seconds since the epoch. */
   iat: number;
   /** Expires at, seconds since the epoch. */
@@ -33,6 +42,8 @@ export interface IssueOptions {
   kind: PrincipalKind;
   claims: Claim[];
   machine?: string;
+  /** Kind "user" only: narrow the token to these of the user's roles. */
+  roles?: string[];
   ttlSeconds: number;
   /** Milliseconds; defaults to Date.now(). */
   now?: number;
@@ -49,6 +60,8 @@ const HEADER = { alg: "HS256", typ: "JWT" } as const;
 const HEADER_B64 = Buffer.from(JSON.stringify(HEADER)).toString("base64url");
 const KINDS: readonly PrincipalKind[] = ["user", "machine", "registration"];
 const B64URL = /^[A-Za-z0-9_-]+$/;
+/** Stands in for the secret of a subject that does not exist, so that refusing it costs the same. */
+const ABSENT_SUBJECT_SECRET = randomBytes(32).toString("base64url");
 
 const unauthorized = (key: string, msg: string) => new SocleError("Unauthorized", "tokens", key, msg);
 
@@ -73,6 +86,10 @@ export function issueToken(opts: IssueOptions): { token: string; expiresAt: numb
   if (opts.kind === "registration" && opts.sub !== "registration") {
     throw bad(`registration token subject must be "registration", got "${opts.sub}"`);
   }
+  if (opts.roles !== undefined) {
+    if (opts.kind !== "user") throw bad(`only user tokens are narrowed to roles, not ${opts.kind} tokens`);
+    if (!isNameList(opts.roles)) throw bad("roles must be a list of role names");
+  }
   if (!Number.isInteger(opts.ttlSeconds) || opts.ttlSeconds <= 0 || opts.ttlSeconds > MAX_TTL_SECONDS) {
     throw bad(`ttl "${opts.ttlSeconds}" is not a whole number of seconds between 1 and ${MAX_TTL_SECONDS}`);
   }
@@ -83,6 +100,7 @@ export function issueToken(opts: IssueOptions): { token: string; expiresAt: numb
     kind: opts.kind,
     claims: opts.claims.map((c) => ({ Scope: c.Scope, Action: c.Action, Specific: c.Specific })),
     ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
+    ...(opts.roles !== undefined ? { roles: [...opts.roles] } : {}),
     iat,
     exp,
     jti: randomBytes(12).toString("base64url"),
@@ -116,6 +134,10 @@ function isClaim(v: unknown): v is Claim {
   return typeof c.Scope === "string" && typeof c.Action === "string" && typeof c.Specific === "string";
 }
 
+function isNameList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((r) => typeof r === "string" && r.length > 0);
+}
+
 function decode(token: string): Decoded {
   const malformed = (why: string) => unauthorized("", `malformed token: ${why}`);
   if (typeof token !== "string" || token.length === 0) throw malformed("empty");
@@ -136,6 +158,7 @@ function decode(token: string): Decoded {
   if (o.machine !== undefined && typeof o.machine !== "string") throw malformed("bad machine");
   if (o.kind === "machine" && typeof o.machine !== "string") throw malformed("machine token names no machine");
   if (o.kind === "registration" && o.sub !== "registration") throw malformed("registration token with another subject");
+  if (o.roles !== undefined && (o.kind !== "user" || !isNameList(o.roles))) throw malformed("bad roles");
   if (!Number.isInteger(o.iat) || !Number.isInteger(o.exp)) throw malformed("bad iat/exp");
   if (typeof o.jti !== "string") throw malformed("no jti");
   const payload: TokenPayload = {
@@ -143,6 +166,7 @@ function decode(token: string): Decoded {
     kind: o.kind as PrincipalKind,
     claims: (o.claims as Claim[]).map((c) => ({ Scope: c.Scope, Action: c.Action, Specific: c.Specific })),
     ...(typeof o.machine === "string" ? { machine: o.machine } : {}),
+    ...(o.roles !== undefined ? { roles: [...(o.roles as string[])] } : {}),
     iat: o.iat as number,
     exp: o.exp as number,
     jti: o.jti,
@@ -172,12 +196,13 @@ export function verifyToken(
 ): Principal {
   const { payload, signingInput, sig } = decode(token);
   const secret = secretFor(payload.kind, payload.sub);
-  if (!secret) throw unauthorized(payload.sub, `unknown token subject "${payload.sub}" (${payload.kind})`);
-  const expected = Buffer.from(sign(signingKey(serverKey, secret), signingInput).toString("base64url"));
+  // The signature is checked even for an unknown subject (against a stand-in secret, so it fails):
+  // refusing a name that does not exist must take as long as refusing a wrong signature.
+  const expected = Buffer.from(sign(signingKey(serverKey, secret || ABSENT_SUBJECT_SECRET), signingInput).toString("base64url"));
   const got = Buffer.from(sig);
-  if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-    throw unauthorized(payload.sub, "bad signature");
-  }
+  const signed = got.length === expected.length && timingSafeEqual(got, expected);
+  if (!secret) throw unauthorized(payload.sub, `unknown token subject "${payload.sub}" (${payload.kind})`);
+  if (!signed) throw unauthorized(payload.sub, "bad signature");
   // Only now is the payload trusted, and its times worth reporting.
   const nowSec = Math.floor(now / 1000);
   if (nowSec >= payload.exp) {
@@ -191,5 +216,6 @@ export function verifyToken(
     name: payload.sub,
     claims: payload.claims,
     ...(payload.machine !== undefined ? { machine: payload.machine } : {}),
+    ...(payload.roles !== undefined ? { roles: payload.roles } : {}),
   };
 }
