@@ -39,7 +39,7 @@ export const EMBED_DIRS = ["assets", "bootenvs"];
  * when it is an entry point of the build; it is stored by its path relative to src/ (see
  * src/tftp/worker-url.ts).
  */
-export const WORKER_ENTRIES = ["src/tftp/transfer-worker.ts"];
+export const WORKER_ENTRIES = ["src/tftp/transfer-worker.ts", "src/render/render-worker.ts"];
 
 const USAGE = "usage: bun build/compile.ts [--target amd64|arm64|all] [--outdir DIR]";
 

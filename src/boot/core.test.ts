@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { nullLogger } from "../log/logger.ts";
+import { createLogger, nullLogger, type Logger } from "../log/logger.ts";
 import type { ModelObject } from "../model/object.ts";
 import { SocleError } from "../model/errors.ts";
 import { bootenvs } from "../model/schemas/bootenvs.ts";
@@ -16,6 +16,7 @@ const MAC1 = "52:54:00:00:00:01";
 const MAC2 = "52:54:00:00:00:02";
 const UNKNOWN = "52:54:00:99:99:99";
 const SERVER = "198.51.100.1";
+const N2_LEASE = "198.51.100.8";
 
 const tokensIssued: string[] = [];
 const tokens = {
@@ -29,7 +30,7 @@ const tokens = {
   },
 };
 
-function fixture(prefs: Record<string, string> = { unknownBootEnv: "discovery", defaultBootEnv: "local" }): { data: MemoryBootData; core: BootCore; n1: ModelObject; n2: ModelObject } {
+function fixture(prefs: Record<string, string> = { unknownBootEnv: "discovery", defaultBootEnv: "local" }, log: Logger = nullLogger): { data: MemoryBootData; core: BootCore; n1: ModelObject; n2: ModelObject } {
   const n1 = machines.prepare({ Name: "n1", Uuid: "00000000-0000-0000-0000-000000000001", HardwareAddrs: [MAC1], Address: "198.51.100.7", BootEnv: "rocky", Profiles: ["site"], Params: { "root-disk": "vda" } });
   const n2 = machines.prepare({ Name: "n2", Uuid: "00000000-0000-0000-0000-000000000002", HardwareAddrs: [MAC2] });
   const data = memoryBootData({
@@ -76,8 +77,10 @@ function fixture(prefs: Record<string, string> = { unknownBootEnv: "discovery", 
     ],
     params: [params.prepare({ Name: "root-hash", Schema: { type: "string", default: "$6$default" } })],
     prefs: [prefs],
+    // n2 has no Address: it holds one by DHCP lease (files of a machine go to its addresses only).
+    leases: [{ Addr: N2_LEASE, Token: MAC2, State: "ACK", ExpireTime: "2999-01-01T00:00:00Z", Via: "", Strategy: "MAC", Hostname: "" }],
   });
-  const core = new BootCore({ data, log: nullLogger, httpPort: 8091, apiPort: 8092, tokens });
+  const core = new BootCore({ data, log, httpPort: 8091, apiPort: 8092, tokens });
   return { data, core, n1, n2 };
 }
 
@@ -92,7 +95,9 @@ const facts = (mac: string, over: Partial<ClientFacts> = {}): ClientFacts => ({
   serverAddress: SERVER,
   ...over,
 });
+/** Requests from n1's Address, and from n2's leased address. */
 const http: FileFacts = { protocol: "http", remoteAddress: "198.51.100.7", serverAddress: SERVER };
+const fromN2: FileFacts = { ...http, remoteAddress: N2_LEASE };
 
 async function text(core: BootCore, path: string, f: FileFacts = http): Promise<string | undefined> {
   const file = await core.get(path, f);
@@ -188,7 +193,7 @@ describe("default.ipxe dispatch", () => {
     expect(await text(core, "boot/52-54-00-00-00-01.ipxe")).toBe(
       "#!ipxe\nkernel http://198.51.100.1:8091/rocky/vmlinuz inst.ks=http://198.51.100.1:8091/machines/00000000-0000-0000-0000-000000000001/ks.cfg\nboot\n",
     );
-    expect(await text(core, "boot/52:54:00:00:00:02.ipxe")).toBe("#!ipxe\necho local n2\nexit\n");
+    expect(await text(core, "boot/52:54:00:00:00:02.ipxe", fromN2)).toBe("#!ipxe\necho local n2\nexit\n");
     tokensIssued.length = 0;
     expect(await text(core, "boot/525400999999.ipxe")).toBe("#!ipxe\nkernel http://198.51.100.1:8091/discovery/vmlinuz socle.token=rtok-600 socle.url=http://198.51.100.1:8091\nboot\n");
     expect(tokensIssued).toEqual(["registration 600"]);
@@ -201,23 +206,23 @@ describe("default.ipxe dispatch", () => {
     data.set("bootenvs", "ignore", bootenvs.prepare({ Name: "ignore", Templates: [{ Name: "ipxe", Path: "ignore.ipxe", Contents: "#!ipxe\nsanboot --drive 0x80 || exit\n" }] }));
     expect(await text(core, "boot/52-54-00-99-99-99.ipxe")).toBe("#!ipxe\nsanboot --drive 0x80 || exit\n");
     // Known machines are not affected by the unknownBootEnv pref.
-    expect(await text(core, "boot/52-54-00-00-00-02.ipxe")).toBe("#!ipxe\necho local n2\nexit\n");
+    expect(await text(core, "boot/52-54-00-00-00-02.ipxe", fromN2)).toBe("#!ipxe\necho local n2\nexit\n");
   });
 
   test("an env without an iPXE template, or a missing env: an exit script saying why", async () => {
     const { core, data, n2 } = fixture();
     data.set("bootenvs", "bare", bootenvs.prepare({ Name: "bare" }));
     data.set("machines", String(n2.Uuid), { ...n2, BootEnv: "bare" });
-    expect(await text(core, "boot/52-54-00-00-00-02.ipxe")).toContain('boot environment "bare" has no iPXE template');
+    expect(await text(core, "boot/52-54-00-00-00-02.ipxe", fromN2)).toContain('boot environment "bare" has no iPXE template');
     data.set("machines", String(n2.Uuid), { ...n2, BootEnv: "gone" });
-    expect(await text(core, "boot/52-54-00-00-00-02.ipxe")).toContain('boot environment "gone" of machine "n2" does not exist');
+    expect(await text(core, "boot/52-54-00-00-00-02.ipxe", fromN2)).toContain('boot environment "gone" of machine "n2" does not exist');
   });
 });
 
 describe("the path index", () => {
-  test("rendered paths of every machine's env and of the unknown env", () => {
+  test("rendered paths of every machine's env and of the unknown env", async () => {
     const { core } = fixture();
-    expect(core.paths()).toEqual([
+    expect(await core.paths()).toEqual([
       { path: "52:54:00:00:00:01.ipxe", machine: "00000000-0000-0000-0000-000000000001", env: "rocky", template: "ipxe" },
       { path: "52:54:00:00:00:02.ipxe", machine: "00000000-0000-0000-0000-000000000002", env: "local", template: "ipxe" },
       { path: "discovery.ipxe", machine: undefined, env: "discovery", template: "ipxe" },
@@ -230,24 +235,24 @@ describe("the path index", () => {
   test("follows changes of a machine, its env and the prefs", async () => {
     const { core, data, n1 } = fixture();
     data.set("machines", String(n1.Uuid), { ...n1, HardwareAddrs: ["52:54:00:00:00:aa"] });
-    let paths = core.paths().map((p) => p.path);
+    let paths = (await core.paths()).map((p) => p.path);
     expect(paths).toContain("52:54:00:00:00:aa.ipxe");
     expect(paths).not.toContain("52:54:00:00:00:01.ipxe");
 
     const rocky = data.bootEnv("rocky")!;
     const changed = (rocky.Templates as Array<Record<string, string>>).map((t) => (t.Name === "kickstart" ? { ...t, Path: "ks/<%= it.Machine.Name %>.cfg" } : t));
     data.set("bootenvs", "rocky", { ...rocky, Templates: changed });
-    paths = core.paths().map((p) => p.path);
+    paths = (await core.paths()).map((p) => p.path);
     expect(paths).toContain("ks/n1.cfg");
     expect(paths).not.toContain("machines/00000000-0000-0000-0000-000000000001/ks.cfg");
     expect(await text(core, "ks/n1.cfg")).toContain("ignoredisk --only-use=vda");
 
     data.set("machines", String(n1.Uuid), undefined);
-    expect(core.paths().some((p) => p.machine === n1.Uuid)).toBe(false);
+    expect((await core.paths()).some((p) => p.machine === n1.Uuid)).toBe(false);
     expect(await text(core, "ks/n1.cfg")).toBeUndefined();
 
     data.set("prefs", "prefs", { unknownBootEnv: "local" });
-    expect(core.paths().some((p) => p.path === "discovery.ipxe")).toBe(false);
+    expect((await core.paths()).some((p) => p.path === "discovery.ipxe")).toBe(false);
   });
 
   test("two machines rendering one path: the smaller Uuid is served, deterministically", async () => {
@@ -257,7 +262,7 @@ describe("the path index", () => {
     data.set("machines", String(n1.Uuid), { ...n1, BootEnv: "fixed" });
     expect(await text(core, "same.txt")).toBe("n1");
     data.set("machines", String(n1.Uuid), undefined);
-    expect(await text(core, "same.txt")).toBe("n2");
+    expect(await text(core, "same.txt", fromN2)).toBe("n2");
   });
 });
 
@@ -303,41 +308,140 @@ describe("rendered files", () => {
   });
 });
 
+describe("files of a known machine go to that machine only", () => {
+  const KS = "machines/00000000-0000-0000-0000-000000000001/ks.cfg";
+  const from = (remoteAddress: string, protocol: FileFacts["protocol"] = "http"): FileFacts => ({ protocol, remoteAddress, serverAddress: SERVER });
+  const logged = () => {
+    const lines: string[] = [];
+    return { lines, log: createLogger({ level: "debug", sink: (l) => lines.push(l) }) };
+  };
+
+  test("n1's kickstart, iPXE, GRUB and pxelinux files: from its Address only; refused before rendering, no token issued", async () => {
+    const { core, data } = fixture();
+    data.set("templates", "rocky-ipxe.tmpl", templates.prepare({ ID: "rocky-ipxe.tmpl", Contents: "token=<%= it.GenerateToken() %>" }));
+    expect(await text(core, KS, from("198.51.100.7"))).toContain("rootpw $6$default");
+    expect(await text(core, "boot/52-54-00-00-00-01.ipxe", from("198.51.100.7"))).toBe("token=mtok-0000-3600");
+    tokensIssued.length = 0;
+    for (const path of [KS, "boot/52-54-00-00-00-01.ipxe", "boot/525400000001.ipxe", "grub/boot/52:54:00:00:00:01.cfg", "52:54:00:00:00:01.ipxe"]) {
+      expect(await core.get(path, from("198.51.100.9"))).toBeUndefined();
+    }
+    expect(await core.get("pxelinux.cfg/01-52-54-00-00-00-01", from("198.51.100.9", "tftp"))).toBeUndefined();
+    expect(await text(core, "pxelinux.cfg/01-52-54-00-00-00-01", from("198.51.100.7", "tftp"))).toBe("DEFAULT rocky\n");
+    expect(tokensIssued).toEqual([]);
+    // An IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d.
+    expect(await text(core, KS, from("::ffff:198.51.100.7"))).toContain("# n1");
+  });
+
+  test("a refused file is not rendered: its template error does not reach a stranger", async () => {
+    const { core, data } = fixture();
+    data.set("profiles", "site", profiles.prepare({ Name: "site" }));
+    data.set("profiles", "global", profiles.prepare({ Name: "global" }));
+    expect(await core.get(KS, from("198.51.100.9"))).toBeUndefined();
+    expect(await core.get(KS, from("198.51.100.7")).catch((e: unknown) => e)).toBeInstanceOf(SocleError);
+  });
+
+  test("leases: an active lease of one of its MACs (relayed or not) counts; an expired or declined one does not", async () => {
+    const { core, data } = fixture();
+    const lease = (Addr: string, State: string, ExpireTime: string, Via = "") => ({ Addr, Token: MAC2, State, ExpireTime, Via, Strategy: "MAC", Hostname: "" });
+    const n2Script = "boot/52-54-00-00-00-02.ipxe";
+    expect(await text(core, n2Script, from(N2_LEASE))).toBe("#!ipxe\necho local n2\nexit\n");
+    data.set("leases", "203.0.113.40", lease("203.0.113.40", "ACK", "2999-01-01T00:00:00Z", "203.0.113.1"));
+    expect(await text(core, n2Script, from("203.0.113.40"))).toBe("#!ipxe\necho local n2\nexit\n");
+    data.set("leases", N2_LEASE, lease(N2_LEASE, "ACK", "2000-01-01T00:00:00Z"));
+    expect(await core.get(n2Script, from(N2_LEASE))).toBeUndefined();
+    data.set("leases", N2_LEASE, lease(N2_LEASE, "DECLINE", "2999-01-01T00:00:00Z"));
+    expect(await core.get(n2Script, from(N2_LEASE))).toBeUndefined();
+    // n1's lease is not n2's: one machine's address does not open another's files.
+    expect(await core.get(n2Script, from("198.51.100.7"))).toBeUndefined();
+    expect(data.addressesOf(data.machine("00000000-0000-0000-0000-000000000002")!)).toEqual(["203.0.113.40"]);
+  });
+
+  test("the Address follows the machine object", async () => {
+    const { core, data, n1 } = fixture();
+    data.set("machines", String(n1.Uuid), { ...n1, Address: "198.51.100.70" });
+    expect(await core.get(KS, from("198.51.100.7"))).toBeUndefined();
+    expect(await text(core, KS, from("198.51.100.70"))).toContain("# n1");
+  });
+
+  test("files of unknown machines and the dispatchers are anyone's", async () => {
+    const { core } = fixture();
+    const stranger = from("192.0.2.99");
+    expect(await text(core, "boot/52-54-00-99-99-99.ipxe", stranger)).toContain("socle.token=rtok-600");
+    expect(await text(core, "grub/boot/52:54:00:99:99:99.cfg", stranger)).toContain("socle.token=rtok-600");
+    expect(await text(core, "discovery.ipxe", stranger)).toContain("#!ipxe");
+    expect(await text(core, "default.ipxe", stranger)).toContain("chain --autofree");
+    expect(await text(core, "grub/grub.cfg", stranger)).toContain("source ${prefix}/boot/${net_default_mac}.cfg");
+    expect(await core.machineOf("discovery.ipxe")).toBeUndefined();
+    expect(await core.machineOf("nope.txt")).toBeUndefined();
+    expect((await core.machineOf(KS))?.Name).toBe("n1");
+    expect((await core.machineOf("grub/boot/52-54-00-00-00-02.cfg"))?.Name).toBe("n2");
+  });
+
+  test("bindMachineFiles false: served to any address", async () => {
+    const { core, data } = fixture({ unknownBootEnv: "discovery", bindMachineFiles: "false" });
+    expect(await text(core, KS, from("192.0.2.99"))).toContain("# n1");
+    data.set("prefs", "prefs", { unknownBootEnv: "discovery" }); // back to the default: bound
+    expect(await core.get(KS, from("192.0.2.99"))).toBeUndefined();
+  });
+
+  test("one warning per refused source a minute, naming the path, the source and the machine's addresses", async () => {
+    const { lines, log } = logged();
+    const { core } = fixture(undefined, log);
+    for (let i = 0; i < 5; i++) await core.get(KS, from("198.51.100.9"));
+    await core.get("boot/52-54-00-00-00-02.ipxe", from("198.51.100.9", "tftp"));
+    await core.get("boot/52-54-00-00-00-02.ipxe", from("198.51.100.10", "tftp"));
+    await core.get(KS, from("198.51.100.7")); // n1 itself: no warning
+    const refused = lines.filter((l) => l.includes("refused"));
+    expect(refused.length).toBe(2);
+    expect(refused[0]).toContain("WARN");
+    expect(refused[0]).toContain(`path=${KS} remote=198.51.100.9 machine=n1 expected=198.51.100.7 `);
+    expect(refused[0]).toContain("bindMachineFiles=false");
+    expect(refused[1]).toContain("TFTP: ");
+    expect(refused[1]).toContain(`path=boot/52-54-00-00-00-02.ipxe remote=198.51.100.10 machine=n2 expected=${N2_LEASE} `);
+  });
+});
+
 describe("preview", () => {
-  test("Params lists each parameter used with its layer", () => {
+  test("the preview is not bound to an address (an operator's API call)", async () => {
     const { core, n1 } = fixture();
-    const r = core.preview({ machine: n1, template: "kickstart", serverAddress: SERVER, tokens });
+    expect((await core.preview({ machine: n1, path: "machines/00000000-0000-0000-0000-000000000001/ks.cfg", serverAddress: "192.0.2.1", tokens })).Output).toContain("rootpw $6$default");
+    expect((await core.preview({ path: "boot/52-54-00-00-00-01.ipxe", serverAddress: "192.0.2.1", tokens })).Output).toContain("inst.ks=");
+  });
+
+  test("Params lists each parameter used with its layer", async () => {
+    const { core, n1 } = fixture();
+    const r = await core.preview({ machine: n1, template: "kickstart", serverAddress: SERVER, tokens });
     expect(r.Output).toContain("timezone Europe/Paris");
     expect(r.Params).toEqual([
       { Name: "root-disk", Value: "vda", Source: "machine" },
       { Name: "root-hash", Value: "$6$default", Source: "default" },
       { Name: "timezone", Value: "Europe/Paris", Source: "profile:site" },
     ]);
-    const g = core.preview({ contents: "<%= it.param('timezone') %>", serverAddress: SERVER, tokens });
+    const g = await core.preview({ contents: "<%= it.param('timezone') %>", serverAddress: SERVER, tokens });
     expect(g).toEqual({ Output: "UTC", Params: [{ Name: "timezone", Value: "UTC", Source: "global" }] });
   });
 
-  test("by Path, by Template ID, by Contents; errors name what is wrong", () => {
+  test("by Path, by Template ID, by Contents; errors name what is wrong", async () => {
     const { core, n1 } = fixture();
-    expect(core.preview({ machine: n1, path: "/pxelinux.cfg/01-52-54-00-00-00-01", serverAddress: SERVER, tokens }).Output).toBe("DEFAULT rocky\n");
-    expect(core.preview({ machine: n1, template: "ks-disk", serverAddress: SERVER, tokens }).Output).toContain("vda");
-    expect(core.preview({ path: "default.ipxe", serverAddress: "203.0.113.9", tokens }).Output).toContain("http://203.0.113.9:8091/boot/");
-    const msg = (fn: () => unknown) => {
+    expect((await core.preview({ machine: n1, path: "/pxelinux.cfg/01-52-54-00-00-00-01", serverAddress: SERVER, tokens })).Output).toBe("DEFAULT rocky\n");
+    expect((await core.preview({ machine: n1, template: "ks-disk", serverAddress: SERVER, tokens })).Output).toContain("vda");
+    expect((await core.preview({ path: "default.ipxe", serverAddress: "203.0.113.9", tokens })).Output).toContain("http://203.0.113.9:8091/boot/");
+    const msg = async (fn: () => unknown) => {
       try {
-        fn();
+        await fn();
       } catch (e) {
         return (e as SocleError).messages.join("; ");
       }
       return "no error";
     };
-    expect(msg(() => core.preview({ machine: n1, path: "x", template: "y", serverAddress: SERVER, tokens }))).toBe("exactly one of Template, Contents and Path must be given, got template and path");
-    expect(msg(() => core.preview({ machine: n1, path: "x", serverAddress: SERVER, tokens }))).toMatch(/^Path: no file "x" for machine "n1" in bootenv "rocky"; its paths: 52:54:00:00:00:01.ipxe, /);
-    expect(msg(() => core.preview({ machine: n1, template: "zzz", serverAddress: SERVER, tokens }))).toContain('Template: template "zzz" not found');
-    expect(msg(() => core.preview({ env: "nope", contents: "", serverAddress: SERVER, tokens }))).toBe('BootEnv: bootenv "nope" does not exist');
-    expect(msg(() => core.preview({ contents: "a\nb <%= it.param('nope') %>", serverAddress: SERVER, tokens }))).toBe(
+    expect(await msg(() => core.preview({ machine: n1, path: "x", template: "y", serverAddress: SERVER, tokens }))).toBe("exactly one of Template, Contents and Path must be given, got template and path");
+    expect(await msg(() => core.preview({ machine: n1, path: "x", serverAddress: SERVER, tokens }))).toMatch(/^Path: no file "x" for machine "n1" in bootenv "rocky"; its paths: 52:54:00:00:00:01.ipxe, /);
+    expect(await msg(() => core.preview({ machine: n1, template: "zzz", serverAddress: SERVER, tokens }))).toContain('Template: template "zzz" not found');
+    expect(await msg(() => core.preview({ env: "nope", contents: "", serverAddress: SERVER, tokens }))).toBe('BootEnv: bootenv "nope" does not exist');
+    expect(await msg(() => core.preview({ contents: "a\nb <%= it.param('nope') %>", serverAddress: SERVER, tokens }))).toBe(
       'template "Contents" line 2: parameter "nope" is not set for unknown machines (bootenv "discovery") (looked in the global profile and the Param\'s default)',
     );
-    expect(msg(() => core.preview({ contents: "a\n<% } %>", serverAddress: SERVER, tokens }))).toMatch(/^template "Contents" line 2: JavaScript syntax error/);
+    expect(await msg(() => core.preview({ contents: "a\n<% } %>", serverAddress: SERVER, tokens }))).toMatch(/^template "Contents" line 2: JavaScript syntax error/);
   });
 });
 

@@ -11,6 +11,11 @@
 //
 // DHCP asks dhcpBoot(); TFTP and HTTP ask get() (FileSource), which renders on request with
 // ProvisionerURL built from the address the client reached; nothing is written to disk.
+// Every render (files, paths, previews) runs in a render worker under a deadline (RenderPool,
+// src/render/render-pool.ts), so a template that never ends costs its own request an error
+// after the deadline, and the server's thread (DHCP, TFTP, HTTP, the API) never waits on it.
+// A file rendered for a known machine is served only to a request from that machine's addresses
+// (file-binding.ts, the bindMachineFiles pref); the render preview (an operator's call) is not bound.
 //
 // Unknown machines with unknownBootEnv "ignore" still get a loader: the shipped `ignore` env
 // (or, without it, a built-in script) sends them back to their local disk, as issue 4 asks.
@@ -19,7 +24,7 @@ import type { Logger } from "../log/logger.ts";
 import { rateLimited } from "../log/logger.ts";
 import type { ModelObject } from "../model/object.ts";
 import { SocleError, invalid } from "../model/errors.ts";
-import { TemplateEngine, RenderError, baseUrl } from "../render/index.ts";
+import { RenderPool, RenderError, baseUrl, type RenderTarget } from "../render/index.ts";
 import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
 import type { BootData, BootDataChange } from "./boot-data.ts";
 import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
@@ -28,8 +33,9 @@ import { GRUB_DISPATCH_PATH, grubDispatchMac, grubDispatchScript, grubExitScript
 import { isNetbootClient, loaderFor } from "./loaders.ts";
 import { grubTemplateOf, ipxeTemplateOf, loadersOf, registryName, templatesOf, type EnvTemplate } from "./env-templates.ts";
 import { PathIndex, UNKNOWN_OWNER, type IndexEntry } from "./path-index.ts";
-import { buildContext, describeTarget, effectiveEnvName, missingRequired, type TokenIssuer, type UsedParam } from "./render-context.ts";
+import { describeTarget, effectiveEnvName, missingRequired, renderRequest, type ContextInput, type TokenIssuer, type UsedParam } from "./render-context.ts";
 import { textFile } from "./text-file.ts";
+import { comparableAddress, isFromMachine } from "./file-binding.ts";
 
 export type { TokenIssuer, UsedParam } from "./render-context.ts";
 
@@ -43,6 +49,10 @@ export interface BootCoreOptions {
   tokens: TokenIssuer;
   /** Deepest include nesting (default 16). */
   maxIncludeDepth?: number;
+  /** The longest one render may run, in milliseconds (default 2000). */
+  renderDeadlineMs?: number;
+  /** Render worker threads (default 2). */
+  renderWorkers?: number;
 }
 
 export interface BootDecision {
@@ -76,13 +86,19 @@ export interface PreviewResult {
 const PATH_ADDRESS = "0.0.0.0";
 
 export class BootCore implements Booter, FileSource {
-  readonly engine: TemplateEngine;
+  readonly engine: RenderPool;
   private readonly data: BootData;
   private readonly log: Logger;
   private readonly warn: ReturnType<typeof rateLimited>;
+  /** One line per refused source a minute: a scanner must not flood the log. */
+  private readonly refusal: ReturnType<typeof rateLimited>;
   private readonly index = new PathIndex();
   private dirtyAll = true;
   private readonly dirty = new Set<string>();
+  /** Changes that may move paths, counted; the index reflects those up to indexedSeq. */
+  private changeSeq = 1;
+  private indexedSeq = 0;
+  private reindexing: Promise<void> | undefined;
   /** env -> the registry names of its inline templates. */
   private readonly inline = new Map<string, string[]>();
   private readonly unsubscribe: () => void;
@@ -91,7 +107,13 @@ export class BootCore implements Booter, FileSource {
     this.data = opts.data;
     this.log = opts.log;
     this.warn = rateLimited(opts.log, 60_000, 3);
-    this.engine = new TemplateEngine({ maxDepth: opts.maxIncludeDepth ?? 16 });
+    this.refusal = rateLimited(opts.log, 60_000, 1);
+    this.engine = new RenderPool({
+      maxDepth: opts.maxIncludeDepth ?? 16,
+      deadlineMs: opts.renderDeadlineMs,
+      workers: opts.renderWorkers,
+      onStop: (message, fields) => this.warn(`render-stop:${String(fields.template ?? fields.error)}`, message, fields),
+    });
     for (const t of this.data.templates()) this.loadTemplate(String(t.ID), t);
     for (const e of this.data.bootEnvs()) this.loadInline(String(e.Name), e);
     this.unsubscribe = this.data.subscribe((c) => this.onChange(c));
@@ -99,6 +121,7 @@ export class BootCore implements Booter, FileSource {
 
   close(): void {
     this.unsubscribe();
+    this.engine.close();
   }
 
   // ---- the decision --------------------------------------------------------------------------
@@ -131,31 +154,67 @@ export class BootCore implements Booter, FileSource {
   // ---- files ---------------------------------------------------------------------------------
 
   async get(path: string, facts: FileFacts): Promise<BootFile | undefined> {
-    const text = this.renderFile(path, facts.serverAddress);
+    if (!(await this.servesTo(path, facts))) return undefined;
+    const text = await this.renderFile(path, facts.serverAddress);
     return text === undefined ? undefined : textFile(text, path);
   }
 
+  /**
+   * The known machine the file at `path` is rendered for: the owner of its index entry, or the
+   * machine with the MAC of a per-MAC loader script (boot/<mac>.ipxe, grub/boot/<mac>.cfg).
+   * Undefined for files of unknown machines, the dispatchers, and paths that are not rendered.
+   */
+  async machineOf(path: string): Promise<ModelObject | undefined> {
+    const mac = dispatchMac(path) ?? grubDispatchMac(path);
+    if (mac) return this.data.machineByMac(mac);
+    if (path === DISPATCH_PATH || path === GRUB_DISPATCH_PATH) return undefined;
+    await this.refresh();
+    const uuid = this.index.lookup(path)?.machine;
+    return uuid === undefined ? undefined : this.data.machine(uuid);
+  }
+
+  /**
+   * Whether the request may have the file at `path` (file-binding.ts). Decided before anything is
+   * rendered, so a refused request issues no token and sees no template error: it gets exactly
+   * what a path with no rendered file gets (the next source in the chain, then "not found").
+   */
+  private async servesTo(path: string, facts: FileFacts): Promise<boolean> {
+    if (!this.data.prefs().bindMachineFiles) return true;
+    const machine = await this.machineOf(path);
+    if (!machine) return true;
+    const addresses = this.data.addressesOf(machine);
+    if (isFromMachine(facts.remoteAddress, addresses)) return true;
+    this.refusal(`refused:${comparableAddress(facts.remoteAddress)}`, `${facts.protocol.toUpperCase()}: file of a known machine refused to another address (answered as not found)`, {
+      path,
+      remote: facts.remoteAddress,
+      machine: nameOf(machine),
+      expected: addresses.length > 0 ? addresses.join(",") : "none (no Address, no active lease)",
+      fix: "set the machine's Address if it is not leased by Socle; pref bindMachineFiles=false if machines reach Socle through NAT",
+    });
+    return false;
+  }
+
   /** The rendered file at `path` for a client that reached us at `serverAddress`. */
-  renderFile(path: string, serverAddress: string, used?: Map<string, UsedParam>, tokens: TokenIssuer = this.opts.tokens): string | undefined {
+  async renderFile(path: string, serverAddress: string, used?: Map<string, UsedParam>, tokens: TokenIssuer = this.opts.tokens): Promise<string | undefined> {
     if (path === DISPATCH_PATH) return dispatchScript(baseUrl("http", serverAddress, this.opts.httpPort));
     if (path === GRUB_DISPATCH_PATH) return grubDispatchScript();
     const mac = dispatchMac(path);
     if (mac) return this.loaderScript(IPXE, mac, serverAddress, used, tokens);
     const grubMac = grubDispatchMac(path);
     if (grubMac) return this.loaderScript(GRUB, grubMac, serverAddress, used, tokens);
-    this.refresh();
+    await this.refresh();
     const entry = this.index.lookup(path);
     return entry ? this.renderEntry(entry, serverAddress, used, tokens) : undefined;
   }
 
   /** Every path served from templates (not default.ipxe and boot/), for listings and tests. */
-  paths(): Array<{ path: string } & IndexEntry> {
-    this.refresh();
+  async paths(): Promise<Array<{ path: string } & IndexEntry>> {
+    await this.refresh();
     return this.index.entries();
   }
 
   /** The per-MAC script a loader (iPXE or GRUB) chains to: the decision for this MAC, rendered. */
-  private loaderScript(kind: LoaderKind, mac: string, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): string {
+  private async loaderScript(kind: LoaderKind, mac: string, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): Promise<string> {
     const d = this.decide(mac);
     const fields = { mac, machine: nameOf(d.machine), bootenv: d.envName };
     if (!d.env) {
@@ -175,7 +234,7 @@ export class BootCore implements Booter, FileSource {
     return this.renderEnvTemplate(d.machine, d.env, tmpl, serverAddress, used, tokens);
   }
 
-  private renderEntry(entry: IndexEntry, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): string | undefined {
+  private async renderEntry(entry: IndexEntry, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): Promise<string | undefined> {
     const machine = entry.machine !== undefined ? this.data.machine(entry.machine) : undefined;
     if (entry.machine !== undefined && !machine) return undefined;
     const env = this.data.bootEnv(entry.env);
@@ -185,29 +244,31 @@ export class BootCore implements Booter, FileSource {
   }
 
   /** One of an env's files for a machine (or none): the env's RequiredParams must all be set. */
-  private renderEnvTemplate(
+  private async renderEnvTemplate(
     machine: ModelObject | undefined,
     env: ModelObject,
     tmpl: EnvTemplate,
     serverAddress: string,
     used: Map<string, UsedParam> | undefined,
     tokens: TokenIssuer,
-  ): string {
+  ): Promise<string> {
     const missing = missingRequired({ data: this.data, machine, env });
     if (missing.length > 0) throw invalid("bootenvs", String(env.Name), missing);
-    const ctx = buildContext({ ...this.ctxBase(), machine, env, serverAddress, tokens, used });
-    return this.guard(() => this.engine.render(registryName(env, tmpl), ctx));
+    return this.renderTarget({ name: registryName(env, tmpl) }, { machine, env, serverAddress, tokens, used });
   }
 
   private ctxBase() {
     const api = this.opts.apiPort;
-    return { data: this.data, engine: this.engine, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api };
+    return { data: this.data, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api };
   }
 
-  /** Run a render, turning its RenderError into the 422 the API and file servers report. */
-  private guard<T>(fn: () => T): T {
+  /** Render in a worker, turning its RenderError into the 422 the API and file servers report. */
+  private async renderTarget(target: RenderTarget, c: Pick<ContextInput, "machine" | "env" | "serverAddress" | "tokens" | "used">): Promise<string> {
+    const req = renderRequest({ ...this.ctxBase(), ...c, eagerParams: true });
     try {
-      return fn();
+      const r = await this.engine.render(target, req.input, req.host);
+      req.record(r.used);
+      return r.output;
     } catch (err) {
       throw toSocleError(err);
     }
@@ -215,7 +276,7 @@ export class BootCore implements Booter, FileSource {
 
   // ---- preview (POST /api/v3/render) ----------------------------------------------------------
 
-  preview(req: PreviewRequest): PreviewResult {
+  async preview(req: PreviewRequest): Promise<PreviewResult> {
     const given = (["template", "contents", "path"] as const).filter((k) => req[k] !== undefined);
     if (given.length !== 1) {
       throw invalid("render", "", `exactly one of Template, Contents and Path must be given, got ${given.length === 0 ? "none" : given.join(" and ")}`);
@@ -225,32 +286,32 @@ export class BootCore implements Booter, FileSource {
     if (req.path !== undefined) {
       const path = req.path.replace(/^\/+/, "");
       if (path === DISPATCH_PATH || dispatchMac(path) || path === GRUB_DISPATCH_PATH || grubDispatchMac(path)) {
-        return result(this.renderFile(path, req.serverAddress, used, req.tokens)!);
+        return result((await this.renderFile(path, req.serverAddress, used, req.tokens))!);
       }
     }
     const machine = req.machine;
     const envName = req.env ?? (machine ? effectiveEnvName(this.data, machine) : this.data.prefs().unknownBootEnv);
     const env = this.data.bootEnv(envName);
     if (!env) throw invalid("render", envName, `BootEnv: bootenv ${JSON.stringify(envName)} does not exist`);
-    const ctx = () => buildContext({ ...this.ctxBase(), machine, env, serverAddress: req.serverAddress, tokens: req.tokens, used });
+    const c = { machine, env, serverAddress: req.serverAddress, tokens: req.tokens, used };
 
-    if (req.contents !== undefined) return result(this.guard(() => this.engine.renderSource("Contents", req.contents!, ctx())));
+    if (req.contents !== undefined) return result(await this.renderTarget({ label: "Contents", source: req.contents }, c));
     if (req.template !== undefined) {
       const name = req.template;
       const entry = templatesOf(env).find((t) => t.Name === name);
-      if (this.data.template(name) || (!entry && this.engine.has(name))) return result(this.guard(() => this.engine.render(name, ctx())));
-      if (entry) return result(this.renderEnvTemplate(machine, env, entry, req.serverAddress, used, req.tokens));
+      if (this.data.template(name) || (!entry && this.engine.has(name))) return result(await this.renderTarget({ name }, c));
+      if (entry) return result(await this.renderEnvTemplate(machine, env, entry, req.serverAddress, used, req.tokens));
       throw invalid("render", name, `Template: template ${JSON.stringify(name)} not found (neither a Template ID nor a template of bootenv ${JSON.stringify(envName)})`);
     }
     const path = req.path!.replace(/^\/+/, "");
-    const paths = this.renderPaths(machine, env);
+    const paths = (await this.renderPaths([{ machine, env }]))[0]!;
     const hit = paths.get(path);
     if (!hit) {
       const known = [...paths.keys()].sort();
       throw invalid("render", path, `Path: no file ${JSON.stringify(path)} for ${describeTarget(machine, env)} in bootenv ${JSON.stringify(envName)}; its paths: ${known.length ? known.join(", ") : "(none)"}`);
     }
     const tmpl = templatesOf(env).find((t) => t.Name === hit.template)!;
-    return result(this.renderEnvTemplate(machine, env, tmpl, req.serverAddress, used, req.tokens));
+    return result(await this.renderEnvTemplate(machine, env, tmpl, req.serverAddress, used, req.tokens));
   }
 
   // ---- the template registry and the path index ------------------------------------------------
@@ -288,6 +349,7 @@ export class BootCore implements Booter, FileSource {
   }
 
   private onChange(c: BootDataChange): void {
+    if (c.type !== "templates") this.changeSeq++; // every other change marks paths dirty below
     switch (c.type) {
       case "templates":
         this.loadTemplate(c.key, c.object);
@@ -308,38 +370,48 @@ export class BootCore implements Booter, FileSource {
     }
   }
 
-  private refresh(): void {
-    if (this.dirtyAll) {
-      this.dirtyAll = false;
-      this.dirty.clear();
-      this.index.clear();
-      for (const m of this.data.machines()) this.indexMachine(m);
-      this.indexUnknown();
-      return;
+  /**
+   * Bring the path index up to date with every change seen before this call. Paths render in the
+   * render workers, so this waits; one re-index runs at a time, and a caller waits for at most the
+   * one running and the one after it, however fast changes keep coming.
+   */
+  private async refresh(): Promise<void> {
+    const want = this.changeSeq;
+    while (this.indexedSeq < want) {
+      this.reindexing ??= this.reindex().finally(() => (this.reindexing = undefined));
+      await this.reindexing;
     }
-    if (this.dirty.size === 0) return;
-    const owners = [...this.dirty];
+  }
+
+  private async reindex(): Promise<void> {
+    const seq = this.changeSeq;
+    const all = this.dirtyAll;
+    const owners = all ? [...this.data.machines()].map((m) => String(m.Uuid)).concat(UNKNOWN_OWNER) : [...this.dirty];
+    this.dirtyAll = false;
     this.dirty.clear();
+    const todo: Array<{ owner: string; machine: ModelObject | undefined; env: ModelObject | undefined }> = [];
+    const gone: string[] = [];
     for (const owner of owners) {
       if (owner === UNKNOWN_OWNER) {
-        this.indexUnknown();
+        todo.push({ owner, machine: undefined, env: this.data.bootEnv(this.data.prefs().unknownBootEnv) });
         continue;
       }
       const m = this.data.machine(owner);
-      if (m) this.indexMachine(m);
-      else this.index.remove(owner);
+      if (m) todo.push({ owner, machine: m, env: this.data.bootEnv(effectiveEnvName(this.data, m)) });
+      else gone.push(owner);
     }
-  }
-
-  private indexMachine(m: ModelObject): void {
-    const uuid = String(m.Uuid);
-    const env = this.data.bootEnv(effectiveEnvName(this.data, m));
-    this.own(uuid, env ? this.renderPaths(m, env) : new Map());
-  }
-
-  private indexUnknown(): void {
-    const env = this.data.bootEnv(this.data.prefs().unknownBootEnv);
-    this.own(UNKNOWN_OWNER, env ? this.renderPaths(undefined, env) : new Map());
+    let rendered: Array<Map<string, IndexEntry>>;
+    try {
+      rendered = await this.renderPaths(todo.filter((x): x is (typeof todo)[number] & { env: ModelObject } => x.env !== undefined));
+    } catch (err) {
+      this.dirtyAll = true; // nothing was indexed: the next request tries again
+      throw err;
+    }
+    if (all) this.index.clear();
+    for (const owner of gone) this.index.remove(owner);
+    let i = 0;
+    for (const x of todo) this.own(x.owner, x.env ? rendered[i++]! : new Map());
+    this.indexedSeq = Math.max(this.indexedSeq, seq);
   }
 
   private own(owner: string, entries: Map<string, IndexEntry>): void {
@@ -348,30 +420,38 @@ export class BootCore implements Booter, FileSource {
     }
   }
 
-  /** The rendered paths of an env's templates for a machine (or none). Paths that fail are logged. */
-  private renderPaths(machine: ModelObject | undefined, env: ModelObject): Map<string, IndexEntry> {
-    const out = new Map<string, IndexEntry>();
-    const envName = String(env.Name);
-    const ctx = buildContext({ ...this.ctxBase(), machine, env, serverAddress: PATH_ADDRESS, tokens: undefined });
-    for (const t of templatesOf(env)) {
-      let raw: string;
-      try {
-        raw = this.engine.renderSource(`${envName}/${t.Name}/Path`, t.Path, ctx);
-      } catch (err) {
-        if (!(err instanceof RenderError)) throw err;
-        // For unknown machines, paths that need a Machine are simply not theirs.
-        if (machine) this.warn(`path:${envName}/${t.Name}`, "template path does not render", { bootenv: envName, template: t.Name, machine: nameOf(machine), error: err.message });
-        continue;
-      }
-      const path = normalisePath(raw);
-      if (path === undefined) {
-        this.warn(`badpath:${envName}/${t.Name}`, "template path is not a usable relative path", { bootenv: envName, template: t.Name, path: raw });
-        continue;
-      }
-      if (isReservedPath(path) || isGrubReservedPath(path)) continue; // the dispatchers' (ipxe-dispatch.ts, grub-dispatch.ts)
-      out.set(path, { machine: machine ? String(machine.Uuid) : undefined, env: envName, template: t.Name });
-    }
-    return out;
+  /**
+   * The rendered paths of each env's templates for its machine (or none), all in one run of the
+   * render pool. Paths that fail are logged.
+   */
+  private async renderPaths(list: Array<{ machine: ModelObject | undefined; env: ModelObject }>): Promise<Array<Map<string, IndexEntry>>> {
+    const outcomes = await this.engine.renderAll(
+      list.map(({ machine, env }) => {
+        const req = renderRequest({ ...this.ctxBase(), machine, env, serverAddress: PATH_ADDRESS, tokens: undefined });
+        return { input: req.input, host: req.host, targets: templatesOf(env).map((t) => ({ label: `${String(env.Name)}/${t.Name}/Path`, source: t.Path })) };
+      }),
+    );
+    return list.map(({ machine, env }, i) => {
+      const out = new Map<string, IndexEntry>();
+      const envName = String(env.Name);
+      templatesOf(env).forEach((t, k) => {
+        const r = outcomes[i]![k]!;
+        if (r instanceof RenderError) {
+          // For unknown machines, paths that need a Machine are simply not theirs.
+          if (machine) this.warn(`path:${envName}/${t.Name}`, "template path does not render", { bootenv: envName, template: t.Name, machine: nameOf(machine), error: r.message });
+          return;
+        }
+        const raw = r.output;
+        const path = normalisePath(raw);
+        if (path === undefined) {
+          this.warn(`badpath:${envName}/${t.Name}`, "template path is not a usable relative path", { bootenv: envName, template: t.Name, path: raw });
+          return;
+        }
+        if (isReservedPath(path) || isGrubReservedPath(path)) return; // the dispatchers' (ipxe-dispatch.ts, grub-dispatch.ts)
+        out.set(path, { machine: machine ? String(machine.Uuid) : undefined, env: envName, template: t.Name });
+      });
+      return out;
+    });
   }
 }
 

@@ -1,10 +1,12 @@
-// Building the `it` of a render from stored objects: the machine (or none, for an unknown one),
+// Building the input of a render from stored objects: the machine (or none, for an unknown one),
 // its boot environment, parameters resolved in DRP's order (machine -> profiles -> global ->
-// default) with a record of which layer each used parameter came from, and tokens.
+// default) with a record of which layer each used parameter came from, and tokens. The render
+// itself runs in a render worker (src/render/render-pool.ts), which builds `it` from this input
+// and asks for parameters and tokens through RenderHost.
 
 import type { ModelObject } from "../model/object.ts";
 import { resolveParams, type Resolved } from "../model/params.ts";
-import { baseUrl, envView, machineView, missingParam, renderContext, RenderError, type RenderContext, type TemplateEngine } from "../render/index.ts";
+import { RenderError, type RenderHost, type RenderInput } from "../render/index.ts";
 import type { BootData } from "./boot-data.ts";
 
 export interface TokenIssuer {
@@ -22,7 +24,6 @@ export interface UsedParam {
 
 export interface ContextInput {
   data: BootData;
-  engine: TemplateEngine;
   machine: ModelObject | undefined;
   env: ModelObject;
   /** The address the client reached us on. */
@@ -33,6 +34,19 @@ export interface ContextInput {
   tokens: TokenIssuer | undefined;
   /** Filled with each parameter it.param() returned, by name. */
   used?: Map<string, UsedParam>;
+  /**
+   * Resolve the parameters now and send them with the render (files and previews, which nearly
+   * always read some), rather than have the render ask for them (paths, which nearly never do).
+   */
+  eagerParams?: boolean;
+}
+
+/** A render's input (plain data for the render worker), what it may ask, and the bookkeeping after. */
+export interface RenderRequest {
+  input: RenderInput;
+  host: RenderHost;
+  /** Record in `used` where each parameter the render read came from. */
+  record(used: readonly string[]): void;
 }
 
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
@@ -48,10 +62,8 @@ export function describeTarget(machine: ModelObject | undefined, env: ModelObjec
   return machine ? `machine ${JSON.stringify(str(machine.Name) || str(machine.Uuid))}` : `unknown machines (bootenv ${JSON.stringify(str(env.Name))})`;
 }
 
-export function buildContext(input: ContextInput): RenderContext {
-  const { data, machine, env } = input;
-  const provisionerURL = baseUrl("http", input.serverAddress, input.httpPort);
-  const target = describeTarget(machine, env);
+export function renderRequest(c: ContextInput): RenderRequest {
+  const { data, machine, env } = c;
   let resolved: Map<string, Resolved> | undefined;
   const resolve = () =>
     (resolved ??= resolveParams({
@@ -61,59 +73,49 @@ export function buildContext(input: ContextInput): RenderContext {
       global: data.globalProfile(),
       params: data.params(),
     }));
-  const envName = str(env.Name);
+  const values = (): Array<[string, unknown]> => [...resolve()].map(([name, r]) => [name, r.value]);
   const os = (typeof env.OS === "object" && env.OS !== null ? env.OS : {}) as Record<string, unknown>;
-  let ctx: RenderContext;
-  const bootParams = () => input.engine.renderSource(`${envName}/BootParams`, str(env.BootParams), ctx);
-  const envV = envView(
-    {
-      Name: envName,
-      OS: { Name: str(os.Name), Family: str(os.Family), Version: str(os.Version), IsoFile: str(os.IsoFile), IsoUrl: str(os.IsoUrl) },
-      Kernel: str(env.Kernel),
-      Initrds: strs(env.Initrds),
-    },
-    provisionerURL,
-    bootParams,
-  );
-  const machineV = machine
-    ? machineView(
-        {
+  const input: RenderInput = {
+    machine: machine
+      ? {
           Uuid: str(machine.Uuid),
           Name: str(machine.Name),
           Address: str(machine.Address),
           HardwareAddrs: strs(machine.HardwareAddrs),
           Arch: str(machine.Arch),
           BootEnv: effectiveEnvName(data, machine),
-        },
-        provisionerURL,
-      )
-    : undefined;
-  ctx = renderContext({
-    machine: machineV,
-    env: envV,
-    provisionerAddress: input.serverAddress,
-    provisionerURL,
-    apiURL: baseUrl("https", input.serverAddress, input.apiPort),
-    param(name: string) {
-      if (typeof name !== "string") throw new RenderError("runtime", `it.param needs a parameter name, got ${typeof name}`);
-      const r = resolve().get(name);
-      if (r === undefined) {
-        throw missingParam(
-          name,
-          `parameter ${JSON.stringify(name)} is not set for ${target} (looked in ${machine ? "the machine, its profiles, " : ""}the global profile and the Param's default)`,
-        );
-      }
-      input.used?.set(name, { Name: name, Value: r.value, Source: r.source });
-      return r.value;
+        }
+      : undefined,
+    env: {
+      Name: str(env.Name),
+      OS: { Name: str(os.Name), Family: str(os.Family), Version: str(os.Version), IsoFile: str(os.IsoFile), IsoUrl: str(os.IsoUrl) },
+      Kernel: str(env.Kernel),
+      Initrds: strs(env.Initrds),
+      BootParams: str(env.BootParams),
     },
-    paramExists: (name: string) => resolve().has(name),
-    generateToken() {
-      if (!input.tokens) throw new RenderError("runtime", "GenerateToken() is not available here (file paths are rendered without a client)");
+    serverAddress: c.serverAddress,
+    httpPort: c.httpPort,
+    apiPort: c.apiPort,
+    target: describeTarget(machine, env),
+    tokens: c.tokens !== undefined,
+    params: c.eagerParams ? values() : undefined,
+  };
+  const host: RenderHost = {
+    params: values,
+    token() {
+      if (!c.tokens) throw new RenderError("runtime", "GenerateToken() is not available here (file paths are rendered without a client)");
       const prefs = data.prefs();
-      return machine ? input.tokens.machine(str(machine.Uuid), prefs.knownTokenTimeout) : input.tokens.registration(prefs.unknownTokenTimeout);
+      return machine ? c.tokens.machine(str(machine.Uuid), prefs.knownTokenTimeout) : c.tokens.registration(prefs.unknownTokenTimeout);
     },
-  });
-  return ctx;
+  };
+  const record = (used: readonly string[]) => {
+    if (!c.used) return;
+    for (const name of used) {
+      const r = resolve().get(name);
+      if (r) c.used.set(name, { Name: name, Value: r.value, Source: r.source });
+    }
+  };
+  return { input, host, record };
 }
 
 /** RequiredParams of the env that no layer sets, as messages; empty when all are there. */

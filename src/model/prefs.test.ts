@@ -21,6 +21,7 @@ describe("prefs", () => {
       knownTokenTimeout: "3600",
       userTokenTimeout: "3600",
       maxTokenTtl: "86400",
+      bindMachineFiles: "true",
     });
     for (const [k, d] of Object.entries(PREFS)) expect(d.check(d.default)).toBeUndefined(), expect(k).toBeTruthy();
   });
@@ -32,7 +33,7 @@ describe("prefs", () => {
     const e = rejected({ defaultBootenv: "x", logLevel: "debug" });
     expect(e.toJSON()).toMatchObject({ Model: "prefs", Key: "defaultBootenv", Code: 422 });
     expect(e.messages[0]).toBe(
-      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, unknownTokenTimeout, knownTokenTimeout, userTokenTimeout, maxTokenTtl',
+      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, unknownTokenTimeout, knownTokenTimeout, userTokenTimeout, maxTokenTtl, bindMachineFiles',
     );
   });
   test("values are checked; nothing is partial", () => {
@@ -45,6 +46,8 @@ describe("prefs", () => {
     expect(e.key).toBe("defaultBootEnv");
     expect(rejected({ unknownTokenTimeout: "0" }).messages[0]).toContain('invalid duration "0"');
     expect(rejected({ unknownTokenTimeout: "0600" }).messages[0]).toContain('invalid duration "0600"');
+    expect(validatePrefs({ bindMachineFiles: "false" })).toEqual({ bindMachineFiles: "false" });
+    expect(rejected({ bindMachineFiles: "no" }).messages).toEqual(['bindMachineFiles: invalid boolean "no": expected "true" or "false"']);
   });
   test("timeouts may not exceed maxTokenTtl", () => {
     expect(rejected({ maxTokenTtl: "1000" }).messages).toEqual([

@@ -15,6 +15,8 @@ const name = (v: string) => {
   return r.ok ? undefined : r.error;
 };
 
+const bool = (v: string) => (v === "true" || v === "false" ? undefined : `invalid boolean ${quote(v)}: expected "true" or "false"`);
+
 /** Whole seconds, 1..maxTokenTtl-ish: a zero token lifetime would lock everyone out. */
 const seconds = (v: string) =>
   /^[1-9][0-9]{0,9}$/.test(v) && Number(v) <= 0xffffffff ? undefined : `invalid duration ${quote(v)}: expected whole seconds from 1 to 4294967295`;
@@ -49,6 +51,12 @@ export const PREFS: Record<string, PrefDef> = {
     default: "86400",
     description: "Longest lifetime in seconds any token may be issued for",
     check: seconds,
+  },
+  bindMachineFiles: {
+    default: "true",
+    description:
+      'Serve the files rendered for a known machine (its kickstart, Ignition, iPXE script: they carry its token, password hashes and Secure params) only to requests from that machine: its Address or an active DHCP lease of one of its MACs; anyone else gets "not found". "false" serves them to any address (a lab where machines reach Socle through NAT)',
+    check: bool,
   },
 };
 

@@ -19,6 +19,12 @@ export interface EngineOptions {
   maxDepth?: number;
   /** Compiled ad hoc sources (paths, BootParams, previews) kept for reuse. Default 2000. */
   adHocCacheSize?: number;
+  /**
+   * Told the template now running (innermost include) each time it changes; undefined when the
+   * render is over. The render worker shares it so that a render stopped at its deadline can be
+   * reported with the template it was stuck in.
+   */
+  onTemplate?: (name: string | undefined) => void;
 }
 
 export class TemplateEngine {
@@ -29,10 +35,12 @@ export class TemplateEngine {
   private readonly maxDepth: number;
   private readonly adHocMax: number;
   private readonly eta: Eta;
+  private readonly onTemplate: ((name: string | undefined) => void) | undefined;
 
   constructor(opts: EngineOptions = {}) {
     this.maxDepth = opts.maxDepth ?? 16;
     this.adHocMax = opts.adHocCacheSize ?? 2000;
+    this.onTemplate = opts.onTemplate;
     const eta = new Eta(ETA_CONFIG);
     // Compiled templates call `this.render(name, data, options)` for include() and
     // `this.RuntimeErr(err, source, line, options.filepath)` when their code throws.
@@ -106,12 +114,14 @@ export class TemplateEngine {
       throw new RenderError("depth", `includes nested deeper than ${this.maxDepth}: ${[...this.stack, t.name].join(" -> ")}`, [], t.name);
     }
     this.stack.push(t.name);
+    this.onTemplate?.(t.name);
     try {
       const out = t.fn.call(this.eta, strictView(data, "it"), { filepath: t.name });
       if (typeof out !== "string") throw new RenderError("runtime", `template produced ${typeof out}, not text`, [{ template: t.name, line: undefined }]);
       return out;
     } finally {
       this.stack.pop();
+      this.onTemplate?.(this.stack[this.stack.length - 1]);
     }
   }
 }

@@ -11,6 +11,7 @@ export type RenderErrorKind =
   | "missing-param" // it.param(name) of a parameter no layer sets
   | "cycle" // an include chain that comes back to a template already rendering
   | "depth" // includes nested deeper than the limit
+  | "deadline" // the render ran past its deadline and was stopped (render-pool.ts)
   | "runtime"; // anything else the template's code threw
 
 export interface RenderFrame {

@@ -1,6 +1,8 @@
 // bench:render: renders per second and latency percentiles of a kickstart with three nested
 // includes, rendered for a machine through the boot core (parameter resolution, strict context,
-// path index lookup), as the HTTP server would ask for it. Not a timed test: prints figures.
+// path index lookup, a render worker under the deadline), as the HTTP server would ask for it,
+// one at a time and 64 at once; and, in the same run, the same render in this thread with no
+// deadline (what BootCore did before renders moved to workers). Not a timed test: prints figures.
 //
 //   bun test/bench/render-bench.ts [seconds=3]
 
@@ -12,6 +14,8 @@ import { profiles } from "../../src/model/schemas/profiles.ts";
 import { params } from "../../src/model/schemas/params.ts";
 import { memoryBootData } from "../../src/boot/boot-data.ts";
 import { BootCore } from "../../src/boot/core.ts";
+import { renderRequest } from "../../src/boot/render-context.ts";
+import { TemplateEngine, contextOf, DEFAULT_RENDER_DEADLINE_MS, DEFAULT_RENDER_WORKERS } from "../../src/render/index.ts";
 
 const seconds = Number(process.argv[2] ?? "3");
 const MACHINES = 1000;
@@ -86,35 +90,70 @@ const facts = { protocol: "http" as const, remoteAddress: "198.51.100.50", serve
 const paths = ms.map((m) => `machines/${String(m.Uuid)}/ks.cfg`);
 
 // Sanity: the file renders completely, with its includes.
-const sample = core.renderFile(paths[1]!, facts.serverAddress)!;
+const sample = (await core.renderFile(paths[1]!, facts.serverAddress))!;
 if (!sample.includes("timesource --ntp-server=198.51.100.2") || !sample.includes("--only-use=vda") || !sample.endsWith("reboot\n")) {
   throw new Error(`bench:render: unexpected kickstart:\n${sample}`);
 }
 
+// The same render in this thread, as before renders moved to workers: the context from the same
+// RenderInput, the same compiled templates, no deadline (a looping template would stop this thread).
+const inThread = new TemplateEngine();
+for (const t of data.templates()) inThread.set(String(t.ID), String(t.Contents));
+const rocky = data.bootEnv("rocky-9")!;
+const renderInThread = (i: number): string => {
+  const req = renderRequest({ data, machine: ms[i % MACHINES], env: rocky, serverAddress: facts.serverAddress, httpPort: 8091, apiPort: 8092, tokens: undefined, eagerParams: true });
+  return inThread.render("ks.tmpl", contextOf(inThread, req.input, req.host));
+};
+if (renderInThread(1) !== sample) throw new Error("bench:render: the in-thread render differs from the worker's");
+
 const t0 = performance.now();
-core.paths(); // index build for all machines (path templates rendered once each)
+await core.paths(); // index build for all machines (path templates rendered once each, in the workers)
 const indexMs = performance.now() - t0;
 
-for (let i = 0; i < 2000; i++) core.renderFile(paths[i % MACHINES]!, facts.serverAddress); // warm-up (JIT)
-
-const lat: number[] = [];
-const end = performance.now() + seconds * 1000;
-let n = 0;
-let bytes = 0;
-const started = performance.now();
-while (performance.now() < end && n < 50_000_000) {
-  const a = performance.now();
-  const out = core.renderFile(paths[n % MACHINES]!, facts.serverAddress)!;
-  lat.push(performance.now() - a);
-  bytes += out.length;
-  n++;
+interface Figures {
+  n: number;
+  elapsed: number;
+  bytes: number;
+  lat: number[];
 }
-const elapsed = (performance.now() - started) / 1000;
-lat.sort((a, b) => a - b);
-const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
-const us = (v: number) => `${(v * 1000).toFixed(1)} µs`;
-console.log(`bench:render  kickstart with 3 nested includes, ${MACHINES} machines, ${sample.length} bytes each`);
-console.log(`  path index build (${MACHINES} machines): ${indexMs.toFixed(1)} ms`);
-console.log(`  ${n} renders in ${elapsed.toFixed(2)} s: ${Math.round(n / elapsed)} renders/s, ${(bytes / elapsed / 1e6).toFixed(1)} MB/s`);
-console.log(`  latency p50 ${us(pct(50))}  p90 ${us(pct(90))}  p99 ${us(pct(99))}  max ${us(lat[lat.length - 1]!)}`);
+
+/** `concurrency` renders in flight at once (an HTTP server under load), for `seconds`. */
+async function measure(render: (i: number) => string | Promise<string | undefined>, concurrency: number): Promise<Figures> {
+  for (let i = 0; i < 2000; i++) await render(i); // warm-up (JIT)
+  const lat: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  let n = 0;
+  let bytes = 0;
+  const started = performance.now();
+  const client = async () => {
+    while (performance.now() < end && n < 50_000_000) {
+      const i = n++;
+      const a = performance.now();
+      const out = (await render(i))!;
+      lat.push(performance.now() - a);
+      bytes += out.length;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  return { n, elapsed: (performance.now() - started) / 1000, bytes, lat: lat.sort((a, b) => a - b) };
+}
+
+function report(label: string, f: Figures): void {
+  const pct = (p: number) => f.lat[Math.min(f.lat.length - 1, Math.floor((p / 100) * f.lat.length))]!;
+  const us = (v: number) => `${(v * 1000).toFixed(1)} µs`;
+  console.log(`  ${label.padEnd(48)} ${String(Math.round(f.n / f.elapsed)).padStart(7)} renders/s, ${(f.bytes / f.elapsed / 1e6).toFixed(1).padStart(5)} MB/s   p50 ${us(pct(50))}  p90 ${us(pct(90))}  p99 ${us(pct(99))}  max ${us(f.lat[f.lat.length - 1]!)}`);
+}
+
+console.log(`bench:render  kickstart with 3 nested includes, ${MACHINES} machines, ${sample.length} bytes each, ${seconds} s each`);
+console.log(`  path index build (${MACHINES} machines, in the workers): ${indexMs.toFixed(1)} ms`);
+report("in-thread TemplateEngine (no deadline)", await measure(renderInThread, 1));
+const pooled = async (i: number): Promise<string> => {
+  const req = renderRequest({ data, machine: ms[i % MACHINES], env: rocky, serverAddress: facts.serverAddress, httpPort: 8091, apiPort: 8092, tokens: undefined, eagerParams: true });
+  return (await core.engine.render({ name: "ks.tmpl" }, req.input, req.host)).output;
+};
+report("RenderPool alone (no path lookup), 1 in flight", await measure(pooled, 1));
+const file = (i: number) => core.renderFile(paths[i % MACHINES]!, facts.serverAddress);
+report(`BootCore, workers+deadline, 1 in flight`, await measure(file, 1));
+report(`BootCore, workers+deadline, 64 in flight`, await measure(file, 64));
+console.log(`  (${DEFAULT_RENDER_WORKERS} render workers, deadline ${DEFAULT_RENDER_DEADLINE_MS} ms; ${navigator.hardwareConcurrency} cores)`);
 core.close();
