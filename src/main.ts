@@ -21,6 +21,7 @@ import { PrefsService } from "./api/prefs.ts";
 import { EventHub } from "./api/events.ts";
 import { Authenticator } from "./api/authn.ts";
 import { createApi } from "./api/app.ts";
+import type { RegistrationLimits } from "./api/registration-limits.ts";
 import { startApiServer, type ApiServer } from "./api/server.ts";
 import { DEFAULT_UPLOAD_LIMIT } from "./api/routes-files.ts";
 import { bootstrapAdmin } from "./api/bootstrap.ts";
@@ -57,6 +58,8 @@ export interface StartOptions {
   log?: Logger;
   /** Where boot assets are read from when the binary embeds none (default: the tree's assets/). */
   assetsDir?: string;
+  /** Limits of POST /api/v3/register (tests that register many machines from one address). */
+  registrationLimits?: Partial<RegistrationLimits>;
 }
 
 export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Promise<Socle> {
@@ -167,7 +170,10 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         keyPem: tls.keyPem,
         maxBodyBytes: DEFAULT_UPLOAD_LIMIT + 1024 * 1024,
         build: (remoteOf) =>
-          createApi({ store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles }, remoteOf),
+          createApi(
+            { store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits },
+            remoteOf,
+          ),
       });
     } catch (err) {
       throw bindError(err, "--api-port", cfg.apiListen, cfg.apiPort);

@@ -95,7 +95,7 @@ describe("authorisation", () => {
     expect(r.body.Messages.join()).toContain("PasswordHash");
   });
 
-  test("a machine token reads and updates only its own machine", async () => {
+  test("a machine token reads and updates only its own machine, and of it only its allowlist", async () => {
     const a = (await s.call("POST", "/api/v3/machines", { body: { Name: "self-a" } })).body;
     const b = (await s.call("POST", "/api/v3/machines", { body: { Name: "self-b" } })).body;
     const t = await s.call("GET", `/api/v3/machines/${a.Uuid}/token`);
@@ -103,8 +103,12 @@ describe("authorisation", () => {
     const auth = `Bearer ${t.body.Token}`;
     expect((await s.call("GET", `/api/v3/machines/${a.Uuid}`, { auth })).status).toBe(200);
     expect((await s.call("GET", `/api/v3/machines/${a.Uuid}/params`, { auth })).status).toBe(200);
-    const patched = await s.call("PATCH", `/api/v3/machines/${a.Uuid}`, { auth, body: [{ op: "add", path: "/Description", value: "hello" }] });
+    const patched = await s.call("PATCH", `/api/v3/machines/${a.Uuid}`, { auth, type: "application/json-patch+json", body: [{ op: "add", path: "/Params/inventory", value: { CPUs: 2 } }] });
     expect(patched.status).toBe(200);
+    expect(patched.body.Params.inventory).toEqual({ CPUs: 2 });
+    const described = await s.call("PATCH", `/api/v3/machines/${a.Uuid}`, { auth, type: "application/json-patch+json", body: [{ op: "add", path: "/Description", value: "hello" }] });
+    expect(described.status).toBe(403);
+    expect(described.body.Messages[0]).toContain("may not change Description");
     expect((await s.call("GET", `/api/v3/machines/${b.Uuid}`, { auth })).status).toBe(403);
     expect((await s.call("GET", "/api/v3/machines", { auth })).status).toBe(403);
     expect((await s.call("DELETE", `/api/v3/machines/${a.Uuid}`, { auth })).status).toBe(403);

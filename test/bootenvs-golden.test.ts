@@ -206,7 +206,7 @@ describe("rendered content", () => {
     }
     expect(out("debian-12", "preseed")).toContain("admin@site & ops' >>");
     expect(out("rocky-9", "kickstart")).toContain('sshkey --username=root "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCgolden backup<1>"');
-    expect(out("rocky-9", "kickstart")).toContain(`--data '[{"op":"replace","path":"/BootEnv","value":"local"}]'`);
+    expect(out("rocky-9", "kickstart")).toContain(`-X POST -H 'Authorization: Bearer golden-token.`);
     expect(out("windows", "install-cmd")).toContain("& goto failed)");
   });
 

@@ -9,38 +9,38 @@ import { ObjectService } from "../src/api/objects.ts";
 import { PrefsService } from "../src/api/prefs.ts";
 import { EventHub } from "../src/api/events.ts";
 import type { ApiDeps } from "../src/api/deps.ts";
+import type { RegistrationLimits } from "../src/api/registration-limits.ts";
 import { MemoryStore } from "../src/store/memory-store.ts";
 import { nullLogger } from "../src/log/logger.ts";
 import { registrationClaims, superuserClaims, type Principal } from "../src/auth/claims.ts";
-import { discoveredName, parseRegistration, remoteIPv4 } from "../src/api/routes-register.ts";
+import { discoveredName, KNOWN_MAC_REFUSAL, parseRegistration, remoteIPv4, SPENT_TOKEN_REFUSAL } from "../src/api/routes-register.ts";
 import { SocleError } from "../src/model/errors.ts";
 
 const REMOTE = "x-test-remote";
 const ADMIN = "Bearer admin";
+/** Stand-ins for registration tokens: every distinct "Bearer registration..." is another token. */
 const REG = "Bearer registration";
 
 interface Env {
   deps: ApiDeps;
   store: MemoryStore;
-  call(method: string, path: string, opts?: { body?: unknown; auth?: string | null; remote?: string }): Promise<{ status: number; body: any }>;
+  call(method: string, path: string, opts?: { body?: unknown; auth?: string | null; remote?: string }): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 /**
- * The API with a real Authenticator for machine tokens, and two fixed bearer values standing in
- * for an admin and a registration principal (the guard and the route see the same Principal
+ * The API with a real Authenticator for machine tokens, and fixed bearer values standing in for
+ * an admin and for registration principals (the guard and the route see the same Principal
  * objects the token check produces).
  */
-async function env(): Promise<Env> {
+async function env(limits?: Partial<RegistrationLimits>): Promise<Env> {
   const store = new MemoryStore();
   await store.open();
   const objects = new ObjectService(store);
   const real = new Authenticator({ store, serverKey: "test-server-key-0123456789", registrationSecret: "test-registration-secret-42", log: nullLogger });
-  const fixed: Record<string, Principal> = {
-    [ADMIN]: { kind: "user", name: "admin", claims: superuserClaims() },
-    [REG]: { kind: "registration", name: "registration", claims: registrationClaims() },
-  };
+  const admin: Principal = { kind: "user", name: "admin", claims: superuserClaims() };
+  const registration: Principal = { kind: "registration", name: "registration", claims: registrationClaims() };
   const authn = Object.create(real) as Authenticator;
-  authn.authenticate = async (header, remote) => fixed[header ?? ""] ?? real.authenticate(header, remote);
+  authn.authenticate = async (header, remote) => (header === ADMIN ? admin : header?.startsWith(REG) ? registration : real.authenticate(header, remote));
   const deps: ApiDeps = {
     store,
     objects,
@@ -50,6 +50,7 @@ async function env(): Promise<Env> {
     log: nullLogger,
     info: () => ({}),
     version: "0.0.0-test",
+    ...(limits ? { registrationLimits: limits } : {}),
   };
   const app = createApi(deps, (req) => req.headers.get(REMOTE) ?? "");
   return {
@@ -61,13 +62,14 @@ async function env(): Promise<Env> {
       if (opts.body !== undefined) headers["Content-Type"] = "application/json";
       const res = await app.fetch(new Request(`https://socle.test${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) }));
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+      return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
     },
   };
 }
 
 const MAC1 = "52:54:00:e2:00:01";
 const MAC2 = "52:54:00:e2:00:02";
+const MAC3 = "52:54:00:e2:00:03";
 const inventory = { CPUs: 2, MemoryBytes: 268435456, Disks: [{ Name: "vda", SizeBytes: 21474836480 }], SerialNumber: "SN-1", SystemUuid: "4c4c4544-0031-3510-8052-b4c04f4e3232" };
 
 let e: Env;
@@ -75,12 +77,18 @@ beforeEach(async () => {
   e = await env();
 });
 
+const machine = (uuid: string) => e.store.get("machines", uuid)!;
+
 describe("register: create", () => {
-  test("an unknown machine is created with its MACs, address, inventory, and gets a machine token", async () => {
+  test("an unknown machine is created with its MACs, address, inventory; the answer is its Uuid, Name and token only", async () => {
     const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1.toUpperCase(), MAC2], Arch: "x86_64", Inventory: inventory } });
     expect(r.status).toBe(201);
-    const m = r.body.Machine;
-    expect(m.Name).toBe("d525400e20001");
+    expect(Object.keys(r.body).sort()).toEqual(["Machine", "Token"]);
+    expect(r.body.Machine).toEqual({ Uuid: expect.any(String), Name: "d525400e20001" });
+    // The machine token reads this machine and nothing else.
+    const own = await e.call("GET", `/api/v3/machines/${r.body.Machine.Uuid}`, { auth: `Bearer ${r.body.Token}` });
+    expect(own.status).toBe(200);
+    const m = own.body;
     expect(m.HardwareAddrs).toEqual([MAC1, MAC2]);
     expect(m.Address).toBe("198.51.100.100");
     expect(m.Arch).toBe("amd64");
@@ -88,10 +96,6 @@ describe("register: create", () => {
     expect(m.Secret).toBeUndefined();
     expect(m.Params.inventory).toMatchObject(inventory);
     expect(typeof m.Params.inventory.RegisteredAt).toBe("string");
-    // The machine token reads this machine and nothing else.
-    const own = await e.call("GET", `/api/v3/machines/${m.Uuid}`, { auth: `Bearer ${r.body.Token}` });
-    expect(own.status).toBe(200);
-    expect(own.body.Uuid).toBe(m.Uuid);
     const list = await e.call("GET", "/api/v3/profiles", { auth: `Bearer ${r.body.Token}` });
     expect(list.status).toBe(403);
     // And it is visible to the operator.
@@ -100,11 +104,11 @@ describe("register: create", () => {
   });
 
   test("Name, else a valid free Hostname, else d<mac>", async () => {
-    const a = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1], Name: "rack1-n1", Inventory: { Hostname: "ignored" } }, remote: "198.51.100.101" });
+    const a = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1], Name: "rack1-n1", Inventory: { Hostname: "ignored" } }, remote: "198.51.100.101", auth: `${REG}-a` });
     expect(a.body.Machine.Name).toBe("rack1-n1");
-    const b = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2], Inventory: { Hostname: "rack1-n1" } }, remote: "198.51.100.102" });
+    const b = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2], Inventory: { Hostname: "rack1-n1" } }, remote: "198.51.100.102", auth: `${REG}-b` });
     expect(b.body.Machine.Name).toBe(discoveredName(MAC2)); // hostname taken by another machine
-    const c = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: ["52:54:00:e2:00:03"], Inventory: { Hostname: "web-3" } }, remote: "198.51.100.103" });
+    const c = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC3], Inventory: { Hostname: "web-3" } }, remote: "198.51.100.103", auth: `${REG}-c` });
     expect(c.body.Machine.Name).toBe("web-3");
   });
 
@@ -112,61 +116,185 @@ describe("register: create", () => {
     await e.call("POST", "/api/v3/machines", { auth: ADMIN, body: { Name: "other", Address: "198.51.100.100" } });
     const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] } });
     expect(r.status).toBe(201);
-    expect(r.body.Machine.Address).toBe("");
+    expect(machine(r.body.Machine.Uuid).Address).toBe("");
   });
 
-  test("concurrent registrations of one machine create it once", async () => {
+  test("concurrent requests with one token (a retry racing the first) create the machine once", async () => {
     const rs = await Promise.all([1, 2, 3].map(() => e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] } })));
     const uuids = new Set(rs.map((r) => r.body.Machine?.Uuid));
     expect(uuids.size).toBe(1);
     expect(rs.map((r) => r.status).sort()).toEqual([200, 200, 201]);
+    expect(rs.every((r) => r.body.Token !== "")).toBe(true);
     expect(e.store.list("machines").length).toBe(1);
   });
 });
 
-describe("register: a known machine is matched, not duplicated", () => {
-  test("by any of its MACs, from its own address: updated, token issued", async () => {
-    const first = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1], Inventory: { CPUs: 1 } } });
-    const again = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2, MAC1], Inventory: { CPUs: 4 } } });
+describe("register: a registration token is single-use", () => {
+  test("a retry of the same registration (same token, address, MACs) answers the same machine and changes nothing", async () => {
+    const first = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1, MAC2], Inventory: { CPUs: 1 } } });
+    expect(first.status).toBe(201);
+    const before = machine(first.body.Machine.Uuid);
+    const again = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2], Arch: "arm64", Inventory: { CPUs: 64 } } });
     expect(again.status).toBe(200);
-    expect(again.body.Machine.Uuid).toBe(first.body.Machine.Uuid);
-    expect(again.body.Machine.HardwareAddrs).toEqual([MAC1, MAC2]);
-    expect(again.body.Machine.Params.inventory.CPUs).toBe(4);
+    expect(again.body.Machine).toEqual(first.body.Machine);
     expect(again.body.Token).not.toBe("");
+    expect(machine(first.body.Machine.Uuid)).toEqual(before);
+  });
+
+  test("after its machine, the token registers nothing else: other MACs, or the same MACs from another address", async () => {
+    const first = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] } });
+    expect(first.status).toBe(201);
+    const other = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC3] } });
+    expect(other.status).toBe(403);
+    expect(other.body.Messages).toEqual([SPENT_TOKEN_REFUSAL]);
+    const more = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1, MAC3] } });
+    expect(more.status).toBe(403);
+    const elsewhere = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, remote: "198.51.100.150" });
+    expect(elsewhere.status).toBe(403);
+    expect(JSON.stringify(elsewhere.body)).not.toContain(first.body.Machine.Uuid);
+    expect(e.store.list("machines").length).toBe(1);
+    expect(machine(first.body.Machine.Uuid).HardwareAddrs).toEqual([MAC1]);
+  });
+});
+
+describe("register: a MAC of a known machine is refused to registration tokens", () => {
+  const secretParams = { role: "db", "bmc-password": "bmc-s3cret-value" };
+  const known = async (body: Record<string, unknown> = {}) => {
+    const made = await e.call("POST", "/api/v3/machines", { auth: ADMIN, body: { Name: "db1", HardwareAddrs: [MAC1], Arch: "amd64", Address: "198.51.100.150", Params: secretParams, ...body } });
+    expect(made.status).toBe(201);
+    return made.body.Uuid as string;
+  };
+
+  const expectRefusedAndUnchanged = (r: { status: number; body: any }, uuid: string, before: unknown) => {
+    expect(r.status).toBe(403);
+    expect(r.body.Messages).toEqual([KNOWN_MAC_REFUSAL]);
+    const text = JSON.stringify(r.body);
+    for (const secret of [uuid, "db1", "bmc-s3cret-value", "198.51.100.150"]) expect(text).not.toContain(secret);
+    expect(machine(uuid)).toEqual(before as any);
+  };
+
+  test("its MAC, with or without new ones, from anywhere: one refusal saying nothing about it; nothing changes", async () => {
+    const uuid = await known();
+    const before = machine(uuid);
+    const attempts: Array<[string[], string]> = [
+      [[MAC1], "198.51.100.100"],
+      [[MAC1, MAC2], "198.51.100.101"],
+      [[MAC2, MAC1], "198.51.100.102"],
+      [[MAC1], "198.51.100.150"], // its own recorded address proves nothing without its token
+    ];
+    let n = 0;
+    for (const [macs, remote] of attempts) {
+      const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: macs, Arch: "arm64", Inventory: { CPUs: 99 } }, remote, auth: `${REG}-${n++}` });
+      expectRefusedAndUnchanged(r, uuid, before);
+    }
     expect(e.store.list("machines").length).toBe(1);
   });
 
-  test("from an address it does not hold: inventory recorded, no token; operator fields untouched", async () => {
-    const made = await e.call("POST", "/api/v3/machines", { auth: ADMIN, body: { Name: "db1", HardwareAddrs: [MAC1], BootEnv: "", Params: { role: "db" } } });
-    expect(made.status).toBe(201);
-    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1], Inventory: { CPUs: 8 } }, remote: "198.51.100.150" });
-    expect(r.status).toBe(200);
-    expect(r.body.Token).toBe("");
-    expect(r.body.Machine.Name).toBe("db1");
-    expect(r.body.Machine.Params.role).toBe("db");
-    expect(r.body.Machine.Params.inventory.CPUs).toBe(8);
-    expect(r.body.Machine.Address).toBe("");
+  test("from the address Socle's DHCP leased to its MAC: refused all the same", async () => {
+    const uuid = await known({ Address: "" });
+    const before = machine(uuid);
+    await e.store.put("leases", "198.51.100.160", { Addr: "198.51.100.160", Token: MAC1, Strategy: "MAC", State: "ACK", ExpireTime: new Date(Date.now() + 60_000).toISOString() });
+    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, remote: "198.51.100.160" });
+    expectRefusedAndUnchanged(r, uuid, before);
   });
 
-  test("from the address Socle's DHCP leased to one of its MACs: token issued", async () => {
-    await e.call("POST", "/api/v3/machines", { auth: ADMIN, body: { Name: "db1", HardwareAddrs: [MAC1] } });
+  test("MACs of two machines: the same refusal, naming neither", async () => {
+    const a = await known();
+    const b = (await e.call("POST", "/api/v3/machines", { auth: ADMIN, body: { Name: "other-b", HardwareAddrs: [MAC2] } })).body.Uuid;
+    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1, MAC2] } });
+    expect(r.status).toBe(403);
+    expect(r.body.Messages).toEqual([KNOWN_MAC_REFUSAL]);
+    expect(JSON.stringify(r.body)).not.toContain("other-b");
+    expect(JSON.stringify(r.body)).not.toContain(a);
+    expect(JSON.stringify(r.body)).not.toContain(b);
+  });
+
+  test("a refused token is not spent: it still registers its own new machine", async () => {
+    await known();
+    expect((await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1, MAC2] } })).status).toBe(403);
+    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2] } });
+    expect(r.status).toBe(201);
+  });
+});
+
+describe("register: a known machine registers again with its machine token", () => {
+  const registered = async (remote = "198.51.100.100") => {
+    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1, MAC2], Arch: "amd64", Inventory: { CPUs: 1 } }, remote, auth: `${REG}-first` });
+    expect(r.status).toBe(201);
+    return { uuid: r.body.Machine.Uuid as string, auth: `Bearer ${r.body.Token}` };
+  };
+
+  test("its own MACs: 200, the same machine; only its inventory changes", async () => {
+    const { uuid, auth } = await registered();
+    await e.deps.objects.replace("machines", uuid, { ...e.deps.objects.redact(e.deps.objects.def("machines"), machine(uuid)), Name: "web-1", BootEnv: "local", Params: { ...machine(uuid).Params as object, role: "web" } });
+    const before = machine(uuid);
+    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2, MAC1], Name: "renamed", Arch: "arm64", Inventory: { CPUs: 4 } }, auth });
+    expect(r.status).toBe(200);
+    expect(r.body.Machine).toEqual({ Uuid: uuid, Name: "web-1" });
+    expect(r.body.Token).not.toBe("");
+    const after = machine(uuid);
+    expect((after.Params as any).inventory.CPUs).toBe(4);
+    const { Params: p1, ...rest1 } = before;
+    const { Params: p2, ...rest2 } = after;
+    expect(rest2).toEqual(rest1);
+    expect({ ...(p2 as object), inventory: undefined }).toEqual({ ...(p1 as object), inventory: undefined });
+    expect(e.store.list("machines").length).toBe(1);
+  });
+
+  test("a new token goes only to its own address (recorded, or leased by Socle's DHCP); elsewhere Token is empty", async () => {
+    const { uuid, auth } = await registered();
+    expect((await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, auth, remote: "198.51.100.150" })).body.Token).toBe("");
     const lease = (state: string, ms: number) => ({ Addr: "198.51.100.150", Token: MAC1, Strategy: "MAC", State: state, ExpireTime: new Date(Date.now() + ms).toISOString() });
     await e.store.put("leases", "198.51.100.150", lease("OFFER", 60_000));
-    expect((await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, remote: "198.51.100.150" })).body.Token).toBe("");
+    expect((await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, auth, remote: "198.51.100.150" })).body.Token).toBe("");
     await e.store.put("leases", "198.51.100.150", lease("ACK", -1000));
-    expect((await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, remote: "198.51.100.150" })).body.Token).toBe("");
+    expect((await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, auth, remote: "198.51.100.150" })).body.Token).toBe("");
     await e.store.put("leases", "198.51.100.150", lease("ACK", 60_000));
-    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, remote: "::ffff:198.51.100.150" });
+    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, auth, remote: "::ffff:198.51.100.150" });
     expect(r.body.Token).not.toBe("");
-    expect(r.body.Machine.Address).toBe("198.51.100.150");
+    expect(machine(uuid).Address).toBe("198.51.100.100"); // the address is the operator's
   });
 
-  test("MACs of two different machines: 409 naming both, nothing changed", async () => {
-    await e.call("POST", "/api/v3/machines", { auth: ADMIN, body: { Name: "a", HardwareAddrs: [MAC1] } });
-    await e.call("POST", "/api/v3/machines", { auth: ADMIN, body: { Name: "b", HardwareAddrs: [MAC2] } });
-    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1, MAC2] } });
-    expect(r.status).toBe(409);
-    expect(r.body.Messages[0]).toContain("a, b");
+  test("a MAC it does not have (new, or another machine's): 403 naming only that MAC, nothing changes", async () => {
+    const { uuid, auth } = await registered();
+    const other = (await e.call("POST", "/api/v3/machines", { auth: ADMIN, body: { Name: "victim", HardwareAddrs: [MAC3], Params: { secret: "victim-secret" } } })).body;
+    const before = machine(uuid);
+    const victim = machine(other.Uuid);
+    for (const macs of [[MAC1, "52:54:00:e2:00:09"], [MAC3], [MAC1, MAC3]]) {
+      const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: macs, Inventory: { CPUs: 8 } }, auth });
+      expect(r.status).toBe(403);
+      expect(r.body.Messages[0]).toContain("not among this machine's HardwareAddrs");
+      for (const s of [other.Uuid, "victim", "victim-secret"]) expect(JSON.stringify(r.body)).not.toContain(s);
+    }
+    expect(machine(uuid)).toEqual(before);
+    expect(machine(other.Uuid)).toEqual(victim);
+  });
+});
+
+describe("register: limits", () => {
+  test("per source address: a burst, then 429 with Retry-After; other addresses are not held back", async () => {
+    e = await env({ sourceBurst: 3, sourceRefillSeconds: 60 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [`52:54:00:e3:00:0${i}`] }, auth: `${REG}-${i}` });
+      statuses.push(r.status);
+      if (r.status === 429) {
+        expect(r.headers.get("retry-after")).toBeTruthy();
+        expect(r.body.Messages[0]).toContain("too many registrations from this address");
+      }
+    }
+    expect(statuses).toEqual([201, 201, 201, 429, 429]);
+    const elsewhere = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] }, auth: `${REG}-x`, remote: "198.51.100.120" });
+    expect(elsewhere.status).toBe(201);
+  });
+
+  test("per registration token: its requests are counted, then 429", async () => {
+    e = await env({ tokenRequests: 2 });
+    expect((await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: ["zz"] } })).status).toBe(422);
+    expect((await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] } })).status).toBe(201);
+    const third = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] } });
+    expect(third.status).toBe(429);
+    expect(third.body.Messages[0]).toContain("this registration token has made its 2 requests");
   });
 });
 
@@ -194,10 +322,7 @@ describe("register: a registration token may do nothing else", () => {
     expect(e.store.list("machines").length).toBe(0);
   });
 
-  test("a machine token cannot register (403), no credentials is 401", async () => {
-    const made = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1] } });
-    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2] }, auth: `Bearer ${made.body.Token}` });
-    expect(r.status).toBe(403);
+  test("no credentials is 401", async () => {
     const anon = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2] }, auth: null });
     expect(anon.status).toBe(401);
   });

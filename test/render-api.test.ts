@@ -80,12 +80,15 @@ describe("POST /api/v3/render", () => {
     await store.open();
     for (const { type, obj } of SEEDED_BUILTINS) await objects.save(type, objects.def(type).prepare(obj));
     await objects.create("roles", { Name: "previewer", Claims: [{ Scope: "render", Action: "render", Specific: "*" }] });
+    await objects.create("roles", { Name: "machine-reader", Claims: [{ Scope: "machines", Action: "get", Specific: "*" }] });
     const admin = await objects.save("users", objects.def("users").prepare({ Name: "admin", Roles: ["superuser"], Secret: "s".repeat(32) }));
-    const viewer = await objects.save("users", objects.def("users").prepare({ Name: "viewer", Roles: ["previewer"], Secret: "v".repeat(32) }));
+    const viewer = await objects.save("users", objects.def("users").prepare({ Name: "viewer", Roles: ["previewer", "machine-reader"], Secret: "v".repeat(32) }));
+    const renderOnly = await objects.save("users", objects.def("users").prepare({ Name: "render-only", Roles: ["previewer"], Secret: "p".repeat(32) }));
     const other = await objects.save("users", objects.def("users").prepare({ Name: "other", Roles: [], Secret: "o".repeat(32) }));
     adminToken = authn.tokenForUser(admin, 3600).token;
     viewerToken = authn.tokenForUser(viewer, 3600).token;
     otherToken = authn.tokenForUser(other, 3600).token;
+    renderOnlyToken = authn.tokenForUser(renderOnly, 3600).token;
     const data = createStoreBootData(store, nullLogger);
     boot = new BootCore({
       data,
@@ -105,6 +108,7 @@ describe("POST /api/v3/render", () => {
     machineUuid = String(m.Uuid);
   });
   let otherToken = "";
+  let renderOnlyToken = "";
   afterAll(async () => {
     boot.close();
     await store.close();
@@ -176,5 +180,20 @@ describe("POST /api/v3/render", () => {
     const code = await post({ Contents: "<%= 1 + 1 %>" }, viewerToken);
     expect(code.status).toBe(403);
     expect(code.body.Messages).toEqual(['user "viewer" may not create templates']);
+  });
+
+  test("a render for a known machine also needs the claim to get that machine (by Machine, or by its per-MAC Path)", async () => {
+    const byName = await post({ Machine: "Name:n1", Template: "kick-net.tmpl" }, renderOnlyToken);
+    expect(byName.status).toBe(403);
+    expect(byName.body.Messages).toEqual(['user "render-only" may not render for Machine "Name:n1": rendering for a machine needs the claim to get that machine']);
+    expect(JSON.stringify(byName.body)).not.toContain(machineUuid);
+    for (const path of ["boot/52:54:00:00:00:01.ipxe", "/boot/52-54-00-00-00-01.ipxe", "grub/boot/52:54:00:00:00:01.cfg"]) {
+      const r = await post({ Path: path }, renderOnlyToken);
+      expect(r.status).toBe(403);
+      expect(r.body.Messages[0]).toContain(`may not render for Path ${JSON.stringify(path)}`);
+    }
+    // Unknown machines need no machine claim; a reader of the machine renders it.
+    expect((await post({ Path: "boot/52:54:00:00:00:99.ipxe" }, renderOnlyToken)).status).toBe(200);
+    expect((await post({ Path: "boot/52:54:00:00:00:01.ipxe" }, viewerToken)).status).toBe(200);
   });
 });

@@ -1,5 +1,8 @@
 // Authorisation at the edge: every route names the (scope, action, specific) it needs, and the
 // principal's claims decide. Users may always read their own token and change their own password.
+// Claims say which objects; for machine tokens, which fields of their own Machine they may write
+// is said in machine-scope.ts (the routes that write machines pass its guard). A registration
+// token reaches POST /api/v3/register only (routes-register.ts).
 
 import type { Context } from "hono";
 import { SocleError } from "../model/errors.ts";

@@ -8,6 +8,7 @@ import type { PrefsService } from "./prefs.ts";
 import type { EventHub } from "./events.ts";
 import type { BootCore } from "../boot/core.ts";
 import type { FilePresence } from "../boot/file-source.ts";
+import type { RegistrationLimits } from "./registration-limits.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -36,4 +37,6 @@ export interface ApiDeps {
    * Without it BootEnvs report only what was checked on write.
    */
   bootFiles?: FilePresence;
+  /** Limits of POST /api/v3/register per source and per registration token (defaults otherwise). */
+  registrationLimits?: Partial<RegistrationLimits>;
 }

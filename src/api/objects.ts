@@ -32,6 +32,13 @@ export interface ReadView {
   apply(objs: readonly ModelObject[]): Promise<ModelObject[]>;
 }
 
+/**
+ * A check of one write against the object it changes, run after the write is applied and before
+ * it is stored, in the same synchronous step (so `current` is what the write replaces). Throws to
+ * refuse the write. The routes pass one for principals limited to some fields (machine-scope.ts).
+ */
+export type WriteGuard = (next: ModelObject, current: ModelObject) => void;
+
 export class ObjectService {
   private readonly inflight = new Map<string, Map<string, { obj: ModelObject | null }>>();
 
@@ -99,12 +106,14 @@ export class ObjectService {
     return this.commit(def, key, obj);
   }
 
-  async replace(prefix: string, ref: string, input: unknown): Promise<ModelObject> {
+  /** Replace the object; `guard` sees the prepared object and the stored one. */
+  async replace(prefix: string, ref: string, input: unknown, guard?: WriteGuard): Promise<ModelObject> {
     const def = this.writableDef(prefix);
     const existing = this.get(prefix, ref);
     const key = String(existing[def.key]);
     this.assertWritable(def, key, existing);
     const obj = def.prepare(input, existing);
+    guard?.(obj, existing);
     return this.commit(def, key, obj);
   }
 
@@ -112,14 +121,18 @@ export class ObjectService {
    * Apply a JSON Patch to the object as the client sees it: secrets removed and, when given, the
    * read-time `status` (Available, Errors) in place, so that a `test` op compares with what the
    * client read. Status fields are set by the server, so whatever the patch does to them is dropped.
+   * `guard` sees the patched document and the one the patch applied to, both as the client sees
+   * them (before secrets are carried over and before validation), so a patch that writes a
+   * secret field is seen writing it.
    */
-  async patch(prefix: string, ref: string, ops: unknown, status?: ModelObject): Promise<ModelObject> {
+  async patch(prefix: string, ref: string, ops: unknown, status?: ModelObject, guard?: WriteGuard): Promise<ModelObject> {
     const def = this.writableDef(prefix);
     const existing = this.get(prefix, ref);
     const key = String(existing[def.key]);
     this.assertWritable(def, key, existing);
     const visible = status === undefined ? this.redact(def, existing) : { ...this.redact(def, existing), ...status };
     const patched = applyPatch(visible, ops, { model: def.model, key });
+    guard?.(patched as ModelObject, visible);
     // Secret fields are invisible to clients, so they are carried over from the stored object.
     const restored: ModelObject = { ...(patched as ModelObject) };
     for (const f of def.secretFields) if (existing[f] !== undefined) restored[f] = existing[f];

@@ -8,6 +8,7 @@ import { SocleError, invalid } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { prepareInput } from "./input-hooks.ts";
 import { bootFileStatusView } from "./boot-file-status.ts";
+import { machineWriteGuard } from "./machine-scope.ts";
 
 export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { objects } = deps;
@@ -61,6 +62,15 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const key = String(existing[def.key]);
     requireClaim(c, prefix, "update", key);
     const body = await readJson(c, { model: def.model, key, limit: deps.bodyLimit });
+    const guard = prefix === "machines" ? machineWriteGuard(principalOf(c)) : undefined;
+    if (guard) {
+      // A machine's PUT: first the fields it sent, as sent (so a forbidden one is 403 before any
+      // 422, and a Secret it sends is seen), then the whole object as it would be stored. Its
+      // input skips prepareInput: the defaultBootEnv rule is about BootEnv, which it may not touch.
+      const shown = objects.redact(def, existing);
+      if (typeof body === "object" && body !== null && !Array.isArray(body)) guard({ ...shown, ...(body as ModelObject) }, shown);
+      return json(objects.redact(def, await seen(prefix, await objects.replace(prefix, key, body, guard))));
+    }
     const input = await prepareInput(deps, prefix, body, existing);
     const saved = await seen(prefix, await objects.replace(prefix, key, input));
     return json(objects.redact(def, saved));
@@ -76,7 +86,8 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!Array.isArray(ops)) throw invalid(def.model, key, "PATCH body must be a JSON Patch (RFC 6902) array of operations");
     // `test` ops compare with what a GET shows, read-time status included.
     const shown = await seen(prefix, existing);
-    const saved = await seen(prefix, await objects.patch(prefix, key, ops, { Available: shown.Available, Errors: shown.Errors }));
+    const guard = prefix === "machines" ? machineWriteGuard(principalOf(c)) : undefined;
+    const saved = await seen(prefix, await objects.patch(prefix, key, ops, { Available: shown.Available, Errors: shown.Errors }, guard));
     return json(objects.redact(def, saved));
   });
 

@@ -3,13 +3,14 @@
 
 import type { Context, Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
-import { type ApiEnv, requireClaim } from "./access.ts";
+import { type ApiEnv, principalOf, requireClaim } from "./access.ts";
 import type { Action } from "../auth/claims.ts";
 import { json, jsonWithEtag, readJson } from "./http-util.ts";
 import { invalid, notFound } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { applyPatch } from "../model/json-patch.ts";
 import { resolveParams, validateParamValues } from "../model/params.ts";
+import { machineWriteGuard } from "./machine-scope.ts";
 
 const PARAM_OWNERS = ["machines", "profiles"] as const;
 
@@ -41,10 +42,14 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return out;
   };
 
-  const save = async (prefix: string, obj: ModelObject, key: string, next: Record<string, unknown>) => {
+  const save = async (c: Context<ApiEnv>, prefix: string, obj: ModelObject, key: string, next: Record<string, unknown>) => {
+    // A machine token writes only some of its own Params (machine-scope.ts): checked first, so a
+    // forbidden parameter is 403 whatever its value.
+    const guard = prefix === "machines" ? machineWriteGuard(principalOf(c)) : undefined;
+    guard?.({ ...obj, Params: next }, obj);
     const problems = validateParamValues(next, (n) => store.get("params", n));
     if (problems.length) throw invalid(objects.def(prefix).model, key, problems);
-    const saved = await objects.replace(prefix, key, { ...objects.redact(objects.def(prefix), obj), Params: next });
+    const saved = await objects.replace(prefix, key, { ...objects.redact(objects.def(prefix), obj), Params: next }, guard);
     return params(saved);
   };
 
@@ -60,7 +65,7 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       if (typeof body !== "object" || body === null || Array.isArray(body)) {
         throw invalid(def.model, key, "Params: body must be a JSON object of parameter values");
       }
-      return json(await save(prefix, obj, key, body as Record<string, unknown>));
+      return json(await save(c, prefix, obj, key, body as Record<string, unknown>));
     });
 
     app.patch(`/api/v3/${prefix}/:key/params`, async (c) => {
@@ -68,7 +73,7 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       const ops = await readJson(c, { model: def.model, key, limit: deps.bodyLimit, types: ["application/json-patch+json"] });
       if (!Array.isArray(ops)) throw invalid(def.model, key, "PATCH body must be a JSON Patch (RFC 6902) array");
       const next = applyPatch(params(obj), ops) as Record<string, unknown>;
-      return json(await save(prefix, obj, key, next));
+      return json(await save(c, prefix, obj, key, next));
     });
 
     app.get(`/api/v3/${prefix}/:key/params/:name`, (c) => {
@@ -83,7 +88,7 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       const { def, obj, key } = owner(c, prefix, "update");
       const name = c.req.param("name");
       const value = await readJson(c, { model: def.model, key, limit: deps.bodyLimit });
-      await save(prefix, obj, key, { ...params(obj), [name]: value });
+      await save(c, prefix, obj, key, { ...params(obj), [name]: value });
       return json(value);
     });
 
@@ -93,7 +98,7 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       const current = params(obj);
       if (!(name in current)) throw notFound(def.model, `${key}/params/${name}`);
       const { [name]: removed, ...rest } = current;
-      await save(prefix, obj, key, rest);
+      await save(c, prefix, obj, key, rest);
       return json(removed);
     });
   }

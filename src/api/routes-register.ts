@@ -1,23 +1,38 @@
-// Self-registration: POST /api/v3/register, called by the discovery environment of a machine that
-// booted while unknown. Its kernel command line carries a short-lived registration token
-// (principal kind "registration", registrationClaims()); with it the machine posts its MAC
-// addresses and inventory, and gets back its Machine object and a machine-scoped token.
+// Self-registration: POST /api/v3/register, called by the discovery environment
+// (src/assets/discovery/socle-register) with the token on its kernel command line. The body is a
+// closed set of facts (MACs, name, arch, inventory); the answer is {Machine: {Uuid, Name}, Token}:
+// who the machine now is and its machine token, nothing else. The machine reads the rest of
+// itself with that token.
 //
 // Why a route of its own rather than DRP's `POST /machines` with a registration principal: the
 // generic create would let whoever holds a registration token (it travels in clear over PXE)
-// choose BootEnv, Profiles and Params of the machine it creates. Here the body is a closed set of
-// facts (MACs, name, arch, inventory); everything else keeps its default, and a registration
-// token is refused on every other route (the guard below).
+// choose BootEnv, Profiles and Params of the machine it creates. Here everything but the facts
+// keeps its default, and a registration token is refused on every other route (the guard below).
+//
+// Who may register what. A MAC is a claim anyone can make, never a proof (DESIGN.md, trust model):
+// - A registration token creates a machine for MACs that no machine has. When one of the MACs
+//   belongs to a known machine the request is refused with one fixed message that says nothing
+//   about that machine: finding a machine by a MAC would hand its Params, secrets and token, or
+//   a MAC of the caller's choosing, to whoever fetched any unknown MAC's boot file.
+// - A registration token is single-use: it creates one machine. It is minted each time the
+//   discovery boot file is rendered, i.e. per boot, so one is all an honest machine needs; and it
+//   travels in clear, so a listener must find it spent. A retry of that one registration (same
+//   token, same address, MACs of the machine it created: an answer lost on the way) gets the same
+//   answer and changes nothing; requests racing the first wait for it.
+// - A known machine that boots discovery again registers with its machine token (the discovery
+//   env rendered for a known machine carries it): only MACs it already has, and only its
+//   Params.inventory changes (machine-scope.ts). Name, Arch, Address and MACs are the operator's.
+// - An operator (a user with the claim to create machines) registers as a registration token
+//   does, without the per-token limits.
+// Requests are limited per source address and per registration token (registration-limits.ts).
 //
 // Inventory goes into the machine's Params as one object, Params.inventory (DRP keeps its gohai
 // inventory in Params too): templates read it with it.param("inventory"), and Params take
 // structured values where Meta holds only strings. A new registration replaces it whole.
 //
-// Matching: a known machine is found by any of its HardwareAddrs and updated, never duplicated.
-// A machine token for a machine that existed before this request is handed out only when the
-// request comes from that machine's recorded Address or from the address Socle's DHCP leased to
-// one of its MACs; otherwise anyone holding a registration token could claim a known machine's
-// token (and read its Params) by posting its MAC. The inventory is still recorded, without Token.
+// Tokens: a new machine's token goes to the request that created it. A known machine's new token
+// goes only to a request from its recorded Address or from the address Socle's DHCP leased to one
+// of its MACs; elsewhere Token is "" (the caller keeps the machine token it came with).
 
 import type { Context, Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
@@ -27,6 +42,11 @@ import { SocleError, badRequest, conflict, invalid } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { checkIPv4, checkMac, checkName, quote } from "../model/validate.ts";
 import { ARCHES, normalizeArch } from "../model/schemas/machines.ts";
+import type { Principal } from "../auth/claims.ts";
+import { parseAuthorization } from "../auth/basic.ts";
+import { peekToken } from "../auth/tokens.ts";
+import { machineWriteGuard } from "./machine-scope.ts";
+import { RegistrationLimiter, type Ticket } from "./registration-limits.ts";
 
 export const REGISTER_PATH = "/api/v3/register";
 /** The machine Param the inventory is stored in (templates: it.param("inventory").Disks). */
@@ -171,70 +191,132 @@ export function remoteIPv4(remote: string): string {
   return r.ok ? r.value : "";
 }
 
+/** What a registration answers: who the machine is, and no more. */
+export interface RegisteredMachine {
+  Uuid: string;
+  Name: string;
+}
+
 export interface RegisterResult {
-  Machine: ModelObject;
+  Machine: RegisteredMachine;
   /** Machine-scoped token; "" when it is withheld (see the header comment). */
   Token: string;
   /** true when a machine was created by this request. */
   Created: boolean;
 }
 
+/** Who is registering: a machine proving itself with its token, or a new machine. */
+export type Registrant =
+  | { kind: "machine"; principal: Principal }
+  /** A registration token (with its ticket) or an operator (no ticket). */
+  | { kind: "new"; ticket?: Ticket };
+
+/** The one refusal for a MAC of a known machine: the same whichever MAC and machine. */
+export const KNOWN_MAC_REFUSAL =
+  "register: refused: a registration token registers new machines only, and these MACs are not all new; a known machine registers with its own machine token";
+
+/** The refusal for a registration token that has created its machine. */
+export const SPENT_TOKEN_REFUSAL =
+  "register: refused: this registration token has registered a machine already (a registration token registers one machine; the next boot brings a new token)";
+
+const refused = (msg: string) => new SocleError("Forbidden", "machines", "", msg);
+const answer = (m: ModelObject): RegisteredMachine => ({ Uuid: String(m.Uuid), Name: String(m.Name) });
+
 /**
- * Register (create or find and update) the machine posting `input` from `remote`. `now` is for
- * the inventory stamp and lease expiry.
+ * Register the machine posting `input` from `remote`, as `who` allows (see the header comment).
+ * `now` is for the inventory stamp and lease expiry.
  */
-export async function registerMachine(deps: ApiDeps, input: RegistrationInput, remote: string, now = new Date()): Promise<RegisterResult> {
-  const { objects, store } = deps;
+export async function registerMachine(deps: ApiDeps, input: RegistrationInput, who: Registrant, remote: string, now = new Date()): Promise<RegisterResult> {
+  if (who.kind === "machine") return registerKnown(deps, input, who.principal, remote, now);
+  const ticket = who.ticket;
+  if (!ticket) return createMachine(deps, input, remote, now);
+  // Requests racing the first one with this token wait for it, then see what it did.
+  while (ticket.pending) await ticket.pending.catch(() => undefined);
+  if (ticket.created) return repeatRegistration(deps, input, ticket, remote);
+  const creating = createMachine(deps, input, remote, now);
+  ticket.pending = creating;
+  try {
+    const result = await creating;
+    ticket.created = { uuid: result.Machine.Uuid, remote, macs: [...input.HardwareAddrs] };
+    return result;
+  } finally {
+    ticket.pending = undefined;
+  }
+}
+
+/** A new machine for MACs no machine has; refused (saying nothing of it) when one has them. */
+async function createMachine(deps: ApiDeps, input: RegistrationInput, remote: string, now: Date): Promise<RegisterResult> {
+  const { objects } = deps;
   const log = deps.log.child("register");
   const addr = remoteIPv4(remote);
   const ttl = Number(deps.prefs.value("knownTokenTimeout")) || 3600;
+  const first = input.HardwareAddrs[0] as string;
+  const refuseKnown = () => {
+    const owners = matchingMachines(deps, input.HardwareAddrs).map((m) => String(m.Uuid));
+    // The operator's log says which machine; the caller learns nothing about it.
+    log.warn("registration for MACs of a known machine refused", { machines: owners.join(","), macs: input.HardwareAddrs.join(","), remote: addr || remote });
+    return refused(KNOWN_MAC_REFUSAL);
+  };
+  if (matchingMachines(deps, input.HardwareAddrs).length > 0) throw refuseKnown();
 
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const matches = matchingMachines(deps, input.HardwareAddrs);
-    if (matches.length > 1) {
-      throw conflict("machines", "", `register: MACs ${input.HardwareAddrs.join(", ")} belong to ${matches.length} machines (${matches.map((m) => String(m.Name)).sort().join(", ")}); merge or delete them first`);
-    }
-    const existing = matches[0];
-    if (existing) {
-      const key = String(existing.Uuid);
-      const known = new Set((existing.HardwareAddrs as string[] | undefined) ?? []);
-      const entitled = mayTakeToken(store, existing, addr, now);
-      const next: ModelObject = {
-        ...existing,
-        HardwareAddrs: [...known, ...input.HardwareAddrs.filter((m) => !known.has(m))],
-        Params: { ...((existing.Params as Record<string, unknown>) ?? {}), ...inventoryParams(input.Inventory, now) },
-        ...(input.Arch ? { Arch: input.Arch } : {}),
-        ...(entitled && addr && addressFree(deps, addr, key) ? { Address: addr } : {}),
-      };
-      const saved = await objects.replace("machines", key, next);
-      if (!entitled) log.warn("known machine registered again from an address it does not hold: no token issued", { machine: key, remote: addr || remote });
-      else log.info("known machine registered again", { machine: key, name: String(saved.Name), remote: addr });
-      return { Machine: saved, Token: entitled ? deps.authn.tokenForMachine(saved, ttl).token : "", Created: false };
-    }
-    const first = input.HardwareAddrs[0] as string;
-    const wanted = input.Name ?? input.Inventory.Hostname;
-    const nameOk = wanted !== undefined && checkName(wanted).ok && !objects.find("machines", `Name:${wanted}`);
-    const name = nameOk ? (wanted as string) : discoveredName(first);
-    const obj: ModelObject = {
-      Name: name,
-      HardwareAddrs: input.HardwareAddrs,
-      ...(input.Arch ? { Arch: input.Arch } : {}),
-      ...(addr && addressFree(deps, addr, "") ? { Address: addr } : {}),
-      Params: inventoryParams(input.Inventory, now),
-      Description: "registered by discovery",
-    };
+  const wanted = input.Name ?? input.Inventory.Hostname;
+  const nameOk = wanted !== undefined && checkName(wanted).ok && !objects.find("machines", `Name:${wanted}`);
+  const obj: ModelObject = {
+    Name: nameOk ? (wanted as string) : discoveredName(first),
+    HardwareAddrs: input.HardwareAddrs,
+    ...(input.Arch ? { Arch: input.Arch } : {}),
+    ...(addr && addressFree(deps, addr, "") ? { Address: addr } : {}),
+    Params: inventoryParams(input.Inventory, now),
+    Description: "registered by discovery",
+  };
+  for (let attempt = 0; ; attempt++) {
     try {
-      const created = await objects.create("machines", obj);
-      log.info("machine registered", { machine: String(created.Uuid), name, mac: first, remote: addr });
-      return { Machine: created, Token: deps.authn.tokenForMachine(created, ttl).token, Created: true };
+      const created = await objects.create("machines", attempt === 0 ? obj : { ...obj, Name: discoveredName(first), Address: "" });
+      log.info("machine registered", { machine: String(created.Uuid), name: String(created.Name), mac: first, remote: addr });
+      return { Machine: answer(created), Token: deps.authn.tokenForMachine(created, ttl).token, Created: true };
     } catch (err) {
-      // Two registrations of one machine at once (two NICs, a retry): the loser's create fails
-      // on the unique MAC or name; the second pass finds the winner's machine.
-      if (attempt === 0 && err instanceof SocleError && (err.type === "Conflict" || err.type === "ValidationError") && matchingMachines(deps, input.HardwareAddrs).length > 0) continue;
-      throw err;
+      if (!(err instanceof SocleError) || err.type !== "Conflict") throw err;
+      // Another registration of these MACs won the race: they are a known machine's now.
+      if (matchingMachines(deps, input.HardwareAddrs).length > 0) throw refuseKnown();
+      // The name or address was taken meanwhile: once more with d<mac> and no address. The
+      // conflict's own message names the other machine, so it is logged, never answered.
+      log.warn("registration conflict", { error: err.message, attempt, remote: addr || remote });
+      if (attempt > 0) throw conflict("machines", "", "register: the machine could not be created (its MACs, name or address were taken meanwhile); retry");
     }
   }
-  throw conflict("machines", "", `register: MACs ${input.HardwareAddrs.join(", ")} changed owner twice during registration; retry`);
+}
+
+/** The same registration again with the token that created the machine: the same answer. */
+function repeatRegistration(deps: ApiDeps, input: RegistrationInput, ticket: Ticket, remote: string): RegisterResult {
+  const made = ticket.created!;
+  const machine = deps.store.get("machines", made.uuid);
+  const held = new Set((machine?.HardwareAddrs as string[] | undefined) ?? []);
+  const same = machine !== undefined && remote === made.remote && input.HardwareAddrs.every((m) => made.macs.includes(m) && held.has(m));
+  if (!same) throw refused(SPENT_TOKEN_REFUSAL);
+  const ttl = Number(deps.prefs.value("knownTokenTimeout")) || 3600;
+  return { Machine: answer(machine), Token: deps.authn.tokenForMachine(machine, ttl).token, Created: false };
+}
+
+/** A known machine with its own token: its own MACs only; its inventory is all that changes. */
+async function registerKnown(deps: ApiDeps, input: RegistrationInput, p: Principal, remote: string, now: Date): Promise<RegisterResult> {
+  const { objects, store } = deps;
+  const uuid = p.machine ?? p.name;
+  const machine = store.get("machines", uuid);
+  if (!machine) throw new SocleError("NotFound", "machines", uuid, `register: machine "${uuid}" no longer exists`);
+  const held = new Set((machine.HardwareAddrs as string[] | undefined) ?? []);
+  const other = input.HardwareAddrs.filter((m) => !held.has(m));
+  if (other.length > 0) {
+    throw refused(`register: ${other.join(", ")} ${other.length === 1 ? "is" : "are"} not among this machine's HardwareAddrs: a machine token registers its own MACs only (an operator adds hardware addresses)`);
+  }
+  const def = objects.def("machines");
+  const next = { ...objects.redact(def, machine), Params: { ...((machine.Params as Record<string, unknown>) ?? {}), ...inventoryParams(input.Inventory, now) } };
+  const saved = await objects.replace("machines", uuid, next, machineWriteGuard(p));
+  const addr = remoteIPv4(remote);
+  const entitled = mayTakeToken(store, saved, addr, now);
+  const log = deps.log.child("register");
+  log.info("known machine registered again", { machine: uuid, name: String(saved.Name), remote: addr || remote, token: entitled ? "issued" : "withheld (not from its address)" });
+  const ttl = Number(deps.prefs.value("knownTokenTimeout")) || 3600;
+  return { Machine: answer(saved), Token: entitled ? deps.authn.tokenForMachine(saved, ttl).token : "", Created: false };
 }
 
 function matchingMachines(deps: ApiDeps, macs: readonly string[]): ModelObject[] {
@@ -258,11 +340,26 @@ function mayTakeToken(store: ApiDeps["store"], m: ModelObject, addr: string, now
   return macs.includes(lease.Token) && lease.State === "ACK" && Number.isFinite(ends) && ends > now.getTime();
 }
 
+/** The ticket of the registration token the request came with (its lifetime from its payload). */
+function ticketOf(c: Context<ApiEnv>, deps: ApiDeps, limiter: RegistrationLimiter): Ticket {
+  const creds = parseAuthorization(c.req.header("authorization") ?? null);
+  const token = creds?.kind === "bearer" ? creds.token : "";
+  let expiresAt: number;
+  try {
+    expiresAt = peekToken(token).exp * 1000;
+  } catch {
+    expiresAt = Date.now() + (Number(deps.prefs.value("unknownTokenTimeout")) || 600) * 1000;
+  }
+  return limiter.ticket(token, expiresAt);
+}
+
 /**
  * Register the route and the guard that confines registration tokens to it. Call this right
  * after authentication and before every other route, so the guard runs first.
  */
 export function registerRoutes(app: Hono<ApiEnv>, deps: ApiDeps, remoteOf: (req: Request) => string): void {
+  const limiter = new RegistrationLimiter(deps.registrationLimits);
+
   app.use("/api/v3/*", async (c, next) => {
     const p = c.get("principal");
     if (p?.kind === "registration" && !(c.req.method === "POST" && c.req.path === REGISTER_PATH)) {
@@ -273,13 +370,18 @@ export function registerRoutes(app: Hono<ApiEnv>, deps: ApiDeps, remoteOf: (req:
 
   app.post(REGISTER_PATH, async (c: Context<ApiEnv>) => {
     const p = principalOf(c);
-    if (p.kind === "machine") throw new SocleError("Forbidden", "machines", p.machine ?? "", `machine "${p.name}" is registered already; use its machine token on /api/v3/machines`);
-    requireClaim(c, "machines", "create");
+    const remote = remoteOf(c.req.raw);
+    limiter.admitSource(remoteIPv4(remote) || remote);
+    let who: Registrant;
+    if (p.kind === "machine") who = { kind: "machine", principal: p };
+    else {
+      requireClaim(c, "machines", "create");
+      who = { kind: "new", ...(p.kind === "registration" ? { ticket: ticketOf(c, deps, limiter) } : {}) };
+    }
     const body = await readJson(c, { model: "machines", limit: Math.min(deps.bodyLimit ?? MAX_BODY, MAX_BODY) });
     if (body === null) throw badRequest("machines", "", "register: body is null; expected a JSON object");
     const input = parseRegistration(body);
-    const result = await registerMachine(deps, input, remoteOf(c.req.raw));
-    const def = deps.objects.def("machines");
-    return json({ Machine: deps.objects.redact(def, result.Machine), Token: result.Token }, result.Created ? 201 : 200);
+    const result = await registerMachine(deps, input, who, remote);
+    return json({ Machine: result.Machine, Token: result.Token }, result.Created ? 201 : 200);
   });
 }

@@ -12,6 +12,10 @@
 // the output carries TOKEN-WITHHELD in its place, so a render claim never leaks credentials.
 // Contents (template text that is not stored) is code run in the server, like a Template write:
 // it needs the claim to create templates as well.
+// A render for a known machine shows what that machine's files hold (its kickstart carries the
+// password hash, its Ignition the Secure params), so it needs the claim to get that machine as
+// well: the one named by Machine, and the one whose MAC a per-MAC loader Path names
+// (boot/<mac>.ipxe, grub/boot/<mac>.cfg), which the preview renders for that machine.
 
 import type { Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
@@ -19,7 +23,10 @@ import { type ApiEnv, may, requireClaim } from "./access.ts";
 import { json, readJson } from "./http-util.ts";
 import { SocleError, invalid } from "../model/errors.ts";
 import type { TokenIssuer } from "../boot/core.ts";
+import { dispatchMac } from "../boot/ipxe-dispatch.ts";
+import { grubDispatchMac } from "../boot/grub-dispatch.ts";
 import type { Principal } from "../auth/claims.ts";
+import type { ModelObject } from "../model/object.ts";
 
 export const WITHHELD_TOKEN = "TOKEN-WITHHELD";
 const FIELDS = ["Machine", "BootEnv", "Template", "Contents", "Path"] as const;
@@ -37,8 +44,15 @@ export function renderRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (body.Machine !== undefined) {
       machine = deps.objects.find("machines", body.Machine);
       if (!machine) throw invalid("render", body.Machine, `Machine: machine ${JSON.stringify(body.Machine)} not found`);
+      requireMachineRead(principal, machine, `Machine ${JSON.stringify(body.Machine)}`);
     }
-    const result = boot.preview({
+    if (body.Path !== undefined) {
+      const path = body.Path.replace(/^\/+/, "");
+      const mac = dispatchMac(path) ?? grubDispatchMac(path);
+      const owner = mac === undefined ? undefined : deps.store.list("machines").find((m) => Array.isArray(m.HardwareAddrs) && m.HardwareAddrs.includes(mac));
+      if (owner) requireMachineRead(principal, owner, `Path ${JSON.stringify(body.Path)}`);
+    }
+    const result = await boot.preview({
       machine,
       env: body.BootEnv,
       template: body.Template,
@@ -49,6 +63,15 @@ export function renderRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     });
     return json(result);
   });
+}
+
+/**
+ * Refuse a render for a machine the caller may not read. The message names the machine as the
+ * caller referred to it, so a refusal reveals no Uuid the caller did not send.
+ */
+function requireMachineRead(p: Principal, machine: ModelObject, asGiven: string): void {
+  if (may(p, "machines", "get", String(machine.Uuid))) return;
+  throw new SocleError("Forbidden", "render", "", `${p.kind} "${p.name}" may not render for ${asGiven}: rendering for a machine needs the claim to get that machine`);
 }
 
 function parseBody(body: unknown): RenderBody {

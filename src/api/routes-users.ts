@@ -1,11 +1,21 @@
 // Users' tokens and passwords, and machine tokens.
+//
+// `GET /users/<name>/token?roles=a,b` narrows a token to some of the user's roles. A role the
+// user does not hold is refused (400, naming it) rather than silently granting nothing, so that a
+// typo does not hand out a token that looks right and fails later. A token that was itself
+// narrowed passes its narrowing on: the tokens it gets for its own user are narrowed at least as
+// much (403 for a role beyond it), and it may not change its user's password without the claim,
+// since a new password is the whole account.
 
 import type { Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
-import { type ApiEnv, requireClaim, requireSelfOr } from "./access.ts";
+import type { Context } from "hono";
+import { type ApiEnv, principalOf, requireClaim, requireSelfOr } from "./access.ts";
 import { intParam, json, readJson } from "./http-util.ts";
-import { invalid } from "../model/errors.ts";
+import { SocleError, badRequest, invalid } from "../model/errors.ts";
 import { generateSecret } from "../auth/passwords.ts";
+import { narrowRoles } from "../auth/claims.ts";
+import type { ModelObject } from "../model/object.ts";
 import { hashChecked } from "./input-hooks.ts";
 
 export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
@@ -21,13 +31,36 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 
 
   /** The user named in the path, after the self-or-claim check for `action`. */
-  const selfOr = (c: Parameters<typeof requireSelfOr>[0], action: "token" | "password") => {
+  const selfOr = (c: Context<ApiEnv>, action: "token" | "password") => {
     const user = objects.get("users", c.req.param("key")!);
     const name = String(user.Name);
-    requireSelfOr(c, "users", action, name);
+    const p = principalOf(c);
+    if (action === "password" && p.roles !== undefined) requireClaim(c, "users", action, name);
+    else requireSelfOr(c, "users", action, name);
     return { user, name };
   };
-  const tokenBody = (who: Record<string, string>, t: { token: string; expiresAt: number; claims: unknown }, ttl: number) =>
+
+  /** The roles a new token for `user` is narrowed to; undefined: all of them. */
+  const narrowing = (c: Context<ApiEnv>, user: ModelObject, name: string): string[] | undefined => {
+    const p = principalOf(c);
+    const within = p.kind === "user" && p.name === name ? p.roles : undefined;
+    const values = c.req.queries("roles");
+    if (values === undefined) return within;
+    const held = Array.isArray(user.Roles) ? (user.Roles as string[]) : [];
+    const { roles, problems, beyond } = narrowRoles(name, values, held, within);
+    if (problems.length > 0) throw badRequest("users", name, problems);
+    if (beyond.length > 0) {
+      throw new SocleError(
+        "Forbidden",
+        "users",
+        name,
+        beyond.map((r) => `a token narrowed to roles ${JSON.stringify(within)} may not get a token for role "${r}"`),
+      );
+    }
+    return roles;
+  };
+
+  const tokenBody = (who: Record<string, unknown>, t: { token: string; expiresAt: number; claims: unknown }, ttl: number) =>
     json({ Token: t.token, Info: { ...who, Expires: new Date(t.expiresAt).toISOString(), Ttl: ttl, Claims: t.claims } });
 
   app.post("/api/v3/users/:key/password", async (c) => {
@@ -44,13 +77,26 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get("/api/v3/users/:key/token", (c) => {
     const { user, name } = selfOr(c, "token");
     const ttl = ttlOf(c, "users", "userTokenTimeout");
-    return tokenBody({ User: name }, authn.tokenForUser(user, ttl), ttl);
+    const roles = narrowing(c, user, name);
+    return tokenBody({ User: name, ...(roles !== undefined ? { Roles: roles } : {}) }, authn.tokenForUser(user, ttl, roles), ttl);
   });
 
   app.post("/api/v3/users/:key/revoke", async (c) => {
     const { user, name } = selfOr(c, "token");
     await objects.save("users", { ...user, Secret: generateSecret() });
     return json(objects.redact(objects.def("users"), objects.get("users", name)));
+  });
+
+  // The one BootEnv change a machine makes itself (its token may not write BootEnv:
+  // machine-scope.ts): to `local`, as the last step of an install, so that the reboot boots the new
+  // disk. It can only end network installs, never start one or choose what a machine boots. The
+  // shipped installer templates call it; operators may too (machines update).
+  app.post("/api/v3/machines/:key/boot-local", async (c) => {
+    const machine = objects.get("machines", c.req.param("key"));
+    const uuid = String(machine.Uuid);
+    requireClaim(c, "machines", "update", uuid);
+    const saved = await objects.patch("machines", uuid, [{ op: "replace", path: "/BootEnv", value: "local" }]);
+    return json(objects.redact(objects.def("machines"), saved));
   });
 
   app.get("/api/v3/machines/:key/token", (c) => {

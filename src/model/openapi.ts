@@ -152,6 +152,12 @@ function paramsPaths(prefix: "machines" | "profiles", keyName: string): Record<s
 }
 
 /** The OpenAPI 3.1 document of the API at /api/v3. */
+/** The answer of POST /register: who the machine is and its token, nothing else. */
+const REGISTERED: Json = {
+  type: "object",
+  properties: { Machine: { type: "object", properties: { Uuid: { type: "string" }, Name: { type: "string" } } }, Token: { type: "string", description: '"" when withheld (not from the machine\'s address)' } },
+};
+
 export function openApiDocument(info: { version: string }): Json {
   const schemas: Record<string, unknown> = {
     Error: {
@@ -224,6 +230,12 @@ export function openApiDocument(info: { version: string }): Json {
         summary: "Issue a bearer token",
         parameters: [
           { name: "ttl", in: "query", schema: { type: "integer", minimum: 1 }, description: "Lifetime in seconds (at most maxTokenTtl)" },
+          {
+            name: "roles",
+            in: "query",
+            schema: { type: "string" },
+            description: "Narrow the token to these of the user's roles (comma list, or repeat the parameter); a role the user does not hold is 400. Claims are resolved per request from the user's current roles.",
+          },
         ],
         responses: { "200": jsonBody(ref("Token"), "Token"), ...ERRORS, "404": errorResponse("No such user") },
       },
@@ -247,7 +259,7 @@ export function openApiDocument(info: { version: string }): Json {
       get: { tags: ["machines"], operationId: "getMachineToken", summary: "Issue a token that may read and update only this machine", parameters: [{ name: "ttl", in: "query", schema: { type: "integer", minimum: 1 } }], responses: { "200": jsonBody(ref("Token"), "Token"), ...ERRORS } },
     },
     "/register": {
-      post: { tags: ["machines"], operationId: "register", summary: "Discovery: find (by any MAC) or create this machine; needs a registration token", requestBody: { required: true, ...jsonBody({ type: "object", properties: { HardwareAddrs: { type: "array", items: { type: "string" } }, Name: { type: "string" }, Arch: { type: "string" }, Inventory: { type: "object" } }, required: ["HardwareAddrs"] }, "What the machine reports") }, responses: { "200": jsonBody({ type: "object", properties: { Machine: ref("Machine"), Token: { type: "string" } } }, "Known machine"), "201": jsonBody({ type: "object", properties: { Machine: ref("Machine"), Token: { type: "string" } } }, "Created"), ...ERRORS } },
+      post: { tags: ["machines"], operationId: "register", summary: "Discovery: a registration token creates this machine (MACs no machine has; single-use); a machine token updates its own inventory", requestBody: { required: true, ...jsonBody({ type: "object", properties: { HardwareAddrs: { type: "array", items: { type: "string" } }, Name: { type: "string" }, Arch: { type: "string" }, Inventory: { type: "object" } }, required: ["HardwareAddrs"] }, "What the machine reports") }, responses: { "200": jsonBody(REGISTERED, "Known machine (its machine token, or a retry of this token's registration)"), "201": jsonBody(REGISTERED, "Created"), ...ERRORS } },
     },
     "/files/{path}": {
       parameters: [{ name: "path", in: "path", required: true, schema: { type: "string" }, description: "Path below <data-dir>/files" }],

@@ -170,17 +170,31 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
     expect(Buffer.compare(got, debian)).toBe(0);
   }, 90_000);
 
+  test("4b. a registered machine set to discovery boots again and re-registers with its own machine token: still one machine", async () => {
+    const s = ready();
+    const [before] = await s.machinesWith(MAC.bios);
+    expect(before).toBeDefined();
+    await s.must("PATCH", `/api/v3/machines/${before.Uuid}`, { json: [{ op: "replace", path: "/BootEnv", value: "discovery" }], type: "application/json-patch+json" });
+    await boot("bios-again", MAC.bios, ["--fw", "bios"]);
+    const after = await s.machinesWith(MAC.bios);
+    expect(after.length).toBe(1);
+    expect(after[0].Uuid).toBe(before.Uuid);
+    expect(after[0].Params?.inventory?.CPUs).toBeGreaterThan(0);
+  }, (VM_TIMEOUT_S + 40) * 1000);
+
   test("5. a registered machine set to BootEnv local gets the local-boot script on its next boot", async () => {
     const s = ready();
     const [m] = await s.machinesWith(MAC.bios);
     expect(m).toBeDefined();
     await s.must("PATCH", `/api/v3/machines/${m.Uuid}`, { json: [{ op: "replace", path: "/BootEnv", value: "local" }], type: "application/json-patch+json" });
-    // Its iPXE script over HTTP, as iPXE would fetch it ...
+    // Its iPXE script is the machine's own: asked from the observer's address (not the VM's
+    // lease), it is "not found" (pref bindMachineFiles) ...
     const r = await sh(["ip", "netns", "exec", LAB_ENV.E2E_NS_VM!, "curl", "-sS", "-w", "\n%{http_code}", `http://${s.address}:8091/${MAC.bios}.ipxe`]);
-    expect(r.out.trim().split("\n").at(-1)).toBe("200");
-    expect(r.out).toContain("#!ipxe");
-    expect(r.out).toMatch(/sanboot|exit/);
-    // ... and on a real next boot: iPXE runs the local script (its echo reaches the serial log).
+    expect(r.out.trim().split("\n").at(-1)).toBe("404");
+    expect(r.out).not.toContain("#!ipxe");
+    expect(s.log()).toContain("file of a known machine refused");
+    // ... and on a real next boot, from the VM's own lease, iPXE gets and runs the local script
+    // (its echo reaches the serial log).
     await boot("bios-local", MAC.bios, ["--fw", "bios"], "booting .* from local disk", 60);
     expect((await s.machinesWith(MAC.bios)).length).toBe(1);
   }, (VM_TIMEOUT_S + 60) * 1000);

@@ -24,6 +24,8 @@ let bin = "";
 let server: ReturnType<typeof Bun.serve> | undefined;
 const seen: Seen[] = [];
 let answer: { status: number; body: string } = { status: 201, body: "" };
+/** Answers given before `answer`, first to last (each used once). */
+let answersFirst: Array<{ status: number; body: string }> = [];
 
 function fakeRoot(cmdline: string): string {
   const r = mkdtempSync(join(dir, "root-"));
@@ -84,7 +86,8 @@ describe.skipIf(!BUSYBOX)("socle-register (busybox)", () => {
           body = JSON.parse(text);
         } catch {}
         seen.push({ auth: req.headers.get("authorization") ?? "", type: req.headers.get("content-type") ?? "", body });
-        return new Response(answer.body, { status: answer.status, headers: { "Content-Type": "application/json" } });
+        const a = answersFirst.shift() ?? answer;
+        return new Response(a.body, { status: a.status, headers: { "Content-Type": "application/json" } });
       },
     });
   });
@@ -97,10 +100,7 @@ describe.skipIf(!BUSYBOX)("socle-register (busybox)", () => {
     seen.length = 0;
     answer = {
       status: 201,
-      body: JSON.stringify({
-        Machine: { Uuid: "0f0e0d0c-0b0a-4908-8706-050403020100", Name: "node-7", Params: { inventory: { Nics: [{ Name: "eth0", Mac: "52:54:00:aa:00:01" }] } } },
-        Token: "machine.tok.en",
-      }),
+      body: JSON.stringify({ Machine: { Uuid: "0f0e0d0c-0b0a-4908-8706-050403020100", Name: "node-7" }, Token: "machine.tok.en" }),
     };
     const root = fakeRoot(`console=ttyS0 socle.api=https://127.0.0.1:${server!.port}/ socle.token=reg.tok.en socle.url=http://127.0.0.1:8091`);
     const r = await runScript(root);
@@ -133,14 +133,48 @@ describe.skipIf(!BUSYBOX)("socle-register (busybox)", () => {
     expect(statSync(tokenFile).mode & 0o077).toBe(0);
   });
 
-  test("an API error is retried, then reported with exit 1", async () => {
+  test("a known machine booting discovery again: its machine token is sent, and kept when the answer withholds a new one", async () => {
     seen.length = 0;
-    answer = { status: 422, body: JSON.stringify({ Messages: ["bad"] }) };
+    answer = { status: 200, body: JSON.stringify({ Machine: { Uuid: "0f0e0d0c-0b0a-4908-8706-050403020100", Name: "web-1" }, Token: "" }) };
+    const root = fakeRoot(`socle.api=https://127.0.0.1:${server!.port} socle.token=own.machine.token`);
+    const r = await runScript(root);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("registered as web-1 (0f0e0d0c-0b0a-4908-8706-050403020100)");
+    expect(seen.map((s) => s.auth)).toEqual(["Bearer own.machine.token"]);
+    expect(readFileSync(join(root, "run/socle/token"), "utf8").trim()).toBe("own.machine.token");
+  });
+
+  test("a server error is retried, then reported with exit 1", async () => {
+    seen.length = 0;
+    answer = { status: 503, body: JSON.stringify({ Messages: ["busy"] }) };
     const root = fakeRoot(`socle.api=https://127.0.0.1:${server!.port}/api/v3 socle.token=t`);
     const r = await runScript(root);
     expect(r.code).toBe(1);
     expect(seen.length).toBe(5);
     expect(r.out).toContain("could not register with https://127.0.0.1:");
+  }, 30_000);
+
+  test("a refusal (403, 422) is final: one request, exit 1 naming it", async () => {
+    for (const status of [403, 422]) {
+      seen.length = 0;
+      answer = { status, body: JSON.stringify({ Messages: ["refused"] }) };
+      const r = await runScript(fakeRoot(`socle.api=https://127.0.0.1:${server!.port} socle.token=t`));
+      expect(r.code).toBe(1);
+      expect(seen.length).toBe(1);
+      expect(r.out).toContain(`refused by https://127.0.0.1:${server!.port}/api/v3/register`);
+      expect(r.out).toContain(String(status));
+    }
+  });
+
+  test("429 (too many registrations) is retried after a longer pause", async () => {
+    seen.length = 0;
+    answersFirst = [{ status: 429, body: JSON.stringify({ Messages: ["slow down"] }) }];
+    answer = { status: 201, body: JSON.stringify({ Machine: { Uuid: "0f0e0d0c-0b0a-4908-8706-050403020100", Name: "node-7" }, Token: "machine.tok.en" }) };
+    const t0 = Date.now();
+    const r = await runScript(fakeRoot(`socle.api=https://127.0.0.1:${server!.port} socle.token=t`));
+    expect(r.code).toBe(0);
+    expect(seen.length).toBe(2);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(5_000);
   }, 30_000);
 
   test("no socle.api or socle.token: exit 1 naming the missing argument, nothing sent", async () => {
