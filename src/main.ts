@@ -15,6 +15,7 @@ import { SHIPPED_FILES } from "./content/shipped.ts";
 import { buildContentLayer } from "./content/layer.ts";
 import { SEEDED_BUILTINS } from "./content/builtins.ts";
 import { ensurePki, loadTlsFiles } from "./pki/pki.ts";
+import { publicKeyPin } from "./pki/certs.ts";
 import { generateSecret } from "./auth/passwords.ts";
 import { ObjectService } from "./api/objects.ts";
 import { PrefsService } from "./api/prefs.ts";
@@ -106,6 +107,9 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     let api: ApiServer | undefined;
     const bootData = createStoreBootData(store, log.child("boot"));
     const boot = new BootCore({
+      // Installers check the API with this pin (it.ApiPin): Socle's CA is in no system store.
+      apiPin: publicKeyPin(tls.certPem),
+      renderDeadlineMs: cfg.renderDeadlineMs,
       data: bootData,
       log: log.child("boot"),
       httpPort: cfg.staticPort,

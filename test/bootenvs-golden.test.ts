@@ -19,6 +19,8 @@ const UPDATE = process.env.UPDATE_GOLDEN === "1";
 
 const PROVISIONER = "http://198.51.100.1:8091";
 const API = "https://198.51.100.1:8092";
+/** A stand-in for the API certificate's public key pin (it.ApiPin). */
+const GOLDEN_PIN = "sha256//R29sZGVuUGluR29sZGVuUGluR29sZGVuUGluR29sZGVuUGk=";
 const TOKEN = "golden-token.eyJzdWIiOiJnb2xkZW4ifQ.c2lnbmF0dXJl";
 const MACHINE = {
   Uuid: "3f1c2a9e-5b7d-4e21-9c11-0a1b2c3d4e5f",
@@ -100,6 +102,7 @@ function renderEnv(env: ModelObject, machineParams: Record<string, unknown>): Re
     provisionerAddress: "198.51.100.1",
     provisionerURL: PROVISIONER,
     apiURL: API,
+    apiPin: GOLDEN_PIN,
     param: (n) => {
       used.add(n);
       return lookupParam(resolved, n, unknown ? "an unknown machine" : `machine "golden"`);
@@ -291,6 +294,7 @@ describe("rendered content", () => {
       provisionerAddress: "198.51.100.1",
       provisionerURL: PROVISIONER,
       apiURL: API,
+      apiPin: GOLDEN_PIN,
       param: () => undefined,
       paramExists: () => false,
       generateToken: () => TOKEN,

@@ -47,6 +47,8 @@ export interface BootCoreOptions {
   /** Port of the HTTPS API (ApiURL); a function when it is known only once the API listens. */
   apiPort: number | (() => number);
   tokens: TokenIssuer;
+  /** The API certificate's public key pin for it.ApiPin (sha256//...); "" or absent when unknown. */
+  apiPin?: string;
   /** Deepest include nesting (default 16). */
   maxIncludeDepth?: number;
   /** The longest one render may run, in milliseconds (default 2000). */
@@ -259,7 +261,7 @@ export class BootCore implements Booter, FileSource {
 
   private ctxBase() {
     const api = this.opts.apiPort;
-    return { data: this.data, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api };
+    return { data: this.data, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api, apiPin: this.opts.apiPin ?? "" };
   }
 
   /** Render in a worker, turning its RenderError into the 422 the API and file servers report. */

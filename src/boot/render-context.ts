@@ -30,6 +30,8 @@ export interface ContextInput {
   serverAddress: string;
   httpPort: number;
   apiPort: number;
+  /** it.ApiPin: the API certificate's public key pin ("" when unknown). */
+  apiPin: string;
   /** undefined: GenerateToken is an error (paths are rendered without a client). */
   tokens: TokenIssuer | undefined;
   /** Filled with each parameter it.param() returned, by name. */
@@ -96,6 +98,7 @@ export function renderRequest(c: ContextInput): RenderRequest {
     serverAddress: c.serverAddress,
     httpPort: c.httpPort,
     apiPort: c.apiPort,
+    apiPin: c.apiPin,
     target: describeTarget(machine, env),
     tokens: c.tokens !== undefined,
     params: c.eagerParams ? values() : undefined,

@@ -24,8 +24,16 @@ describe("parseServeConfig", () => {
       tls: undefined,
       logLevel: "info",
       logFormat: "text",
+      renderDeadlineMs: 2000,
       adminPassword: undefined,
     });
+  });
+
+  test("--render-deadline: milliseconds 100-60000; anything else names the flag and the value", () => {
+    expect(parse(["--render-deadline", "500"]).renderDeadlineMs).toBe(500);
+    expect(parse([], { SOCLE_RENDER_DEADLINE: "60000" }).renderDeadlineMs).toBe(60000);
+    expect(() => parse(["--render-deadline", "2s"])).toThrow('--render-deadline: invalid duration "2s" (expected milliseconds, an integer 100-60000)');
+    expect(() => parse(["--render-deadline", "99"])).toThrow(ConfigError);
   });
 
   test("compiled binary defaults to /var/lib/socle", () => {

@@ -12,7 +12,7 @@ import {
   parseIPv4OrEmpty,
   parseListenAddress,
   parseNonEmpty,
-  parsePort,
+  parseMillis, parsePort,
 } from "./values.ts";
 
 export interface ServeConfig {
@@ -37,6 +37,8 @@ export interface ServeConfig {
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** The longest one template render may run before its worker is stopped, in milliseconds. */
+  renderDeadlineMs: number;
   /**
    * Password for the initial `admin` user, from SOCLE_ADMIN_PASSWORD only (never a flag: argv is
    * visible to every local user). undefined = generate one and write it to initial-admin-password.
@@ -74,6 +76,7 @@ function specs(compiled: boolean): FlagSpec[] {
     v("tls-key", "SOCLE_TLS_KEY", "", "PEM private key for the API (with --tls-cert)"),
     v("log-level", "SOCLE_LOG_LEVEL", "info", "debug|info|warn|error"),
     v("log-format", "SOCLE_LOG_FORMAT", "text", "text|json"),
+    v("render-deadline", "SOCLE_RENDER_DEADLINE", "2000", "longest a template render may run, in ms (100-60000); then it is stopped"),
   ];
 }
 
@@ -129,6 +132,7 @@ export function parseServeConfig(
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     logLevel: get("log-level", "info", (s) => parseChoice(s.source, s.raw, LOG_LEVELS)),
     logFormat: get("log-format", "text", (s) => parseChoice(s.source, s.raw, LOG_FORMATS)),
+    renderDeadlineMs: get("render-deadline", 2000, (s) => parseMillis(s.source, s.raw, 100, 60_000)),
     adminPassword,
   };
 }

@@ -11,6 +11,14 @@ export function parsePort(source: string, raw: string): number {
   return Number(raw);
 }
 
+/** Milliseconds in [min, max]: "2000". */
+export function parseMillis(source: string, raw: string, min: number, max: number): number {
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(source, `invalid duration "${raw}" (expected milliseconds, an integer ${min}-${max})`);
+  }
+  return Number(raw);
+}
+
 const TRUE = new Set(["true", "1", "yes"]);
 const FALSE = new Set(["false", "0", "no"]);
 

@@ -53,3 +53,18 @@ describe("buildCaCert / buildServerCert", () => {
     expect(new Date(ca.validTo).getTime() - new Date(ca.validFrom).getTime()).toBe(3650 * 24 * 3600 * 1000);
   });
 });
+
+test("publicKeyPin: sha256// and the base64 SHA-256 of the certificate's SubjectPublicKeyInfo, as openssl computes it", async () => {
+  const { publicKeyPin } = await import("./certs.ts");
+  const { X509Certificate, createHash } = await import("node:crypto");
+  const key = await generateRsaKey(2048);
+  const pem = buildCaCert(key, "pin test");
+  const spki = new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" });
+  expect(publicKeyPin(pem)).toBe(`sha256//${createHash("sha256").update(spki).digest("base64")}`);
+  if (Bun.which("openssl")) {
+    const p = Bun.spawn(["sh", "-c", "openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"], { stdin: "pipe", stdout: "pipe" });
+    p.stdin.write(pem);
+    await p.stdin.end();
+    expect(publicKeyPin(pem)).toBe(`sha256//${(await new Response(p.stdout).text()).trim()}`);
+  }
+}, 60_000);

@@ -2,7 +2,7 @@
 // generation (node-forge's pure-JS keygen takes seconds and blocks the event loop); node-forge
 // only builds and signs the certificates (SHA-256 with RSA, which iPXE verifies).
 
-import { generateKeyPair, randomBytes } from "node:crypto";
+import { X509Certificate, createHash, generateKeyPair, randomBytes } from "node:crypto";
 import forge from "node-forge";
 import { ipToBytes } from "./ip-bytes.ts";
 import type { SubjectNames } from "./subject-names.ts";
@@ -103,4 +103,13 @@ export function buildServerCert(
   ]);
   cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
   return forge.pki.certificateToPem(cert);
+}
+
+/**
+ * curl's `--pinnedpubkey` form of a certificate's public key: "sha256//" + base64 of the SHA-256
+ * of its DER SubjectPublicKeyInfo (the first certificate of a PEM chain).
+ */
+export function publicKeyPin(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: "spki", format: "der" });
+  return `sha256//${createHash("sha256").update(spki).digest("base64")}`;
 }

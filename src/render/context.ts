@@ -44,6 +44,12 @@ export interface RenderContext {
   ProvisionerAddress: string;
   /** https://<same address>:<api port> — the API. */
   ApiURL: string;
+  /**
+   * The API certificate's public key as curl's `--pinnedpubkey` wants it: "sha256//<base64 of the
+   * SHA-256 of its SubjectPublicKeyInfo>". Installers check the server with it: the boot chain
+   * delivers it, and Socle's CA is in no system store. "" when unknown.
+   */
+  ApiPin: string;
   /** Resolved parameter (machine -> profiles -> global -> default). Missing: throws naming it. */
   param(name: string): unknown;
   ParamExists(name: string): boolean;

@@ -16,6 +16,8 @@ export interface RenderInput {
   serverAddress: string;
   httpPort: number;
   apiPort: number;
+  /** it.ApiPin (context.ts). */
+  apiPin: string;
   /** Who the render is for, in error messages: `machine "n1"`, `unknown machines (bootenv "x")`. */
   target: string;
   /** Whether GenerateToken() may ask for a token (false for file paths, rendered without a client). */
@@ -53,6 +55,7 @@ export function contextOf(engine: TemplateEngine, input: RenderInput, host: Rend
     provisionerAddress: input.serverAddress,
     provisionerURL,
     apiURL: baseUrl("https", input.serverAddress, input.apiPort),
+    apiPin: input.apiPin,
     param(name: string) {
       if (typeof name !== "string") throw new RenderError("runtime", `it.param needs a parameter name, got ${typeof name}`);
       const p = resolved();

@@ -20,6 +20,7 @@ const input = (over: Partial<RenderInput> = {}): RenderInput => ({
   machine: { Uuid: "u-1", Name: "n1", Address: "198.51.100.7", HardwareAddrs: ["52:54:00:12:34:56"], Arch: "amd64", BootEnv: "ks" },
   env: { Name: "ks", OS: { Name: "rocky-9" }, Kernel: "vmlinuz", Initrds: ["initrd.img"], BootParams: "ks=<%= it.Machine.Url %>/ks.cfg" },
   serverAddress: "198.51.100.1",
+  apiPin: "",
   httpPort: 8091,
   apiPort: 8092,
   target: 'machine "n1"',

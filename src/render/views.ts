@@ -97,6 +97,7 @@ export interface ContextParts {
   provisionerAddress: string;
   provisionerURL: string;
   apiURL: string;
+  apiPin: string;
   param(name: string): unknown;
   paramExists(name: string): boolean;
   generateToken(): string;
@@ -110,6 +111,7 @@ export function renderContext(p: ContextParts): RenderContext {
     ProvisionerURL: p.provisionerURL,
     ProvisionerAddress: p.provisionerAddress,
     ApiURL: p.apiURL,
+    ApiPin: p.apiPin,
     param: (name: string) => p.param(name),
     ParamExists: (name: string) => p.paramExists(name),
     GenerateToken: () => p.generateToken(),
