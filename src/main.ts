@@ -18,6 +18,7 @@ import { ensurePki, loadTlsFiles } from "./pki/pki.ts";
 import { publicKeyPin } from "./pki/certs.ts";
 import { generateSecret } from "./auth/passwords.ts";
 import { ObjectService } from "./api/objects.ts";
+import { ParamCipher } from "./model/secure-params.ts";
 import { PrefsService } from "./api/prefs.ts";
 import { EventHub } from "./api/events.ts";
 import { Authenticator } from "./api/authn.ts";
@@ -80,20 +81,33 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
 
   try {
     const settings = await openSettings(cfg.dataDir);
-    const secret = async (name: string) => {
+    const secret = async (name: string, make: () => string = generateSecret) => {
       let value = settings.get().secrets[name];
-      if (!value) await settings.setSecret(name, (value = generateSecret()));
+      if (!value) await settings.setSecret(name, (value = make()));
       return value;
     };
     const serverKey = await secret("tokenKey");
     const registrationSecret = await secret("registrationSecret");
+    // The key of the Secure param values in the store (model/secure-params.ts). Made on the first
+    // start; replacing or losing it makes every stored secure value unreadable.
+    const secureParamKey = await secret("secureParamKey", ParamCipher.generateKey);
+    let cipher: ParamCipher;
+    try {
+      cipher = new ParamCipher(secureParamKey);
+    } catch (err) {
+      throw new StartupError(`${join(cfg.dataDir, "settings.json")}: secrets.secureParamKey: ${(err as Error).message}; restore the file from a backup (the secure params stored with it cannot be read without it)`);
+    }
 
-    const objects = new ObjectService(store);
+    const objects = new ObjectService(store, { cipher, compact: () => store.compact() });
     for (const { type, obj } of SEEDED_BUILTINS) {
       const def = objects.def(type);
       if (!store.get(type, String(obj[def.key]))) await objects.save(type, def.prepare(obj));
     }
     await bootstrapAdmin({ objects, dataDir: cfg.dataDir, password: cfg.adminPassword, log: log.child("auth") });
+    // Values of Secure params stored in clear (before their Param was Secure, or by a version
+    // before sealing) are sealed once, and the journal that held them is compacted away.
+    const sealed = await objects.sealStored();
+    if (sealed > 0) log.info("sealed the Secure param values stored in clear", { objects: sealed });
 
     const address = cfg.address || detectAddress();
     const tls: { certPem: string; keyPem: string; caCertPem?: string } = cfg.tls
@@ -109,6 +123,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const boot = new BootCore({
       // Installers check the API with this pin (it.ApiPin): Socle's CA is in no system store.
       apiPin: publicKeyPin(tls.certPem),
+      cipher,
       renderDeadlineMs: cfg.renderDeadlineMs,
       data: bootData,
       log: log.child("boot"),

@@ -6,6 +6,8 @@ import type { Store } from "../store/store.ts";
 import type { Change } from "../model/object.ts";
 import { badRequest } from "../model/errors.ts";
 import { modelFor } from "../model/registry.ts";
+import type { ModelDef } from "../model/model-def.ts";
+import type { ModelObject } from "../model/object.ts";
 
 export interface EventFilter {
   types?: Set<string>;
@@ -75,13 +77,13 @@ export function matches(f: EventFilter, c: Change): boolean {
   return (!f.types || f.types.has(c.Type)) && (!f.actions || f.actions.has(c.Action)) && (!f.keys || f.keys.has(c.Key));
 }
 
-/** The change as a client may see it: secret fields removed. */
-export function toMessage(c: Change): EventMessage {
+/**
+ * The change as one client may see it: its object through `redact` (ObjectService.redact with
+ * the client's getSecure access: secret fields removed, Secure param values the marker or in
+ * clear). The store's change holds sealed values; a stream never sends one.
+ */
+export function toMessage(c: Change, redact: (def: ModelDef, obj: ModelObject) => ModelObject): EventMessage {
   const def = modelFor(c.Type);
-  let obj = c.Object as Record<string, unknown>;
-  if (def && def.secretFields.length > 0) {
-    obj = { ...obj };
-    for (const f of def.secretFields) delete obj[f];
-  }
+  const obj = def ? redact(def, c.Object) : c.Object;
   return { Seq: c.Seq, Time: c.Time, Type: c.Type, Action: c.Action, Key: c.Key, Object: obj };
 }

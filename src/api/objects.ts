@@ -4,6 +4,15 @@
 // Writes are validated and handed to the store in the same synchronous step; objects whose
 // write is still waiting for fsync are kept in `inflight`, so two concurrent creates of the same
 // Name cannot both pass the uniqueness check.
+//
+// Secure params (model/secure-params.ts) of machines and profiles: every write seals the values
+// of Secure params before the store sees them, so no journal line or snapshot holds one in clear.
+// A client that may not see a value in clear (no getSecure) reads SECURE_MARKER in its place;
+// a write that sends the marker back, or (with getSecure) the value it read, keeps the stored
+// envelope, so a PUT of what was read and a JSON Patch that leaves the value alone change nothing.
+// When a Param becomes Secure, the values already stored in clear are sealed at once (and at
+// start, for data written before); turning Secure off opens nothing: sealed values stay sealed
+// and redacted until they are set again.
 
 import type { Store } from "../store/store.ts";
 import type { ModelDef, Reference } from "../model/model-def.ts";
@@ -16,6 +25,17 @@ import { applyPatch } from "../model/json-patch.ts";
 import { parseQuery, runQuery } from "../model/query.ts";
 import { UNDELETABLE } from "../content/builtins.ts";
 import { checkTemplate } from "../render/compile.ts";
+import {
+  ENVELOPE_FIELD,
+  PARAM_OWNER_TYPES,
+  isEnvelope,
+  isMarker,
+  isSecureParamDef,
+  sameAsStored,
+  shownValue,
+  type ParamCipher,
+  type ParamOwner,
+} from "../model/secure-params.ts";
 
 export interface ListResult {
   items: ModelObject[];
@@ -39,10 +59,40 @@ export interface ReadView {
  */
 export type WriteGuard = (next: ModelObject, current: ModelObject) => void;
 
+/**
+ * Whether the reader may see the secure values held by the object (type, key) in clear: the
+ * getSecure claim on it (api/access.ts secureAccess). Objects that hold no params ignore it.
+ */
+export type SecureAccess = (type: string, key: string) => boolean;
+
+/** No secure value in clear: the default of every view. */
+export const NO_SECURE_ACCESS: SecureAccess = () => false;
+
+export interface ObjectServiceOptions {
+  /**
+   * Seals and opens secure values. Without it (tests that need none), a write that would store a
+   * secure value is refused (503) rather than stored in clear.
+   */
+  cipher?: ParamCipher;
+  /**
+   * Rewrites the store's files from its current state (FileStore.compact): run after values stored
+   * in clear were sealed, so the journal segments that held them are removed.
+   */
+  compact?: () => Promise<unknown>;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
 export class ObjectService {
   private readonly inflight = new Map<string, Map<string, { obj: ModelObject | null }>>();
+  private readonly cipher: ParamCipher | undefined;
 
-  constructor(readonly store: Store) {}
+  constructor(
+    readonly store: Store,
+    private readonly opts: ObjectServiceOptions = {},
+  ) {
+    this.cipher = opts.cipher;
+  }
 
   def(prefix: string): ModelDef {
     const def = modelFor(prefix);
@@ -98,12 +148,12 @@ export class ObjectService {
 
   async create(prefix: string, input: unknown): Promise<ModelObject> {
     const def = this.writableDef(prefix);
-    const obj = def.prepare(input);
-    const key = String(obj[def.key]);
+    const prepared = def.prepare(input);
+    const key = String(prepared[def.key]);
     if (this.current(prefix, key) !== undefined) {
       throw conflict(def.model, key, `${def.model} "${key}" already exists`);
     }
-    return this.commit(def, key, obj);
+    return this.commit(def, key, this.keepSecure(def, key, prepared, undefined));
   }
 
   /** Replace the object; `guard` sees the prepared object and the stored one. */
@@ -112,7 +162,7 @@ export class ObjectService {
     const existing = this.get(prefix, ref);
     const key = String(existing[def.key]);
     this.assertWritable(def, key, existing);
-    const obj = def.prepare(input, existing);
+    const obj = this.keepSecure(def, key, def.prepare(input, existing), existing);
     guard?.(obj, existing);
     return this.commit(def, key, obj);
   }
@@ -123,20 +173,22 @@ export class ObjectService {
    * client read. Status fields are set by the server, so whatever the patch does to them is dropped.
    * `guard` sees the patched document and the one the patch applied to, both as the client sees
    * them (before secrets are carried over and before validation), so a patch that writes a
-   * secret field is seen writing it.
+   * secret field is seen writing it. Secure params are as `access` shows them: a `test` op
+   * compares with the marker or with the value in clear, never with the envelope.
    */
-  async patch(prefix: string, ref: string, ops: unknown, status?: ModelObject, guard?: WriteGuard): Promise<ModelObject> {
+  async patch(prefix: string, ref: string, ops: unknown, status?: ModelObject, guard?: WriteGuard, access: SecureAccess = NO_SECURE_ACCESS): Promise<ModelObject> {
     const def = this.writableDef(prefix);
     const existing = this.get(prefix, ref);
     const key = String(existing[def.key]);
     this.assertWritable(def, key, existing);
-    const visible = status === undefined ? this.redact(def, existing) : { ...this.redact(def, existing), ...status };
+    const shown = this.redact(def, existing, access);
+    const visible = status === undefined ? shown : { ...shown, ...status };
     const patched = applyPatch(visible, ops, { model: def.model, key });
     guard?.(patched as ModelObject, visible);
     // Secret fields are invisible to clients, so they are carried over from the stored object.
     const restored: ModelObject = { ...(patched as ModelObject) };
     for (const f of def.secretFields) if (existing[f] !== undefined) restored[f] = existing[f];
-    const obj = def.prepare(restored, existing);
+    const obj = this.keepSecure(def, key, def.prepare(restored, existing), existing);
     return this.commit(def, key, obj);
   }
 
@@ -168,12 +220,70 @@ export class ObjectService {
     return this.commit(def, String(obj[def.key]), obj);
   }
 
-  /** The object as a client may see it: secret fields removed. */
-  redact(def: ModelDef, obj: ModelObject): ModelObject {
-    if (def.secretFields.length === 0) return obj;
-    const out: ModelObject = {};
-    for (const [k, v] of Object.entries(obj)) if (!def.secretFields.includes(k)) out[k] = v;
+  /**
+   * The object as a client may see it: secret fields removed, and the values of secure params
+   * replaced by SECURE_MARKER, or shown in clear where `access` allows (getSecure).
+   */
+  redact(def: ModelDef, obj: ModelObject, access: SecureAccess = NO_SECURE_ACCESS): ModelObject {
+    let out = obj;
+    if (def.secretFields.length > 0) {
+      out = {};
+      for (const [k, v] of Object.entries(obj)) if (!def.secretFields.includes(k)) out[k] = v;
+    }
+    if (PARAM_OWNER_TYPES.has(def.prefix) && isRecord(obj.Params)) {
+      const owner = { type: def.prefix, key: String(obj[def.key]) } as ParamOwner;
+      const params = obj.Params;
+      // Most objects hold no secure value: those are returned as stored, without a copy.
+      if (Object.entries(params).some(([name, v]) => isEnvelope(v) || this.isSecure(name))) {
+        const reveal = access(owner.type, owner.key);
+        const shown: Record<string, unknown> = {};
+        for (const [name, v] of Object.entries(params)) shown[name] = this.shownParam(owner, name, v, reveal);
+        out = { ...out, Params: shown };
+      }
+    }
     return out;
+  }
+
+  /** One stored parameter value as a reader sees it; `reveal`: it holds getSecure on `owner`. */
+  shownParam(owner: ParamOwner, name: string, value: unknown, reveal: boolean): unknown {
+    return shownValue(this.cipher, owner, name, value, this.isSecure(name), reveal);
+  }
+
+  /** Whether the Param `name` is defined Secure now. */
+  isSecure(name: string): boolean {
+    return isSecureParamDef(this.store.get("params", name));
+  }
+
+  /**
+   * Seal the values of Secure params that are stored in clear (written before their Param was
+   * Secure), on every writable machine and profile, or only those of the params in `names`.
+   * Returns how many objects were rewritten; when any was, the store's files are compacted, so
+   * the journal lines that held the values in clear are gone. Only the values' form changes, so
+   * the objects are written without the API's checks (a value that no longer fits its schema is
+   * sealed all the same).
+   */
+  async sealStored(names?: ReadonlySet<string>): Promise<number> {
+    let rewritten = 0;
+    for (const prefix of PARAM_OWNER_TYPES) {
+      const def = this.def(prefix);
+      for (const listed of this.store.list(prefix)) {
+        const key = String(listed[def.key]);
+        // Read and write in one synchronous step: a write in flight is the newer object.
+        const obj = this.current(prefix, key);
+        if (!obj || obj.ReadOnly === true || !isRecord(obj.Params)) continue;
+        const sealed = this.sealParams(def, key, obj.Params, names);
+        if (sealed === obj.Params) continue;
+        const mark = this.setInflight(prefix, key, { ...obj, Params: sealed });
+        try {
+          await this.store.put(prefix, key, { ...obj, Params: sealed });
+        } finally {
+          this.clearInflight(prefix, key, mark);
+        }
+        rewritten++;
+      }
+    }
+    if (rewritten > 0) await this.opts.compact?.();
+    return rewritten;
   }
 
   /** "machines/<uuid>" for every object that refers to (prefix, key). */
@@ -244,14 +354,76 @@ export class ObjectService {
       const bad = templateProblems(def.prefix, key, obj);
       if (bad.length > 0) throw invalid(def.model, key, bad);
     }
-    const annotated = this.annotate(def, obj);
+    let stored = obj;
+    if (PARAM_OWNER_TYPES.has(def.prefix) && isRecord(obj.Params)) {
+      const sealed = this.sealParams(def, key, obj.Params);
+      if (sealed !== obj.Params) stored = { ...obj, Params: sealed };
+    }
+    const annotated = this.annotate(def, stored);
     const mark = this.setInflight(def.prefix, key, annotated);
     try {
       await this.store.put(def.prefix, key, annotated);
     } finally {
       this.clearInflight(def.prefix, key, mark);
     }
+    // A Param that is Secure now: its values stored in clear are sealed before the write answers.
+    if (def.prefix === "params" && annotated.Secure === true) await this.sealStored(new Set([key]));
     return annotated;
+  }
+
+  /**
+   * `params` with each value of a Secure param (of those in `names`, when given) sealed; the same
+   * object when nothing was to seal. Without a key that is a 503, never a value stored in clear.
+   */
+  private sealParams(def: ModelDef, key: string, params: Record<string, unknown>, names?: ReadonlySet<string>): Record<string, unknown> {
+    const todo = Object.keys(params).filter((n) => (!names || names.has(n)) && !isEnvelope(params[n]) && this.isSecure(n));
+    if (todo.length === 0) return params;
+    if (!this.cipher) {
+      throw new SocleError("Unavailable", def.model, key, `Params.${todo[0]}: a Secure param's value cannot be stored: this server has no secure params key`);
+    }
+    const owner = { type: def.prefix, key } as ParamOwner;
+    const out = { ...params };
+    for (const n of todo) out[n] = this.cipher.seal(owner, n, params[n]);
+    return out;
+  }
+
+  /**
+   * Carry stored secure values over into a write of a machine or profile (`existing` undefined for
+   * a create): SECURE_MARKER (what a reader without getSecure saw) and a value equal to the
+   * stored one (what a reader with getSecure saw) keep the stored envelope. A marker with no
+   * stored value behind it, and an envelope the server did not store there, are refused (422):
+   * envelopes are made by the server only, and one from elsewhere would not open here anyway.
+   */
+  private keepSecure(def: ModelDef, key: string, next: ModelObject, existing: ModelObject | undefined): ModelObject {
+    if (!PARAM_OWNER_TYPES.has(def.prefix) || !isRecord(next.Params)) return next;
+    const owner = { type: def.prefix, key } as ParamOwner;
+    const before = isRecord(existing?.Params) ? existing.Params : {};
+    const params: Record<string, unknown> = { ...next.Params };
+    const bad: string[] = [];
+    let changed = false;
+    for (const [name, v] of Object.entries(params)) {
+      const has = Object.hasOwn(before, name);
+      const stored = has ? before[name] : undefined;
+      if (isMarker(v)) {
+        if (!has) {
+          bad.push(`Params.${name}: ${JSON.stringify(v)} stands for a stored secure value, and ${def.model} "${key}" has none; send the value itself`);
+          continue;
+        }
+        // A value of a Secure param still in clear (not sealed yet) is sealed here, so that
+        // nothing below checks or quotes a value its writer never saw.
+        params[name] = !isEnvelope(stored) && this.isSecure(name) && this.cipher ? this.cipher.seal(owner, name, stored) : stored;
+        changed = true;
+      } else if (isEnvelope(v)) {
+        if (!has || !isEnvelope(stored) || stored[ENVELOPE_FIELD] !== v[ENVELOPE_FIELD]) {
+          bad.push(`Params.${name}: {"${ENVELOPE_FIELD}": ...} is a sealed value, which only the server makes; send the value itself`);
+        }
+      } else if (has && isEnvelope(stored) && sameAsStored(this.cipher, owner, name, stored, v)) {
+        params[name] = stored;
+        changed = true;
+      }
+    }
+    if (bad.length > 0) throw invalid(def.model, key, bad);
+    return changed ? { ...next, Params: params } : next;
   }
 
   /** Fill Validated/Available/Errors from the object's references. */

@@ -16,6 +16,9 @@
 // password hash, its Ignition the Secure params), so it needs the claim to get that machine as
 // well: the one named by Machine, and the one whose MAC a per-MAC loader Path names
 // (boot/<mac>.ipxe, grub/boot/<mac>.cfg), which the preview renders for that machine.
+// Secure params are rendered in clear only where the caller holds getSecure on the machine or
+// profile that holds them; elsewhere the template gets "[secure]" in their place, so neither the
+// Output nor Params carries them (nor anything a template computes from them).
 
 import type { Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
@@ -60,6 +63,7 @@ export function renderRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       path: body.Path,
       serverAddress: new URL(c.req.url).hostname.replace(/^\[(.*)\]$/, "$1"),
       tokens: previewTokens(deps, principal),
+      reveal: (owner) => may(principal, owner.type, "getSecure", owner.key),
     });
     return json(result);
   });

@@ -1,7 +1,8 @@
 // Info, OpenAPI and its Swagger UI page, prefs and the event stream (SSE and websocket).
 // A stream outlives the request that opened it, so its principal's claims are looked up again for
 // every event: a role taken away mid-stream hides what it granted, and ends the stream once the
-// events claim itself is gone.
+// events claim itself is gone. The same lookup decides which Secure param values an event shows
+// in clear (getSecure on the object), so each subscriber gets the object as a GET would show it.
 
 import type { Hono } from "hono";
 import { upgradeWebSocket } from "hono/bun";
@@ -14,7 +15,7 @@ import { isOwnOrigin } from "./origin.ts";
 import type { Change } from "../model/object.ts";
 import type { Principal } from "../auth/claims.ts";
 import { openApiDocument } from "../model/openapi.ts";
-import { type EventFilter, matches, parseEventFilter, toMessage } from "./events.ts";
+import { type EventFilter, type EventMessage, matches, parseEventFilter, toMessage } from "./events.ts";
 import { swaggerPage, swaggerAsset } from "./swagger.ts";
 
 const HEARTBEAT_MS = 15_000;
@@ -42,11 +43,12 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return json(await prefs.set(body));
   });
 
-  /** What to do with a change on a stream opened by `p`, by `p`'s claims now. */
-  const verdict = (p: Principal, f: EventFilter, ch: Change): "send" | "skip" | "end" => {
+  /** What to do with a change on a stream opened by `p`, by `p`'s claims now: the message to send, or skip, or end. */
+  const verdict = (p: Principal, f: EventFilter, ch: Change): EventMessage | "skip" | "end" => {
     const claims = deps.authn.currentClaims(p);
     if (!allows(claims, "events", "list", "*")) return "end";
-    return matches(f, ch) && allows(claims, ch.Type, "get", ch.Key) ? "send" : "skip";
+    if (!matches(f, ch) || !allows(claims, ch.Type, "get", ch.Key)) return "skip";
+    return toMessage(ch, (def, obj) => deps.objects.redact(def, obj, (type, key) => allows(claims, type, "getSecure", key)));
   };
 
   const startSeq = (lastEventId: string | undefined, since: string | undefined): number | undefined => {
@@ -75,7 +77,7 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
             return;
           }
           if (v === "skip") return;
-          const msg = toMessage(ch);
+          const msg = v;
           try {
             ctrl.enqueue(enc.encode(`id: ${msg.Seq}\nevent: ${msg.Type}.${msg.Action}\ndata: ${JSON.stringify(msg)}\n\n`));
           } catch {
@@ -132,11 +134,10 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         onOpen(_evt, ws) {
           off = events.listen((ch) => {
             const v = verdict(p, filter, ch);
-            if (v === "send") ws.send(JSON.stringify(toMessage(ch)));
-            else if (v === "end") {
+            if (v === "end") {
               off();
               ws.close(1008, "the events claim was withdrawn");
-            }
+            } else if (v !== "skip") ws.send(JSON.stringify(v));
           });
         },
         onClose() {

@@ -62,6 +62,23 @@ describe("allows", () => {
     expect(BUILTIN_ROLES.superuser?.()).toEqual(superuserClaims());
   });
 
+  test("getSecure is an action of its own: superuser and * hold it, get does not imply it", () => {
+    expect(ACTIONS).toContain("getSecure");
+    expect(allows(superuserClaims(), "machines", "getSecure", M1)).toBe(true);
+    expect(allows([{ Scope: "machines", Action: "*", Specific: M1 }], "machines", "getSecure", M1)).toBe(true);
+    const reader: Claim[] = [{ Scope: "machines,profiles", Action: "list,get", Specific: "*" }];
+    expect(allows(reader, "machines", "getSecure", M1)).toBe(false);
+    const one: Claim[] = [{ Scope: "profiles", Action: "getSecure", Specific: "bmc" }];
+    expect(allows(one, "profiles", "getSecure", "bmc")).toBe(true);
+    expect(allows(one, "profiles", "getSecure", "global")).toBe(false);
+    expect(claimProblems({ Scope: "machines", Action: "get,getSecure", Specific: "*" })).toEqual([]);
+  });
+
+  test("a machine token does not hold getSecure, not even on itself", () => {
+    expect(allows(machineClaims(M1), "machines", "getSecure", M1)).toBe(false);
+    expect(allows(registrationClaims(), "machines", "getSecure", M1)).toBe(false);
+  });
+
   test("a machine may get/update/patch only itself", () => {
     const claims = machineClaims(M1);
     for (const a of ["get", "update", "patch"] as const) {

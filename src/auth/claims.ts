@@ -10,6 +10,14 @@
 // deleting or changing the role, takes effect on the next request. A user token may be narrowed
 // at issue to some of the user's roles; narrowing only ever removes roles, never adds any.
 // Machine and registration tokens carry their own fixed claims (machineClaims, registrationClaims).
+//
+// getSecure (DRP's name) is not a route: it decides how Secure param values (model/secure-params.ts)
+// held by an object are shown to a principal that may read the object. With getSecure on
+// (machines, <uuid>) or (profiles, <name>) that object's secure values are shown in clear in
+// every answer, list, event, aggregate and render preview; without it they read "[secure]". It
+// grants nothing on its own (reading the object still needs get or list), and each value follows
+// the object that holds it: a machine's aggregate shows a profile's secure value in clear only
+// with getSecure on that profile. Action "*" includes it, so the superuser role has it.
 
 export const ACTIONS = [
   "list",
@@ -23,6 +31,7 @@ export const ACTIONS = [
   "password",
   "render",
   "events",
+  "getSecure",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];
@@ -171,6 +180,14 @@ export const BUILTIN_ROLES: Readonly<Record<string, () => Claim[]>> = Object.fre
  * What a machine's own token may do: read and change only its own Machine object. Reading its
  * resolved parameters (GET /machines/<uuid>/params) is a "get" on the machine, so the same claim
  * covers it; the API must map that route to (machines, get, uuid).
+ *
+ * No getSecure: through the API a machine token reads its secure params as "[secure]". DRP lets a
+ * machine read them because its installer needs them; here the installer gets them in the files
+ * rendered for it, which go only to that machine's addresses (boot/file-binding.ts) and hold only
+ * the values its templates use. A token is a bearer credential that travels further than those
+ * files (installer environments, kernel command lines, logs), and its aggregate view reaches
+ * every secure value of every profile the machine uses (a rack's shared BMC password), so it is
+ * left without the claim. Granting it is adding "getSecure" to Action below.
  */
 export function machineClaims(uuid: string): Claim[] {
   return [{ Scope: "machines", Action: "get,update,patch", Specific: uuid }];

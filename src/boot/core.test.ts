@@ -10,6 +10,7 @@ import { params } from "../model/schemas/params.ts";
 import type { ClientFacts } from "./booter.ts";
 import { memoryBootData, type MemoryBootData } from "./boot-data.ts";
 import { BootCore } from "./core.ts";
+import { ENVELOPE_FIELD, ParamCipher } from "../model/secure-params.ts";
 import type { FileFacts } from "./file-source.ts";
 
 const MAC1 = "52:54:00:00:00:01";
@@ -442,6 +443,75 @@ describe("preview", () => {
       'template "Contents" line 2: parameter "nope" is not set for unknown machines (bootenv "discovery") (looked in the global profile and the Param\'s default)',
     );
     expect(await msg(() => core.preview({ contents: "a\n<% } %>", serverAddress: SERVER, tokens }))).toMatch(/^template "Contents" line 2: JavaScript syntax error/);
+  });
+});
+
+describe("Secure params", () => {
+  const cipher = new ParamCipher(ParamCipher.generateKey());
+  const UUID = "00000000-0000-0000-0000-000000000001";
+  const ks = `machines/${UUID}/ks.cfg`;
+  /** n1's root-hash (a Secure param) sealed on the machine; the site profile holds a sealed value too. */
+  function secureFixture(withCipher = true) {
+    const { data, n1 } = fixture();
+    data.set("params", "root-hash", params.prepare({ Name: "root-hash", Secure: true, Schema: { type: "string" } }));
+    const machine = { ...n1, Params: { "root-disk": "vda", "root-hash": cipher.seal({ type: "machines", key: UUID }, "root-hash", "$6$machine-secret") } };
+    data.set("machines", UUID, machine);
+    data.set("profiles", "site", profiles.prepare({ Name: "site", Params: { timezone: "Europe/Paris", "root-hash": { [ENVELOPE_FIELD]: "v1:broken:broken" } } }));
+    const core = new BootCore({ data, log: nullLogger, httpPort: 8091, apiPort: 8092, tokens, ...(withCipher ? { cipher } : {}) });
+    return { core, machine, data };
+  }
+
+  test("the machine's file holds the value in clear; a shadowed value is never opened", async () => {
+    const { core } = secureFixture();
+    // site's root-hash would not open, but the machine's own value wins, so it is never opened.
+    expect(await text(core, ks)).toContain("rootpw $6$machine-secret");
+    core.close();
+  });
+
+  test("a preview shows secure values only where the caller may see them; the template gets the marker", async () => {
+    const { core, machine } = secureFixture();
+    const hidden = await core.preview({ machine, template: "kickstart", serverAddress: SERVER, tokens, reveal: () => false });
+    expect(hidden.Output).toContain("rootpw [secure]");
+    expect(JSON.stringify(hidden)).not.toContain("machine-secret");
+    expect(hidden.Params).toContainEqual({ Name: "root-hash", Value: "[secure]", Source: "machine" });
+    expect(hidden.Params).toContainEqual({ Name: "timezone", Value: "Europe/Paris", Source: "profile:site" });
+    // getSecure on another object does not reveal the machine's value.
+    const other = await core.preview({ machine, template: "kickstart", serverAddress: SERVER, tokens, reveal: (o) => o.type === "profiles" });
+    expect(other.Output).toContain("rootpw [secure]");
+    const shown = await core.preview({ machine, template: "kickstart", serverAddress: SERVER, tokens, reveal: (o) => o.type === "machines" && o.key === UUID });
+    expect(shown.Output).toContain("rootpw $6$machine-secret");
+    expect(shown.Params).toContainEqual({ Name: "root-hash", Value: "$6$machine-secret", Source: "machine" });
+    // The same by Path.
+    expect((await core.preview({ machine, path: ks, serverAddress: SERVER, tokens, reveal: () => false })).Output).toContain("rootpw [secure]");
+    core.close();
+  });
+
+  test("a path never holds a secure value: paths render with the marker", async () => {
+    const { core, machine, data } = secureFixture();
+    data.set("bootenvs", "secret-path", bootenvs.prepare({ Name: "secret-path", Templates: [{ Name: "f", Path: "<%= it.Machine.Path %>/<%= it.param('root-hash') %>.txt", Contents: "x" }] }));
+    data.set("machines", UUID, { ...machine, BootEnv: "secret-path" });
+    const paths = (await core.paths()).map((p) => p.path);
+    expect(paths).toContain(`machines/${UUID}/[secure].txt`);
+    expect(JSON.stringify(paths)).not.toContain("machine-secret");
+    core.close();
+  });
+
+  test("a Secure param's value still in clear (written before it was Secure) is hidden in a preview too", async () => {
+    const { core, machine } = secureFixture();
+    const clear = { ...machine, Params: { ...machine.Params, "root-hash": "$6$stored-in-clear" } };
+    const r = await core.preview({ machine: clear, template: "kickstart", serverAddress: SERVER, tokens, reveal: () => false });
+    expect(r.Output).toContain("rootpw [secure]");
+    core.close();
+  });
+
+  test("a value that does not open, or no key, fails the render naming the param: never a file without it", async () => {
+    const { core: keyless } = secureFixture(false);
+    await expect(keyless.renderFile(ks, SERVER)).rejects.toThrow(`secure parameter "root-hash" of machine "${UUID}" cannot be decrypted: this server has no secure params key`);
+    keyless.close();
+    const { core, machine } = secureFixture();
+    const moved = { ...machine, Uuid: "00000000-0000-0000-0000-0000000000ff" };
+    await expect(core.preview({ machine: moved, template: "kickstart", serverAddress: SERVER, tokens })).rejects.toThrow("sealed with another key, or for another object or parameter");
+    core.close();
   });
 });
 

@@ -16,6 +16,10 @@
 // after the deadline, and the server's thread (DHCP, TFTP, HTTP, the API) never waits on it.
 // A file rendered for a known machine is served only to a request from that machine's addresses
 // (file-binding.ts, the bindMachineFiles pref); the render preview (an operator's call) is not bound.
+// Secure params are stored sealed (model/secure-params.ts) and opened here, on the server's
+// thread, for the render of a file, which goes to its machine only; a preview shows them in clear
+// only where its caller holds getSecure, and renders the marker "[secure]" in their place elsewhere;
+// paths always get the marker (a path is no secret).
 //
 // Unknown machines with unknownBootEnv "ignore" still get a loader: the shipped `ignore` env
 // (or, without it, a built-in script) sends them back to their local disk, as issue 4 asks.
@@ -24,6 +28,8 @@ import type { Logger } from "../log/logger.ts";
 import { rateLimited } from "../log/logger.ts";
 import type { ModelObject } from "../model/object.ts";
 import { SocleError, invalid } from "../model/errors.ts";
+import type { ParamReveal } from "../model/params.ts";
+import { SECURE_MARKER, isEnvelope, isSecureParamDef, openedValue, type ParamCipher, type ParamOwner } from "../model/secure-params.ts";
 import { RenderPool, RenderError, baseUrl, type RenderTarget } from "../render/index.ts";
 import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
 import type { BootData, BootDataChange } from "./boot-data.ts";
@@ -55,6 +61,8 @@ export interface BootCoreOptions {
   renderDeadlineMs?: number;
   /** Render worker threads (default 2). */
   renderWorkers?: number;
+  /** Opens sealed Secure param values for renders; without it a render that needs one fails naming it. */
+  cipher?: ParamCipher;
 }
 
 export interface BootDecision {
@@ -77,6 +85,11 @@ export interface PreviewRequest {
   serverAddress: string;
   /** Token issuing for GenerateToken (the API decides what the caller may see). */
   tokens: TokenIssuer;
+  /**
+   * Whether the caller may see the Secure param values held by `owner` in clear (getSecure); the
+   * others render as "[secure]", in the output and in Params. Absent: all in clear.
+   */
+  reveal?: (owner: ParamOwner) => boolean;
 }
 
 export interface PreviewResult {
@@ -197,16 +210,16 @@ export class BootCore implements Booter, FileSource {
   }
 
   /** The rendered file at `path` for a client that reached us at `serverAddress`. */
-  async renderFile(path: string, serverAddress: string, used?: Map<string, UsedParam>, tokens: TokenIssuer = this.opts.tokens): Promise<string | undefined> {
+  async renderFile(path: string, serverAddress: string, used?: Map<string, UsedParam>, tokens: TokenIssuer = this.opts.tokens, open?: ParamReveal): Promise<string | undefined> {
     if (path === DISPATCH_PATH) return dispatchScript(baseUrl("http", serverAddress, this.opts.httpPort));
     if (path === GRUB_DISPATCH_PATH) return grubDispatchScript();
     const mac = dispatchMac(path);
-    if (mac) return this.loaderScript(IPXE, mac, serverAddress, used, tokens);
+    if (mac) return this.loaderScript(IPXE, mac, serverAddress, used, tokens, open);
     const grubMac = grubDispatchMac(path);
-    if (grubMac) return this.loaderScript(GRUB, grubMac, serverAddress, used, tokens);
+    if (grubMac) return this.loaderScript(GRUB, grubMac, serverAddress, used, tokens, open);
     await this.refresh();
     const entry = this.index.lookup(path);
-    return entry ? this.renderEntry(entry, serverAddress, used, tokens) : undefined;
+    return entry ? this.renderEntry(entry, serverAddress, used, tokens, open) : undefined;
   }
 
   /** Every path served from templates (not default.ipxe and boot/), for listings and tests. */
@@ -216,7 +229,7 @@ export class BootCore implements Booter, FileSource {
   }
 
   /** The per-MAC script a loader (iPXE or GRUB) chains to: the decision for this MAC, rendered. */
-  private async loaderScript(kind: LoaderKind, mac: string, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): Promise<string> {
+  private async loaderScript(kind: LoaderKind, mac: string, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer, open?: ParamReveal): Promise<string> {
     const d = this.decide(mac);
     const fields = { mac, machine: nameOf(d.machine), bootenv: d.envName };
     if (!d.env) {
@@ -233,16 +246,16 @@ export class BootCore implements Booter, FileSource {
       return kind.exit(`boot environment "${d.envName}" has no ${kind.name} template; leaving network boot`);
     }
     this.log.info(`${kind.name}: boot script`, fields);
-    return this.renderEnvTemplate(d.machine, d.env, tmpl, serverAddress, used, tokens);
+    return this.renderEnvTemplate(d.machine, d.env, tmpl, serverAddress, used, tokens, open);
   }
 
-  private async renderEntry(entry: IndexEntry, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer): Promise<string | undefined> {
+  private async renderEntry(entry: IndexEntry, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer, open?: ParamReveal): Promise<string | undefined> {
     const machine = entry.machine !== undefined ? this.data.machine(entry.machine) : undefined;
     if (entry.machine !== undefined && !machine) return undefined;
     const env = this.data.bootEnv(entry.env);
     const tmpl = env ? templatesOf(env).find((t) => t.Name === entry.template) : undefined;
     if (!env || !tmpl) return undefined;
-    return this.renderEnvTemplate(machine, env, tmpl, serverAddress, used, tokens);
+    return this.renderEnvTemplate(machine, env, tmpl, serverAddress, used, tokens, open);
   }
 
   /** One of an env's files for a machine (or none): the env's RequiredParams must all be set. */
@@ -253,10 +266,11 @@ export class BootCore implements Booter, FileSource {
     serverAddress: string,
     used: Map<string, UsedParam> | undefined,
     tokens: TokenIssuer,
+    open?: ParamReveal,
   ): Promise<string> {
     const missing = missingRequired({ data: this.data, machine, env });
     if (missing.length > 0) throw invalid("bootenvs", String(env.Name), missing);
-    return this.renderTarget({ name: registryName(env, tmpl) }, { machine, env, serverAddress, tokens, used });
+    return this.renderTarget({ name: registryName(env, tmpl) }, { machine, env, serverAddress, tokens, used, openParam: open });
   }
 
   private ctxBase() {
@@ -264,9 +278,26 @@ export class BootCore implements Booter, FileSource {
     return { data: this.data, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api, apiPin: this.opts.apiPin ?? "" };
   }
 
+  /** Sealed Secure param values opened: what a file rendered for its machine holds. */
+  private readonly openStored: ParamReveal = (value, name, owner) => openedValue(this.opts.cipher, owner, name, value);
+
+  /** For a preview: values the caller may see opened, other secure ones (sealed, or of a Secure Param) the marker. */
+  private previewParams(reveal: (owner: ParamOwner) => boolean): ParamReveal {
+    return (value, name, owner) => {
+      if (reveal(owner)) return this.openStored(value, name, owner);
+      return isEnvelope(value) || isSecureParamDef(this.data.param(name)) ? SECURE_MARKER : value;
+    };
+  }
+
+  /**
+   * Paths see the marker, never a secure value: a path is no secret (it is listed in a preview's
+   * errors, logged with every refused request, and asked for in clear over TFTP and HTTP).
+   */
+  private readonly pathParams: ParamReveal = this.previewParams(() => false);
+
   /** Render in a worker, turning its RenderError into the 422 the API and file servers report. */
-  private async renderTarget(target: RenderTarget, c: Pick<ContextInput, "machine" | "env" | "serverAddress" | "tokens" | "used">): Promise<string> {
-    const req = renderRequest({ ...this.ctxBase(), ...c, eagerParams: true });
+  private async renderTarget(target: RenderTarget, c: Pick<ContextInput, "machine" | "env" | "serverAddress" | "tokens" | "used" | "openParam">): Promise<string> {
+    const req = renderRequest({ ...this.ctxBase(), ...c, openParam: c.openParam ?? this.openStored, eagerParams: true });
     try {
       const r = await this.engine.render(target, req.input, req.host);
       req.record(r.used);
@@ -284,25 +315,26 @@ export class BootCore implements Booter, FileSource {
       throw invalid("render", "", `exactly one of Template, Contents and Path must be given, got ${given.length === 0 ? "none" : given.join(" and ")}`);
     }
     const used = new Map<string, UsedParam>();
+    const open = req.reveal ? this.previewParams(req.reveal) : undefined;
     const result = (Output: string) => ({ Output, Params: [...used.values()].sort((a, b) => a.Name.localeCompare(b.Name)) });
     if (req.path !== undefined) {
       const path = req.path.replace(/^\/+/, "");
       if (path === DISPATCH_PATH || dispatchMac(path) || path === GRUB_DISPATCH_PATH || grubDispatchMac(path)) {
-        return result((await this.renderFile(path, req.serverAddress, used, req.tokens))!);
+        return result((await this.renderFile(path, req.serverAddress, used, req.tokens, open))!);
       }
     }
     const machine = req.machine;
     const envName = req.env ?? (machine ? effectiveEnvName(this.data, machine) : this.data.prefs().unknownBootEnv);
     const env = this.data.bootEnv(envName);
     if (!env) throw invalid("render", envName, `BootEnv: bootenv ${JSON.stringify(envName)} does not exist`);
-    const c = { machine, env, serverAddress: req.serverAddress, tokens: req.tokens, used };
+    const c = { machine, env, serverAddress: req.serverAddress, tokens: req.tokens, used, openParam: open };
 
     if (req.contents !== undefined) return result(await this.renderTarget({ label: "Contents", source: req.contents }, c));
     if (req.template !== undefined) {
       const name = req.template;
       const entry = templatesOf(env).find((t) => t.Name === name);
       if (this.data.template(name) || (!entry && this.engine.has(name))) return result(await this.renderTarget({ name }, c));
-      if (entry) return result(await this.renderEnvTemplate(machine, env, entry, req.serverAddress, used, req.tokens));
+      if (entry) return result(await this.renderEnvTemplate(machine, env, entry, req.serverAddress, used, req.tokens, open));
       throw invalid("render", name, `Template: template ${JSON.stringify(name)} not found (neither a Template ID nor a template of bootenv ${JSON.stringify(envName)})`);
     }
     const path = req.path!.replace(/^\/+/, "");
@@ -313,7 +345,7 @@ export class BootCore implements Booter, FileSource {
       throw invalid("render", path, `Path: no file ${JSON.stringify(path)} for ${describeTarget(machine, env)} in bootenv ${JSON.stringify(envName)}; its paths: ${known.length ? known.join(", ") : "(none)"}`);
     }
     const tmpl = templatesOf(env).find((t) => t.Name === hit.template)!;
-    return result(await this.renderEnvTemplate(machine, env, tmpl, req.serverAddress, used, req.tokens));
+    return result(await this.renderEnvTemplate(machine, env, tmpl, req.serverAddress, used, req.tokens, open));
   }
 
   // ---- the template registry and the path index ------------------------------------------------
@@ -429,7 +461,7 @@ export class BootCore implements Booter, FileSource {
   private async renderPaths(list: Array<{ machine: ModelObject | undefined; env: ModelObject }>): Promise<Array<Map<string, IndexEntry>>> {
     const outcomes = await this.engine.renderAll(
       list.map(({ machine, env }) => {
-        const req = renderRequest({ ...this.ctxBase(), machine, env, serverAddress: PATH_ADDRESS, tokens: undefined });
+        const req = renderRequest({ ...this.ctxBase(), machine, env, serverAddress: PATH_ADDRESS, tokens: undefined, openParam: this.pathParams });
         return { input: req.input, host: req.host, targets: templatesOf(env).map((t) => ({ label: `${String(env.Name)}/${t.Name}/Path`, source: t.Path })) };
       }),
     );

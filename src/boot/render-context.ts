@@ -5,7 +5,7 @@
 // and asks for parameters and tokens through RenderHost.
 
 import type { ModelObject } from "../model/object.ts";
-import { resolveParams, type Resolved } from "../model/params.ts";
+import { resolveParams, type ParamReveal, type Resolved } from "../model/params.ts";
 import { RenderError, type RenderHost, type RenderInput } from "../render/index.ts";
 import type { BootData } from "./boot-data.ts";
 
@@ -36,6 +36,11 @@ export interface ContextInput {
   tokens: TokenIssuer | undefined;
   /** Filled with each parameter it.param() returned, by name. */
   used?: Map<string, UsedParam>;
+  /**
+   * What a stored value becomes for the render (BootCore: sealed Secure values opened here, on the
+   * server's thread, or the marker in a preview the caller may not see them in). Absent: as stored.
+   */
+  openParam?: ParamReveal;
   /**
    * Resolve the parameters now and send them with the render (files and previews, which nearly
    * always read some), rather than have the render ask for them (paths, which nearly never do).
@@ -74,6 +79,7 @@ export function renderRequest(c: ContextInput): RenderRequest {
       getParam: (n) => data.param(n),
       global: data.globalProfile(),
       params: data.params(),
+      reveal: c.openParam,
     }));
   const values = (): Array<[string, unknown]> => [...resolve()].map(([name, r]) => [name, r.value]);
   const os = (typeof env.OS === "object" && env.OS !== null ? env.OS : {}) as Record<string, unknown>;

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { SocleError } from "./errors.ts";
 import type { ModelObject } from "./object.ts";
-import { lookupParam, profileCycle, resolveParams, resolveParamsDetailed, validateParamValues } from "./params.ts";
+import { lookupParam, profileCycle, resolveParams, resolveParamsDetailed, validateParamValues, type ParamReveal } from "./params.ts";
+import { ENVELOPE_FIELD } from "./secure-params.ts";
 
 const PROFILES: Record<string, ModelObject> = {
   global: { Name: "global", Params: { ntp: "pool.ntp.org", tz: "UTC", "only-global": 1 }, Profiles: [] },
@@ -88,6 +89,34 @@ describe("resolveParams", () => {
   });
 });
 
+describe("resolveParams with reveal", () => {
+  test("only winning values are revealed, each with the object that holds it; defaults are not", () => {
+    const calls: string[] = [];
+    const reveal: ParamReveal = (value, name, owner) => {
+      calls.push(`${name}@${owner.type}/${owner.key}`);
+      return `<${String(value)}>`;
+    };
+    const machine = { Uuid: "u1", Name: "n1", Params: { role: "db" }, Profiles: ["web"] };
+    expect(show(resolveParams({ ...base, machine, reveal }))).toEqual({
+      role: ["<db>", "machine"],
+      tz: ["<Europe/Paris>", "profile:web"],
+      kernel: ["<lts>", "profile:base"],
+      ntp: ["<pool.ntp.org>", "global"],
+      "only-global": ["<1>", "global"],
+      "console-speed": [115200, "default"],
+    });
+    // Shadowed values (base's role and tz, global's tz) are never revealed.
+    expect(calls.sort()).toEqual(["kernel@profiles/base", "ntp@profiles/global", "only-global@profiles/global", "role@machines/u1", "tz@profiles/web"]);
+  });
+
+  test("a profile resolved on its own reveals its values as the profile's", () => {
+    const owners: string[] = [];
+    resolveParams({ ...base, profile: PROFILES.eu, reveal: (v, n, o) => (owners.push(`${n}@${o.type}/${o.key}`), v) });
+    expect(owners).toContain("lang@profiles/eu");
+    expect(owners).toContain("ntp@profiles/global");
+  });
+});
+
 describe("lookupParam", () => {
   test("returns the value or names the parameter and the object", () => {
     const r = resolveParams({ ...base, machine: { Uuid: "u1", Name: "n1", Params: { a: false } } });
@@ -110,5 +139,10 @@ describe("validateParamValues", () => {
       'Params.ports[1]: expected integer, got "http"',
       "Params.ntp: expected string, got 5",
     ]);
+  });
+
+  test("sealed values are not checked (nor quoted): each was checked in clear when it was sealed", () => {
+    expect(validateParamValues({ "console-speed": { [ENVELOPE_FIELD]: "v1:x:y" } }, getParam)).toEqual([]);
+    expect(validateParamValues({ "console-speed": { [ENVELOPE_FIELD]: "v1:x:y", extra: 1 } }, getParam)).toEqual([expect.stringContaining("expected integer")]);
   });
 });

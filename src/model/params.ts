@@ -6,6 +6,7 @@
 import { invalid } from "./errors.ts";
 import { checkJsonSchema } from "./json-schema.ts";
 import type { ModelObject } from "./object.ts";
+import { isEnvelope, type ParamOwner } from "./secure-params.ts";
 import { quote } from "./validate.ts";
 
 export interface Resolved {
@@ -13,6 +14,13 @@ export interface Resolved {
   /** "machine", "profile:<name>", "global" or "default". */
   source: string;
 }
+
+/**
+ * The value resolution returns for a value stored on `owner` (a layer that sets it and wins):
+ * renders open sealed values (secure-params.ts), API views show them or the marker. Defaults
+ * (the Param's Schema) are not stored on an owner and are returned as they are.
+ */
+export type ParamReveal = (value: unknown, name: string, owner: ParamOwner) => unknown;
 
 export interface ResolveOptions {
   machine?: ModelObject;
@@ -23,6 +31,8 @@ export interface ResolveOptions {
   global: ModelObject | undefined;
   /** Every Param object, so that defaults of params no layer sets are included too. */
   params?: Iterable<ModelObject>;
+  /** Applied to each value that wins; without it values are returned as stored (sealed ones sealed). */
+  reveal?: ParamReveal;
 }
 
 export interface Resolution {
@@ -44,9 +54,12 @@ export function resolveParamsDetailed(opts: ResolveOptions): Resolution {
   const problems: string[] = [];
   const done = new Set<string>();
 
-  const take = (params: unknown, source: string) => {
+  // Only a value that wins is revealed: a sealed value shadowed by a closer layer is never opened.
+  const take = (params: unknown, source: string, owner: ParamOwner) => {
     if (!isRecord(params)) return;
-    for (const [k, v] of Object.entries(params)) if (!values.has(k)) values.set(k, { value: v, source });
+    for (const [k, v] of Object.entries(params)) {
+      if (!values.has(k)) values.set(k, { value: opts.reveal ? opts.reveal(v, k, owner) : v, source });
+    }
   };
 
   // Depth-first over profiles; `stack` holds the current path so a cycle is seen (and reported)
@@ -63,7 +76,7 @@ export function resolveParamsDetailed(opts: ResolveOptions): Resolution {
       return;
     }
     done.add(name);
-    take(p.Params, name === "global" ? "global" : `profile:${name}`);
+    take(p.Params, name === "global" ? "global" : `profile:${name}`, { type: "profiles", key: name });
     const subs = Array.isArray(p.Profiles) ? p.Profiles : [];
     for (const s of subs) if (typeof s === "string") visit(s, [...stack, name], `profile ${quote(name)}`);
   };
@@ -74,20 +87,20 @@ export function resolveParamsDetailed(opts: ResolveOptions): Resolution {
   };
 
   if (opts.machine) {
-    take(opts.machine.Params, "machine");
+    take(opts.machine.Params, "machine", { type: "machines", key: String(opts.machine.Uuid ?? "") });
     visitList(opts.machine, `machine ${quote(opts.machine.Name ?? opts.machine.Uuid)}`);
   }
   if (opts.profile && typeof opts.profile.Name === "string") {
     // The profile itself may be unsaved (a preview): take it as given, not from the store.
     const name = opts.profile.Name;
     done.add(name);
-    take(opts.profile.Params, name === "global" ? "global" : `profile:${name}`);
+    take(opts.profile.Params, name === "global" ? "global" : `profile:${name}`, { type: "profiles", key: name });
     const subs = Array.isArray(opts.profile.Profiles) ? opts.profile.Profiles : [];
     for (const s of subs) if (typeof s === "string") visit(s, [name], `profile ${quote(name)}`);
   }
   if (opts.global && !done.has("global")) {
     done.add("global");
-    take(opts.global.Params, "global");
+    take(opts.global.Params, "global", { type: "profiles", key: "global" });
     const subs = Array.isArray(opts.global.Profiles) ? opts.global.Profiles : [];
     for (const s of subs) if (typeof s === "string") visit(s, ["global"], 'profile "global"');
   }
@@ -129,10 +142,16 @@ export function lookupParam(resolved: Map<string, Resolved>, name: string, objDe
   return r.value;
 }
 
-/** Check parameter values against their Param schemas. Params without a Param object are free-form. */
+/**
+ * Check parameter values against their Param schemas. Params without a Param object are free-form.
+ * Sealed values (secure-params.ts) are skipped: each was checked in clear when it was sealed, and
+ * a write keeps one only when it is the stored value, so a message never quotes a secret that
+ * the writer did not send itself.
+ */
 export function validateParamValues(params: Record<string, unknown>, getParam: (name: string) => ModelObject | undefined): string[] {
   const out: string[] = [];
   for (const [name, value] of Object.entries(params)) {
+    if (isEnvelope(value)) continue;
     const p = getParam(name);
     if (p && isRecord(p.Schema)) out.push(...checkJsonSchema(p.Schema, value, `Params.${name}`));
   }

@@ -1,4 +1,5 @@
-// <data dir>/settings.json: server secrets (token signing key...). Prefs live in the store (they
+// <data dir>/settings.json: server secrets (the token signing key, the registration token secret,
+// the key that seals Secure param values in the store). Prefs live in the store (they
 // are objects with change events); these secrets never leave the server. Small and rarely written, so lowdb fits: JSONFile + Low, whole-file rewrite through a
 // temp file and rename. lowdb does not fsync, so after each write the file and the directory are
 // fsync'd here: once a setter resolves, the change survives kill -9 and power loss. (A power

@@ -1,12 +1,14 @@
 // Starts a Socle in-process on an ephemeral loopback port with a temporary data directory, and
 // talks HTTPS to it with the CA it generated. Integration tests use this; nothing is mocked.
 
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseServeConfig } from "../../src/config/serve-config.ts";
 import { startSocle, type Socle, type StartOptions } from "../../src/main.ts";
 import { createLogger, type Logger } from "../../src/log/logger.ts";
+import { ParamCipher } from "../../src/model/secure-params.ts";
+import { SETTINGS_FILE } from "../../src/store/settings.ts";
 
 export const ADMIN_PASSWORD = "correct-horse-battery";
 
@@ -84,4 +86,13 @@ export async function startTestSocle(extraArgs: string[] = [], dirIn?: string, s
     },
   };
   return t;
+}
+
+/**
+ * The cipher of a data directory's Secure param values, from its settings.json: for a boot core a
+ * test builds beside the server (it opens sealed values as the server's own does).
+ */
+export async function secureParamCipher(dir: string): Promise<ParamCipher> {
+  const settings = JSON.parse(await readFile(join(dir, SETTINGS_FILE), "utf8")) as { secrets: Record<string, string> };
+  return new ParamCipher(settings.secrets.secureParamKey!);
 }

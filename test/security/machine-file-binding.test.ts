@@ -7,7 +7,8 @@
 // A whole Socle on 127.0.0.1 serves boot files over HTTP; a known machine booting the shipped
 // rocky-9 env has Address 127.0.0.2. curl asks from 127.0.0.2 (the machine), 127.0.0.3 (anyone
 // else) and 127.0.0.4 (an address DHCP leased to the machine's MAC): loopback aliases need no
-// setup on Linux. TFTP is asked the same through a boot core over the same store, on 127.0.0.1.
+// setup on Linux. TFTP is asked the same through a boot core over the same store, on 127.0.0.1
+// (with the server's key: the password hash is a Secure param, stored sealed).
 // With the bindMachineFiles pref off (a lab behind NAT), anyone gets the files again.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -15,7 +16,7 @@ import { createStoreBootData, type StoreBootData } from "../../src/adapters/boot
 import { BootCore } from "../../src/boot/core.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { startTftpServer, type TftpServer } from "../../src/tftp/server.ts";
-import { startTestSocle, type TestSocle } from "../helpers/socle.ts";
+import { secureParamCipher, startTestSocle, type TestSocle } from "../helpers/socle.ts";
 
 const MAC = "52:54:00:0b:00:01";
 const MACHINE_ADDRESS = "127.0.0.2";
@@ -67,7 +68,14 @@ beforeAll(async () => {
 
   tftpData = createStoreBootData(s.socle.store, createLogger({ level: "warn", sink: () => {} }));
   const log = createLogger({ level: "debug", sink: (l) => tftpLines.push(l) });
-  tftpCore = new BootCore({ data: tftpData, log, httpPort, apiPort: s.socle.apiPort, tokens: { machine: (id) => `machine-token-${id}`, registration: () => "registration-token" } });
+  tftpCore = new BootCore({
+    data: tftpData,
+    log,
+    httpPort,
+    apiPort: s.socle.apiPort,
+    tokens: { machine: (id) => `machine-token-${id}`, registration: () => "registration-token" },
+    cipher: await secureParamCipher(s.dir),
+  });
   tftp = await startTftpServer({ port: 0, listen: ["127.0.0.1"], source: tftpCore, log });
 });
 

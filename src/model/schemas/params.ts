@@ -1,5 +1,6 @@
 // Params: the declaration of a parameter: its JSON Schema (with an optional default) and whether
-// its values are secure (never shown in full).
+// its values are secure: sealed in the store and shown only to holders of getSecure
+// (model/secure-params.ts). A Param's own Schema, default included, is no secret.
 
 import { z } from "zod";
 import { defineModel } from "../define.ts";
@@ -13,7 +14,10 @@ export const params = defineModel({
     Name: zName(),
     Description: zText().default(""),
     Schema: z.record(z.string(), z.unknown()).default(() => ({})).describe("JSON Schema of the value; `default` is the fallback value"),
-    Secure: z.boolean().default(false),
+    Secure: z
+      .boolean()
+      .default(false)
+      .describe('Values are stored encrypted and read as "[secure]" without the getSecure claim on the machine or profile that holds them (the default in Schema is not secret)'),
   },
   indexes: {
     Secure: { unique: false, kind: "boolean" },

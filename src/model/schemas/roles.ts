@@ -17,7 +17,7 @@ const claimPart = (what: string) =>
 export const zClaim = () =>
   z.strictObject({
     Scope: claimPart("scope").describe('Object type(s): "machines", "machines,profiles" or "*"'),
-    Action: claimPart("action").describe('Action(s): "get", "list,get", "update" or "*"'),
+    Action: claimPart("action").describe('Action(s): "get", "list,get", "update", "getSecure" (Secure param values in clear) or "*"'),
     Specific: claimPart("specific").default("*").describe('Object key, or "*" for all'),
   });
 
