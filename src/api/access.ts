@@ -5,7 +5,9 @@
 // token reaches POST /api/v3/register only (routes-register.ts).
 
 import type { Context } from "hono";
-import { SocleError } from "../model/errors.ts";
+import { SocleError, notFound } from "../model/errors.ts";
+import type { ModelObject } from "../model/object.ts";
+import type { ObjectService } from "./objects.ts";
 import { allows, type Action, type Principal } from "../auth/claims.ts";
 
 export type ApiEnv = { Variables: { principal: Principal } };
@@ -18,6 +20,14 @@ export function may(p: Principal, scope: string, action: Action, specific: strin
   return allows(p.claims, scope, action, specific);
 }
 
+/**
+ * Which secure param values `p` sees in clear: those of the objects it holds getSecure on
+ * (auth/claims.ts). Every answer that carries a machine or profile is redacted through this.
+ */
+export function secureAccess(p: Principal): (type: string, key: string) => boolean {
+  return (type, key) => allows(p.claims, type, "getSecure", key);
+}
+
 export function requireClaim(c: Context<ApiEnv>, scope: string, action: Action, specific = "*"): Principal {
   const p = principalOf(c);
   if (!may(p, scope, action, specific)) {
@@ -26,6 +36,18 @@ export function requireClaim(c: Context<ApiEnv>, scope: string, action: Action, 
     ]);
   }
   return p;
+}
+
+/**
+ * The object `ref` names (a key or Index:value), for a caller that may see it. A caller that may
+ * not `get` it gets exactly the 404 a missing object gets, naming the reference as it was given: a
+ * refusal must not tell a machine token which Uuid a MAC or Name belongs to, or that it exists at
+ * all. A caller that may read it but not do the action still gets the 403 of requireClaim.
+ */
+export function visibleObject(c: Context<ApiEnv>, objects: ObjectService, prefix: string, ref: string): ModelObject {
+  const obj = objects.get(prefix, ref);
+  if (!may(principalOf(c), prefix, "get", objects.keyOf(prefix, obj))) throw notFound(objects.def(prefix).model, ref);
+  return obj;
 }
 
 /** Self-service: a user acting on its own user object passes without a claim. */

@@ -10,7 +10,7 @@
 import type { Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
 import type { Context } from "hono";
-import { type ApiEnv, principalOf, requireClaim, requireSelfOr } from "./access.ts";
+import { type ApiEnv, principalOf, requireClaim, requireSelfOr, secureAccess, visibleObject } from "./access.ts";
 import { intParam, json, readJson } from "./http-util.ts";
 import { SocleError, badRequest, invalid } from "../model/errors.ts";
 import { generateSecret } from "../auth/passwords.ts";
@@ -92,15 +92,15 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   // disk. It can only end network installs, never start one or choose what a machine boots. The
   // shipped installer templates call it; operators may too (machines update).
   app.post("/api/v3/machines/:key/boot-local", async (c) => {
-    const machine = objects.get("machines", c.req.param("key"));
+    const machine = visibleObject(c, objects, "machines", c.req.param("key"));
     const uuid = String(machine.Uuid);
-    requireClaim(c, "machines", "update", uuid);
+    const p = requireClaim(c, "machines", "update", uuid);
     const saved = await objects.patch("machines", uuid, [{ op: "replace", path: "/BootEnv", value: "local" }]);
-    return json(objects.redact(objects.def("machines"), saved));
+    return json(objects.redact(objects.def("machines"), saved, secureAccess(p)));
   });
 
   app.get("/api/v3/machines/:key/token", (c) => {
-    const machine = objects.get("machines", c.req.param("key"));
+    const machine = visibleObject(c, objects, "machines", c.req.param("key"));
     const uuid = String(machine.Uuid);
     requireClaim(c, "machines", "token", uuid);
     const ttl = ttlOf(c, "machines", "knownTokenTimeout");

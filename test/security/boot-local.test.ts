@@ -29,7 +29,7 @@ test("a machine switches itself to local; the BootEnv patch it used before is re
 });
 
 test("not another machine, and not without credentials", async () => {
-  expect((await s.call("POST", `/api/v3/machines/${other}/boot-local`, { auth })).status).toBe(403);
+  expect((await s.call("POST", `/api/v3/machines/${other}/boot-local`, { auth })).status).toBe(404);
   expect((await s.call("POST", `/api/v3/machines/${other}/boot-local`, { auth: null })).status).toBe(401);
   expect((await s.call("GET", `/api/v3/machines/${other}`)).body.BootEnv).toBe("discovery");
 });
