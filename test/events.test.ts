@@ -1,6 +1,7 @@
 // The event stream (SSE and websocket) publishes every change with type/action/key filters.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readSse } from "./helpers/sse.ts";
 import { startTestSocle, basic, ADMIN_PASSWORD, type TestSocle } from "./helpers/socle.ts";
 
 let s: TestSocle;
@@ -11,28 +12,6 @@ afterAll(async () => {
   await s.stop();
 });
 
-/** Read SSE messages until `count` data events arrived or the deadline passed. */
-async function readSse(res: Response, count: number, ms = 5000): Promise<any[]> {
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  const out: any[] = [];
-  let buf = "";
-  const deadline = Date.now() + ms;
-  while (out.length < count && Date.now() < deadline) {
-    const r = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => ({ done: true, value: undefined }))]);
-    if (r.done) break;
-    buf += dec.decode(r.value as Uint8Array);
-    let i: number;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const data = block.split("\n").find((l) => l.startsWith("data: "));
-      if (data && !block.includes("event: gap")) out.push(JSON.parse(data.slice(6)));
-    }
-  }
-  await reader.cancel().catch(() => {});
-  return out;
-}
 
 test("SSE delivers filtered changes in order, without secrets", async () => {
   const res = await s.req("GET", "/api/v3/events?type=machines&action=create,delete");

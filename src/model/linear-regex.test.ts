@@ -1,3 +1,4 @@
+import { makeRng } from "../dhcp/testdata/fuzz.ts";
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -61,7 +62,7 @@ describe("agrees with RegExp on match / no match", () => {
   });
 
   test("randomized differential against RegExp (seeded)", () => {
-    const rand = mulberry32(0x50c1e);
+    const rand = makeRng(0x50c1e);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
     const ATOMS = ["a", "b", "c", "1", " ", ".", "[ab]", "[^a]", "[a-c]", "[^bc1]", "\\w", "\\W", "\\d", "\\s", "\\S", "-", "\\-"];
     const ASSERTS = ["^", "$", "\\b", "\\B"];
@@ -116,7 +117,7 @@ describe("agrees with RegExp on match / no match", () => {
     const p = "(a|b)*a(a|b){12}$";
     const re = compileRegex(p);
     const js = new RegExp(p);
-    const rand = mulberry32(7);
+    const rand = makeRng(7);
     const bad: string[] = [];
     for (let i = 0; i < 600; i++) {
       const s = Array.from({ length: 10 + Math.floor(rand() * 60) }, () => (rand() < 0.5 ? "a" : "b")).join("");
@@ -203,7 +204,7 @@ describe("refusals name the construct and where it is", () => {
   });
 
   test("a work bound turns an expensive pattern into an error, and ordinary patterns never reach it", () => {
-    const rand = mulberry32(11);
+    const rand = makeRng(11);
     const names = Array.from({ length: 2000 }, () => Array.from({ length: 255 }, () => (rand() < 0.5 ? "a" : "b")).join(""));
     const cheap = compileRegex("^[ab]+-?[0-9]*$", { maxWork: 1_000_000 });
     expect(names.filter((n) => cheap.test(n))).toHaveLength(2000);
@@ -246,14 +247,3 @@ describe("catastrophic patterns finish in linear time", () => {
   }
 });
 
-/** A small seeded PRNG, so a failing random case can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

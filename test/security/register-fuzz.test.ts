@@ -21,6 +21,7 @@
 // Per-source limits are lifted here (every request comes from 127.0.0.1); they have their own test
 // in register-known-mac.test.ts. Per-token limits stay as shipped.
 
+import { makeRng } from "../../src/dhcp/testdata/fuzz.ts";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { TestSocle } from "../helpers/socle.ts";
 import type { ModelObject } from "../../src/model/object.ts";
@@ -32,19 +33,8 @@ const MAX_BATCHES = 200;
 const BATCH = 4;
 const OK_STATUSES = [200, 201, 403, 409, 422, 429];
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-const rnd = prng(SEED);
+const rnd = makeRng(SEED);
 const int = (n: number) => Math.floor(rnd() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 const chance = (p: number) => rnd() < p;

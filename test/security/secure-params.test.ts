@@ -18,6 +18,7 @@
 // - After a restart the values still open, and a value stored in clear by an older version (put
 //   into the store directly here) is sealed at start, its journal compacted away.
 
+import { readSse } from "../helpers/sse.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -67,28 +68,6 @@ function storeFiles(): Array<{ name: string; text: string }> {
   return out;
 }
 
-/** Read SSE data events until `ms` passed. */
-async function readSse(res: Response, ms: number): Promise<any[]> {
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  const out: any[] = [];
-  let buf = "";
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const r = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => ({ done: true, value: undefined }))]);
-    if (r.done) break;
-    buf += dec.decode(r.value as Uint8Array);
-    let i: number;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const data = block.split("\n").find((l) => l.startsWith("data: "));
-      if (data && !block.includes("event: gap")) out.push(JSON.parse(data.slice(6)));
-    }
-  }
-  await reader.cancel().catch(() => {});
-  return out;
-}
 
 beforeAll(async () => {
   s = await startTestSocle();
@@ -161,7 +140,7 @@ describe("a user without getSecure sees [secure] on every route", () => {
   test("the event stream (SSE, from the start of the ring)", async () => {
     const res = await s.req("GET", "/api/v3/events?type=machines,profiles&since=0", { auth: viewer });
     expect(res.status).toBe(200);
-    const events = await readSse(res, 700);
+    const events = await readSse(res, Infinity, 700);
     clean("events", events);
     const machine = events.filter((e) => e.Type === "machines" && e.Key === uuid).at(-1);
     expect(machine.Object.Params).toEqual({ disk: "vda", "bmc-password": MARKER });
