@@ -56,8 +56,10 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
   app.onError((err, c) => {
     if (err instanceof SocleError) {
       if (err.type === "TooManyRequests") {
+        // The throttles say when in their message ("retry in 8 s"); Retry-After says the same.
         const res = errorResponse(err);
-        res.headers.set("Retry-After", "5");
+        const wait = /retry in (\d+) s/.exec(err.messages.join(" "))?.[1];
+        res.headers.set("Retry-After", wait ?? "5");
         return res;
       }
       return errorResponse(err);

@@ -44,4 +44,11 @@ test("spraying one password over many user names from one address is slowed down
   const admin = await s.call("GET", "/api/v3/machines", { auth: basic("admin", ADMIN_PASSWORD) });
   expect(admin.status).toBe(429);
   expect(admin.body.Messages[0]).toContain("from this address");
+  // Retry-After is the wait the message names, not a fixed guess.
+  const said = /retry in (\d+) s/.exec(admin.body.Messages[0])?.[1];
+  expect(said).toBeDefined();
+  const again = await s.req("GET", "/api/v3/machines", { auth: basic("admin", ADMIN_PASSWORD) });
+  await again.body?.cancel();
+  expect(Number(again.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+  expect(Number(again.headers.get("retry-after"))).toBeLessThanOrEqual(Number(said));
 });
