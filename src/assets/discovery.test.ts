@@ -109,6 +109,13 @@ describe.skipIf(!HAVE)("discovery image from .deb files", () => {
     expect(again.built).toBe(false);
   });
 
+  test("the cache is shared, the stamp is not: a second output directory gets its own build", async () => {
+    await buildDiscoveryImage(opts("amd64", "first"));
+    const other = await buildDiscoveryImage(opts("amd64", "second"));
+    expect(other.built).toBe(true);
+    expect(Buffer.compare(readFileSync(join(dir, "second", "initrd.img")), readFileSync(join(dir, "first", "initrd.img")))).toBe(0);
+  });
+
   test("a kernel package without a kernel is an error naming the package", async () => {
     const empty = await deb("linux-image-empty", { "usr/share/doc/x": "x" });
     await expect(buildDiscoveryImage({ ...opts("amd64", "bad"), kernelDeb: empty })).rejects.toThrow(/linux-image-empty_1\.0_all\.deb has no \/boot\/vmlinuz-\*/);

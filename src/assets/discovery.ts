@@ -66,11 +66,14 @@ export async function buildDiscoveryImage(opts: DiscoveryOptions): Promise<Disco
   const initrd = join(outDir, "initrd.img");
   const stamps = join(opts.cacheDir, "stamps");
   mkdirSync(stamps, { recursive: true });
-  const stamp = join(stamps, `discovery-${arch}.inputs`);
+  // One stamp per output directory: the cache is shared (npm install's assets/boot and `socle
+  // discovery build`'s data dir), and a stamp says what is in one place, not everywhere.
+  const where = sha(outDir).slice(0, 12);
+  const stamp = join(stamps, `discovery-${arch}-${where}.inputs`);
   const digest = sha(
     [String(BUILDER_VERSION), kernelDeb.replace(/.*\//, ""), busyboxDeb.replace(/.*\//, ""), DISCOVERY_MODULES.join(","), String(GZIP_KERNEL[arch]), sha(initScript), sha(registerScript)].join("\n"),
   );
-  const info = join(stamps, `discovery-${arch}.build-info`);
+  const info = join(stamps, `discovery-${arch}-${where}.build-info`);
   if (existsSync(vmlinuz) && existsSync(initrd) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === digest) {
     const kv = /kernel_version=(.*)/.exec(existsSync(info) ? readFileSync(info, "utf8") : "")?.[1] ?? "";
     opts.log(`discovery ${arch}: ${outDir} is current (kernel ${kv})`);

@@ -3,7 +3,7 @@
 // attempted; a failed part is reported with the command that supplies it, and never hides the
 // parts that worked.
 
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { DISCOVERY_ASSETS, LOADER_ASSETS, type AssetArch, type BootAsset } from "./catalog.ts";
 import { AssetError, aptUnavailable, type AptOptions } from "./debian.ts";
 import { buildDiscoveryImage, type DiscoveryImage } from "./discovery.ts";
@@ -23,7 +23,9 @@ export interface ObtainReport {
   failed: { assets: BootAsset[]; reason: string }[];
 }
 
-export async function obtainAssets(opts: ObtainOptions): Promise<ObtainReport> {
+export async function obtainAssets(given: ObtainOptions): Promise<ObtainReport> {
+  // apt reads relative Dir:: paths against its own root, not the working directory.
+  const opts = { ...given, cacheDir: resolve(given.cacheDir), outDir: resolve(given.outDir) };
   const report: ObtainReport = { images: [], failed: [] };
   const noApt = aptUnavailable();
   const wanted = (list: readonly BootAsset[]) => list.filter((a) => opts.arches.includes(a.arch));
