@@ -70,8 +70,11 @@ export function assertMachineWrite(p: Principal, before: ModelObject, after: Mod
   throw new SocleError("Forbidden", "machines", key, `machine "${p.name}" may not change ${bad.join(", ")}: a machine token writes only ${machineAllowlist()}`);
 }
 
-/** The guard for writes by `p` to a Machine: the field rule for machine tokens, none for others. */
-export function machineWriteGuard(p: Principal): WriteGuard | undefined {
-  if (p.kind !== "machine") return undefined;
+/**
+ * The guard for writes by `p` to an object of type `prefix`: the field rule for a machine token
+ * writing a Machine, none otherwise.
+ */
+export function machineWriteGuard(p: Principal, prefix = "machines"): WriteGuard | undefined {
+  if (p.kind !== "machine" || prefix !== "machines") return undefined;
   return (next, current) => assertMachineWrite(p, current, next);
 }

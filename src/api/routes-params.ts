@@ -58,7 +58,7 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const save = async (c: Context<ApiEnv>, prefix: string, o: ReturnType<typeof owner>, next: Record<string, unknown>) => {
     // A machine token writes only some of its own Params (machine-scope.ts): checked first, so a
     // forbidden parameter is 403 whatever its value. Both sides as the machine sees them.
-    const guard = prefix === "machines" ? machineWriteGuard(principalOf(c)) : undefined;
+    const guard = machineWriteGuard(principalOf(c), prefix);
     guard?.({ ...o.shown, Params: next }, o.shown);
     const saved = await objects.replace(prefix, o.key, { ...o.shown, Params: next }, guard);
     return params(objects.redact(o.def, saved, o.access));

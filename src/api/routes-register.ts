@@ -47,6 +47,7 @@ import { parseAuthorization } from "../auth/basic.ts";
 import { peekToken } from "../auth/tokens.ts";
 import { machineWriteGuard } from "./machine-scope.ts";
 import { RegistrationLimiter, type Ticket } from "./registration-limits.ts";
+import { machineAddresses } from "../boot/boot-data.ts";
 
 export const REGISTER_PATH = "/api/v3/register";
 /** The machine Param the inventory is stored in (templates: it.param("inventory").Disks). */
@@ -221,6 +222,8 @@ export const SPENT_TOKEN_REFUSAL =
 
 const refused = (msg: string) => new SocleError("Forbidden", "machines", "", msg);
 const answer = (m: ModelObject): RegisteredMachine => ({ Uuid: String(m.Uuid), Name: String(m.Name) });
+/** A machine-scoped token for `m`, for the known-machine lifetime. */
+const machineToken = (deps: ApiDeps, m: ModelObject): string => deps.authn.tokenForMachine(m, Number(deps.prefs.value("knownTokenTimeout")) || 3600).token;
 
 /**
  * Register the machine posting `input` from `remote`, as `who` allows (see the header comment).
@@ -249,7 +252,6 @@ async function createMachine(deps: ApiDeps, input: RegistrationInput, remote: st
   const { objects } = deps;
   const log = deps.log.child("register");
   const addr = remoteIPv4(remote);
-  const ttl = Number(deps.prefs.value("knownTokenTimeout")) || 3600;
   const first = input.HardwareAddrs[0] as string;
   const refuseKnown = () => {
     const owners = matchingMachines(deps, input.HardwareAddrs).map((m) => String(m.Uuid));
@@ -273,7 +275,7 @@ async function createMachine(deps: ApiDeps, input: RegistrationInput, remote: st
     try {
       const created = await objects.create("machines", attempt === 0 ? obj : { ...obj, Name: discoveredName(first), Address: "" });
       log.info("machine registered", { machine: String(created.Uuid), name: String(created.Name), mac: first, remote: addr });
-      return { Machine: answer(created), Token: deps.authn.tokenForMachine(created, ttl).token, Created: true };
+      return { Machine: answer(created), Token: machineToken(deps, created), Created: true };
     } catch (err) {
       if (!(err instanceof SocleError) || err.type !== "Conflict") throw err;
       // Another registration of these MACs won the race: they are a known machine's now.
@@ -293,8 +295,7 @@ function repeatRegistration(deps: ApiDeps, input: RegistrationInput, ticket: Tic
   const held = new Set((machine?.HardwareAddrs as string[] | undefined) ?? []);
   const same = machine !== undefined && remote === made.remote && input.HardwareAddrs.every((m) => made.macs.includes(m) && held.has(m));
   if (!same) throw refused(SPENT_TOKEN_REFUSAL);
-  const ttl = Number(deps.prefs.value("knownTokenTimeout")) || 3600;
-  return { Machine: answer(machine), Token: deps.authn.tokenForMachine(machine, ttl).token, Created: false };
+  return { Machine: answer(machine), Token: machineToken(deps, machine), Created: false };
 }
 
 /** A known machine with its own token: its own MACs only; its inventory is all that changes. */
@@ -315,8 +316,7 @@ async function registerKnown(deps: ApiDeps, input: RegistrationInput, p: Princip
   const entitled = mayTakeToken(store, saved, addr, now);
   const log = deps.log.child("register");
   log.info("known machine registered again", { machine: uuid, name: String(saved.Name), remote: addr || remote, token: entitled ? "issued" : "withheld (not from its address)" });
-  const ttl = Number(deps.prefs.value("knownTokenTimeout")) || 3600;
-  return { Machine: answer(saved), Token: entitled ? deps.authn.tokenForMachine(saved, ttl).token : "", Created: false };
+  return { Machine: answer(saved), Token: entitled ? machineToken(deps, saved) : "", Created: false };
 }
 
 function matchingMachines(deps: ApiDeps, macs: readonly string[]): ModelObject[] {
@@ -329,15 +329,14 @@ function addressFree(deps: ApiDeps, addr: string, selfKey: string): boolean {
   return !deps.store.list("machines").some((m) => m.Address === addr && String(m.Uuid) !== selfKey);
 }
 
-/** May the caller at `addr` receive the token of the existing machine `m`? */
+/**
+ * May the caller at `addr` receive the token of the existing machine `m`? Only from an address
+ * it holds (boot-data.ts machineAddresses); leases are keyed by Addr, so one lookup suffices.
+ */
 function mayTakeToken(store: ApiDeps["store"], m: ModelObject, addr: string, now: Date): boolean {
   if (!addr) return false;
-  if (m.Address === addr) return true;
   const lease = store.get("leases", addr);
-  if (!lease || typeof lease.Token !== "string") return false;
-  const macs = (m.HardwareAddrs as string[] | undefined) ?? [];
-  const ends = Date.parse(String(lease.ExpireTime ?? ""));
-  return macs.includes(lease.Token) && lease.State === "ACK" && Number.isFinite(ends) && ends > now.getTime();
+  return machineAddresses(m, lease ? [lease] : [], now.getTime()).includes(addr);
 }
 
 /** The ticket of the registration token the request came with (its lifetime from its payload). */

@@ -51,8 +51,9 @@ export function renderRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     }
     if (body.Path !== undefined) {
       const path = body.Path.replace(/^\/+/, "");
-      const mac = dispatchMac(path) ?? grubDispatchMac(path);
-      const owner = mac === undefined ? undefined : deps.store.list("machines").find((m) => Array.isArray(m.HardwareAddrs) && m.HardwareAddrs.includes(mac));
+      // Per-MAC loader paths only: the preview renders those for the MAC's machine (boot core's
+      // machineOf); any other Path renders for Machine, checked above.
+      const owner = dispatchMac(path) ?? grubDispatchMac(path) ? await boot.machineOf(path) : undefined;
       if (owner) requireMachineRead(principal, owner, `Path ${JSON.stringify(body.Path)}`);
     }
     const result = await boot.preview({
