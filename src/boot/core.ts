@@ -169,9 +169,26 @@ export class BootCore implements Booter, FileSource {
   // ---- files ---------------------------------------------------------------------------------
 
   async get(path: string, facts: FileFacts): Promise<BootFile | undefined> {
-    if (!(await this.servesTo(path, facts))) return undefined;
-    const text = await this.renderFile(path, facts.serverAddress);
+    const at = await this.locate(path); // once per request: the binding check and the render share it
+    if (!at || !this.servesTo(at, path, facts)) return undefined;
+    const text = await this.renderAt(at, facts.serverAddress, undefined, this.opts.tokens);
     return text === undefined ? undefined : textFile(text, path);
+  }
+
+  /** What renders `path`: a dispatcher or per-MAC loader script (no index needed), else its index entry. */
+  private async locate(path: string): Promise<Located | undefined> {
+    const at = loaderAt(path);
+    if (at) return at;
+    await this.refresh();
+    const entry = this.index.lookup(path);
+    return entry && { kind: "entry", entry };
+  }
+
+  /** The known machine a located file is rendered for (see machineOf). */
+  private machineAt(at: Located | undefined): ModelObject | undefined {
+    if (at?.kind === "loader") return this.data.machineByMac(at.mac);
+    const uuid = at?.kind === "entry" ? at.entry.machine : undefined;
+    return uuid === undefined ? undefined : this.data.machine(uuid);
   }
 
   /**
@@ -180,12 +197,7 @@ export class BootCore implements Booter, FileSource {
    * Undefined for files of unknown machines, the dispatchers, and paths that are not rendered.
    */
   async machineOf(path: string): Promise<ModelObject | undefined> {
-    const mac = dispatchMac(path) ?? grubDispatchMac(path);
-    if (mac) return this.data.machineByMac(mac);
-    if (path === DISPATCH_PATH || path === GRUB_DISPATCH_PATH) return undefined;
-    await this.refresh();
-    const uuid = this.index.lookup(path)?.machine;
-    return uuid === undefined ? undefined : this.data.machine(uuid);
+    return this.machineAt(await this.locate(path));
   }
 
   /**
@@ -193,9 +205,9 @@ export class BootCore implements Booter, FileSource {
    * rendered, so a refused request issues no token and sees no template error: it gets exactly
    * what a path with no rendered file gets (the next source in the chain, then "not found").
    */
-  private async servesTo(path: string, facts: FileFacts): Promise<boolean> {
+  private servesTo(at: Located, path: string, facts: FileFacts): boolean {
     if (!this.data.prefs().bindMachineFiles) return true;
-    const machine = await this.machineOf(path);
+    const machine = this.machineAt(at);
     if (!machine) return true;
     const addresses = this.data.addressesOf(machine);
     if (isFromMachine(facts.remoteAddress, addresses)) return true;
@@ -211,15 +223,19 @@ export class BootCore implements Booter, FileSource {
 
   /** The rendered file at `path` for a client that reached us at `serverAddress`. */
   async renderFile(path: string, serverAddress: string, used?: Map<string, UsedParam>, tokens: TokenIssuer = this.opts.tokens, open?: ParamReveal): Promise<string | undefined> {
-    if (path === DISPATCH_PATH) return dispatchScript(baseUrl("http", serverAddress, this.opts.httpPort));
-    if (path === GRUB_DISPATCH_PATH) return grubDispatchScript();
-    const mac = dispatchMac(path);
-    if (mac) return this.loaderScript(IPXE, mac, serverAddress, used, tokens, open);
-    const grubMac = grubDispatchMac(path);
-    if (grubMac) return this.loaderScript(GRUB, grubMac, serverAddress, used, tokens, open);
-    await this.refresh();
-    const entry = this.index.lookup(path);
-    return entry ? this.renderEntry(entry, serverAddress, used, tokens, open) : undefined;
+    const at = await this.locate(path);
+    return at && this.renderAt(at, serverAddress, used, tokens, open);
+  }
+
+  private async renderAt(at: Located, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer, open?: ParamReveal): Promise<string | undefined> {
+    switch (at.kind) {
+      case "dispatch":
+        return at.loader.dispatch(baseUrl("http", serverAddress, this.opts.httpPort));
+      case "loader":
+        return this.loaderScript(at.loader, at.mac, serverAddress, used, tokens, open);
+      case "entry":
+        return this.renderEntry(at.entry, serverAddress, used, tokens, open);
+    }
   }
 
   /** Every path served from templates (not default.ipxe and boot/), for listings and tests. */
@@ -317,12 +333,8 @@ export class BootCore implements Booter, FileSource {
     const used = new Map<string, UsedParam>();
     const open = req.reveal ? this.previewParams(req.reveal) : undefined;
     const result = (Output: string) => ({ Output, Params: [...used.values()].sort((a, b) => a.Name.localeCompare(b.Name)) });
-    if (req.path !== undefined) {
-      const path = req.path.replace(/^\/+/, "");
-      if (path === DISPATCH_PATH || dispatchMac(path) || path === GRUB_DISPATCH_PATH || grubDispatchMac(path)) {
-        return result((await this.renderFile(path, req.serverAddress, used, req.tokens, open))!);
-      }
-    }
+    const at = req.path !== undefined ? loaderAt(req.path.replace(/^\/+/, "")) : undefined;
+    if (at) return result((await this.renderAt(at, req.serverAddress, used, req.tokens, open))!);
     const machine = req.machine;
     const envName = req.env ?? (machine ? effectiveEnvName(this.data, machine) : this.data.prefs().unknownBootEnv);
     const env = this.data.bootEnv(envName);
@@ -355,11 +367,16 @@ export class BootCore implements Booter, FileSource {
       this.engine.delete(id);
       return;
     }
+    this.register(id, typeof obj.Contents === "string" ? obj.Contents : "");
+  }
+
+  /** Register a template; one that does not compile is registered all the same (an include of it says why) and logged. */
+  private register(name: string, source: string): void {
     try {
-      this.engine.set(id, typeof obj.Contents === "string" ? obj.Contents : "");
+      this.engine.set(name, source);
     } catch (err) {
       if (!(err instanceof RenderError)) throw err;
-      this.log.warn("template does not compile", { template: id, error: err.message });
+      this.log.warn("template does not compile", { template: name, error: err.message });
     }
   }
 
@@ -372,12 +389,7 @@ export class BootCore implements Booter, FileSource {
       if (t.Contents === undefined) continue;
       const name = `${envName}/${t.Name}`;
       names.push(name);
-      try {
-        this.engine.set(name, t.Contents);
-      } catch (err) {
-        if (!(err instanceof RenderError)) throw err;
-        this.log.warn("template does not compile", { template: name, error: err.message });
-      }
+      this.register(name, t.Contents);
     }
     this.inline.set(envName, names);
   }
@@ -489,14 +501,29 @@ export class BootCore implements Booter, FileSource {
   }
 }
 
-/** The two loaders that chain to a per-MAC script: how each finds its template and leaves. */
+/** The two loaders that chain to a per-MAC script: their entry point, how each finds its template and leaves. */
 interface LoaderKind {
   name: "iPXE" | "GRUB";
+  /** The dispatcher script, for a client that reached us at `provisionerURL`. */
+  dispatch: (provisionerURL: string) => string;
   template: (env: ModelObject) => EnvTemplate | undefined;
   exit: (reason: string) => string;
 }
-const IPXE: LoaderKind = { name: "iPXE", template: ipxeTemplateOf, exit: exitScript };
-const GRUB: LoaderKind = { name: "GRUB", template: grubTemplateOf, exit: grubExitScript };
+const IPXE: LoaderKind = { name: "iPXE", dispatch: dispatchScript, template: ipxeTemplateOf, exit: exitScript };
+const GRUB: LoaderKind = { name: "GRUB", dispatch: grubDispatchScript, template: grubTemplateOf, exit: grubExitScript };
+
+/** Where a served file comes from: a loader's dispatcher, its per-MAC script, or the path index. */
+type Located = { kind: "dispatch"; loader: LoaderKind } | { kind: "loader"; loader: LoaderKind; mac: string } | { kind: "entry"; entry: IndexEntry };
+
+/** The dispatcher or per-MAC script of a loader at `path` (ipxe-dispatch.ts, grub-dispatch.ts), or undefined. */
+function loaderAt(path: string): Located | undefined {
+  if (path === DISPATCH_PATH) return { kind: "dispatch", loader: IPXE };
+  if (path === GRUB_DISPATCH_PATH) return { kind: "dispatch", loader: GRUB };
+  const mac = dispatchMac(path);
+  if (mac) return { kind: "loader", loader: IPXE, mac };
+  const grubMac = grubDispatchMac(path);
+  return grubMac ? { kind: "loader", loader: GRUB, mac: grubMac } : undefined;
+}
 
 function nameOf(m: ModelObject | undefined): string {
   return m ? String(m.Name ?? m.Uuid) : "";

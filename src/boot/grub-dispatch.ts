@@ -17,15 +17,12 @@
 //   size), which keeps the arm64 kernel at a third of its 33 MB.
 // Both paths are reserved: a template whose rendered Path is one of them is not served there.
 
+import { perMacMatcher } from "./per-mac-path.ts";
+
 export const GRUB_DISPATCH_PATH = "grub/grub.cfg";
-const PER_MAC = /^grub\/boot\/([0-9a-fA-F]{2}(?:[-:]?[0-9a-fA-F]{2}){5})\.cfg$/;
 
 /** The MAC (lower-case colon form) of a `grub/boot/<mac>.cfg` path, or undefined. */
-export function grubDispatchMac(path: string): string | undefined {
-  const m = PER_MAC.exec(path);
-  if (!m) return undefined;
-  return m[1]!.replace(/[-:]/g, "").toLowerCase().match(/../g)!.join(":");
-}
+export const grubDispatchMac = perMacMatcher("grub/boot", ".cfg");
 
 export function isGrubReservedPath(path: string): boolean {
   return path === GRUB_DISPATCH_PATH || path.startsWith("grub/boot/");

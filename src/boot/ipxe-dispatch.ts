@@ -16,16 +16,12 @@
 // If the chained script cannot be fetched (a template error: the server logs why) iPXE says so
 // and returns to the firmware rather than looping.
 
+import { perMacMatcher } from "./per-mac-path.ts";
+
 export const DISPATCH_PATH = "default.ipxe";
-const PER_MAC = /^boot\/([0-9a-fA-F]{2}(?:[-:]?[0-9a-fA-F]{2}){5})\.ipxe$/;
 
 /** The MAC (lower-case colon form) of a `boot/<mac>.ipxe` path, or undefined for other paths. */
-export function dispatchMac(path: string): string | undefined {
-  const m = PER_MAC.exec(path);
-  if (!m) return undefined;
-  const hex = m[1]!.replace(/[-:]/g, "").toLowerCase();
-  return hex.match(/../g)!.join(":");
-}
+export const dispatchMac = perMacMatcher("boot", ".ipxe");
 
 export function isReservedPath(path: string): boolean {
   return path === DISPATCH_PATH || path.startsWith("boot/");

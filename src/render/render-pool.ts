@@ -150,10 +150,6 @@ export class RenderPool {
     return this.sources.has(name);
   }
 
-  names(): string[] {
-    return [...this.sources.keys()].sort();
-  }
-
   // ---- rendering -------------------------------------------------------------------------------
 
   /** Render one target; throws RenderError (kind "deadline" when it ran out of time). */
