@@ -8,6 +8,7 @@
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { runCommand, type CommandResult } from "./command.ts";
 
 export type DebArch = "amd64" | "arm64";
 
@@ -28,15 +29,14 @@ export class AssetError extends Error {
 }
 
 export async function run(cmd: string[], opts: { cwd?: string; what?: string } = {}): Promise<string> {
-  let p;
+  let r: CommandResult;
   try {
-    p = Bun.spawn(cmd, { cwd: opts.cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    r = await runCommand(cmd, opts.cwd);
   } catch (e) {
     throw new AssetError(`${opts.what ?? cmd[0]}: cannot run ${cmd[0]}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  if (code !== 0) throw new AssetError(`${opts.what ?? cmd[0]}: ${cmd.join(" ")} failed with exit code ${code}: ${err.trim().split("\n").slice(-6).join(" | ")}`);
-  return out;
+  if (r.code !== 0) throw new AssetError(`${opts.what ?? cmd[0]}: ${cmd.join(" ")} failed with exit code ${r.code}: ${r.stderr.trim().split("\n").slice(-6).join(" | ")}`);
+  return r.stdout;
 }
 
 /** Why the apt pipeline cannot run on this host, or undefined. */

@@ -3,13 +3,15 @@
 // /etc/socle-register (beside this file). Built from Debian packages (debian.ts); the initramfs is
 // written here (cpio.ts), so the host needs apt-get and dpkg-deb, nothing else.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { cpioArchive, type CpioEntry } from "./cpio.ts";
 import { AssetError, debFor, unpackDeb, type AptOptions, type DebArch } from "./debian.ts";
 import { loadOrder, moduleName, parseModinfo } from "./modinfo.ts";
+import { replaceFile } from "./replace-file.ts";
 import initScript from "./discovery/init" with { type: "text" };
 import registerScript from "./discovery/socle-register" with { type: "text" };
 
@@ -71,7 +73,7 @@ export async function buildDiscoveryImage(opts: DiscoveryOptions): Promise<Disco
   const where = sha(outDir).slice(0, 12);
   const stamp = join(stamps, `discovery-${arch}-${where}.inputs`);
   const digest = sha(
-    [String(BUILDER_VERSION), kernelDeb.replace(/.*\//, ""), busyboxDeb.replace(/.*\//, ""), DISCOVERY_MODULES.join(","), String(GZIP_KERNEL[arch]), sha(initScript), sha(registerScript)].join("\n"),
+    [String(BUILDER_VERSION), basename(kernelDeb), basename(busyboxDeb), DISCOVERY_MODULES.join(","), String(GZIP_KERNEL[arch]), sha(initScript), sha(registerScript)].join("\n"),
   );
   const info = join(stamps, `discovery-${arch}-${where}.build-info`);
   if (existsSync(vmlinuz) && existsSync(initrd) && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === digest) {
@@ -125,18 +127,17 @@ export async function buildDiscoveryImage(opts: DiscoveryOptions): Promise<Disco
   const image = gzipSync(cpioArchive(entries), { level: 9 });
   const kernel = readFileSync(join(k, "boot", boot));
   const kernelOut = GZIP_KERNEL[arch] ? gzipSync(kernel, { level: 9 }) : kernel;
-  writeFileSync(`${initrd}.tmp`, image);
-  writeFileSync(`${vmlinuz}.tmp`, kernelOut);
-  renameSync(`${initrd}.tmp`, initrd);
-  renameSync(`${vmlinuz}.tmp`, vmlinuz);
+  // A crash between the two is harmless: the stamp, written last, is what says the pair is current.
+  await replaceFile(initrd, (tmp) => writeFile(tmp, image));
+  await replaceFile(vmlinuz, (tmp) => writeFile(tmp, kernelOut));
   writeFileSync(
     info,
     [
       `arch=${arch}`,
-      `kernel_package=${kernelDeb.replace(/.*\//, "")}`,
+      `kernel_package=${basename(kernelDeb)}`,
       `kernel_version=${kver}`,
       `kernel_bytes=${kernelOut.length}${GZIP_KERNEL[arch] ? " (gzip)" : ""}`,
-      `busybox_package=${busyboxDeb.replace(/.*\//, "")}`,
+      `busybox_package=${basename(busyboxDeb)}`,
       `initrd_bytes=${image.length}`,
       `modules=${order.join(" ")}`,
       `modules_not_in_this_kernel=${missing.join(" ")}`,

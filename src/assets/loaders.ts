@@ -2,11 +2,13 @@
 // loaders; Debian builds it for x86 only) and `grub-efi-arm64-signed` (GRUB's arm64 network
 // boot image, the arm64 loader: see README "arm64").
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { LOADER_ASSETS, type AssetArch, type BootAsset } from "./catalog.ts";
 import { AssetError, debFor, unpackDeb, type AptOptions } from "./debian.ts";
+import { replaceFile } from "./replace-file.ts";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -37,15 +39,14 @@ export async function obtainLoaders(opts: AptOptions & { outDir: string; arches:
     }
     const src = join(tree, asset.from.file!);
     if (!existsSync(src)) throw new AssetError(`loaders: package ${asset.from.pkg} has no ${asset.from.file} (${asset.what})`);
-    const bytes = readFileSync(src);
+    const hash = sha256(readFileSync(src));
     const dest = join(opts.outDir, asset.path);
-    const same = existsSync(dest) && sha256(readFileSync(dest)) === sha256(bytes);
+    const same = existsSync(dest) && sha256(readFileSync(dest)) === hash;
     if (!same) {
       mkdirSync(dirname(dest), { recursive: true });
-      copyFileSync(src, `${dest}.tmp`);
-      renameSync(`${dest}.tmp`, dest);
+      await replaceFile(dest, (tmp) => copyFile(src, tmp));
     }
-    out.push({ asset, sha256: sha256(bytes), copied: !same });
+    out.push({ asset, sha256: hash, copied: !same });
   }
   opts.log(`loaders: ${out.map((r) => r.asset.path).join(", ")} in ${opts.outDir} (${out.some((r) => r.copied) ? `updated ${out.filter((r) => r.copied).map((r) => r.asset.path).join(", ")}` : "unchanged"})`);
   return out;

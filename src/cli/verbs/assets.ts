@@ -4,17 +4,18 @@
 // discovery image from Debian packages through this host's apt. Both are the fixes the server
 // names at start-up and in GET /api/v3/info for a missing file. They need no server.
 
-import { copyFileSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { copyFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { LOADER_ASSETS, type AssetArch } from "../../assets/catalog.ts";
+import { LOADER_ASSETS, type AssetArch, type BootAsset } from "../../assets/catalog.ts";
 import { obtainAssets } from "../../assets/obtain.ts";
-import { defaultDataDir } from "../../config/runtime.ts";
+import { replaceFile } from "../../assets/replace-file.ts";
 import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { parseVerbArgs } from "../verb-args.ts";
 import { usageOf, type VerbSpec } from "../verb-spec.ts";
+import { DATA_DIR_FLAG, dataDirOf } from "./local.ts";
 
-const DATA_DIR_FLAG = { name: "data-dir", kind: "value", placeholder: "D" } as const;
 const ARCHES = ["amd64", "arm64", "all"] as const;
 
 export const LOADERS_IMPORT: VerbSpec = {
@@ -43,7 +44,8 @@ export const DISCOVERY_BUILD: VerbSpec = {
   run: discoveryBuild,
 };
 
-const dataDirOf = (ctx: VerbContext, flags: Map<string, { raw: string }>) => flags.get("data-dir")?.raw || ctx.env.SOCLE_DATA_DIR || defaultDataDir();
+/** The names a loader is looked for by: its served path, and its file's name in Debian's package. */
+const namesOf = (a: BootAsset) => [...new Set([a.path, basename(a.from.file ?? a.path)])];
 
 async function loadersImport(ctx: VerbContext, args: string[]): Promise<number> {
   const { pos, flags } = parseVerbArgs(args, LOADERS_IMPORT, { min: 1, max: 1 });
@@ -52,19 +54,16 @@ async function loadersImport(ctx: VerbContext, args: string[]): Promise<number> 
   const dest = join(dataDirOf(ctx, flags), "files");
   let n = 0;
   for (const a of LOADER_ASSETS) {
-    const candidates = [a.path, basename(a.from.file ?? a.path)].map((name) => join(from, name));
-    const src = candidates.find((c) => existsSync(c) && statSync(c).isFile());
+    const src = namesOf(a).map((name) => join(from, name)).find((c) => existsSync(c) && statSync(c).isFile());
     if (!src) continue;
     const target = join(dest, a.path);
     mkdirSync(dirname(target), { recursive: true });
-    const tmp = `${target}.import-${process.pid}.tmp`;
-    copyFileSync(src, tmp);
-    renameSync(tmp, target);
+    await replaceFile(target, (tmp) => copyFile(src, tmp));
     ctx.io.out(`imported ${a.path} (${a.what}, ${statSync(target).size} bytes) from ${src}`);
     n++;
   }
   if (n === 0) {
-    throw new CliError(`loaders import: no loader in "${from}" (looked for ${LOADER_ASSETS.flatMap((a) => [a.path, basename(a.from.file ?? "")]).filter((x, i, l) => x && l.indexOf(x) === i).join(", ")})`);
+    throw new CliError(`loaders import: no loader in "${from}" (looked for ${[...new Set(LOADER_ASSETS.flatMap(namesOf))].join(", ")})`);
   }
   return 0;
 }

@@ -8,11 +8,12 @@
 // --root DIR writes the same files below DIR (an image being built, or a test) and creates no user
 // and changes no owner: the user database that matters is the target system's.
 
-import { chmod, chown, copyFile, lchown, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { chmod, chown, copyFile, lchown, lstat, mkdir, readdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { release } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
+import { runCommand } from "../../assets/command.ts";
+import { replaceFile as replaceWhole } from "../../assets/replace-file.ts";
 import { isCompiledBinary } from "../../config/runtime.ts";
 import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
@@ -73,11 +74,7 @@ export function realHost(): InstallHost {
     kernelRelease: release(),
     which: (cmd) => Bun.which(cmd),
     exists: existsSync,
-    async run(argv) {
-      const p = Bun.spawn([...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-      const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
-      return { code: await p.exited, stdout, stderr };
-    },
+    run: (argv) => runCommand(argv),
     shippedUnit: () => shippedUnit(),
   };
 }
@@ -269,33 +266,12 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   return (await digest(ra)) === (await digest(rb));
 }
 
-/**
- * Replace `target` whole: `fill` writes a temporary file beside it, which gets `mode`, is synced
- * and renamed over the target, then the directory is synced. On any failure the temporary file
- * is removed and the target is as it was. (src/pki/write-atomic.ts does this for strings, but cli/
- * may not import pki/, and an executable is copied, not held in memory as a string.)
- */
+/** assets/replace-file.ts's replaceFile, its failure said as install's. */
 export async function replaceFile(target: string, mode: number, fill: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
-    await fill(tmp);
-    await chmod(tmp, mode);
-    const fh = await open(tmp, "r");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, target);
+    await replaceWhole(target, fill, mode);
   } catch (e) {
-    await rm(tmp, { force: true }).catch(() => {});
     throw new CliError(`install: cannot write "${target}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const dir = await open(dirname(target), "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }
 

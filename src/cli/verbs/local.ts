@@ -9,10 +9,16 @@ import type { VerbContext } from "../context.ts";
 import { parseVerbArgs } from "../verb-args.ts";
 import type { VerbSpec } from "../verb-spec.ts";
 
+export const DATA_DIR_FLAG = { name: "data-dir", kind: "value", placeholder: "D" } as const;
+
+/** The data directory a local verb works on: --data-dir, else $SOCLE_DATA_DIR, else the default. */
+export const dataDirOf = (ctx: VerbContext, flags: Map<string, { raw: string }>): string =>
+  flags.get("data-dir")?.raw || ctx.env.SOCLE_DATA_DIR || defaultDataDir();
+
 export const PKI_CA: VerbSpec = {
   path: ["pki", "ca"],
   synopsis: "",
-  flags: [{ name: "data-dir", kind: "value", placeholder: "D" }],
+  flags: [DATA_DIR_FLAG],
   summary: "print the CA of a local data dir (for --ca-file)",
   local: true,
   run: pkiCa,
@@ -23,8 +29,7 @@ export const VERSION: VerbSpec = { path: ["version"], synopsis: "", flags: [], l
 /** Prints <data-dir>/pki/ca.pem, the CA that clients pass as --ca-file. */
 async function pkiCa(ctx: VerbContext, args: string[]): Promise<number> {
   const { flags } = parseVerbArgs(args, PKI_CA, { min: 0, max: 0 });
-  const dir = flags.get("data-dir")?.raw || ctx.env.SOCLE_DATA_DIR || defaultDataDir();
-  const path = join(dir, "pki", "ca.pem");
+  const path = join(dataDirOf(ctx, flags), "pki", "ca.pem");
   let pem: string;
   try {
     pem = readFileSync(path, "utf8");

@@ -1,0 +1,15 @@
+// Run a command to its end and collect what it printed: the one spawn helper of assets/ and of
+// the cli/ verbs that run host tools (install's getent and useradd).
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Throws only when the command cannot be started (not on PATH); a non-zero exit is in `code`. */
+export async function runCommand(argv: readonly string[], cwd?: string): Promise<CommandResult> {
+  const p = Bun.spawn([...argv], { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
+}
