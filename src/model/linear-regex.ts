@@ -696,14 +696,9 @@ class Matcher implements LinearRegex {
     const n = input.length;
     for (let i = 0; i < n; i++) {
       if (s === this.DEAD) return false;
-      let cp = input.charCodeAt(i);
-      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
-        const lo = input.charCodeAt(i + 1);
-        if (lo >= 0xdc00 && lo <= 0xdfff) {
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          i++;
-        }
-      }
+      // A surrogate pair is one code point (and one step); a lone surrogate is itself.
+      const cp = input.codePointAt(i) as number;
+      if (cp > 0xffff) i++;
       const k = this.classOf(cp);
       let t = s.next[k];
       if (t === undefined) {
@@ -728,14 +723,9 @@ class Matcher implements LinearRegex {
     const n = input.length;
     for (let i = 0; i < n; i++) {
       if (count === 0) return false;
-      let cp = input.charCodeAt(i);
-      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
-        const lo = input.charCodeAt(i + 1);
-        if (lo >= 0xdc00 && lo <= 0xdfff) {
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          i++;
-        }
-      }
+      // A surrogate pair is one code point (and one step); a lone surrogate is itself.
+      const cp = input.codePointAt(i) as number;
+      if (cp > 0xffff) i++;
       const k = this.classOf(cp);
       count = this.advance(cur, count, flags, k, other);
       if (count < 0) return true;
