@@ -15,7 +15,7 @@ import { SHIPPED_FILES } from "./content/shipped.ts";
 import { buildContentLayer } from "./content/layer.ts";
 import { SEEDED_BUILTINS } from "./content/builtins.ts";
 import { ensurePki, loadTlsFiles } from "./pki/pki.ts";
-import { publicKeyPin } from "./pki/certs.ts";
+import { publicKeyPin, selfSignedRoot } from "./pki/certs.ts";
 import { generateSecret } from "./auth/passwords.ts";
 import { ObjectService } from "./api/objects.ts";
 import { ParamCipher } from "./model/secure-params.ts";
@@ -123,6 +123,8 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const boot = new BootCore({
       // Installers check the API with this pin (it.ApiPin): Socle's CA is in no system store.
       apiPin: publicKeyPin(tls.certPem),
+      // ...and the CA (it.CaCert), written to a file for curl --cacert.
+      caCert: tls.caCertPem ?? selfSignedRoot(tls.certPem),
       cipher,
       renderDeadlineMs: cfg.renderDeadlineMs,
       data: bootData,

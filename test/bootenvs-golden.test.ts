@@ -20,6 +20,8 @@ const UPDATE = process.env.UPDATE_GOLDEN === "1";
 const PROVISIONER = "http://198.51.100.1:8091";
 const API = "https://198.51.100.1:8092";
 /** A stand-in for the API certificate's public key pin (it.ApiPin). */
+/** A stand-in for the PEM of the API certificate's CA (it.CaCert): the shape, not a real certificate. */
+const GOLDEN_CA = "-----BEGIN CERTIFICATE-----\nR29sZGVuQ0FHb2xkZW5DQUdvbGRlbkNBR29sZGVuQ0FHb2xkZW5DQUdvbGRlbkNB\nR29sZGVuQ0E=\n-----END CERTIFICATE-----\n";
 const GOLDEN_PIN = "sha256//R29sZGVuUGluR29sZGVuUGluR29sZGVuUGluR29sZGVuUGk=";
 const TOKEN = "golden-token.eyJzdWIiOiJnb2xkZW4ifQ.c2lnbmF0dXJl";
 const MACHINE = {
@@ -103,6 +105,7 @@ function renderEnv(env: ModelObject, machineParams: Record<string, unknown>): Re
     provisionerURL: PROVISIONER,
     apiURL: API,
     apiPin: GOLDEN_PIN,
+    caCert: GOLDEN_CA,
     param: (n) => {
       used.add(n);
       return lookupParam(resolved, n, unknown ? "an unknown machine" : `machine "golden"`);
@@ -201,6 +204,23 @@ describe("shipped boot environments", () => {
 });
 
 describe("rendered content", () => {
+  test("every call to the API checks Socle's CA and key pin, none passes --insecure (issue 8)", () => {
+    let calls = 0;
+    for (const [env, r] of all) {
+      for (const [tmpl, f] of r.files) {
+        expect(`${env}/${tmpl}: ${f.output}`).not.toContain("--insecure");
+        for (const line of f.output.split(/\r?\n|\\n/)) {
+          if (!line.includes("/boot-local")) continue;
+          calls++;
+          expect(line).toMatch(/--cacert (\/etc\/socle\/ca\.pem|X:\\socle-ca\.pem) /);
+          expect(line).toContain(`--pinnedpubkey ${env === "windows" ? "" : "'"}${GOLDEN_PIN}`);
+        }
+      }
+    }
+    // kickstart (alma, rocky), preseed, user-data, fcos live, flatcar ignition, windows
+    expect(calls).toBeGreaterThanOrEqual(7);
+  });
+
   const ESCAPES = /&(amp|lt|gt|quot|#39|#x27|apos);/;
 
   test("no HTML escaping: &, <, > and quotes reach the files as written", () => {
@@ -237,7 +257,8 @@ describe("rendered content", () => {
     expect(ud.autoinstall.identity.hostname).toBe("golden");
     expect(ud.autoinstall.identity.password).toBe(SAMPLE_PARAMS["provisioner-default-password-hash"]);
     expect(ud.autoinstall.ssh["authorized-keys"]).toEqual(Object.values(SAMPLE_PARAMS["access-keys"] as object));
-    expect(ud.autoinstall["late-commands"][0]).toContain(`Bearer ${TOKEN}`);
+    expect(ud.autoinstall["late-commands"][0]).toBe(`mkdir -p /etc/socle && printf '%b' '${GOLDEN_CA.trim().replaceAll("\n", "\\n")}\\n' > /etc/socle/ca.pem`);
+    expect(ud.autoinstall["late-commands"][1]).toContain(`Bearer ${TOKEN}`);
     expect(YAML.parse(out("ubuntu-24.04", "meta-data"))).toEqual({ "instance-id": MACHINE.Uuid, "local-hostname": "golden" });
     expect(YAML.parse(out("talos", "config")).machine.install.disk).toBe("/dev/sda");
   });
@@ -295,6 +316,7 @@ describe("rendered content", () => {
       provisionerURL: PROVISIONER,
       apiURL: API,
       apiPin: GOLDEN_PIN,
+    caCert: GOLDEN_CA,
       param: () => undefined,
       paramExists: () => false,
       generateToken: () => TOKEN,

@@ -55,6 +55,8 @@ export interface BootCoreOptions {
   tokens: TokenIssuer;
   /** The API certificate's public key pin for it.ApiPin (sha256//...); "" or absent when unknown. */
   apiPin?: string;
+  /** The PEM of the API certificate's CA for it.CaCert; "" or absent when unknown. */
+  caCert?: string;
   /** Deepest include nesting (default 16). */
   maxIncludeDepth?: number;
   /** The longest one render may run, in milliseconds (default 2000). */
@@ -291,7 +293,7 @@ export class BootCore implements Booter, FileSource {
 
   private ctxBase() {
     const api = this.opts.apiPort;
-    return { data: this.data, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api, apiPin: this.opts.apiPin ?? "" };
+    return { data: this.data, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api, apiPin: this.opts.apiPin ?? "", caCert: this.opts.caCert ?? "" };
   }
 
   /** Sealed Secure param values opened: what a file rendered for its machine holds. */

@@ -32,6 +32,8 @@ export interface ContextInput {
   apiPort: number;
   /** it.ApiPin: the API certificate's public key pin ("" when unknown). */
   apiPin: string;
+  /** it.CaCert: the PEM of the CA that signed the API certificate ("" when unknown). */
+  caCert: string;
   /** undefined: GenerateToken is an error (paths are rendered without a client). */
   tokens: TokenIssuer | undefined;
   /** Filled with each parameter it.param() returned, by name. */
@@ -105,6 +107,7 @@ export function renderRequest(c: ContextInput): RenderRequest {
     httpPort: c.httpPort,
     apiPort: c.apiPort,
     apiPin: c.apiPin,
+    caCert: c.caCert,
     target: describeTarget(machine, env),
     tokens: c.tokens !== undefined,
     params: c.eagerParams ? values() : undefined,

@@ -68,3 +68,14 @@ test("publicKeyPin: sha256// and the base64 SHA-256 of the certificate's Subject
     expect(publicKeyPin(pem)).toBe(`sha256//${(await new Response(p.stdout).text()).trim()}`);
   }
 }, 60_000);
+
+test("selfSignedRoot: a chain's last certificate when it is a self-signed root, else empty", async () => {
+  const { selfSignedRoot } = await import("./certs.ts");
+  const caPem = buildCaCert(caKey, "Socle CA root test");
+  const serverPem = buildServerCert(serverKey, { dns: ["localhost"], ips: ["127.0.0.1"] }, { certPem: caPem, keyPem: caKey.privateKeyPem });
+  expect(selfSignedRoot(serverPem + caPem)).toBe(caPem.trim() + "\n"); // server + root: the root
+  expect(selfSignedRoot(caPem)).toBe(caPem.trim() + "\n"); // a lone self-signed certificate
+  expect(selfSignedRoot(serverPem)).toBe(""); // ends below a root: the system's store decides
+  expect(selfSignedRoot("not a certificate")).toBe("");
+  expect(selfSignedRoot("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")).toBe("");
+});

@@ -106,6 +106,23 @@ export function buildServerCert(
 }
 
 /**
+ * The last certificate of a PEM chain when it is a self-signed root (subject = issuer, signed by
+ * its own key), else "": what a client must trust for an operator's own --tls-cert when no CA file
+ * comes with it. A chain that ends below a root leaves the client to its system's trust store.
+ */
+export function selfSignedRoot(chainPem: string): string {
+  const blocks = chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const last = blocks.at(-1);
+  if (!last) return "";
+  try {
+    const x = new X509Certificate(last);
+    return x.subject === x.issuer && x.verify(x.publicKey) ? `${last}\n` : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
  * curl's `--pinnedpubkey` form of a certificate's public key: "sha256//" + base64 of the SHA-256
  * of its DER SubjectPublicKeyInfo (the first certificate of a PEM chain).
  */

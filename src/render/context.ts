@@ -50,6 +50,13 @@ export interface RenderContext {
    * delivers it, and Socle's CA is in no system store. "" when unknown.
    */
   ApiPin: string;
+  /**
+   * The PEM of the CA that signed the API certificate, which installers write to a file and give
+   * curl (`--cacert`), next to the pin: the boot chain delivers it with the file that carries this
+   * context. "" when unknown (a --tls-cert whose chain ends in no self-signed root): then the
+   * system's trust store applies.
+   */
+  CaCert: string;
   /** Resolved parameter (machine -> profiles -> global -> default). Missing: throws naming it. */
   param(name: string): unknown;
   ParamExists(name: string): boolean;

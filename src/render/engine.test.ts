@@ -14,6 +14,7 @@ function ctx(overrides: Partial<Parameters<typeof renderContext>[0]> = {}) {
     provisionerAddress: "198.51.100.1",
     provisionerURL: url,
     apiPin: "sha256//pin",
+    caCert: "",
     apiURL: "https://198.51.100.1:8092",
     param(name) {
       if (!(name in params)) throw missingParam(name, `parameter ${JSON.stringify(name)} is not set for machine "n1"`);

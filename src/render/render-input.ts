@@ -18,6 +18,8 @@ export interface RenderInput {
   apiPort: number;
   /** it.ApiPin (context.ts). */
   apiPin: string;
+  /** it.CaCert (context.ts). */
+  caCert: string;
   /** Who the render is for, in error messages: `machine "n1"`, `unknown machines (bootenv "x")`. */
   target: string;
   /** Whether GenerateToken() may ask for a token (false for file paths, rendered without a client). */
@@ -56,6 +58,7 @@ export function contextOf(engine: TemplateEngine, input: RenderInput, host: Rend
     provisionerURL,
     apiURL: baseUrl("https", input.serverAddress, input.apiPort),
     apiPin: input.apiPin,
+    caCert: input.caCert,
     param(name: string) {
       if (typeof name !== "string") throw new RenderError("runtime", `it.param needs a parameter name, got ${typeof name}`);
       const p = resolved();

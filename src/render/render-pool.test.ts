@@ -21,6 +21,7 @@ const input = (over: Partial<RenderInput> = {}): RenderInput => ({
   env: { Name: "ks", OS: { Name: "rocky-9" }, Kernel: "vmlinuz", Initrds: ["initrd.img"], BootParams: "ks=<%= it.Machine.Url %>/ks.cfg" },
   serverAddress: "198.51.100.1",
   apiPin: "",
+  caCert: "",
   httpPort: 8091,
   apiPort: 8092,
   target: 'machine "n1"',

@@ -98,6 +98,7 @@ export interface ContextParts {
   provisionerURL: string;
   apiURL: string;
   apiPin: string;
+  caCert: string;
   param(name: string): unknown;
   paramExists(name: string): boolean;
   generateToken(): string;
@@ -112,6 +113,7 @@ export function renderContext(p: ContextParts): RenderContext {
     ProvisionerAddress: p.provisionerAddress,
     ApiURL: p.apiURL,
     ApiPin: p.apiPin,
+    CaCert: p.caCert,
     param: (name: string) => p.param(name),
     ParamExists: (name: string) => p.paramExists(name),
     GenerateToken: () => p.generateToken(),

@@ -101,7 +101,7 @@ const inThread = new TemplateEngine();
 for (const t of data.templates()) inThread.set(String(t.ID), String(t.Contents));
 const rocky = data.bootEnv("rocky-9")!;
 const renderInThread = (i: number): string => {
-  const req = renderRequest({ data, machine: ms[i % MACHINES], env: rocky, serverAddress: facts.serverAddress, httpPort: 8091, apiPort: 8092, apiPin: "", tokens: undefined, eagerParams: true });
+  const req = renderRequest({ data, machine: ms[i % MACHINES], env: rocky, serverAddress: facts.serverAddress, httpPort: 8091, apiPort: 8092, apiPin: "", caCert: "", tokens: undefined, eagerParams: true });
   return inThread.render("ks.tmpl", contextOf(inThread, req.input, req.host));
 };
 if (renderInThread(1) !== sample) throw new Error("bench:render: the in-thread render differs from the worker's");
@@ -148,7 +148,7 @@ console.log(`bench:render  kickstart with 3 nested includes, ${MACHINES} machine
 console.log(`  path index build (${MACHINES} machines, in the workers): ${indexMs.toFixed(1)} ms`);
 report("in-thread TemplateEngine (no deadline)", await measure(renderInThread, 1));
 const pooled = async (i: number): Promise<string> => {
-  const req = renderRequest({ data, machine: ms[i % MACHINES], env: rocky, serverAddress: facts.serverAddress, httpPort: 8091, apiPort: 8092, apiPin: "", tokens: undefined, eagerParams: true });
+  const req = renderRequest({ data, machine: ms[i % MACHINES], env: rocky, serverAddress: facts.serverAddress, httpPort: 8091, apiPort: 8092, apiPin: "", caCert: "", tokens: undefined, eagerParams: true });
   return (await core.engine.render({ name: "ks.tmpl" }, req.input, req.host)).output;
 };
 report("RenderPool alone (no path lookup), 1 in flight", await measure(pooled, 1));
