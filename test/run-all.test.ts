@@ -29,7 +29,7 @@ test("closingLine is the plain line CI reads", () => {
   expect(closingLine({ pass: 10, fail: 2, skip: 3 })).toBe("10 passed, 2 failed, 3 skipped");
 });
 
-test("integrationFiles skips e2e, bench and fixtures", () => {
+test("integrationFiles skips e2e and fixtures, and takes the tests of the bench helpers", () => {
   const dir = mkdtempSync(join(tmpdir(), "socle-runall-"));
   try {
     for (const d of ["e2e", "bench", "fixtures", "helpers"]) mkdirSync(join(dir, d));
@@ -37,7 +37,7 @@ test("integrationFiles skips e2e, bench and fixtures", () => {
       writeFileSync(join(dir, f), "");
     }
     const files = integrationFiles(dir).map((f) => f.slice(f.lastIndexOf("/") + 1));
-    expect(files).toEqual(["a.test.ts", "e.test.ts"]);
+    expect(files).toEqual(["a.test.ts", "c.test.ts", "e.test.ts"]);
   } finally {
     rmSync(dir, { recursive: true });
   }

@@ -25,7 +25,10 @@ interface Suite {
   single?: boolean;
 }
 
-/** Test files under test/, without the QEMU lab (e2e) and benchmarks, as ./paths for bun test. */
+/**
+ * Test files under test/, without the QEMU lab (e2e), as ./paths for bun test. The benchmarks
+ * themselves are not tests, but the tests of their helpers (test/bench/*.test.ts) are, and run here.
+ */
 export function integrationFiles(testDir: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, depth: number) => {
@@ -33,7 +36,7 @@ export function integrationFiles(testDir: string): string[] {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) {
-        if (e.name !== "e2e" && e.name !== "bench" && e.name !== "fixtures" && e.name !== "node_modules") walk(p, depth + 1);
+        if (e.name !== "e2e" && e.name !== "fixtures" && e.name !== "node_modules") walk(p, depth + 1);
       } else if (/\.test\.ts$/.test(e.name)) {
         out.push(`./${relative(ROOT, p)}`);
       }
