@@ -12,7 +12,7 @@ import { bootPrefs, machineAddresses, type BootData, type BootDataChange } from 
 const PREFS_TYPE = "prefs";
 const PREFS_KEY = "prefs";
 
-const TYPES: ReadonlySet<string> = new Set(["machines", "bootenvs", "templates", "profiles", "params", PREFS_TYPE]);
+const TYPES: ReadonlySet<string> = new Set(["machines", "bootenvs", "templates", "profiles", "stages", "params", PREFS_TYPE]);
 
 export interface StoreBootData extends BootData {
   close(): void;
@@ -84,6 +84,7 @@ export function createStoreBootData(store: Store, log: Logger, now: () => number
     template: (id) => store.get("templates", id),
     templates: () => store.list("templates"),
     profile: (name) => store.get("profiles", name),
+    stage: (name) => store.get("stages", name),
     param: (name) => store.get("params", name),
     params: () => store.list("params"),
     globalProfile: () => store.get("profiles", "global"),

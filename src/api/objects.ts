@@ -25,6 +25,8 @@ import { applyPatch } from "../model/json-patch.ts";
 import { parseQuery, runQuery } from "../model/query.ts";
 import { UNDELETABLE } from "../content/builtins.ts";
 import { checkTemplate } from "../render/compile.ts";
+import { prerequisitesOf, type WorkflowLookup } from "../jobs/expand.ts";
+import { machineTransition, type Actor } from "../jobs/machine-transition.ts";
 import {
   ENVELOPE_FIELD,
   PARAM_OWNER_TYPES,
@@ -153,7 +155,7 @@ export class ObjectService {
     if (this.current(prefix, key) !== undefined) {
       throw conflict(def.model, key, `${def.model} "${key}" already exists`);
     }
-    return this.commit(def, key, this.keepSecure(def, key, prepared, undefined));
+    return this.commit(def, key, this.transition(def, undefined, this.keepSecure(def, key, prepared, undefined), "client"));
   }
 
   /** Replace the object; `guard` sees the prepared object and the stored one. */
@@ -164,7 +166,7 @@ export class ObjectService {
     this.assertWritable(def, key, existing);
     const obj = this.keepSecure(def, key, def.prepare(input, existing), existing);
     guard?.(obj, existing);
-    return this.commit(def, key, obj);
+    return this.commit(def, key, this.transition(def, existing, obj, "client"));
   }
 
   /**
@@ -189,7 +191,7 @@ export class ObjectService {
     const restored: ModelObject = { ...(patched as ModelObject) };
     for (const f of def.secretFields) if (existing[f] !== undefined) restored[f] = existing[f];
     const obj = this.keepSecure(def, key, def.prepare(restored, existing), existing);
-    return this.commit(def, key, obj);
+    return this.commit(def, key, this.transition(def, existing, obj, "client"));
   }
 
   async remove(prefix: string, ref: string): Promise<ModelObject> {
@@ -217,7 +219,20 @@ export class ObjectService {
   /** Store a prepared object without the API-level checks (bootstrap, internal updates). */
   async save(prefix: string, obj: ModelObject): Promise<ModelObject> {
     const def = this.def(prefix);
-    return this.commit(def, String(obj[def.key]), obj);
+    const key = String(obj[def.key]);
+    return this.commit(def, key, this.transition(def, this.current(prefix, key), obj, "server"));
+  }
+
+  /** Workflows, stages and tasks as the next write sees them (writes in flight included). */
+  readonly workflowLookup: WorkflowLookup = {
+    workflow: (n) => this.current("workflows", n),
+    stage: (n) => this.current("stages", n),
+    task: (n) => this.current("tasks", n),
+  };
+
+  /** A machine's workflow fields after a write (jobs/machine-transition.ts); other types as they are. */
+  private transition(def: ModelDef, before: ModelObject | undefined, next: ModelObject, actor: Actor): ModelObject {
+    return def.prefix === "machines" ? machineTransition(before, next, this.workflowLookup, actor) : next;
   }
 
   /**
@@ -341,16 +356,26 @@ export class ObjectService {
     if (def.prefix === "subnets") problems.push(...subnetConflicts(obj, others));
     if (def.prefix === "reservations") problems.push(...reservationProblems(obj, this.store.list("subnets")));
     if (problems.length > 0) throw conflict(def.model, key, problems);
-    if (def.prefix === "machines" || def.prefix === "profiles") {
+    if (def.prefix === "machines" || def.prefix === "profiles" || def.prefix === "stages") {
       const bad = validateParamValues((obj.Params ?? {}) as Record<string, unknown>, (n) => this.store.get("params", n));
+      if (def.prefix === "stages") {
+        // Secure values are sealed per machine or profile; a stage refers to a profile that holds one.
+        for (const name of Object.keys(isRecord(obj.Params) ? obj.Params : {})) {
+          if (this.isSecure(name)) bad.push(`Params.${name}: Secure params are held by machines and profiles only; set it on a profile and list that profile in the stage's Profiles`);
+        }
+      }
       if (def.prefix === "profiles") {
         const cycle = profileCycle(obj, (n) => (n === key ? obj : this.current("profiles", n)));
         if (cycle) bad.push(cycle);
       }
       if (bad.length > 0) throw invalid(def.model, key, bad);
     }
+    if (def.prefix === "tasks") {
+      const cycle = prerequisiteCycle(key, obj, this.workflowLookup);
+      if (cycle) throw invalid(def.model, key, cycle);
+    }
     // Templates compile on save: a bad one is refused (422, with its line), never stored.
-    if (def.prefix === "templates" || def.prefix === "bootenvs") {
+    if (def.prefix === "templates" || def.prefix === "bootenvs" || def.prefix === "tasks") {
       const bad = templateProblems(def.prefix, key, obj);
       if (bad.length > 0) throw invalid(def.model, key, bad);
     }
@@ -456,6 +481,17 @@ function missingRef(ref: Reference): string {
 }
 
 /** Compile errors of a Template's Contents, or of a BootEnv's BootParams, paths and inline templates. */
+/** A prerequisite cycle through task `key` were `obj` stored, as a message; missing tasks are no cycle (they make the task unavailable). */
+function prerequisiteCycle(key: string, obj: ModelObject, look: WorkflowLookup): string | undefined {
+  const withObj: WorkflowLookup = { ...look, task: (n) => (n === key ? obj : look.task(n)) };
+  try {
+    prerequisitesOf(key, withObj);
+  } catch (err) {
+    if (err instanceof SocleError && err.messages[0]?.startsWith("Prerequisites: cycle")) return err.messages[0];
+  }
+  return undefined;
+}
+
 function templateProblems(prefix: string, key: string, obj: ModelObject): string[] {
   const out: string[] = [];
   const check = (field: string, name: string, text: unknown) => {
@@ -467,10 +503,11 @@ function templateProblems(prefix: string, key: string, obj: ModelObject): string
     check("Contents", key, obj.Contents);
     return out;
   }
-  check("BootParams", `${key}/BootParams`, obj.BootParams);
+  if (prefix === "bootenvs") check("BootParams", `${key}/BootParams`, obj.BootParams);
   const list = Array.isArray(obj.Templates) ? (obj.Templates as Array<Record<string, unknown>>) : [];
   list.forEach((t, i) => {
-    check(`Templates[${i}].Path`, `${key}/${String(t.Name)}/Path`, t.Path);
+    // A task's Path is a plain path; a boot environment's is itself a template.
+    if (prefix === "bootenvs") check(`Templates[${i}].Path`, `${key}/${String(t.Name)}/Path`, t.Path);
     check(`Templates[${i}].Contents`, `${key}/${String(t.Name)}`, t.Contents);
   });
   return out;

@@ -41,6 +41,7 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       machine: prefix === "machines" ? obj : undefined,
       profile: prefix === "profiles" ? obj : undefined,
       getProfile: (n) => store.get("profiles", n),
+      getStage: (n) => store.get("stages", n),
       getParam: (n) => store.get("params", n),
       global: store.get("profiles", "global"),
       params: store.list("params"),

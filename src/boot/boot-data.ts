@@ -20,7 +20,7 @@ export interface BootPrefs {
 
 /** One changed object: `object` is undefined when it was deleted. */
 export interface BootDataChange {
-  type: "machines" | "bootenvs" | "templates" | "profiles" | "params" | "prefs";
+  type: "machines" | "bootenvs" | "templates" | "profiles" | "stages" | "params" | "prefs";
   key: string;
   object: ModelObject | undefined;
 }
@@ -35,6 +35,8 @@ export interface BootData {
   template(id: string): ModelObject | undefined;
   templates(): Iterable<ModelObject>;
   profile(name: string): ModelObject | undefined;
+  /** A Stage: a machine's current stage is a parameter layer. */
+  stage(name: string): ModelObject | undefined;
   param(name: string): ModelObject | undefined;
   params(): Iterable<ModelObject>;
   /** The `global` profile. */
@@ -105,6 +107,7 @@ export function memoryBootData(objects: Partial<Record<BootDataChange["type"] | 
     bootenvs: "Name",
     templates: "ID",
     profiles: "Name",
+    stages: "Name",
     params: "Name",
     prefs: "",
     leases: "Addr",
@@ -136,6 +139,7 @@ export function memoryBootData(objects: Partial<Record<BootDataChange["type"] | 
     template: (id) => mapOf("templates").get(id),
     templates: () => mapOf("templates").values(),
     profile: (name) => mapOf("profiles").get(name),
+    stage: (name) => mapOf("stages").get(name),
     param: (name) => mapOf("params").get(name),
     params: () => mapOf("params").values(),
     globalProfile: () => mapOf("profiles").get("global"),

@@ -1,5 +1,6 @@
 // Objects that always exist.
 // - The `superuser` role is read-only content: every claim on everything.
+// - The stages `none` and `local` (DRP's): nothing, and boot from the local disk.
 // - The `global` profile (the last layer of parameter resolution before Param defaults) is seeded
 //   into the writable layer on first start, because operators set site-wide parameters on it;
 //   it can be changed but never deleted.
@@ -7,6 +8,8 @@
 import type { ModelObject } from "../model/object.ts";
 
 export const READ_ONLY_BUILTINS: ReadonlyArray<{ type: string; obj: ModelObject }> = [
+  { type: "stages", obj: { Name: "none", Description: "Nothing: no boot environment change, no tasks" } },
+  { type: "stages", obj: { Name: "local", Description: "Boot from the local disk", BootEnv: "local" } },
   {
     type: "roles",
     obj: {

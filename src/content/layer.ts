@@ -4,6 +4,7 @@
 //   <name>/templates/<ID>         a Template object (ID = file name, Contents = file text)
 //   <name>/params/*.yaml|json     Param objects
 //   <name>/profiles/*.yaml|json   Profile objects
+//   <name>/tasks/*.yaml|json      Task objects (likewise stages/, workflows/)
 // Every object is validated by its model; a bad shipped file stops the start with a message
 // naming the file, because shipping broken content is a build error, not a runtime condition.
 
@@ -20,6 +21,9 @@ export class ContentError extends Error {
     this.name = "ContentError";
   }
 }
+
+/** Folders of named objects, one file each, the folder being the object type. */
+const NAMED_FOLDERS: ReadonlySet<string> = new Set(["params", "profiles", "tasks", "stages", "workflows"]);
 
 export function buildContentLayer(files: Readonly<Record<string, string>>): ReadOnlyLayer {
   const objects = new Map<string, Map<string, ModelObject>>();
@@ -49,10 +53,10 @@ export function buildContentLayer(files: Readonly<Record<string, string>>): Read
       add("bootenvs", named(parseDoc(file, text), parts[0]!, file), file);
     } else if (parts.length === 3 && parts[1] === "templates") {
       add("templates", { ID: parts[2], Contents: text }, file);
-    } else if (parts.length === 3 && (parts[1] === "params" || parts[1] === "profiles") && /\.(ya?ml|json)$/.test(parts[2]!)) {
+    } else if (parts.length === 3 && NAMED_FOLDERS.has(parts[1]!) && /\.(ya?ml|json)$/.test(parts[2]!)) {
       add(parts[1]!, named(parseDoc(file, text), parts[2]!.replace(/\.(ya?ml|json)$/, ""), file), file);
     } else if (!/(^|\/)README(\.md)?$/.test(file)) {
-      throw new ContentError(file, "not part of the content layout (bootenv.yaml, templates/, params/, profiles/)");
+      throw new ContentError(file, `not part of the content layout (bootenv.yaml, templates/, ${[...NAMED_FOLDERS].map((f) => `${f}/`).join(", ")})`);
     }
   }
   return { objects };

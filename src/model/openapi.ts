@@ -19,6 +19,10 @@ export const SCHEMA_NAMES: Record<string, string> = {
   leases: "Lease",
   users: "User",
   roles: "Role",
+  tasks: "Task",
+  stages: "Stage",
+  workflows: "Workflow",
+  jobs: "Job",
 };
 
 type Json = Record<string, unknown>;

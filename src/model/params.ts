@@ -1,6 +1,7 @@
 // Parameter resolution, in DRP's order: the machine's own Params, then its Profiles in order
-// (each profile's own Params before its sub-profiles', depth-first), then the `global` profile,
-// then each Param's schema default. The first layer that sets a name wins, and the result says
+// (each profile's own Params before its sub-profiles', depth-first), then the Params of the
+// machine's current Stage and that stage's Profiles, then the `global` profile, then each Param's
+// schema default. The first layer that sets a name wins, and the result says
 // which layer that was, so a rendered file can be explained.
 
 import { invalid } from "./errors.ts";
@@ -11,7 +12,7 @@ import { quote } from "./validate.ts";
 
 export interface Resolved {
   value: unknown;
-  /** "machine", "profile:<name>", "global" or "default". */
+  /** "machine", "profile:<name>", "stage:<name>", "global" or "default". */
   source: string;
 }
 
@@ -27,6 +28,8 @@ export interface ResolveOptions {
   /** Resolve for a profile on its own (the `/profiles/{name}/params` aggregate view). */
   profile?: ModelObject;
   getProfile(name: string): ModelObject | undefined;
+  /** The machine's current Stage (machine.Stage): its Params and Profiles come after the machine's profiles. */
+  getStage?(name: string): ModelObject | undefined;
   getParam(name: string): ModelObject | undefined;
   global: ModelObject | undefined;
   /** Every Param object, so that defaults of params no layer sets are included too. */
@@ -89,6 +92,12 @@ export function resolveParamsDetailed(opts: ResolveOptions): Resolution {
   if (opts.machine) {
     take(opts.machine.Params, "machine", { type: "machines", key: String(opts.machine.Uuid ?? "") });
     visitList(opts.machine, `machine ${quote(opts.machine.Name ?? opts.machine.Uuid)}`);
+    const stageName = typeof opts.machine.Stage === "string" ? opts.machine.Stage : "";
+    const stage = stageName && opts.getStage ? opts.getStage(stageName) : undefined;
+    if (stage) {
+      take(stage.Params, `stage:${stageName}`, { type: "stages", key: stageName });
+      visitList(stage, `stage ${quote(stageName)}`);
+    }
   }
   if (opts.profile && typeof opts.profile.Name === "string") {
     // The profile itself may be unsaved (a preview): take it as given, not from the store.
@@ -137,7 +146,7 @@ export function resolveParams(opts: ResolveOptions): Map<string, Resolved> {
 export function lookupParam(resolved: Map<string, Resolved>, name: string, objDesc: string): unknown {
   const r = resolved.get(name);
   if (r === undefined) {
-    throw invalid("params", name, `parameter ${quote(name)} is not set for ${objDesc} (looked in the object, its profiles, the global profile and the Param's default)`);
+    throw invalid("params", name, `parameter ${quote(name)} is not set for ${objDesc} (looked in the object, its profiles, its stage, the global profile and the Param's default)`);
   }
   return r.value;
 }

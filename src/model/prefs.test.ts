@@ -17,6 +17,8 @@ describe("prefs", () => {
     expect(defaultPrefs()).toEqual({
       defaultBootEnv: "local",
       unknownBootEnv: "ignore",
+      defaultWorkflow: "",
+      defaultStage: "",
       unknownTokenTimeout: "600",
       knownTokenTimeout: "3600",
       userTokenTimeout: "3600",
@@ -33,7 +35,7 @@ describe("prefs", () => {
     const e = rejected({ defaultBootenv: "x", logLevel: "debug" });
     expect(e.toJSON()).toMatchObject({ Model: "prefs", Key: "defaultBootenv", Code: 422 });
     expect(e.messages[0]).toBe(
-      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, unknownTokenTimeout, knownTokenTimeout, userTokenTimeout, maxTokenTtl, bindMachineFiles',
+      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, userTokenTimeout, maxTokenTtl, bindMachineFiles',
     );
   });
   test("values are checked; nothing is partial", () => {

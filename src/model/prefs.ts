@@ -15,6 +15,8 @@ const name = (v: string) => {
   return r.ok ? undefined : r.error;
 };
 
+const nameOrEmpty = (v: string) => (v === "" ? undefined : name(v));
+
 const bool = (v: string) => (v === "true" || v === "false" ? undefined : `invalid boolean ${quote(v)}: expected "true" or "false"`);
 
 /** Whole seconds, 1..maxTokenTtl-ish: a zero token lifetime would lock everyone out. */
@@ -31,6 +33,16 @@ export const PREFS: Record<string, PrefDef> = {
     default: "ignore",
     description: 'Boot environment for machines Socle does not know ("ignore": their iPXE script sends them to the local disk and nothing is recorded; "discovery": they boot discovery and register)',
     check: name,
+  },
+  defaultWorkflow: {
+    default: "",
+    description: 'Workflow given to a machine when discovery registers it ("" = none)',
+    check: nameOrEmpty,
+  },
+  defaultStage: {
+    default: "",
+    description: 'Stage given to a machine when discovery registers it and defaultWorkflow is "" ("" = none)',
+    check: nameOrEmpty,
   },
   unknownTokenTimeout: {
     default: "600",

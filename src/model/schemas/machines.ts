@@ -5,7 +5,8 @@ import { defineModel } from "../define.ts";
 import type { Reference } from "../model-def.ts";
 import type { ModelObject } from "../object.ts";
 import { quote } from "../validate.ts";
-import { randomSecret, uniqueList, zIPv4OrEmpty, zMac, zName, zNameList, zNameOrEmpty, zParams, zText, zUuid } from "./fields.ts";
+import { checkUuid } from "../validate.ts";
+import { checkedString, randomSecret, uniqueList, zIPv4OrEmpty, zMac, zName, zNameList, zNameOrEmpty, zParams, zText, zUuid } from "./fields.ts";
 
 /** Architectures Socle knows loaders for, in Go's GOARCH spelling (as DRP). */
 export const ARCHES = ["amd64", "arm64", "386", "arm", "ppc64le", "s390x", "riscv64"] as const;
@@ -43,9 +44,15 @@ export const machines = defineModel({
     BootEnv: zNameOrEmpty().default("").describe('Boot environment; "" applies the defaultBootEnv pref'),
     Profiles: zNameList("profile").default(() => []),
     Params: zParams().default(() => ({})),
-    Workflow: zNameOrEmpty().default(""),
-    Stage: zNameOrEmpty().default(""),
-    Runnable: z.boolean().default(true),
+    Workflow: zNameOrEmpty().default("").describe("Setting it expands its stages into Tasks and starts from the first (src/jobs/expand.ts)"),
+    Stage: zNameOrEmpty().default("").describe("The current stage; read-only while a Workflow is set"),
+    Tasks: z.array(z.string()).default(() => []).describe('The expanded workflow: "stage:<name>", "bootenv:<name>" and task names'),
+    CurrentTask: z.number().int().min(-1).default(-1).describe("Index in Tasks of the last entry handed out; -1 = none yet"),
+    CurrentJob: checkedString(checkUuid, true).default("").describe("The machine's latest job"),
+    Runnable: z.boolean().default(true).describe("false: no job is handed out (a failed job, or a boot environment change not yet booted)"),
+    PendingBootEnv: zNameOrEmpty().default("").describe('Set by the server when BootEnv changes: the machine is not Runnable until its agent reports from this boot environment ("" = none)'),
+    WorkflowComplete: z.boolean().default(false),
+    Context: zText().default("").describe('Where its jobs run: "" = the agent on the machine'),
     Secret: z.string().min(16).describe("Random secret of the machine (never returned by the API)"),
   },
   indexes: {
@@ -58,6 +65,7 @@ export const machines = defineModel({
     Workflow: { unique: false, kind: "string" },
     Stage: { unique: false, kind: "string" },
     Runnable: { unique: false, kind: "boolean" },
+    WorkflowComplete: { unique: false, kind: "boolean" },
   },
   secretFields: ["Secret"],
   generated: { Uuid: () => crypto.randomUUID(), Secret: randomSecret },
@@ -67,6 +75,8 @@ export const machines = defineModel({
     if (Array.isArray(obj.Profiles)) {
       obj.Profiles.forEach((p, i) => typeof p === "string" && refs.push({ type: "profiles", key: p, field: `Profiles[${i}]` }));
     }
+    if (typeof obj.Workflow === "string" && obj.Workflow !== "") refs.push({ type: "workflows", key: obj.Workflow, field: "Workflow" });
+    if (typeof obj.Stage === "string" && obj.Stage !== "") refs.push({ type: "stages", key: obj.Stage, field: "Stage" });
     return refs;
   },
 });
