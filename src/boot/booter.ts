@@ -1,5 +1,5 @@
-// THE boot decision, asked by DHCP (and later TFTP and HTTP): what should this client boot?
-// One question in one place; `undefined` means "do not offer boot information".
+// What DHCP asks the boot side (the decision itself is decide.ts): the boot fields for this
+// client; `undefined` means "do not offer boot information".
 
 /** What the firmware told us about itself, and how it reached us. */
 export interface ClientFacts {

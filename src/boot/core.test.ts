@@ -10,6 +10,7 @@ import { params } from "../model/schemas/params.ts";
 import type { ClientFacts } from "./booter.ts";
 import { memoryBootData, type MemoryBootData } from "./boot-data.ts";
 import { BootCore } from "./core.ts";
+import { decide } from "./decide.ts";
 import { ENVELOPE_FIELD, ParamCipher } from "../model/secure-params.ts";
 import type { FileFacts } from "./file-source.ts";
 
@@ -135,12 +136,13 @@ describe("the DHCP decision", () => {
 
   test("decision table: known, known without env, unknown, ignore, missing env", () => {
     const { core, data, n2 } = fixture();
-    expect(core.decide(MAC1.toUpperCase())).toMatchObject({ machine: { Name: "n1" }, envName: "rocky", env: { Name: "rocky" } });
-    expect(core.decide(MAC2)).toMatchObject({ machine: { Name: "n2" }, envName: "local" }); // BootEnv "" -> defaultBootEnv
-    expect(core.decide(UNKNOWN)).toMatchObject({ machine: undefined, envName: "discovery", env: { Name: "discovery" } });
+    const plan = (mac: string) => decide({ asks: "script", mac, loader: "iPXE" }, data);
+    expect(plan(MAC1.toUpperCase())).toMatchObject({ kind: "boot", machine: { Name: "n1" }, envName: "rocky", env: { Name: "rocky" } });
+    expect(plan(MAC2)).toMatchObject({ kind: "boot", machine: { Name: "n2" }, envName: "local" }); // BootEnv "" -> defaultBootEnv
+    expect(plan(UNKNOWN)).toMatchObject({ kind: "boot", machine: undefined, envName: "discovery", env: { Name: "discovery" } });
 
     data.set("prefs", "prefs", { unknownBootEnv: "ignore" });
-    expect(core.decide(UNKNOWN)).toMatchObject({ machine: undefined, envName: "ignore", env: undefined });
+    expect(plan(UNKNOWN)).toMatchObject({ kind: "exit", reason: "ignored", machine: undefined, envName: "ignore" });
     // Ignored unknown machines still get a loader: the iPXE script sends them to local disk.
     expect(core.dhcpBoot(facts(UNKNOWN))?.bootFile).toBe("undionly.kpxe");
 

@@ -1,45 +1,38 @@
-// THE boot decision, and the files it renders. One question in one place:
+// What machines and operators get from the boot decision (decide.ts), delivered:
 //
-//   client facts (MAC, arch, user class, address we were reached on)
-//     -> machine: the one with this MAC among its HardwareAddrs, else unknown
-//     -> BootEnv: the machine's (its BootEnv, else the defaultBootEnv pref);
-//                 for unknown machines the unknownBootEnv pref ("discovery", "ignore", any env)
-//     -> loader:  by arch and user class (loaders.ts), BootEnv.Loaders overriding per arch
-//     -> files:   the env's Templates, each at its rendered Path (path-index.ts), plus the
-//                 iPXE entry point default.ipxe and its per-MAC dispatch (ipxe-dispatch.ts),
-//                 and GRUB's (arm64) grub/grub.cfg and its per-MAC dispatch (grub-dispatch.ts).
+//   DHCP asks dhcpBoot(): the loader decide() chose, addressed as a TFTP path or an HTTP URL.
+//   TFTP and HTTP ask get() (FileSource): a loader's dispatcher (default.ipxe, grub/grub.cfg), the
+//     per-MAC script it chains to (the decision for that MAC, rendered), or an env's file at its
+//     rendered Path (path-upkeep.ts). Rendered on request for the address the client reached;
+//     nothing is written to disk.
+//   The API asks preview() (POST /api/v3/render): any template, Contents or Path, rendered for a
+//     machine (or none) and any env, with where each parameter came from.
 //
-// DHCP asks dhcpBoot(); TFTP and HTTP ask get() (FileSource), which renders on request with
-// ProvisionerURL built from the address the client reached; nothing is written to disk.
-// Every render (files, paths, previews) runs in a render worker under a deadline (RenderPool,
-// src/render/render-pool.ts), so a template that never ends costs its own request an error
-// after the deadline, and the server's thread (DHCP, TFTP, HTTP, the API) never waits on it.
-// A file rendered for a known machine is served only to a request from that machine's addresses
-// (file-binding.ts, the bindMachineFiles pref); the render preview (an operator's call) is not bound.
-// Secure params are stored sealed (model/secure-params.ts) and opened here, on the server's
-// thread, for the render of a file, which goes to its machine only; a preview shows them in clear
-// only where its caller holds getSecure, and renders the marker "[secure]" in their place elsewhere;
-// paths always get the marker (a path is no secret).
-//
-// Unknown machines with unknownBootEnv "ignore" still get a loader: the shipped `ignore` env
-// (or, without it, a built-in script) sends them back to their local disk, as issue 4 asks.
+// Renders run in render workers under a deadline (boot-renderer.ts), so a template that never
+// ends costs its own request an error and never holds up the server's thread. A file rendered
+// for a known machine goes only to that machine's addresses (file-binding.ts, the
+// bindMachineFiles pref); a preview (an operator's call) is not bound. The template registry
+// follows the store on its own (template-sync.ts).
 
 import type { Logger } from "../log/logger.ts";
 import { rateLimited } from "../log/logger.ts";
 import type { ModelObject } from "../model/object.ts";
-import { SocleError, invalid } from "../model/errors.ts";
+import { invalid } from "../model/errors.ts";
 import type { ParamReveal } from "../model/params.ts";
-import { SECURE_MARKER, isEnvelope, isSecureParamDef, openedValue, type ParamCipher, type ParamOwner } from "../model/secure-params.ts";
-import { RenderPool, RenderError, baseUrl, type RenderTarget } from "../render/index.ts";
+import type { ParamCipher, ParamOwner } from "../model/secure-params.ts";
+import { RenderPool, baseUrl } from "../render/index.ts";
 import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
-import type { BootData, BootDataChange } from "./boot-data.ts";
+import type { BootData } from "./boot-data.ts";
+import { BootRenderer, type RenderCall } from "./boot-renderer.ts";
+import { decide, nameOf, type BootPlan } from "./decide.ts";
 import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
-import { DISPATCH_PATH, dispatchMac, dispatchScript, exitScript, isReservedPath } from "./ipxe-dispatch.ts";
-import { GRUB_DISPATCH_PATH, grubDispatchMac, grubDispatchScript, grubExitScript, isGrubReservedPath } from "./grub-dispatch.ts";
-import { isNetbootClient, loaderFor } from "./loaders.ts";
-import { grubTemplateOf, ipxeTemplateOf, loadersOf, registryName, templatesOf, type EnvTemplate } from "./env-templates.ts";
-import { PathIndex, UNKNOWN_OWNER, type IndexEntry } from "./path-index.ts";
-import { describeTarget, effectiveEnvName, missingRequired, renderRequest, type ContextInput, type TokenIssuer, type UsedParam } from "./render-context.ts";
+import { DISPATCH_PATH, dispatchMac, dispatchScript, exitScript } from "./ipxe-dispatch.ts";
+import { GRUB_DISPATCH_PATH, grubDispatchMac, grubDispatchScript, grubExitScript } from "./grub-dispatch.ts";
+import { templatesOf } from "./env-templates.ts";
+import type { IndexEntry } from "./path-index.ts";
+import { PathUpkeep } from "./path-upkeep.ts";
+import { describeTarget, type TokenIssuer, type UsedParam } from "./render-context.ts";
+import { syncTemplates } from "./template-sync.ts";
 import { textFile } from "./text-file.ts";
 import { comparableAddress, isFromMachine } from "./file-binding.ts";
 
@@ -67,14 +60,6 @@ export interface BootCoreOptions {
   cipher?: ParamCipher;
 }
 
-export interface BootDecision {
-  mac: string;
-  machine: ModelObject | undefined;
-  /** The env asked for (may not exist). */
-  envName: string;
-  env: ModelObject | undefined;
-}
-
 export interface PreviewRequest {
   machine?: ModelObject;
   /** Default: the machine's env, or for no machine the unknownBootEnv pref. */
@@ -99,9 +84,6 @@ export interface PreviewResult {
   Params: UsedParam[];
 }
 
-/** Rendered paths are not client-specific: they render against this address and no tokens. */
-const PATH_ADDRESS = "0.0.0.0";
-
 export class BootCore implements Booter, FileSource {
   readonly engine: RenderPool;
   private readonly data: BootData;
@@ -109,16 +91,9 @@ export class BootCore implements Booter, FileSource {
   private readonly warn: ReturnType<typeof rateLimited>;
   /** One line per refused source a minute: a scanner must not flood the log. */
   private readonly refusal: ReturnType<typeof rateLimited>;
-  private readonly index = new PathIndex();
-  private dirtyAll = true;
-  private readonly dirty = new Set<string>();
-  /** Changes that may move paths, counted; the index reflects those up to indexedSeq. */
-  private changeSeq = 1;
-  private indexedSeq = 0;
-  private reindexing: Promise<void> | undefined;
-  /** env -> the registry names of its inline templates. */
-  private readonly inline = new Map<string, string[]>();
-  private readonly unsubscribe: () => void;
+  private readonly renderer: BootRenderer;
+  private readonly index: PathUpkeep;
+  private readonly stopSync: () => void;
 
   constructor(private readonly opts: BootCoreOptions) {
     this.data = opts.data;
@@ -131,41 +106,31 @@ export class BootCore implements Booter, FileSource {
       workers: opts.renderWorkers,
       onStop: (message, fields) => this.warn(`render-stop:${String(fields.template ?? fields.error)}`, message, fields),
     });
-    for (const t of this.data.templates()) this.loadTemplate(String(t.ID), t);
-    for (const e of this.data.bootEnvs()) this.loadInline(String(e.Name), e);
-    this.unsubscribe = this.data.subscribe((c) => this.onChange(c));
+    this.renderer = new BootRenderer(this.engine, opts);
+    this.stopSync = syncTemplates(this.engine, this.data, opts.log);
+    this.index = new PathUpkeep(this.data, this.renderer, opts.log);
   }
 
   close(): void {
-    this.unsubscribe();
+    this.stopSync();
+    this.index.close();
     this.engine.close();
   }
 
-  // ---- the decision --------------------------------------------------------------------------
-
-  decide(mac: string): BootDecision {
-    const m = mac.toLowerCase();
-    const machine = this.data.machineByMac(m);
-    const envName = machine ? effectiveEnvName(this.data, machine) : this.data.prefs().unknownBootEnv;
-    return { mac: m, machine, envName, env: envName ? this.data.bootEnv(envName) : undefined };
-  }
+  // ---- DHCP ----------------------------------------------------------------------------------
 
   dhcpBoot(facts: ClientFacts): BootAnswer | undefined {
-    // A plain OS DHCP client gets an address only, no loader (see isNetbootClient).
-    if (!isNetbootClient(facts)) return undefined;
-    const d = this.decide(facts.mac);
-    const ignored = !d.machine && d.envName === "ignore";
-    if (!d.env && !ignored) {
-      this.warn(`nomenv:${d.mac}`, "no boot answer: boot environment does not exist", { mac: d.mac, machine: nameOf(d.machine), bootenv: d.envName });
+    const plan = decide({ asks: "loader", ...facts }, this.data);
+    const loader = plan.kind === "ignore" ? undefined : plan.loader;
+    if (!loader) {
+      if (plan.kind === "ignore" && plan.reason === "no-env") {
+        this.warn(`nomenv:${plan.mac}`, "no boot answer: boot environment does not exist", { mac: plan.mac, machine: nameOf(plan.machine), bootenv: plan.envName });
+      }
       return undefined;
     }
     const server = facts.serverAddress;
-    const base = baseUrl("http", server, this.opts.httpPort);
-    if (facts.userClass === "iPXE") return { nextServer: server, bootFile: `${base}/${DISPATCH_PATH}`, httpClient: false, ipxe: true };
-    const loader = loaderFor(facts.arch, loadersOf(d.env));
-    if (!loader) return undefined; // an architecture we have no loader for
-    if (loader.http) return { nextServer: server, bootFile: `${base}/${loader.file}`, httpClient: true, ipxe: false };
-    return { nextServer: server, bootFile: loader.file, httpClient: false, ipxe: false };
+    const bootFile = loader.fetch === "tftp" ? loader.file : `${baseUrl("http", server, this.opts.httpPort)}/${loader.file}`;
+    return { nextServer: server, bootFile, httpClient: loader.fetch === "http", ipxe: loader.fetch === "ipxe" };
   }
 
   // ---- files ---------------------------------------------------------------------------------
@@ -181,14 +146,13 @@ export class BootCore implements Booter, FileSource {
   private async locate(path: string): Promise<Located | undefined> {
     const at = loaderAt(path);
     if (at) return at;
-    await this.refresh();
-    const entry = this.index.lookup(path);
+    const entry = await this.index.lookup(path);
     return entry && { kind: "entry", entry };
   }
 
   /** The known machine a located file is rendered for (see machineOf). */
   private machineAt(at: Located | undefined): ModelObject | undefined {
-    if (at?.kind === "loader") return this.data.machineByMac(at.mac);
+    if (at?.kind === "loader") return this.scriptPlan(at).machine;
     const uuid = at?.kind === "entry" ? at.entry.machine : undefined;
     return uuid === undefined ? undefined : this.data.machine(uuid);
   }
@@ -234,7 +198,7 @@ export class BootCore implements Booter, FileSource {
       case "dispatch":
         return at.loader.dispatch(baseUrl("http", serverAddress, this.opts.httpPort));
       case "loader":
-        return this.loaderScript(at.loader, at.mac, serverAddress, used, tokens, open);
+        return this.loaderScript(at, serverAddress, used, tokens, open);
       case "entry":
         return this.renderEntry(at.entry, serverAddress, used, tokens, open);
     }
@@ -242,29 +206,27 @@ export class BootCore implements Booter, FileSource {
 
   /** Every path served from templates (not default.ipxe and boot/), for listings and tests. */
   async paths(): Promise<Array<{ path: string } & IndexEntry>> {
-    await this.refresh();
     return this.index.entries();
   }
 
+  private scriptPlan(at: Extract<Located, { kind: "loader" }>): BootPlan {
+    return decide({ asks: "script", mac: at.mac, loader: at.loader.name }, this.data);
+  }
+
   /** The per-MAC script a loader (iPXE or GRUB) chains to: the decision for this MAC, rendered. */
-  private async loaderScript(kind: LoaderKind, mac: string, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer, open?: ParamReveal): Promise<string> {
-    const d = this.decide(mac);
-    const fields = { mac, machine: nameOf(d.machine), bootenv: d.envName };
-    if (!d.env) {
-      if (!d.machine && d.envName === "ignore") {
-        this.log.info(`${kind.name}: unknown machine ignored, exit to local boot`, fields);
-        return kind.exit(`unknown machine ${mac} is ignored (unknownBootEnv "ignore"); leaving network boot`);
-      }
-      this.warn(`noenv:${mac}`, `${kind.name}: boot environment does not exist, exit to local boot`, fields);
-      return kind.exit(`boot environment "${d.envName}" of ${d.machine ? `machine "${nameOf(d.machine)}"` : "unknown machines"} does not exist; leaving network boot`);
-    }
-    const tmpl = kind.template(d.env);
-    if (!tmpl) {
-      this.warn(`no${kind.name}:${d.envName}`, `${kind.name}: boot environment has no ${kind.name} template, exit to local boot`, fields);
-      return kind.exit(`boot environment "${d.envName}" has no ${kind.name} template; leaving network boot`);
+  private async loaderScript(at: Extract<Located, { kind: "loader" }>, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer, open?: ParamReveal): Promise<string> {
+    const kind = at.loader;
+    const plan = this.scriptPlan(at);
+    const fields = { mac: plan.mac, machine: nameOf(plan.machine), bootenv: plan.envName };
+    if (plan.kind !== "boot") {
+      if (plan.reason === "ignored") this.log.info(`${kind.name}: unknown machine ignored, exit to local boot`, fields);
+      else if (plan.reason === "no-script") this.warn(`no${kind.name}:${plan.envName}`, `${kind.name}: boot environment has no ${kind.name} template, exit to local boot`, fields);
+      else this.warn(`noenv:${plan.mac}`, `${kind.name}: boot environment does not exist, exit to local boot`, fields);
+      return kind.exit(`${plan.why}; leaving network boot`);
     }
     this.log.info(`${kind.name}: boot script`, fields);
-    return this.renderEnvTemplate(d.machine, d.env, tmpl, serverAddress, used, tokens, open);
+    // decide() gives every "boot" plan for a script its script.
+    return this.renderer.envFile(plan.script!, { machine: plan.machine, env: plan.env, serverAddress, tokens, used, openParam: open });
   }
 
   private async renderEntry(entry: IndexEntry, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer, open?: ParamReveal): Promise<string | undefined> {
@@ -273,56 +235,7 @@ export class BootCore implements Booter, FileSource {
     const env = this.data.bootEnv(entry.env);
     const tmpl = env ? templatesOf(env).find((t) => t.Name === entry.template) : undefined;
     if (!env || !tmpl) return undefined;
-    return this.renderEnvTemplate(machine, env, tmpl, serverAddress, used, tokens, open);
-  }
-
-  /** One of an env's files for a machine (or none): the env's RequiredParams must all be set. */
-  private async renderEnvTemplate(
-    machine: ModelObject | undefined,
-    env: ModelObject,
-    tmpl: EnvTemplate,
-    serverAddress: string,
-    used: Map<string, UsedParam> | undefined,
-    tokens: TokenIssuer,
-    open?: ParamReveal,
-  ): Promise<string> {
-    const missing = missingRequired({ data: this.data, machine, env });
-    if (missing.length > 0) throw invalid("bootenvs", String(env.Name), missing);
-    return this.renderTarget({ name: registryName(env, tmpl) }, { machine, env, serverAddress, tokens, used, openParam: open });
-  }
-
-  private ctxBase() {
-    const api = this.opts.apiPort;
-    return { data: this.data, httpPort: this.opts.httpPort, apiPort: typeof api === "function" ? api() : api, apiPin: this.opts.apiPin ?? "", caCert: this.opts.caCert ?? "" };
-  }
-
-  /** Sealed Secure param values opened: what a file rendered for its machine holds. */
-  private readonly openStored: ParamReveal = (value, name, owner) => openedValue(this.opts.cipher, owner, name, value);
-
-  /** For a preview: values the caller may see opened, other secure ones (sealed, or of a Secure Param) the marker. */
-  private previewParams(reveal: (owner: ParamOwner) => boolean): ParamReveal {
-    return (value, name, owner) => {
-      if (reveal(owner)) return this.openStored(value, name, owner);
-      return isEnvelope(value) || isSecureParamDef(this.data.param(name)) ? SECURE_MARKER : value;
-    };
-  }
-
-  /**
-   * Paths see the marker, never a secure value: a path is no secret (it is listed in a preview's
-   * errors, logged with every refused request, and asked for in clear over TFTP and HTTP).
-   */
-  private readonly pathParams: ParamReveal = this.previewParams(() => false);
-
-  /** Render in a worker, turning its RenderError into the 422 the API and file servers report. */
-  private async renderTarget(target: RenderTarget, c: Pick<ContextInput, "machine" | "env" | "serverAddress" | "tokens" | "used" | "openParam">): Promise<string> {
-    const req = renderRequest({ ...this.ctxBase(), ...c, openParam: c.openParam ?? this.openStored, eagerParams: true });
-    try {
-      const r = await this.engine.render(target, req.input, req.host);
-      req.record(r.used);
-      return r.output;
-    } catch (err) {
-      throw toSocleError(err);
-    }
+    return this.renderer.envFile(tmpl, { machine, env, serverAddress, tokens, used, openParam: open });
   }
 
   // ---- preview (POST /api/v3/render) ----------------------------------------------------------
@@ -333,186 +246,46 @@ export class BootCore implements Booter, FileSource {
       throw invalid("render", "", `exactly one of Template, Contents and Path must be given, got ${given.length === 0 ? "none" : given.join(" and ")}`);
     }
     const used = new Map<string, UsedParam>();
-    const open = req.reveal ? this.previewParams(req.reveal) : undefined;
+    const open = req.reveal ? this.renderer.previewParams(req.reveal) : undefined;
     const result = (Output: string) => ({ Output, Params: [...used.values()].sort((a, b) => a.Name.localeCompare(b.Name)) });
     const at = req.path !== undefined ? loaderAt(req.path.replace(/^\/+/, "")) : undefined;
     if (at) return result((await this.renderAt(at, req.serverAddress, used, req.tokens, open))!);
     const machine = req.machine;
-    const envName = req.env ?? (machine ? effectiveEnvName(this.data, machine) : this.data.prefs().unknownBootEnv);
-    const env = this.data.bootEnv(envName);
-    if (!env) throw invalid("render", envName, `BootEnv: bootenv ${JSON.stringify(envName)} does not exist`);
-    const c = { machine, env, serverAddress: req.serverAddress, tokens: req.tokens, used, openParam: open };
+    const plan = decide({ asks: "env", machine, env: req.env }, this.data);
+    const envName = plan.envName;
+    if (plan.kind !== "boot") throw invalid("render", envName, `BootEnv: bootenv ${JSON.stringify(envName)} does not exist`);
+    const env = plan.env;
+    const c: RenderCall = { machine, env, serverAddress: req.serverAddress, tokens: req.tokens, used, openParam: open };
 
-    if (req.contents !== undefined) return result(await this.renderTarget({ label: "Contents", source: req.contents }, c));
+    if (req.contents !== undefined) return result(await this.renderer.render({ label: "Contents", source: req.contents }, c));
     if (req.template !== undefined) {
       const name = req.template;
       const entry = templatesOf(env).find((t) => t.Name === name);
-      if (this.data.template(name) || (!entry && this.engine.has(name))) return result(await this.renderTarget({ name }, c));
-      if (entry) return result(await this.renderEnvTemplate(machine, env, entry, req.serverAddress, used, req.tokens, open));
+      if (this.data.template(name) || (!entry && this.engine.has(name))) return result(await this.renderer.render({ name }, c));
+      if (entry) return result(await this.renderer.envFile(entry, c));
       throw invalid("render", name, `Template: template ${JSON.stringify(name)} not found (neither a Template ID nor a template of bootenv ${JSON.stringify(envName)})`);
     }
     const path = req.path!.replace(/^\/+/, "");
-    const paths = (await this.renderPaths([{ machine, env }]))[0]!;
+    const paths = (await this.index.render([{ machine, env }]))[0]!;
     const hit = paths.get(path);
     if (!hit) {
       const known = [...paths.keys()].sort();
       throw invalid("render", path, `Path: no file ${JSON.stringify(path)} for ${describeTarget(machine, env)} in bootenv ${JSON.stringify(envName)}; its paths: ${known.length ? known.join(", ") : "(none)"}`);
     }
     const tmpl = templatesOf(env).find((t) => t.Name === hit.template)!;
-    return result(await this.renderEnvTemplate(machine, env, tmpl, req.serverAddress, used, req.tokens, open));
-  }
-
-  // ---- the template registry and the path index ------------------------------------------------
-
-  private loadTemplate(id: string, obj: ModelObject | undefined): void {
-    if (!obj) {
-      this.engine.delete(id);
-      return;
-    }
-    this.register(id, typeof obj.Contents === "string" ? obj.Contents : "");
-  }
-
-  /** Register a template; one that does not compile is registered all the same (an include of it says why) and logged. */
-  private register(name: string, source: string): void {
-    try {
-      this.engine.set(name, source);
-    } catch (err) {
-      if (!(err instanceof RenderError)) throw err;
-      this.log.warn("template does not compile", { template: name, error: err.message });
-    }
-  }
-
-  private loadInline(envName: string, env: ModelObject | undefined): void {
-    for (const name of this.inline.get(envName) ?? []) this.engine.delete(name);
-    this.inline.delete(envName);
-    if (!env) return;
-    const names: string[] = [];
-    for (const t of templatesOf(env)) {
-      if (t.Contents === undefined) continue;
-      const name = `${envName}/${t.Name}`;
-      names.push(name);
-      this.register(name, t.Contents);
-    }
-    this.inline.set(envName, names);
-  }
-
-  private onChange(c: BootDataChange): void {
-    if (c.type !== "templates") this.changeSeq++; // every other change marks paths dirty below
-    switch (c.type) {
-      case "templates":
-        this.loadTemplate(c.key, c.object);
-        return;
-      case "bootenvs":
-        this.loadInline(c.key, c.object);
-        // Paths of the machines booting this env, and of unknown machines, may have changed.
-        for (const m of this.data.machines()) if (effectiveEnvName(this.data, m) === c.key) this.dirty.add(String(m.Uuid));
-        this.dirty.add(UNKNOWN_OWNER);
-        return;
-      case "machines":
-        this.dirty.add(c.key);
-        return;
-      default:
-        // Profiles, params and prefs can change any path (paths may use it.param, the
-        // defaultBootEnv and unknownBootEnv prefs choose envs): rebuild on next use.
-        this.dirtyAll = true;
-    }
-  }
-
-  /**
-   * Bring the path index up to date with every change seen before this call. Paths render in the
-   * render workers, so this waits; one re-index runs at a time, and a caller waits for at most the
-   * one running and the one after it, however fast changes keep coming.
-   */
-  private async refresh(): Promise<void> {
-    const want = this.changeSeq;
-    while (this.indexedSeq < want) {
-      this.reindexing ??= this.reindex().finally(() => (this.reindexing = undefined));
-      await this.reindexing;
-    }
-  }
-
-  private async reindex(): Promise<void> {
-    const seq = this.changeSeq;
-    const all = this.dirtyAll;
-    const owners = all ? [...this.data.machines()].map((m) => String(m.Uuid)).concat(UNKNOWN_OWNER) : [...this.dirty];
-    this.dirtyAll = false;
-    this.dirty.clear();
-    const todo: Array<{ owner: string; machine: ModelObject | undefined; env: ModelObject | undefined }> = [];
-    const gone: string[] = [];
-    for (const owner of owners) {
-      if (owner === UNKNOWN_OWNER) {
-        todo.push({ owner, machine: undefined, env: this.data.bootEnv(this.data.prefs().unknownBootEnv) });
-        continue;
-      }
-      const m = this.data.machine(owner);
-      if (m) todo.push({ owner, machine: m, env: this.data.bootEnv(effectiveEnvName(this.data, m)) });
-      else gone.push(owner);
-    }
-    let rendered: Array<Map<string, IndexEntry>>;
-    try {
-      rendered = await this.renderPaths(todo.filter((x): x is (typeof todo)[number] & { env: ModelObject } => x.env !== undefined));
-    } catch (err) {
-      this.dirtyAll = true; // nothing was indexed: the next request tries again
-      throw err;
-    }
-    if (all) this.index.clear();
-    for (const owner of gone) this.index.remove(owner);
-    let i = 0;
-    for (const x of todo) this.own(x.owner, x.env ? rendered[i++]! : new Map());
-    this.indexedSeq = Math.max(this.indexedSeq, seq);
-  }
-
-  private own(owner: string, entries: Map<string, IndexEntry>): void {
-    for (const path of this.index.replace(owner, entries)) {
-      this.warn(`conflict:${path}`, "two owners render the same path; the first by Uuid is served", { path, owner });
-    }
-  }
-
-  /**
-   * The rendered paths of each env's templates for its machine (or none), all in one run of the
-   * render pool. Paths that fail are logged.
-   */
-  private async renderPaths(list: Array<{ machine: ModelObject | undefined; env: ModelObject }>): Promise<Array<Map<string, IndexEntry>>> {
-    const outcomes = await this.engine.renderAll(
-      list.map(({ machine, env }) => {
-        const req = renderRequest({ ...this.ctxBase(), machine, env, serverAddress: PATH_ADDRESS, tokens: undefined, openParam: this.pathParams });
-        return { input: req.input, host: req.host, targets: templatesOf(env).map((t) => ({ label: `${String(env.Name)}/${t.Name}/Path`, source: t.Path })) };
-      }),
-    );
-    return list.map(({ machine, env }, i) => {
-      const out = new Map<string, IndexEntry>();
-      const envName = String(env.Name);
-      templatesOf(env).forEach((t, k) => {
-        const r = outcomes[i]![k]!;
-        if (r instanceof RenderError) {
-          // For unknown machines, paths that need a Machine are simply not theirs.
-          if (machine) this.warn(`path:${envName}/${t.Name}`, "template path does not render", { bootenv: envName, template: t.Name, machine: nameOf(machine), error: r.message });
-          return;
-        }
-        const raw = r.output;
-        const path = normalisePath(raw);
-        if (path === undefined) {
-          this.warn(`badpath:${envName}/${t.Name}`, "template path is not a usable relative path", { bootenv: envName, template: t.Name, path: raw });
-          return;
-        }
-        if (isReservedPath(path) || isGrubReservedPath(path)) return; // the dispatchers' (ipxe-dispatch.ts, grub-dispatch.ts)
-        out.set(path, { machine: machine ? String(machine.Uuid) : undefined, env: envName, template: t.Name });
-      });
-      return out;
-    });
+    return result(await this.renderer.envFile(tmpl, c));
   }
 }
 
-/** The two loaders that chain to a per-MAC script: their entry point, how each finds its template and leaves. */
+/** The two loaders that chain to a per-MAC script: their entry point, and how each leaves. */
 interface LoaderKind {
   name: "iPXE" | "GRUB";
   /** The dispatcher script, for a client that reached us at `provisionerURL`. */
   dispatch: (provisionerURL: string) => string;
-  template: (env: ModelObject) => EnvTemplate | undefined;
   exit: (reason: string) => string;
 }
-const IPXE: LoaderKind = { name: "iPXE", dispatch: dispatchScript, template: ipxeTemplateOf, exit: exitScript };
-const GRUB: LoaderKind = { name: "GRUB", dispatch: grubDispatchScript, template: grubTemplateOf, exit: grubExitScript };
+const IPXE: LoaderKind = { name: "iPXE", dispatch: dispatchScript, exit: exitScript };
+const GRUB: LoaderKind = { name: "GRUB", dispatch: grubDispatchScript, exit: grubExitScript };
 
 /** Where a served file comes from: a loader's dispatcher, its per-MAC script, or the path index. */
 type Located = { kind: "dispatch"; loader: LoaderKind } | { kind: "loader"; loader: LoaderKind; mac: string } | { kind: "entry"; entry: IndexEntry };
@@ -525,20 +298,4 @@ function loaderAt(path: string): Located | undefined {
   if (mac) return { kind: "loader", loader: IPXE, mac };
   const grubMac = grubDispatchMac(path);
   return grubMac ? { kind: "loader", loader: GRUB, mac: grubMac } : undefined;
-}
-
-function nameOf(m: ModelObject | undefined): string {
-  return m ? String(m.Name ?? m.Uuid) : "";
-}
-
-/** "/a//b" -> "a/b"; undefined for "", "..", NUL or a backslash. */
-function normalisePath(raw: string): string | undefined {
-  const p = raw.trim().replace(/\/{2,}/g, "/").replace(/^\/+/, "");
-  if (p === "" || p.endsWith("/") || /[\0\\]/.test(p) || p.split("/").some((s) => s === ".." || s === ".")) return undefined;
-  return p;
-}
-
-export function toSocleError(err: unknown): unknown {
-  if (err instanceof RenderError) return new SocleError("ValidationError", "templates", err.where?.template ?? "", [err.message]);
-  return err;
 }

@@ -4,7 +4,7 @@
 // with iPXE's default.ipxe, that file asks again with the MAC:
 //
 //   grub/grub.cfg                           -> source ${prefix}/boot/${net_default_mac}.cfg
-//   grub/boot/52:54:00:12:34:56.cfg         -> the boot core decides for this MAC:
+//   grub/boot/52:54:00:12:34:56.cfg         -> decide.ts decides for this MAC:
 //        known machine                      -> its BootEnv's "grub" template, rendered for it
 //        unknown, unknownBootEnv = env      -> that env's "grub" template, rendered with no Machine
 //        unknown, "ignore" (no env)         -> exit to the firmware (next boot device)

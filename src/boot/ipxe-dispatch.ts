@@ -3,7 +3,7 @@
 // carries no MAC). That script asks again with the MAC of the NIC iPXE booted from:
 //
 //   default.ipxe                       -> chain boot/${netX/mac:hexhyp}.ipxe
-//   boot/52-54-00-12-34-56.ipxe        -> the boot core decides for this MAC:
+//   boot/52-54-00-12-34-56.ipxe        -> decide.ts decides for this MAC:
 //        known machine                 -> its BootEnv's iPXE template, rendered for it
 //        unknown, unknownBootEnv = env -> that env's iPXE template, rendered with no Machine
 //        unknown, "ignore" (no env)    -> exit to the firmware (next boot device: local disk)
@@ -46,7 +46,7 @@ export function dispatchScript(provisionerURL: string): string {
   ].join("\n");
 }
 
-/** What an unknown machine gets when unknownBootEnv is "ignore" and no such env is stored. */
+/** What a machine gets when there is nothing to boot (an ignored unknown machine, no env, no iPXE template): back to the firmware's next boot device. */
 export function exitScript(reason: string): string {
   return ["#!ipxe", `echo Socle: ${reason.replace(/[\r\n]+/g, " ")}`, "exit", ""].join("\n");
 }

@@ -54,10 +54,18 @@ export function loaderFor(arch: number | undefined, overrides: Readonly<Record<s
 }
 
 /**
- * Only network-boot clients get boot information: PXE firmware always sends option 60
- * "PXEClient:..." (UEFI HTTP boot "HTTPClient:..."), iPXE its user class, and most send option 93.
- * An installed OS's DHCP client (udhcpc, dhclient, systemd-networkd) sends none of these.
+ * Whether a DHCP client is network-booting, so that boot information is for it. PXE firmware
+ * always sends option 60 "PXEClient:..." (UEFI HTTP boot "HTTPClient:..."), iPXE its user class
+ * "iPXE", and most firmware option 93. An installed OS's DHCP client (udhcpc, dhclient,
+ * systemd-networkd) sends none of these. How much proof is asked depends on the reply:
+ * - "lease": the boot fields ride on a lease the client asked for; a client that does not boot
+ *   from them ignores them, so option 93 alone is proof enough.
+ * - "proxy": a proxyDHCP offer (port 67) or boot server ACK (port 4011) carries no address and
+ *   is meant for a client that merges it with the lease from the real DHCP server. PXE 2.1 has
+ *   proxyDHCP answer the clients that say PXEClient (here also HTTPClient and iPXE) and no others:
+ *   option 93 alone does not say the client knows what to do with an address-less offer.
  */
-export function isNetbootClient(facts: ClientFacts): boolean {
-  return facts.userClass === "iPXE" || facts.arch !== undefined || /^(PXEClient|HTTPClient)/.test(facts.vendorClass);
+export function isNetbootClient(facts: Pick<ClientFacts, "arch" | "userClass" | "vendorClass">, reply: "lease" | "proxy"): boolean {
+  if (facts.userClass === "iPXE" || /^(PXEClient|HTTPClient)/.test(facts.vendorClass)) return true;
+  return reply === "lease" && facts.arch !== undefined;
 }

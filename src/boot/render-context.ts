@@ -8,6 +8,7 @@ import type { ModelObject } from "../model/object.ts";
 import { resolveParams, type ParamReveal, type Resolved } from "../model/params.ts";
 import { RenderError, type RenderHost, type RenderInput } from "../render/index.ts";
 import type { BootData } from "./boot-data.ts";
+import { envNameOf } from "./decide.ts";
 
 export interface TokenIssuer {
   /** A machine-scoped API token for the machine `uuid`. */
@@ -39,7 +40,7 @@ export interface ContextInput {
   /** Filled with each parameter it.param() returned, by name. */
   used?: Map<string, UsedParam>;
   /**
-   * What a stored value becomes for the render (BootCore: sealed Secure values opened here, on the
+   * What a stored value becomes for the render (boot-renderer.ts: sealed Secure values opened, on the
    * server's thread, or the marker in a preview the caller may not see them in). Absent: as stored.
    */
   openParam?: ParamReveal;
@@ -61,11 +62,6 @@ export interface RenderRequest {
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
 
-/** The boot environment a machine boots: its own, else the defaultBootEnv pref. */
-export function effectiveEnvName(data: BootData, machine: ModelObject): string {
-  return str(machine.BootEnv) || data.prefs().defaultBootEnv;
-}
-
 /** How the machine (or its absence) is named in error messages. */
 export function describeTarget(machine: ModelObject | undefined, env: ModelObject): string {
   return machine ? `machine ${JSON.stringify(str(machine.Name) || str(machine.Uuid))}` : `unknown machines (bootenv ${JSON.stringify(str(env.Name))})`;
@@ -78,6 +74,7 @@ export function renderRequest(c: ContextInput): RenderRequest {
     (resolved ??= resolveParams({
       machine,
       getProfile: (n) => data.profile(n),
+      getStage: (n) => data.stage(n),
       getParam: (n) => data.param(n),
       global: data.globalProfile(),
       params: data.params(),
@@ -93,7 +90,7 @@ export function renderRequest(c: ContextInput): RenderRequest {
           Address: str(machine.Address),
           HardwareAddrs: strs(machine.HardwareAddrs),
           Arch: str(machine.Arch),
-          BootEnv: effectiveEnvName(data, machine),
+          BootEnv: envNameOf(machine, data.prefs()),
         }
       : undefined,
     env: {
@@ -138,6 +135,7 @@ export function missingRequired(input: Pick<ContextInput, "data" | "machine" | "
   const resolved = resolveParams({
     machine,
     getProfile: (n) => data.profile(n),
+    getStage: (n) => data.stage(n),
     getParam: (n) => data.param(n),
     global: data.globalProfile(),
     params: data.params(),

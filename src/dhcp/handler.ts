@@ -7,6 +7,7 @@
 // (93, 77, 60, 97, 50, 54, 82 sub-options ...) are treated as absent, with a debug line.
 
 import type { BootAnswer, Booter, ClientFacts } from "../boot/booter.ts";
+import { isNetbootClient } from "../boot/loaders.ts";
 import { rateLimited, type Logger } from "../log/logger.ts";
 import { ipIntOf } from "../model/validate.ts";
 import type { DhcpBackend } from "./backend.ts";
@@ -191,7 +192,7 @@ class Request {
 
   /** proxyDHCP on port 67: a PXE client's DISCOVER gets boot information, no address. */
   proxyOffer(scope: Scope): DhcpReply | undefined {
-    if (!this.isPxe()) return undefined;
+    if (!isNetbootClient(this.info, "proxy")) return undefined;
     const boot = this.boot(this.req.ciaddr === "0.0.0.0" ? "" : this.req.ciaddr);
     if (!boot) return undefined;
     this.log.debug("proxy DHCPOFFER", { mac: this.info.mac, file: boot.bootFile });
@@ -203,7 +204,7 @@ class Request {
   /** PXE boot server (port 4011): a DHCPREQUEST (or INFORM) from a client with an address gets a DHCPACK. */
   bootServer(type: MessageType): DhcpReply | undefined {
     if (type !== MessageType.DHCPREQUEST && type !== MessageType.DHCPINFORM) return undefined;
-    if (!this.isPxe()) return undefined;
+    if (!isNetbootClient(this.info, "proxy")) return undefined;
     const scope = this.link.scope;
     if (scope && !scope.subnet.Enabled) return undefined;
     const address = this.req.ciaddr !== "0.0.0.0" ? this.req.ciaddr : this.ctx.from.address === "0.0.0.0" ? "" : this.ctx.from.address;
@@ -213,11 +214,6 @@ class Request {
     return buildReply(
       this.spec(MessageType.DHCPACK, scope, { yiaddr: "0.0.0.0", boot, proxy: { arch: this.info.arch, toPort4011: true } }),
     );
-  }
-
-  isPxe(): boolean {
-    const vc = this.info.vendorClass;
-    return vc.startsWith("PXEClient") || vc.startsWith("HTTPClient") || this.info.userClass === "iPXE";
   }
 
   boot(address: string): BootAnswer | undefined {
