@@ -39,6 +39,8 @@ import { startTftpServer } from "./tftp/server.ts";
 import { createStoreDhcpBackend } from "./adapters/dhcp-backend.ts";
 import { SocleError } from "./model/errors.ts";
 import { BOOT_ASSETS, describeMissing, type BootAsset } from "./assets/catalog.ts";
+import { JobLogs } from "./jobs/job-logs.ts";
+import { JobScheduler } from "./jobs/scheduler.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -118,6 +120,10 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const events = new EventHub(store);
     cleanups.push(() => events.close());
     const authn = new Authenticator({ store, serverKey, registrationSecret, log: log.child("auth") });
+    // Before the API answers: jobs the last server left running are marked failed first.
+    const jobs = new JobScheduler({ objects, logs: new JobLogs(join(cfg.dataDir, "job-logs")), prefs: () => prefs.get(), log: log.child("jobs") });
+    await jobs.start();
+    cleanups.push(() => jobs.close());
     let api: ApiServer | undefined;
     const bootData = createStoreBootData(store, log.child("boot"));
     const boot = new BootCore({
@@ -170,7 +176,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       // Loaders and discovery images that are neither embedded nor in <data-dir>/files, each
       // with the one command that supplies it (also logged once at start-up).
       BootAssets: { Missing: missingAssets().map((a) => ({ Path: a.path, Arch: a.arch, What: a.what, Fix: a.fix })) },
-      Features: ["api-v3", "json-patch", "events-sse", "events-ws", "etag", "openapi", "tokens", "machine-tokens"],
+      Features: ["api-v3", "json-patch", "events-sse", "events-ws", "etag", "openapi", "tokens", "machine-tokens", "jobs"],
       Os: process.platform,
       Arch: process.arch,
       Uptime: Math.floor((Date.now() - started) / 1000),
@@ -192,7 +198,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         maxBodyBytes: DEFAULT_UPLOAD_LIMIT + 1024 * 1024,
         build: (remoteOf) =>
           createApi(
-            { store, objects, authn, prefs, events, boot, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits },
+            { store, objects, authn, prefs, events, boot, jobs, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits },
             remoteOf,
           ),
       });

@@ -24,7 +24,8 @@ const ALLOWED: Record<string, string[]> = {
   tftp: ["boot", "model", "log", "sys"],
   http: ["boot", "model", "log"],
   adapters: ["dhcp", "boot", "store", "model", "log"],
-  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content"],
+  jobs: ["model", "store", "auth", "log"],
+  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs"],
   cli: ["config", "log", "model", "assets"],
 };
 

@@ -13,6 +13,7 @@ import { objectRoutes } from "./routes-objects.ts";
 import { fileRoutes } from "./routes-files.ts";
 import { renderRoutes } from "./routes-render.ts";
 import { registerRoutes } from "./routes-register.ts";
+import { jobRoutes } from "./routes-jobs.ts";
 
 /** Routes anyone may call without credentials. */
 const OPEN_ROUTES = new Set(["/api/v3/info"]);
@@ -47,6 +48,7 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
   paramRoutes(app, deps);
   renderRoutes(app, deps);
   fileRoutes(app, deps); // before objectRoutes, whose /api/v3/:type would take "files"
+  jobRoutes(app, deps); // before objectRoutes: the scheduler owns POST /jobs, and jobs change by their own rules
   objectRoutes(app, deps);
 
   app.notFound((c) =>

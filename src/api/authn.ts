@@ -19,7 +19,7 @@ import { issueToken, verifyToken } from "../auth/tokens.ts";
 import { LoginLimiter } from "../auth/throttle.ts";
 import { parseAuthorization } from "../auth/basic.ts";
 import type { Claim, Principal } from "../auth/claims.ts";
-import { claimsOfRoles, effectiveRoles, machineClaims, registrationClaims } from "../auth/claims.ts";
+import { claimsOfRoles, effectiveRoles, jobClaims, machineClaims, registrationClaims } from "../auth/claims.ts";
 
 const BASIC_CACHE_MS = 60_000;
 const BASIC_CACHE_MAX = 1_000;
@@ -146,8 +146,16 @@ export class Authenticator {
   }
 
   tokenForMachine(machine: ModelObject, ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {
+    return this.machineToken(machine, machineClaims(String(machine.Uuid)), ttlSeconds);
+  }
+
+  /** A job's token: the machine's token plus its task's ExtraClaims (auth/claims.ts jobClaims). */
+  tokenForJob(machine: ModelObject, extraClaims: readonly Claim[], ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {
+    return this.machineToken(machine, jobClaims(String(machine.Uuid), extraClaims), ttlSeconds);
+  }
+
+  private machineToken(machine: ModelObject, claims: Claim[], ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {
     const uuid = String(machine.Uuid);
-    const claims = machineClaims(uuid);
     const { token, expiresAt } = issueToken({
       serverKey: this.opts.serverKey,
       subjectSecret: String(machine.Secret ?? ""),

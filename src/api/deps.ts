@@ -9,6 +9,7 @@ import type { EventHub } from "./events.ts";
 import type { BootCore } from "../boot/core.ts";
 import type { FilePresence } from "../boot/file-source.ts";
 import type { RegistrationLimits } from "./registration-limits.ts";
+import type { JobScheduler } from "../jobs/scheduler.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -37,6 +38,8 @@ export interface ApiDeps {
    * Without it BootEnvs report only what was checked on write.
    */
   bootFiles?: FilePresence;
+  /** The job scheduler and its logs (/api/v3/jobs); without it those routes answer 503. */
+  jobs?: JobScheduler;
   /** Limits of POST /api/v3/register per source and per registration token (defaults otherwise). */
   registrationLimits?: Partial<RegistrationLimits>;
 }

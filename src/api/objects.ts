@@ -223,6 +223,23 @@ export class ObjectService {
     return this.commit(def, key, this.transition(def, this.current(prefix, key), obj, "server"));
   }
 
+  /**
+   * Store, as the server, `change` applied to the newest object under key (writes in flight
+   * included), read and handed to the store in one synchronous step, so that no write lands in
+   * between. `change` may throw to give up. NotFound when there is no such object.
+   */
+  async update(prefix: string, key: string, change: (current: ModelObject) => ModelObject): Promise<ModelObject> {
+    const def = this.def(prefix);
+    const current = this.current(prefix, key);
+    if (!current) throw notFound(def.model, key);
+    return this.commit(def, key, this.transition(def, current, change(current), "server"));
+  }
+
+  /** The object under key as the next write sees it (writes in flight included), or undefined. */
+  latest(prefix: string, key: string): ModelObject | undefined {
+    return this.current(prefix, key);
+  }
+
   /** Workflows, stages and tasks as the next write sees them (writes in flight included). */
   readonly workflowLookup: WorkflowLookup = {
     workflow: (n) => this.current("workflows", n),

@@ -2,15 +2,16 @@
 // the object as its reader may see it (objects.redact): secret fields removed, and Secure param
 // values in clear only for holders of getSecure on the object.
 
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
 import { type ApiEnv, may, principalOf, requireClaim, secureAccess, visibleObject } from "./access.ts";
-import { jsonWithEtag, readJson, json } from "./http-util.ts";
+import { errorResponse, jsonWithEtag, readJson, json } from "./http-util.ts";
 import { SocleError, invalid } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { prepareInput } from "./input-hooks.ts";
 import { bootFileStatusView } from "./boot-file-status.ts";
 import { machineWriteGuard } from "./machine-scope.ts";
+import { ObjectWaiters, noneMatchHits, parsePreferWait, preferenceApplied, representationEtag } from "./long-poll.ts";
 
 export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { objects } = deps;
@@ -20,7 +21,7 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return view === undefined ? obj : (await view.apply([obj]))[0]!;
   };
 
-  const list = async (c: import("hono").Context<ApiEnv>) => {
+  const list = async (c: Context<ApiEnv>) => {
     const prefix = c.req.param("type")!;
     const def = objects.def(prefix);
     requireClaim(c, prefix, "list");
@@ -48,12 +49,63 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return json(objects.redact(def, created, secureAccess(principalOf(c))), 201, { Location: `/api/v3/${prefix}/${encodeURIComponent(objects.keyOf(prefix, created))}` });
   });
 
-  const getOne = async (c: import("hono").Context<ApiEnv>) => {
+  // GET one object, and the long-poll of it (long-poll.ts): with `If-None-Match` naming what the
+  // client holds and `Prefer: wait=`, the answer waits for the object to change. The caller's
+  // access is checked before the wait and again, from its credentials, before every answer after
+  // it: a token revoked or a role taken away while waiting gets 401 or 404, never the object.
+  const waiters = new ObjectWaiters(deps.store);
+  const getOne = async (c: Context<ApiEnv>) => {
     const prefix = c.req.param("type")!;
     const def = objects.def(prefix);
-    // visibleObject has checked the get claim already (404 without it).
-    const obj = visibleObject(c, objects, prefix, c.req.param("key")!);
-    return jsonWithEtag(c, objects.redact(def, await seen(prefix, obj), secureAccess(principalOf(c))));
+    let ref = c.req.param("key")!;
+    const wait = parsePreferWait(c.req.header("prefer"), def.model, ref);
+    const ifNoneMatch = c.req.header("if-none-match");
+    /** The object as this caller reads it now; 404 when it is gone or hidden from the caller. */
+    const look = async () => {
+      // visibleObject has checked the get claim already (404 without it).
+      const obj = visibleObject(c, objects, prefix, ref);
+      const text = JSON.stringify(objects.redact(def, await seen(prefix, obj), secureAccess(principalOf(c))));
+      return { key: objects.keyOf(prefix, obj), text, etag: representationEtag(text) };
+    };
+    let seq = deps.store.seq;
+    let current = await look();
+    if (ifNoneMatch === undefined || !noneMatchHits(ifNoneMatch, current.etag)) return objectAnswer(c, current);
+    if (!wait) return notModified(current.etag);
+
+    const applied = preferenceApplied(wait);
+    const deadline = Date.now() + wait;
+    // From here on the object is looked up by its key: a rename must not make the wait follow
+    // another object that takes the name.
+    ref = current.key;
+    /** Whether what the caller would read now differs from what it holds (gone or hidden: yes). */
+    const differs = async () => {
+      try {
+        return !noneMatchHits(ifNoneMatch, (await look()).etag);
+      } catch (err) {
+        if (err instanceof SocleError) return true;
+        throw err;
+      }
+    };
+    try {
+      for (;;) {
+        // Something committed while `look` awaited: look again before waiting, so it is not missed.
+        const outcome = deps.store.seq !== seq ? "change" : await waiters.next(prefix, current.key, deadline, c.req.raw.signal);
+        if (outcome === "abort") return notModified(current.etag, applied); // nobody reads it
+        seq = deps.store.seq;
+        const over = outcome === "timeout" || Date.now() >= deadline;
+        if (!over && !(await differs())) continue; // a change the caller cannot see
+        // About to answer: the caller's credentials and claims as they are now.
+        c.set("principal", await deps.authn.authenticate(c.req.header("authorization") ?? null, remoteOf(c)));
+        current = await look();
+        if (!noneMatchHits(ifNoneMatch, current.etag)) return objectAnswer(c, current, applied);
+        if (over) return notModified(current.etag, applied);
+      }
+    } catch (err) {
+      if (!(err instanceof SocleError)) throw err;
+      const res = errorResponse(err);
+      for (const [h, v] of Object.entries(applied)) res.headers.set(h, v);
+      return res;
+    }
   };
   app.get("/api/v3/:type/:key", getOne);
   app.on("HEAD", "/api/v3/:type/:key", getOne);
@@ -106,4 +158,23 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const removed: ModelObject = await objects.remove(prefix, key);
     return json(objects.redact(def, removed, access));
   });
+}
+
+const CACHE_HEADERS = { "Cache-Control": "no-cache" };
+
+/** One object's JSON with its ETag (HEAD: the headers only). */
+function objectAnswer(c: Context<ApiEnv>, o: { text: string; etag: string }, extra: Record<string, string> = {}): Response {
+  const headers = { ETag: o.etag, ...CACHE_HEADERS, ...extra };
+  if (c.req.method === "HEAD") return new Response(null, { status: 200, headers });
+  return new Response(o.text, { status: 200, headers: { "Content-Type": "application/json", ...headers } });
+}
+
+function notModified(etag: string, extra: Record<string, string> = {}): Response {
+  return new Response(null, { status: 304, headers: { ETag: etag, ...CACHE_HEADERS, ...extra } });
+}
+
+/** The client's address, for the authenticator's throttle and log (the Bun server rides in c.env: server.ts). */
+function remoteOf(c: Context<ApiEnv>): string {
+  const env = c.env as { server?: { requestIP(req: Request): { address: string } | null } } | undefined;
+  return env?.server?.requestIP(c.req.raw)?.address ?? "";
 }

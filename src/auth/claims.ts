@@ -9,7 +9,8 @@
 // the user holds at that moment (effectiveRoles, claimsOfRoles), so taking a role from a user, or
 // deleting or changing the role, takes effect on the next request. A user token may be narrowed
 // at issue to some of the user's roles; narrowing only ever removes roles, never adds any.
-// Machine and registration tokens carry their own fixed claims (machineClaims, registrationClaims).
+// Machine, job and registration tokens carry their own fixed claims (machineClaims, jobClaims,
+// registrationClaims).
 //
 // getSecure (DRP's name) is not a route: it decides how Secure param values (model/secure-params.ts)
 // held by an object are shown to a principal that may read the object. With getSecure on
@@ -191,6 +192,18 @@ export const BUILTIN_ROLES: Readonly<Record<string, () => Claim[]>> = Object.fre
  */
 export function machineClaims(uuid: string): Claim[] {
   return [{ Scope: "machines", Action: "get,update,patch", Specific: uuid }];
+}
+
+/**
+ * What a job's token may do (the token the agent hands a task's scripts as RS_TOKEN): its
+ * machine's own claims (machineClaims) and the ExtraClaims its task declares, nothing else. It is
+ * a machine token still: it speaks for its machine, reaches that machine's jobs as the machine's
+ * own token does, and is revoked with it (the machine's Secret). A task's ExtraClaims are the only
+ * way a job reaches beyond its machine; they are the task author's to grant, so only who may write
+ * tasks decides them.
+ */
+export function jobClaims(uuid: string, extra: readonly Claim[]): Claim[] {
+  return [...machineClaims(uuid), ...extra.map((c) => ({ Scope: c.Scope, Action: c.Action, Specific: c.Specific }))];
 }
 
 /**

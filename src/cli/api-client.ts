@@ -23,6 +23,27 @@ export interface RequestOptions {
   contentType?: string;
 }
 
+export interface ExchangeOptions extends RequestOptions {
+  /** More request headers (If-None-Match, Prefer, Range). */
+  headers?: Record<string, string>;
+  /** Statuses answered rather than thrown, besides 2xx: 304, 416. */
+  accept?: readonly number[];
+  /** Keep the body as bytes (Exchange.bytes) instead of parsing JSON. */
+  raw?: boolean;
+  /** How long the answer may take (a long-poll: its wait and some); default the client's timeout. */
+  timeoutMs?: number;
+  /** Stops the request; its reason is thrown. */
+  signal?: AbortSignal;
+}
+
+export interface Exchange {
+  status: number;
+  headers: Headers;
+  /** The JSON answer (undefined for an empty body or a raw exchange). */
+  body: unknown;
+  bytes: Uint8Array;
+}
+
 /** The API's error body, DRP style. */
 export interface ApiErrorBody {
   Model?: string;
@@ -71,23 +92,42 @@ export class ApiClient {
   }
 
   async request(method: string, path: string, ro: RequestOptions = {}): Promise<unknown> {
+    return (await this.exchange(method, path, ro)).body;
+  }
+
+  /**
+   * One request with its status and headers: what long-polls (If-None-Match, Prefer: wait, 304)
+   * and the job log (raw bytes, Socle-Log-Length) need. A status that is not 2xx and not in
+   * `ro.accept` is the API's error, as request(). If `ro.signal` aborts, its reason is thrown as
+   * it is (the caller stopped asking).
+   */
+  async exchange(method: string, path: string, ro: ExchangeOptions = {}): Promise<Exchange> {
     const url = this.url(path, ro.query);
-    const headers = this.headers("application/json");
+    const headers = { ...this.headers(ro.raw ? "*/*" : "application/json"), ...(ro.headers ?? {}) };
     let body: string | undefined;
     if (ro.body !== undefined) {
       body = JSON.stringify(ro.body);
       headers["Content-Type"] = ro.contentType ?? "application/json";
     }
+    const timeoutMs = ro.timeoutMs ?? this.timeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = ro.signal ? AbortSignal.any([timeout, ro.signal]) : timeout;
 
     let res: Response;
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      res = await this.doFetch(url, this.init(method, headers, body, AbortSignal.timeout(this.timeoutMs)));
-      text = await res.text();
+      res = await this.doFetch(url, this.init(method, headers, body, signal));
+      bytes = new Uint8Array(await res.arrayBuffer());
     } catch (e) {
-      throw new CliError(this.describeNetworkError(e));
+      if (ro.signal?.aborted) throw ro.signal.reason;
+      throw new CliError(this.describeNetworkError(e, timeoutMs));
     }
-    return this.answer(method, url, res, text);
+    const ok = res.ok || (ro.accept ?? []).includes(res.status);
+    if (ok && ro.raw) return { status: res.status, headers: res.headers, body: undefined, bytes };
+    const text = new TextDecoder().decode(bytes);
+    if (!ok) throw this.apiError(res, text);
+    // An accepted status that is not 2xx (304, 416) has no body worth failing over.
+    return { status: res.status, headers: res.headers, body: res.ok ? this.answer(method, url, res, text) : undefined, bytes };
   }
 
   /**
@@ -254,12 +294,12 @@ export class ApiClient {
     return new ApiError(`HTTP ${res.status}${where}: ${snippet(text) || res.statusText}`, res.status, undefined);
   }
 
-  private describeNetworkError(e: unknown): string {
+  private describeNetworkError(e: unknown, timeoutMs = this.timeoutMs): string {
     const ep = this.opts.endpoint;
     const err = e as { name?: string; code?: string; message?: string };
     const code = err?.code ?? "";
     if (err?.name === "TimeoutError" || code === "ETIMEDOUT") {
-      return `cannot reach ${ep}: no answer within ${(this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000}s`;
+      return `cannot reach ${ep}: no answer within ${timeoutMs / 1000}s`;
     }
     if (UNTRUSTED.has(code)) {
       const by = this.opts.ca ? ` by the CA in ${this.opts.caLabel}` : "";

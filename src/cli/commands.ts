@@ -16,14 +16,16 @@ import { DISCOVERY_BUILD, LOADERS_IMPORT } from "./verbs/assets.ts";
 import { crudVerbs } from "./verbs/crud.ts";
 import { FILE_AREAS, fileAreaCommand } from "./verbs/files.ts";
 import { INSTALL } from "./verbs/install.ts";
+import { JOB_VERBS } from "./verbs/jobs.ts";
 import { PKI_CA, VERSION } from "./verbs/local.ts";
 import { MACHINE_VERBS } from "./verbs/machines.ts";
 import { PREFS_VERBS } from "./verbs/prefs.ts";
 import { PROFILE_VERBS } from "./verbs/profiles.ts";
 import { USER_VERBS } from "./verbs/users.ts";
 
-/** Verbs some types have besides the seven every type has. */
+/** Verbs some types have besides the generic ones (crud.ts). */
 export const EXTRA_VERBS: Readonly<Record<string, readonly VerbSpec[]>> = {
+  jobs: JOB_VERBS,
   machines: MACHINE_VERBS,
   profiles: PROFILE_VERBS,
   users: USER_VERBS,

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { COMMANDS } from "./commands.ts";
 import { mainHelp } from "./help.ts";
 import { runCli } from "./main.ts";
-import { CLI_TYPES } from "./types.ts";
+import { CLI_TYPES, CRUD_VERBS } from "./types.ts";
 import { commandName, isGroup, usageOf, type VerbSpec } from "./verb-spec.ts";
 
 function harness() {
@@ -32,10 +32,13 @@ const paths = VERBS.map((v) => v.path.join(" "));
 
 test("the table has the verbs the CLI promises", () => {
   for (const t of CLI_TYPES) {
-    for (const v of ["list", "show", "exists", "create", "update", "patch", "destroy"]) expect(paths).toContain(`${t.name} ${v}`);
+    for (const v of t.verbs ?? CRUD_VERBS) expect(paths).toContain(`${t.name} ${v}`);
   }
+  for (const t of ["tasks", "stages", "workflows"]) for (const v of CRUD_VERBS) expect(paths).toContain(`${t} ${v}`);
+  // Jobs are made by the scheduler: no generic create, update or patch.
+  expect(paths.filter((p) => p.startsWith("jobs ")).sort()).toEqual(["jobs actions", "jobs create", "jobs destroy", "jobs exists", "jobs list", "jobs log", "jobs show"]);
   const more = [
-    "machines set", "machines params", "profiles params", "users token", "users password",
+    "machines set", "machines params", "machines wait", "machines runnable", "profiles params", "users token", "users password",
     "prefs list", "prefs set", "info", "pki ca", "version", "completion",
     ...["files", "isos"].flatMap((a) => ["list", "upload", "download", "delete"].map((v) => `${a} ${v}`)),
   ];

@@ -71,6 +71,7 @@ export function mainHelp(): string {
     "Objects (types: " + CLI_TYPES.map((t) => t.name).join(" ") + "):",
     ...usageLines(generic),
     ...(generic[0]?.notes ?? []).map((l) => `  ${l}`),
+    ...CLI_TYPES.filter((t) => t.verbs !== undefined).map((t) => `  ${t.name}: only ${t.verbs?.join(", ")} of these (more below)`),
     "",
     "More:",
     ...usageLines([...extras, ...others.flatMap(verbsOf)]),

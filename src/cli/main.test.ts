@@ -15,7 +15,7 @@ interface Seen {
   body: unknown;
 }
 
-type Reply = { status?: number; body?: unknown; text?: string };
+type Reply = { status?: number; body?: unknown; text?: string; headers?: Record<string, string> };
 
 function harness(reply: (s: Seen) => Reply = () => ({ body: {} })) {
   const seen: Seen[] = [];
@@ -29,7 +29,8 @@ function harness(reply: (s: Seen) => Reply = () => ({ body: {} })) {
     seen.push(s);
     const r = reply(s);
     const text = r.text ?? (r.body === undefined ? "" : JSON.stringify(r.body));
-    return new Response(text, { status: r.status ?? 200, headers: { "Content-Type": "application/json" } });
+    const status = r.status ?? 200;
+    return new Response(status === 304 || status === 204 ? null : text, { status, headers: { "Content-Type": "application/json", ...r.headers } });
   }) as typeof fetch;
   const run = (argv: string[], env: Record<string, string> = {}, stdin = "") =>
     runCli(
@@ -200,6 +201,55 @@ describe("auth headers", () => {
 });
 
 describe("extra verbs", () => {
+  test("machines runnable true|false: a JSON Patch of Runnable", async () => {
+    const h = harness((s) => ({ body: { Uuid: "u1", Runnable: (s.body as { value: boolean }[])[0]?.value } }));
+    expect(await h.run(["machines", "runnable", "Name:n1", "false"])).toBe(0);
+    expect(h.seen[0]).toMatchObject({ method: "PATCH", url: `${API}/machines/Name%3An1`, body: [{ op: "replace", path: "/Runnable", value: false }] });
+    expect(h.seen[0]?.headers["content-type"]).toBe("application/json-patch+json");
+    expect(JSON.parse(h.out[0] as string)).toEqual({ Uuid: "u1", Runnable: false });
+    expect(await h.run(["machines", "runnable", "n1", "maybe"])).toBe(2);
+    expect(h.seen).toHaveLength(1);
+  });
+
+  test("machines wait: GET, then long-polls by Uuid with the ETag it holds until the field matches", async () => {
+    let n = 0;
+    const h = harness(() => {
+      n++;
+      if (n === 1) return { body: { Uuid: "u1", Stage: "a" }, headers: { ETag: '"e1"' } };
+      if (n === 2) return { status: 304, headers: { ETag: '"e1"' } };
+      if (n === 3) return { body: { Uuid: "u1", Stage: "b" }, headers: { ETag: '"e2"' } };
+      return { body: { Uuid: "u1", Stage: "done" }, headers: { ETag: '"e3"' } };
+    });
+    expect(await h.run(["machines", "wait", "Name:n1", "Stage", "done", "--timeout", "90s"])).toBe(0);
+    expect(h.out).toEqual([]);
+    expect(h.seen.map((s) => [s.url, s.headers["if-none-match"], s.headers.prefer])).toEqual([
+      [`${API}/machines/Name%3An1`, undefined, undefined],
+      [`${API}/machines/u1`, '"e1"', expect.stringMatching(/^wait=(89|90)(\.\d+)?s$/)],
+      [`${API}/machines/u1`, '"e1"', expect.stringMatching(/^wait=\d+(\.\d+)?s$/)],
+      [`${API}/machines/u1`, '"e2"', expect.stringMatching(/^wait=\d+(\.\d+)?s$/)],
+    ]);
+  });
+
+  test("machines wait: values compare as JSON or text; the default timeout asks for the longest wait", async () => {
+    const h = harness(() => ({ body: { Uuid: "u1", Runnable: true, Stage: "true", Params: { a: [1] } }, headers: { ETag: '"e1"' } }));
+    expect(await h.run(["machines", "wait", "u1", "Runnable", "true"])).toBe(0);
+    expect(await h.run(["machines", "wait", "u1", "Stage", "true"])).toBe(0);
+    expect(await h.run(["machines", "wait", "u1", "Params", '{"a":[1]}'])).toBe(0);
+    expect(h.seen).toHaveLength(3);
+    const never = harness((s) => (s.headers["if-none-match"] ? { status: 304 } : { body: { Uuid: "u1", Runnable: false }, headers: { ETag: '"e1"' } }));
+    const running = never.run(["machines", "wait", "u1", "Runnable", "true", "--timeout", "1s"]);
+    expect(await running).toBe(1);
+    expect(never.seen[1]?.headers.prefer).toBe("wait=1s");
+    expect(never.err).toEqual(["Error: timed out after 1s: machine u1 has Runnable false, waiting for true"]);
+    // Default timeout 10m: one request waits at most 5m (the server's limit is 10m).
+    const long = harness((s) => ({ body: { Uuid: "u1", Runnable: s.headers["if-none-match"] !== undefined }, headers: { ETag: '"e1"' } }));
+    expect(await long.run(["machines", "wait", "u1", "Runnable", "true"])).toBe(0);
+    expect(long.seen[1]?.headers.prefer).toBe("wait=5m");
+    const zero = harness(() => ({ body: { Uuid: "u1", Runnable: false }, headers: { ETag: '"e1"' } }));
+    expect(await zero.run(["machines", "wait", "u1", "Runnable", "true", "--timeout", "0"])).toBe(1);
+    expect(zero.seen).toHaveLength(1);
+  });
+
   test("machines params [--aggregate]", async () => {
     const h = harness(() => ({ body: { a: 1 } }));
     expect(await h.run(["machines", "params", "Name:n1", "--aggregate"])).toBe(0);

@@ -7,6 +7,10 @@ export interface Column {
   path: string;
 }
 
+/** The verbs every type has unless it says otherwise (crud.ts). */
+export const CRUD_VERBS = ["list", "show", "exists", "create", "update", "patch", "destroy"] as const;
+export type CrudVerb = (typeof CRUD_VERBS)[number];
+
 export interface CliType {
   /** API prefix and CLI word: "machines". */
   name: string;
@@ -15,6 +19,8 @@ export interface CliType {
   /** Key field. */
   key: string;
   columns: Column[];
+  /** Which of the generic verbs it has, when not all of them (jobs are made by the scheduler). */
+  verbs?: readonly CrudVerb[];
 }
 
 const col = (path: string, header = path): Column => ({ header, path });
@@ -40,6 +46,17 @@ export const CLI_TYPES: readonly CliType[] = [
   { name: "leases", singular: "lease", key: "Addr", columns: [col("Addr"), col("Token"), col("State"), col("ExpireTime")] },
   { name: "users", singular: "user", key: "Name", columns: [col("Name"), col("Roles"), col("Description")] },
   { name: "roles", singular: "role", key: "Name", columns: [col("Name"), col("Claims"), col("Description")] },
+  { name: "tasks", singular: "task", key: "Name", columns: [col("Name"), col("Prerequisites"), col("ReadOnly"), col("Description")] },
+  { name: "stages", singular: "stage", key: "Name", columns: [col("Name"), col("BootEnv"), col("Tasks"), col("ReadOnly")] },
+  { name: "workflows", singular: "workflow", key: "Name", columns: [col("Name"), col("Stages"), col("ReadOnly"), col("Description")] },
+  {
+    name: "jobs",
+    singular: "job",
+    key: "Uuid",
+    columns: [col("Uuid"), col("Machine"), col("Task"), col("State"), col("ExitState"), col("StartTime")],
+    // Jobs are history the scheduler writes: `jobs create` asks it for one (verbs/jobs.ts).
+    verbs: ["list", "show", "exists", "destroy"],
+  },
 ];
 
 export function findType(name: string): CliType | undefined {

@@ -82,6 +82,12 @@ describe("machineTransition", () => {
     expect(m.Tasks).toEqual(["stage:discover", "bootenv:discovery", "inventory"]);
   });
 
+  test("a create with a Stage and no Workflow expands the stage", () => {
+    const m = machineTransition(undefined, { ...base, Stage: "discover" }, look, "client");
+    expect(m.Tasks).toEqual(["stage:discover", "bootenv:discovery", "inventory"]);
+    expect(machineTransition(undefined, { ...base }, look, "client").Tasks).toEqual([]);
+  });
+
   test("a BootEnv change makes the machine wait for its agent in the new env; an operator's Runnable=true overrides", () => {
     const m = machineTransition(base, { ...base, BootEnv: "local" }, look, "client");
     expect(m).toMatchObject({ Runnable: false, PendingBootEnv: "local" });

@@ -52,7 +52,8 @@ export function machineTransition(before: ModelObject | undefined, next: ModelOb
     if (before) for (const f of SERVER_FIELDS) out[f] = before[f];
   }
 
-  const workflowSet = changed("Workflow") || (!before && str(next.Workflow) !== "");
+  // On a create only a value given counts: "" is no Workflow (or Stage), not a change to one.
+  const workflowSet = before ? changed("Workflow") : str(next.Workflow) !== "";
   if (actor === "client" && workflowSet) {
     const wf = str(next.Workflow);
     out.Tasks = wf === "" ? [] : expandWorkflow(wf, look);
@@ -63,7 +64,7 @@ export function machineTransition(before: ModelObject | undefined, next: ModelOb
       out.Runnable = true;
       out.PendingBootEnv = "";
     }
-  } else if (actor === "client" && str(next.Workflow) === "" && (changed("Stage") || (!before && str(next.Stage) !== ""))) {
+  } else if (actor === "client" && str(next.Workflow) === "" && (before ? changed("Stage") : str(next.Stage) !== "")) {
     const stage = str(next.Stage);
     out.Tasks = stage === "" ? [] : expandStage(stage, look);
     out.CurrentTask = -1;

@@ -6,6 +6,7 @@ export type ErrorType =
   | "Unauthorized" // 401
   | "Forbidden" // 403
   | "NotFound" // 404
+  | "MethodNotAllowed" // 405: the resource exists, the method is not how it changes
   | "Conflict" // 409: exists, in use, failed JSON Patch test, read-only object
   | "PayloadTooLarge" // 413
   | "UnsupportedMediaType" // 415
@@ -18,6 +19,7 @@ export const STATUS: Record<ErrorType, number> = {
   Unauthorized: 401,
   Forbidden: 403,
   NotFound: 404,
+  MethodNotAllowed: 405,
   Conflict: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,

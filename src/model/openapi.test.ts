@@ -28,9 +28,12 @@ describe("openApiDocument", () => {
       expect(list?.get).toBeDefined();
       expect(list?.head).toBeDefined();
       expect(item?.get).toBeDefined();
-      for (const m of ["put", "patch", "delete"]) expect(item?.[m] !== undefined).toBe(def.writable);
+      // A job is never replaced (PATCH of State and ExitState only; the scheduler owns POST).
+      for (const m of ["put", "patch", "delete"]) expect(`${def.prefix} ${m} ${item?.[m] !== undefined}`).toBe(`${def.prefix} ${m} ${def.writable && !(def.prefix === "jobs" && m === "put")}`);
       expect(list?.post !== undefined).toBe(def.writable);
     }
+    expect((doc.paths["/jobs"]?.post as { operationId?: string } | undefined)?.operationId).toBe("nextJob");
+    for (const p of ["/jobs/{key}/actions", "/jobs/{key}/actions/{index}", "/jobs/{key}/log"]) expect(doc.paths[p]).toBeDefined();
     for (const p of ["/machines/{key}/params", "/profiles/{key}/params", "/prefs", "/info", "/users/{key}/token", "/render", "/events"]) {
       expect(doc.paths[p]).toBeDefined();
     }

@@ -155,6 +155,115 @@ function paramsPaths(prefix: "machines" | "profiles", keyName: string): Record<s
   };
 }
 
+const header = (description: string, type = "string") => ({ schema: { type }, description });
+const MACHINE_HEADERS: Json = {
+  "Socle-Machine-BootEnv": header("The boot environment the machine boots: an agent that runs in another reboots"),
+  "Socle-Workflow-Complete": header("true when the machine's workflow has nothing left to run"),
+  "Socle-Machine-Runnable": header("false while the machine waits (a failed job, a boot environment change)"),
+};
+const JOB_HEADERS: Json = {
+  ...MACHINE_HEADERS,
+  "Socle-Job": header("The job's Uuid"),
+  "Socle-Job-State": header("The job's State as handed out (the agent's json-patch test op names it)"),
+  "Socle-Job-Token": header("Token for the job: the machine's token plus the task's ExtraClaims (TOKEN-WITHHELD for a user without the claim to get the machine's token)"),
+};
+const LOG_LENGTH = { "Socle-Log-Length": header("Bytes of the log the server holds", "integer") };
+
+/**
+ * The job protocol's own routes (src/api/routes-jobs.ts), over the generic ones of jobs: the
+ * scheduler owns POST /jobs, and a job is changed by PATCH of State and ExitState only, never PUT.
+ */
+function jobPaths(generic: Record<string, Json>): Record<string, Json> {
+  const job = ref("Job");
+  const jobKey = keyParam("Job Uuid");
+  const { put: _put, ...item } = generic["/jobs/{key}"] ?? {};
+  return {
+    "/jobs": {
+      ...generic["/jobs"],
+      post: {
+        tags: ["jobs"],
+        operationId: "nextJob",
+        summary: "The scheduler: the machine's next job (a machine's own token, or a user with jobs create)",
+        requestBody: {
+          required: true,
+          ...jsonBody({ type: "object", required: ["Machine"], properties: { Machine: { type: "string", description: "Machine Uuid" }, BootEnv: { type: "string", description: "The boot environment the agent runs in" } }, additionalProperties: false }, "Who asks"),
+        },
+        responses: {
+          "201": { ...jsonBody(job, "A new job"), headers: JOB_HEADERS },
+          "202": { ...jsonBody(job, "The same open job as before (resume it)"), headers: JOB_HEADERS },
+          "204": { description: "Nothing to run now (complete, or reboot into Socle-Machine-BootEnv)", headers: MACHINE_HEADERS },
+          ...ERRORS,
+          "409": { ...errorResponse("The machine is not runnable (a failed job waits for an operator)"), headers: MACHINE_HEADERS },
+          "422": errorResponse("No such machine"),
+        },
+      },
+    },
+    "/jobs/{key}": {
+      ...item,
+      patch: {
+        tags: ["jobs"],
+        operationId: "patchJob",
+        summary: "Move State (created -> running -> finished | failed | incomplete; incomplete -> running) and set ExitState, by RFC 6902 JSON Patch; a failed job stops its machine",
+        requestBody: { required: true, content: { "application/json-patch+json": { schema: ref("JsonPatch") }, "application/json": { schema: ref("JsonPatch") } } },
+        responses: { "200": jsonBody(job, "The job"), ...ERRORS, "404": errorResponse("Not found"), "409": errorResponse("A test operation failed, or the State may not move so"), "422": errorResponse("A field other than State and ExitState changed, or a value is invalid") },
+      },
+    },
+    "/jobs/{key}/actions": {
+      parameters: [jobKey],
+      get: {
+        tags: ["jobs"],
+        operationId: "getJobActions",
+        summary: "The task's templates rendered for the job's machine, in order (Path empty: a script)",
+        parameters: [{ name: "format", in: "query", schema: { type: "string", enum: ["json", "list"] }, description: 'list: text, one "<index>\t<name>\t<path>" line per action' }],
+        responses: {
+          "200": {
+            description: "The actions",
+            content: {
+              "application/json": { schema: { type: "array", items: { type: "object", properties: { Name: { type: "string" }, Path: { type: "string" }, Content: { type: "string" } } } } },
+              "text/plain": { schema: { type: "string" } },
+            },
+          },
+          ...ERRORS,
+          "404": errorResponse("Not found"),
+          "422": errorResponse("A required parameter is not set, or a template does not render"),
+        },
+      },
+    },
+    "/jobs/{key}/actions/{index}": {
+      parameters: [jobKey, { name: "index", in: "path", required: true, schema: { type: "integer", minimum: 0 } }],
+      get: {
+        tags: ["jobs"],
+        operationId: "getJobAction",
+        summary: "One action's content, rendered",
+        responses: { "200": { description: "The content", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } }, ...ERRORS, "404": errorResponse("Not found"), "422": errorResponse("A required parameter is not set, or the template does not render") },
+      },
+    },
+    "/jobs/{key}/log": {
+      parameters: [jobKey],
+      get: {
+        tags: ["jobs"],
+        operationId: "getJobLog",
+        summary: "The job's log",
+        responses: { "200": { description: "The log", headers: LOG_LENGTH, content: { "text/plain": { schema: { type: "string" } } } }, ...ERRORS, "404": errorResponse("Not found, or removed by retention (Archived)") },
+      },
+      put: {
+        tags: ["jobs"],
+        operationId: "appendJobLog",
+        summary: "Append to the log: only the bytes beyond those held are kept, so a chunk sent again is not doubled",
+        parameters: [{ name: "Socle-Log-Offset", in: "header", schema: { type: "integer", minimum: 0 }, description: "Offset of this chunk in the log (absent: at its end)" }],
+        requestBody: { required: true, content: { "text/plain": { schema: { type: "string" } }, "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
+        responses: {
+          "200": { ...jsonBody({ type: "object", properties: { Job: { type: "string" }, Length: { type: "integer" } } }, "Held"), headers: LOG_LENGTH },
+          ...ERRORS,
+          "404": errorResponse("Not found"),
+          "409": { ...errorResponse("The offset is beyond the bytes held: send from Socle-Log-Length"), headers: LOG_LENGTH },
+          "413": { ...errorResponse("The log is at its limit (pref jobLogMaxBytes); later output is dropped"), headers: LOG_LENGTH },
+        },
+      },
+    },
+  };
+}
+
 /** The OpenAPI 3.1 document of the API at /api/v3. */
 /** The answer of POST /register: who the machine is and its token, nothing else. */
 const REGISTERED: Json = {
@@ -170,7 +279,7 @@ export function openApiDocument(info: { version: string }): Json {
       properties: {
         Model: { type: "string", description: "Object type, e.g. machines" },
         Key: { type: "string", description: "Key of the object concerned, or empty" },
-        Type: { type: "string", enum: ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict", "PayloadTooLarge", "UnsupportedMediaType", "ValidationError", "TooManyRequests", "Unavailable"] },
+        Type: { type: "string", enum: ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "MethodNotAllowed", "Conflict", "PayloadTooLarge", "UnsupportedMediaType", "ValidationError", "TooManyRequests", "Unavailable"] },
         Messages: { type: "array", items: { type: "string" } },
         Code: { type: "integer", description: "HTTP status code" },
       },
@@ -219,6 +328,7 @@ export function openApiDocument(info: { version: string }): Json {
   }
   paths = {
     ...paths,
+    ...jobPaths(paths),
     ...paramsPaths("machines", "key"),
     ...paramsPaths("profiles", "key"),
     "/prefs": {

@@ -23,6 +23,8 @@ describe("prefs", () => {
       knownTokenTimeout: "3600",
       userTokenTimeout: "3600",
       maxTokenTtl: "86400",
+      jobLogMaxBytes: "16777216",
+      jobLogRetention: "30",
       bindMachineFiles: "true",
     });
     for (const [k, d] of Object.entries(PREFS)) expect(d.check(d.default)).toBeUndefined(), expect(k).toBeTruthy();
@@ -35,7 +37,7 @@ describe("prefs", () => {
     const e = rejected({ defaultBootenv: "x", logLevel: "debug" });
     expect(e.toJSON()).toMatchObject({ Model: "prefs", Key: "defaultBootenv", Code: 422 });
     expect(e.messages[0]).toBe(
-      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, userTokenTimeout, maxTokenTtl, bindMachineFiles',
+      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, userTokenTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, bindMachineFiles',
     );
   });
   test("values are checked; nothing is partial", () => {

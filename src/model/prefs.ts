@@ -19,6 +19,10 @@ const nameOrEmpty = (v: string) => (v === "" ? undefined : name(v));
 
 const bool = (v: string) => (v === "true" || v === "false" ? undefined : `invalid boolean ${quote(v)}: expected "true" or "false"`);
 
+/** A whole number from `min` to `max`, named `what` in the message. */
+const wholeNumber = (what: string, min: number, max: number) => (v: string) =>
+  /^[0-9]{1,16}$/.test(v) && Number(v) >= min && Number(v) <= max ? undefined : `invalid ${what} ${quote(v)}: expected a whole number from ${min} to ${max}`;
+
 /** Whole seconds, 1..maxTokenTtl-ish: a zero token lifetime would lock everyone out. */
 const seconds = (v: string) =>
   /^[1-9][0-9]{0,9}$/.test(v) && Number(v) <= 0xffffffff ? undefined : `invalid duration ${quote(v)}: expected whole seconds from 1 to 4294967295`;
@@ -63,6 +67,16 @@ export const PREFS: Record<string, PrefDef> = {
     default: "86400",
     description: "Longest lifetime in seconds any token may be issued for",
     check: seconds,
+  },
+  jobLogMaxBytes: {
+    default: String(16 * 1024 * 1024),
+    description: "Largest log a job keeps, in bytes: output beyond it is dropped (one line in the log says so, and the agent's upload is answered 413)",
+    check: wholeNumber("size", 1024, 2 ** 40),
+  },
+  jobLogRetention: {
+    default: "30",
+    description: 'Days the log of a finished or failed job is kept after it ended; then the log file is removed and the job marked Archived ("0": kept for ever)',
+    check: wholeNumber("number of days", 0, 36_500),
   },
   bindMachineFiles: {
     default: "true",

@@ -7,7 +7,8 @@
 //   none          no Authorization header
 //   registration  a registration token, taken from the discovery script of an unknown MAC (8091)
 //   machine       machine A's token (GET /machines/<A>/token as admin); claims machines
-//                 get,update,patch on A; writes only Params.inventory of A (machine-scope.ts)
+//                 get,update,patch on A; writes only Params.inventory of A (machine-scope.ts);
+//                 reaches the jobs of A, and no other job (routes-jobs.ts)
 //   narrow        user "narrow" holds roles one-claim and superuser; its token is narrowed to
 //                 one-claim, whose only claim is {machines, get, <A's Uuid>}
 //   admin         superuser over Basic: the control, for which every row works
@@ -27,7 +28,10 @@
 //   machine       GET,HEAD,PUT,PATCH /machines/<A>; GET,PUT,PATCH /machines/<A>/params (and
 //                 ?aggregate=true); GET,POST,DELETE /machines/<A>/params/<name> (writes:
 //                 inventory only); POST /machines/<A>/boot-local; POST /register with A's own MACs;
-//                 GET /info, /openapi.json, /swagger-ui. Nothing on machine B, no list, no token.
+//                 POST /jobs for A; GET,HEAD,PATCH /jobs/<A's job>, its actions and its log (GET,
+//                 PUT), PUT of it answered 405 as for anyone who may see it, but not DELETE;
+//                 GET /info, /openapi.json, /swagger-ui. Nothing on machine B or its jobs, no
+//                 list, no token.
 //   narrow        GET,HEAD /machines/<A>; GET /machines/<A>/params (and aggregate) and
 //                 /params/<name>: its one claim. Self-service: GET /users/narrow/token (stays
 //                 narrowed) and POST /users/narrow/revoke (requireSelfOr, action token); not its
@@ -36,7 +40,10 @@
 //   admin         everything; its non-2xx answers are rules that hold for everyone: POST
 //                 /register with a known machine's MACs (403, the one refusal of
 //                 register-known-mac.test.ts), DELETE /users/admin (409: a user may not delete
-//                 itself), the "nobody's" targets (404), and /ws (101, a real handshake).
+//                 itself), the "nobody's" targets (404; 422 for POST /jobs, "no such machine"),
+//                 PUT of a job (405: a job changes by PATCH only), and /ws (101, a real handshake).
+// Jobs: each of A and B has a job of the seeded stage (its task renders one script action), made
+// by the admin's POST /jobs before the sweep. The registration token can do nothing with jobs.
 // /openapi.json and /swagger-ui check no claim (routes-system.ts): any principal that passed
 // authentication reads them, except a registration token, which the register guard stops first.
 
@@ -73,12 +80,20 @@ export const SEED = {
   lease: "198.51.100.60",
   file: "sweep/x.txt",
   iso: "sweep.iso",
+  task: "sweep-task",
+  stage: "sweep-stage",
+  workflow: "sweep-workflow",
+  /** A Uuid no machine and no job has. */
+  nobodysUuid: "0badc0de-0000-4000-8000-000000000099",
 } as const;
 
 /** What a row needs at request time: the seeded keys, and the current objects for bodies. */
 export interface Fixtures {
   aUuid: string;
   bUuid: string;
+  /** The jobs of A and of B (POST /jobs as admin, while seeding). */
+  jobA: string;
+  jobB: string;
   /** An object as the admin sees it now (GET /api/v3<path>), for PUT bodies. */
   current(path: string): Promise<Record<string, any>>;
 }
@@ -181,6 +196,25 @@ function paramRows(type: "machines" | "profiles", target: string, params: (f: Fi
   ];
 }
 
+/** The job routes on one job (job-specific routes, routes-jobs.ts). */
+function jobRows(target: string, job: (f: Fixtures) => string, may: readonly Who[]): Row[] {
+  const params = (f: Fixtures) => ({ key: job(f) });
+  const put405 = Object.fromEntries(may.map((w) => [w, 405])) as Partial<Record<Who, number>>;
+  return [
+    { op: "GET /jobs/{key}", target, may, params },
+    { op: "HEAD /jobs/{key}", target, may, params },
+    { op: "GET /jobs/{key}/actions", target, may, params },
+    { op: "GET /jobs/{key}/actions", target: `${target}, list`, may, params, query: "format=list" },
+    { op: "GET /jobs/{key}/actions/{index}", target, may, params: (f) => ({ key: job(f), index: "0" }) },
+    { op: "GET /jobs/{key}/log", target, may, params },
+    { op: "PUT /jobs/{key}/log", target, may, params, raw: "sweep log line\n" },
+    { op: "PATCH /jobs/{key}", target, may, params, body: () => [{ op: "test", path: "/State", value: "created" }, { op: "replace", path: "/State", value: "running" }] },
+    // Nobody replaces a job: who may see it gets 405, the others the refusal they always get.
+    { op: "PUT /jobs/{key}", target, may, status: put405, params, body: () => ({ State: "finished" }) },
+    { op: "DELETE /jobs/{key}", target, may: ADMIN, params },
+  ];
+}
+
 export const ROWS: Row[] = [
   // System routes.
   { op: "GET /info", target: "-", may: ALL },
@@ -208,6 +242,19 @@ export const ROWS: Row[] = [
   { op: "POST /users/{key}/password", target: "admin", may: ADMIN, params: key("admin"), body: () => ({ Password: ADMIN_PASSWORD }), phase: "rotate" },
   { op: "POST /users/{key}/revoke", target: "narrow", may: ["narrow", "admin"], params: key("narrow"), phase: "rotate" },
   { op: "POST /users/{key}/revoke", target: "admin", may: ADMIN, params: key("admin"), phase: "rotate" },
+
+  // Jobs: the scheduler, and each job's routes. Before boot-local (A's agent asks from discovery)
+  // and before the machines' rows, whose deletes take their jobs.
+  { op: "GET /jobs", target: "all", may: ADMIN },
+  { op: "HEAD /jobs", target: "all", may: ADMIN },
+  { op: "POST /jobs", target: "A's next", may: MACHINE_A, body: (f) => ({ Machine: f.aUuid, BootEnv: "discovery" }) },
+  { op: "POST /jobs", target: "B's next", may: ADMIN, body: (f) => ({ Machine: f.bUuid, BootEnv: "local" }) },
+  { op: "POST /jobs", target: "nobody's", may: ADMIN, status: { admin: 422 }, body: () => ({ Machine: SEED.nobodysUuid }) },
+  ...jobRows("A's job", (f) => f.jobA, MACHINE_A),
+  ...jobRows("B's job", (f) => f.jobB, ADMIN),
+  { op: "GET /jobs/{key}", target: "nobody's job", may: ADMIN, status: { admin: 404 }, params: () => ({ key: SEED.nobodysUuid }) },
+  { op: "HEAD /jobs/{key}", target: "nobody's job", may: ADMIN, status: { admin: 404 }, params: () => ({ key: SEED.nobodysUuid }) },
+  { op: "GET /jobs/{key}/log", target: "nobody's job", may: ADMIN, status: { admin: 404 }, params: () => ({ key: SEED.nobodysUuid }) },
 
   // Machines: tokens, boot-local, parameters.
   { op: "GET /machines/{key}/token", target: "A", may: ADMIN, params: A },
@@ -243,6 +290,10 @@ export const ROWS: Row[] = [
     { ...fixture("admin", "admin"), delStatus: { admin: 409 } },
   ]),
   ...typeRows("roles", { Name: "sweep-created", Claims: [] }, [fixture(NARROW_ROLE, NARROW_ROLE)]),
+  // After the machines (which name the stage): workflows, then stages, then tasks.
+  ...typeRows("workflows", { Name: "sweep-created" }, [fixture(SEED.workflow, SEED.workflow)]),
+  ...typeRows("stages", { Name: "sweep-created" }, [fixture(SEED.stage, SEED.stage)]),
+  ...typeRows("tasks", { Name: "sweep-created" }, [fixture(SEED.task, SEED.task)]),
 
   // Operator files and ISOs.
   { op: "GET /files", target: "sweep/", may: ADMIN, query: "path=sweep" },

@@ -79,8 +79,14 @@ async function upload(s: TestSocle, path: string, text: string) {
 async function seed(s: TestSocle): Promise<Fixtures> {
   await must(s, "POST", "/params", { Name: SEED.param, Schema: { type: "string" } });
   await must(s, "POST", "/profiles", { Name: SEED.profile, Params: { [SEED.param]: "profile-value" } });
-  const a = await must(s, "POST", "/machines", { Name: SEED.a.name, HardwareAddrs: [SEED.a.mac], BootEnv: "discovery", Profiles: [SEED.profile], Params: { [SEED.param]: "a-value" } });
-  const b = await must(s, "POST", "/machines", { Name: SEED.b.name, HardwareAddrs: [SEED.b.mac], Address: SEED.b.address, BootEnv: "local", Params: { [SEED.param]: SEED.b.value } });
+  await must(s, "POST", "/tasks", { Name: SEED.task, Templates: [{ Name: "run", Contents: "echo sweep task\n" }] });
+  await must(s, "POST", "/stages", { Name: SEED.stage, Tasks: [SEED.task] });
+  await must(s, "POST", "/workflows", { Name: SEED.workflow, Stages: [SEED.stage] });
+  // A Stage, not a Workflow: under a Workflow BootEnv is read-only, and A's boot-local row sets it.
+  const a = await must(s, "POST", "/machines", { Name: SEED.a.name, HardwareAddrs: [SEED.a.mac], BootEnv: "discovery", Stage: SEED.stage, Profiles: [SEED.profile], Params: { [SEED.param]: "a-value" } });
+  const b = await must(s, "POST", "/machines", { Name: SEED.b.name, HardwareAddrs: [SEED.b.mac], Address: SEED.b.address, BootEnv: "local", Stage: SEED.stage, Params: { [SEED.param]: SEED.b.value } });
+  const jobA = (await must(s, "POST", "/jobs", { Machine: a.Uuid, BootEnv: "discovery" })).Uuid;
+  const jobB = (await must(s, "POST", "/jobs", { Machine: b.Uuid, BootEnv: "local" })).Uuid;
   await must(s, "POST", "/templates", { ID: SEED.template, Contents: "sweep template\n" });
   await must(s, "POST", "/bootenvs", { Name: SEED.bootenv });
   await must(s, "POST", "/subnets", { Name: SEED.subnet, Subnet: "198.51.100.0/24", ActiveStart: "198.51.100.100", ActiveEnd: "198.51.100.199" });
@@ -92,7 +98,7 @@ async function seed(s: TestSocle): Promise<Fixtures> {
   await must(s, "POST", "/users", { Name: "narrow", Password: NARROW_PASSWORD, Roles: [NARROW_ROLE, "superuser"] });
   await upload(s, `files/${SEED.file}`, "sweep file\n");
   await upload(s, `isos/${SEED.iso}`, "sweep iso\n");
-  return { aUuid: a.Uuid, bUuid: b.Uuid, current: (path) => must(s, "GET", path) };
+  return { aUuid: a.Uuid, bUuid: b.Uuid, jobA, jobB, current: (path) => must(s, "GET", path) };
 }
 
 /** The Authorization header of `who` now (a new token each call). */
@@ -337,10 +343,15 @@ describe("the sweep covers every route", () => {
 });
 
 /** Pairs of rows a principal without the claim must not be able to tell apart. */
-const TWINS: Array<[string, string]> = ["GET", "HEAD"].flatMap((m) => [
-  [`${m} /machines/{key} @B by Name`, `${m} /machines/{key} @nobody's Name`],
-  [`${m} /machines/{key} @B by MAC`, `${m} /machines/{key} @nobody's MAC`],
-] as Array<[string, string]>);
+const TWINS: Array<[string, string]> = [
+  ...["GET", "HEAD"].flatMap((m) => [
+    [`${m} /machines/{key} @B by Name`, `${m} /machines/{key} @nobody's Name`],
+    [`${m} /machines/{key} @B by MAC`, `${m} /machines/{key} @nobody's MAC`],
+    [`${m} /jobs/{key} @B's job`, `${m} /jobs/{key} @nobody's job`],
+  ]),
+  ["GET /jobs/{key}/log @B's job", "GET /jobs/{key}/log @nobody's job"],
+  ["POST /jobs @B's next", "POST /jobs @nobody's"],
+] as Array<[string, string]>;
 
 for (const who of PRINCIPALS) {
   describe(`principal ${who}`, () => {

@@ -1,13 +1,14 @@
-// The verbs every object type has: list, show, exists, create, update, patch, destroy.
+// The generic verbs of the object types: list, show, exists, create, update, patch, destroy (a type
+// may have fewer: jobs, in types.ts).
 
 import { keyPath } from "../api-client.ts";
 import { readObjectArg, readPatchArg } from "../input.ts";
 import { listArgs, listQuery } from "../list-query.ts";
-import type { CliType } from "../types.ts";
+import { CRUD_VERBS, type CliType } from "../types.ts";
 import { parseVerbArgs } from "../verb-args.ts";
 import type { VerbSpec } from "../verb-spec.ts";
 
-/** The seven verbs of type `t`, in the order the help texts list them. */
+/** The generic verbs of type `t` (all seven unless it names fewer), in the order the help texts list them. */
 export function crudVerbs(t: CliType): VerbSpec[] {
   const n = t.name;
   /** Exactly `count` positional arguments. */
@@ -91,5 +92,7 @@ export function crudVerbs(t: CliType): VerbSpec[] {
       return 0;
     },
   };
-  return [list, show, exists, create, update, patch, destroy];
+  const all = [list, show, exists, create, update, patch, destroy];
+  const has = new Set<string>(t.verbs ?? CRUD_VERBS);
+  return all.filter((v) => has.has(v.path.at(-1) as string));
 }

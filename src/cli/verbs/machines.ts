@@ -1,9 +1,14 @@
-// Machine extras: `machines params <key> [--aggregate]` and
-// `machines set <key> param <name> to <json-value>`.
+// Machine extras: `machines params <key> [--aggregate]`,
+// `machines set <key> param <name> to <json-value>`, `machines runnable <key> true|false`, and
+// `machines wait <key> <field> <value> [--timeout 10m]`.
 
+import { formatDuration, parseDuration } from "../../model/duration.ts";
+import { jsonEqual } from "../../model/json-schema.ts";
 import { keyPath } from "../api-client.ts";
-import { UsageError } from "../cli-error.ts";
+import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
+import { awaitChange, fetchObject } from "../long-poll.ts";
+import { findType } from "../types.ts";
 import { boolFlag, parseVerbArgs } from "../verb-args.ts";
 import { usageOf, type VerbSpec } from "../verb-spec.ts";
 
@@ -22,7 +27,30 @@ const SET: VerbSpec = {
   run: machineSet,
 };
 
-export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET];
+const RUNNABLE: VerbSpec = {
+  path: ["machines", "runnable"],
+  synopsis: "<key> true|false",
+  flags: [],
+  summary: "let the scheduler hand out jobs again (true), or hold them (false)",
+  run: machineRunnable,
+};
+
+const DEFAULT_WAIT_TIMEOUT = "10m";
+
+const WAIT: VerbSpec = {
+  path: ["machines", "wait"],
+  synopsis: "<key> <field> <value>",
+  flags: [{ name: "timeout", kind: "value", placeholder: "duration" }],
+  summary: "exit 0 once the field has the value; exit 1 at the timeout",
+  notes: [
+    "field: a top-level field (WorkflowComplete, Stage, BootEnv, Runnable, ...); value: JSON or text,",
+    `so true matches true and local matches "local". --timeout: 30s, 10m, 1h (default ${DEFAULT_WAIT_TIMEOUT}).`,
+    "The server holds each request until the machine changes (no polling).",
+  ],
+  run: machineWait,
+};
+
+export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET, RUNNABLE, WAIT];
 
 async function machineParams(ctx: VerbContext, args: string[]): Promise<number> {
   const { pos, flags } = parseVerbArgs(args, PARAMS, { min: 1, max: 1 });
@@ -62,5 +90,52 @@ export function parseValue(raw: string): unknown {
     return JSON.parse(raw);
   } catch {
     return raw;
+  }
+}
+
+/** JSON Patch of one field: the scheduler's Runnable gate, as an operator opens or closes it. */
+async function machineRunnable(ctx: VerbContext, args: string[]): Promise<number> {
+  const { pos } = parseVerbArgs(args, RUNNABLE, { min: 2, max: 2 });
+  const [key, raw] = pos as [string, string];
+  if (raw !== "true" && raw !== "false") throw new UsageError(`expected true or false, got "${raw}"\nusage: ${usageOf(RUNNABLE)}`);
+  const ops = [{ op: "replace", path: "/Runnable", value: raw === "true" }];
+  const res = await ctx.api().request("PATCH", keyPath("machines", key), { body: ops, contentType: "application/json-patch+json" });
+  ctx.print(res, findType("machines"));
+  return 0;
+}
+
+/** Whether a field's value is what the command line asked for: as JSON, or as the text itself. */
+export function fieldMatches(actual: unknown, raw: string): boolean {
+  return jsonEqual(actual, parseValue(raw)) || actual === raw;
+}
+
+/**
+ * Long-polls the machine (If-None-Match + Prefer: wait) until `field` equals `value`. Prints
+ * nothing: the exit status is the answer (0 matched, 1 timed out or failed).
+ */
+async function machineWait(ctx: VerbContext, args: string[]): Promise<number> {
+  const { pos, flags } = parseVerbArgs(args, WAIT, { min: 3, max: 3 });
+  const [ref, field, value] = pos as [string, string, string];
+  const rawTimeout = flags.get("timeout");
+  const timeoutMs = parseDuration(rawTimeout?.raw ?? DEFAULT_WAIT_TIMEOUT);
+  if (timeoutMs === undefined) {
+    throw new UsageError(`${rawTimeout?.source}: invalid duration "${rawTimeout?.raw}" (expected 30s, 10m, 1h or seconds)\nusage: ${usageOf(WAIT)}`);
+  }
+  const deadline = Date.now() + timeoutMs;
+  const api = ctx.api();
+  let held = await fetchObject(api, keyPath("machines", ref));
+  if (!Object.hasOwn(held.obj, field)) {
+    const known = Object.keys(held.obj).sort().join(", ");
+    throw new CliError(`machine ${ref} has no field "${field}" (fields: ${known})`);
+  }
+  // Watched by key from here on: a rename must not switch machines under us.
+  const path = keyPath("machines", typeof held.obj.Uuid === "string" ? held.obj.Uuid : ref);
+  for (;;) {
+    if (fieldMatches(held.obj[field], value)) return 0;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new CliError(`timed out after ${formatDuration(timeoutMs)}: machine ${ref} has ${field} ${JSON.stringify(held.obj[field])}, waiting for ${value}`);
+    }
+    held = (await awaitChange(api, path, held, left)).now;
   }
 }

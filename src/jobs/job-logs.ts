@@ -1,0 +1,137 @@
+// Job logs: one file per job, <dir>/<first two characters of the Uuid>/<Uuid>.log (mode 0600),
+// beside the store rather than in it: a log grows by many small appends, and the store journals
+// whole objects.
+//
+// The agent sends its output in chunks, each with the byte offset it starts at in the job's log
+// (Socle-Log-Offset). The file only ever grows, by O_APPEND writes made durable (fdatasync) before
+// the append is acknowledged; an append keeps only the bytes beyond what the file holds, so a
+// chunk sent again (its answer lost, the agent restarted) is not doubled, and a chunk that starts
+// beyond the end is refused with the length held (the agent resends from there). A write cut
+// short by a crash (kill -9, power) leaves a prefix of a chunk the agent never saw acknowledged:
+// it sends the chunk again and the rest lands after that prefix, so no byte is lost or repeated.
+//
+// A log holds at most maxBytes: the append that reaches the limit keeps what fits and one line
+// saying the rest was dropped; later appends are refused ("full"). Appends to one job's log are
+// made one at a time (KeyedQueue); the length is the file's size, read under that queue.
+
+import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { checkUuid } from "../model/validate.ts";
+import { invalid } from "../model/errors.ts";
+import { KeyedQueue } from "./keyed-queue.ts";
+
+export type AppendResult =
+  /** Appended (or already held): the log's length now. */
+  | { kind: "ok"; length: number }
+  /** The chunk starts beyond the end: nothing written; send from `length`. */
+  | { kind: "gap"; length: number }
+  /** The log is at its limit: what fits was kept (once), the rest dropped. */
+  | { kind: "full"; length: number };
+
+export class JobLogs {
+  private readonly queue = new KeyedQueue();
+
+  constructor(readonly dir: string) {}
+
+  /** The file of job `uuid`'s log. Throws (422) for anything that is not a Uuid, so no path escapes `dir`. */
+  pathOf(uuid: string): string {
+    const r = checkUuid(uuid);
+    if (!r.ok) throw invalid("jobs", uuid, `job log: ${r.error}`);
+    return join(this.dir, r.value.slice(0, 2), `${r.value}.log`);
+  }
+
+  /** Bytes held for job `uuid` (0 when it has no log yet). */
+  length(uuid: string): Promise<number> {
+    const path = this.pathOf(uuid);
+    return this.queue.run(uuid, () => sizeOf(path));
+  }
+
+  /**
+   * Append the chunk that starts at byte `offset` of the log (undefined: at its end), keeping only
+   * what lies beyond the bytes held, within `maxBytes`.
+   */
+  append(uuid: string, offset: number | undefined, chunk: Uint8Array, maxBytes: number): Promise<AppendResult> {
+    const path = this.pathOf(uuid);
+    return this.queue.run(uuid, async () => {
+      const held = await sizeOf(path);
+      const at = offset ?? held;
+      if (at > held) return { kind: "gap", length: held };
+      if (held >= maxBytes) return { kind: "full", length: held };
+      const fresh = chunk.subarray(Math.min(chunk.length, held - at));
+      if (fresh.length === 0) return { kind: "ok", length: held };
+      if (held + fresh.length <= maxBytes) return { kind: "ok", length: await write(path, [fresh]) };
+      const note = `\n[socle] log truncated: the job log limit of ${maxBytes} bytes (pref jobLogMaxBytes) is reached; later output is dropped\n`;
+      return { kind: "full", length: await write(path, [fresh.subarray(0, maxBytes - held), new TextEncoder().encode(note)]) };
+    });
+  }
+
+  /** A line of the server's own at the end of the log (what happened to the job), whatever its size. */
+  note(uuid: string, line: string): Promise<number> {
+    const path = this.pathOf(uuid);
+    return this.queue.run(uuid, async () => {
+      const held = await sizeOf(path);
+      const text = `${held > 0 && (await lastByte(path, held)) !== 0x0a ? "\n" : ""}[socle] ${line.replace(/\n+$/, "")}\n`;
+      return write(path, [new TextEncoder().encode(text)]);
+    });
+  }
+
+  /** The log (empty when the job has none yet). */
+  read(uuid: string): Promise<Uint8Array> {
+    const path = this.pathOf(uuid);
+    return this.queue.run(uuid, async () => {
+      try {
+        return new Uint8Array(await readFile(path));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Uint8Array(0);
+        throw err;
+      }
+    });
+  }
+
+  /** Remove the log of job `uuid` (nothing when it has none). */
+  remove(uuid: string): Promise<void> {
+    const path = this.pathOf(uuid);
+    return this.queue.run(uuid, () => rm(path, { force: true }));
+  }
+
+  /** Settles when every append started so far has. */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw err;
+  }
+}
+
+async function lastByte(path: string, size: number): Promise<number> {
+  const fh = await open(path, "r");
+  try {
+    const b = new Uint8Array(1);
+    await fh.read(b, 0, 1, size - 1);
+    return b[0]!;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Append `parts` with O_APPEND, durable before it returns; the file's length after. */
+async function write(path: string, parts: Uint8Array[]): Promise<number> {
+  await mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
+  const fh = await open(path, "a", 0o600);
+  try {
+    for (const p of parts) {
+      let done = 0;
+      while (done < p.length) done += (await fh.write(p, done, p.length - done)).bytesWritten;
+    }
+    await fh.datasync();
+    return (await fh.stat()).size;
+  } finally {
+    await fh.close();
+  }
+}
