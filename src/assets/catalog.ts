@@ -35,7 +35,7 @@ const discovery = (arch: AssetArch, name: "vmlinuz" | "initrd.img"): BootAsset =
   path: `discovery/${arch}/${name}`,
   arch,
   what: `discovery ${name === "vmlinuz" ? "kernel" : "initramfs"} (${arch})`,
-  from: { pkg: name === "vmlinuz" ? `linux-image-${arch}` : `busybox-static, linux-image-${arch}` },
+  from: { pkg: name === "vmlinuz" ? `linux-image-${arch}` : `busybox-static, curl, linux-image-${arch}` },
   fix: `socle discovery build --arch ${arch}`,
 });
 

@@ -7,9 +7,12 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Throws only when the command cannot be started (not on PATH); a non-zero exit is in `code`. */
-export async function runCommand(argv: readonly string[], cwd?: string): Promise<CommandResult> {
-  const p = Bun.spawn([...argv], { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+/**
+ * Throws only when the command cannot be started (not on PATH); a non-zero exit is in `code`.
+ * `env`, when given, is the command's whole environment (not added to this process's).
+ */
+export async function runCommand(argv: readonly string[], cwd?: string, env?: Record<string, string>): Promise<CommandResult> {
+  const p = Bun.spawn([...argv], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }

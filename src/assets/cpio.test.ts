@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cpioArchive } from "./cpio.ts";
+import { cpioArchive, cpioRead } from "./cpio.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -56,4 +56,19 @@ test.skipIf(Bun.which("cpio") === null)("GNU cpio unpacks what we write (dirs, m
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("cpioRead gives back what cpioArchive wrote; a cut archive is an error saying where", () => {
+  const entries = [
+    { name: "bin", type: "dir" as const, mode: 0o755 },
+    { name: "bin/busybox", type: "file" as const, data: new TextEncoder().encode("BB"), mode: 0o755 },
+    { name: "bin/sh", type: "symlink" as const, target: "busybox" },
+    { name: "init", type: "file" as const, data: new Uint8Array(0), mode: 0o644 },
+  ];
+  const a = cpioArchive(entries);
+  expect(cpioRead(a).map((e) => (e.type === "file" ? { ...e, data: text(e.data) } : e))).toEqual(
+    entries.map((e) => (e.type === "file" ? { ...e, data: text(e.data) } : e)),
+  );
+  expect(() => cpioRead(a.subarray(0, 200))).toThrow(/cpio: .*(claims|without a trailer)/);
+  expect(() => cpioRead(new TextEncoder().encode("x".repeat(120)))).toThrow('cpio: no newc header at byte 0 (found "xxxxxx")');
 });

@@ -69,3 +69,34 @@ export function cpioArchive(entries: readonly CpioEntry[], mtime = 0): Uint8Arra
   }
   return out;
 }
+
+/**
+ * The entries of a newc archive, in order, up to its trailer (modes without the type bits). The
+ * inverse of cpioArchive for what it writes; device nodes and fifos are refused by name, and hard
+ * links (which cpioArchive never writes) are not joined: each is read as the file it claims to be.
+ */
+export function cpioRead(archive: Uint8Array): CpioEntry[] {
+  const dec = new TextDecoder();
+  const out: CpioEntry[] = [];
+  let off = 0;
+  for (;;) {
+    if (off + 110 > archive.length) throw new Error(`cpio: archive ends at byte ${archive.length} without a trailer`);
+    const h = dec.decode(archive.subarray(off, off + 110));
+    if (!h.startsWith("070701")) throw new Error(`cpio: no newc header at byte ${off} (found "${h.slice(0, 6)}")`);
+    const field = (i: number) => parseInt(h.slice(6 + i * 8, 14 + i * 8), 16);
+    const mode = field(1);
+    const size = field(6);
+    const nameLen = field(11);
+    const name = dec.decode(archive.subarray(off + 110, off + 110 + nameLen - 1));
+    const start = off + 110 + nameLen + pad4(110 + nameLen);
+    if (start + size > archive.length) throw new Error(`cpio: "${name}" claims ${size} bytes but ${archive.length - start} remain`);
+    const data = archive.subarray(start, start + size);
+    off = start + size + pad4(size);
+    if (name === "TRAILER!!!") return out;
+    const type = mode & 0o170000;
+    if (type === S_IFDIR) out.push({ name, type: "dir", mode: mode & 0o7777 });
+    else if (type === S_IFLNK) out.push({ name, type: "symlink", target: dec.decode(data) });
+    else if (type === S_IFREG) out.push({ name, type: "file", data, mode: mode & 0o7777 });
+    else throw new Error(`cpio: "${name}" is neither a directory, a file nor a symbolic link (mode ${mode.toString(8)})`);
+  }
+}

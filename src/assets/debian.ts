@@ -28,10 +28,10 @@ export class AssetError extends Error {
   }
 }
 
-export async function run(cmd: string[], opts: { cwd?: string; what?: string } = {}): Promise<string> {
+export async function run(cmd: string[], opts: { cwd?: string; what?: string; env?: Record<string, string> } = {}): Promise<string> {
   let r: CommandResult;
   try {
-    r = await runCommand(cmd, opts.cwd);
+    r = await runCommand(cmd, opts.cwd, opts.env);
   } catch (e) {
     throw new AssetError(`${opts.what ?? cmd[0]}: cannot run ${cmd[0]}: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -83,9 +83,29 @@ async function ensureLists(opts: AptOptions, arch: DebArch, refresh = false): Pr
 /** `linux-image-arm64` (a metapackage) -> `linux-image-6.1.0-57-arm64`; other names unchanged. */
 export async function resolvePackage(opts: AptOptions, arch: DebArch, name: string): Promise<string> {
   await ensureLists(opts, arch);
+  // Only the kernel's metapackage is renamed; asking apt-cache about the rest costs a process each.
+  if (!name.startsWith("linux-image-")) return name;
   const out = await run(["apt-cache", ...aptArgs(opts.cacheDir, arch), "depends", name], { what: `apt-cache depends ${name}` });
   const real = /Depends: (linux-image-[0-9][^\s]*)/.exec(out)?.[1];
-  return name.startsWith("linux-image-") && real ? real : name;
+  return real ?? name;
+}
+
+/**
+ * `name` and every package it needs to run, by its Depends and Pre-Depends followed to the end
+ * (not Recommends or Suggests), sorted. A virtual package ("<debconf-2.0>") is left out: what
+ * provides it is a choice apt makes at install time, and a library is never one.
+ */
+export async function dependencyClosure(opts: AptOptions, arch: DebArch, name: string): Promise<string[]> {
+  await ensureLists(opts, arch);
+  const skip = ["--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"];
+  const out = await run(["apt-cache", ...aptArgs(opts.cacheDir, arch), "depends", "--recurse", ...skip, name], { what: `apt-cache depends --recurse ${name}` });
+  const names = new Set<string>();
+  for (const line of out.split("\n")) {
+    if (line === "" || line.startsWith(" ") || line.startsWith("<")) continue;
+    names.add(line.trim().replace(/:.*$/, ""));
+  }
+  if (!names.has(name)) throw new AssetError(`apt-cache depends --recurse ${name} (${arch}) does not list ${name}: is it in the package lists?`);
+  return [...names].sort();
 }
 
 /**

@@ -1,5 +1,6 @@
 // The discovery image build over hand-made .deb files (dpkg-deb -b): what the initramfs holds and
-// in which order modules load, the arm64 kernel gzip'd, the cache stamp, and the errors.
+// in which order modules load, curl with the libraries it loads, the arm64 kernel gzip'd, the
+// cache stamp, and the errors.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -7,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { buildDiscoveryImage } from "./discovery.ts";
+import { EM_AARCH64 } from "./elf.ts";
+import { fakeElf } from "./elf-fixture.ts";
 
 const HAVE = Bun.which("dpkg-deb") !== null;
 let dir = "";
@@ -50,8 +53,8 @@ async function deb(name: string, files: Record<string, Uint8Array | string>): Pr
 }
 
 /** Names in a newc archive, in order (the format is ours: cpio.ts). */
-function names(gz: Uint8Array): string[] {
-  const a = gunzipSync(gz);
+function names(zst: Uint8Array): string[] {
+  const a = Bun.zstdDecompressSync(zst);
   const out: string[] = [];
   let off = 0;
   const text = new TextDecoder();
@@ -72,6 +75,8 @@ function names(gz: Uint8Array): string[] {
 describe.skipIf(!HAVE)("discovery image from .deb files", () => {
   let kernel = "";
   let busybox = "";
+  let programDebs: string[] = [];
+  let arm64Debs: string[] = [];
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "socle-discovery-"));
     const m = "lib/modules/6.1.0-test/kernel";
@@ -85,10 +90,21 @@ describe.skipIf(!HAVE)("discovery image from .deb files", () => {
       [`${m}/drivers/nvme/host/nvme-core.ko`]: module([]),
     });
     busybox = await deb("busybox-static", { "bin/busybox": "BUSYBOX" });
+    const T = "x86_64-linux-gnu";
+    programDebs = [
+      await deb("curl", { "usr/bin/curl": fakeElf({ interp: "/lib64/ld-linux-x86-64.so.2", needed: ["libcurl.so.4", "libc.so.6"] }), "usr/share/man/man1/curl.1.gz": "man" }),
+      await deb("libcurl4", { [`usr/lib/${T}/libcurl.so.4`]: fakeElf({ soname: "libcurl.so.4", needed: ["libc.so.6"] }) }),
+      await deb("libc6", { [`lib/${T}/libc.so.6`]: fakeElf({ soname: "libc.so.6" }), "lib64/ld-linux-x86-64.so.2": fakeElf({ soname: "ld-linux-x86-64.so.2" }), [`lib/${T}/libm.so.6`]: fakeElf({}) }),
+    ];
+    const arm = (f: Parameters<typeof fakeElf>[0]) => fakeElf({ ...f, machine: EM_AARCH64 });
+    arm64Debs = [
+      await deb("curl-arm64", { "usr/bin/curl": arm({ interp: "/lib/ld-linux-aarch64.so.1", needed: ["libc.so.6"] }) }),
+      await deb("libc6-arm64", { "lib/aarch64-linux-gnu/libc.so.6": arm({ soname: "libc.so.6" }), "lib/ld-linux-aarch64.so.1": arm({}) }),
+    ];
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const opts = (arch: "amd64" | "arm64", out: string) => ({ arch, outDir: join(dir, out), cacheDir: join(dir, "cache"), kernelDeb: kernel, busyboxDeb: busybox, log: () => {} });
+  const opts = (arch: "amd64" | "arm64", out: string) => ({ arch, outDir: join(dir, out), cacheDir: join(dir, "cache"), kernelDeb: kernel, busyboxDeb: busybox, programDebs: arch === "arm64" ? arm64Debs : programDebs, log: () => {} });
 
   test("the initramfs: busybox, /init, the registration script, modules after their dependencies (dash names too)", async () => {
     const img = await buildDiscoveryImage(opts("amd64", "amd64"));
@@ -98,8 +114,31 @@ describe.skipIf(!HAVE)("discovery image from .deb files", () => {
     const list = names(readFileSync(img.initrd));
     for (const n of ["bin/busybox", "bin/sh", "init", "etc/socle-register", "etc/udhcpc.script", "etc/modules.order"]) expect(list).toContain(n);
     const order = ["failover", "net_failover", "virtio", "virtio_net", "nvme_core", "nvme"];
-    expect(gunzipSync(readFileSync(img.initrd)).toString("latin1")).toContain(order.map((m) => `${m}.ko\n`).join(""));
+    expect(Buffer.from(Bun.zstdDecompressSync(readFileSync(img.initrd))).toString("latin1")).toContain(order.map((m) => `${m}.ko\n`).join(""));
     expect(list.filter((n) => n.startsWith("lib/modules/"))).toEqual(order.map((m) => `lib/modules/${m}.ko`));
+  });
+
+  test("curl, its loader and the libraries it loads (nothing else of their packages), below directories that come first", async () => {
+    const list = names(readFileSync((await buildDiscoveryImage(opts("amd64", "amd64"))).initrd));
+    const T = "x86_64-linux-gnu";
+    for (const n of ["usr/bin/curl", "lib64/ld-linux-x86-64.so.2", `usr/lib/${T}/libcurl.so.4`, `lib/${T}/libc.so.6`]) expect(list).toContain(n);
+    for (const n of list) {
+      const parent = n.split("/").slice(0, -1).join("/");
+      if (parent) expect(list.indexOf(parent)).toBeLessThan(list.indexOf(n));
+    }
+    expect(list.join(" ")).not.toMatch(/libm|man1|share/);
+  });
+
+  test("the stamp follows the package list: another package set is another build", async () => {
+    const first = await buildDiscoveryImage(opts("amd64", "programs"));
+    expect(first.built).toBe(true);
+    const extra = await deb("libextra", { "usr/lib/x86_64-linux-gnu/libextra.so.1": fakeElf({}) });
+    const again = await buildDiscoveryImage({ ...opts("amd64", "programs"), programDebs: [...programDebs, extra] });
+    expect(again.built).toBe(true);
+  });
+
+  test("a library that no package has is an error naming it and who needs it", async () => {
+    await expect(buildDiscoveryImage({ ...opts("amd64", "nolib"), programDebs: programDebs.slice(0, 2) })).rejects.toThrow(/have no .*libc\.so\.6 \(needed by usr\/bin\/curl\)/);
   });
 
   test("arm64: the kernel is gzip'd; a second build with the same inputs does nothing", async () => {
