@@ -24,10 +24,26 @@ export async function readJson(c: Context, opts: BodyOptions): Promise<unknown> 
       `Content-Type "${type || "(none)"}" is not supported; send ${accepted.join(" or ")}`,
     ]);
   }
+  if (!c.req.raw.body) throw badRequest(opts.model, key, "request body is empty; expected JSON");
+  const bytes = await readBytes(c, limit, () => tooLarge(opts.model, key, limit));
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  if (text.trim() === "") throw badRequest(opts.model, key, "request body is empty; expected JSON");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(opts.model, key, `invalid JSON body: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The raw request body, at most `limit` bytes: a Content-Length beyond it is refused before
+ * anything is read, and a body that grows beyond it while streaming stops there. Empty: no bytes.
+ */
+export async function readBytes(c: Context, limit: number, tooLargeError: () => SocleError): Promise<Uint8Array> {
   const declared = Number(c.req.header("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(opts.model, key, limit);
+  if (Number.isFinite(declared) && declared > limit) throw tooLargeError();
   const body = c.req.raw.body;
-  if (!body) throw badRequest(opts.model, key, "request body is empty; expected JSON");
+  if (!body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = body.getReader();
@@ -37,17 +53,11 @@ export async function readJson(c: Context, opts: BodyOptions): Promise<unknown> 
     size += value.byteLength;
     if (size > limit) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(opts.model, key, limit);
+      throw tooLargeError();
     }
     chunks.push(value);
   }
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
-  if (text.trim() === "") throw badRequest(opts.model, key, "request body is empty; expected JSON");
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw badRequest(opts.model, key, `invalid JSON body: ${(err as Error).message}`);
-  }
+  return new Uint8Array(Buffer.concat(chunks));
 }
 
 function tooLarge(model: string, key: string, limit: number): SocleError {

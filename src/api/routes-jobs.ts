@@ -24,7 +24,7 @@
 import type { Context, Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
 import { type ApiEnv, may, principalOf, requireClaim } from "./access.ts";
-import { DEFAULT_BODY_LIMIT, errorResponse, json, jsonWithEtag, readJson } from "./http-util.ts";
+import { DEFAULT_BODY_LIMIT, errorResponse, json, jsonWithEtag, readBytes, readJson } from "./http-util.ts";
 import { WITHHELD_TOKEN } from "./routes-render.ts";
 import { SocleError, badRequest, conflict, invalid, notFound } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
@@ -253,7 +253,8 @@ export function jobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       throw badRequest("jobs", uuid, `Socle-Log-Offset: ${quote(offsetHeader)} is not a byte offset (a whole number)`);
     }
     const offset = offsetHeader === undefined ? undefined : Number(offsetHeader.trim());
-    const chunk = await readBytes(c, deps.bodyLimit ?? DEFAULT_BODY_LIMIT, uuid);
+    const limit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+    const chunk = await readBytes(c, limit, () => new SocleError("PayloadTooLarge", "jobs", uuid, `request body exceeds ${limit} bytes; send the log in smaller chunks`));
     const max = Number(deps.prefs.value("jobLogMaxBytes")) || DEFAULT_LOG_MAX;
     const r = await scheduler().logs.append(uuid, offset, chunk, max);
     const headers = { "Socle-Log-Length": String(r.length) };
@@ -287,27 +288,4 @@ function parseAsk(body: unknown): { Machine: string; BootEnv: string } {
   if (o.BootEnv !== undefined && typeof o.BootEnv !== "string") problems.push(`BootEnv: expected the name of the boot environment the agent runs in, got ${quote(o.BootEnv)}`);
   if (problems.length > 0) throw invalid("jobs", "", problems);
   return { Machine: o.Machine as string, BootEnv: (o.BootEnv as string | undefined) ?? "" };
-}
-
-/** The raw request body, at most `limit` bytes (413 beyond). */
-async function readBytes(c: Context, limit: number, key: string): Promise<Uint8Array> {
-  const tooLarge = () => new SocleError("PayloadTooLarge", "jobs", key, `request body exceeds ${limit} bytes; send the log in smaller chunks`);
-  const declared = Number(c.req.header("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
-  const body = c.req.raw.body;
-  if (!body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
 }

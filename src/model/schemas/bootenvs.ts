@@ -3,11 +3,10 @@
 
 import { z } from "zod";
 import { defineModel } from "../define.ts";
-import type { Reference } from "../model-def.ts";
 import type { ModelObject } from "../object.ts";
 import { quote } from "../validate.ts";
 import { ARCHES } from "./machines.ts";
-import { zName, zNameList, zText } from "./fields.ts";
+import { checkTemplateList, templateRefs, zName, zNameList, zText } from "./fields.ts";
 
 /** A path below the boot environment's tree: no ".." segment may climb out of it. */
 const zRelPath = (what: string) =>
@@ -60,24 +59,7 @@ const zLoaders = () =>
   });
 
 function checkBootEnv(obj: ModelObject): string[] {
-  const out: string[] = [];
-  if (Array.isArray(obj.Templates)) {
-    const names = new Map<string, number>();
-    obj.Templates.forEach((t, i) => {
-      if (typeof t !== "object" || t === null) return;
-      const tt = t as Record<string, unknown>;
-      const hasID = tt.ID !== undefined;
-      const hasContents = tt.Contents !== undefined;
-      if (hasID === hasContents) {
-        out.push(`Templates[${i}]: exactly one of ID and Contents must be set, got ${hasID ? "both" : "neither"}`);
-      }
-      if (typeof tt.Name === "string") {
-        const first = names.get(tt.Name);
-        if (first !== undefined) out.push(`Templates[${i}].Name: duplicate template name ${quote(tt.Name)} (also at [${first}])`);
-        else names.set(tt.Name, i);
-      }
-    });
-  }
+  const out = checkTemplateList(obj);
   if (Array.isArray(obj.RequiredParams) && Array.isArray(obj.OptionalParams)) {
     obj.OptionalParams.forEach((p, i) => {
       if ((obj.RequiredParams as unknown[]).includes(p)) out.push(`OptionalParams[${i}]: ${quote(p)} is also in RequiredParams`);
@@ -106,14 +88,5 @@ export const bootenvs = defineModel({
     OnlyUnknown: { unique: false, kind: "boolean" },
   },
   check: checkBootEnv,
-  references: (obj) => {
-    const refs: Reference[] = [];
-    if (Array.isArray(obj.Templates)) {
-      obj.Templates.forEach((t, i) => {
-        const id = (t as { ID?: unknown } | null)?.ID;
-        if (typeof id === "string") refs.push({ type: "templates", key: id, field: `Templates[${i}].ID` });
-      });
-    }
-    return refs;
-  },
+  references: templateRefs,
 });

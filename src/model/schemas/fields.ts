@@ -5,6 +5,8 @@
 import { z } from "zod";
 import { checkCidr, checkDuration, checkIPv4, checkMac, checkName, checkTime, checkUuid, quote, type Checked } from "../validate.ts";
 import { parseOptionValue } from "./option-value.ts";
+import type { ModelObject } from "../object.ts";
+import type { Reference } from "../model-def.ts";
 
 type Issue = { code: "custom"; message: string; input: unknown; path?: PropertyKey[] };
 
@@ -128,4 +130,39 @@ export function randomSecret(): string {
   let bin = "";
   for (const b of bytes) bin += String.fromCharCode(b);
   return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** Checks of a Templates list (boot environments, tasks): exactly one of ID and Contents, unique names. */
+export function checkTemplateList(obj: ModelObject): string[] {
+  const out: string[] = [];
+  if (!Array.isArray(obj.Templates)) return out;
+  const names = new Map<string, number>();
+  obj.Templates.forEach((t, i) => {
+    if (typeof t !== "object" || t === null) return;
+    const tt = t as Record<string, unknown>;
+    const hasID = tt.ID !== undefined;
+    if (hasID === (tt.Contents !== undefined)) out.push(`Templates[${i}]: exactly one of ID and Contents must be set, got ${hasID ? "both" : "neither"}`);
+    if (typeof tt.Name === "string") {
+      const first = names.get(tt.Name);
+      if (first !== undefined) out.push(`Templates[${i}].Name: duplicate template name ${quote(tt.Name)} (also at [${first}])`);
+      else names.set(tt.Name, i);
+    }
+  });
+  return out;
+}
+
+/** References from each string of the list `obj[field]` to an object of `type` ("Tasks[2]" -> tasks/x). */
+export function listRefs(obj: ModelObject, field: string, type: string): Reference[] {
+  const list = obj[field];
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((key, i) => (typeof key === "string" ? [{ type, key, field: `${field}[${i}]` }] : []));
+}
+
+/** References from a Templates list (boot environments, tasks) to the Template objects it names by ID. */
+export function templateRefs(obj: ModelObject): Reference[] {
+  if (!Array.isArray(obj.Templates)) return [];
+  return obj.Templates.flatMap((t, i) => {
+    const id = (t as { ID?: unknown } | null)?.ID;
+    return typeof id === "string" ? [{ type: "templates", key: id, field: `Templates[${i}].ID` }] : [];
+  });
 }

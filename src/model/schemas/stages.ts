@@ -5,8 +5,7 @@
 
 import { z } from "zod";
 import { defineModel } from "../define.ts";
-import type { Reference } from "../model-def.ts";
-import { zName, zNameList, zNameOrEmpty, zParams, zText } from "./fields.ts";
+import { listRefs, zName, zNameList, zNameOrEmpty, zParams, zText } from "./fields.ts";
 
 export const stages = defineModel({
   prefix: "stages",
@@ -20,10 +19,7 @@ export const stages = defineModel({
     Profiles: zNameList("profile").default(() => []),
   },
   references: (obj) => {
-    const refs: Reference[] = [];
-    if (typeof obj.BootEnv === "string" && obj.BootEnv !== "") refs.push({ type: "bootenvs", key: obj.BootEnv, field: "BootEnv" });
-    if (Array.isArray(obj.Tasks)) obj.Tasks.forEach((t, i) => typeof t === "string" && refs.push({ type: "tasks", key: t, field: `Tasks[${i}]` }));
-    if (Array.isArray(obj.Profiles)) obj.Profiles.forEach((p, i) => typeof p === "string" && refs.push({ type: "profiles", key: p, field: `Profiles[${i}]` }));
-    return refs;
+    const env = typeof obj.BootEnv === "string" && obj.BootEnv !== "" ? [{ type: "bootenvs", key: obj.BootEnv, field: "BootEnv" }] : [];
+    return [...env, ...listRefs(obj, "Tasks", "tasks"), ...listRefs(obj, "Profiles", "profiles")];
   },
 });

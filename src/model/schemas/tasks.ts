@@ -6,10 +6,8 @@
 
 import { z } from "zod";
 import { defineModel } from "../define.ts";
-import type { Reference } from "../model-def.ts";
-import type { ModelObject } from "../object.ts";
 import { quote } from "../validate.ts";
-import { zName, zNameList, zText } from "./fields.ts";
+import { checkTemplateList, listRefs, templateRefs, zName, zNameList, zText } from "./fields.ts";
 import { zClaim } from "./roles.ts";
 
 /** An absolute path with no "." or ".." segment, or "" (a script). No tab, newline or NUL: agents read action lists line by line. */
@@ -40,25 +38,6 @@ export const zTaskTemplate = () =>
     Contents: z.string().optional().describe("Inline template text (exactly one of ID and Contents)"),
   });
 
-/** Checks shared by tasks' Templates: exactly one of ID and Contents, unique names. */
-export function checkTemplateList(obj: ModelObject): string[] {
-  const out: string[] = [];
-  if (!Array.isArray(obj.Templates)) return out;
-  const names = new Map<string, number>();
-  obj.Templates.forEach((t, i) => {
-    if (typeof t !== "object" || t === null) return;
-    const tt = t as Record<string, unknown>;
-    const hasID = tt.ID !== undefined;
-    if (hasID === (tt.Contents !== undefined)) out.push(`Templates[${i}]: exactly one of ID and Contents must be set, got ${hasID ? "both" : "neither"}`);
-    if (typeof tt.Name === "string") {
-      const first = names.get(tt.Name);
-      if (first !== undefined) out.push(`Templates[${i}].Name: duplicate template name ${quote(tt.Name)} (also at [${first}])`);
-      else names.set(tt.Name, i);
-    }
-  });
-  return out;
-}
-
 export const tasks = defineModel({
   prefix: "tasks",
   key: "Name",
@@ -76,15 +55,5 @@ export const tasks = defineModel({
     if (Array.isArray(obj.Prerequisites) && obj.Prerequisites.includes(obj.Name)) out.push(`Prerequisites: task ${quote(obj.Name)} may not require itself`);
     return out;
   },
-  references: (obj) => {
-    const refs: Reference[] = [];
-    if (Array.isArray(obj.Templates)) {
-      obj.Templates.forEach((t, i) => {
-        const id = (t as { ID?: unknown } | null)?.ID;
-        if (typeof id === "string") refs.push({ type: "templates", key: id, field: `Templates[${i}].ID` });
-      });
-    }
-    if (Array.isArray(obj.Prerequisites)) obj.Prerequisites.forEach((p, i) => typeof p === "string" && refs.push({ type: "tasks", key: p, field: `Prerequisites[${i}]` }));
-    return refs;
-  },
+  references: (obj) => [...templateRefs(obj), ...listRefs(obj, "Prerequisites", "tasks")],
 });

@@ -3,8 +3,7 @@
 
 import { z } from "zod";
 import { defineModel } from "../define.ts";
-import type { Reference } from "../model-def.ts";
-import { zName, zText } from "./fields.ts";
+import { listRefs, zName, zText } from "./fields.ts";
 
 export const workflows = defineModel({
   prefix: "workflows",
@@ -14,9 +13,5 @@ export const workflows = defineModel({
     Description: zText().default(""),
     Stages: z.array(zName()).default(() => []).describe("Stages in order (a stage may appear more than once)"),
   },
-  references: (obj) => {
-    const refs: Reference[] = [];
-    if (Array.isArray(obj.Stages)) obj.Stages.forEach((s, i) => typeof s === "string" && refs.push({ type: "stages", key: s, field: `Stages[${i}]` }));
-    return refs;
-  },
+  references: (obj) => listRefs(obj, "Stages", "stages"),
 });
