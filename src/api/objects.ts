@@ -1,5 +1,6 @@
 // The object service: every API write goes through here. It joins the pure model rules
-// (schemas, references, uniqueness, overlap) with the store, so the routes stay thin.
+// (schemas, references, uniqueness, overlap, and the per-type rules of object-checks.ts) with the
+// store, so the routes stay thin.
 //
 // Writes are validated and handed to the store in the same synchronous step; objects whose
 // write is still waiting for fsync are kept in `inflight`, so two concurrent creates of the same
@@ -18,14 +19,13 @@ import type { Store } from "../store/store.ts";
 import type { ModelDef, Reference } from "../model/model-def.ts";
 import type { ModelObject } from "../model/object.ts";
 import { SocleError, conflict, invalid, notFound } from "../model/errors.ts";
-import { profileCycle, validateParamValues } from "../model/params.ts";
 import { MODELS, modelFor } from "../model/registry.ts";
 import { uniqueConflicts, subnetConflicts, reservationProblems } from "../model/registry.ts";
 import { applyPatch } from "../model/json-patch.ts";
 import { parseQuery, runQuery } from "../model/query.ts";
 import { UNDELETABLE } from "../content/builtins.ts";
-import { checkTemplate } from "../render/compile.ts";
-import { prerequisitesOf, type WorkflowLookup } from "../jobs/expand.ts";
+import type { WorkflowLookup } from "../jobs/expand.ts";
+import { typeProblems } from "./object-checks.ts";
 import { machineTransition, type Actor } from "../jobs/machine-transition.ts";
 import {
   ENVELOPE_FIELD,
@@ -152,7 +152,7 @@ export class ObjectService {
     const def = this.writableDef(prefix);
     const prepared = def.prepare(input);
     const key = String(prepared[def.key]);
-    if (this.current(prefix, key) !== undefined) {
+    if (this.latest(prefix, key) !== undefined) {
       throw conflict(def.model, key, `${def.model} "${key}" already exists`);
     }
     return this.commit(def, key, this.transition(def, undefined, this.keepSecure(def, key, prepared, undefined), "client"));
@@ -220,7 +220,7 @@ export class ObjectService {
   async save(prefix: string, obj: ModelObject): Promise<ModelObject> {
     const def = this.def(prefix);
     const key = String(obj[def.key]);
-    return this.commit(def, key, this.transition(def, this.current(prefix, key), obj, "server"));
+    return this.commit(def, key, this.transition(def, this.latest(prefix, key), obj, "server"));
   }
 
   /**
@@ -230,21 +230,16 @@ export class ObjectService {
    */
   async update(prefix: string, key: string, change: (current: ModelObject) => ModelObject): Promise<ModelObject> {
     const def = this.def(prefix);
-    const current = this.current(prefix, key);
+    const current = this.latest(prefix, key);
     if (!current) throw notFound(def.model, key);
     return this.commit(def, key, this.transition(def, current, change(current), "server"));
   }
 
-  /** The object under key as the next write sees it (writes in flight included), or undefined. */
-  latest(prefix: string, key: string): ModelObject | undefined {
-    return this.current(prefix, key);
-  }
-
   /** Workflows, stages and tasks as the next write sees them (writes in flight included). */
   readonly workflowLookup: WorkflowLookup = {
-    workflow: (n) => this.current("workflows", n),
-    stage: (n) => this.current("stages", n),
-    task: (n) => this.current("tasks", n),
+    workflow: (n) => this.latest("workflows", n),
+    stage: (n) => this.latest("stages", n),
+    task: (n) => this.latest("tasks", n),
   };
 
   /** A machine's workflow fields after a write (jobs/machine-transition.ts); other types as they are. */
@@ -301,7 +296,7 @@ export class ObjectService {
       for (const listed of this.store.list(prefix)) {
         const key = String(listed[def.key]);
         // Read and write in one synchronous step: a write in flight is the newer object.
-        const obj = this.current(prefix, key);
+        const obj = this.latest(prefix, key);
         if (!obj || obj.ReadOnly === true || !isRecord(obj.Params)) continue;
         const sealed = this.sealParams(def, key, obj.Params, names);
         if (sealed === obj.Params) continue;
@@ -348,8 +343,8 @@ export class ObjectService {
     }
   }
 
-  /** The object under key, counting writes still in flight (null = being deleted). */
-  private current(prefix: string, key: string): ModelObject | undefined {
+  /** The object under key as the next write sees it: writes still in flight count (null = being deleted). */
+  latest(prefix: string, key: string): ModelObject | undefined {
     const pending = this.inflight.get(prefix)?.get(key);
     if (pending) return pending.obj ?? undefined;
     return this.store.get(prefix, key);
@@ -373,29 +368,12 @@ export class ObjectService {
     if (def.prefix === "subnets") problems.push(...subnetConflicts(obj, others));
     if (def.prefix === "reservations") problems.push(...reservationProblems(obj, this.store.list("subnets")));
     if (problems.length > 0) throw conflict(def.model, key, problems);
-    if (def.prefix === "machines" || def.prefix === "profiles" || def.prefix === "stages") {
-      const bad = validateParamValues((obj.Params ?? {}) as Record<string, unknown>, (n) => this.store.get("params", n));
-      if (def.prefix === "stages") {
-        // Secure values are sealed per machine or profile; a stage refers to a profile that holds one.
-        for (const name of Object.keys(isRecord(obj.Params) ? obj.Params : {})) {
-          if (this.isSecure(name)) bad.push(`Params.${name}: Secure params are held by machines and profiles only; set it on a profile and list that profile in the stage's Profiles`);
-        }
-      }
-      if (def.prefix === "profiles") {
-        const cycle = profileCycle(obj, (n) => (n === key ? obj : this.current("profiles", n)));
-        if (cycle) bad.push(cycle);
-      }
-      if (bad.length > 0) throw invalid(def.model, key, bad);
-    }
-    if (def.prefix === "tasks") {
-      const cycle = prerequisiteCycle(key, obj, this.workflowLookup);
-      if (cycle) throw invalid(def.model, key, cycle);
-    }
-    // Templates compile on save: a bad one is refused (422, with its line), never stored.
-    if (def.prefix === "templates" || def.prefix === "bootenvs" || def.prefix === "tasks") {
-      const bad = templateProblems(def.prefix, key, obj);
-      if (bad.length > 0) throw invalid(def.model, key, bad);
-    }
+    const bad = typeProblems(def.prefix, key, obj, {
+      current: (type, k) => this.latest(type, k),
+      param: (n) => this.store.get("params", n),
+      workflows: this.workflowLookup,
+    });
+    if (bad.length > 0) throw invalid(def.model, key, bad);
     let stored = obj;
     if (PARAM_OWNER_TYPES.has(def.prefix) && isRecord(obj.Params)) {
       const sealed = this.sealParams(def, key, obj.Params);
@@ -472,7 +450,7 @@ export class ObjectService {
   private annotate(def: ModelDef, obj: ModelObject): ModelObject {
     const errors: string[] = Array.isArray(obj.Errors) ? [...(obj.Errors as string[])] : [];
     for (const ref of def.references(obj)) {
-      if (!this.current(ref.type, ref.key)) errors.push(missingRef(ref));
+      if (!this.latest(ref.type, ref.key)) errors.push(missingRef(ref));
     }
     return { ...obj, Validated: true, Available: errors.length === 0, Errors: errors };
   }
@@ -495,37 +473,4 @@ export class ObjectService {
 
 function missingRef(ref: Reference): string {
   return `${ref.field}: ${ref.type.replace(/s$/, "")} "${ref.key}" does not exist`;
-}
-
-/** Compile errors of a Template's Contents, or of a BootEnv's BootParams, paths and inline templates. */
-/** A prerequisite cycle through task `key` were `obj` stored, as a message; missing tasks are no cycle (they make the task unavailable). */
-function prerequisiteCycle(key: string, obj: ModelObject, look: WorkflowLookup): string | undefined {
-  const withObj: WorkflowLookup = { ...look, task: (n) => (n === key ? obj : look.task(n)) };
-  try {
-    prerequisitesOf(key, withObj);
-  } catch (err) {
-    if (err instanceof SocleError && err.messages[0]?.startsWith("Prerequisites: cycle")) return err.messages[0];
-  }
-  return undefined;
-}
-
-function templateProblems(prefix: string, key: string, obj: ModelObject): string[] {
-  const out: string[] = [];
-  const check = (field: string, name: string, text: unknown) => {
-    if (typeof text !== "string") return;
-    const err = checkTemplate(name, text);
-    if (err) out.push(`${field}: ${err}`);
-  };
-  if (prefix === "templates") {
-    check("Contents", key, obj.Contents);
-    return out;
-  }
-  if (prefix === "bootenvs") check("BootParams", `${key}/BootParams`, obj.BootParams);
-  const list = Array.isArray(obj.Templates) ? (obj.Templates as Array<Record<string, unknown>>) : [];
-  list.forEach((t, i) => {
-    // A task's Path is a plain path; a boot environment's is itself a template.
-    if (prefix === "bootenvs") check(`Templates[${i}].Path`, `${key}/${String(t.Name)}/Path`, t.Path);
-    check(`Templates[${i}].Contents`, `${key}/${String(t.Name)}`, t.Contents);
-  });
-  return out;
 }
