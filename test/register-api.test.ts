@@ -103,6 +103,20 @@ describe("register: create", () => {
     expect(all.body.map((x: any) => x.Uuid)).toEqual([m.Uuid]);
   });
 
+  test("the defaultWorkflow pref starts a registered machine on its workflow; one that does not exist registers without", async () => {
+    for (const [type, obj] of [["tasks", { Name: "t1" }], ["stages", { Name: "s1", Tasks: ["t1"] }], ["workflows", { Name: "w1", Stages: ["s1"] }]] as const) {
+      expect((await e.call("POST", `/api/v3/${type}`, { auth: ADMIN, body: obj })).status).toBe(201);
+    }
+    expect((await e.call("POST", "/api/v3/prefs", { auth: ADMIN, body: { defaultWorkflow: "w1" } })).status).toBe(200);
+    const r = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1], Inventory: inventory } });
+    expect(r.status).toBe(201);
+    expect(machine(r.body.Machine.Uuid)).toMatchObject({ Workflow: "w1", Tasks: ["stage:s1", "t1"], CurrentTask: -1 });
+    expect((await e.call("POST", "/api/v3/prefs", { auth: ADMIN, body: { defaultWorkflow: "gone" } })).status).toBe(200);
+    const r2 = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC2], Inventory: inventory }, remote: "198.51.100.101", auth: `${REG}-second` });
+    expect(r2.status).toBe(201);
+    expect(machine(r2.body.Machine.Uuid)).toMatchObject({ Workflow: "", Tasks: [] });
+  });
+
   test("Name, else a valid free Hostname, else d<mac>", async () => {
     const a = await e.call("POST", "/api/v3/register", { body: { HardwareAddrs: [MAC1], Name: "rack1-n1", Inventory: { Hostname: "ignored" } }, remote: "198.51.100.101", auth: `${REG}-a` });
     expect(a.body.Machine.Name).toBe("rack1-n1");

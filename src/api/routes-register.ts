@@ -48,7 +48,7 @@ import { peekToken } from "../auth/tokens.ts";
 import { machineWriteGuard } from "./machine-scope.ts";
 import { RegistrationLimiter, type Ticket } from "./registration-limits.ts";
 import { machineAddresses } from "../boot/boot-data.ts";
-import { expandStage, expandWorkflow } from "../jobs/expand.ts";
+import { startingPoint } from "../jobs/starting-point.ts";
 import type { Logger } from "../log/logger.ts";
 
 export const REGISTER_PATH = "/api/v3/register";
@@ -224,26 +224,15 @@ export const SPENT_TOKEN_REFUSAL =
 
 const refused = (msg: string) => new SocleError("Forbidden", "machines", "", msg);
 const answer = (m: ModelObject): RegisteredMachine => ({ Uuid: String(m.Uuid), Name: String(m.Name) });
-/** A machine-scoped token for `m`, for the known-machine lifetime. */
-/**
- * Where a newly registered machine starts: the defaultWorkflow pref, else the defaultStage pref.
- * One that does not exist (or does not expand) is logged and left out: the machine still registers.
- */
-function startingPoint(deps: ApiDeps, log: Logger): ModelObject {
-  for (const [pref, field] of [["defaultWorkflow", "Workflow"], ["defaultStage", "Stage"]] as const) {
-    const name = deps.prefs.value(pref);
-    if (!name) continue;
-    try {
-      if (field === "Workflow") expandWorkflow(name, deps.objects.workflowLookup);
-      else expandStage(name, deps.objects.workflowLookup);
-      return { [field]: name };
-    } catch (err) {
-      log.warn(`pref ${pref} names a ${field.toLowerCase()} that cannot start; machine registered without it`, { [pref]: name, error: err instanceof SocleError ? err.messages.join("; ") : String(err) });
-    }
-  }
-  return {};
+/** The Workflow or Stage a registered machine starts with (jobs/starting-point.ts); a pref that cannot start is logged. */
+function startFields(deps: ApiDeps, log: Logger): ModelObject {
+  const prefs = { defaultWorkflow: deps.prefs.value("defaultWorkflow"), defaultStage: deps.prefs.value("defaultStage") };
+  const start = startingPoint(prefs, deps.objects.workflowLookup);
+  for (const s of start.skipped) log.warn(`pref ${s.pref} names what cannot start a machine; registered without it`, { [s.pref]: s.name, error: s.error });
+  return start.fields;
 }
 
+/** A machine-scoped token for `m`, for the known-machine lifetime. */
 const machineToken = (deps: ApiDeps, m: ModelObject): string => deps.authn.tokenForMachine(m, Number(deps.prefs.value("knownTokenTimeout")) || 3600).token;
 
 /**
@@ -291,7 +280,7 @@ async function createMachine(deps: ApiDeps, input: RegistrationInput, remote: st
     ...(addr && addressFree(deps, addr, "") ? { Address: addr } : {}),
     Params: inventoryParams(input.Inventory, now),
     Description: "registered by discovery",
-    ...startingPoint(deps, log),
+    ...startFields(deps, log),
   };
   for (let attempt = 0; ; attempt++) {
     try {
