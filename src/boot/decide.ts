@@ -14,8 +14,9 @@
 //
 // No logging, rendering or I/O here: a plan says why it boots nothing, and its caller logs.
 
+import { bootEnvOf } from "../model/prefs.ts";
 import type { ModelObject } from "../model/object.ts";
-import type { BootData, BootPrefs } from "./boot-data.ts";
+import type { BootData } from "./boot-data.ts";
 import type { ClientFacts } from "./booter.ts";
 import { grubTemplateOf, ipxeTemplateOf, loadersOf, type EnvTemplate } from "./env-templates.ts";
 import { DISPATCH_PATH } from "./ipxe-dispatch.ts";
@@ -75,7 +76,7 @@ export function decide(facts: BootFacts, data: BootView): BootPlan {
     return { kind: "ignore", reason: "not-netboot", why: "not a network boot client", mac, machine: undefined, envName: "" };
   }
   const machine = facts.asks === "env" ? facts.machine : data.machineByMac(mac);
-  const envName = (facts.asks === "env" ? facts.env : undefined) ?? envNameOf(machine, data.prefs());
+  const envName = (facts.asks === "env" ? facts.env : undefined) ?? bootEnvOf(machine, data.prefs());
   const env = data.bootEnv(envName);
   const chosen: Chosen = { mac, machine, envName };
 
@@ -104,12 +105,6 @@ export function decide(facts: BootFacts, data: BootView): BootPlan {
     case "env":
       return { kind: "boot", env, ...chosen };
   }
-}
-
-/** The env `machine` boots: its BootEnv, else the defaultBootEnv pref; undefined: unknown machines'. */
-export function envNameOf(machine: ModelObject | undefined, prefs: BootPrefs): string {
-  if (!machine) return prefs.unknownBootEnv;
-  return (typeof machine.BootEnv === "string" ? machine.BootEnv : "") || prefs.defaultBootEnv;
 }
 
 /** How logs and messages name a machine. */

@@ -8,7 +8,7 @@ import type { ModelObject } from "../model/object.ts";
 import { resolveParams, type ParamReveal, type Resolved } from "../model/params.ts";
 import { RenderError, type RenderHost, type RenderInput } from "../render/index.ts";
 import type { BootData } from "./boot-data.ts";
-import { envNameOf } from "./decide.ts";
+import { bootEnvOf } from "../model/prefs.ts";
 
 export interface TokenIssuer {
   /** A machine-scoped API token for the machine `uuid`. */
@@ -90,7 +90,7 @@ export function renderRequest(c: ContextInput): RenderRequest {
           Address: str(machine.Address),
           HardwareAddrs: strs(machine.HardwareAddrs),
           Arch: str(machine.Arch),
-          BootEnv: envNameOf(machine, data.prefs()),
+          BootEnv: bootEnvOf(machine, data.prefs()),
         }
       : undefined,
     env: {

@@ -38,6 +38,7 @@ import { applyPatch } from "../model/json-patch.ts";
 import { jsonEqual } from "../model/json-schema.ts";
 import { OPEN_JOB_STATES, jobs as JOBS } from "../model/schemas/jobs.ts";
 import { quote } from "../model/validate.ts";
+import { bootEnvOf } from "../model/prefs.ts";
 import { taskNameOf } from "./actions.ts";
 import { parseEntry } from "./expand.ts";
 import type { JobLogs } from "./job-logs.ts";
@@ -255,7 +256,8 @@ export class JobScheduler {
 
   /** The boot environment machine `m` boots: its own, else the defaultBootEnv pref. */
   envOf(m: ModelObject): string {
-    return str(m.BootEnv) || str(this.opts.prefs().defaultBootEnv);
+    const p = this.opts.prefs();
+    return bootEnvOf(m, { defaultBootEnv: str(p.defaultBootEnv), unknownBootEnv: str(p.unknownBootEnv) });
   }
 
   // ---- clients' writes -------------------------------------------------------------------------

@@ -86,6 +86,15 @@ export const PREFS: Record<string, PrefDef> = {
   },
 };
 
+/**
+ * The boot environment a machine boots: its own BootEnv, else the defaultBootEnv pref; for no
+ * machine (an unknown one) the unknownBootEnv pref. The one place this rule is written.
+ */
+export function bootEnvOf(machine: { BootEnv?: unknown } | undefined, prefs: { defaultBootEnv: string; unknownBootEnv: string }): string {
+  if (!machine) return prefs.unknownBootEnv;
+  return (typeof machine.BootEnv === "string" ? machine.BootEnv : "") || prefs.defaultBootEnv;
+}
+
 const TIMEOUTS = ["unknownTokenTimeout", "knownTokenTimeout", "userTokenTimeout"];
 
 export function defaultPrefs(): Record<string, string> {
