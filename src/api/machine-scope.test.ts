@@ -24,7 +24,10 @@ describe("forbiddenMachineChanges", () => {
     expect(forbiddenMachineChanges(base, { ...base, Params: { ...base.Params, inventory: { CPUs: 64 } } })).toEqual([]);
     expect(forbiddenMachineChanges(base, { ...base, Params: { disk: "vda" } })).toEqual([]); // inventory removed
     expect(forbiddenMachineChanges(base, { ...base, Available: false, Errors: ["x"], Validated: false, ReadOnly: true })).toEqual([]);
-    expect(forbiddenMachineChanges(base, { ...base, CurrentTask: 3, CurrentJob: "j" })).toEqual([]);
+  });
+
+  test("a machine cannot move its own workflow position (it would skip its own tasks)", () => {
+    expect(forbiddenMachineChanges(base, { ...base, CurrentTask: 3, CurrentJob: "j" })).toEqual(["CurrentJob", "CurrentTask"]);
   });
 
   test("every other field is named, Params one parameter at a time, sorted", () => {
@@ -48,7 +51,7 @@ describe("assertMachineWrite and the guard", () => {
       expect(err).toBeInstanceOf(SocleError);
       expect((err as SocleError).type).toBe("Forbidden");
       expect((err as SocleError).key).toBe(UUID);
-      expect((err as SocleError).messages[0]).toBe(`machine "${UUID}" may not change BootEnv, Name: a machine token writes only Params.inventory, CurrentJob, CurrentTask`);
+      expect((err as SocleError).messages[0]).toBe(`machine "${UUID}" may not change BootEnv, Name: a machine token writes only Params.inventory`);
     }
   });
 });

@@ -21,12 +21,9 @@ import type { WriteGuard } from "./objects.ts";
 /** Params a machine writes about itself: the inventory (registration, the agent). */
 export const MACHINE_WRITABLE_PARAMS: ReadonlySet<string> = new Set(["inventory"]);
 
-/**
- * Top-level fields a machine writes: the progress of its job and task, which the workflow
- * engine's agent reports with the machine's token (DRP's names). The machine schema does not
- * hold them yet, so a write of one is refused today as an unknown field (422), not by this rule.
- */
-export const MACHINE_WRITABLE_FIELDS: ReadonlySet<string> = new Set(["CurrentJob", "CurrentTask"]);
+// No top-level field is a machine's to write. Its progress through a workflow is its jobs' State
+// (PATCH /jobs/<id>, with the machine's token); CurrentTask and CurrentJob move only with the
+// scheduler, so a machine cannot skip a task of its own workflow.
 
 const IGNORED: ReadonlySet<string> = new Set<string>(SERVER_SET_FIELDS);
 
@@ -37,7 +34,7 @@ export function forbiddenMachineChanges(before: ModelObject, after: ModelObject)
   const out: string[] = [];
   const fields = new Set([...Object.keys(before), ...Object.keys(after)]);
   for (const f of [...fields].sort()) {
-    if (IGNORED.has(f) || MACHINE_WRITABLE_FIELDS.has(f)) continue;
+    if (IGNORED.has(f)) continue;
     const a = Object.hasOwn(before, f) ? before[f] : undefined;
     const b = Object.hasOwn(after, f) ? after[f] : undefined;
     if (jsonEqual(a, b)) continue;
@@ -58,7 +55,7 @@ export function forbiddenMachineChanges(before: ModelObject, after: ModelObject)
 
 /** What a machine token may write, for messages. */
 export function machineAllowlist(): string {
-  return [...[...MACHINE_WRITABLE_PARAMS].map((n) => `Params.${n}`), ...MACHINE_WRITABLE_FIELDS].join(", ");
+  return [...MACHINE_WRITABLE_PARAMS].map((n) => `Params.${n}`).join(", ");
 }
 
 /** Refuse (403, naming each field) a machine's write that changes more than its allowlist. */

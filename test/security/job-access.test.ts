@@ -183,3 +183,15 @@ describe("actions and Secure params", () => {
     expect((await s.call("POST", "/api/v3/jobs", { auth, body: { Machine: a } })).status).toBe(403);
   });
 });
+
+describe("a machine cannot move its own workflow position", () => {
+  test("its token may not set its CurrentTask or CurrentJob (it would skip its own tasks): 403, nothing changes", async () => {
+    const before = (await admin("GET", `/machines/${a}`)).body;
+    for (const [field, value] of [["CurrentTask", -1], ["CurrentJob", ""]] as const) {
+      const r = await s.call("PATCH", `/api/v3/machines/${a}`, { auth: authA, type: PATCH, body: [{ op: "replace", path: `/${field}`, value }] });
+      expect(`${field} ${r.status}`).toBe(`${field} 403`);
+    }
+    const after = (await admin("GET", `/machines/${a}`)).body;
+    expect([after.CurrentTask, after.CurrentJob]).toEqual([before.CurrentTask, before.CurrentJob]);
+  });
+});
