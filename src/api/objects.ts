@@ -148,9 +148,11 @@ export class ObjectService {
     return String(obj[this.def(prefix).key]);
   }
 
-  async create(prefix: string, input: unknown): Promise<ModelObject> {
+  /** Create the object; `guard` sees the prepared object and, as the one it replaces, an empty one. */
+  async create(prefix: string, input: unknown, guard?: WriteGuard): Promise<ModelObject> {
     const def = this.writableDef(prefix);
     const prepared = def.prepare(input);
+    guard?.(prepared, {});
     const key = String(prepared[def.key]);
     if (this.latest(prefix, key) !== undefined) {
       throw conflict(def.model, key, `${def.model} "${key}" already exists`);

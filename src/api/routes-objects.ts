@@ -11,6 +11,7 @@ import type { ModelObject } from "../model/object.ts";
 import { prepareInput } from "./input-hooks.ts";
 import { bootFileStatusView } from "./boot-file-status.ts";
 import { machineWriteGuard } from "./machine-scope.ts";
+import { taskClaimsGuard } from "./task-claims.ts";
 import { ObjectWaiters, noneMatchHits, parsePreferWait, preferenceApplied, representationEtag } from "./long-poll.ts";
 
 export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
@@ -42,10 +43,10 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.post("/api/v3/:type", async (c) => {
     const prefix = c.req.param("type");
     const def = objects.def(prefix);
-    requireClaim(c, prefix, "create");
+    const p = requireClaim(c, prefix, "create");
     const body = await readJson(c, { model: def.model, limit: deps.bodyLimit });
     const input = await prepareInput(deps, prefix, body, undefined);
-    const created = await seen(prefix, await objects.create(prefix, input));
+    const created = await seen(prefix, await objects.create(prefix, input, taskClaimsGuard(p, prefix)));
     return json(objects.redact(def, created, secureAccess(principalOf(c))), 201, { Location: `/api/v3/${prefix}/${encodeURIComponent(objects.keyOf(prefix, created))}` });
   });
 
@@ -127,7 +128,7 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       return json(objects.redact(def, await seen(prefix, await objects.replace(prefix, key, body, guard)), access));
     }
     const input = await prepareInput(deps, prefix, body, existing);
-    const saved = await seen(prefix, await objects.replace(prefix, key, input));
+    const saved = await seen(prefix, await objects.replace(prefix, key, input, taskClaimsGuard(principalOf(c), prefix)));
     return json(objects.redact(def, saved, access));
   });
 
@@ -141,7 +142,7 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!Array.isArray(ops)) throw invalid(def.model, key, "PATCH body must be a JSON Patch (RFC 6902) array of operations");
     // `test` ops compare with what a GET shows, read-time status and secure markers included.
     const shown = await seen(prefix, existing);
-    const guard = machineWriteGuard(principalOf(c), prefix);
+    const guard = machineWriteGuard(principalOf(c), prefix) ?? taskClaimsGuard(principalOf(c), prefix);
     const saved = await seen(prefix, await objects.patch(prefix, key, ops, { Available: shown.Available, Errors: shown.Errors }, guard, access));
     return json(objects.redact(def, saved, access));
   });
