@@ -312,7 +312,7 @@ describe("a machine walks a workflow with a fake agent", () => {
 });
 
 describe("answers around the walk", () => {
-  test("422 no such machine; 422 for a bad body; PUT of a job is 405; DELETE takes the log", async () => {
+  test("422 no such machine; 422 for a bad body; PUT of a job is 405; DELETE takes the log, not of the open job", async () => {
     const none = await s.call("POST", "/api/v3/jobs", { body: { Machine: "3f1c2a9e-5b7d-4e21-9c11-0a1b2c3d4e5f" } });
     expect(none.status).toBe(422);
     expect(none.body.Messages[0]).toBe('Machine: machine "3f1c2a9e-5b7d-4e21-9c11-0a1b2c3d4e5f" does not exist');
@@ -330,6 +330,11 @@ describe("answers around the walk", () => {
     const logFile = join(dir, "job-logs", job.slice(0, 2), `${job}.log`);
     expect(existsSync(logFile)).toBe(true);
     expect((await s.call("DELETE", `/api/v3/jobs/${job}`, { auth: a.auth })).status).toBe(403);
+    // The machine's open job is not deleted: its task would be skipped, never run.
+    const open = await s.call("DELETE", `/api/v3/jobs/${job}`);
+    expect(open.status).toBe(409);
+    expect(open.body.Messages[0]).toContain("is the open job of machine");
+    expect((await a.move(job, "created", "failed", "failed")).status).toBe(200);
     expect((await s.call("DELETE", `/api/v3/jobs/${job}`)).status).toBe(200);
     expect(existsSync(logFile)).toBe(false);
     expect((await s.call("GET", `/api/v3/jobs/${job}`)).status).toBe(404);

@@ -63,6 +63,18 @@ describe("prerequisites", () => {
     expect(error(() => expandStage("s", s)).messages[0]).toBe('Prerequisites: cycle "b" -> "c" -> "b"');
   });
 
+  test("a web of shared prerequisites expands in time linear in its size, not in its paths", () => {
+    // a0 needs a1 and b1; each of those needs a2 and b2; ... down to depth 40: 2^40 paths.
+    const tasks: ModelObject[] = [{ Name: "a40" }, { Name: "b40" }];
+    for (let d = 39; d >= 0; d--) {
+      const pre = [`a${d + 1}`, `b${d + 1}`];
+      tasks.push({ Name: `a${d}`, Prerequisites: pre }, { Name: `b${d}`, Prerequisites: pre });
+    }
+    const list = prerequisitesOf("a0", lookup({ tasks }));
+    expect(list.length).toBe(80);
+    expect(list.slice(0, 3)).toEqual(["a40", "b40", "a39"]);
+  });
+
   test("a missing prerequisite names the task that wants it", () => {
     const l = lookup({ tasks: [{ Name: "a", Prerequisites: ["ghost"] }] });
     expect(error(() => prerequisitesOf("a", l)).messages[0]).toBe('Tasks: task "ghost" (a prerequisite of task "a") does not exist');

@@ -4,7 +4,9 @@
 //   task T     = T's Prerequisites (each expanded the same way, depth first), then T
 // A prerequisite already in the stage's list before it is not repeated; a task the stage lists
 // itself always appears. A prerequisite cycle (a -> b -> a) is refused, naming the cycle, as is
-// any name that does not exist. Pure: it reads objects through the lookup and changes nothing.
+// any name that does not exist. Each task's prerequisites are expanded once per call (memo), so a
+// web of shared prerequisites costs its size, not the number of its paths. Pure: it reads objects
+// through the lookup and changes nothing.
 
 import type { ModelObject } from "../model/object.ts";
 import { invalid } from "../model/errors.ts";
@@ -34,18 +36,19 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
 export function expandWorkflow(name: string, look: WorkflowLookup): string[] {
   const wf = look.workflow(name);
   if (!wf) throw invalid("workflows", name, `Workflow: workflow ${quote(name)} does not exist`);
-  return strings(wf.Stages).flatMap((s) => expandStage(s, look, `workflow ${quote(name)}`));
+  const memo: Memo = new Map();
+  return strings(wf.Stages).flatMap((s) => expandStage(s, look, `workflow ${quote(name)}`, memo));
 }
 
 /** The Tasks list of stage `name` ("stage:S", "bootenv:B", its tasks with their prerequisites). */
-export function expandStage(name: string, look: WorkflowLookup, where = ""): string[] {
+export function expandStage(name: string, look: WorkflowLookup, where = "", memo: Memo = new Map()): string[] {
   const stage = look.stage(name);
   if (!stage) throw invalid("stages", name, `Stage: stage ${quote(name)}${where ? ` (in ${where})` : ""} does not exist`);
   const out = [`${STAGE_PREFIX}${name}`];
   if (typeof stage.BootEnv === "string" && stage.BootEnv !== "") out.push(`${BOOTENV_PREFIX}${stage.BootEnv}`);
   const seen = new Set<string>();
   for (const t of strings(stage.Tasks)) {
-    for (const pre of prerequisitesOf(t, look, [], `stage ${quote(name)}`)) {
+    for (const pre of prerequisitesOf(t, look, [], `stage ${quote(name)}`, memo)) {
       if (seen.has(pre)) continue;
       seen.add(pre);
       out.push(pre);
@@ -57,19 +60,27 @@ export function expandStage(name: string, look: WorkflowLookup, where = ""): str
 }
 
 /** The prerequisites of task `name`, expanded depth first, each once, in run order (not `name` itself). */
-export function prerequisitesOf(name: string, look: WorkflowLookup, chain: string[] = [], where = ""): string[] {
+export function prerequisitesOf(name: string, look: WorkflowLookup, chain: string[] = [], where = "", memo: Memo = new Map()): string[] {
+  const known = memo.get(name);
+  if (known) return known; // expanded already, and without a cycle
   const task = look.task(name);
   if (!task) {
     const by = chain.length > 0 ? ` (a prerequisite of task ${quote(chain.at(-1))})` : where ? ` (in ${where})` : "";
     throw invalid("tasks", name, `Tasks: task ${quote(name)}${by} does not exist`);
   }
-  const out: string[] = [];
+  const out = new Set<string>();
   const path = [...chain, name];
   for (const pre of strings(task.Prerequisites)) {
     if (path.includes(pre)) {
       throw invalid("tasks", name, `Prerequisites: cycle ${[...path.slice(path.indexOf(pre)), pre].map((t) => quote(t)).join(" -> ")}`);
     }
-    for (const p of [...prerequisitesOf(pre, look, path, where), pre]) if (!out.includes(p)) out.push(p);
+    for (const p of prerequisitesOf(pre, look, path, where, memo)) out.add(p);
+    out.add(pre);
   }
-  return out;
+  const list = [...out];
+  memo.set(name, list);
+  return list;
 }
+
+/** Task name -> its expanded prerequisites, within one expansion. */
+type Memo = Map<string, string[]>;

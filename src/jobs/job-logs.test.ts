@@ -56,6 +56,16 @@ describe("JobLogs", () => {
     expect(dec(await logs.read(id))).toBe("acked\npartial line\nmore\n");
   });
 
+  test("a server note between the agent's acknowledged bytes and its resend swallows none of the agent's output", async () => {
+    const id = fresh();
+    await logs.append(id, 0, enc("acked\n"), MAX);
+    await logs.append(id, 6, enc("sent, answer lost\n"), MAX); // the agent never saw this acknowledged
+    await logs.note(id, "server restarted while the job was running");
+    // The agent resends from its acknowledged offset, with what it printed since.
+    await logs.append(id, 6, enc("sent, answer lost\nafter the restart\n"), MAX);
+    expect(dec(await logs.read(id))).toBe("acked\nsent, answer lost\n[socle] server restarted while the job was running\nafter the restart\n");
+  });
+
   test("the limit: what fits, one line, then full", async () => {
     const id = fresh();
     expect((await logs.append(id, 0, enc("a".repeat(1000)), 1024)).kind).toBe("ok");

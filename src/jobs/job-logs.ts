@@ -4,8 +4,10 @@
 //
 // The agent sends its output in chunks, each with the byte offset it starts at in the job's log
 // (Socle-Log-Offset). The file only ever grows, by O_APPEND writes made durable (fdatasync) before
-// the append is acknowledged; an append keeps only the bytes beyond what the file holds, so a
-// chunk sent again (its answer lost, the agent restarted) is not doubled, and a chunk that starts
+// the append is acknowledged. A chunk that starts before the end overlaps what the file holds:
+// the part of the overlap the file holds byte for byte is skipped, so a chunk sent again (its
+// answer lost, the agent restarted) is not doubled; what follows is appended at the end, so bytes
+// the server wrote in between (a note, below) never swallow the agent's. A chunk that starts
 // beyond the end is refused with the length held (the agent resends from there). A write cut
 // short by a crash (kill -9, power) leaves a prefix of a chunk the agent never saw acknowledged:
 // it sends the chunk again and the rest lands after that prefix, so no byte is lost or repeated.
@@ -15,7 +17,7 @@
 // made one at a time (KeyedQueue); the length is the file's size, read under that queue.
 
 import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { checkUuid } from "../model/validate.ts";
 import { invalid } from "../model/errors.ts";
 import { KeyedQueue } from "./keyed-queue.ts";
@@ -43,7 +45,7 @@ export class JobLogs {
   /** Bytes held for job `uuid` (0 when it has no log yet). */
   length(uuid: string): Promise<number> {
     const path = this.pathOf(uuid);
-    return this.queue.run(uuid, () => sizeOf(path));
+    return this.queue.run(path, () => sizeOf(path));
   }
 
   /**
@@ -52,12 +54,12 @@ export class JobLogs {
    */
   append(uuid: string, offset: number | undefined, chunk: Uint8Array, maxBytes: number): Promise<AppendResult> {
     const path = this.pathOf(uuid);
-    return this.queue.run(uuid, async () => {
+    return this.queue.run(path, async () => {
       const held = await sizeOf(path);
       const at = offset ?? held;
       if (at > held) return { kind: "gap", length: held };
       if (held >= maxBytes) return { kind: "full", length: held };
-      const fresh = chunk.subarray(Math.min(chunk.length, held - at));
+      const fresh = chunk.subarray(at < held ? await heldPrefix(path, at, chunk.subarray(0, held - at)) : 0);
       if (fresh.length === 0) return { kind: "ok", length: held };
       if (held + fresh.length <= maxBytes) return { kind: "ok", length: await write(path, [fresh]) };
       const note = `\n[socle] log truncated: the job log limit of ${maxBytes} bytes (pref jobLogMaxBytes) is reached; later output is dropped\n`;
@@ -68,7 +70,7 @@ export class JobLogs {
   /** A line of the server's own at the end of the log (what happened to the job), whatever its size. */
   note(uuid: string, line: string): Promise<number> {
     const path = this.pathOf(uuid);
-    return this.queue.run(uuid, async () => {
+    return this.queue.run(path, async () => {
       const held = await sizeOf(path);
       const text = `${held > 0 && (await lastByte(path, held)) !== 0x0a ? "\n" : ""}[socle] ${line.replace(/\n+$/, "")}\n`;
       return write(path, [new TextEncoder().encode(text)]);
@@ -78,7 +80,7 @@ export class JobLogs {
   /** The log (empty when the job has none yet). */
   read(uuid: string): Promise<Uint8Array> {
     const path = this.pathOf(uuid);
-    return this.queue.run(uuid, async () => {
+    return this.queue.run(path, async () => {
       try {
         return new Uint8Array(await readFile(path));
       } catch (err) {
@@ -91,7 +93,7 @@ export class JobLogs {
   /** Remove the log of job `uuid` (nothing when it has none). */
   remove(uuid: string): Promise<void> {
     const path = this.pathOf(uuid);
-    return this.queue.run(uuid, () => rm(path, { force: true }));
+    return this.queue.run(path, () => rm(path, { force: true }));
   }
 
   /** Settles when every append started so far has. */
@@ -109,6 +111,20 @@ async function sizeOf(path: string): Promise<number> {
   }
 }
 
+/** How many leading bytes of `bytes` the file holds, byte for byte, from `at` on. */
+async function heldPrefix(path: string, at: number, bytes: Uint8Array): Promise<number> {
+  const fh = await open(path, "r");
+  try {
+    const have = new Uint8Array(bytes.length);
+    const { bytesRead } = await fh.read(have, 0, bytes.length, at);
+    let n = 0;
+    while (n < bytesRead && have[n] === bytes[n]) n++;
+    return n;
+  } finally {
+    await fh.close();
+  }
+}
+
 async function lastByte(path: string, size: number): Promise<number> {
   const fh = await open(path, "r");
   try {
@@ -122,7 +138,7 @@ async function lastByte(path: string, size: number): Promise<number> {
 
 /** Append `parts` with O_APPEND, durable before it returns; the file's length after. */
 async function write(path: string, parts: Uint8Array[]): Promise<number> {
-  await mkdir(join(path, ".."), { recursive: true, mode: 0o700 });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const fh = await open(path, "a", 0o600);
   try {
     for (const p of parts) {

@@ -105,6 +105,7 @@ export class JobScheduler {
   private readonly now: () => Date;
   private timer: ReturnType<typeof setInterval> | undefined;
   private unsubscribe: () => void = () => {};
+  private firstSweep: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: SchedulerOptions) {
     this.logs = opts.logs;
@@ -120,13 +121,13 @@ export class JobScheduler {
     });
     const failed = await this.recover();
     if (failed > 0) this.opts.log.warn("jobs left running by the last server marked failed; their machines wait for an operator", { jobs: failed });
-    const gone = new Set(this.objects.store.list("jobs").map((j) => str(j.Machine)).filter((m) => !this.objects.latest("machines", m)));
-    for (const machine of gone) await this.removeMachineJobs(machine);
-    if (gone.size > 0) this.opts.log.info("jobs of machines deleted while the server was down removed", { machines: gone.size });
-    await this.sweepLogs();
-    this.timer = setInterval(() => {
-      this.sweepLogs().catch((err) => this.opts.log.error("job log retention sweep failed", { error: String(err) }));
-    }, this.opts.sweepEveryMs ?? 3_600_000);
+    const orphans = this.objects.store.list("jobs").filter((j) => !this.objects.latest("machines", str(j.Machine)));
+    for (const job of orphans) await this.queue.run(str(job.Machine), () => this.dropJob(str(job.Uuid)));
+    if (orphans.length > 0) this.opts.log.info("jobs of machines deleted while the server was down removed", { jobs: orphans.length });
+    // Retention is upkeep, not a condition of serving: the first sweep runs after the start.
+    const sweep = () => this.sweepLogs().catch((err) => this.opts.log.error("job log retention sweep failed", { error: String(err) }));
+    this.firstSweep = sweep();
+    this.timer = setInterval(sweep, this.opts.sweepEveryMs ?? 3_600_000);
     (this.timer as { unref?: () => void }).unref?.();
   }
 
@@ -134,6 +135,7 @@ export class JobScheduler {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.unsubscribe();
+    await this.firstSweep;
     await this.queue.idle();
     await this.logs.idle();
   }
@@ -249,7 +251,8 @@ export class JobScheduler {
         return { ...cur, ...changes };
       });
     } catch (err) {
-      if (orphan && (err instanceof Moved || (err instanceof SocleError && err.type === "NotFound"))) await this.dropJob(str(orphan.Uuid));
+      // The step did not happen: the job made for it must not stay behind (every later ask would add one).
+      if (orphan) await this.dropJob(str(orphan.Uuid));
       throw err;
     }
   }
@@ -282,13 +285,20 @@ export class JobScheduler {
     });
   }
 
-  /** Delete job `uuid` and its log. */
+  /**
+   * Delete job `uuid` and its log. The machine's current job while it is open is refused (409):
+   * without it the walk would go on past its task, which would never run.
+   */
   remove(uuid: string): Promise<ModelObject> {
     const first = this.objects.latest("jobs", uuid);
     if (!first) return Promise.reject(notFound("jobs", uuid));
     return this.queue.run(str(first.Machine), async () => {
       const job = this.objects.latest("jobs", uuid);
       if (!job) throw notFound("jobs", uuid);
+      const m = this.objects.latest("machines", str(job.Machine));
+      if (m && isCurrent(m, job) && OPEN_JOB_STATES.has(str(job.State))) {
+        throw conflict("jobs", uuid, `job ${quote(uuid)} is the open job of machine ${quote(str(m.Name) || str(m.Uuid))}; let it end (or fail it: PATCH State "failed") before deleting it`);
+      }
       await this.dropJob(uuid);
       return job;
     });
