@@ -387,10 +387,15 @@ describe("answers around the walk", () => {
     expect((await admin("GET", `/jobs?Machine=Eq(${uuid})&Task=Eq(second)`)).length).toBe(1);
   });
 
-  test("a user with the jobs create claim asks for a machine; the job token only with the machine's token claim", async () => {
+  test("a user with the jobs create claim and the machine's update asks for it; the job token only with the machine's token claim", async () => {
     const uuid = await machine("by-operator", { Stage: "s-single" });
     await admin("POST", "/roles", { Name: "job-starter", Claims: [{ Scope: "jobs", Action: "create,get", Specific: "*" }, { Scope: "machines", Action: "get", Specific: uuid }] });
+    await admin("POST", "/roles", { Name: "machine-mover", Claims: [{ Scope: "machines", Action: "update", Specific: uuid }] });
     await admin("POST", "/users", { Name: "starter", Password: "starter-password-1", Roles: ["job-starter"] });
+    const narrow = `Bearer ${(await admin("GET", "/users/starter/token")).Token}`;
+    // Asking moves the machine (Stage, BootEnv, Runnable): without the claim to update it, 403.
+    expect((await s.call("POST", "/api/v3/jobs", { auth: narrow, body: { Machine: uuid } })).status).toBe(403);
+    await admin("PUT", "/users/starter", { Name: "starter", Roles: ["job-starter", "machine-mover"] });
     const auth = `Bearer ${(await admin("GET", "/users/starter/token")).Token}`;
     const r = await s.call("POST", "/api/v3/jobs", { auth, body: { Machine: uuid } });
     expect(r.status).toBe(201);

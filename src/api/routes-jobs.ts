@@ -26,6 +26,7 @@ import type { ApiDeps } from "./deps.ts";
 import { type ApiEnv, may, principalOf, requireClaim } from "./access.ts";
 import { DEFAULT_BODY_LIMIT, errorResponse, json, jsonWithEtag, readBytes, readJson } from "./http-util.ts";
 import { WITHHELD_TOKEN } from "./routes-render.ts";
+import { holds } from "./task-claims.ts";
 import { SocleError, badRequest, conflict, invalid, notFound } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import type { Claim, Principal } from "../auth/claims.ts";
@@ -33,6 +34,7 @@ import { quote } from "../model/validate.ts";
 import { resolveParams } from "../model/params.ts";
 import type { TokenIssuer } from "../boot/core.ts";
 import type { JobScheduler, NextAnswer } from "../jobs/scheduler.ts";
+import { OPEN_JOB_STATES } from "../model/schemas/jobs.ts";
 import { type Action, actionLines, actionSpecs, assertRequiredParams, taskNameOf, type ActionSpec } from "../jobs/actions.ts";
 
 const ASK_FIELDS = ["Machine", "BootEnv"] as const;
@@ -70,15 +72,21 @@ export function jobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return Math.min(Number(deps.prefs.value("knownTokenTimeout")) || 3600, max);
   };
 
-  /** The token of job `job` for caller `p`: the machine itself, or a user who may get the machine's token. */
+  /**
+   * The token of job `job` for caller `p`, while the job is open: the machine itself, or a user who
+   * may get the machine's token and holds every claim the task adds (a job token is no way around
+   * one's own claims). An ended job's token is withheld: a machine cannot mint fresh tokens from
+   * its history.
+   */
   const jobToken = (p: Principal, job: ModelObject, ttl = tokenTtl()): string => {
     const uuid = str(job.Machine);
     const machine = objects.latest("machines", uuid);
-    if (!machine || !(ownJob(p, job) || may(p, "machines", "token", uuid))) return WITHHELD_TOKEN;
+    if (!machine || !OPEN_JOB_STATES.has(str(job.State))) return WITHHELD_TOKEN;
     const name = taskNameOf(job);
     const task = name === undefined ? undefined : objects.latest("tasks", name);
     const extra = Array.isArray(task?.ExtraClaims) ? (task.ExtraClaims as Claim[]) : [];
-    return deps.authn.tokenForJob(machine, extra, ttl).token;
+    const mayHave = ownJob(p, job) || (may(p, "machines", "token", uuid) && extra.every((claim) => holds(p, claim)));
+    return mayHave ? deps.authn.tokenForJob(machine, extra, ttl).token : WITHHELD_TOKEN;
   };
 
   const machineHeaders = (m: ModelObject): Record<string, string> => ({
@@ -100,6 +108,8 @@ export function jobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       const m = objects.find("machines", ask.Machine);
       if (!m || !may(p, "machines", "get", String(m.Uuid))) throw invalid("jobs", "", `Machine: machine ${quote(ask.Machine)} does not exist`);
       uuid = String(m.Uuid);
+      // Asking moves the machine (its Stage, BootEnv, Runnable): as any other write of it.
+      requireClaim(c, "machines", "update", uuid);
     }
     const answer: NextAnswer = await scheduler().next(uuid, ask.BootEnv);
     const headers = machineHeaders(answer.machine);

@@ -15,7 +15,7 @@ const items = (list: unknown): string[] => (typeof list === "string" ? list.spli
 const claimsOf = (obj: ModelObject | undefined): Claim[] => (Array.isArray(obj?.ExtraClaims) ? (obj.ExtraClaims as Claim[]) : []);
 
 /** Whether `p` holds everything `claim` grants. */
-function holds(p: Principal, claim: Claim): boolean {
+export function holds(p: Principal, claim: Claim): boolean {
   const specific = typeof claim.Specific === "string" ? claim.Specific.trim() : "*";
   return items(claim.Scope).every((scope) => items(claim.Action).every((action) => allows(p.claims, scope, action as Action, specific)));
 }

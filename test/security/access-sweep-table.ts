@@ -211,7 +211,8 @@ function jobRows(target: string, job: (f: Fixtures) => string, may: readonly Who
     { op: "PATCH /jobs/{key}", target, may, params, body: () => [{ op: "test", path: "/State", value: "created" }, { op: "replace", path: "/State", value: "running" }] },
     // Nobody replaces a job: who may see it gets 405, the others the refusal they always get.
     { op: "PUT /jobs/{key}", target, may, status: put405, params, body: () => ({ State: "finished" }) },
-    { op: "DELETE /jobs/{key}", target, may: ADMIN, params },
+    // The admin may delete jobs, but not a machine's open job (its task would be skipped): 409.
+    { op: "DELETE /jobs/{key}", target, may: ADMIN, status: Object.fromEntries(ADMIN.map((w) => [w, 409])) as Partial<Record<Who, number>>, params },
   ];
 }
 
