@@ -413,6 +413,22 @@ describe.skipIf(!BUSYBOX || !CURL)("socle-agent under busybox sh with curl", () 
     }
   });
 
+  test("a log the server refuses for good (404: the job was deleted) is dropped, not resent forever: the job still ends", async () => {
+    const server = fake();
+    server.addTask("orphaned", [script("orphaned", "echo one; echo two")]);
+    server.logRefusal = 404;
+    try {
+      const r = await runAgent(server, t());
+      expect(r.code).toBe(0);
+      const [job] = [...server.jobs.values()];
+      expect([job!.state, job!.exitState]).toEqual(["finished", "complete"]);
+      expect(server.logEvents.every((e) => e.status === 404)).toBe(true);
+      expect(server.logEvents.length).toBeLessThan(5);
+    } finally {
+      server.stop();
+    }
+  });
+
   test("marking running: a 409 (someone else took the job) means ask again", async () => {
     const server = fake();
     server.addTask("t", [script("s", "echo ran")]);

@@ -61,6 +61,8 @@ export class FakeSocle {
   beforePatch: ((job: FakeJob) => void) | undefined;
   /** Runs after a PATCH is applied; a Response returned replaces the answer (e.g. a lost answer). */
   afterPatch: ((job: FakeJob) => Response | undefined) | undefined;
+  /** When set, every log PUT is answered with this status (the job deleted, its token revoked...). */
+  logRefusal: number | undefined;
   /** Longest long poll it grants, in seconds. */
   waitCap = 10;
   port = 0;
@@ -258,6 +260,10 @@ export class FakeSocle {
     const offset = Number(req.headers.get("socle-log-offset"));
     const held = job.log.length;
     const event = (status: number) => this.logEvents.push({ time: Date.now(), offset, status, text: this.logText(job) });
+    if (this.logRefusal !== undefined) {
+      event(this.logRefusal);
+      return json(this.logRefusal, { Messages: ["refused by the test"] });
+    }
     if (!Number.isInteger(offset) || offset < 0) return json(400, { Messages: ["bad Socle-Log-Offset"] });
     if (offset > held) {
       event(409);
