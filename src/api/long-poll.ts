@@ -18,7 +18,7 @@ import { badRequest } from "../model/errors.ts";
 import { formatDuration, parseDuration } from "../model/duration.ts";
 
 /** Longest wait a client may ask for; longer ones are cut to this. */
-export const MAX_WAIT_MS = 10 * 60_000;
+const MAX_WAIT_MS = 10 * 60_000;
 
 /**
  * The wait a `Prefer` header asks for, in ms (clamped to MAX_WAIT_MS), or undefined when it asks
@@ -112,13 +112,6 @@ export class ObjectWaiters {
         if (woken) for (const w of [...woken]) w("change");
       });
     });
-  }
-
-  /** Waiters now, over every object. */
-  get size(): number {
-    let n = 0;
-    for (const s of this.waiting.values()) n += s.size;
-    return n;
   }
 
   private unsubscribeNow(): void {

@@ -33,13 +33,18 @@ export function isElf(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
 }
 
+/** A view of a 64-bit little-endian ELF file (the only kind Socle reads); `fail` says why not. */
+export function elf64View(bytes: Uint8Array, fail: (why: string) => never): DataView {
+  if (bytes.length < 64 || !isElf(bytes)) fail("not an ELF file");
+  if (bytes[4] !== 2 || bytes[5] !== 1) fail("not a 64-bit little-endian ELF file");
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 export function parseElfDynamic(bytes: Uint8Array, what = "file"): ElfDynamic {
   const fail = (why: string): never => {
     throw new Error(`elf: ${what}: ${why}`);
   };
-  if (bytes.length < 64 || !isElf(bytes)) fail("not an ELF file");
-  if (bytes[4] !== 2 || bytes[5] !== 1) fail("not a 64-bit little-endian ELF file");
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dv = elf64View(bytes, fail);
   const u64 = (off: number) => Number(dv.getBigUint64(off, true));
   const machine = dv.getUint16(0x12, true);
   const phoff = u64(0x20);

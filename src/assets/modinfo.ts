@@ -2,6 +2,8 @@
 // read straight from the ELF file (the job depmod does for modules.dep, which Debian's kernel
 // packages do not ship). Pure over bytes; 64-bit little-endian ELF only (x86-64 and arm64).
 
+import { elf64View } from "./elf.ts";
+
 export interface ModInfo {
   /** Module names this one needs (underscored, as the kernel spells them). */
   depends: string[];
@@ -18,9 +20,7 @@ export function parseModinfo(bytes: Uint8Array, what = "module"): ModInfo {
   const fail = (why: string): never => {
     throw new Error(`modinfo: ${what}: ${why}`);
   };
-  if (bytes.length < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) fail("not an ELF file");
-  if (bytes[4] !== 2 || bytes[5] !== 1) fail("not a 64-bit little-endian ELF file");
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dv = elf64View(bytes, fail);
   const shoff = Number(dv.getBigUint64(0x28, true));
   const shentsize = dv.getUint16(0x3a, true);
   const shnum = dv.getUint16(0x3c, true);

@@ -18,8 +18,8 @@ export interface WorkflowLookup {
   task(name: string): ModelObject | undefined;
 }
 
-export const STAGE_PREFIX = "stage:";
-export const BOOTENV_PREFIX = "bootenv:";
+const STAGE_PREFIX = "stage:";
+const BOOTENV_PREFIX = "bootenv:";
 
 /** What an entry of a machine's Tasks list is. */
 export type TaskEntry = { kind: "stage"; name: string } | { kind: "bootenv"; name: string } | { kind: "task"; name: string };

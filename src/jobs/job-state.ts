@@ -41,7 +41,7 @@ export const EXIT_STATES_OF: Readonly<Record<JobState, readonly string[]>> = {
 };
 
 /** The fields a client writes; every other field of a job is the server's. */
-export const JOB_CLIENT_FIELDS: ReadonlySet<string> = new Set(["State", "ExitState"]);
+const JOB_CLIENT_FIELDS: ReadonlySet<string> = new Set(["State", "ExitState"]);
 const IGNORED: ReadonlySet<string> = new Set<string>(SERVER_SET_FIELDS);
 
 const isState = (v: unknown): v is JobState => typeof v === "string" && (JOB_STATES as readonly string[]).includes(v);

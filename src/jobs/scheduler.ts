@@ -36,7 +36,7 @@ import type { Change, ModelObject } from "../model/object.ts";
 import { SocleError, conflict, invalid, notFound } from "../model/errors.ts";
 import { applyPatch } from "../model/json-patch.ts";
 import { jsonEqual } from "../model/json-schema.ts";
-import { OPEN_JOB_STATES, jobs as JOBS } from "../model/schemas/jobs.ts";
+import { ENDED_JOB_STATES, OPEN_JOB_STATES, jobs as JOBS } from "../model/schemas/jobs.ts";
 import { quote } from "../model/validate.ts";
 import { bootEnvOf } from "../model/prefs.ts";
 import { taskNameOf } from "./actions.ts";
@@ -90,7 +90,6 @@ class Moved extends Error {}
 
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
-const ENDED = new Set(["finished", "failed"]);
 
 /** Whether `job` is machine `m`'s current job: its CurrentJob, recording the entry at CurrentTask. */
 function isCurrent(m: ModelObject, job: ModelObject): boolean {
@@ -225,7 +224,7 @@ export class JobScheduler {
   /** Store a new job of machine `m` for `entry`. */
   private record(m: ModelObject, entry: string, fields: Record<string, unknown>): Promise<ModelObject> {
     const now = this.now().toISOString();
-    const ended = ENDED.has(str(fields.State));
+    const ended = ENDED_JOB_STATES.has(str(fields.State));
     const job = JOBS.prepare({
       Machine: m.Uuid,
       Task: entry,
@@ -350,7 +349,7 @@ export class JobScheduler {
     const cutoff = now.getTime() - days * 86_400_000;
     let n = 0;
     for (const listed of this.objects.store.list("jobs")) {
-      if (!ENDED.has(str(listed.State)) || listed.Archived === true) continue;
+      if (!ENDED_JOB_STATES.has(str(listed.State)) || listed.Archived === true) continue;
       const ended = Date.parse(str(listed.EndTime));
       if (!Number.isFinite(ended) || ended >= cutoff) continue;
       const uuid = str(listed.Uuid);

@@ -14,6 +14,8 @@ export const JOB_STATES = ["created", "running", "failed", "finished", "incomple
 export type JobState = (typeof JOB_STATES)[number];
 /** States a job may still leave: the scheduler hands the same job out again while one is current. */
 export const OPEN_JOB_STATES: ReadonlySet<string> = new Set(["created", "running", "incomplete"]);
+/** States a job never leaves. */
+export const ENDED_JOB_STATES: ReadonlySet<string> = new Set(JOB_STATES.filter((s) => !OPEN_JOB_STATES.has(s)));
 
 export const EXIT_STATES = ["", "complete", "stop", "poweroff", "reboot", "incomplete", "failed"] as const;
 
