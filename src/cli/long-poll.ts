@@ -44,7 +44,9 @@ export async function awaitChange(
   waitMs: number,
   signal?: AbortSignal,
 ): Promise<{ changed: boolean; now: Watched }> {
-  const wait = Math.max(1, Math.min(waitMs, MAX_POLL_WAIT_MS));
+  // Whole seconds, rounded up (RFC 7240 counts the wait in seconds): a wait computed from a
+  // deadline (999 ms left) asks for the second it means, not a spelling that depends on timing.
+  const wait = Math.min(Math.max(1000, Math.ceil(waitMs / 1000) * 1000), MAX_POLL_WAIT_MS);
   const started = Date.now();
   const headers: Record<string, string> = held.etag ? { "If-None-Match": held.etag, Prefer: `wait=${formatDuration(wait)}` } : {};
   const r = await api.exchange("GET", path, { headers, accept: [304], timeoutMs: wait + ANSWER_SLACK_MS, ...(signal ? { signal } : {}) });
