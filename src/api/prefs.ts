@@ -22,6 +22,15 @@ export class PrefsService {
     return this.get()[name] ?? "";
   }
 
+  /**
+   * A token lifetime pref (knownTokenTimeout, userTokenTimeout, unknownTokenTimeout) in seconds,
+   * never more than maxTokenTtl; the pref's default when the stored value is unusable.
+   */
+  tokenTtl(name: string): number {
+    const seconds = (n: string) => Number(this.value(n)) || Number(defaultPrefs()[n]);
+    return Math.min(seconds(name), seconds("maxTokenTtl"));
+  }
+
   /** Validate the whole input first; either every pref changes or none does. */
   async set(input: unknown): Promise<Record<string, string>> {
     const changes = validatePrefs(input);

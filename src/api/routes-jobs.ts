@@ -67,18 +67,13 @@ export function jobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return p;
   };
 
-  const tokenTtl = (): number => {
-    const max = Number(deps.prefs.value("maxTokenTtl")) || 86_400;
-    return Math.min(Number(deps.prefs.value("knownTokenTimeout")) || 3600, max);
-  };
-
   /**
    * The token of job `job` for caller `p`, while the job is open: the machine itself, or a user who
    * may get the machine's token and holds every claim the task adds (a job token is no way around
    * one's own claims). An ended job's token is withheld: a machine cannot mint fresh tokens from
    * its history.
    */
-  const jobToken = (p: Principal, job: ModelObject, ttl = tokenTtl()): string => {
+  const jobToken = (p: Principal, job: ModelObject, ttl = deps.prefs.tokenTtl("knownTokenTimeout")): string => {
     const uuid = str(job.Machine);
     const machine = objects.latest("machines", uuid);
     if (!machine || !OPEN_JOB_STATES.has(str(job.State))) return WITHHELD_TOKEN;

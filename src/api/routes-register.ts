@@ -233,7 +233,7 @@ function startFields(deps: ApiDeps, log: Logger): ModelObject {
 }
 
 /** A machine-scoped token for `m`, for the known-machine lifetime. */
-const machineToken = (deps: ApiDeps, m: ModelObject): string => deps.authn.tokenForMachine(m, Number(deps.prefs.value("knownTokenTimeout")) || 3600).token;
+const machineToken = (deps: ApiDeps, m: ModelObject): string => deps.authn.tokenForMachine(m, deps.prefs.tokenTtl("knownTokenTimeout")).token;
 
 /**
  * Register the machine posting `input` from `remote`, as `who` allows (see the header comment).
@@ -358,7 +358,7 @@ function ticketOf(c: Context<ApiEnv>, deps: ApiDeps, limiter: RegistrationLimite
   try {
     expiresAt = peekToken(token).exp * 1000;
   } catch {
-    expiresAt = Date.now() + (Number(deps.prefs.value("unknownTokenTimeout")) || 600) * 1000;
+    expiresAt = Date.now() + deps.prefs.tokenTtl("unknownTokenTimeout") * 1000;
   }
   return limiter.ticket(token, expiresAt);
 }

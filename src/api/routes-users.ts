@@ -22,9 +22,7 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { objects, authn, prefs } = deps;
 
   const ttlOf = (c: Parameters<typeof intParam>[0], model: string, fallbackPref: string) => {
-    const max = Number(prefs.value("maxTokenTtl")) || 86_400;
-    const fallback = Math.min(Number(prefs.value(fallbackPref)) || 3600, max);
-    const ttl = intParam(c, "ttl", model, fallback, max);
+    const ttl = intParam(c, "ttl", model, prefs.tokenTtl(fallbackPref), prefs.tokenTtl("maxTokenTtl"));
     if (ttl === 0) throw invalid(model, "", `ttl: must be at least 1 second`);
     return ttl;
   };
