@@ -28,7 +28,7 @@ import { DEFAULT_BODY_LIMIT, errorResponse, json, jsonWithEtag, readBytes, readJ
 import { WITHHELD_TOKEN } from "./routes-render.ts";
 import { holds } from "./task-claims.ts";
 import { SocleError, badRequest, conflict, invalid, notFound } from "../model/errors.ts";
-import type { ModelObject } from "../model/object.ts";
+import { fieldString, type ModelObject } from "../model/object.ts";
 import type { Claim, Principal } from "../auth/claims.ts";
 import { quote } from "../model/validate.ts";
 import { resolveParams } from "../model/params.ts";
@@ -41,7 +41,7 @@ const ASK_FIELDS = ["Machine", "BootEnv"] as const;
 const TEXT = "text/plain; charset=utf-8";
 const DEFAULT_LOG_MAX = 16 * 1024 * 1024;
 
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
+const str = fieldString;
 
 export function jobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { objects } = deps;

@@ -4,7 +4,7 @@
 // itself runs in a render worker (src/render/render-pool.ts), which builds `it` from this input
 // and asks for parameters and tokens through RenderHost.
 
-import type { ModelObject } from "../model/object.ts";
+import { fieldString, fieldStrings, type ModelObject } from "../model/object.ts";
 import { resolveParams, type ParamReveal, type Resolved } from "../model/params.ts";
 import { RenderError, type RenderHost, type RenderInput } from "../render/index.ts";
 import type { BootData } from "./boot-data.ts";
@@ -59,8 +59,8 @@ export interface RenderRequest {
   record(used: readonly string[]): void;
 }
 
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+const str = fieldString;
+const strs = fieldStrings;
 
 /** How the machine (or its absence) is named in error messages. */
 export function describeTarget(machine: ModelObject | undefined, env: ModelObject): string {

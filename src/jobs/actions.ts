@@ -6,7 +6,7 @@
 // line ends in paths; names are plain names).
 // Pure: the render itself is the caller's (the API asks the boot core).
 
-import type { ModelObject } from "../model/object.ts";
+import { fieldString, type ModelObject } from "../model/object.ts";
 import { invalid } from "../model/errors.ts";
 import { quote } from "../model/validate.ts";
 import { parseEntry } from "./expand.ts";
@@ -26,7 +26,7 @@ export interface Action {
   Content: string;
 }
 
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
+const str = fieldString;
 
 /** The task job `job` runs, or undefined for a recorded stage: or bootenv: step. */
 export function taskNameOf(job: ModelObject): string | undefined {

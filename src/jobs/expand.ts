@@ -8,7 +8,7 @@
 // web of shared prerequisites costs its size, not the number of its paths. Pure: it reads objects
 // through the lookup and changes nothing.
 
-import type { ModelObject } from "../model/object.ts";
+import { fieldStrings, type ModelObject } from "../model/object.ts";
 import { invalid } from "../model/errors.ts";
 import { quote } from "../model/validate.ts";
 
@@ -30,7 +30,7 @@ export function parseEntry(entry: string): TaskEntry {
   return { kind: "task", name: entry };
 }
 
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+const strings = fieldStrings;
 
 /** The Tasks list of workflow `name`. Throws a ValidationError (422) naming what is missing or cyclic. */
 export function expandWorkflow(name: string, look: WorkflowLookup): string[] {

@@ -12,7 +12,7 @@
 //   Runnable true clears PendingBootEnv: the operator's word wins.
 // Pure: reads workflows, stages and tasks through the lookup, returns the object to store.
 
-import type { ModelObject } from "../model/object.ts";
+import { fieldString, type ModelObject } from "../model/object.ts";
 import { invalid } from "../model/errors.ts";
 import { quote } from "../model/validate.ts";
 import { jsonEqual } from "../model/json-schema.ts";
@@ -22,7 +22,7 @@ export type Actor = "client" | "server";
 
 const SERVER_FIELDS = ["Tasks", "WorkflowComplete", "CurrentJob", "PendingBootEnv"] as const;
 
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
+const str = fieldString;
 
 /**
  * The machine to store when `next` replaces `before` (undefined: a create). Throws a

@@ -32,7 +32,7 @@
 // are removed at start and every hour, and their jobs marked Archived.
 
 import type { Logger } from "../log/logger.ts";
-import type { Change, ModelObject } from "../model/object.ts";
+import { fieldString, fieldStrings, type Change, type ModelObject } from "../model/object.ts";
 import { SocleError, conflict, invalid, notFound } from "../model/errors.ts";
 import { applyPatch } from "../model/json-patch.ts";
 import { jsonEqual } from "../model/json-schema.ts";
@@ -88,8 +88,8 @@ const POSITION = ["Workflow", "Stage", "BootEnv", "Tasks", "CurrentTask", "Curre
 /** The machine moved under the walk: start over. */
 class Moved extends Error {}
 
-const str = (v: unknown): string => (typeof v === "string" ? v : "");
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+const str = fieldString;
+const strs = fieldStrings;
 
 /** Whether `job` is machine `m`'s current job: its CurrentJob, recording the entry at CurrentTask. */
 function isCurrent(m: ModelObject, job: ModelObject): boolean {

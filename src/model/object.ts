@@ -12,6 +12,12 @@ export interface ObjectMeta {
 /** Any stored object: plain JSON with PascalCase fields. */
 export type ModelObject = { [field: string]: unknown };
 
+/** A field read as a string: "" when it is not one (objects are JSON from disk and clients). */
+export const fieldString = (v: unknown): string => (typeof v === "string" ? v : "");
+
+/** A field read as a list of strings: its string entries, [] when it is not a list. */
+export const fieldStrings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
 export type ChangeAction = "create" | "update" | "delete";
 
 /** One change, as published on the store's feed and the API's event stream. */
