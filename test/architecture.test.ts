@@ -25,7 +25,7 @@ const ALLOWED: Record<string, string[]> = {
   http: ["boot", "model", "log"],
   adapters: ["dhcp", "boot", "store", "model", "log"],
   jobs: ["model", "store", "auth", "log"],
-  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs"],
+  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http"],
   cli: ["config", "log", "model", "assets"],
 };
 

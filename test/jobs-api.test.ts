@@ -221,6 +221,18 @@ describe("a machine walks a workflow with a fake agent", () => {
     expect(text).toBe("line1\nline2\nline3\nno offset: at the end\nx");
     expect(got.headers.get("socle-log-length")).toBe(String(text.length));
     expect(got.headers.get("content-type")).toContain("text/plain");
+    // A follower asks for what it lacks; an agent resuming asks for the length alone.
+    const tail = await s.req("GET", `/api/v3/jobs/${first}/log`, { auth: a.auth, headers: { Range: "bytes=12-" } });
+    expect(tail.status).toBe(206);
+    expect(tail.headers.get("content-range")).toBe(`bytes 12-${text.length - 1}/${text.length}`);
+    expect(await tail.text()).toBe(text.slice(12));
+    const past = await s.req("GET", `/api/v3/jobs/${first}/log`, { auth: a.auth, headers: { Range: `bytes=${text.length}-` } });
+    expect(past.status).toBe(416);
+    expect(past.headers.get("socle-log-length")).toBe(String(text.length));
+    const head = await s.req("HEAD", `/api/v3/jobs/${first}/log`, { auth: a.auth });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("socle-log-length")).toBe(String(text.length));
+    expect(await head.text()).toBe("");
   });
 
   test("finished: EndTime set; an ended job changes no more", async () => {

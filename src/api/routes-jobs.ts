@@ -35,6 +35,7 @@ import { resolveParams } from "../model/params.ts";
 import type { TokenIssuer } from "../boot/core.ts";
 import type { JobScheduler, NextAnswer } from "../jobs/scheduler.ts";
 import { OPEN_JOB_STATES } from "../model/schemas/jobs.ts";
+import { parseRange, type RangeAnswer } from "../http/range.ts";
 import { type Action, actionLines, actionSpecs, assertRequiredParams, taskNameOf, type ActionSpec } from "../jobs/actions.ts";
 
 const ASK_FIELDS = ["Machine", "BootEnv"] as const;
@@ -244,8 +245,19 @@ export function jobRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const job = visibleJob(c, c.req.param("key"));
     const uuid = String(job.Uuid);
     if (job.Archived === true) throw new SocleError("NotFound", "jobs", uuid, `the log of job ${quote(uuid)} was removed by retention (pref jobLogRetention)`);
-    const bytes = await scheduler().logs.read(uuid);
-    return new Response(bytes, { headers: { "Content-Type": TEXT, "Socle-Log-Length": String(bytes.length), "Cache-Control": "no-cache" } });
+    // HEAD is the length alone (an agent resuming asks for it); Range gives what a follower lacks.
+    const head = c.req.method === "HEAD";
+    let range: RangeAnswer = { kind: "full" };
+    const { bytes, length } = await scheduler().logs.slice(uuid, (size) => {
+      range = parseRange(c.req.header("range"), size);
+      if (head || range.kind === "unsatisfiable") return undefined;
+      return range.kind === "partial" ? { start: range.start, end: range.end } : { start: 0 };
+    });
+    const headers: Record<string, string> = { "Content-Type": TEXT, "Socle-Log-Length": String(length), "Accept-Ranges": "bytes", "Cache-Control": "no-cache" };
+    const r = range as RangeAnswer;
+    if (r.kind === "unsatisfiable") return new Response(null, { status: 416, headers: { ...headers, "Content-Range": `bytes */${length}` } });
+    if (r.kind === "partial") return new Response(head ? null : bytes, { status: 206, headers: { ...headers, "Content-Range": `bytes ${r.start}-${r.end - 1}/${length}` } });
+    return new Response(head ? null : bytes, { headers });
   });
 
   app.put("/api/v3/jobs/:key/log", async (c) => {

@@ -16,7 +16,7 @@
 // saying the rest was dropped; later appends are refused ("full"). Appends to one job's log are
 // made one at a time (KeyedQueue); the length is the file's size, read under that queue.
 
-import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, open, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { checkUuid } from "../model/validate.ts";
 import { invalid } from "../model/errors.ts";
@@ -78,15 +78,32 @@ export class JobLogs {
   }
 
   /** The log (empty when the job has none yet). */
-  read(uuid: string): Promise<Uint8Array> {
+  async read(uuid: string): Promise<Uint8Array> {
+    return (await this.slice(uuid, () => ({ start: 0 }))).bytes;
+  }
+
+  /**
+   * The bytes of the log that `want(length)` asks for (from `start` to `end`, exclusive; to the
+   * end of the log without one; none for undefined), with the log's length, read in one step:
+   * a reader following a growing log gets only what is new.
+   */
+  slice(uuid: string, want: (length: number) => { start: number; end?: number } | undefined): Promise<{ bytes: Uint8Array; length: number }> {
     const path = this.pathOf(uuid);
     return this.queue.run(path, async () => {
-      try {
-        return new Uint8Array(await readFile(path));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return new Uint8Array(0);
-        throw err;
+      const length = await sizeOf(path);
+      const range = want(length);
+      if (!range || length === 0) return { bytes: new Uint8Array(0), length };
+      const end = Math.min(range.end ?? length, length);
+      const bytes = new Uint8Array(Math.max(0, end - range.start));
+      if (bytes.length > 0) {
+        const fh = await open(path, "r");
+        try {
+          await fh.read(bytes, 0, bytes.length, range.start);
+        } finally {
+          await fh.close();
+        }
       }
+      return { bytes, length };
     });
   }
 
