@@ -73,7 +73,7 @@ test.skipIf(!CURL || !SH)("a stage of a file and a script runs to WorkflowComple
   const machine = await must("GET", `/machines/${m.uuid}`);
   expect(machine.WorkflowComplete).toBe(true);
   const jobs = (await must("GET", `/jobs?Machine=Eq(${m.uuid})`)) as Array<Record<string, string>>;
-  const tasks = jobs.filter((j) => !j.Task.startsWith("stage:"));
+  const tasks = jobs.filter((j) => !(j.Task ?? "").startsWith("stage:"));
   expect(tasks.map((j) => `${j.Task} ${j.State} ${j.ExitState}`).sort()).toEqual(["read-file finished complete", "write-file finished complete"]);
   const read = tasks.find((j) => j.Task === "read-file")!;
   const log = await (await s.req("GET", `/api/v3/jobs/${read.Uuid}/log`)).text();
