@@ -354,9 +354,10 @@ export class ObjectService {
 
   private others(prefix: string, key: string): ModelObject[] {
     const pending = this.inflight.get(prefix);
+    const keyField = this.def(prefix).key;
     const out: ModelObject[] = [];
     for (const o of this.store.list(prefix)) {
-      const k = String(o[this.def(prefix).key]);
+      const k = String(o[keyField]);
       if (k === key || pending?.has(k)) continue;
       out.push(o);
     }
@@ -365,7 +366,10 @@ export class ObjectService {
   }
 
   private async commit(def: ModelDef, key: string, obj: ModelObject): Promise<ModelObject> {
-    const others = this.others(def.prefix, key);
+    // The other objects of the type, for the checks across them: none to gather for a type with
+    // no unique field and no overlap rule (jobs, tasks...), whose writes would otherwise cost a
+    // copy of the whole type each.
+    const others = hasCrossChecks(def) ? this.others(def.prefix, key) : [];
     const problems = uniqueConflicts(def, obj, others);
     if (def.prefix === "subnets") problems.push(...subnetConflicts(obj, others));
     if (def.prefix === "reservations") problems.push(...reservationProblems(obj, this.store.list("subnets")));
@@ -471,6 +475,11 @@ export class ObjectService {
     if (m?.get(key) === mark) m.delete(key);
     if (m && m.size === 0) this.inflight.delete(prefix);
   }
+}
+
+/** Whether a write of this type is checked against the other objects of its type (uniqueness, subnet overlap). */
+function hasCrossChecks(def: ModelDef): boolean {
+  return def.prefix === "subnets" || Object.entries(def.indexes).some(([f, idx]) => idx.unique && f !== def.key);
 }
 
 function missingRef(ref: Reference): string {
