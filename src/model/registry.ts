@@ -50,6 +50,20 @@ function valuesOf(idx: IndexDef, v: unknown): string[] {
 }
 
 /**
+ * The comparable values of field `f` of a stored object, computed once per object: stored objects
+ * are never changed in place (a write stores a new object), so every write that checks uniqueness
+ * against the stored ones does not normalise each of their MACs and addresses again.
+ */
+const storedValues = new WeakMap<ModelObject, Map<string, string[]>>();
+function storedValuesOf(o: ModelObject, f: string, idx: IndexDef): string[] {
+  let byField = storedValues.get(o);
+  if (!byField) storedValues.set(o, (byField = new Map()));
+  let v = byField.get(f);
+  if (!v) byField.set(f, (v = valuesOf(idx, o[f])));
+  return v;
+}
+
+/**
  * Unique-index collisions of `obj` with `others` (objects with the same key are skipped: that is
  * the object itself being updated). Empty values ("" Address) never collide; list indexes
  * (HardwareAddrs) collide on any shared element.
@@ -63,7 +77,7 @@ export function uniqueConflicts(def: ModelDef, obj: ModelObject, others: Iterabl
     if (o[def.key] === obj[def.key]) continue;
     for (const [f, idx, values] of mine) {
       if (values.size === 0) continue;
-      for (const v of valuesOf(idx, o[f])) {
+      for (const v of storedValuesOf(o, f, idx)) {
         if (values.has(v)) out.push(`${f}: ${quote(v)} is already used by ${def.model} ${quote(o[def.key])}`);
       }
     }
