@@ -19,3 +19,7 @@ declare module "*/discovery/socle-register" {
   const text: string;
   export default text;
 }
+declare module "*/agent/socle-agent" {
+  const text: string;
+  export default text;
+}

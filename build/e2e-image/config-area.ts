@@ -1,6 +1,6 @@
-// The e2e disk image's config area (partition 2, "socle-config", no filesystem): what a deploy
-// step writes there with dd and what the image's socle-image-config reads back. Plain text so a
-// shell can write it and a person can read it with `dd | strings`:
+// The e2e disk image's config area (the GPT partition named "socle-config", the second; no
+// filesystem): what a deploy step writes there with dd and what the image's socle-image-config
+// reads back. Plain text so a shell can write it and a person can read it with `dd | strings`:
 //
 //   RS_ENDPOINT=https://198.51.100.1:8092
 //   RS_UUID=5b0f...

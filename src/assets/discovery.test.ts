@@ -106,13 +106,13 @@ describe.skipIf(!HAVE)("discovery image from .deb files", () => {
 
   const opts = (arch: "amd64" | "arm64", out: string) => ({ arch, outDir: join(dir, out), cacheDir: join(dir, "cache"), kernelDeb: kernel, busyboxDeb: busybox, programDebs: arch === "arm64" ? arm64Debs : programDebs, log: () => {} });
 
-  test("the initramfs: busybox, /init, the registration script, modules after their dependencies (dash names too)", async () => {
+  test("the initramfs: busybox, /init, the registration script, the agent, modules after their dependencies (dash names too)", async () => {
     const img = await buildDiscoveryImage(opts("amd64", "amd64"));
     expect(img.built).toBe(true);
     expect(img.kernelVersion).toBe("6.1.0-test");
     expect(readFileSync(img.vmlinuz, "utf8")).toBe("KERNEL".repeat(1000));
     const list = names(readFileSync(img.initrd));
-    for (const n of ["bin/busybox", "bin/sh", "init", "etc/socle-register", "etc/udhcpc.script", "etc/modules.order"]) expect(list).toContain(n);
+    for (const n of ["bin/busybox", "bin/sh", "init", "etc/socle-register", "usr/bin/socle-agent", "etc/udhcpc.script", "etc/modules.order"]) expect(list).toContain(n);
     const order = ["failover", "net_failover", "virtio", "virtio_net", "nvme_core", "nvme"];
     expect(Buffer.from(Bun.zstdDecompressSync(readFileSync(img.initrd))).toString("latin1")).toContain(order.map((m) => `${m}.ko\n`).join(""));
     expect(list.filter((n) => n.startsWith("lib/modules/"))).toEqual(order.map((m) => `lib/modules/${m}.ko`));

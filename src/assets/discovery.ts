@@ -1,8 +1,9 @@
 // Socle's discovery image, per architecture: Debian's kernel, and an initramfs of Debian's static
 // busybox, Debian's curl with the shared libraries it loads, the kernel modules a server's NICs
-// and disks need, and Socle's /init and /etc/socle-register (beside this file). Built from Debian
-// packages (debian.ts); the initramfs is written here (cpio.ts), so the host needs apt-get and
-// dpkg-deb, nothing else.
+// and disks need, Socle's /init and /etc/socle-register (beside this file), and the machine agent
+// (assets/agent/socle-agent, as /usr/bin/socle-agent), which /init starts once registered. Built
+// from Debian packages (debian.ts); the initramfs is written here (cpio.ts), so the host needs
+// apt-get and dpkg-deb, nothing else.
 
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -17,6 +18,7 @@ import { programClosure } from "./program-closure.ts";
 import { replaceFile } from "./replace-file.ts";
 import initScript from "./discovery/init" with { type: "text" };
 import registerScript from "./discovery/socle-register" with { type: "text" };
+import agentScript from "../../assets/agent/socle-agent" with { type: "text" };
 
 /**
  * Modules loaded at boot, in this order (their dependencies first). A name this kernel lacks is
@@ -101,7 +103,7 @@ export async function buildDiscoveryImage(opts: DiscoveryOptions): Promise<Disco
   const stamp = join(stamps, `discovery-${arch}-${where}.inputs`);
   const digest = sha(
     [
-      String(BUILDER_VERSION), basename(kernelDeb), basename(busyboxDeb), DISCOVERY_MODULES.join(","), String(GZIP_KERNEL[arch]), sha(initScript), sha(registerScript),
+      String(BUILDER_VERSION), basename(kernelDeb), basename(busyboxDeb), DISCOVERY_MODULES.join(","), String(GZIP_KERNEL[arch]), sha(initScript), sha(registerScript), sha(agentScript),
       `zstd-${INITRD_ZSTD_LEVEL}`, JSON.stringify(DISCOVERY_PROGRAMS), ...programDebs.map((d) => basename(d)),
     ].join("\n"),
   );
@@ -156,6 +158,7 @@ export async function buildDiscoveryImage(opts: DiscoveryOptions): Promise<Disco
     { name: "bin/sh", type: "symlink", target: "busybox" },
     { name: "init", type: "file", data: new TextEncoder().encode(initScript), mode: 0o755 },
     { name: "etc/socle-register", type: "file", data: new TextEncoder().encode(registerScript), mode: 0o755 },
+    { name: "usr/bin/socle-agent", type: "file", data: new TextEncoder().encode(agentScript), mode: 0o755 },
     { name: "etc/udhcpc.script", type: "file", data: new TextEncoder().encode(UDHCPC_SCRIPT), mode: 0o755 },
     { name: "etc/modules.order", type: "file", data: new TextEncoder().encode(order.map((m) => `${m}.ko\n`).join("")) },
     ...order.map((m) => ({ name: `lib/modules/${m}.ko`, type: "file" as const, data: bytesOf.get(m)! })),

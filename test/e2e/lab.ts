@@ -2,7 +2,7 @@
 // own namespace names, Socle (`bun src/main.ts serve`) started inside the server namespace, and
 // the API called from there with curl (the API listens only inside the namespace).
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -88,6 +88,37 @@ export class LabSocle {
 
   get api(): string {
     return `https://${this.address}:8092`;
+  }
+
+  /** The server's process id (`ip netns exec` and `env` exec it: this is the server itself). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /**
+   * kill -9, as a crash or power loss of the server's host would stop it (no shutdown code runs).
+   * Its log so far is kept as socle.killed-<n>.log beside socle.log; start() runs it again on the
+   * same data dir and ports.
+   */
+  async kill9(): Promise<string> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) throw new Error("socle is not running");
+    p.kill("SIGKILL");
+    await p.exited;
+    let n = 1;
+    while (existsSync(join(this.work, `socle.killed-${n}.log`))) n++;
+    const kept = join(this.work, `socle.killed-${n}.log`);
+    renameSync(this.logFile, kept);
+    return kept;
+  }
+
+  /** The CLI (the same executable or `bun src/main.ts`) as a client of this server, from its namespace. */
+  async cli(...args: string[]): Promise<Ran> {
+    return sh([
+      "ip", "netns", "exec", this.ns, "env",
+      `SOCLE_ENDPOINT=${this.api}`, "SOCLE_USERNAME=admin", `SOCLE_PASSWORD=${ADMIN_PASSWORD}`, `SOCLE_CA_FILE=${join(this.dataDir, "pki", "ca.pem")}`,
+      ...this.command, ...args,
+    ], 60_000);
   }
 
   async start(timeoutMs = 30_000): Promise<void> {
