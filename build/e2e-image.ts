@@ -49,6 +49,8 @@ const USAGE = "usage: bun build/e2e-image.ts [--out DIR]";
 
 /** Raise when the layout changes in a way the inputs do not show. */
 const BUILDER_VERSION = 1;
+/** The files that decide the image's layout, hashed into its stamp. */
+const LAYOUT_SOURCES = [import.meta.path, join(import.meta.dir, "e2e-image/esp.ts"), join(import.meta.dir, "e2e-image/config-area.ts"), join(import.meta.dir, "../src/assets/gpt.ts")];
 const MIB_SECTORS = (1024 * 1024) / SECTOR;
 const CMDLINE = "console=tty0 console=ttyS0,115200 panic=10";
 const ZSTD_LEVEL = 19;
@@ -99,8 +101,11 @@ export async function buildE2eImage(opts: E2eImageOptions): Promise<E2eImage> {
   const agent = existsSync(agentPath) ? readFileSync(agentPath) : undefined;
   const kernel = readFileSync(disc.vmlinuz);
   const baseInitrd = readFileSync(disc.initrd);
+  // The builder's own sources count too: a change of the layout (GPT, ESP, config area) makes a
+  // new image without anyone remembering to bump BUILDER_VERSION.
+  const sources = LAYOUT_SOURCES.map((f) => sha(readFileSync(f)));
   const digest = sha(
-    [String(BUILDER_VERSION), sha(kernel), sha(baseInitrd), sha(initScript), sha(configScript), agent ? sha(agent) : "no-agent", CMDLINE, String(ZSTD_LEVEL), ...Object.values(debs).map((d) => basename(d))].join("\n"),
+    [String(BUILDER_VERSION), sha(kernel), sha(baseInitrd), sha(initScript), sha(configScript), agent ? sha(agent) : "no-agent", CMDLINE, String(ZSTD_LEVEL), ...sources, ...Object.values(debs).map((d) => basename(d))].join("\n"),
   );
   const stamp = join(outDir, ".inputs");
   const manifestPath = join(outDir, MANIFEST);
