@@ -89,19 +89,45 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   // machine-scope.ts): to `local`, as the last step of an install, so that the reboot boots the new
   // disk. It can only end network installs, never start one or choose what a machine boots. The
   // shipped installer templates call it; operators may too (machines update).
+  // It is a server write, so it is allowed while a Workflow is set (whose BootEnv is otherwise
+  // read-only): an install stage ends this way. The machine is then not Runnable until its agent
+  // reports from `local`, the installed system, where the workflow goes on.
   app.post("/api/v3/machines/:key/boot-local", async (c) => {
     const machine = visibleObject(c, objects, "machines", c.req.param("key"));
     const uuid = String(machine.Uuid);
     const p = requireClaim(c, "machines", "update", uuid);
-    const saved = await objects.patch("machines", uuid, [{ op: "replace", path: "/BootEnv", value: "local" }]);
+    const saved = await objects.update("machines", uuid, (m) => ({ ...m, BootEnv: "local" }));
     return json(objects.redact(objects.def("machines"), saved, secureAccess(p)));
   });
 
+  // A machine token for a machine: for an operator with the `token` claim (lifetime ?ttl=, by
+  // default knownTokenTimeout), and for the machine itself, which renews its own: the installed
+  // agent asks before half its token's life is gone (lifetime agentTokenTimeout, or a shorter
+  // ?ttl=). Socle-Token and Socle-Token-Ttl repeat the token and its lifetime for a shell client.
   app.get("/api/v3/machines/:key/token", (c) => {
     const machine = visibleObject(c, objects, "machines", c.req.param("key"));
     const uuid = String(machine.Uuid);
-    requireClaim(c, "machines", "token", uuid);
-    const ttl = ttlOf(c, "machines", "knownTokenTimeout");
-    return tokenBody({ Machine: uuid }, authn.tokenForMachine(machine, ttl), ttl);
+    const p = principalOf(c);
+    const self = p.kind === "machine" && p.name === uuid;
+    if (!self) requireClaim(c, "machines", "token", uuid);
+    const agentTtl = Number(prefs.value("agentTokenTimeout")) || 2592000;
+    const ttl = self ? intParam(c, "ttl", "machines", agentTtl, agentTtl) : ttlOf(c, "machines", "knownTokenTimeout");
+    if (ttl === 0) throw invalid("machines", uuid, "ttl: must be at least 1 second");
+    const t = authn.tokenForMachine(machine, ttl);
+    const res = tokenBody({ Machine: uuid }, t, ttl);
+    res.headers.set("Socle-Token", t.token);
+    res.headers.set("Socle-Token-Ttl", String(ttl));
+    return res;
+  });
+
+  // Ends every token issued for this machine (its Secret changes): a machine that left the
+  // rack, or whose installed system's agent token is in the wrong hands. A new token comes from
+  // GET .../token (operators) or a new install.
+  app.post("/api/v3/machines/:key/revoke", async (c) => {
+    const machine = visibleObject(c, objects, "machines", c.req.param("key"));
+    const uuid = String(machine.Uuid);
+    const p = requireClaim(c, "machines", "update", uuid);
+    const saved = await objects.update("machines", uuid, (m) => ({ ...m, Secret: generateSecret() }));
+    return json(objects.redact(objects.def("machines"), saved, secureAccess(p)));
   });
 }

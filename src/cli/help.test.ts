@@ -38,7 +38,7 @@ test("the table has the verbs the CLI promises", () => {
   // Jobs are made by the scheduler: no generic create, update or patch.
   expect(paths.filter((p) => p.startsWith("jobs ")).sort()).toEqual(["jobs actions", "jobs create", "jobs destroy", "jobs exists", "jobs list", "jobs log", "jobs show"]);
   const more = [
-    "machines set", "machines params", "machines wait", "machines runnable", "profiles params", "users token", "users password",
+    "machines set", "machines params", "machines wait", "machines runnable", "machines token", "machines revoke", "profiles params", "users token", "users password",
     "prefs list", "prefs set", "info", "pki ca", "version", "completion",
     ...["files", "isos"].flatMap((a) => ["list", "upload", "download", "delete"].map((v) => `${a} ${v}`)),
   ];

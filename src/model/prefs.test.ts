@@ -21,6 +21,7 @@ describe("prefs", () => {
       defaultStage: "",
       unknownTokenTimeout: "600",
       knownTokenTimeout: "3600",
+      agentTokenTimeout: "2592000",
       userTokenTimeout: "3600",
       maxTokenTtl: "86400",
       jobLogMaxBytes: "16777216",
@@ -37,7 +38,7 @@ describe("prefs", () => {
     const e = rejected({ defaultBootenv: "x", logLevel: "debug" });
     expect(e.toJSON()).toMatchObject({ Model: "prefs", Key: "defaultBootenv", Code: 422 });
     expect(e.messages[0]).toBe(
-      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, userTokenTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, bindMachineFiles',
+      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, agentTokenTimeout, userTokenTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, bindMachineFiles',
     );
   });
   test("values are checked; nothing is partial", () => {

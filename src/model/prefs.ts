@@ -58,6 +58,12 @@ export const PREFS: Record<string, PrefDef> = {
     description: "Lifetime in seconds of the token given to a known machine",
     check: seconds,
   },
+  agentTokenTimeout: {
+    default: "2592000",
+    description:
+      "Lifetime in seconds of the token an installed system's agent keeps (it.GenerateAgentToken); the agent renews it at half its lifetime, so only a machine off for longer loses it (socle machines revoke ends it at once). Not bounded by maxTokenTtl",
+    check: seconds,
+  },
   userTokenTimeout: {
     default: "3600",
     description: "Default lifetime in seconds of a user's API token",
@@ -65,7 +71,7 @@ export const PREFS: Record<string, PrefDef> = {
   },
   maxTokenTtl: {
     default: "86400",
-    description: "Longest lifetime in seconds any token may be issued for",
+    description: "Longest lifetime in seconds of any token issued (except the installed agent's, agentTokenTimeout)",
     check: seconds,
   },
   jobLogMaxBytes: {

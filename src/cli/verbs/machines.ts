@@ -1,6 +1,7 @@
 // Machine extras: `machines params <key> [--aggregate]`,
 // `machines set <key> param <name> to <json-value>`, `machines runnable <key> true|false`, and
-// `machines wait <key> <field> <value> [--timeout 10m]`.
+// `machines wait <key> <field> <value> [--timeout 10m]`, `machines token <key> [--ttl S]` and
+// `machines revoke <key>`.
 
 import { formatDuration, parseDuration } from "../../model/duration.ts";
 import { jsonEqual } from "../../model/json-schema.ts";
@@ -9,7 +10,7 @@ import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { awaitChange, fetchObject } from "../long-poll.ts";
 import { findType } from "../types.ts";
-import { boolFlag, parseVerbArgs } from "../verb-args.ts";
+import { boolFlag, countFlag, parseVerbArgs } from "../verb-args.ts";
 import { usageOf, type VerbSpec } from "../verb-spec.ts";
 
 const PARAMS: VerbSpec = {
@@ -50,7 +51,41 @@ const WAIT: VerbSpec = {
   run: machineWait,
 };
 
-export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET, RUNNABLE, WAIT];
+const TOKEN: VerbSpec = {
+  path: ["machines", "token"],
+  synopsis: "<key>",
+  flags: [{ name: "ttl", kind: "value", placeholder: "seconds" }],
+  summary: "a token for the machine (e.g. a new RS_TOKEN for its agent's /etc/socle/agent.env)",
+  run: machineToken,
+};
+
+const REVOKE: VerbSpec = {
+  path: ["machines", "revoke"],
+  synopsis: "<key>",
+  flags: [],
+  summary: "end every token issued for the machine (its agent's too)",
+  run: machineRevoke,
+};
+
+export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET, RUNNABLE, WAIT, TOKEN, REVOKE];
+
+async function machineToken(ctx: VerbContext, args: string[]): Promise<number> {
+  const usage = usageOf(TOKEN);
+  const { pos, flags } = parseVerbArgs(args, TOKEN, { min: 1, max: 1 });
+  const query = new URLSearchParams();
+  const ttl = countFlag(flags.get("ttl"), usage);
+  if (ttl === 0) throw new UsageError(`--ttl: invalid number "0" (expected seconds > 0)\nusage: ${usage}`);
+  if (ttl !== undefined) query.set("ttl", String(ttl));
+  ctx.print(await ctx.api().request("GET", keyPath("machines", pos[0] as string, "token"), { query }));
+  return 0;
+}
+
+async function machineRevoke(ctx: VerbContext, args: string[]): Promise<number> {
+  const { pos } = parseVerbArgs(args, REVOKE, { min: 1, max: 1 });
+  await ctx.api().request("POST", keyPath("machines", pos[0] as string, "revoke"));
+  ctx.io.out(`Every token of machine ${pos[0]} is revoked`);
+  return 0;
+}
 
 async function machineParams(ctx: VerbContext, args: string[]): Promise<number> {
   const { pos, flags } = parseVerbArgs(args, PARAMS, { min: 1, max: 1 });
