@@ -32,6 +32,7 @@ import { DhcpServer } from "./dhcp/server.ts";
 import { createDhcpHandler } from "./dhcp/handler.ts";
 import { BootCore } from "./boot/core.ts";
 import { chainSources, directorySource, embeddedAssetFiles, embeddedSource } from "./boot/file-sources.ts";
+import { agentFacts, agentFileEntries } from "./assets/agent-files.ts";
 import type { FileFacts, FileSource } from "./boot/file-source.ts";
 import { createStoreBootData } from "./adapters/boot-data.ts";
 import { startHttpServer } from "./http/server.ts";
@@ -131,6 +132,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       apiPin: publicKeyPin(tls.certPem),
       // ...and the CA (it.CaCert), written to a file for curl --cacert.
       caCert: tls.caCertPem ?? selfSignedRoot(tls.certPem),
+      agent: agentFacts(),
       cipher,
       renderDeadlineMs: cfg.renderDeadlineMs,
       data: bootData,
@@ -183,11 +185,12 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     });
 
     // The static boot files: the operator's files, then the assets embedded in the binary (or,
-    // from source, obtained into assets/boot/ by `npm install`). The API reads them to report
-    // missing kernels (BootEnv Available); TFTP and HTTP serve rendered files before them.
+    // from source, obtained into assets/boot/ by `npm install`), then the agent an installed
+    // system fetches (socle/agent/). The API reads them to report missing kernels (BootEnv
+    // Available); TFTP and HTTP serve rendered files before them.
     const operatorFiles = join(cfg.dataDir, "files");
     const embedded = await embeddedAssetFiles("boot", { assetsDir: opts.assetsDir });
-    const bootFiles = chainSources(directorySource(operatorFiles), embeddedSource(embedded));
+    const bootFiles = chainSources(directorySource(operatorFiles), embeddedSource(embedded), embeddedSource(agentFileEntries()));
 
     try {
       api = startApiServer({

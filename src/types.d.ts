@@ -23,3 +23,11 @@ declare module "*/agent/socle-agent" {
   const text: string;
   export default text;
 }
+declare module "*/agent/socle-agent.service" {
+  const text: string;
+  export default text;
+}
+declare module "*/agent/socle-agent.init" {
+  const text: string;
+  export default text;
+}

@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
+import { agentFacts } from "../src/assets/agent-files.ts";
 import { buildContentLayer } from "../src/content/layer.ts";
 import { SHIPPED_FILES } from "../src/content/shipped.ts";
 import type { ModelObject } from "../src/model/object.ts";
@@ -24,6 +25,7 @@ const API = "https://198.51.100.1:8092";
 const GOLDEN_CA = "-----BEGIN CERTIFICATE-----\nR29sZGVuQ0FHb2xkZW5DQUdvbGRlbkNBR29sZGVuQ0FHb2xkZW5DQUdvbGRlbkNB\nR29sZGVuQ0E=\n-----END CERTIFICATE-----\n";
 const GOLDEN_PIN = "sha256//R29sZGVuUGluR29sZGVuUGluR29sZGVuUGluR29sZGVuUGk=";
 const TOKEN = "golden-token.eyJzdWIiOiJnb2xkZW4ifQ.c2lnbmF0dXJl";
+const AGENT_TOKEN = "golden-agent-token.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl";
 const MACHINE = {
   Uuid: "3f1c2a9e-5b7d-4e21-9c11-0a1b2c3d4e5f",
   Name: "golden",
@@ -115,6 +117,8 @@ function renderEnv(env: ModelObject, machineParams: Record<string, unknown>): Re
       return resolved.has(n);
     },
     generateToken: () => TOKEN,
+    generateAgentToken: () => AGENT_TOKEN,
+    agent: agentFacts(),
   });
   const files = new Map<string, { path: string; output: string }>();
   for (const t of env.Templates as BootTemplate[]) {
@@ -258,7 +262,14 @@ describe("rendered content", () => {
     expect(ud.autoinstall.identity.password).toBe(SAMPLE_PARAMS["provisioner-default-password-hash"]);
     expect(ud.autoinstall.ssh["authorized-keys"]).toEqual(Object.values(SAMPLE_PARAMS["access-keys"] as object));
     expect(ud.autoinstall["late-commands"][0]).toBe(`mkdir -p /etc/socle && printf '%b' '${GOLDEN_CA.trim().replaceAll("\n", "\\n")}\\n' > /etc/socle/ca.pem`);
-    expect(ud.autoinstall["late-commands"][1]).toContain(`Bearer ${TOKEN}`);
+    // The agent goes into the installed system: a base64 script (no quoting to get wrong) with the
+    // agent's own token; then the switch to local, with the short-lived machine token.
+    const agentCmd = /^curtin in-target --target=\/target -- sh -c "echo ([A-Za-z0-9+/=]+) \| base64 -d \| sh"$/.exec(ud.autoinstall["late-commands"][1]);
+    expect(agentCmd).not.toBeNull();
+    const script = atob(agentCmd![1]!);
+    expect(script).toContain(`'RS_TOKEN=${AGENT_TOKEN}'`);
+    expect(script).toContain("'RS_BOOTENV=local'");
+    expect(ud.autoinstall["late-commands"][2]).toContain(`Bearer ${TOKEN}`);
     expect(YAML.parse(out("ubuntu-24.04", "meta-data"))).toEqual({ "instance-id": MACHINE.Uuid, "local-hostname": "golden" });
     expect(YAML.parse(out("talos", "config")).machine.install.disk).toBe("/dev/sda");
   });
@@ -316,10 +327,12 @@ describe("rendered content", () => {
       provisionerURL: PROVISIONER,
       apiURL: API,
       apiPin: GOLDEN_PIN,
-    caCert: GOLDEN_CA,
+      caCert: GOLDEN_CA,
       param: () => undefined,
       paramExists: () => false,
       generateToken: () => TOKEN,
+      generateAgentToken: () => AGENT_TOKEN,
+      agent: agentFacts(),
     });
     expect(engine.render("common-hostname.tmpl", ctx)).toBe("rack-4-node-7");
   });

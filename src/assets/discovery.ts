@@ -18,7 +18,8 @@ import { programClosure } from "./program-closure.ts";
 import { replaceFile } from "./replace-file.ts";
 import initScript from "./discovery/init" with { type: "text" };
 import registerScript from "./discovery/socle-register" with { type: "text" };
-import agentScript from "../../assets/agent/socle-agent" with { type: "text" };
+import { AGENT_FILES } from "./agent-files.ts";
+const agentScript = AGENT_FILES.get("socle-agent")!;
 
 /**
  * Modules loaded at boot, in this order (their dependencies first). A name this kernel lacks is

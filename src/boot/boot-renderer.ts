@@ -11,7 +11,7 @@ import type { ModelObject } from "../model/object.ts";
 import { SocleError, invalid } from "../model/errors.ts";
 import type { ParamReveal } from "../model/params.ts";
 import { SECURE_MARKER, isEnvelope, isSecureParamDef, openedValue, type ParamCipher, type ParamOwner } from "../model/secure-params.ts";
-import { RenderError, type RenderPool, type RenderTarget } from "../render/index.ts";
+import { RenderError, type AgentFacts, type RenderPool, type RenderTarget } from "../render/index.ts";
 import type { BootData } from "./boot-data.ts";
 import { registryName, type EnvTemplate } from "./env-templates.ts";
 import { missingRequired, renderRequest, type ContextInput, type RenderRequest } from "./render-context.ts";
@@ -23,6 +23,8 @@ export interface RendererOptions {
   apiPort: number | (() => number);
   apiPin?: string;
   caCert?: string;
+  /** it.Agent (absent: no agent files known). */
+  agent?: AgentFacts;
   /** Without it, a render that needs a sealed value fails naming it. */
   cipher?: ParamCipher;
 }
@@ -77,8 +79,8 @@ export class BootRenderer {
   private readonly pathParams: ParamReveal = this.previewParams(() => false);
 
   private base() {
-    const { data, httpPort, apiPort, apiPin, caCert } = this.opts;
-    return { data, httpPort, apiPort: typeof apiPort === "function" ? apiPort() : apiPort, apiPin: apiPin ?? "", caCert: caCert ?? "" };
+    const { data, httpPort, apiPort, apiPin, caCert, agent } = this.opts;
+    return { data, httpPort, apiPort: typeof apiPort === "function" ? apiPort() : apiPort, apiPin: apiPin ?? "", caCert: caCert ?? "", agent };
   }
 }
 

@@ -20,7 +20,7 @@ import type { ModelObject } from "../model/object.ts";
 import { invalid } from "../model/errors.ts";
 import type { ParamReveal } from "../model/params.ts";
 import type { ParamCipher, ParamOwner } from "../model/secure-params.ts";
-import { RenderPool, baseUrl } from "../render/index.ts";
+import { RenderPool, baseUrl, type AgentFacts } from "../render/index.ts";
 import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
 import type { BootData } from "./boot-data.ts";
 import { BootRenderer, type RenderCall } from "./boot-renderer.ts";
@@ -50,6 +50,8 @@ export interface BootCoreOptions {
   apiPin?: string;
   /** The PEM of the API certificate's CA for it.CaCert; "" or absent when unknown. */
   caCert?: string;
+  /** The agent files installers fetch, for it.Agent (src/assets/agent-files.ts agentFacts). */
+  agent?: AgentFacts;
   /** Deepest include nesting (default 16). */
   maxIncludeDepth?: number;
   /** The longest one render may run, in milliseconds (default 2000). */

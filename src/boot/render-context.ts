@@ -6,7 +6,7 @@
 
 import { fieldString, fieldStrings, type ModelObject } from "../model/object.ts";
 import { resolveParams, type ParamReveal, type Resolved } from "../model/params.ts";
-import { RenderError, type RenderHost, type RenderInput } from "../render/index.ts";
+import { NO_AGENT, RenderError, type AgentFacts, type RenderHost, type RenderInput } from "../render/index.ts";
 import type { BootData } from "./boot-data.ts";
 import { bootEnvOf } from "../model/prefs.ts";
 
@@ -35,6 +35,8 @@ export interface ContextInput {
   apiPin: string;
   /** it.CaCert: the PEM of the CA that signed the API certificate ("" when unknown). */
   caCert: string;
+  /** it.Agent: the agent files an installer fetches (absent: none known). */
+  agent?: AgentFacts;
   /** undefined: GenerateToken is an error (paths are rendered without a client). */
   tokens: TokenIssuer | undefined;
   /** Filled with each parameter it.param() returned, by name. */
@@ -105,15 +107,21 @@ export function renderRequest(c: ContextInput): RenderRequest {
     apiPort: c.apiPort,
     apiPin: c.apiPin,
     caCert: c.caCert,
+    agent: c.agent ?? NO_AGENT,
     target: describeTarget(machine, env),
     tokens: c.tokens !== undefined,
     params: c.eagerParams ? values() : undefined,
   };
   const host: RenderHost = {
     params: values,
-    token() {
-      if (!c.tokens) throw new RenderError("runtime", "GenerateToken() is not available here (file paths are rendered without a client)");
+    token(kind) {
+      const fn = kind === "agent" ? "GenerateAgentToken" : "GenerateToken";
+      if (!c.tokens) throw new RenderError("runtime", `${fn}() is not available here (file paths are rendered without a client)`);
       const prefs = data.prefs();
+      if (kind === "agent") {
+        if (!machine) throw new RenderError("runtime", "GenerateAgentToken() needs a known machine (an unknown machine registers first)");
+        return c.tokens.machine(str(machine.Uuid), prefs.agentTokenTimeout);
+      }
       return machine ? c.tokens.machine(str(machine.Uuid), prefs.knownTokenTimeout) : c.tokens.registration(prefs.unknownTokenTimeout);
     },
   };

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { TemplateEngine } from "./engine.ts";
+import { NO_AGENT } from "./context.ts";
 import { checkTemplate } from "./compile.ts";
 import { RenderError, missingParam } from "./render-error.ts";
 import { envView, formatMac, hexAddress, machineView, renderContext, baseUrl } from "./views.ts";
@@ -22,6 +23,8 @@ function ctx(overrides: Partial<Parameters<typeof renderContext>[0]> = {}) {
     },
     paramExists: (name) => name in params,
     generateToken: () => "tok",
+    generateAgentToken: () => "agent-tok",
+    agent: NO_AGENT,
     ...overrides,
   });
 }

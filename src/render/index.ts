@@ -8,4 +8,4 @@ export { checkTemplate, compileTemplate } from "./compile.ts";
 export { RenderError, missingParam, type RenderErrorKind, type RenderFrame } from "./render-error.ts";
 export { baseUrl, envView, formatMac, hexAddress, machineView, renderContext, type ContextParts, type EnvFields, type MacFormat, type MachineFields } from "./views.ts";
 export { strictView } from "./strict.ts";
-export type { EnvView, MachineView, RenderContext } from "./context.ts";
+export { NO_AGENT, type AgentFacts, type EnvView, type MachineView, type RenderContext } from "./context.ts";

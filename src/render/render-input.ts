@@ -3,7 +3,7 @@
 // host, the server's thread, when a template first needs them: the resolved parameters (unless
 // sent along) and a token (issued with the caller's rights, never inside the worker).
 
-import type { RenderContext } from "./context.ts";
+import type { AgentFacts, RenderContext } from "./context.ts";
 import type { TemplateEngine } from "./engine.ts";
 import { RenderError, missingParam } from "./render-error.ts";
 import { baseUrl, envView, machineView, renderContext, type EnvFields, type MachineFields } from "./views.ts";
@@ -20,6 +20,8 @@ export interface RenderInput {
   apiPin: string;
   /** it.CaCert (context.ts). */
   caCert: string;
+  /** it.Agent (context.ts). */
+  agent: AgentFacts;
   /** Who the render is for, in error messages: `machine "n1"`, `unknown machines (bootenv "x")`. */
   target: string;
   /** Whether GenerateToken() may ask for a token (false for file paths, rendered without a client). */
@@ -28,12 +30,18 @@ export interface RenderInput {
   params?: Array<[string, unknown]>;
 }
 
+/** Which token a template asked for: GenerateToken() or GenerateAgentToken(). */
+export type TokenKind = "machine" | "agent";
+
 /** What only the server's thread can answer. */
 export interface RenderHost {
   /** Resolved parameter values (machine -> profiles -> global -> default). */
   params(): Array<[string, unknown]>;
-  /** A machine token, or for unknown machines a registration token. */
-  token(): string;
+  /**
+   * "machine": a machine token, or for unknown machines a registration token; "agent": the
+   * installed agent's long-lived machine token (known machines only).
+   */
+  token(kind: TokenKind): string;
 }
 
 /** A template to render: a registered one by name, or text (a path, a preview's Contents) under a label. */
@@ -50,6 +58,11 @@ export function contextOf(engine: TemplateEngine, input: RenderInput, host: Rend
   const resolved = () => (params ??= new Map(host.params()));
   const env = input.env;
   let ctx: RenderContext;
+  const token = (kind: TokenKind) => {
+    const fn = kind === "agent" ? "GenerateAgentToken" : "GenerateToken";
+    if (!input.tokens) throw new RenderError("runtime", `${fn}() is not available here (file paths are rendered without a client)`);
+    return host.token(kind);
+  };
   const envV = envView(env, provisionerURL, () => engine.renderSource(`${env.Name}/BootParams`, env.BootParams, ctx));
   ctx = renderContext({
     machine: input.machine ? machineView(input.machine, provisionerURL) : undefined,
@@ -59,6 +72,7 @@ export function contextOf(engine: TemplateEngine, input: RenderInput, host: Rend
     apiURL: baseUrl("https", input.serverAddress, input.apiPort),
     apiPin: input.apiPin,
     caCert: input.caCert,
+    agent: input.agent,
     param(name: string) {
       if (typeof name !== "string") throw new RenderError("runtime", `it.param needs a parameter name, got ${typeof name}`);
       const p = resolved();
@@ -72,10 +86,8 @@ export function contextOf(engine: TemplateEngine, input: RenderInput, host: Rend
       return p.get(name);
     },
     paramExists: (name: string) => resolved().has(name),
-    generateToken() {
-      if (!input.tokens) throw new RenderError("runtime", "GenerateToken() is not available here (file paths are rendered without a client)");
-      return host.token();
-    },
+    generateToken: () => token("machine"),
+    generateAgentToken: () => token("agent"),
   });
   return ctx;
 }

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { WORKER_ENTRIES } from "../../build/compile.ts";
+import { NO_AGENT } from "./context.ts";
 import { RenderError } from "./render-error.ts";
 import { RenderPool } from "./render-pool.ts";
 import type { RenderHost, RenderInput } from "./render-input.ts";
@@ -22,6 +23,7 @@ const input = (over: Partial<RenderInput> = {}): RenderInput => ({
   serverAddress: "198.51.100.1",
   apiPin: "",
   caCert: "",
+  agent: NO_AGENT,
   httpPort: 8091,
   apiPort: 8092,
   target: 'machine "n1"',

@@ -1,7 +1,7 @@
 // The pieces of the render context that are pure spelling: a machine's MAC in each loader's
 // notation, its address in pxelinux hex, and the Machine and Env views templates read.
 
-import type { EnvView, MachineView, RenderContext } from "./context.ts";
+import type { AgentFacts, EnvView, MachineView, RenderContext } from "./context.ts";
 import { RenderError } from "./render-error.ts";
 import { strictView } from "./strict.ts";
 
@@ -102,6 +102,8 @@ export interface ContextParts {
   param(name: string): unknown;
   paramExists(name: string): boolean;
   generateToken(): string;
+  generateAgentToken(): string;
+  agent: AgentFacts;
 }
 
 /** The `it` of a render: a strict view, so a misspelt field is an error naming it. */
@@ -117,6 +119,8 @@ export function renderContext(p: ContextParts): RenderContext {
     param: (name: string) => p.param(name),
     ParamExists: (name: string) => p.paramExists(name),
     GenerateToken: () => p.generateToken(),
+    GenerateAgentToken: () => p.generateAgentToken(),
+    Agent: strictView({ Url: `${p.provisionerURL}/${p.agent.Path}`, Sha256: strictView({ ...p.agent.Sha256 }, "it.Agent.Sha256"), Unit: p.agent.Unit }, "it.Agent"),
     get BootParams(): string {
       return p.env.BootParams;
     },

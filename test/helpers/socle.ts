@@ -18,6 +18,14 @@ export const ADMIN_PASSWORD = "correct-horse-battery";
  */
 export const API_ONLY = ["--disable-dhcp", "--disable-binl", "--disable-tftp", "--disable-static"];
 
+/** A loopback port that was free a moment ago (for flags that take a port, like --static-port). */
+export function freePort(): number {
+  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = probe.port!;
+  probe.stop(true);
+  return port;
+}
+
 export interface TestSocle {
   socle: Socle;
   base: string;

@@ -16,7 +16,7 @@ import { createStoreBootData, type StoreBootData } from "../../src/adapters/boot
 import { BootCore } from "../../src/boot/core.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { startTftpServer, type TftpServer } from "../../src/tftp/server.ts";
-import { secureParamCipher, startTestSocle, type TestSocle } from "../helpers/socle.ts";
+import { freePort, secureParamCipher, startTestSocle, type TestSocle } from "../helpers/socle.ts";
 
 const MAC = "52:54:00:0b:00:01";
 const MACHINE_ADDRESS = "127.0.0.2";
@@ -32,13 +32,6 @@ let tftpCore: BootCore;
 let tftpData: StoreBootData;
 const tftpLines: string[] = [];
 
-/** A port that was free a moment ago (the file server's port must be given as a flag). */
-function freePort(): number {
-  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = probe.port!;
-  probe.stop(true);
-  return port;
-}
 
 async function curl(from: string, url: string): Promise<{ exit: number; status: number; body: string; stderr: string }> {
   const p = Bun.spawn(["curl", "-sS", "--max-time", "20", "--interface", from, "-o", "-", "-w", "\n%{http_code}", url], { stdout: "pipe", stderr: "pipe" });
