@@ -197,3 +197,26 @@ describe("ObjectService and Secure params", () => {
     expect(store.list("machines").some((o) => o.Name === "n4")).toBe(false);
   });
 });
+
+describe("ObjectService uniqueness by index", () => {
+  test("writes made beside the service (the store itself: registration, DHCP) count; deletes and renames free values; concurrent creates get one winner", async () => {
+    const store = new MemoryStore();
+    await store.open();
+    const objects = new ObjectService(store);
+    const a = await objects.create("machines", { Name: "a", HardwareAddrs: ["52:54:00:00:10:01"] });
+    // Now the index exists; this write goes round the service.
+    await store.put("machines", "u-beside", { ...a, Uuid: "u-beside", Name: "beside", HardwareAddrs: ["52:54:00:00:10:02"] });
+    const refused = (await objects.create("machines", { Name: "c", HardwareAddrs: ["52:54:00:00:10:02"] }).catch((e) => e)) as SocleError;
+    expect(refused).toBeInstanceOf(SocleError);
+    expect(JSON.stringify(refused.toJSON())).toContain('HardwareAddrs: \\"52:54:00:00:10:02\\" is already used by machines \\"u-beside\\"');
+    await store.delete("machines", "u-beside");
+    await objects.create("machines", { Name: "c", HardwareAddrs: ["52:54:00:00:10:02"] });
+    await objects.patch("machines", String(a.Uuid), [{ op: "replace", path: "/Name", value: "a2" }]);
+    await objects.create("machines", { Name: "a", HardwareAddrs: [] });
+    const both = await Promise.allSettled([
+      objects.create("machines", { Name: "x1", HardwareAddrs: ["52:54:00:00:10:09"] }),
+      objects.create("machines", { Name: "x2", HardwareAddrs: ["52:54:00:00:10:09"] }),
+    ]);
+    expect(both.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+  });
+});

@@ -21,6 +21,7 @@ import type { ModelObject } from "../model/object.ts";
 import { SocleError, conflict, invalid, notFound } from "../model/errors.ts";
 import { MODELS, modelFor } from "../model/registry.ts";
 import { uniqueConflicts, subnetConflicts, reservationProblems } from "../model/registry.ts";
+import { UniqueIndex } from "../model/unique-index.ts";
 import { applyPatch } from "../model/json-patch.ts";
 import { parseQuery, runQuery } from "../model/query.ts";
 import { UNDELETABLE } from "../content/builtins.ts";
@@ -88,12 +89,15 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 export class ObjectService {
   private readonly inflight = new Map<string, Map<string, { obj: ModelObject | null }>>();
   private readonly cipher: ParamCipher | undefined;
+  /** Per type with unique fields, once a write of it has needed one. */
+  private readonly uniqueIndexes = new Map<string, UniqueIndex>();
 
   constructor(
     readonly store: Store,
     private readonly opts: ObjectServiceOptions = {},
   ) {
     this.cipher = opts.cipher;
+    store.subscribe((c) => this.uniqueIndexes.get(c.Type)?.set(c.Key, c.Action === "delete" ? undefined : c.Object));
   }
 
   def(prefix: string): ModelDef {
@@ -352,6 +356,28 @@ export class ObjectService {
     return this.store.get(prefix, key);
   }
 
+  /**
+   * Unique values `obj` would share: with the stored objects (by the type's UniqueIndex, built on
+   * first use and kept by the store's change feed) that no write in flight replaces, and with the
+   * writes in flight (what they will store).
+   */
+  private uniqueProblems(def: ModelDef, key: string, obj: ModelObject): string[] {
+    let index = this.uniqueIndexes.get(def.prefix);
+    if (!index) {
+      index = new UniqueIndex(def);
+      for (const o of this.store.list(def.prefix)) index.set(String(o[def.key]), o);
+      this.uniqueIndexes.set(def.prefix, index);
+    }
+    const pending = this.inflight.get(def.prefix);
+    const problems = index.conflicts(obj, key, (k) => pending?.has(k) === true);
+    if (pending) {
+      const writes = [...pending].filter(([k, mark]) => k !== key && mark.obj).map(([, mark]) => mark.obj!);
+      problems.push(...uniqueConflicts(def, obj, writes));
+    }
+    return problems;
+  }
+
+  /** Every other object of the type as the next write sees it (writes in flight count). */
   private others(prefix: string, key: string): ModelObject[] {
     const pending = this.inflight.get(prefix);
     const keyField = this.def(prefix).key;
@@ -369,9 +395,8 @@ export class ObjectService {
     // The other objects of the type, for the checks across them: none to gather for a type with
     // no unique field and no overlap rule (jobs, tasks...), whose writes would otherwise cost a
     // copy of the whole type each.
-    const others = hasCrossChecks(def) ? this.others(def.prefix, key) : [];
-    const problems = uniqueConflicts(def, obj, others);
-    if (def.prefix === "subnets") problems.push(...subnetConflicts(obj, others));
+    const problems = hasCrossChecks(def) ? this.uniqueProblems(def, key, obj) : [];
+    if (def.prefix === "subnets") problems.push(...subnetConflicts(obj, this.others(def.prefix, key)));
     if (def.prefix === "reservations") problems.push(...reservationProblems(obj, this.store.list("subnets")));
     if (problems.length > 0) throw conflict(def.model, key, problems);
     const bad = typeProblems(def.prefix, key, obj, {

@@ -43,24 +43,11 @@ export function indexValueKey(kind: IndexDef["kind"] | undefined, v: unknown): s
   return v;
 }
 
-function valuesOf(idx: IndexDef, v: unknown): string[] {
+/** The comparable values of one field's value under its index (a list index: one per element). */
+export function indexValuesOf(idx: IndexDef, v: unknown): string[] {
   const list = idx.kind === "list" ? (Array.isArray(v) ? v : []) : [v];
   const kind = idx.kind === "list" ? idx.element : idx.kind;
   return list.map((x) => indexValueKey(kind, x)).filter((x): x is string => x !== undefined);
-}
-
-/**
- * The comparable values of field `f` of a stored object, computed once per object: stored objects
- * are never changed in place (a write stores a new object), so every write that checks uniqueness
- * against the stored ones does not normalise each of their MACs and addresses again.
- */
-const storedValues = new WeakMap<ModelObject, Map<string, string[]>>();
-function storedValuesOf(o: ModelObject, f: string, idx: IndexDef): string[] {
-  let byField = storedValues.get(o);
-  if (!byField) storedValues.set(o, (byField = new Map()));
-  let v = byField.get(f);
-  if (!v) byField.set(f, (v = valuesOf(idx, o[f])));
-  return v;
 }
 
 /**
@@ -71,13 +58,13 @@ function storedValuesOf(o: ModelObject, f: string, idx: IndexDef): string[] {
 export function uniqueConflicts(def: ModelDef, obj: ModelObject, others: Iterable<ModelObject>): string[] {
   const unique = Object.entries(def.indexes).filter(([f, idx]) => idx.unique && f !== def.key);
   if (unique.length === 0) return [];
-  const mine = unique.map(([f, idx]) => [f, idx, new Set(valuesOf(idx, obj[f]))] as const);
+  const mine = unique.map(([f, idx]) => [f, idx, new Set(indexValuesOf(idx, obj[f]))] as const);
   const out: string[] = [];
   for (const o of others) {
     if (o[def.key] === obj[def.key]) continue;
     for (const [f, idx, values] of mine) {
       if (values.size === 0) continue;
-      for (const v of storedValuesOf(o, f, idx)) {
+      for (const v of indexValuesOf(idx, o[f])) {
         if (values.has(v)) out.push(`${f}: ${quote(v)} is already used by ${def.model} ${quote(o[def.key])}`);
       }
     }
