@@ -80,6 +80,19 @@ describe("machines CRUD", () => {
     expect(type.status).toBe(415);
     const big = await s.call("POST", "/api/v3/machines", { body: { Name: "big", Description: "x".repeat(5 * 1024 * 1024) } });
     expect(big.status).toBe(413);
+    // Chunked, with no Content-Length: stopped while streaming, past the limit.
+    const chunk = new TextEncoder().encode(" ".repeat(256 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (sent === 0) ctl.enqueue(new TextEncoder().encode('{"Name":"chunked","Description":"'));
+        if (sent++ < 24) ctl.enqueue(chunk);
+        else ctl.close();
+      },
+    });
+    const chunked = await s.req("POST", "/api/v3/machines", { raw: stream as unknown as Uint8Array });
+    expect(chunked.status).toBe(413);
+    expect((await s.call("GET", "/api/v3/machines/Name:chunked")).status).toBe(404);
   });
 
   test("duplicate names and MACs are 409", async () => {

@@ -399,10 +399,10 @@ async function verifyRole(cfg: VerifyInput): Promise<Check> {
 // ---- the driver (default namespace) ------------------------------------------------------------
 
 const args = process.argv.slice(2);
-function opt(name: string, def: number): number {
+function opt(name: string, def: number, min = 1): number {
   const i = args.indexOf(`--${name}`);
   const v = i >= 0 ? Number(args[i + 1]) : def;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`bench:jobs: --${name}: invalid value "${args[i + 1]}" (expected a positive whole number)`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`bench:jobs: --${name}: invalid value "${args[i + 1]}" (expected a whole number from ${min})`);
   return v;
 }
 
@@ -475,7 +475,7 @@ async function driverMain(): Promise<number> {
   const AGENTS = opt("agents", 1000);
   const TASKS = opt("tasks", 10);
   const LIMIT_S = opt("time-limit", 300);
-  const THINK_MS = args.includes("--think-ms") ? opt("think-ms", 1) : 0;
+  const THINK_MS = opt("think-ms", 0, 0);
   const traceSync = args.includes("--trace-sync");
   const pi = args.indexOf("--profile");
   const profileDir = pi >= 0 ? resolve(args[pi + 1] ?? "") : undefined;
