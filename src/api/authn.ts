@@ -51,10 +51,17 @@ export class Authenticator {
   }
 
   /** The principal behind a request, or a 401 SocleError. */
-  async authenticate(header: string | null, remote: string): Promise<Principal> {
+  async authenticate(header: string | null, remoteOf: string | (() => string)): Promise<Principal> {
     const creds = parseAuthorization(header);
     if (!creds) throw unauthorized("authentication required (Basic or Bearer)");
+    // The client's address, asked for only when a throttle or a log line needs it.
+    const remote = () => (typeof remoteOf === "string" ? remoteOf : remoteOf());
     if (creds.kind === "bearer") return this.authenticateToken(creds.token, remote);
+    return this.authenticateBasic(creds.user, creds.password, remote());
+  }
+
+  private async authenticateBasic(name: string, password: string, remote: string): Promise<Principal> {
+    const creds = { user: name, password };
     const gate = this.throttle.check(creds.user, remote, this.now());
     if (!gate.allowed) {
       const retry = `retry in ${Math.ceil(gate.retryAfterMs / 1000)} s`;
@@ -84,13 +91,13 @@ export class Authenticator {
   }
 
   /** A bearer token's principal; a user's claims resolved now. Any failure is the one 401. */
-  private authenticateToken(token: string, remote: string): Principal {
+  private authenticateToken(token: string, remote: () => string): Principal {
     let p: Principal;
     try {
       p = verifyToken(token, this.opts.serverKey, (kind, sub) => this.secretFor(kind, sub), this.now());
     } catch (err) {
       if (!(err instanceof SocleError) || err.type !== "Unauthorized") throw err;
-      this.opts.log.warn("token refused", { reason: err.message, remote });
+      this.opts.log.warn("token refused", { reason: err.message, remote: remote() });
       throw unauthorized(AUTHENTICATION_FAILED);
     }
     if (p.kind !== "user") return p;

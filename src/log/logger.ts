@@ -12,6 +12,8 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger for a subsystem ("dhcp", "api", ...), sharing level, format and sink. */
   child(subsystem: string): Logger;
+  /** Whether lines of `level` are written: fields that cost work to gather are skipped when not. */
+  enabled(level: LogLevel): boolean;
 }
 
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -47,6 +49,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       warn: (m, f) => emit("warn", m, f),
       error: (m, f) => emit("error", m, f),
       child: (sub) => build(sub),
+      enabled: (lvl) => RANK[lvl] >= RANK[level],
     };
   }
 }
@@ -60,6 +63,7 @@ export const nullLogger: Logger = {
   child() {
     return nullLogger;
   },
+  enabled: () => false,
 };
 
 function redact(fields: LogFields | undefined): LogFields | undefined {

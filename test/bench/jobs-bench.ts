@@ -2,12 +2,14 @@
 // at the same time, against one Socle server, over HTTPS with machine tokens, as real agents do.
 //
 //   bun test/bench/jobs-bench.ts [--agents 1000] [--tasks 10] [--time-limit 300] [--think-ms 0]
-//                                [--trace-sync] [--profile DIR]
+//                                [--new-conn] [--trace-sync] [--profile DIR]
 //
 // --think-ms: each agent waits about this long (0.5x-1.5x, at random) between GET actions and its
 //   first log chunk (the task's script running), and starts at a random point within it, so that
 //   agents do not move in lockstep; 0 (the default) is the worst case: all start at once and every
 //   agent calls back-to-back.
+// --new-conn: every request on a new connection (TCP and TLS handshake), as the real agent makes
+//   them (one curl per call); by default each agent keeps one keep-alive connection.
 // --trace-sync: `perf trace -s` of the server's fdatasync/fsync/write/openat/statx/close calls
 //   (all threads) during the load phase, summed per call.
 // --profile DIR: the server runs with Bun's --cpu-prof (+ its markdown summary), written to DIR
@@ -65,6 +67,8 @@ const AGENTS_PER_PROCESS = 50;
 interface Conn {
   endpoint: string;
   ca: string;
+  /** A new connection per request (--new-conn). */
+  newConn?: boolean;
 }
 
 interface SetupInput extends Conn {
@@ -156,6 +160,7 @@ class Client {
       body: opts.body,
       signal: AbortSignal.timeout(30_000),
       tls: { ca: this.conn.ca },
+      ...(this.conn.newConn ? { keepalive: false } : {}),
     } as RequestInit);
   }
   async json(method: string, path: string, body?: unknown): Promise<any> {
@@ -476,6 +481,7 @@ async function driverMain(): Promise<number> {
   const TASKS = opt("tasks", 10);
   const LIMIT_S = opt("time-limit", 300);
   const THINK_MS = opt("think-ms", 0, 0);
+  const NEW_CONN = args.includes("--new-conn");
   const traceSync = args.includes("--trace-sync");
   const pi = args.indexOf("--profile");
   const profileDir = pi >= 0 ? resolve(args[pi + 1] ?? "") : undefined;
@@ -530,7 +536,7 @@ async function driverMain(): Promise<number> {
     const procs = Math.ceil(AGENTS / AGENTS_PER_PROCESS);
     const loadText = () => loadavg().map((l) => l.toFixed(2)).join(" ");
     const loadBefore = loadText();
-    say(`${AGENTS} agents x ${TASKS} tasks${THINK_MS ? `, ${THINK_MS} ms per task script` : ""}; server pid ${pid} on CPU ${serverCpu}; ${procs} load processes of <= ${AGENTS_PER_PROCESS} agents on CPU ${clientCpu} (${cores} cores); time limit ${LIMIT_S} s`);
+    say(`${AGENTS} agents x ${TASKS} tasks${THINK_MS ? `, ${THINK_MS} ms per task script` : ""}${NEW_CONN ? ", a connection per request" : ""}; server pid ${pid} on CPU ${serverCpu}; ${procs} load processes of <= ${AGENTS_PER_PROCESS} agents on CPU ${clientCpu} (${cores} cores); time limit ${LIMIT_S} s`);
     const conn: Conn = { endpoint: `https://${SERVER_ADDR}:${API_PORT}`, ca: readFileSync(join(dataDir, "pki", "ca.pem"), "utf8") };
 
     let serial = 0;
@@ -556,7 +562,7 @@ async function driverMain(): Promise<number> {
     const goFile = join(work, "go");
     const deadline = Math.min(Date.now() + LIMIT_S * 1000, hardStop - 30_000);
     const agents = Array.from({ length: procs }, (_, i) =>
-      start("agents", { ...conn, machines: setup.machines.slice(i * AGENTS_PER_PROCESS, (i + 1) * AGENTS_PER_PROCESS), thinkMs: THINK_MS, goFile, deadline } satisfies AgentsInput),
+      start("agents", { ...conn, machines: setup.machines.slice(i * AGENTS_PER_PROCESS, (i + 1) * AGENTS_PER_PROCESS), thinkMs: THINK_MS, newConn: NEW_CONN, goFile, deadline } satisfies AgentsInput),
     );
     while (agents.some((a) => !a.proc.output().includes("READY")) && Date.now() < deadline) {
       if (agents.some((a) => a.proc.proc.exitCode !== null)) break;
@@ -680,11 +686,11 @@ async function driverMain(): Promise<number> {
     for (const l of serverErrors.slice(0, 5)) out(`  server: ${l.slice(0, 300)}`);
     const pass = checkOk && Math.max(load.ask.p99, load.log.p99) <= TARGET_P99_MS;
     out(
-      `target: p99 <= ${TARGET_P99_MS} ms with 1,000 agents (POST /jobs p99 ${ms(load.ask.p99)} ms, PUT log p99 ${ms(load.log.p99)} ms, ${AGENTS} agents${THINK_MS ? `, ${THINK_MS} ms think time` : ""}): ` +
+      `target: p99 <= ${TARGET_P99_MS} ms with 1,000 agents (POST /jobs p99 ${ms(load.ask.p99)} ms, PUT log p99 ${ms(load.log.p99)} ms, ${AGENTS} agents${THINK_MS ? `, ${THINK_MS} ms think time` : ""}${NEW_CONN ? ", a connection per request" : ""}): ` +
         `${pass ? "PASS" : "FAIL"}${AGENTS !== 1000 ? " (not the 1,000-agent run)" : ""}`,
     );
     out(
-      `JSON ${JSON.stringify({ agents: AGENTS, tasks: TASKS, thinkMs: THINK_MS, loadMs, setupMs: setup.setupMs, jobs, requests, errors, logBytes, agentsDone, load, solo, lags, serverCpuMs, clientCpuMs, tcpClient: t, tcpServer: st, rssKb, hwmKb, peakRssKb, disk: { all: all.bytes, store: storeDir.bytes, storeClosed: storeClosed.bytes, jobLogs: logs.bytes }, checkOk, pass })}`,
+      `JSON ${JSON.stringify({ agents: AGENTS, tasks: TASKS, thinkMs: THINK_MS, newConn: NEW_CONN, loadMs, setupMs: setup.setupMs, jobs, requests, errors, logBytes, agentsDone, load, solo, lags, serverCpuMs, clientCpuMs, tcpClient: t, tcpServer: st, rssKb, hwmKb, peakRssKb, disk: { all: all.bytes, store: storeDir.bytes, storeClosed: storeClosed.bytes, jobLogs: logs.bytes }, checkOk, pass })}`,
     );
     return checkOk ? 0 : 1;
   } finally {
