@@ -259,3 +259,31 @@ describe("access", () => {
     expect(r.text).not.toContain("hidden");
   });
 });
+
+describe("limits", () => {
+  test("attacker: a machine's token holds at most 8 waits at once; the 9th is 429 with Retry-After, at once; a freed slot is usable again", async () => {
+    const m = await newMachine();
+    const token = `Bearer ${(await s.call("GET", `/api/v3/machines/${m.Uuid}/token`)).body.Token}`;
+    const path = `/api/v3/machines/${m.Uuid}`;
+    const etag = await etagOf(path, token);
+    const aborts = Array.from({ length: 8 }, () => new AbortController());
+    const before = pendingLongPolls();
+    const held = aborts.map((a) => longPoll(path, etag, "30s", { auth: token, signal: a.signal }).catch(() => undefined));
+    await until(() => pendingLongPolls() === before + 8);
+    const ninth = await longPoll(path, etag, "30s", { auth: token });
+    expect(ninth.status).toBe(429);
+    expect(ninth.headers.get("retry-after")).toBe("1");
+    expect(ninth.text).toContain("at most 8");
+    expect(ninth.ms).toBeLessThan(2000);
+    // Without a wait (a plain GET, a 304 at once) nothing is limited.
+    expect((await longPoll(path, etag, "0s", { auth: token })).status).toBe(304);
+    aborts[0]!.abort();
+    await until(() => pendingLongPolls() === before + 7);
+    const again = longPoll(path, etag, "30s", { auth: token });
+    await until(() => pendingLongPolls() === before + 8);
+    await s.call("PATCH", path, { raw: '[{"op":"replace","path":"/Description","value":"freed"}]', type: "application/json-patch+json" });
+    expect((await again).status).toBe(200);
+    for (const a of aborts) a.abort();
+    await Promise.all(held);
+  });
+});

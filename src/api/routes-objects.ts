@@ -55,6 +55,8 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   // access is checked before the wait and again, from its credentials, before every answer after
   // it: a token revoked or a role taken away while waiting gets 401 or 404, never the object.
   const waiters = new ObjectWaiters(deps.store);
+  /** Long polls waiting now, per machine token (by machine Uuid). */
+  const waitsOf = new Map<string, number>();
   const getOne = async (c: Context<ApiEnv>) => {
     const prefix = c.req.param("type")!;
     const def = objects.def(prefix);
@@ -73,6 +75,16 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (ifNoneMatch === undefined || !noneMatchHits(ifNoneMatch, current.etag)) return objectAnswer(c, current);
     if (!wait) return notModified(current.etag);
 
+    // A machine's token may hold a few waits at once, not thousands: each holds a connection and
+    // a timer, and machine tokens travel in boot files over the provisioning network. (Users are
+    // operators: `socle machines wait` over a rack holds one per machine.)
+    const p = principalOf(c);
+    const who = p.kind === "machine" ? p.name : undefined;
+    const held = who === undefined ? 0 : (waitsOf.get(who) ?? 0);
+    if (who !== undefined && held >= MAX_MACHINE_WAITS) {
+      throw new SocleError("TooManyRequests", def.model, ref, `machine ${who} has ${held} long polls waiting already (at most ${MAX_MACHINE_WAITS}); retry in 1 s`);
+    }
+    if (who !== undefined) waitsOf.set(who, held + 1);
     const applied = preferenceApplied(wait);
     const deadline = Date.now() + wait;
     // From here on the object is looked up by its key: a rename must not make the wait follow
@@ -106,6 +118,12 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       const res = errorResponse(err);
       for (const [h, v] of Object.entries(applied)) res.headers.set(h, v);
       return res;
+    } finally {
+      if (who !== undefined) {
+        const left = (waitsOf.get(who) ?? 1) - 1;
+        if (left > 0) waitsOf.set(who, left);
+        else waitsOf.delete(who);
+      }
     }
   };
   app.get("/api/v3/:type/:key", getOne);
@@ -169,6 +187,9 @@ function objectAnswer(c: Context<ApiEnv>, o: { text: string; etag: string }, ext
   if (c.req.method === "HEAD") return new Response(null, { status: 200, headers });
   return new Response(o.text, { status: 200, headers: { "Content-Type": "application/json", ...headers } });
 }
+
+/** Long polls one machine's tokens may have waiting at once (its agent needs one). */
+export const MAX_MACHINE_WAITS = 8;
 
 function notModified(etag: string, extra: Record<string, string> = {}): Response {
   return new Response(null, { status: 304, headers: { ETag: etag, ...CACHE_HEADERS, ...extra } });
