@@ -44,7 +44,7 @@ beforeAll(async () => {
   await store.open();
   objects = new ObjectService(store);
   logs = new JobLogs(dir);
-  prefs = { defaultBootEnv: "local", jobLogRetention: "30" };
+  prefs = { defaultBootEnv: "local", jobLogRetention: "30", jobRetention: "180" };
   for (const Name of ["env-a", "env-b", "local"]) await objects.create("bootenvs", { Name });
   for (const Name of ["t1", "t2", "t3"]) await objects.create("tasks", { Name, Templates: [{ Name: "run", Contents: "true\n" }] });
   await objects.create("stages", { Name: "one", Tasks: ["t1"] });
@@ -185,6 +185,34 @@ describe("upkeep", () => {
     expect(await js.sweepLogs(new Date(clock.getTime() + 31 * 86_400_000))).toBeGreaterThanOrEqual(1);
     expect(store.get("jobs", id)?.Archived).toBe(true);
     expect(existsSync(logs.pathOf(id))).toBe(false);
+  });
+
+  test("sweepJobs: Archived jobs ended before jobRetention are deleted; the machine's current job and un-archived ones stay", async () => {
+    const js = scheduler();
+    const uuid = await machine("older", { Stage: "one" });
+    const r = (await js.next(uuid, "env-a")) as { job: ModelObject };
+    const id = String(r.job.Uuid);
+    await js.change(id, [{ op: "replace", path: "/State", value: "running" }]);
+    await js.change(id, [{ op: "replace", path: "/State", value: "finished" }]);
+    const later = (d: number) => new Date(clock.getTime() + d * 86_400_000);
+    const kept = () => store.get("jobs", id) !== undefined;
+    await js.sweepJobs(later(400));
+    expect(kept()).toBe(true); // not Archived yet
+    await js.sweepLogs(later(31));
+    expect(store.get("jobs", id)?.Archived).toBe(true);
+    // Still the machine's current job: kept, however old.
+    expect(store.get("machines", uuid)?.CurrentJob).toBe(id);
+    await js.sweepJobs(later(400));
+    expect(kept()).toBe(true);
+    await store.put("machines", uuid, { ...store.get("machines", uuid)!, CurrentJob: "", CurrentTask: -1 });
+    await js.sweepJobs(later(179));
+    expect(kept()).toBe(true);
+    prefs.jobRetention = "0";
+    await js.sweepJobs(later(4000));
+    expect(kept()).toBe(true);
+    prefs.jobRetention = "180";
+    expect(await js.sweepJobs(later(181))).toBeGreaterThanOrEqual(1);
+    expect(kept()).toBe(false);
   });
 
   test("a machine deleted: its jobs and logs go (start() follows the feed)", async () => {

@@ -29,7 +29,8 @@
 // the offset acknowledged, so no acknowledged log byte is lost; an operator sets Runnable to run
 // the task anew. Jobs of machines that no longer exist are removed with their logs, at start and
 // whenever a machine is deleted. Logs of jobs that ended longer ago than the jobLogRetention pref
-// are removed at start and every hour, and their jobs marked Archived.
+// are removed at start and every hour, and their jobs marked Archived; Archived jobs that ended
+// longer ago than the jobRetention pref are deleted (never a machine's current job).
 
 import type { Logger } from "../log/logger.ts";
 import { fieldString, fieldStrings, type Change, type ModelObject } from "../model/object.ts";
@@ -63,7 +64,7 @@ export interface JobObjects {
 export interface SchedulerOptions {
   objects: JobObjects;
   logs: JobLogs;
-  /** The prefs now (defaultBootEnv, jobLogRetention). */
+  /** The prefs now (defaultBootEnv, jobLogRetention, jobRetention). */
   prefs: () => Readonly<Record<string, string>>;
   log: Logger;
   now?: () => Date;
@@ -124,7 +125,10 @@ export class JobScheduler {
     for (const job of orphans) await this.queue.run(str(job.Machine), () => this.dropJob(str(job.Uuid)));
     if (orphans.length > 0) this.opts.log.info("jobs of machines deleted while the server was down removed", { jobs: orphans.length });
     // Retention is upkeep, not a condition of serving: the first sweep runs after the start.
-    const sweep = () => this.sweepLogs().catch((err) => this.opts.log.error("job log retention sweep failed", { error: String(err) }));
+    const sweep = () =>
+      this.sweepLogs()
+        .then(() => this.sweepJobs())
+        .catch((err) => this.opts.log.error("job retention sweep failed", { error: String(err) }));
     this.firstSweep = sweep();
     this.timer = setInterval(sweep, this.opts.sweepEveryMs ?? 3_600_000);
     (this.timer as { unref?: () => void }).unref?.();
@@ -362,6 +366,33 @@ export class JobScheduler {
       });
     }
     if (n > 0) this.opts.log.info("job logs removed by retention", { jobs: n, days });
+    return n;
+  }
+
+  /**
+   * Delete the Archived jobs that ended longer ago than the jobRetention pref (days; "0" keeps
+   * them), so that the store does not grow with every workflow run for ever. A machine's current
+   * job is never deleted. Returns how many were.
+   */
+  async sweepJobs(now: Date = this.now()): Promise<number> {
+    const days = Number(this.opts.prefs().jobRetention);
+    if (!Number.isFinite(days) || days <= 0) return 0;
+    const cutoff = now.getTime() - days * 86_400_000;
+    let n = 0;
+    for (const listed of this.objects.store.list("jobs")) {
+      if (listed.Archived !== true) continue;
+      const ended = Date.parse(str(listed.EndTime));
+      if (!Number.isFinite(ended) || ended >= cutoff) continue;
+      const uuid = str(listed.Uuid);
+      await this.queue.run(str(listed.Machine), async () => {
+        const job = this.objects.latest("jobs", uuid);
+        const m = this.objects.latest("machines", str(listed.Machine));
+        if (!job || job.Archived !== true || (m && isCurrent(m, job))) return;
+        await this.dropJob(uuid);
+        n++;
+      });
+    }
+    if (n > 0) this.opts.log.info("archived jobs deleted by retention", { jobs: n, days });
     return n;
   }
 

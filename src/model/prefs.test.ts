@@ -26,6 +26,7 @@ describe("prefs", () => {
       maxTokenTtl: "86400",
       jobLogMaxBytes: "16777216",
       jobLogRetention: "30",
+      jobRetention: "180",
       bindMachineFiles: "true",
     });
     for (const [k, d] of Object.entries(PREFS)) expect(d.check(d.default)).toBeUndefined(), expect(k).toBeTruthy();
@@ -38,7 +39,7 @@ describe("prefs", () => {
     const e = rejected({ defaultBootenv: "x", logLevel: "debug" });
     expect(e.toJSON()).toMatchObject({ Model: "prefs", Key: "defaultBootenv", Code: 422 });
     expect(e.messages[0]).toBe(
-      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, agentTokenTimeout, userTokenTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, bindMachineFiles',
+      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, agentTokenTimeout, userTokenTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, jobRetention, bindMachineFiles',
     );
   });
   test("values are checked; nothing is partial", () => {

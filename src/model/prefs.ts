@@ -84,6 +84,11 @@ export const PREFS: Record<string, PrefDef> = {
     description: 'Days the log of a finished or failed job is kept after it ended; then the log file is removed and the job marked Archived ("0": kept for ever)',
     check: wholeNumber("number of days", 0, 36_500),
   },
+  jobRetention: {
+    default: "180",
+    description: 'Days an Archived job (its log removed by jobLogRetention) is kept after it ended; then it is deleted, unless it is its machine\'s current job ("0": kept for ever)',
+    check: wholeNumber("number of days", 0, 36_500),
+  },
   bindMachineFiles: {
     default: "true",
     description:
