@@ -25,7 +25,6 @@ const API = "https://198.51.100.1:8092";
 const GOLDEN_CA = "-----BEGIN CERTIFICATE-----\nR29sZGVuQ0FHb2xkZW5DQUdvbGRlbkNBR29sZGVuQ0FHb2xkZW5DQUdvbGRlbkNB\nR29sZGVuQ0E=\n-----END CERTIFICATE-----\n";
 const GOLDEN_PIN = "sha256//R29sZGVuUGluR29sZGVuUGluR29sZGVuUGluR29sZGVuUGk=";
 const TOKEN = "golden-token.eyJzdWIiOiJnb2xkZW4ifQ.c2lnbmF0dXJl";
-const AGENT_TOKEN = "golden-agent-token.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl";
 const MACHINE = {
   Uuid: "3f1c2a9e-5b7d-4e21-9c11-0a1b2c3d4e5f",
   Name: "golden",
@@ -117,7 +116,6 @@ function renderEnv(env: ModelObject, machineParams: Record<string, unknown>): Re
       return resolved.has(n);
     },
     generateToken: () => TOKEN,
-    generateAgentToken: () => AGENT_TOKEN,
     agent: agentFacts(),
   });
   const files = new Map<string, { path: string; output: string }>();
@@ -262,13 +260,13 @@ describe("rendered content", () => {
     expect(ud.autoinstall.identity.password).toBe(SAMPLE_PARAMS["provisioner-default-password-hash"]);
     expect(ud.autoinstall.ssh["authorized-keys"]).toEqual(Object.values(SAMPLE_PARAMS["access-keys"] as object));
     expect(ud.autoinstall["late-commands"][0]).toBe(`mkdir -p /etc/socle && printf '%b' '${GOLDEN_CA.trim().replaceAll("\n", "\\n")}\\n' > /etc/socle/ca.pem`);
-    // The agent goes into the installed system: a base64 script (no quoting to get wrong) with the
-    // agent's own token; then the switch to local, with the short-lived machine token.
+    // The agent goes into the installed system: a base64 script (no quoting to get wrong); then the
+    // switch to local.
     const agentCmd = /^curtin in-target --target=\/target -- sh -c "echo ([A-Za-z0-9+/=]+) \| base64 -d \| sh"$/.exec(ud.autoinstall["late-commands"][1]);
     expect(agentCmd).not.toBeNull();
     const script = atob(agentCmd![1]!);
-    expect(script).toContain(`'RS_TOKEN=${AGENT_TOKEN}'`);
-    expect(script).toContain("'RS_BOOTENV=local'");
+    // The plain token (the agent trades it at its first start), never a long-lived one.
+    expect(script).toContain(`\nRS_TOKEN=${TOKEN}\nRS_BOOTENV=local\n`);
     expect(ud.autoinstall["late-commands"][2]).toContain(`Bearer ${TOKEN}`);
     expect(YAML.parse(out("ubuntu-24.04", "meta-data"))).toEqual({ "instance-id": MACHINE.Uuid, "local-hostname": "golden" });
     expect(YAML.parse(out("talos", "config")).machine.install.disk).toBe("/dev/sda");
@@ -331,8 +329,7 @@ describe("rendered content", () => {
       param: () => undefined,
       paramExists: () => false,
       generateToken: () => TOKEN,
-      generateAgentToken: () => AGENT_TOKEN,
-      agent: agentFacts(),
+        agent: agentFacts(),
     });
     expect(engine.render("common-hostname.tmpl", ctx)).toBe("rack-4-node-7");
   });

@@ -4,6 +4,7 @@
 // same API in-process over a memory store with the shipped content and a BootCore, so the route is
 // tested whatever main does.
 
+import { agentFacts } from "../src/assets/agent-files.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestSocle, type TestSocle } from "./helpers/socle.ts";
 import { MemoryStore } from "../src/store/memory-store.ts";
@@ -96,6 +97,7 @@ describe("POST /api/v3/render", () => {
       httpPort: 8091,
       apiPort: 8092,
       tokens: { machine: () => "unused", registration: () => "unused" },
+      agent: agentFacts(),
     });
     app = createApi({ store, objects, authn, prefs, events: new EventHub(store), log: nullLogger, info: () => ({}), version: "test", boot });
 

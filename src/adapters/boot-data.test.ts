@@ -20,7 +20,7 @@ test("MAC index and prefs follow the store's change feed", async () => {
   expect(data.machineByMac("52:54:00:00:00:01")).toBeUndefined();
   expect(data.machineByMac("52:54:00:00:00:02")?.Uuid).toBe(m.Uuid);
 
-  expect(data.prefs()).toEqual({ unknownBootEnv: "ignore", defaultBootEnv: "local", unknownTokenTimeout: 600, knownTokenTimeout: 3600, agentTokenTimeout: 2592000, bindMachineFiles: true });
+  expect(data.prefs()).toEqual({ unknownBootEnv: "ignore", defaultBootEnv: "local", unknownTokenTimeout: 600, knownTokenTimeout: 3600, bindMachineFiles: true });
   await store.put("prefs", "prefs", { unknownBootEnv: "discovery", unknownTokenTimeout: "120" });
   expect(data.prefs()).toMatchObject({ unknownBootEnv: "discovery", unknownTokenTimeout: 120 });
 

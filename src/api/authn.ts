@@ -18,7 +18,7 @@ import { generateSecret, hashPassword, verifyPassword } from "../auth/passwords.
 import { issueToken, verifyToken } from "../auth/tokens.ts";
 import { LoginLimiter } from "../auth/throttle.ts";
 import { parseAuthorization } from "../auth/basic.ts";
-import type { Claim, Principal } from "../auth/claims.ts";
+import type { Claim, MachineTokenUse, Principal } from "../auth/claims.ts";
 import { claimsOfRoles, effectiveRoles, jobClaims, machineClaims, registrationClaims } from "../auth/claims.ts";
 
 const BASIC_CACHE_MS = 60_000;
@@ -152,16 +152,17 @@ export class Authenticator {
     return { token, expiresAt, claims: this.userClaims(user, roles), ...(roles !== undefined ? { roles: [...roles] } : {}) };
   }
 
-  tokenForMachine(machine: ModelObject, ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {
-    return this.machineToken(machine, machineClaims(String(machine.Uuid)), ttlSeconds);
+  /** A machine's token; `use` "agent" for the one its agent keeps and renews. */
+  tokenForMachine(machine: ModelObject, ttlSeconds: number, use?: "agent"): { token: string; expiresAt: number; claims: Claim[] } {
+    return this.machineToken(machine, machineClaims(String(machine.Uuid)), ttlSeconds, use);
   }
 
   /** A job's token: the machine's token plus its task's ExtraClaims (auth/claims.ts jobClaims). */
   tokenForJob(machine: ModelObject, extraClaims: readonly Claim[], ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {
-    return this.machineToken(machine, jobClaims(String(machine.Uuid), extraClaims), ttlSeconds);
+    return this.machineToken(machine, jobClaims(String(machine.Uuid), extraClaims), ttlSeconds, "job");
   }
 
-  private machineToken(machine: ModelObject, claims: Claim[], ttlSeconds: number): { token: string; expiresAt: number; claims: Claim[] } {
+  private machineToken(machine: ModelObject, claims: Claim[], ttlSeconds: number, use?: MachineTokenUse): { token: string; expiresAt: number; claims: Claim[] } {
     const uuid = String(machine.Uuid);
     const { token, expiresAt } = issueToken({
       serverKey: this.opts.serverKey,
@@ -170,6 +171,7 @@ export class Authenticator {
       kind: "machine",
       machine: uuid,
       claims,
+      ...(use !== undefined ? { use } : {}),
       ttlSeconds,
       now: this.now(),
     });

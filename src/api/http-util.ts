@@ -110,3 +110,9 @@ export function intParam(c: Context, name: string, model: string, fallback: numb
   }
   return Number(raw);
 }
+
+/** The client's address (the Bun server rides in c.env: server.ts); "" when unknown (tests). */
+export function clientAddress(c: Context): string {
+  const env = c.env as { server?: { requestIP(req: Request): { address: string } | null } } | undefined;
+  return env?.server?.requestIP(c.req.raw)?.address ?? "";
+}

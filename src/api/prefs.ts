@@ -27,8 +27,12 @@ export class PrefsService {
    * never more than maxTokenTtl; the pref's default when the stored value is unusable.
    */
   tokenTtl(name: string): number {
-    const seconds = (n: string) => Number(this.value(n)) || Number(defaultPrefs()[n]);
-    return Math.min(seconds(name), seconds("maxTokenTtl"));
+    return Math.min(this.seconds(name), this.seconds("maxTokenTtl"));
+  }
+
+  /** A pref of whole seconds; its default when the stored value is unusable. */
+  seconds(name: string): number {
+    return Number(this.value(name)) || Number(defaultPrefs()[name]);
   }
 
   /** Validate the whole input first; either every pref changes or none does. */

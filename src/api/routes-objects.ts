@@ -5,7 +5,7 @@
 import type { Context, Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
 import { type ApiEnv, may, principalOf, requireClaim, secureAccess, visibleObject } from "./access.ts";
-import { errorResponse, jsonWithEtag, readJson, json } from "./http-util.ts";
+import { clientAddress, errorResponse, jsonWithEtag, readJson, json } from "./http-util.ts";
 import { SocleError, invalid } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { prepareInput } from "./input-hooks.ts";
@@ -108,7 +108,7 @@ export function objectRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         const over = outcome === "timeout" || Date.now() >= deadline;
         if (!over && !(await differs())) continue; // a change the caller cannot see
         // About to answer: the caller's credentials and claims as they are now.
-        c.set("principal", await deps.authn.authenticate(c.req.header("authorization") ?? null, remoteOf(c)));
+        c.set("principal", await deps.authn.authenticate(c.req.header("authorization") ?? null, clientAddress(c)));
         current = await look();
         if (!noneMatchHits(ifNoneMatch, current.etag)) return objectAnswer(c, current, applied);
         if (over) return notModified(current.etag, applied);
@@ -195,8 +195,3 @@ function notModified(etag: string, extra: Record<string, string> = {}): Response
   return new Response(null, { status: 304, headers: { ETag: etag, ...CACHE_HEADERS, ...extra } });
 }
 
-/** The client's address, for the authenticator's throttle and log (the Bun server rides in c.env: server.ts). */
-function remoteOf(c: Context<ApiEnv>): string {
-  const env = c.env as { server?: { requestIP(req: Request): { address: string } | null } } | undefined;
-  return env?.server?.requestIP(c.req.raw)?.address ?? "";
-}

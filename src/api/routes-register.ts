@@ -232,8 +232,12 @@ function startFields(deps: ApiDeps, log: Logger): ModelObject {
   return start.fields;
 }
 
-/** A machine-scoped token for `m`, for the known-machine lifetime. */
-const machineToken = (deps: ApiDeps, m: ModelObject): string => deps.authn.tokenForMachine(m, deps.prefs.tokenTtl("knownTokenTimeout")).token;
+/**
+ * The token a registration answers with: the discovery image's agent runs with it, so it is an
+ * agent's (renewable, GET /machines/<uuid>/token), for the known-machine lifetime. It travels in
+ * the answer over TLS, never in a boot file.
+ */
+const machineToken = (deps: ApiDeps, m: ModelObject): string => deps.authn.tokenForMachine(m, deps.prefs.tokenTtl("knownTokenTimeout"), "agent").token;
 
 /**
  * Register the machine posting `input` from `remote`, as `who` allows (see the header comment).
@@ -344,7 +348,7 @@ function addressFree(deps: ApiDeps, addr: string, selfKey: string): boolean {
  * May the caller at `addr` receive the token of the existing machine `m`? Only from an address
  * it holds (boot-data.ts machineAddresses); leases are keyed by Addr, so one lookup suffices.
  */
-function mayTakeToken(store: ApiDeps["store"], m: ModelObject, addr: string, now: Date): boolean {
+export function mayTakeToken(store: ApiDeps["store"], m: ModelObject, addr: string, now: Date): boolean {
   if (!addr) return false;
   const lease = store.get("leases", addr);
   return machineAddresses(m, lease ? [lease] : [], now.getTime()).includes(addr);

@@ -11,11 +11,13 @@ import type { Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
 import type { Context } from "hono";
 import { type ApiEnv, principalOf, requireClaim, requireSelfOr, secureAccess, visibleObject } from "./access.ts";
-import { intParam, json, readJson } from "./http-util.ts";
-import { SocleError, badRequest, invalid } from "../model/errors.ts";
+import { clientAddress, intParam, json, readJson } from "./http-util.ts";
+import { SocleError, badRequest, conflict, invalid } from "../model/errors.ts";
 import { generateSecret } from "../auth/passwords.ts";
 import { narrowRoles } from "../auth/claims.ts";
-import type { ModelObject } from "../model/object.ts";
+import { fieldString, fieldStrings, type ModelObject } from "../model/object.ts";
+import { quote } from "../model/validate.ts";
+import { mayTakeToken, remoteIPv4 } from "./routes-register.ts";
 import { hashChecked } from "./input-hooks.ts";
 
 export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
@@ -89,45 +91,92 @@ export function userRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   // machine-scope.ts): to `local`, as the last step of an install, so that the reboot boots the new
   // disk. It can only end network installs, never start one or choose what a machine boots. The
   // shipped installer templates call it; operators may too (machines update).
-  // It is a server write, so it is allowed while a Workflow is set (whose BootEnv is otherwise
-  // read-only): an install stage ends this way. The machine is then not Runnable until its agent
-  // reports from `local`, the installed system, where the workflow goes on.
+  // While a Workflow is set (whose BootEnv is otherwise read-only) it ends an install stage, and
+  // only that: right after the workflow switched the machine into the environment it is in (its
+  // current step is that bootenv: switch, no task of the stage has run). The machine is then not
+  // Runnable until its agent reports from `local`, the installed system, where the workflow goes on.
   app.post("/api/v3/machines/:key/boot-local", async (c) => {
     const machine = visibleObject(c, objects, "machines", c.req.param("key"));
     const uuid = String(machine.Uuid);
     const p = requireClaim(c, "machines", "update", uuid);
-    const saved = await objects.update("machines", uuid, (m) => ({ ...m, BootEnv: "local" }));
+    const saved = await objects.update("machines", uuid, (m) => {
+      const problem = bootLocalProblem(m);
+      if (problem) throw conflict("machines", uuid, problem);
+      return { ...m, BootEnv: "local" };
+    });
     return json(objects.redact(objects.def("machines"), saved, secureAccess(p)));
   });
 
-  // A machine token for a machine: for an operator with the `token` claim (lifetime ?ttl=, by
-  // default knownTokenTimeout), and for the machine itself, which renews its own: the installed
-  // agent asks before half its token's life is gone (lifetime agentTokenTimeout, or a shorter
-  // ?ttl=). Socle-Token and Socle-Token-Ttl repeat the token and its lifetime for a shell client.
+  // A machine token: for an operator with the `token` claim (lifetime ?ttl=, by default
+  // knownTokenTimeout, at most maxTokenTtl), and for the machine itself, its agent's token
+  // (agentTokenTimeout, or a shorter ?ttl=):
+  // - an agent's token gets its successor, from anywhere: the agent renews at half its lifetime;
+  // - a plain machine token (what boot files and installers carry: short-lived, over plain HTTP)
+  //   gets it only from the machine's own address (its Address or a lease of one of its MACs, as
+  //   for its files; the bindMachineFiles pref "false" lifts this): an installed system's agent
+  //   trades the one its installer left, once, at its first start;
+  // - a job's token gets none.
+  // Socle-Token and Socle-Token-Ttl repeat the token and its lifetime for a shell client.
   app.get("/api/v3/machines/:key/token", (c) => {
     const machine = visibleObject(c, objects, "machines", c.req.param("key"));
     const uuid = String(machine.Uuid);
     const p = principalOf(c);
-    const self = p.kind === "machine" && p.name === uuid;
-    if (!self) requireClaim(c, "machines", "token", uuid);
-    const agentTtl = Number(prefs.value("agentTokenTimeout")) || 2592000;
-    const ttl = self ? intParam(c, "ttl", "machines", agentTtl, agentTtl) : ttlOf(c, "machines", "knownTokenTimeout");
+    if (p.kind !== "machine" || p.name !== uuid) {
+      requireClaim(c, "machines", "token", uuid);
+      const ttl = ttlOf(c, "machines", "knownTokenTimeout");
+      return tokenAnswer(uuid, authn.tokenForMachine(machine, ttl), ttl);
+    }
+    if (p.use === "job") throw new SocleError("Forbidden", "machines", uuid, "a job's token gets no machine token (the agent's own token renews itself)");
+    if (p.use !== "agent" && prefs.value("bindMachineFiles") !== "false") {
+      const from = remoteIPv4(clientAddress(c));
+      if (!mayTakeToken(deps.store, machine, from, new Date())) {
+        throw new SocleError(
+          "Forbidden",
+          "machines",
+          uuid,
+          `a plain machine token gets the agent's token only from the machine's own address (its Address or a lease of one of its MACs), not from ${quote(from || "an unknown address")} (the bindMachineFiles pref "false" lifts this behind NAT)`,
+        );
+      }
+    }
+    const most = prefs.seconds("agentTokenTimeout");
+    const ttl = intParam(c, "ttl", "machines", most, most);
     if (ttl === 0) throw invalid("machines", uuid, "ttl: must be at least 1 second");
-    const t = authn.tokenForMachine(machine, ttl);
+    return tokenAnswer(uuid, authn.tokenForMachine(machine, ttl, "agent"), ttl);
+  });
+
+  // Ends every token issued for this machine (its Secret changes): a machine that left the rack,
+  // or whose agent's token is in the wrong hands. Operators only: a machine token (a task's, one
+  // copied off the network) must not be able to lock the machine's agent out. A new token comes
+  // from GET .../token (an operator's, which the agent trades at its next start) or a new install.
+  app.post("/api/v3/machines/:key/revoke", async (c) => {
+    const machine = visibleObject(c, objects, "machines", c.req.param("key"));
+    const uuid = String(machine.Uuid);
+    const p = principalOf(c);
+    if (p.kind === "machine") throw new SocleError("Forbidden", "machines", uuid, "a machine's token may not revoke tokens: an operator does (socle machines revoke)");
+    requireClaim(c, "machines", "update", uuid);
+    const saved = await objects.update("machines", uuid, (m) => ({ ...m, Secret: generateSecret() }));
+    return json(objects.redact(objects.def("machines"), saved, secureAccess(p)));
+  });
+
+  /** The token answer, with Socle-Token and Socle-Token-Ttl for a shell. */
+  function tokenAnswer(uuid: string, t: { token: string; expiresAt: number; claims: unknown }, ttl: number): Response {
     const res = tokenBody({ Machine: uuid }, t, ttl);
     res.headers.set("Socle-Token", t.token);
     res.headers.set("Socle-Token-Ttl", String(ttl));
     return res;
-  });
+  }
+}
 
-  // Ends every token issued for this machine (its Secret changes): a machine that left the
-  // rack, or whose installed system's agent token is in the wrong hands. A new token comes from
-  // GET .../token (operators) or a new install.
-  app.post("/api/v3/machines/:key/revoke", async (c) => {
-    const machine = visibleObject(c, objects, "machines", c.req.param("key"));
-    const uuid = String(machine.Uuid);
-    const p = requireClaim(c, "machines", "update", uuid);
-    const saved = await objects.update("machines", uuid, (m) => ({ ...m, Secret: generateSecret() }));
-    return json(objects.redact(objects.def("machines"), saved, secureAccess(p)));
-  });
+/**
+ * Why boot-local may not run now, or undefined: during a workflow, only right after its switch
+ * into the environment the machine is in (an install stage), never to `local` from `local`.
+ */
+function bootLocalProblem(m: ModelObject): string | undefined {
+  const workflow = fieldString(m.Workflow);
+  if (workflow === "") return undefined;
+  const at = typeof m.CurrentTask === "number" ? m.CurrentTask : -1;
+  const step = fieldStrings(m.Tasks)[at] ?? "";
+  const env = fieldString(m.BootEnv);
+  if (env !== "local" && step === `bootenv:${env}`) return undefined;
+  return `machine runs Workflow ${quote(workflow)}: boot-local ends only an install, right after the workflow switched the machine into its installer environment (its current step is ${quote(step || "none")}, BootEnv ${quote(env)}); an operator clears the Workflow or moves it on`;
 }

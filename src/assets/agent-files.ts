@@ -26,8 +26,8 @@ export function agentDigests(): Readonly<Record<string, string>> {
 }
 
 /** What templates see of them (it.Agent; render/context.ts AgentFacts). */
-export function agentFacts(): { Path: string; Sha256: Readonly<Record<string, string>>; Unit: string } {
-  return { Path: AGENT_DIR, Sha256: agentDigests(), Unit: AGENT_FILES.get("socle-agent.service")! };
+export function agentFacts(): { Path: string; Sha256: Readonly<Record<string, string>> } {
+  return { Path: AGENT_DIR, Sha256: agentDigests() };
 }
 
 /** The files as the embedded file source wants them, keyed by request path. */

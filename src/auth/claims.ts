@@ -59,7 +59,15 @@ export interface Principal {
    * user's current roles (Basic auth, or a token issued without narrowing).
    */
   roles?: string[];
+  /**
+   * Kind "machine": "agent" for the token an agent keeps and renews (it may get its successor,
+   * GET /machines/<uuid>/token), "job" for a job's token, absent for a plain machine token (boot
+   * files carry those: short-lived, and renewable only from the machine's own address).
+   */
+  use?: MachineTokenUse;
 }
+
+export type MachineTokenUse = "agent" | "job";
 
 const ACTION_SET: ReadonlySet<string> = new Set(ACTIONS);
 

@@ -18,7 +18,7 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { SocleError } from "../model/errors.ts";
-import type { Claim, Principal, PrincipalKind } from "./claims.ts";
+import type { Claim, MachineTokenUse, Principal, PrincipalKind } from "./claims.ts";
 
 export interface TokenPayload {
   sub: string;
@@ -27,6 +27,8 @@ export interface TokenPayload {
   machine?: string;
   /** Kind "user" only: the roles the token was narrowed to at issue (absent: all the user's). */
   roles?: string[];
+  /** Kind "machine" only: what the token is for (absent: a plain machine token). */
+  use?: MachineTokenUse;
   /** Issued at, seconds since the epoch. */
   iat: number;
   /** Expires at, seconds since the epoch. */
@@ -44,6 +46,8 @@ export interface IssueOptions {
   machine?: string;
   /** Kind "user" only: narrow the token to these of the user's roles. */
   roles?: string[];
+  /** Kind "machine" only: an agent's renewable token, or a job's. */
+  use?: MachineTokenUse;
   ttlSeconds: number;
   /** Milliseconds; defaults to Date.now(). */
   now?: number;
@@ -59,6 +63,7 @@ const CLOCK_SKEW_SECONDS = 300;
 const HEADER = { alg: "HS256", typ: "JWT" } as const;
 const HEADER_B64 = Buffer.from(JSON.stringify(HEADER)).toString("base64url");
 const KINDS: readonly PrincipalKind[] = ["user", "machine", "registration"];
+const USES: readonly MachineTokenUse[] = ["agent", "job"];
 const B64URL = /^[A-Za-z0-9_-]+$/;
 /** Stands in for the secret of a subject that does not exist, so that refusing it costs the same. */
 const ABSENT_SUBJECT_SECRET = randomBytes(32).toString("base64url");
@@ -90,6 +95,7 @@ export function issueToken(opts: IssueOptions): { token: string; expiresAt: numb
     if (opts.kind !== "user") throw bad(`only user tokens are narrowed to roles, not ${opts.kind} tokens`);
     if (!isNameList(opts.roles)) throw bad("roles must be a list of role names");
   }
+  if (opts.use !== undefined && (opts.kind !== "machine" || !USES.includes(opts.use))) throw bad(`use "${String(opts.use)}" is for machine tokens: agent or job`);
   if (!Number.isInteger(opts.ttlSeconds) || opts.ttlSeconds <= 0 || opts.ttlSeconds > MAX_TTL_SECONDS) {
     throw bad(`ttl "${opts.ttlSeconds}" is not a whole number of seconds between 1 and ${MAX_TTL_SECONDS}`);
   }
@@ -101,6 +107,7 @@ export function issueToken(opts: IssueOptions): { token: string; expiresAt: numb
     claims: opts.claims.map((c) => ({ Scope: c.Scope, Action: c.Action, Specific: c.Specific })),
     ...(opts.machine !== undefined ? { machine: opts.machine } : {}),
     ...(opts.roles !== undefined ? { roles: [...opts.roles] } : {}),
+    ...(opts.use !== undefined ? { use: opts.use } : {}),
     iat,
     exp,
     jti: randomBytes(12).toString("base64url"),
@@ -159,6 +166,7 @@ function decode(token: string): Decoded {
   if (o.kind === "machine" && typeof o.machine !== "string") throw malformed("machine token names no machine");
   if (o.kind === "registration" && o.sub !== "registration") throw malformed("registration token with another subject");
   if (o.roles !== undefined && (o.kind !== "user" || !isNameList(o.roles))) throw malformed("bad roles");
+  if (o.use !== undefined && (o.kind !== "machine" || !USES.includes(o.use as MachineTokenUse))) throw malformed("bad use");
   if (!Number.isInteger(o.iat) || !Number.isInteger(o.exp)) throw malformed("bad iat/exp");
   if (typeof o.jti !== "string") throw malformed("no jti");
   const payload: TokenPayload = {
@@ -167,6 +175,7 @@ function decode(token: string): Decoded {
     claims: (o.claims as Claim[]).map((c) => ({ Scope: c.Scope, Action: c.Action, Specific: c.Specific })),
     ...(typeof o.machine === "string" ? { machine: o.machine } : {}),
     ...(o.roles !== undefined ? { roles: [...(o.roles as string[])] } : {}),
+    ...(o.use !== undefined ? { use: o.use as MachineTokenUse } : {}),
     iat: o.iat as number,
     exp: o.exp as number,
     jti: o.jti,
@@ -217,5 +226,6 @@ export function verifyToken(
     claims: payload.claims,
     ...(payload.machine !== undefined ? { machine: payload.machine } : {}),
     ...(payload.roles !== undefined ? { roles: payload.roles } : {}),
+    ...(payload.use !== undefined ? { use: payload.use } : {}),
   };
 }

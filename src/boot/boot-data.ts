@@ -14,8 +14,6 @@ export interface BootPrefs {
   /** Token lifetimes in seconds. */
   unknownTokenTimeout: number;
   knownTokenTimeout: number;
-  /** The installed agent's token (it.GenerateAgentToken). */
-  agentTokenTimeout: number;
   /** Files rendered for a known machine are served only to that machine (file-binding.ts). */
   bindMachineFiles: boolean;
 }
@@ -67,7 +65,6 @@ export function bootPrefs(stored: Record<string, unknown> | undefined): BootPref
     defaultBootEnv: str("defaultBootEnv"),
     unknownTokenTimeout: num("unknownTokenTimeout"),
     knownTokenTimeout: num("knownTokenTimeout"),
-    agentTokenTimeout: num("agentTokenTimeout"),
     bindMachineFiles: str("bindMachineFiles") !== "false",
   };
 }

@@ -114,14 +114,9 @@ export function renderRequest(c: ContextInput): RenderRequest {
   };
   const host: RenderHost = {
     params: values,
-    token(kind) {
-      const fn = kind === "agent" ? "GenerateAgentToken" : "GenerateToken";
-      if (!c.tokens) throw new RenderError("runtime", `${fn}() is not available here (file paths are rendered without a client)`);
+    token() {
+      if (!c.tokens) throw new RenderError("runtime", "GenerateToken() is not available here (file paths are rendered without a client)");
       const prefs = data.prefs();
-      if (kind === "agent") {
-        if (!machine) throw new RenderError("runtime", "GenerateAgentToken() needs a known machine (an unknown machine registers first)");
-        return c.tokens.machine(str(machine.Uuid), prefs.agentTokenTimeout);
-      }
       return machine ? c.tokens.machine(str(machine.Uuid), prefs.knownTokenTimeout) : c.tokens.registration(prefs.unknownTokenTimeout);
     },
   };

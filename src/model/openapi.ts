@@ -370,7 +370,25 @@ export function openApiDocument(info: { version: string }): Json {
     },
     "/machines/{key}/token": {
       parameters: [keyParam("Machine Uuid or Index:value")],
-      get: { tags: ["machines"], operationId: "getMachineToken", summary: "Issue a token that may read and update only this machine", parameters: [{ name: "ttl", in: "query", schema: { type: "integer", minimum: 1 } }], responses: { "200": jsonBody(ref("Token"), "Token"), ...ERRORS } },
+      get: {
+        tags: ["machines"],
+        operationId: "getMachineToken",
+        summary:
+          "Issue a token that may read and update only this machine: to an operator with the token claim (knownTokenTimeout, at most maxTokenTtl); to the machine itself its agent's renewable token (agentTokenTimeout), for the agent's token from anywhere, for a plain machine token only from the machine's own address; never for a job's token",
+        parameters: [{ name: "ttl", in: "query", schema: { type: "integer", minimum: 1 }, description: "Lifetime in seconds, at most maxTokenTtl (an agent's: agentTokenTimeout)" }],
+        responses: {
+          "200": { ...jsonBody(ref("Token"), "Token"), headers: { "Socle-Token": header("The token again, for a shell"), "Socle-Token-Ttl": header("Its lifetime in seconds", "integer") } },
+          ...ERRORS,
+        },
+      },
+    },
+    "/machines/{key}/revoke": {
+      parameters: [keyParam("Machine Uuid or Index:value")],
+      post: { tags: ["machines"], operationId: "revokeMachineTokens", summary: "Rotate the machine's Secret: every token issued for it (its agent's too) stops working (operators only)", responses: { "200": jsonBody(ref("Machine"), "The machine"), ...ERRORS } },
+    },
+    "/machines/{key}/boot-local": {
+      parameters: [keyParam("Machine Uuid or Index:value")],
+      post: { tags: ["machines"], operationId: "bootLocal", summary: "Switch the machine to the local boot environment: an install's last step (during a workflow, only right after its switch into the installer environment; else 409)", responses: { "200": jsonBody(ref("Machine"), "The machine"), ...ERRORS } },
     },
     "/register": {
       post: { tags: ["machines"], operationId: "register", summary: "Discovery: a registration token creates this machine (MACs no machine has; single-use); a machine token updates its own inventory", requestBody: { required: true, ...jsonBody({ type: "object", properties: { HardwareAddrs: { type: "array", items: { type: "string" } }, Name: { type: "string" }, Arch: { type: "string" }, Inventory: { type: "object" } }, required: ["HardwareAddrs"] }, "What the machine reports") }, responses: { "200": jsonBody(REGISTERED, "Known machine (its machine token, or a retry of this token's registration)"), "201": jsonBody(REGISTERED, "Created"), ...ERRORS } },

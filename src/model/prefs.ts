@@ -61,7 +61,7 @@ export const PREFS: Record<string, PrefDef> = {
   agentTokenTimeout: {
     default: "2592000",
     description:
-      "Lifetime in seconds of the token an installed system's agent keeps (it.GenerateAgentToken); the agent renews it at half its lifetime, so only a machine off for longer loses it (socle machines revoke ends it at once). Not bounded by maxTokenTtl",
+      "Lifetime in seconds of the token an agent keeps (traded for the installer's short-lived one at its first start, from the machine's own address); the agent renews it at half its lifetime, so only a machine off for longer loses it (socle machines revoke ends it at once). Not bounded by maxTokenTtl",
     check: seconds,
   },
   userTokenTimeout: {

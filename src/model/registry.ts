@@ -50,6 +50,11 @@ export function indexValuesOf(idx: IndexDef, v: unknown): string[] {
   return list.map((x) => indexValueKey(kind, x)).filter((x): x is string => x !== undefined);
 }
 
+/** The message for a unique value `v` of field `f` that the object under `key` holds already. */
+export function uniqueClash(def: ModelDef, f: string, v: string, key: unknown): string {
+  return `${f}: ${quote(v)} is already used by ${def.model} ${quote(key)}`;
+}
+
 /**
  * Unique-index collisions of `obj` with `others` (objects with the same key are skipped: that is
  * the object itself being updated). Empty values ("" Address) never collide; list indexes
@@ -65,7 +70,7 @@ export function uniqueConflicts(def: ModelDef, obj: ModelObject, others: Iterabl
     for (const [f, idx, values] of mine) {
       if (values.size === 0) continue;
       for (const v of indexValuesOf(idx, o[f])) {
-        if (values.has(v)) out.push(`${f}: ${quote(v)} is already used by ${def.model} ${quote(o[def.key])}`);
+        if (values.has(v)) out.push(uniqueClash(def, f, v, o[def.key]));
       }
     }
   }

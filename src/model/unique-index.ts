@@ -5,8 +5,7 @@
 
 import type { IndexDef, ModelDef } from "./model-def.ts";
 import type { ModelObject } from "./object.ts";
-import { indexValuesOf } from "./registry.ts";
-import { quote } from "./validate.ts";
+import { indexValuesOf, uniqueClash } from "./registry.ts";
 
 export class UniqueIndex {
   private readonly fields: ReadonlyArray<readonly [string, IndexDef]>;
@@ -47,7 +46,7 @@ export class UniqueIndex {
   /**
    * Collisions of `obj`, to be stored under `key`, with the objects filed here: its own key and
    * those `skip` names (writes in flight, checked by the caller against what they will store)
-   * do not count. Messages as uniqueConflicts (registry.ts) words them.
+   * do not count.
    */
   conflicts(obj: ModelObject, key: string, skip: (key: string) => boolean): string[] {
     const out: string[] = [];
@@ -55,7 +54,7 @@ export class UniqueIndex {
       const byValue = this.holders.get(f)!;
       for (const v of new Set(indexValuesOf(idx, obj[f]))) {
         for (const k of byValue.get(v) ?? []) {
-          if (k !== key && !skip(k)) out.push(`${f}: ${quote(v)} is already used by ${this.def.model} ${quote(k)}`);
+          if (k !== key && !skip(k)) out.push(uniqueClash(this.def, f, v, k));
         }
       }
     }

@@ -40,20 +40,16 @@ export interface AgentFacts {
   Path: string;
   /** File name -> lower-case hex SHA-256. */
   Sha256: Readonly<Record<string, string>>;
-  /** The systemd unit's text. */
-  Unit: string;
 }
 
 /** A renderer not told of the agent files: it.Agent.Sha256 names no file (a template that needs one fails). */
-export const NO_AGENT: AgentFacts = { Path: "socle/agent", Sha256: {}, Unit: "" };
+export const NO_AGENT: AgentFacts = { Path: "socle/agent", Sha256: {} };
 
 export interface AgentView {
   /** ProvisionerURL + "/socle/agent". */
   Url: string;
   /** File name -> lower-case hex SHA-256. */
   Sha256: Readonly<Record<string, string>>;
-  /** The systemd unit (socle-agent.service), for configs that carry units inline (Ignition). */
-  Unit: string;
 }
 
 export interface RenderContext {
@@ -85,15 +81,9 @@ export interface RenderContext {
   /** A token for this machine (machine-scoped), or for an unknown machine a registration token. */
   GenerateToken(): string;
   /**
-   * The token an installed system's agent keeps in /etc/socle/agent.env: machine-scoped like
-   * GenerateToken's, living agentTokenTimeout (30 days by default), renewed by the agent while it
-   * runs. Known machines only.
-   */
-  GenerateAgentToken(): string;
-  /**
    * The agent an installed system runs (assets/agent/), as the file servers offer it:
    * `Url` + "/" + name for each of socle-agent, socle-agent.service and socle-agent.init, each
-   * with its SHA-256 (lower-case hex) for the installer to check; `Unit` is the systemd unit's text.
+   * with its SHA-256 (lower-case hex) for the installer (or Ignition) to check.
    */
   Agent: AgentView;
   /** The BootEnv's BootParams, rendered (same as Env.BootParams). */

@@ -23,7 +23,6 @@ function ctx(overrides: Partial<Parameters<typeof renderContext>[0]> = {}) {
     },
     paramExists: (name) => name in params,
     generateToken: () => "tok",
-    generateAgentToken: () => "agent-tok",
     agent: NO_AGENT,
     ...overrides,
   });

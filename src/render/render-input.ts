@@ -30,18 +30,12 @@ export interface RenderInput {
   params?: Array<[string, unknown]>;
 }
 
-/** Which token a template asked for: GenerateToken() or GenerateAgentToken(). */
-export type TokenKind = "machine" | "agent";
-
 /** What only the server's thread can answer. */
 export interface RenderHost {
   /** Resolved parameter values (machine -> profiles -> global -> default). */
   params(): Array<[string, unknown]>;
-  /**
-   * "machine": a machine token, or for unknown machines a registration token; "agent": the
-   * installed agent's long-lived machine token (known machines only).
-   */
-  token(kind: TokenKind): string;
+  /** A machine token, or for unknown machines a registration token. */
+  token(): string;
 }
 
 /** A template to render: a registered one by name, or text (a path, a preview's Contents) under a label. */
@@ -58,11 +52,6 @@ export function contextOf(engine: TemplateEngine, input: RenderInput, host: Rend
   const resolved = () => (params ??= new Map(host.params()));
   const env = input.env;
   let ctx: RenderContext;
-  const token = (kind: TokenKind) => {
-    const fn = kind === "agent" ? "GenerateAgentToken" : "GenerateToken";
-    if (!input.tokens) throw new RenderError("runtime", `${fn}() is not available here (file paths are rendered without a client)`);
-    return host.token(kind);
-  };
   const envV = envView(env, provisionerURL, () => engine.renderSource(`${env.Name}/BootParams`, env.BootParams, ctx));
   ctx = renderContext({
     machine: input.machine ? machineView(input.machine, provisionerURL) : undefined,
@@ -86,8 +75,10 @@ export function contextOf(engine: TemplateEngine, input: RenderInput, host: Rend
       return p.get(name);
     },
     paramExists: (name: string) => resolved().has(name),
-    generateToken: () => token("machine"),
-    generateAgentToken: () => token("agent"),
+    generateToken() {
+      if (!input.tokens) throw new RenderError("runtime", "GenerateToken() is not available here (file paths are rendered without a client)");
+      return host.token();
+    },
   });
   return ctx;
 }

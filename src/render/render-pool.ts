@@ -27,7 +27,7 @@ import { compileTemplate } from "./compile.ts";
 import { RenderError } from "./render-error.ts";
 import { targetName, type RenderHost, type RenderInput, type RenderTarget } from "./render-input.ts";
 import { renderWorkerUrl } from "./worker-url.ts";
-import { TEMPLATE_NAME_MAX, type Answer, type FromWorker, type Question, type ToWorker, type WorkerJob } from "./worker-protocol.ts";
+import { TEMPLATE_NAME_MAX, type Answer, type FromWorker, type ToWorker, type WorkerJob } from "./worker-protocol.ts";
 
 export const DEFAULT_RENDER_DEADLINE_MS = 2000;
 export const DEFAULT_RENDER_WORKERS = 2;
@@ -318,7 +318,7 @@ export class RenderPool {
   }
 
   /** A worker's question during a render: computed here, posted on its port, then woken. */
-  private answer(slot: Slot, id: number, sent: number, what: Question): void {
+  private answer(slot: Slot, id: number, sent: number, what: "params" | "token"): void {
     const cur = slot.current;
     let a: Answer;
     const job = cur && cur.id === id ? cur.sent[sent] : undefined;
@@ -327,7 +327,7 @@ export class RenderPool {
     } else {
       const host = job.run.jobs[job.job]!.host;
       try {
-        a = { ok: true, value: what === "params" ? host.params() : host.token(what) };
+        a = { ok: true, value: what === "params" ? host.params() : host.token() };
       } catch (err) {
         a = { ok: false, error: err instanceof Error ? err.message : String(err) };
       }

@@ -102,7 +102,6 @@ export interface ContextParts {
   param(name: string): unknown;
   paramExists(name: string): boolean;
   generateToken(): string;
-  generateAgentToken(): string;
   agent: AgentFacts;
 }
 
@@ -119,8 +118,7 @@ export function renderContext(p: ContextParts): RenderContext {
     param: (name: string) => p.param(name),
     ParamExists: (name: string) => p.paramExists(name),
     GenerateToken: () => p.generateToken(),
-    GenerateAgentToken: () => p.generateAgentToken(),
-    Agent: strictView({ Url: `${p.provisionerURL}/${p.agent.Path}`, Sha256: strictView({ ...p.agent.Sha256 }, "it.Agent.Sha256"), Unit: p.agent.Unit }, "it.Agent"),
+    Agent: strictView({ Url: `${p.provisionerURL}/${p.agent.Path}`, Sha256: strictView({ ...p.agent.Sha256 }, "it.Agent.Sha256") }, "it.Agent"),
     get BootParams(): string {
       return p.env.BootParams;
     },

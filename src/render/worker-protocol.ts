@@ -13,10 +13,7 @@
 // (innermost include), whose UTF-16 code units are in `template`.
 
 import type { RenderFrame, RenderErrorKind } from "./render-error.ts";
-import type { RenderInput, RenderTarget, TokenKind } from "./render-input.ts";
-
-/** What a worker may ask the server's thread: the parameters, or a token of a kind. */
-export type Question = "params" | TokenKind;
+import type { RenderInput, RenderTarget } from "./render-input.ts";
 
 export const TEMPLATE_NAME_MAX = 256;
 
@@ -54,7 +51,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: "ready" }
-  | { t: "ask"; run: number; job: number; what: Question }
+  | { t: "ask"; run: number; job: number; what: "params" | "token" }
   | { t: "done"; run: number; results: WireResult[][] };
 
 /** The answer to an "ask", posted on the worker's MessagePort. */

@@ -696,7 +696,7 @@ describe("socle-agent.service", () => {
   test("restarts always (but after the agent's own stop or reboot request), reads /etc/socle/agent.env, keeps /var/lib/socle-agent", () => {
     const line = (key: string) => UNIT.split("\n").find((l) => l.startsWith(`${key}=`));
     expect(line("Restart")).toBe("Restart=always");
-    expect(line("RestartPreventExitStatus")).toBe("RestartPreventExitStatus=0 16");
+    expect(line("RestartPreventExitStatus")).toBe("RestartPreventExitStatus=0 2 16");
     expect(line("ExecStart")).toBe("ExecStart=/usr/local/bin/socle-agent");
     expect(line("Environment")).toBe("Environment=RS_CONFIG=/etc/socle/agent.env RS_STATE=/var/lib/socle-agent");
     expect(line("StateDirectory")).toBe("StateDirectory=socle-agent");

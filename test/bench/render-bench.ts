@@ -6,6 +6,7 @@
 //
 //   bun test/bench/render-bench.ts [seconds=3]
 
+import { agentFacts } from "../../src/assets/agent-files.ts";
 import { nullLogger } from "../../src/log/logger.ts";
 import { bootenvs } from "../../src/model/schemas/bootenvs.ts";
 import { machines } from "../../src/model/schemas/machines.ts";
@@ -85,7 +86,7 @@ const data = memoryBootData({
   ],
   prefs: [{ unknownBootEnv: "ignore" }],
 });
-const core = new BootCore({ data, log: nullLogger, httpPort: 8091, apiPort: 8092, tokens: { machine: () => "t", registration: () => "t" } });
+const core = new BootCore({ data, log: nullLogger, httpPort: 8091, apiPort: 8092, tokens: { machine: () => "t", registration: () => "t" }, agent: agentFacts() });
 const facts = { protocol: "http" as const, remoteAddress: "198.51.100.50", serverAddress: "198.51.100.1" };
 const paths = ms.map((m) => `machines/${String(m.Uuid)}/ks.cfg`);
 

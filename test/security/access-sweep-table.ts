@@ -27,8 +27,7 @@
 //                 confines it to that route; a known MAC gets the one refusal); and GET /info
 //   machine       GET,HEAD,PUT,PATCH /machines/<A>; GET,PUT,PATCH /machines/<A>/params (and
 //                 ?aggregate=true); GET,POST,DELETE /machines/<A>/params/<name> (writes:
-//                 inventory only); POST /machines/<A>/boot-local; GET /machines/<A>/token (its
-//                 own renewal) and POST /machines/<A>/revoke; POST /register with A's own MACs;
+//                 inventory only); POST /machines/<A>/boot-local; POST /register with A's own MACs;
 //                 POST /jobs for A; GET,HEAD,PATCH /jobs/<A's job>, its actions and its log (GET,
 //                 PUT), PUT of it answered 405 as for anyone who may see it, but not DELETE;
 //                 GET /info, /openapi.json, /swagger-ui. Nothing on machine B or its jobs, no
@@ -258,15 +257,16 @@ export const ROWS: Row[] = [
   { op: "HEAD /jobs/{key}", target: "nobody's job", may: ADMIN, status: { admin: 404 }, params: () => ({ key: SEED.nobodysUuid }) },
   { op: "GET /jobs/{key}/log", target: "nobody's job", may: ADMIN, status: { admin: 404 }, params: () => ({ key: SEED.nobodysUuid }) },
 
-  // Machines: tokens, boot-local, revoke, parameters. A machine renews its own token (the installed
-  // agent does) and may revoke its own tokens (rotate phase); never another machine's.
-  { op: "GET /machines/{key}/token", target: "A", may: MACHINE_A, params: A },
+  // Machines: tokens, boot-local, revoke, parameters. A's plain token gets no token here: it would
+  // be traded for the agent's only from A's own address, and the sweep asks from loopback, which
+  // is not A's (test/agent/agent-install.test.ts covers the trade). Revoking is operators' only.
+  { op: "GET /machines/{key}/token", target: "A", may: ADMIN, params: A },
   { op: "GET /machines/{key}/token", target: "B", may: ADMIN, params: B },
   { op: "GET /machines/{key}/token", target: "B by MAC", may: ADMIN, params: B_BY_MAC },
   { op: "POST /machines/{key}/boot-local", target: "A", may: MACHINE_A, params: A },
   { op: "POST /machines/{key}/boot-local", target: "B", may: ADMIN, params: B },
   { op: "POST /machines/{key}/boot-local", target: "B by MAC", may: ADMIN, params: B_BY_MAC },
-  { op: "POST /machines/{key}/revoke", target: "A", may: MACHINE_A, params: A, phase: "rotate" },
+  { op: "POST /machines/{key}/revoke", target: "A", may: ADMIN, params: A, phase: "rotate" },
   { op: "POST /machines/{key}/revoke", target: "B", may: ADMIN, params: B, phase: "rotate" },
   { op: "POST /machines/{key}/revoke", target: "B by MAC", may: ADMIN, params: B_BY_MAC, phase: "rotate" },
   ...paramRows("machines", "A", A, READ_A, MACHINE_A, SEED.param),

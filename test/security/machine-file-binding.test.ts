@@ -16,6 +16,7 @@ import { createStoreBootData, type StoreBootData } from "../../src/adapters/boot
 import { BootCore } from "../../src/boot/core.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { startTftpServer, type TftpServer } from "../../src/tftp/server.ts";
+import { agentFacts } from "../../src/assets/agent-files.ts";
 import { freePort, secureParamCipher, startTestSocle, type TestSocle } from "../helpers/socle.ts";
 
 const MAC = "52:54:00:0b:00:01";
@@ -68,6 +69,7 @@ beforeAll(async () => {
     apiPort: s.socle.apiPort,
     tokens: { machine: (id) => `machine-token-${id}`, registration: () => "registration-token" },
     cipher: await secureParamCipher(s.dir),
+    agent: agentFacts(),
   });
   tftp = await startTftpServer({ port: 0, listen: ["127.0.0.1"], source: tftpCore, log });
 });
