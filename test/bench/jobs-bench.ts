@@ -1,15 +1,16 @@
 // bench:jobs — the job protocol under load: N simulated agents, each walking a workflow of T tasks
 // at the same time, against one Socle server, over HTTPS with machine tokens, as real agents do.
 //
-//   bun test/bench/jobs-bench.ts [--agents 1000] [--tasks 10] [--time-limit 300] [--think-ms 0]
-//                                [--new-conn] [--trace-sync] [--profile DIR]
+//   bun test/bench/jobs-bench.ts [--agents 1000] [--tasks 10] [--time-limit 300] [--think-ms 10000]
+//                                [--keep-alive] [--trace-sync] [--profile DIR]
 //
+// By default it models the real agent (assets/agent/socle-agent): every request on a new
+// connection (TCP and TLS handshake: one curl per call), and tasks that run about 10 s.
 // --think-ms: each agent waits about this long (0.5x-1.5x, at random) between GET actions and its
 //   first log chunk (the task's script running), and starts at a random point within it, so that
-//   agents do not move in lockstep; 0 (the default) is the worst case: all start at once and every
-//   agent calls back-to-back.
-// --new-conn: every request on a new connection (TCP and TLS handshake), as the real agent makes
-//   them (one curl per call); by default each agent keeps one keep-alive connection.
+//   agents do not move in lockstep (default 10000). 0 is the stress case: all start at once and
+//   every agent calls back-to-back, a closed loop whose latency is the queue (N / throughput).
+// --keep-alive: each agent keeps one keep-alive connection instead (a client that could).
 // --trace-sync: `perf trace -s` of the server's fdatasync/fsync/write/openat/statx/close calls
 //   (all threads) during the load phase, summed per call.
 // --profile DIR: the server runs with Bun's --cpu-prof (+ its markdown summary), written to DIR
@@ -24,11 +25,10 @@
 //
 // The load generator sets up through the API (T tasks with one tiny inline script each, a stage
 // with them, a workflow, N machines on it, a machine token each), walks one extra machine alone
-// (the latency of an idle server), then starts N agents at once. Each agent, one keep-alive HTTPS
-// connection of its own: POST /jobs -> PATCH created->running (json-patch test op) -> GET actions
-// -> PUT log twice (1 KiB each, Socle-Log-Offset) -> PATCH finished, until 204 with
-// Socle-Workflow-Complete: true; no pause between calls. An agent's first request also opens its
-// connection (TCP + TLS handshake) and is timed apart. Afterwards it checks through the API that
+// (the latency of an idle server), then starts N agents at once. Each agent: POST /jobs -> PATCH
+// created->running (json-patch test op) -> GET actions -> (the task runs: --think-ms) -> PUT log
+// twice (1 KiB each, Socle-Log-Offset) -> PATCH finished, until 204 with Socle-Workflow-Complete:
+// true. An agent's first request is timed apart (with --keep-alive it opens its connection). Afterwards it checks through the API that
 // no job was lost or doubled; this side adds the bytes in job-logs/, the store on disk, the
 // server's RSS and CPU time, and TCP counters of both namespaces.
 //
@@ -67,7 +67,7 @@ const AGENTS_PER_PROCESS = 50;
 interface Conn {
   endpoint: string;
   ca: string;
-  /** A new connection per request (--new-conn). */
+  /** A new connection per request (the default; not with --keep-alive). */
   newConn?: boolean;
 }
 
@@ -480,8 +480,8 @@ async function driverMain(): Promise<number> {
   const AGENTS = opt("agents", 1000);
   const TASKS = opt("tasks", 10);
   const LIMIT_S = opt("time-limit", 300);
-  const THINK_MS = opt("think-ms", 0, 0);
-  const NEW_CONN = args.includes("--new-conn");
+  const THINK_MS = opt("think-ms", 10_000, 0);
+  const NEW_CONN = !args.includes("--keep-alive");
   const traceSync = args.includes("--trace-sync");
   const pi = args.indexOf("--profile");
   const profileDir = pi >= 0 ? resolve(args[pi + 1] ?? "") : undefined;
