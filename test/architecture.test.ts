@@ -13,6 +13,7 @@ const ALLOWED: Record<string, string[]> = {
   sys: [],
   model: [],
   render: [],
+  iso: [],
   assets: ["log"],
   config: ["log", "model"],
   store: ["model", "log", "sys"],
