@@ -14,6 +14,7 @@ const ALLOWED: Record<string, string[]> = {
   model: [],
   render: [],
   iso: [],
+  files: ["iso", "log", "model"],
   assets: ["log"],
   config: ["log", "model"],
   store: ["model", "log", "sys"],
@@ -26,7 +27,7 @@ const ALLOWED: Record<string, string[]> = {
   http: ["boot", "model", "log"],
   adapters: ["dhcp", "boot", "store", "model", "log"],
   jobs: ["model", "store", "auth", "log"],
-  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http"],
+  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http", "files"],
   cli: ["config", "log", "model", "assets"],
 };
 

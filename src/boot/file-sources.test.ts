@@ -37,6 +37,11 @@ describe("directorySource", () => {
     await mkdir(join(dir, "root/sub"), { recursive: true });
     await writeFile(join(dir, "root/sub/file.txt"), "0123456789");
     await writeFile(join(dir, "root/.socle-upload-00ff.part"), "half");
+    // An install tree being exploded from an ISO, and the old one being replaced (files/explode.ts).
+    await mkdir(join(dir, "root/.socle-explode-00ff.part"));
+    await writeFile(join(dir, "root/.socle-explode-00ff.part/vmlinuz"), "half");
+    await mkdir(join(dir, "root/.socle-explode-00ff.part.old"));
+    await writeFile(join(dir, "root/.socle-explode-00ff.part.old/vmlinuz"), "old");
     await writeFile(join(dir, "outside.txt"), "outside");
     await symlink(join(dir, "outside.txt"), join(dir, "root/out"));
     await symlink("sub/file.txt", join(dir, "root/in"));
@@ -61,8 +66,8 @@ describe("directorySource", () => {
     expect((await src.get("in", facts))?.diskPath).toBe(join(dir, "root/sub/file.txt"));
   });
 
-  test("never: outside symlinks, directories, '..', missing files, upload temporaries", async () => {
-    for (const p of ["out", "sub", "sub/", "../outside.txt", "sub/../../outside.txt", "nope", "sub/file.txt/x", ".socle-upload-00ff.part"]) {
+  test("never: outside symlinks, directories, '..', missing files, upload and explode temporaries", async () => {
+    for (const p of ["out", "sub", "sub/", "../outside.txt", "sub/../../outside.txt", "nope", "sub/file.txt/x", ".socle-upload-00ff.part", ".socle-explode-00ff.part/vmlinuz", ".socle-explode-00ff.part.old/vmlinuz"]) {
       expect(await src.get(p, facts)).toBeUndefined();
     }
   });

@@ -25,8 +25,11 @@ export function normaliseRequestPath(raw: string): string | undefined {
   return segments.join("/");
 }
 
-/** Temporary files of uploads in progress (src/api/routes-files.ts) are never served or listed. */
-export const UPLOAD_TEMP_PATTERN = /^\.socle-upload-[0-9a-f]+\.part$/;
+/**
+ * Temporary names, never served or listed: uploads in progress (src/api/routes-files.ts) and
+ * install trees being exploded from an ISO, or the old tree being replaced (src/files/explode.ts).
+ */
+export const UPLOAD_TEMP_PATTERN = /^\.socle-(?:upload|explode)-[0-9a-f]+\.part(?:\.old)?$/;
 
 /** Codes that mean "not there" for a lookup under a root; anything else is a real failure. */
 const ABSENT = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "EACCES", "EPERM", "EINVAL"]);

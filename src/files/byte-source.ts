@@ -1,0 +1,27 @@
+// A ByteSource (src/iso) over a file on disk: positioned reads, no whole-file buffer, so a 4 GiB
+// image costs what one chunk does.
+
+import { open } from "node:fs/promises";
+import type { ByteSource } from "../iso/reader.ts";
+
+export interface FileByteSource extends ByteSource {
+  close(): Promise<void>;
+}
+
+export async function fileByteSource(path: string): Promise<FileByteSource> {
+  const fh = await open(path, "r");
+  const size = (await fh.stat()).size;
+  return {
+    size,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      const out = new Uint8Array(length);
+      for (let got = 0; got < length; ) {
+        const { bytesRead } = await fh.read(out, got, length - got, offset + got);
+        if (bytesRead === 0) throw new Error(`${path}: ended at byte ${offset + got} of ${size}`);
+        got += bytesRead;
+      }
+      return out;
+    },
+    close: () => fh.close(),
+  };
+}

@@ -1,0 +1,104 @@
+// An ISO image exploded into a directory tree (a boot environment's install tree): every
+// directory, file and symlink of the image, read by src/iso and written under a temporary
+// directory beside the target, which replaces the target only once everything is written. A
+// refused image (IsoError), a write error or an abort leaves the target as it was and removes
+// the temporary directory: nothing half-written is ever served. The temporary name matches
+// TEMP_PATTERN (file-sources.ts), which the file servers never serve.
+
+import { randomBytes } from "node:crypto";
+import { mkdir, open, rename, rm, symlink, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileChunks, readIso, type ByteSource, type ReadLimits } from "../iso/reader.ts";
+
+export interface ExplodeProgress {
+  files: number;
+  bytes: number;
+  totalFiles: number;
+  totalBytes: number;
+}
+
+export interface ExplodeResult {
+  label: string;
+  dirs: number;
+  files: number;
+  links: number;
+  bytes: number;
+}
+
+export interface ExplodeOptions {
+  /** Called as files are written (at most every `progressEvery` bytes, and at the end). */
+  onProgress?: (p: ExplodeProgress) => void;
+  progressEvery?: number;
+  signal?: AbortSignal;
+  limits?: ReadLimits;
+}
+
+/** Explode the image `src` into `target` (created or replaced whole). */
+export async function explodeIso(src: ByteSource, target: string, opts: ExplodeOptions = {}): Promise<ExplodeResult> {
+  const image = await readIso(src, opts.limits);
+  const files = image.entries.filter((e) => e.kind === "file");
+  const totals = { totalFiles: files.length, totalBytes: files.reduce((n, e) => n + e.size, 0) };
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true, mode: 0o755 });
+  const tmp = join(parent, `.socle-explode-${randomBytes(8).toString("hex")}.part`);
+  await mkdir(tmp, { mode: 0o755 });
+  const done = { files: 0, bytes: 0 };
+  let reported = 0;
+  const every = opts.progressEvery ?? 8 * 1024 * 1024;
+  const report = (force = false) => {
+    if (!opts.onProgress || (!force && done.bytes - reported < every)) return;
+    reported = done.bytes;
+    opts.onProgress({ ...done, ...totals });
+  };
+  const result: ExplodeResult = { label: image.label, dirs: 0, files: 0, links: 0, bytes: 0 };
+  try {
+    for (const e of image.entries) {
+      opts.signal?.throwIfAborted();
+      // The reader refused "", ".", ".." and "/" in names: every path stays inside tmp.
+      const at = join(tmp, e.path);
+      if (e.kind === "dir") {
+        await mkdir(at, { mode: 0o755 });
+        result.dirs++;
+      } else if (e.kind === "symlink") {
+        await symlink(e.target!, at);
+        result.links++;
+      } else {
+        const fh: FileHandle = await open(at, "wx", 0o644);
+        try {
+          for await (const chunk of fileChunks(src, e)) {
+            opts.signal?.throwIfAborted();
+            for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+            done.bytes += chunk.length;
+            report();
+          }
+        } finally {
+          await fh.close();
+        }
+        done.files++;
+        result.files++;
+      }
+    }
+    result.bytes = done.bytes;
+    report(true);
+    // The swap: the old tree aside, the new one in place, the old one gone.
+    const old = `${tmp}.old`;
+    const hadOld = await rename(target, old).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return false;
+        throw err;
+      },
+    );
+    try {
+      await rename(tmp, target);
+    } catch (err) {
+      if (hadOld) await rename(old, target).catch(() => {});
+      throw err;
+    }
+    if (hadOld) await rm(old, { recursive: true, force: true });
+    return result;
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
