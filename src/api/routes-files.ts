@@ -4,7 +4,9 @@
 // directory: a crash leaves the old file or the new one, never a torn one. The jail is the boot
 // file server's: normalised paths, no "..", and every directory resolved by real path inside the
 // root (a symlink may not lead an upload, a listing or a delete outside it).
-// ISOs are stored only; exploding them into install trees is a later step.
+// An ISO upload also explodes the image into the install tree of every boot environment that
+// names it in OS.IsoFile (iso-import.ts); the answer says, per environment, what was written or
+// why not.
 
 import type { Context, Hono } from "hono";
 import { randomBytes } from "node:crypto";
@@ -16,6 +18,7 @@ import { json } from "./http-util.ts";
 import { SocleError, badRequest, conflict, notFound } from "../model/errors.ts";
 import { UPLOAD_TEMP_PATTERN, directorySource, isInside, normaliseRequestPath, resolveInRoot } from "../boot/file-sources.ts";
 import { syncDir, writeAll } from "../store/durable-fs.ts";
+import { explodeForBootEnvs } from "./iso-import.ts";
 
 /** Default upload limit: large enough for a DVD ISO. */
 export const DEFAULT_UPLOAD_LIMIT = 8 * 1024 * 1024 * 1024;
@@ -74,7 +77,10 @@ export function fileRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       requireClaim(c, area.scope, "create", rel);
       const declared = Number(c.req.header("content-length") ?? "NaN");
       const { result, created } = await uploadFile(area, rel, c.req.raw.body, { limit, declared });
-      return json(result, created ? 201 : 200);
+      if (area.scope !== "isos") return json(result, created ? 201 : 200);
+      const importDeps = { bootenvs: () => deps.store.list("bootenvs"), filesRoot: join(deps.dataDir!, "files"), log: deps.log };
+      const exploded = await explodeForBootEnvs(importDeps, rel, join(area.root, rel), result.Sha256);
+      return json({ ...result, Exploded: exploded }, created ? 201 : 200);
     };
     app.put(`${prefix}/*`, upload);
     app.post(`${prefix}/*`, upload);

@@ -132,7 +132,10 @@ async function upload(ctx: VerbContext, area: FileArea, verb: VerbSpec, args: st
     );
   }
   ctx.print(res);
-  return 0;
+  // An ISO's explode into the boot environments naming it: each refusal on stderr, and exit 1.
+  const refused = ((res as { Exploded?: Array<{ BootEnv?: string; Error?: string }> }).Exploded ?? []).filter((e) => e.Error);
+  for (const e of refused) ctx.io.err(`bootenv ${e.BootEnv}: ${e.Error}`);
+  return refused.length > 0 ? 1 : 0;
 }
 
 async function download(ctx: VerbContext, area: FileArea, verb: VerbSpec, args: string[]): Promise<number> {

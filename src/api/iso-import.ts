@@ -1,0 +1,103 @@
+// What an ISO upload does for the boot environments that name it in OS.IsoFile: each gets its
+// install tree, <data-dir>/files/<OS.Name>/install, exploded from the image in-process
+// (src/files/explode.ts: no bsdtar, no loop mount), and is Available as soon as its kernel and
+// initrds are there. A boot environment whose OS.IsoSha256 is set gets its tree only from an image
+// of that SHA-256. An image the reader refuses (hostile or malformed) explodes nowhere, and any
+// tree it would have replaced stays as it was. Several environments with one OS.Name share one
+// tree, exploded once.
+
+import { lstat, mkdir, realpath } from "node:fs/promises";
+import { join } from "node:path";
+import type { ModelObject } from "../model/object.ts";
+import { fieldString } from "../model/object.ts";
+import type { Logger } from "../log/logger.ts";
+import { UPLOAD_TEMP_PATTERN, isInside, normaliseRequestPath } from "../boot/file-sources.ts";
+import { IsoError } from "../iso/reader.ts";
+import { fileByteSource } from "../files/byte-source.ts";
+import { explodeIso } from "../files/explode.ts";
+
+/** One boot environment's part of an ISO upload. */
+export interface ExplodeOutcome {
+  BootEnv: string;
+  /** The install tree, relative to <data-dir>/files. */
+  Path: string;
+  Files?: number;
+  Bytes?: number;
+  /** Why it got no tree (the rest of the answer still holds). */
+  Error?: string;
+}
+
+export interface IsoImportDeps {
+  bootenvs: () => ModelObject[];
+  /** <data-dir>/files. */
+  filesRoot: string;
+  log: Logger;
+}
+
+/** Explode the uploaded ISO `name` (stored at `isoPath`, SHA-256 `sha256`) for every env naming it. */
+export async function explodeForBootEnvs(deps: IsoImportDeps, name: string, isoPath: string, sha256: string): Promise<ExplodeOutcome[]> {
+  const envs = deps.bootenvs().filter((b) => fieldString((b.OS as ModelObject | undefined)?.IsoFile) === name);
+  if (envs.length === 0) return [];
+  const out: ExplodeOutcome[] = [];
+  const done = new Map<string, ExplodeOutcome>();
+  const src = await fileByteSource(isoPath);
+  try {
+    for (const env of envs) {
+      const os = (env.OS ?? {}) as ModelObject;
+      const envName = fieldString(env.Name);
+      const rel = normaliseRequestPath(`${fieldString(os.Name)}/install`);
+      const outcome: ExplodeOutcome = { BootEnv: envName, Path: rel ?? "" };
+      out.push(outcome);
+      if (rel === undefined || fieldString(os.Name) === "" || rel.split("/").some((s) => UPLOAD_TEMP_PATTERN.test(s))) {
+        outcome.Error = `bootenv ${JSON.stringify(envName)}: OS.Name ${JSON.stringify(fieldString(os.Name))} cannot name an install tree under files/`;
+        continue;
+      }
+      const want = fieldString(os.IsoSha256).toLowerCase();
+      if (want !== "" && want !== sha256) {
+        outcome.Error = `${name} has SHA-256 ${sha256}; bootenv ${JSON.stringify(envName)} wants ${want} (OS.IsoSha256): not exploded`;
+        continue;
+      }
+      const earlier = done.get(rel);
+      if (earlier) {
+        Object.assign(outcome, { ...earlier, BootEnv: envName });
+        continue;
+      }
+      try {
+        const target = await targetIn(deps.filesRoot, rel);
+        const r = await explodeIso(src, target);
+        Object.assign(outcome, { Files: r.files, Bytes: r.bytes });
+        deps.log.info("ISO exploded", { iso: name, bootenv: envName, path: rel, files: r.files, bytes: r.bytes });
+      } catch (err) {
+        if (!(err instanceof IsoError) && !(err instanceof TargetError)) throw err;
+        outcome.Error = `${name} refused: ${err.message}`;
+        deps.log.warn("ISO not exploded", { iso: name, bootenv: envName, error: err.message });
+      }
+      done.set(rel, outcome);
+    }
+  } finally {
+    await src.close();
+  }
+  return out;
+}
+
+class TargetError extends Error {}
+
+/** The absolute install tree for `rel` under `root`: its parent made, every existing part inside root by real path. */
+async function targetIn(root: string, rel: string): Promise<string> {
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  const realRoot = await realpath(root);
+  const parts = rel.split("/");
+  let dir = realRoot;
+  for (const seg of parts.slice(0, -1)) {
+    const next = join(dir, seg);
+    const st = await lstat(next).catch(() => undefined);
+    if (!st) await mkdir(next, { mode: 0o755 });
+    const real = await realpath(next);
+    if (!isInside(realRoot, real) || !(await lstat(real)).isDirectory()) throw new TargetError(`files/${rel}: its directory leads outside files/ or is not a directory`);
+    dir = real;
+  }
+  const target = join(dir, parts.at(-1)!);
+  const st = await lstat(target).catch(() => undefined);
+  if (st && (st.isSymbolicLink() || !st.isDirectory())) throw new TargetError(`files/${rel} exists and is not a directory`);
+  return target;
+}
