@@ -33,6 +33,7 @@ import { createDhcpHandler } from "./dhcp/handler.ts";
 import { BootCore } from "./boot/core.ts";
 import { chainSources, directorySource, embeddedAssetFiles, embeddedSource } from "./boot/file-sources.ts";
 import { agentFacts, agentFileEntries } from "./assets/agent-files.ts";
+import { watchBootEnvIsos } from "./api/iso-import.ts";
 import type { FileFacts, FileSource } from "./boot/file-source.ts";
 import { createStoreBootData } from "./adapters/boot-data.ts";
 import { startHttpServer } from "./http/server.ts";
@@ -210,6 +211,12 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     }
     const apiServer = api;
     cleanups.push(() => apiServer.stop());
+    // A boot environment that comes to name an ISO uploaded already gets its install tree.
+    const isoWatch = watchBootEnvIsos({ store, isosRoot: join(cfg.dataDir, "isos"), filesRoot: operatorFiles, log: log.child("isos") });
+    cleanups.push(async () => {
+      isoWatch.stop();
+      await isoWatch.idle();
+    });
 
     /** Start a protocol service; a SocleError (port not bindable) is one log line, not a failed start. */
     const optional = async (name: keyof typeof services, flag: string, run: () => Promise<() => Promise<void> | void>) => {

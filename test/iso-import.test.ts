@@ -134,3 +134,20 @@ test.skipIf(!XORRISO)("the CLI: `socle isos upload` prints what each env got, an
   expect(bad.code).toBe(1);
   expect(bad.err).toContain("bootenv clienv: cli.iso refused: images/initrd.img: symlink to");
 });
+
+test.skipIf(!XORRISO)("a boot environment created after its ISO was uploaded gets its tree in the background, and is Available then", async () => {
+  const r = await upload("later.iso", iso("later.iso", join(dir, "tree")));
+  expect(r.body.Exploded).toEqual([]);
+  expect((await s.call("POST", "/api/v3/bootenvs", { body: env("latecomer", { IsoFile: "later.iso" }) })).status).toBe(201);
+  let ok = false;
+  for (let i = 0; i < 100 && !ok; i++) {
+    ok = (await available("latecomer")) === true;
+    if (!ok) await Bun.sleep(100);
+  }
+  expect(ok).toBe(true);
+  expect(Buffer.compare(readFileSync(join(s.dir, "files", "latecomer", "install", "images", "pxeboot", "initrd.img")), INITRD)).toBe(0);
+  // Naming an ISO that is not there yet changes nothing until it is uploaded.
+  expect((await s.call("POST", "/api/v3/bootenvs", { body: env("early", { IsoFile: "not-yet.iso" }) })).status).toBe(201);
+  await Bun.sleep(300);
+  expect(existsSync(join(s.dir, "files", "early"))).toBe(false);
+});

@@ -5,8 +5,12 @@
 // of that SHA-256. An image the reader refuses (hostile or malformed) explodes nowhere, and any
 // tree it would have replaced stays as it was. Several environments with one OS.Name share one
 // tree, exploded once.
+//
+// A boot environment created, or changed to name another ISO (OS.Name, OS.IsoFile, OS.IsoSha256),
+// after its ISO was uploaded gets its tree the same way, in the background (watchBootEnvIsos):
+// the outcome is in the log, and Available says when the tree is there.
 
-import { lstat, mkdir, realpath } from "node:fs/promises";
+import { lstat, mkdir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ModelObject } from "../model/object.ts";
 import { fieldString } from "../model/object.ts";
@@ -15,6 +19,7 @@ import { UPLOAD_TEMP_PATTERN, isInside, normaliseRequestPath } from "../boot/fil
 import { IsoError } from "../iso/reader.ts";
 import { fileByteSource } from "../files/byte-source.ts";
 import { explodeIso } from "../files/explode.ts";
+import type { Store } from "../store/store.ts";
 
 /** One boot environment's part of an ISO upload. */
 export interface ExplodeOutcome {
@@ -100,4 +105,51 @@ async function targetIn(root: string, rel: string): Promise<string> {
   const st = await lstat(target).catch(() => undefined);
   if (st && (st.isSymbolicLink() || !st.isDirectory())) throw new TargetError(`files/${rel} exists and is not a directory`);
   return target;
+}
+
+export interface IsoWatchDeps extends Omit<IsoImportDeps, "bootenvs"> {
+  store: Store;
+  /** <data-dir>/isos. */
+  isosRoot: string;
+}
+
+/**
+ * Explode a boot environment's ISO when the environment comes to name one that is uploaded
+ * already. Returns `stop` (no new explodes start; `idle` settles when the running ones have).
+ */
+export function watchBootEnvIsos(deps: IsoWatchDeps): { stop: () => void; idle: () => Promise<void> } {
+  const signature = (b: ModelObject | undefined) => {
+    const os = (b?.OS ?? {}) as ModelObject;
+    return fieldString(os.IsoFile) === "" ? "" : [os.Name, os.IsoFile, os.IsoSha256].map(fieldString).join("\0");
+  };
+  const known = new Map(deps.store.list("bootenvs").map((b) => [fieldString(b.Name), signature(b)]));
+  let chain = Promise.resolve();
+  const unsubscribe = deps.store.subscribe((c) => {
+    if (c.Type !== "bootenvs") return;
+    const sig = c.Action === "delete" ? "" : signature(c.Object);
+    const before = known.get(c.Key) ?? "";
+    known.set(c.Key, sig);
+    if (sig === "" || sig === before) return;
+    const name = fieldString((c.Object.OS as ModelObject).IsoFile);
+    const isoPath = join(deps.isosRoot, name);
+    // One explode at a time: an ISO is read once per environment, never twice at once.
+    chain = chain
+      .then(async () => {
+        const st = await stat(isoPath).catch(() => undefined);
+        if (!st?.isFile()) return; // not uploaded yet: the upload will explode it
+        const env = deps.store.get("bootenvs", c.Key);
+        if (!env || signature(env) !== sig) return; // changed again meanwhile
+        const sha = await sha256Of(isoPath);
+        const [outcome] = await explodeForBootEnvs({ ...deps, bootenvs: () => [env] }, name, isoPath, sha);
+        if (outcome?.Error) deps.log.warn("bootenv's ISO not exploded", { bootenv: c.Key, iso: name, error: outcome.Error });
+      })
+      .catch((err) => deps.log.error("exploding a bootenv's ISO failed", { bootenv: c.Key, iso: name, error: String(err) }));
+  });
+  return { stop: unsubscribe, idle: () => chain };
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  for await (const chunk of Bun.file(path).stream()) hasher.update(chunk);
+  return hasher.digest("hex");
 }
