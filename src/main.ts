@@ -212,7 +212,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const apiServer = api;
     cleanups.push(() => apiServer.stop());
     // A boot environment that comes to name an ISO uploaded already gets its install tree.
-    const isoWatch = watchBootEnvIsos({ store, isosRoot: join(cfg.dataDir, "isos"), filesRoot: operatorFiles, log: log.child("isos") });
+    const isoWatch = watchBootEnvIsos({ store, isosRoot: join(cfg.dataDir, "isos"), filesRoot: operatorFiles, log: log.child("isos"), notify: (n) => events.notify(n) });
     cleanups.push(async () => {
       isoWatch.stop();
       await isoWatch.idle();

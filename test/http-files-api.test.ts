@@ -120,7 +120,7 @@ describe("/api/v3/isos", () => {
     const iso = new Uint8Array(100_000).fill(0x43);
     const up = await t.call("PUT", "/api/v3/isos/rocky-9.iso", { raw: iso, type: octets });
     expect(up.status).toBe(201);
-    expect(up.body).toEqual({ Path: "rocky-9.iso", Size: iso.length, Sha256: sha(iso) });
+    expect(up.body).toEqual({ Path: "rocky-9.iso", Size: iso.length, Sha256: sha(iso), Exploded: [] }); // no bootenv names it
     expect((await t.call("GET", "/api/v3/isos")).body).toEqual(["rocky-9.iso"]);
     expect((await (await t.req("GET", "/api/v3/isos/rocky-9.iso")).arrayBuffer()).byteLength).toBe(iso.length);
     expect((await t.call("PUT", "/api/v3/isos/sub/dir.iso", { raw: "x", type: octets })).status).toBe(400);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, freePort, startTestSocle, type TestSocle } from "./helpers/socle.ts";
+import { ADMIN_PASSWORD, basic, freePort, startTestSocle, type TestSocle } from "./helpers/socle.ts";
 import { runCli } from "../src/cli/main.ts";
 
 const XORRISO = Bun.which("xorriso");
@@ -130,6 +130,8 @@ test.skipIf(!XORRISO)("the CLI: `socle isos upload` prints what each env got, an
   const good = await run(join(dir, "cli-good.iso"));
   expect(good.code).toBe(0);
   expect(good.out).toContain("clienv/install");
+  // The progress bar on stderr, from the event stream.
+  expect(good.err).toContain("cli.iso -> clienv/install: [##########] done 3/3 files");
   const bad = await run(join(dir, "cli-bad.iso"));
   expect(bad.code).toBe(1);
   expect(bad.err).toContain("bootenv clienv: cli.iso refused: images/initrd.img: symlink to");
@@ -150,4 +152,39 @@ test.skipIf(!XORRISO)("a boot environment created after its ISO was uploaded get
   expect((await s.call("POST", "/api/v3/bootenvs", { body: env("early", { IsoFile: "not-yet.iso" }) })).status).toBe(201);
   await Bun.sleep(300);
   expect(existsSync(join(s.dir, "files", "early"))).toBe(false);
+});
+
+test.skipIf(!XORRISO)("progress on the event stream: `isos` `progress` events (exploding, then done with the totals)", async () => {
+  expect((await s.call("POST", "/api/v3/bootenvs", { body: env("watched", { IsoFile: "watched.iso" }) })).status).toBe(201);
+  const ac = new AbortController();
+  const res = await fetch(`${s.base}/api/v3/events?type=isos&key=watched.iso`, {
+    headers: { Authorization: basic("admin", ADMIN_PASSWORD) },
+    signal: ac.signal,
+    tls: { ca: s.socle.caCertPem },
+  } as RequestInit);
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const events: Array<Record<string, unknown>> = [];
+  let buf = "";
+  const collect = (async () => {
+    const dec = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buf += dec.decode(value, { stream: true });
+      for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = block.split("\n").find((l) => l.startsWith("data: "));
+        if (data && block.includes("event: isos.progress")) events.push(JSON.parse(data.slice(6)).Object);
+      }
+      if (events.some((e) => e.State === "done" || e.State === "refused")) return;
+    }
+  })().catch(() => {});
+  await Bun.sleep(100);
+  expect((await upload("watched.iso", iso("watched.iso", join(dir, "tree")))).status).toBe(201);
+  await Promise.race([collect, Bun.sleep(5000)]);
+  ac.abort();
+  expect(events.map((e) => e.State)).toEqual(["exploding", "done"]);
+  expect(events.at(-1)).toMatchObject({ Iso: "watched.iso", BootEnv: "watched", Path: "watched/install", Files: 3, Bytes: BYTES, TotalFiles: 3, TotalBytes: BYTES });
 });

@@ -24,14 +24,31 @@ export interface EventMessage {
   Object: Record<string, unknown>;
 }
 
-const ACTIONS = new Set(["create", "update", "delete"]);
+const ACTIONS = new Set(["create", "update", "delete", "progress"]);
+/** Types whose events are not store objects: prefs changes, and ISO explodes' progress. */
+const OTHER_TYPES = new Set(["prefs", "isos"]);
+
+/**
+ * A transient event, not a store change: never in the ring, so a reconnecting client does not get
+ * it again (an ISO explode's progress, from iso-import.ts). It carries the store's sequence number
+ * at the time, so Last-Event-ID still resumes the store's changes exactly.
+ */
+export interface Notice {
+  Type: string;
+  Action: "progress";
+  Key: string;
+  Object: Record<string, unknown>;
+}
+
+/** What a stream delivers: a store change, or a notice. */
+export type StreamEvent = Change | (Notice & { Seq: number; Time: string });
 
 export class EventHub {
   private readonly ring: Change[] = [];
-  private readonly listeners = new Set<(c: Change) => void>();
+  private readonly listeners = new Set<(c: StreamEvent) => void>();
   private readonly unsubscribe: () => void;
 
-  constructor(store: Store, private readonly ringSize = 1024) {
+  constructor(private readonly store: Store, private readonly ringSize = 1024) {
     this.unsubscribe = store.subscribe((c) => {
       this.ring.push(c);
       if (this.ring.length > this.ringSize) this.ring.shift();
@@ -46,9 +63,15 @@ export class EventHub {
     return { changes: this.ring.filter((c) => c.Seq > seq), complete };
   }
 
-  listen(fn: (c: Change) => void): () => void {
+  listen(fn: (c: StreamEvent) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Deliver a notice to the streams open now. */
+  notify(n: Notice): void {
+    const e = { ...n, Seq: this.store.seq, Time: new Date().toISOString() };
+    for (const l of this.listeners) l(e);
   }
 
   close(): void {
@@ -65,15 +88,15 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
   };
   const filter: EventFilter = { types: list("type"), actions: list("action"), keys: list("key") };
   for (const t of filter.types ?? []) {
-    if (t !== "prefs" && !modelFor(t)) throw badRequest("events", "", `type: unknown type "${t}"`);
+    if (!OTHER_TYPES.has(t) && !modelFor(t)) throw badRequest("events", "", `type: unknown type "${t}"`);
   }
   for (const a of filter.actions ?? []) {
-    if (!ACTIONS.has(a)) throw badRequest("events", "", `action: unknown action "${a}" (expected create, update or delete)`);
+    if (!ACTIONS.has(a)) throw badRequest("events", "", `action: unknown action "${a}" (expected create, update, delete or progress)`);
   }
   return filter;
 }
 
-export function matches(f: EventFilter, c: Change): boolean {
+export function matches(f: EventFilter, c: StreamEvent): boolean {
   return (!f.types || f.types.has(c.Type)) && (!f.actions || f.actions.has(c.Action)) && (!f.keys || f.keys.has(c.Key));
 }
 
@@ -82,7 +105,7 @@ export function matches(f: EventFilter, c: Change): boolean {
  * the client's getSecure access: secret fields removed, Secure param values the marker or in
  * clear). The store's change holds sealed values; a stream never sends one.
  */
-export function toMessage(c: Change, redact: (def: ModelDef, obj: ModelObject) => ModelObject): EventMessage {
+export function toMessage(c: StreamEvent, redact: (def: ModelDef, obj: ModelObject) => ModelObject): EventMessage {
   const def = modelFor(c.Type);
   const obj = def ? redact(def, c.Object) : c.Object;
   return { Seq: c.Seq, Time: c.Time, Type: c.Type, Action: c.Action, Key: c.Key, Object: obj };

@@ -18,7 +18,8 @@ import type { Logger } from "../log/logger.ts";
 import { UPLOAD_TEMP_PATTERN, isInside, normaliseRequestPath } from "../boot/file-sources.ts";
 import { IsoError } from "../iso/reader.ts";
 import { fileByteSource } from "../files/byte-source.ts";
-import { explodeIso } from "../files/explode.ts";
+import { explodeIso, type ExplodeProgress } from "../files/explode.ts";
+import type { Notice } from "./events.ts";
 import type { Store } from "../store/store.ts";
 
 /** One boot environment's part of an ISO upload. */
@@ -37,6 +38,25 @@ export interface IsoImportDeps {
   /** <data-dir>/files. */
   filesRoot: string;
   log: Logger;
+  /** Progress of each environment's explode (EventHub.notify: "isos" "progress" events). */
+  notify?: (n: Notice) => void;
+}
+
+/** The notice of an explode's progress: State exploding (Files and Bytes so far), done or refused. */
+function progressNotice(iso: string, o: ExplodeOutcome, state: "exploding" | "done" | "refused", p?: ExplodeProgress): Notice {
+  return {
+    Type: "isos",
+    Action: "progress",
+    Key: iso,
+    Object: {
+      Iso: iso,
+      BootEnv: o.BootEnv,
+      Path: o.Path,
+      State: state,
+      ...(p ? { Files: p.files, Bytes: p.bytes, TotalFiles: p.totalFiles, TotalBytes: p.totalBytes } : {}),
+      ...(o.Error ? { Error: o.Error } : {}),
+    },
+  };
 }
 
 /** Explode the uploaded ISO `name` (stored at `isoPath`, SHA-256 `sha256`) for every env naming it. */
@@ -69,12 +89,20 @@ export async function explodeForBootEnvs(deps: IsoImportDeps, name: string, isoP
       }
       try {
         const target = await targetIn(deps.filesRoot, rel);
-        const r = await explodeIso(src, target);
+        let last: ExplodeProgress | undefined;
+        const r = await explodeIso(src, target, {
+          onProgress: (p) => {
+            last = p;
+            deps.notify?.(progressNotice(name, outcome, "exploding", p));
+          },
+        });
         Object.assign(outcome, { Files: r.files, Bytes: r.bytes });
+        deps.notify?.(progressNotice(name, outcome, "done", last));
         deps.log.info("ISO exploded", { iso: name, bootenv: envName, path: rel, files: r.files, bytes: r.bytes });
       } catch (err) {
         if (!(err instanceof IsoError) && !(err instanceof TargetError)) throw err;
         outcome.Error = `${name} refused: ${err.message}`;
+        deps.notify?.(progressNotice(name, outcome, "refused"));
         deps.log.warn("ISO not exploded", { iso: name, bootenv: envName, error: err.message });
       }
       done.set(rel, outcome);

@@ -19,6 +19,7 @@ import { SocleError, badRequest, conflict, notFound } from "../model/errors.ts";
 import { UPLOAD_TEMP_PATTERN, directorySource, isInside, normaliseRequestPath, resolveInRoot } from "../boot/file-sources.ts";
 import { syncDir, writeAll } from "../store/durable-fs.ts";
 import { explodeForBootEnvs } from "./iso-import.ts";
+import type { Notice } from "./events.ts";
 
 /** Default upload limit: large enough for a DVD ISO. */
 export const DEFAULT_UPLOAD_LIMIT = 8 * 1024 * 1024 * 1024;
@@ -78,7 +79,7 @@ export function fileRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       const declared = Number(c.req.header("content-length") ?? "NaN");
       const { result, created } = await uploadFile(area, rel, c.req.raw.body, { limit, declared });
       if (area.scope !== "isos") return json(result, created ? 201 : 200);
-      const importDeps = { bootenvs: () => deps.store.list("bootenvs"), filesRoot: join(deps.dataDir!, "files"), log: deps.log };
+      const importDeps = { bootenvs: () => deps.store.list("bootenvs"), filesRoot: join(deps.dataDir!, "files"), log: deps.log, notify: (n: Notice) => deps.events.notify(n) };
       const exploded = await explodeForBootEnvs(importDeps, rel, join(area.root, rel), result.Sha256);
       return json({ ...result, Exploded: exploded }, created ? 201 : 200);
     };

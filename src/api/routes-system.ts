@@ -12,10 +12,9 @@ import { json, jsonWithEtag, readJson } from "./http-util.ts";
 import { SocleError, badRequest } from "../model/errors.ts";
 import { allows } from "../auth/claims.ts";
 import { isOwnOrigin } from "./origin.ts";
-import type { Change } from "../model/object.ts";
 import type { Principal } from "../auth/claims.ts";
 import { openApiDocument } from "../model/openapi.ts";
-import { type EventFilter, type EventMessage, matches, parseEventFilter, toMessage } from "./events.ts";
+import { type EventFilter, type EventMessage, type StreamEvent, matches, parseEventFilter, toMessage } from "./events.ts";
 import { swaggerPage, swaggerAsset } from "./swagger.ts";
 
 const HEARTBEAT_MS = 15_000;
@@ -44,7 +43,7 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   });
 
   /** What to do with a change on a stream opened by `p`, by `p`'s claims now: the message to send, or skip, or end. */
-  const verdict = (p: Principal, f: EventFilter, ch: Change): EventMessage | "skip" | "end" => {
+  const verdict = (p: Principal, f: EventFilter, ch: StreamEvent): EventMessage | "skip" | "end" => {
     const claims = deps.authn.currentClaims(p);
     if (!allows(claims, "events", "list", "*")) return "end";
     if (!matches(f, ch) || !allows(claims, ch.Type, "get", ch.Key)) return "skip";
@@ -67,7 +66,7 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     let stop = () => {};
     const stream = new ReadableStream<Uint8Array>({
       start(ctrl) {
-        const send = (ch: Change) => {
+        const send = (ch: StreamEvent) => {
           const v = verdict(p, filter, ch);
           if (v === "end") {
             stop();

@@ -248,6 +248,48 @@ export class ApiClient {
   }
 
   /** Accept and the credentials: what every request carries. */
+  /**
+   * Follow the event stream (GET /events with `query`): each event's name and parsed data to
+   * `onEvent`, until `signal` aborts or the server ends it. Resolves `ready` once the stream is
+   * open (so that what the caller does next is not missed). Errors end it quietly: what it shows
+   * is extra to the answer of the request it watches.
+   */
+  async follow(query: URLSearchParams, onEvent: (name: string, data: unknown) => void, signal: AbortSignal, ready: () => void): Promise<void> {
+    let res: Response;
+    try {
+      res = await this.doFetch(this.url("events", query), this.init("GET", this.headers("text/event-stream"), undefined, signal));
+    } catch {
+      ready();
+      return;
+    }
+    ready();
+    if (!res.ok || res.body === null) return;
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        buf += dec.decode(value, { stream: true });
+        for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
+          const lines = buf.slice(0, i).split("\n");
+          buf = buf.slice(i + 2);
+          const name = lines.find((l) => l.startsWith("event: "))?.slice(7);
+          const data = lines.find((l) => l.startsWith("data: "))?.slice(6);
+          if (name === undefined || data === undefined) continue;
+          try {
+            onEvent(name, JSON.parse(data));
+          } catch {}
+        }
+      }
+    } catch {
+      // aborted, or the connection went away
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+
   private headers(accept: string): Record<string, string> {
     const headers: Record<string, string> = { Accept: accept };
     const auth = this.opts.auth;

@@ -118,11 +118,15 @@ async function upload(ctx: VerbContext, area: FileArea, verb: VerbSpec, args: st
     },
     { highWaterMark: 0 },
   );
+  // An ISO is exploded into the boot environments that name it while the upload's answer waits:
+  // its progress comes on the event stream, shown on stderr.
+  const watch = area === "isos" ? await followExplode(ctx, remote) : undefined;
   let res: unknown;
   try {
     res = await ctx.api().putStream(apiPath(area, remote), body, size);
   } finally {
     await fh.close().catch(() => {});
+    await watch?.stop();
   }
   const answer = (res ?? {}) as { Size?: unknown; Sha256?: unknown };
   const sha = hasher.digest("hex");
@@ -228,3 +232,36 @@ function statOrUndefined(p: string): Stats | undefined {
     return undefined;
   }
 }
+
+/** Progress of an ISO's explodes, as a bar per boot environment on stderr (a line per tenth). */
+async function followExplode(ctx: VerbContext, iso: string): Promise<{ stop: () => Promise<void> }> {
+  const ac = new AbortController();
+  const shown = new Map<string, number>();
+  let ready = () => {};
+  const opened = new Promise<void>((r) => (ready = r));
+  const query = new URLSearchParams({ type: "isos", key: iso });
+  const done = ctx.api().follow(query, (name, data) => {
+    if (name !== "isos.progress") return;
+    const o = (data as { Object?: Record<string, unknown> }).Object ?? {};
+    const env = String(o.BootEnv ?? "");
+    const total = Number(o.TotalBytes ?? 0);
+    const bytes = Number(o.Bytes ?? 0);
+    const tenth = o.State === "exploding" ? Math.floor((total > 0 ? bytes / total : 1) * 10) : 11;
+    if ((shown.get(env) ?? -1) >= tenth) return;
+    shown.set(env, tenth);
+    if (o.State === "refused") return; // the answer's Exploded says why
+    const bar = "#".repeat(Math.min(tenth, 10)).padEnd(10, "-");
+    const what = `${o.Files ?? 0}/${o.TotalFiles ?? 0} files, ${mib(bytes)}/${mib(total)} MiB`;
+    ctx.io.err(`${iso} -> ${o.Path ?? env}: [${bar}] ${o.State === "done" ? "done" : `${Math.min(tenth, 10) * 10}%`} ${what}`);
+  }, ac.signal, ready);
+  await Promise.race([opened, Bun.sleep(3000)]);
+  return {
+    stop: async () => {
+      await Promise.race([done, Bun.sleep(200)]); // the last event may still be on its way
+      ac.abort();
+      await done;
+    },
+  };
+}
+
+const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
