@@ -188,3 +188,54 @@ test.skipIf(!XORRISO)("progress on the event stream: `isos` `progress` events (e
   expect(events.map((e) => e.State)).toEqual(["exploding", "done"]);
   expect(events.at(-1)).toMatchObject({ Iso: "watched.iso", BootEnv: "watched", Path: "watched/install", Files: 3, Bytes: BYTES, TotalFiles: 3, TotalBytes: BYTES });
 });
+
+test.skipIf(!XORRISO)("POST /bootenvs/<name>/fetch-iso: the server fetches OS.IsoUrl (a local server here), checks OS.IsoSha256, explodes it; not again once there; a failed fetch is 503 naming it; no URL is 422", async () => {
+  const img = iso("remote.iso", join(dir, "tree"));
+  const sha = new Bun.CryptoHasher("sha256").update(img).digest("hex");
+  let gets = 0;
+  const remote = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req) => {
+      if (new URL(req.url).pathname !== "/remote.iso") return new Response("no", { status: 404 });
+      gets++;
+      return new Response(img, { headers: { ETag: '"r1"' } });
+    },
+  });
+  try {
+    const base = `http://127.0.0.1:${remote.port}`;
+    expect((await s.call("POST", "/api/v3/bootenvs", { body: env("fetched", { IsoFile: "fetched.iso", IsoUrl: `${base}/remote.iso`, IsoSha256: sha }) })).status).toBe(201);
+    const r = await s.call("POST", "/api/v3/bootenvs/fetched/fetch-iso");
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ Iso: "fetched.iso", Size: img.length, Sha256: sha, Fetched: true, ResumedFrom: 0 });
+    expect(r.body.Exploded).toEqual([{ BootEnv: "fetched", Path: "fetched/install", Files: 3, Bytes: BYTES }]);
+    expect(await available("fetched")).toBe(true);
+    const again = await s.call("POST", "/api/v3/bootenvs/fetched/fetch-iso");
+    expect([again.status, again.body.Fetched, gets]).toEqual([200, false, 1]);
+
+    expect((await s.call("POST", "/api/v3/bootenvs", { body: env("gone", { IsoFile: "gone.iso", IsoUrl: `${base}/gone.iso` }) })).status).toBe(201);
+    const gone = await s.call("POST", "/api/v3/bootenvs/gone/fetch-iso");
+    expect(gone.status).toBe(503);
+    expect(JSON.stringify(gone.body)).toContain("HTTP 404");
+    expect(existsSync(join(s.dir, "isos", "gone.iso"))).toBe(false);
+
+    // The CLI: the fetch and the explode as bars on stderr, the answer on stdout.
+    expect((await s.call("POST", "/api/v3/bootenvs", { body: env("clifetch", { IsoFile: "clifetch.iso", IsoUrl: `${base}/remote.iso` }) })).status).toBe(201);
+    const caFile = join(dir, "ca-fetch.pem");
+    writeFileSync(caFile, s.socle.caCertPem);
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(["-E", s.base, "--ca-file", caFile, "-U", "admin", "-P", ADMIN_PASSWORD, "bootenvs", "fetch-iso", "clifetch"], { SOCLE_DATA_DIR: join(dir, "none") }, { out: (l) => out.push(l), err: (l) => err.push(l) }, { serve: async () => 0 });
+    expect(`${code} ${err.join("\n")}`).toContain("0 ");
+    expect(err.join("\n")).toContain("clifetch.iso -> isos/clifetch.iso: [##########] 100%");
+    expect(err.join("\n")).toContain("clifetch.iso -> clifetch/install: [##########] done 3/3 files");
+    expect(out.join("\n")).toContain('"Fetched": true');
+
+    expect((await s.call("POST", "/api/v3/bootenvs", { body: env("nourl", { IsoFile: "nourl.iso" }) })).status).toBe(201);
+    const nourl = await s.call("POST", "/api/v3/bootenvs/nourl/fetch-iso");
+    expect(nourl.status).toBe(422);
+    expect(JSON.stringify(nourl.body)).toContain("OS.IsoUrl is empty");
+  } finally {
+    remote.stop(true);
+  }
+});

@@ -11,6 +11,7 @@ import { userRoutes } from "./routes-users.ts";
 import { paramRoutes } from "./routes-params.ts";
 import { objectRoutes } from "./routes-objects.ts";
 import { fileRoutes } from "./routes-files.ts";
+import { isoFetchRoutes } from "./routes-iso-fetch.ts";
 import { renderRoutes } from "./routes-render.ts";
 import { registerRoutes } from "./routes-register.ts";
 import { jobRoutes } from "./routes-jobs.ts";
@@ -51,6 +52,7 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
   paramRoutes(app, deps);
   renderRoutes(app, deps);
   fileRoutes(app, deps); // before objectRoutes, whose /api/v3/:type would take "files"
+  isoFetchRoutes(app, deps);
   jobRoutes(app, deps); // before objectRoutes: the scheduler owns POST /jobs, and jobs change by their own rules
   objectRoutes(app, deps);
 

@@ -19,6 +19,7 @@ import { UPLOAD_TEMP_PATTERN, isInside, normaliseRequestPath } from "../boot/fil
 import { IsoError } from "../iso/reader.ts";
 import { fileByteSource } from "../files/byte-source.ts";
 import { explodeIso, type ExplodeProgress } from "../files/explode.ts";
+import { sha256Of } from "../files/fetch.ts";
 import type { Notice } from "./events.ts";
 import type { Store } from "../store/store.ts";
 
@@ -174,10 +175,4 @@ export function watchBootEnvIsos(deps: IsoWatchDeps): { stop: () => void; idle: 
       .catch((err) => deps.log.error("exploding a bootenv's ISO failed", { bootenv: c.Key, iso: name, error: String(err) }));
   });
   return { stop: unsubscribe, idle: () => chain };
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hasher = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(path).stream()) hasher.update(chunk);
-  return hasher.digest("hex");
 }

@@ -26,10 +26,11 @@ export function normaliseRequestPath(raw: string): string | undefined {
 }
 
 /**
- * Temporary names, never served or listed: uploads in progress (src/api/routes-files.ts) and
- * install trees being exploded from an ISO, or the old tree being replaced (src/files/explode.ts).
+ * Temporary names, never served or listed: uploads in progress (src/api/routes-files.ts), install
+ * trees being exploded from an ISO or the old tree being replaced (src/files/explode.ts), and
+ * ISOs being fetched from OS.IsoUrl with what guards their resume (src/files/fetch.ts).
  */
-export const UPLOAD_TEMP_PATTERN = /^\.socle-(?:upload|explode)-[0-9a-f]+\.part(?:\.old)?$/;
+export const UPLOAD_TEMP_PATTERN = /^\.socle-(?:upload|explode|fetch)-[0-9a-f]+\.part(?:\.old|\.validator)?$/;
 
 /** Codes that mean "not there" for a lookup under a root; anything else is a real failure. */
 const ABSENT = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "EACCES", "EPERM", "EINVAL"]);

@@ -14,7 +14,7 @@ import { parseVerbArgs } from "./verb-args.ts";
 import { commandName, isGroup, usageOf, type Command, type CommandGroup, type VerbFlag, type VerbSpec } from "./verb-spec.ts";
 import { DISCOVERY_BUILD, LOADERS_IMPORT } from "./verbs/assets.ts";
 import { crudVerbs } from "./verbs/crud.ts";
-import { FILE_AREAS, fileAreaCommand } from "./verbs/files.ts";
+import { BOOTENV_VERBS, FILE_AREAS, fileAreaCommand } from "./verbs/files.ts";
 import { INSTALL } from "./verbs/install.ts";
 import { JOB_VERBS } from "./verbs/jobs.ts";
 import { PKI_CA, VERSION } from "./verbs/local.ts";
@@ -25,6 +25,7 @@ import { USER_VERBS } from "./verbs/users.ts";
 
 /** Verbs some types have besides the generic ones (crud.ts). */
 export const EXTRA_VERBS: Readonly<Record<string, readonly VerbSpec[]>> = {
+  bootenvs: BOOTENV_VERBS,
   jobs: JOB_VERBS,
   machines: MACHINE_VERBS,
   profiles: PROFILE_VERBS,

@@ -266,6 +266,9 @@ export const ROWS: Row[] = [
   { op: "POST /machines/{key}/boot-local", target: "A", may: MACHINE_A, params: A },
   { op: "POST /machines/{key}/boot-local", target: "B", may: ADMIN, params: B },
   { op: "POST /machines/{key}/boot-local", target: "B by MAC", may: ADMIN, params: B_BY_MAC },
+  // The seeded environment names no OS.IsoUrl: the admin gets 422 (nothing fetched), everyone else
+  // the refusal before anything is looked at.
+  { op: "POST /bootenvs/{key}/fetch-iso", target: SEED.bootenv, may: ADMIN, status: { admin: 422 }, params: key(SEED.bootenv) },
   { op: "POST /machines/{key}/revoke", target: "A", may: ADMIN, params: A, phase: "rotate" },
   { op: "POST /machines/{key}/revoke", target: "B", may: ADMIN, params: B, phase: "rotate" },
   { op: "POST /machines/{key}/revoke", target: "B by MAC", may: ADMIN, params: B_BY_MAC, phase: "rotate" },

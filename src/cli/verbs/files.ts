@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { statSync, type Stats } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { keyPath } from "../api-client.ts";
 import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { boolFlag, parseVerbArgs } from "../verb-args.ts";
@@ -246,13 +247,16 @@ async function followExplode(ctx: VerbContext, iso: string): Promise<{ stop: () 
     const env = String(o.BootEnv ?? "");
     const total = Number(o.TotalBytes ?? 0);
     const bytes = Number(o.Bytes ?? 0);
-    const tenth = o.State === "exploding" ? Math.floor((total > 0 ? bytes / total : 1) * 10) : 11;
-    if ((shown.get(env) ?? -1) >= tenth) return;
-    shown.set(env, tenth);
-    if (o.State === "refused") return; // the answer's Exploded says why
+    const fetching = o.State === "fetching";
+    const running = o.State === "exploding" || fetching;
+    const tenth = running ? Math.floor((total > 0 ? bytes / total : 1) * 10) : 11;
+    const step = fetching ? `fetch ${iso}` : env;
+    if ((shown.get(step) ?? -1) >= tenth) return;
+    shown.set(step, tenth);
+    if (o.State === "refused") return; // the answer says why
     const bar = "#".repeat(Math.min(tenth, 10)).padEnd(10, "-");
-    const what = `${o.Files ?? 0}/${o.TotalFiles ?? 0} files, ${mib(bytes)}/${mib(total)} MiB`;
-    ctx.io.err(`${iso} -> ${o.Path ?? env}: [${bar}] ${o.State === "done" ? "done" : `${Math.min(tenth, 10) * 10}%`} ${what}`);
+    const what = fetching ? `${mib(bytes)}/${mib(total)} MiB` : `${o.Files ?? 0}/${o.TotalFiles ?? 0} files, ${mib(bytes)}/${mib(total)} MiB`;
+    ctx.io.err(`${iso} -> ${fetching ? "isos/" : ""}${fetching ? iso : (o.Path ?? env)}: [${bar}] ${o.State === "done" ? "done" : `${Math.min(tenth, 10) * 10}%`} ${what}`);
   }, ac.signal, ready);
   await Promise.race([opened, Bun.sleep(3000)]);
   return {
@@ -265,3 +269,32 @@ async function followExplode(ctx: VerbContext, iso: string): Promise<{ stop: () 
 }
 
 const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
+
+const FETCH_ISO: VerbSpec = {
+  path: ["bootenvs", "fetch-iso"],
+  synopsis: "<name>",
+  flags: [],
+  summary: "the server fetches the env's OS.IsoUrl (resumable), checks OS.IsoSha256 and explodes it",
+  run: fetchIso,
+};
+
+export const BOOTENV_VERBS: readonly VerbSpec[] = [FETCH_ISO];
+
+/** `bootenvs fetch-iso <name>`: progress (the fetch, then each explode) on stderr, the answer on stdout. */
+async function fetchIso(ctx: VerbContext, args: string[]): Promise<number> {
+  const { pos } = parseVerbArgs(args, FETCH_ISO, { min: 1, max: 1 });
+  const name = pos[0] as string;
+  const env = (await ctx.api().request("GET", keyPath("bootenvs", name))) as { OS?: { IsoFile?: string } };
+  const watch = env.OS?.IsoFile ? await followExplode(ctx, env.OS.IsoFile) : undefined;
+  let res: unknown;
+  try {
+    // A DVD over a slow link takes a while: the answer comes when the fetch and explodes are done.
+    res = (await ctx.api().exchange("POST", keyPath("bootenvs", name, "fetch-iso"), { timeoutMs: 6 * 3600_000 })).body;
+  } finally {
+    await watch?.stop();
+  }
+  ctx.print(res);
+  const refused = ((res as { Exploded?: Array<{ BootEnv?: string; Error?: string }> }).Exploded ?? []).filter((e) => e.Error);
+  for (const e of refused) ctx.io.err(`bootenv ${e.BootEnv}: ${e.Error}`);
+  return refused.length > 0 ? 1 : 0;
+}
