@@ -255,6 +255,47 @@ describe.skipIf(!XORRISO)("hostile images are refused with IsoError, naming what
     expect(await refused(new Uint8Array(40 * 2048))).toContain("no primary volume descriptor");
   });
 
+  test("multi-extent files (as a file over 4 GiB is stored): the extents read as one file; a last extent missing is refused", async () => {
+    const img = build("multi.iso", ["-R"], hostile);
+    const at = recordOf(img, ["BB.;1"]);
+    const len = img[at]!;
+    const root = dirRecord(img.subarray(16 * 2048 + 156, 16 * 2048 + 190), 0, false)!;
+    const base = root.lba * 2048;
+    // bb's record twice: the first extent of one sector with the multi-extent flag, the rest after it.
+    const rec = img.slice(at, at + len);
+    const lba = rec[2]! | (rec[3]! << 8) | (rec[4]! << 16);
+    const first = rec.slice();
+    first[25] = first[25]! | 0x80;
+    first.set([0, 8, 0, 0], 10); // 2048, little-endian
+    const second = rec.slice();
+    second.set([(lba + 1) & 0xff, ((lba + 1) >> 8) & 0xff, ((lba + 1) >> 16) & 0xff, 0], 2);
+    second.set([(5000 - 2048) & 0xff, (5000 - 2048) >> 8, 0, 0], 10);
+    const dirBytes = img.subarray(base, base + root.size);
+    const used = (() => {
+      let n = 0;
+      while (n < dirBytes.length && dirBytes[n]! > 0) n += dirBytes[n]!;
+      return n;
+    })();
+    expect(used + len).toBeLessThanOrEqual(2048); // room for one more record in the sector
+    const rebuilt = new Uint8Array(root.size);
+    const rel = at - base;
+    rebuilt.set(dirBytes.subarray(0, rel), 0);
+    rebuilt.set(first, rel);
+    rebuilt.set(second, rel + len);
+    rebuilt.set(dirBytes.subarray(rel + len, used), rel + 2 * len);
+    const multi = img.slice();
+    multi.set(rebuilt, base);
+    const read = await readIso(bytesSource(multi));
+    const bb = read.entries.find((e) => e.path === "bb")!;
+    expect(bb.extents).toEqual([{ lba, length: 2048 }, { lba: lba + 1, length: 5000 - 2048 }]);
+    expect(bb.size).toBe(5000);
+    expect(Buffer.compare(await contents(multi, bb), bytes(5000, 7))).toBe(0);
+    // The flag on the last extent too: it never ends.
+    const open = multi.slice();
+    open[base + rel + len + 25] = open[base + rel + len + 25]! | 0x80;
+    expect(await refused(open)).toContain("bb: a multi-extent file whose");
+  });
+
   test("fuzz: 1500 images with random bytes changed in their descriptors and directories are read or refused, never anything else", async () => {
     const base = build("fuzz.iso", ["-R", "-J"], tree);
     // Where structure lives: the descriptors and the directory extents (the first ~40 sectors).
