@@ -13,6 +13,9 @@ import { dirRecord } from "./records.ts";
 
 const XORRISO = Bun.which("xorriso");
 if (!XORRISO) console.log("skip: src/iso/reader.test.ts needs xorriso (apt-get install xorriso, or test/lab/install-deps.sh --extras)");
+const GENISOIMAGE = Bun.which("genisoimage");
+const MKUDFFS = Bun.which("mkudffs");
+if (!GENISOIMAGE || !MKUDFFS) console.log("skip: the UDF tests of src/iso/reader.test.ts need genisoimage and udftools (test/lab/install-deps.sh --extras)");
 
 let dir = "";
 let tree = "";
@@ -324,4 +327,73 @@ describe.skipIf(!XORRISO)("hostile images are refused with IsoError, naming what
     expect(refusedCount).toBeGreaterThan(0);
     expect(performance.now() - started).toBeLessThan(30_000);
   }, 60_000);
+});
+
+describe.skipIf(!GENISOIMAGE || !MKUDFFS)("UDF (Windows media)", () => {
+  let win = "";
+  let udfDir = "";
+  beforeAll(() => {
+    if (!GENISOIMAGE || !MKUDFFS) return;
+    udfDir = mkdtempSync(join(tmpdir(), "socle-udf-"));
+    win = join(udfDir, "win");
+    // What wimboot needs, as Windows media lay it out, and some more.
+    mkdirSync(join(win, "boot"), { recursive: true });
+    mkdirSync(join(win, "sources"));
+    mkdirSync(join(win, "efi", "microsoft", "boot"), { recursive: true });
+    writeFileSync(join(win, "bootmgr"), bytes(400_000, 21));
+    writeFileSync(join(win, "boot", "bcd"), bytes(262_144, 22));
+    writeFileSync(join(win, "boot", "boot.sdi"), bytes(3_170_304, 23));
+    writeFileSync(join(win, "sources", "boot.wim"), bytes(5 * 1024 * 1024 + 3, 24));
+    writeFileSync(join(win, "efi", "microsoft", "boot", "bcd"), bytes(0, 25));
+    writeFileSync(join(win, "setup.exe"), bytes(1, 26));
+  });
+  afterAll(() => {
+    if (udfDir) rmSync(udfDir, { recursive: true, force: true });
+  });
+
+  const udfIso = (name: string): Uint8Array => {
+    const out = join(udfDir, name);
+    const r = Bun.spawnSync([GENISOIMAGE!, "-quiet", "-udf", "-V", "SOCLE_WIN", "-o", out, win], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+    return new Uint8Array(readFileSync(out));
+  };
+
+  test("an ISO/UDF bridge image (genisoimage -udf) is read through its UDF tree: every file wimboot needs, byte for byte", async () => {
+    const img = udfIso("win.iso");
+    const read = await readIso(bytesSource(img));
+    expect(read.names).toBe("udf");
+    const want = [...expected(win)].map(([p, v]) => [p, v] as [string, object]).sort(([a], [b]) => a.localeCompare(b));
+    const got = read.entries.map((e) => [e.path, { kind: e.kind, size: e.size }] as [string, object]).sort(([a], [b]) => a.localeCompare(b));
+    expect(got).toEqual(want);
+    for (const e of read.entries) if (e.kind === "file") expect(Buffer.compare(await contents(img, e), readFileSync(join(win, e.path)))).toBe(0);
+    for (const p of ["bootmgr", "boot/bcd", "boot/boot.sdi", "sources/boot.wim"]) expect(read.entries.some((e) => e.path === p)).toBe(true);
+  });
+
+  test("a UDF image with no ISO 9660 tree at all (mkudffs) is read as UDF: its label, no entries", async () => {
+    const out = join(udfDir, "pure.udf");
+    writeFileSync(out, new Uint8Array(8 * 1024 * 1024));
+    const r = Bun.spawnSync([MKUDFFS!, "--media-type=hd", "--blocksize=2048", "--label=SOCLEPURE", out], { stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const read = await readIso(bytesSource(new Uint8Array(readFileSync(out))));
+    expect([read.names, read.label, read.entries]).toEqual(["udf", "SOCLEPURE", []]);
+  });
+
+  test("hostile UDF: a name holding '/', a directory loop, an extent past the end", async () => {
+    const img = udfIso("hostile.iso");
+    const fid = find(img, new Uint8Array([8, ...new TextEncoder().encode("setup.exe")]), 256 * 2048);
+    const slash = img.slice();
+    slash[fid + 5] = 0x2f; // "setu/.exe"
+    // A FID's tag checksum covers only its first 16 bytes: the name is outside it.
+    expect(await refused(slash)).toContain('refused name "setu/.exe"');
+    // The "sources" directory's ICB pointed at the root's: a loop.
+    const read = await readIso(bytesSource(img));
+    expect(read.names).toBe("udf");
+    const srcFid = find(img, new Uint8Array([8, ...new TextEncoder().encode("sources")]), 256 * 2048);
+    const bootFid = find(img, new Uint8Array([8, ...new TextEncoder().encode("boot")]), 256 * 2048);
+    // Each FID's ICB (long_ad) is at +20 from its start; its name at +38 (no implementation use).
+    const loop = img.slice();
+    loop.set(img.subarray(bootFid - 38 + 20, bootFid - 38 + 36), srcFid - 38 + 20);
+    expect(await refused(loop)).toMatch(/directory loop|two entries/);
+    expect(await refused(img.subarray(0, img.length - 6 * 1024 * 1024))).toContain("past");
+  });
 });

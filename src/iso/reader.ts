@@ -1,5 +1,6 @@
 // An ISO 9660 image read over a byte source: its tree (Rock Ridge names, modes and symlinks when
-// present, else Joliet's UCS-2 names, else plain ISO 9660 identifiers), its files' extents
+// present, else the UDF tree when there is one (udf.ts: Windows media), else Joliet's UCS-2
+// names, else plain ISO 9660 identifiers), its files' extents
 // (several for a file over 4 GiB), and its El Torito boot entries. Nothing is extracted here:
 // the caller streams each file's bytes with fileChunks().
 //
@@ -16,6 +17,7 @@
 
 import { IsoError, SECTOR, descriptorAt, dirRecord, plainName, rockRidge, suspEntries, volumeInfo, type DirRecord, type SuspEntry, type VolumeInfo } from "./records.ts";
 import { bootEntries, type BootEntry } from "./el-torito.ts";
+import { hasUdf, readUdf } from "./udf.ts";
 
 export { IsoError } from "./records.ts";
 export type { BootEntry } from "./el-torito.ts";
@@ -50,12 +52,14 @@ export interface IsoEntry {
   /** A symlink's target, relative, as Rock Ridge spells it. */
   target?: string;
   mtime?: Date;
+  /** A small UDF file's bytes, held in its entry rather than in extents. */
+  inline?: Uint8Array;
 }
 
 export interface IsoImage {
   label: string;
   /** Which names the tree carries. */
-  names: "rockridge" | "joliet" | "iso9660";
+  names: "rockridge" | "udf" | "joliet" | "iso9660";
   /** Directories before what they hold, in the order the image lists them. */
   entries: IsoEntry[];
   boot: BootEntry[];
@@ -95,13 +99,25 @@ export async function readIso(src: ByteSource, limits: ReadLimits = {}): Promise
       bootCatalog = d.bytes[71]! | (d.bytes[72]! << 8) | (d.bytes[73]! << 16) | (d.bytes[74]! * 0x1000000);
     }
   }
-  if (!primary) throw new IsoError("not an ISO 9660 image: no primary volume descriptor from sector 16 on");
+  if (!primary) {
+    if (await hasUdf(src)) {
+      const udf = await readUdf(src, lim, { extent: (l, n, w) => checkExtent(src, l, n, w), name: checkName });
+      return { label: udf.label, names: "udf", entries: udf.entries, boot: [] };
+    }
+    throw new IsoError("not an ISO 9660 image: no primary volume descriptor from sector 16 on");
+  }
 
   // Rock Ridge: an SP entry in the System Use area of the primary root's "." record.
   const rootBytes = await readDirectory(src, primary.root, "/", lim);
   const dot = dirRecord(rootBytes, 0, false);
   const rootRr = dot ? rockRidge((await suspOf(src, dot, 0)).entries) : undefined;
   const rrSkip = rootRr?.sp;
+  // Without Rock Ridge, a UDF tree (Windows media: its ISO 9660 tree is a stub) wins over Joliet.
+  if (rrSkip === undefined && (await hasUdf(src))) {
+    const udf = await readUdf(src, lim, { extent: (l, n, w) => checkExtent(src, l, n, w), name: checkName });
+    const boot = bootCatalog === undefined ? [] : bootEntries(await sector(bootCatalog, "El Torito boot catalog"), bootCatalog, udf.entries);
+    return { label: udf.label || primary.label, names: "udf", entries: udf.entries, boot };
+  }
   const names: IsoImage["names"] = rrSkip !== undefined ? "rockridge" : joliet ? "joliet" : "iso9660";
   const volume = names === "joliet" ? joliet! : primary;
 
@@ -173,6 +189,10 @@ export async function readIso(src: ByteSource, limits: ReadLimits = {}): Promise
 
 /** The bytes of a file entry, extent after extent, in chunks of at most `chunk` bytes. */
 export async function* fileChunks(src: ByteSource, entry: IsoEntry, chunk = 1024 * 1024): AsyncGenerator<Uint8Array> {
+  if (entry.inline) {
+    yield entry.inline;
+    return;
+  }
   for (const e of entry.extents) {
     checkExtent(src, e.lba, e.length, entry.path);
     for (let done = 0; done < e.length; ) {

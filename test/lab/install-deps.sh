@@ -10,15 +10,15 @@
 #   --extras: what the other suites and benchmarks run against: real DHCP clients (ISC
 #             dhclient; udhcpc is in busybox-static), a relay (isc-dhcp-relay), reference servers
 #             (Kea, tftpd-hpa, nginx-light), perfdhcp (kea-admin), TFTP clients (tftp-hpa, atftp),
-#             systemd-analyze (systemd) for the service unit's test, xorriso (ISO images the
-#             ISO reader's tests build)
+#             systemd-analyze (systemd) for the service unit's test, xorriso, genisoimage and udftools
+#             (ISO 9660 and UDF images the ISO reader's tests build)
 # No daemon is started: a policy-rc.d that forbids service starts is put in place for the
 # duration of the install when none exists. Set E2E_SKIP_APT_UPDATE=1 to skip apt-get update.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(qemu-system-x86 qemu-system-arm qemu-efi-aarch64 seabios ipxe-qemu ipxe ovmf busybox-static cpio iproute2 dnsmasq-base python3 tcpdump curl)
-[ "${1:-}" = --extras ] && PKGS+=(systemd isc-dhcp-client isc-dhcp-relay kea-dhcp4-server kea-admin tftp-hpa atftp tftpd-hpa nginx-light xorriso)
+[ "${1:-}" = --extras ] && PKGS+=(systemd isc-dhcp-client isc-dhcp-relay kea-dhcp4-server kea-admin tftp-hpa atftp tftpd-hpa nginx-light xorriso genisoimage udftools)
 
 POLICY=/usr/sbin/policy-rc.d; made_policy=0
 if [ ! -e "$POLICY" ]; then printf '#!/bin/sh\nexit 101\n' > "$POLICY"; chmod +x "$POLICY"; made_policy=1; fi
