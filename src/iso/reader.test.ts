@@ -396,4 +396,27 @@ describe.skipIf(!GENISOIMAGE || !MKUDFFS)("UDF (Windows media)", () => {
     expect(await refused(loop)).toMatch(/directory loop|two entries/);
     expect(await refused(img.subarray(0, img.length - 6 * 1024 * 1024))).toContain("past");
   });
+
+  test("fuzz: 1000 bridge images with random bytes changed in their UDF structures are read or refused, never anything else", async () => {
+    const base = udfIso("fuzz.iso");
+    let seed = 777;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    let refusedCount = 0;
+    for (let i = 0; i < 1000; i++) {
+      const img = base.slice();
+      // The anchor, the volume descriptors, the file set, entries and directories (sectors 256 on).
+      for (let k = 0, n = 1 + rand(6); k < n; k++) img[256 * 2048 + rand(Math.min(img.length - 256 * 2048, 64 * 2048))] = rand(256);
+      try {
+        const r = await readIso(bytesSource(img), { maxEntries: 10_000 });
+        for (const e of r.entries) if (e.kind === "file") for await (const _ of fileChunks(bytesSource(img), e)) void _;
+      } catch (err) {
+        if (!(err instanceof IsoError)) throw new Error(`mutation ${i}: ${(err as Error)?.stack ?? err}`);
+        refusedCount++;
+      }
+    }
+    expect(refusedCount).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -144,7 +144,7 @@ export async function readUdf(
     dirBytes += dir.size;
     if (dirBytes > lim.maxDirBytes) throw new IsoError(`directories hold more than ${lim.maxDirBytes} bytes`);
     const parts: Uint8Array[] = dir.inline ? [dir.inline] : [];
-    for (const e of dir.extents) parts.push(await src.read(e.lba * SECTOR, e.length));
+    for (const e of trim(dir.extents, dir.size)) parts.push(await src.read(e.lba * SECTOR, e.length));
     const data = parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
     const seen = new Set<string>();
     const subdirs: Array<[LongAd, string]> = [];
