@@ -27,7 +27,7 @@ const ALLOWED: Record<string, string[]> = {
   http: ["boot", "model", "log"],
   adapters: ["dhcp", "boot", "store", "model", "log"],
   jobs: ["model", "store", "auth", "log"],
-  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http", "files"],
+  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http", "files", "iso"],
   cli: ["config", "log", "model", "assets"],
 };
 

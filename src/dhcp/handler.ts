@@ -80,7 +80,6 @@ export function createDhcpHandler(opts: DhcpHandlerOptions): DhcpHandler {
           else log.debug("DHCPDISCOVER not answered", { mac: info.mac, reason: o.reason });
           return undefined;
         }
-        log.debug("DHCPOFFER", { mac: info.mac, addr: o.grant.addr, subnet: scope.subnet.Name });
         return r.lease(MessageType.DHCPOFFER, scope, o.grant);
       }
       case MessageType.DHCPREQUEST:
@@ -165,8 +164,7 @@ class Request {
       serverAddress: this.ctx.serverAddress,
     });
     if (c.nak !== undefined) return this.nak(scope, c.nak, state);
-    log.debug("DHCPACK", { mac: info.mac, addr, state, subnet: scope.subnet.Name });
-    return this.lease(MessageType.DHCPACK, scope, c.grant);
+    return this.lease(MessageType.DHCPACK, scope, c.grant, state);
   }
 
   nak(scope: Scope, reason: string, state?: string): DhcpReply {
@@ -174,10 +172,20 @@ class Request {
     return buildReply(this.spec(MessageType.DHCPNAK, scope, { yiaddr: "0.0.0.0", message: reason }));
   }
 
-  lease(type: MessageType.DHCPOFFER | MessageType.DHCPACK, scope: Scope, g: Grant): DhcpReply {
-    return buildReply(
-      this.spec(type, scope, { yiaddr: g.addr, leaseSeconds: g.seconds, reservation: g.reservation, boot: this.boot(g.addr) }),
-    );
+  /** An OFFER or ACK of `g`; its debug line says who asked (vendor and user class) and the boot file given, if any. */
+  lease(type: MessageType.DHCPOFFER | MessageType.DHCPACK, scope: Scope, g: Grant, state?: string): DhcpReply {
+    const boot = this.boot(g.addr);
+    const i = this.info;
+    this.log.debug(messageTypeName(type), {
+      mac: i.mac,
+      addr: g.addr,
+      ...(state ? { state } : {}),
+      subnet: scope.subnet.Name,
+      vendorClass: i.vendorClass,
+      userClass: i.userClass,
+      file: boot?.bootFile ?? "",
+    });
+    return buildReply(this.spec(type, scope, { yiaddr: g.addr, leaseSeconds: g.seconds, reservation: g.reservation, boot }));
   }
 
   /** DHCPINFORM: configuration only; the client has its address (ciaddr), we record nothing. */

@@ -22,6 +22,7 @@ import { tmpdir } from "node:os";
 import { ASSETS, LAB_ENV, LabSocle, ROOT, lab, labUp, sh, skipReason, type Ran } from "./lab.ts";
 import { compile } from "../../build/compile.ts";
 import { E2E_IMAGE_DIR, buildE2eImage } from "../../build/e2e-image.ts";
+import { INSTALLER_ISO_NAME, buildInstallerIso } from "../../build/installer-iso.ts";
 
 const SKIP = skipReason();
 if (SKIP) console.log(`e2e: skipped: ${SKIP}`);
@@ -84,6 +85,10 @@ async function expectRegistered(mac: string): Promise<any> {
 
 
 // --- Workflows run by the agent: helpers -----------------------------------------------------------
+
+/** The installer scenario: a VM that boots Debian's netboot installer under TCG (kernel, initrd, DHCP, preseed). */
+const ISO_MAC = "52:54:00:e2:50:01";
+const INSTALLER_TIMEOUT_S = 300;
 
 /** The e2e disk image (npm run e2e:prepare; built here when missing or stale), written by the image-deploy workflow. */
 const E2E_IMAGE = E2E_IMAGE_DIR;
@@ -374,6 +379,45 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
     // At most bios, uefi, edk2, arm64, http-boot and the 4 storm VMs (the probe runs no discovery).
     expect(all.length).toBeLessThanOrEqual(9);
   }, 30_000);
+
+  // --- ISO import: Debian's real netboot installer as an ISO (build/installer-iso.ts), imported
+  // through the API into the shipped debian-12 boot environment's install tree; a known machine
+  // set to debian-12 boots into that installer, which takes its own DHCP lease (vendor class d-i,
+  // no iPXE user class: a plain lease with a DNS server, no boot file) and fetches its preseed.
+  test("iso: the netboot installer ISO imported through the API; a VM boots into the installer, which leases as d-i (no boot file, a DNS server) and fetches its rendered preseed", async () => {
+    const s = ready();
+    const iso = await buildInstallerIso({ log: (l) => console.log(`installer-iso: ${l}`) });
+    // The installer configures its network from DHCP and wants a DNS server there.
+    await s.must("PATCH", "/api/v3/subnets/lab", { type: "application/json-patch+json", json: [{ op: "add", path: "/Options/-", value: { Code: 6, Value: vars.E2E_SRV_IP ?? "198.51.100.1" } }] });
+    expect((await s.must("GET", "/api/v3/bootenvs/debian-12")).Available).toBe(false);
+    const up = await s.must("PUT", `/api/v3/isos/${INSTALLER_ISO_NAME}`, { file: iso.path });
+    expect(up.Exploded).toEqual([expect.objectContaining({ BootEnv: "debian-12", Path: "debian-12/install", Files: 2 })]);
+    expect((await s.must("GET", "/api/v3/bootenvs/debian-12")).Available).toBe(true);
+    const m = await s.must("POST", "/api/v3/machines", {
+      json: { Name: "e2e-installer", HardwareAddrs: [ISO_MAC], BootEnv: "debian-12", Params: { "provisioner-default-password-hash": "$6$e2e$Jx1ZPfH0Q4g1m1tuNmHTFbXfS3Dz2zYwKq5dDtbf3bQm1xW3kJbX6v8Yw3H3n0xJ7Yl9kZc2Wc1kq3lQ9y5oM0" } },
+    });
+    const preseed = `machines/${m.Uuid}/preseed.cfg`;
+    const vm = bootInBackground("installer", ISO_MAC, ["--fw", "bios", "--mem", "768"], INSTALLER_TIMEOUT_S);
+    try {
+      const fetched = await waitFor("the installer's GET of its preseed", INSTALLER_TIMEOUT_S, async () => {
+        const line = s.log().split("\n").find((l) => l.includes(`path=${preseed}`) && l.includes("status=200"));
+        return line;
+      }, () => `--- serial ---\n${serialOf(vm).slice(-3000)}\n--- socle ---\n${s.log().slice(-2500)}`);
+      const addr = /remote=(\S+)/.exec(fetched)?.[1] ?? "";
+      // The installer's own lease: vendor class d-i, no user class, no boot file; and the preseed
+      // went to that address (machine files are bound to the machine's leases).
+      const acks = s.log().split("\n").filter((l) => l.includes("DHCPACK") && l.includes(`mac=${ISO_MAC}`));
+      const di = acks.find((l) => l.includes("vendorClass=d-i"));
+      expect(di, acks.join("\n")).toBeDefined();
+      expect(di).toMatch(/ userClass= file=(\s|$)/);
+      expect(di).toContain(`addr=${addr.replace(/^::ffff:/, "")}`);
+      // iPXE asked first, with its user class, and got its boot script.
+      expect(acks.some((l) => l.includes("userClass=iPXE"))).toBe(true);
+      console.log(`e2e: installer: preseed fetched ${((Date.now() - started) / 1000).toFixed(0)} s into the stage, from ${addr}`);
+    } finally {
+      await endVm(vm);
+    }
+  }, (INSTALLER_TIMEOUT_S + 120) * 1000);
 
   // --- Workflows run by the agent. Three VMs at once: two unknown machines (SeaBIOS,
   // OVMF) with blank disks go through the image-deploy workflow to their deployed OS, and a known
