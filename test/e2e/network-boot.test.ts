@@ -10,6 +10,9 @@
 // use what earlier ones registered. The VMs' serial logs and the server log are copied to
 // <E2E_STATE>-logs (default /run/socle-e2e-logs) at the end of every run.
 //
+// The "iso:" test imports Debian's netboot installer as an ISO through the API (build/installer-
+// iso.ts builds it, cached) and boots a VM into that installer until it fetches its preseed.
+//
 // The "jobs:" tests, last, run workflows through the agent in the discovery image: two unknown
 // machines deploy the e2e disk image (build/e2e-image.ts, built first when missing or stale, which
 // needs apt) and boot it, a task fails until an operator fixes it, and the server is killed with
@@ -383,12 +386,21 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
   // --- ISO import: Debian's real netboot installer as an ISO (build/installer-iso.ts), imported
   // through the API into the shipped debian-12 boot environment's install tree; a known machine
   // set to debian-12 boots into that installer, which takes its own DHCP lease (vendor class d-i,
-  // no iPXE user class: a plain lease with a DNS server, no boot file) and fetches its preseed.
-  test("iso: the netboot installer ISO imported through the API; a VM boots into the installer, which leases as d-i (no boot file, a DNS server) and fetches its rendered preseed", async () => {
+  // no iPXE user class: a plain lease with a router and a DNS server, no boot file) and fetches
+  // its preseed.
+  test("iso: the netboot installer ISO imported through the API; a VM boots into the installer, which leases as d-i (no boot file; a router and a DNS server) and fetches its rendered preseed", async () => {
     const s = ready();
     const iso = await buildInstallerIso({ log: (l) => console.log(`installer-iso: ${l}`) });
-    // The installer configures its network from DHCP and wants a DNS server there.
-    await s.must("PATCH", "/api/v3/subnets/lab", { type: "application/json-patch+json", json: [{ op: "add", path: "/Options/-", value: { Code: 6, Value: vars.E2E_SRV_IP ?? "198.51.100.1" } }] });
+    // The installer configures its network from DHCP and wants a router and a DNS server there
+    // (without a router it stops to ask whether to go on).
+    const srv = vars.E2E_SRV_IP ?? "198.51.100.1";
+    await s.must("PATCH", "/api/v3/subnets/lab", {
+      type: "application/json-patch+json",
+      json: [
+        { op: "add", path: "/Options/-", value: { Code: 3, Value: srv } },
+        { op: "add", path: "/Options/-", value: { Code: 6, Value: srv } },
+      ],
+    });
     expect((await s.must("GET", "/api/v3/bootenvs/debian-12")).Available).toBe(false);
     const up = await s.must("PUT", `/api/v3/isos/${INSTALLER_ISO_NAME}`, { file: iso.path });
     expect(up.Exploded).toEqual([expect.objectContaining({ BootEnv: "debian-12", Path: "debian-12/install", Files: 2 })]);
@@ -397,7 +409,8 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
       json: { Name: "e2e-installer", HardwareAddrs: [ISO_MAC], BootEnv: "debian-12", Params: { "provisioner-default-password-hash": "$6$e2e$Jx1ZPfH0Q4g1m1tuNmHTFbXfS3Dz2zYwKq5dDtbf3bQm1xW3kJbX6v8Yw3H3n0xJ7Yl9kZc2Wc1kq3lQ9y5oM0" } },
     });
     const preseed = `machines/${m.Uuid}/preseed.cfg`;
-    const vm = bootInBackground("installer", ISO_MAC, ["--fw", "bios", "--mem", "768"], INSTALLER_TIMEOUT_S);
+    // debian-installer asks about "low memory mode" (and stops there) below about 1 GB.
+    const vm = bootInBackground("installer", ISO_MAC, ["--fw", "bios", "--mem", "1280"], INSTALLER_TIMEOUT_S);
     try {
       const fetched = await waitFor("the installer's GET of its preseed", INSTALLER_TIMEOUT_S, async () => {
         const line = s.log().split("\n").find((l) => l.includes(`path=${preseed}`) && l.includes("status=200"));
