@@ -18,57 +18,16 @@
 import { IsoError, SECTOR, descriptorAt, dirRecord, plainName, rockRidge, suspEntries, volumeInfo, type DirRecord, type SuspEntry, type VolumeInfo } from "./records.ts";
 import { bootEntries, type BootEntry } from "./el-torito.ts";
 import { hasUdf, readUdf } from "./udf.ts";
+import type { ByteSource, Extent, IsoEntry, IsoImage, ReadLimits } from "./types.ts";
+
+export type { ByteSource, Extent, IsoEntry, IsoImage, ReadLimits } from "./types.ts";
 
 export { IsoError } from "./records.ts";
 export type { BootEntry } from "./el-torito.ts";
 
-/** Random access to the image's bytes. */
-export interface ByteSource {
-  readonly size: number;
-  /** Exactly `length` bytes from `offset` (the caller keeps within `size`). */
-  read(offset: number, length: number): Promise<Uint8Array>;
-}
-
 /** An image held in memory. */
 export function bytesSource(bytes: Uint8Array): ByteSource {
   return { size: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + length) };
-}
-
-export interface Extent {
-  /** First sector. */
-  lba: number;
-  length: number;
-}
-
-export interface IsoEntry {
-  /** Relative, "/"-separated, no leading "/". */
-  path: string;
-  kind: "file" | "dir" | "symlink";
-  /** Bytes (a file's, summed over its extents); 0 otherwise. */
-  size: number;
-  extents: Extent[];
-  /** Rock Ridge PX mode bits (permissions and type), when the image has them. */
-  mode?: number;
-  /** A symlink's target, relative, as Rock Ridge spells it. */
-  target?: string;
-  mtime?: Date;
-  /** A small UDF file's bytes, held in its entry rather than in extents. */
-  inline?: Uint8Array;
-}
-
-export interface IsoImage {
-  label: string;
-  /** Which names the tree carries. */
-  names: "rockridge" | "udf" | "joliet" | "iso9660";
-  /** Directories before what they hold, in the order the image lists them. */
-  entries: IsoEntry[];
-  boot: BootEntry[];
-}
-
-export interface ReadLimits {
-  maxEntries?: number;
-  maxDepth?: number;
-  maxDirBytes?: number;
 }
 
 const DEFAULTS: Required<ReadLimits> = { maxEntries: 500_000, maxDepth: 64, maxDirBytes: 256 * 1024 * 1024 };

@@ -8,7 +8,7 @@
 // Read into the same entries as ISO 9660 (reader.ts), with the same refusals.
 
 import { IsoError, SECTOR, le16, le32 } from "./records.ts";
-import type { ByteSource, Extent, IsoEntry, ReadLimits } from "./reader.ts";
+import type { ByteSource, Extent, IsoEntry, ReadLimits } from "./types.ts";
 
 const ANCHOR = 256;
 
