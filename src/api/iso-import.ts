@@ -101,10 +101,13 @@ export async function explodeForBootEnvs(deps: IsoImportDeps, name: string, isoP
         deps.notify?.(progressNotice(name, outcome, "done", last));
         deps.log.info("ISO exploded", { iso: name, bootenv: envName, path: rel, files: r.files, bytes: r.bytes });
       } catch (err) {
-        if (!(err instanceof IsoError) && !(err instanceof TargetError)) throw err;
-        outcome.Error = `${name} refused: ${err.message}`;
+        // The ISO is stored whatever happens here: each environment gets its own outcome.
+        const refused = err instanceof IsoError || err instanceof TargetError;
+        const why = err instanceof Error ? err.message : String(err);
+        outcome.Error = refused ? `${name} refused: ${why}` : `${name} not exploded: ${why}`;
         deps.notify?.(progressNotice(name, outcome, "refused"));
-        deps.log.warn("ISO not exploded", { iso: name, bootenv: envName, error: err.message });
+        if (refused) deps.log.warn("ISO not exploded", { iso: name, bootenv: envName, error: why });
+        else deps.log.error("ISO not exploded", { iso: name, bootenv: envName, error: why });
       }
       done.set(rel, outcome);
     }
@@ -125,7 +128,11 @@ async function targetIn(root: string, rel: string): Promise<string> {
   for (const seg of parts.slice(0, -1)) {
     const next = join(dir, seg);
     const st = await lstat(next).catch(() => undefined);
-    if (!st) await mkdir(next, { mode: 0o755 });
+    if (!st) {
+      await mkdir(next, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "EEXIST") throw err; // made meanwhile by another explode
+      });
+    }
     const real = await realpath(next);
     if (!isInside(realRoot, real) || !(await lstat(real)).isDirectory()) throw new TargetError(`files/${rel}: its directory leads outside files/ or is not a directory`);
     dir = real;

@@ -3,7 +3,7 @@
 // leaves the old tree as it was and no temporary directory. Skips, saying so, without xorriso.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IsoError } from "../iso/reader.ts";
@@ -96,6 +96,22 @@ describe.skipIf(!XORRISO)("explodeIso", () => {
     expect(String(err.message)).toContain("escape: symlink to");
     expect(readdirSync(join(dir, "files", "alma-9"))).toEqual(["install"]);
     expect(readFileSync(join(target, "keep.txt"), "utf8")).toBe("old\n");
+  });
+
+  test("attacker: a chain of links, each inside by its text, cannot lead out: targets are written normalised", async () => {
+    const chain = join(dir, "chain");
+    mkdirSync(join(chain, "sub"), { recursive: true });
+    writeFileSync(join(chain, "sub", "f"), "f");
+    symlinkSync(".", join(chain, "s")); // the root itself
+    symlinkSync("s/..", join(chain, "up")); // by its text the root; through s, the kernel would climb above it
+    symlinkSync("up/up/up/sub/f", join(chain, "x"));
+    const target = join(dir, "files", "chain", "install");
+    const src = await fileByteSource(iso("chain.iso", chain));
+    await explodeIso(src, target).finally(() => src.close());
+    const real = realpathSync(target);
+    expect(readlinkSync(join(target, "up"))).toBe(".");
+    for (const l of ["s", "up", "x"]) expect(realpathSync(join(target, l)).startsWith(real)).toBe(true);
+    expect(readFileSync(join(target, "x"), "utf8")).toBe("f");
   });
 
   test("aborted midway: the old tree stays, the half-written one is removed", async () => {

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm, symlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileChunks, readIso, type ByteSource, type ReadLimits } from "../iso/reader.ts";
+import { IsoError, fileChunks, readIso, type ByteSource, type ReadLimits } from "../iso/reader.ts";
 
 export interface ExplodeProgress {
   files: number;
@@ -33,11 +33,31 @@ export interface ExplodeOptions {
   limits?: ReadLimits;
 }
 
+/** One explode per target at a time (uploads, fetches and the watcher may all aim at one tree). */
+const busy = new Map<string, Promise<unknown>>();
+
 /** Explode the image `src` into `target` (created or replaced whole). */
 export async function explodeIso(src: ByteSource, target: string, opts: ExplodeOptions = {}): Promise<ExplodeResult> {
+  while (busy.has(target)) await busy.get(target)!.catch(() => {});
+  const run = explodeOnce(src, target, opts);
+  busy.set(target, run);
+  try {
+    return await run;
+  } finally {
+    if (busy.get(target) === run) busy.delete(target);
+  }
+}
+
+/** Files may share extents (hard links), but not so many that a small image fills the disk. */
+const MAX_EXPANSION = 4;
+
+async function explodeOnce(src: ByteSource, target: string, opts: ExplodeOptions): Promise<ExplodeResult> {
   const image = await readIso(src, opts.limits);
   const files = image.entries.filter((e) => e.kind === "file");
   const totals = { totalFiles: files.length, totalBytes: files.reduce((n, e) => n + e.size, 0) };
+  if (totals.totalBytes > MAX_EXPANSION * src.size + 64 * 1024 * 1024) {
+    throw new IsoError(`its files would take ${totals.totalBytes} bytes from an image of ${src.size} (files sharing data many times over)`);
+  }
   const parent = dirname(target);
   await mkdir(parent, { recursive: true, mode: 0o755 });
   const tmp = join(parent, `.socle-explode-${randomBytes(8).toString("hex")}.part`);
@@ -67,7 +87,11 @@ export async function explodeIso(src: ByteSource, target: string, opts: ExplodeO
         try {
           for await (const chunk of fileChunks(src, e)) {
             opts.signal?.throwIfAborted();
-            for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+            for (let off = 0; off < chunk.length; ) {
+              const n = (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+              if (n <= 0) throw new Error(`${at}: the write made no progress`);
+              off += n;
+            }
             done.bytes += chunk.length;
             report();
           }

@@ -26,13 +26,15 @@ export interface FetchOptions {
   idleMs?: number;
   signal?: AbortSignal;
   fetch?: typeof fetch;
+  /** Largest file accepted (default 8 GiB, the upload limit): a server that sends more is cut off. */
+  maxBytes?: number;
 }
 
 export class FetchError extends Error {}
 
-/** The partial file of `url` beside `target` (its name matches TEMP_PATTERN: never served). */
+/** The partial file of `url` for `target`, beside it (its name matches TEMP_PATTERN: never served). */
 export function partialPath(target: string, url: string): string {
-  return join(dirname(target), `.socle-fetch-${createHash("sha256").update(url).digest("hex").slice(0, 16)}.part`);
+  return join(dirname(target), `.socle-fetch-${createHash("sha256").update(`${url}\0${target}`).digest("hex").slice(0, 16)}.part`);
 }
 
 /** Fetch `url` to `target`; returns its size and SHA-256. */
@@ -71,7 +73,7 @@ export async function fetchToFile(url: string, target: string, opts: FetchOption
       if (!range || Number(range[1]) !== have) throw new FetchError(`${url}: asked for bytes from ${have}, the server answered ${res.headers.get("content-range") ?? "no Content-Range"}`);
       resumedFrom = have;
       total = range[3] === "*" ? 0 : Number(range[3]);
-    } else if (res.status === 416 && have > 0) {
+    } else if (res.status === 416 && have > 0 && res.headers.get("content-range") === `bytes */${have}`) {
       // The partial file is whole already (the last attempt ended before its rename).
       resumedFrom = have;
       total = have;
@@ -86,6 +88,8 @@ export async function fetchToFile(url: string, target: string, opts: FetchOption
     }
     let bytes = resumedFrom;
     let reported = bytes;
+    const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024 * 1024;
+    if (total > maxBytes) throw new FetchError(`${url}: ${total} bytes, more than ${maxBytes}`);
     const every = opts.progressEvery ?? 8 * 1024 * 1024;
     if (res.status !== 416 && res.body) {
       const fh = await open(part, resumedFrom > 0 ? "a" : "w", 0o644);
@@ -100,7 +104,12 @@ export async function fetchToFile(url: string, target: string, opts: FetchOption
           }
           if (chunk.done) break;
           touch();
-          for (let off = 0; off < chunk.value.length; ) off += (await fh.write(chunk.value, off, chunk.value.length - off)).bytesWritten;
+          if (bytes + chunk.value.length > maxBytes) throw new FetchError(`${url}: more than ${maxBytes} bytes: cut off`);
+          for (let off = 0; off < chunk.value.length; ) {
+            const n = (await fh.write(chunk.value, off, chunk.value.length - off)).bytesWritten;
+            if (n <= 0) throw new FetchError(`${part}: the write made no progress`);
+            off += n;
+          }
           bytes += chunk.value.length;
           if (bytes - reported >= every) {
             reported = bytes;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { IsoError, bytesSource, fileChunks, readIso, type IsoEntry, type IsoImage } from "./reader.ts";
 import { dirRecord } from "./records.ts";
 
@@ -78,7 +78,8 @@ function expected(root: string, links = true): Map<string, { kind: string; size:
       const path = rel ? `${rel}/${name}` : name;
       const st = lstatSync(full);
       if (st.isSymbolicLink()) {
-        if (links) out.set(path, { kind: "symlink", size: 0, target: readlinkSync(full) });
+        // The reader keeps targets normalised ("./here" -> "here").
+        if (links) out.set(path, { kind: "symlink", size: 0, target: posix.normalize(readlinkSync(full)) });
       } else if (st.isDirectory()) {
         out.set(path, { kind: "dir", size: 0 });
         walk(full, path);
@@ -201,6 +202,17 @@ function recordOf(img: Uint8Array, ids: string[]): number {
   return found;
 }
 
+/** A source that fails loudly (not with IsoError) when asked for bytes outside the image. */
+function strictSource(img: Uint8Array) {
+  return {
+    size: img.length,
+    read: async (offset: number, length: number) => {
+      if (!Number.isSafeInteger(offset) || offset < 0 || length < 0 || offset + length > img.length) throw new RangeError(`read of ${length} at ${offset} outside ${img.length}`);
+      return img.subarray(offset, offset + length);
+    },
+  };
+}
+
 const refused = async (img: Uint8Array): Promise<string> => {
   try {
     await readIso(bytesSource(img));
@@ -315,16 +327,16 @@ describe.skipIf(!XORRISO)("hostile images are refused with IsoError, naming what
       const img = base.slice();
       for (let k = 0, n = 1 + rand(8); k < n; k++) img[16 * 2048 + rand(span)] = rand(256);
       try {
-        const r = await readIso(bytesSource(img), { maxEntries: 10_000 });
-        for (const e of r.entries) if (e.kind === "file") for await (const _ of fileChunks(bytesSource(img), e)) void _;
+        const r = await readIso(strictSource(img), { maxEntries: 10_000 });
+        for (const e of r.entries) if (e.kind === "file") for await (const _ of fileChunks(strictSource(img), e)) void _;
         read++;
       } catch (err) {
         if (!(err instanceof IsoError)) throw new Error(`mutation ${i}: ${(err as Error)?.stack ?? err}`);
         refusedCount++;
       }
     }
-    expect(read + refusedCount).toBe(1500);
     expect(refusedCount).toBeGreaterThan(0);
+    expect(read).toBeGreaterThan(0);
     expect(performance.now() - started).toBeLessThan(30_000);
   }, 60_000);
 });
@@ -410,8 +422,8 @@ describe.skipIf(!GENISOIMAGE || !MKUDFFS)("UDF (Windows media)", () => {
       // The anchor, the volume descriptors, the file set, entries and directories (sectors 256 on).
       for (let k = 0, n = 1 + rand(6); k < n; k++) img[256 * 2048 + rand(Math.min(img.length - 256 * 2048, 64 * 2048))] = rand(256);
       try {
-        const r = await readIso(bytesSource(img), { maxEntries: 10_000 });
-        for (const e of r.entries) if (e.kind === "file") for await (const _ of fileChunks(bytesSource(img), e)) void _;
+        const r = await readIso(strictSource(img), { maxEntries: 10_000 });
+        for (const e of r.entries) if (e.kind === "file") for await (const _ of fileChunks(strictSource(img), e)) void _;
       } catch (err) {
         if (!(err instanceof IsoError)) throw new Error(`mutation ${i}: ${(err as Error)?.stack ?? err}`);
         refusedCount++;

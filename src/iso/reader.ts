@@ -15,6 +15,7 @@
 //   record than a real image uses.
 // Pure: bytes come from a ByteSource; nothing here opens files.
 
+import { posix } from "node:path";
 import { IsoError, SECTOR, descriptorAt, dirRecord, plainName, rockRidge, suspEntries, volumeInfo, type DirRecord, type SuspEntry, type VolumeInfo } from "./records.ts";
 import { bootEntries, type BootEntry } from "./el-torito.ts";
 import { hasUdf, readUdf } from "./udf.ts";
@@ -123,8 +124,8 @@ export async function readIso(src: ByteSource, limits: ReadLimits = {}): Promise
       if (rr?.symlink !== undefined) {
         if (pending) throw new IsoError(`${full}: a multi-extent file that ends in a symlink`);
         claim(seen, name, full);
-        checkLink(full, rr.symlink);
-        push(entries, { path: full, kind: "symlink", size: 0, extents: [], target: rr.symlink, ...(rr.mode !== undefined ? { mode: rr.mode } : {}) }, lim);
+        const target = checkLink(full, rr.symlink);
+        push(entries, { path: full, kind: "symlink", size: 0, extents: [], target, ...(rr.mode !== undefined ? { mode: rr.mode } : {}) }, lim);
         continue;
       }
       checkExtent(src, rec.lba, rec.size, full);
@@ -169,8 +170,12 @@ function checkExtent(src: ByteSource, lba: number, length: number, what: string)
   }
 }
 
+/** The largest one directory may be: real ones are kilobytes; a hostile size must not allocate gigabytes. */
+export const MAX_DIRECTORY_BYTES = 32 * 1024 * 1024;
+
 async function readDirectory(src: ByteSource, dir: DirRecord, path: string, lim: Required<ReadLimits>): Promise<Uint8Array> {
-  if (dir.size > lim.maxDirBytes) throw new IsoError(`${path}: directory of ${dir.size} bytes (more than ${lim.maxDirBytes})`);
+  const most = Math.min(lim.maxDirBytes, MAX_DIRECTORY_BYTES);
+  if (dir.size > most) throw new IsoError(`${path}: directory of ${dir.size} bytes (more than ${most})`);
   checkExtent(src, dir.lba, dir.size, path);
   return src.read(dir.lba * SECTOR, dir.size);
 }
@@ -201,17 +206,21 @@ function claim(seen: Set<string>, name: string, full: string): void {
   seen.add(name);
 }
 
-/** A symlink must stay inside the tree: relative, and never above the root. */
-function checkLink(full: string, target: string): void {
-  if (target === "" || target.startsWith("/")) throw new IsoError(`${full}: symlink to ${JSON.stringify(target)} points outside the image's tree (absolute)`);
-  if (target.includes("\0")) throw new IsoError(`${full}: symlink target holds NUL`);
-  const depth = full.split("/").length - 1;
-  let level = depth;
-  for (const seg of target.split("/")) {
-    if (seg === "..") level--;
-    else if (seg !== "" && seg !== ".") level++;
-    if (level < 0) throw new IsoError(`${full}: symlink to ${JSON.stringify(target)} climbs out of the image's tree`);
-  }
+/**
+ * A symlink must stay inside the tree: relative, and never above the root. Its target is kept
+ * normalised ("a/../b" -> "b"): every ".." is then at its start and counted against the link's
+ * depth, and the rest only goes down, so that no chain of links, each inside, leads out (a target
+ * through another link, "s/..", would otherwise climb from wherever that link leads).
+ */
+function checkLink(full: string, raw: string): string {
+  if (raw === "" || raw.startsWith("/")) throw new IsoError(`${full}: symlink to ${JSON.stringify(raw)} points outside the image's tree (absolute)`);
+  if (raw.includes("\0")) throw new IsoError(`${full}: symlink target holds NUL`);
+  if (raw.length > 4095) throw new IsoError(`${full}: symlink target longer than 4095 bytes`);
+  const target = posix.normalize(raw).replace(/\/+$/, "") || ".";
+  let ups = 0;
+  for (const seg of target.split("/")) if (seg === "..") ups++;
+  if (ups > full.split("/").length - 1) throw new IsoError(`${full}: symlink to ${JSON.stringify(raw)} climbs out of the image's tree`);
+  return target;
 }
 
 function push(entries: IsoEntry[], e: IsoEntry, lim: Required<ReadLimits>): void {

@@ -10,6 +10,9 @@
 import { IsoError, SECTOR, le16, le32 } from "./records.ts";
 import type { ByteSource, Extent, IsoEntry, ReadLimits } from "./types.ts";
 
+/** As reader.ts's: real directories are kilobytes. */
+const MAX_DIRECTORY_BYTES = 32 * 1024 * 1024;
+
 const ANCHOR = 256;
 
 interface Tag {
@@ -141,6 +144,7 @@ export async function readUdf(
     if (visited.has(icb.lbn)) throw new IsoError(`${path || "/"}: directory loop (block ${icb.lbn} is listed twice)`);
     visited.add(icb.lbn);
     const dir = await fileEntry(icb, path || "/");
+    if (dir.size > MAX_DIRECTORY_BYTES) throw new IsoError(`${path || "/"}: directory of ${dir.size} bytes (more than ${MAX_DIRECTORY_BYTES})`);
     dirBytes += dir.size;
     if (dirBytes > lim.maxDirBytes) throw new IsoError(`directories hold more than ${lim.maxDirBytes} bytes`);
     const parts: Uint8Array[] = dir.inline ? [dir.inline] : [];
