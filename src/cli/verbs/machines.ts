@@ -10,7 +10,8 @@ import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { awaitChange, fetchObject } from "../long-poll.ts";
 import { findType } from "../types.ts";
-import { boolFlag, countFlag, parseVerbArgs } from "../verb-args.ts";
+import { boolFlag, parseVerbArgs } from "../verb-args.ts";
+import { printToken } from "./users.ts";
 import { usageOf, type VerbSpec } from "../verb-spec.ts";
 
 const PARAMS: VerbSpec = {
@@ -69,15 +70,8 @@ const REVOKE: VerbSpec = {
 
 export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET, RUNNABLE, WAIT, TOKEN, REVOKE];
 
-async function machineToken(ctx: VerbContext, args: string[]): Promise<number> {
-  const usage = usageOf(TOKEN);
-  const { pos, flags } = parseVerbArgs(args, TOKEN, { min: 1, max: 1 });
-  const query = new URLSearchParams();
-  const ttl = countFlag(flags.get("ttl"), usage);
-  if (ttl === 0) throw new UsageError(`--ttl: invalid number "0" (expected seconds > 0)\nusage: ${usage}`);
-  if (ttl !== undefined) query.set("ttl", String(ttl));
-  ctx.print(await ctx.api().request("GET", keyPath("machines", pos[0] as string, "token"), { query }));
-  return 0;
+function machineToken(ctx: VerbContext, args: string[]): Promise<number> {
+  return printToken(ctx, args, TOKEN, "machines");
 }
 
 async function machineRevoke(ctx: VerbContext, args: string[]): Promise<number> {

@@ -17,14 +17,19 @@ const PASSWORD: VerbSpec = { path: ["users", "password"], synopsis: "<name> <pas
 
 export const USER_VERBS: readonly VerbSpec[] = [TOKEN, PASSWORD];
 
-async function userToken(ctx: VerbContext, args: string[]): Promise<number> {
-  const usage = usageOf(TOKEN);
-  const { pos, flags } = parseVerbArgs(args, TOKEN, { min: 1, max: 1 });
+function userToken(ctx: VerbContext, args: string[]): Promise<number> {
+  return printToken(ctx, args, TOKEN, "users");
+}
+
+/** `<type> token <key> [--ttl S]` (users, machines): GET <type>/<key>/token, printed. */
+export async function printToken(ctx: VerbContext, args: string[], verb: VerbSpec, type: string): Promise<number> {
+  const usage = usageOf(verb);
+  const { pos, flags } = parseVerbArgs(args, verb, { min: 1, max: 1 });
   const query = new URLSearchParams();
   const ttl = countFlag(flags.get("ttl"), usage);
   if (ttl === 0) throw new UsageError(`--ttl: invalid number "0" (expected seconds > 0)\nusage: ${usage}`);
   if (ttl !== undefined) query.set("ttl", String(ttl));
-  ctx.print(await ctx.api().request("GET", keyPath("users", pos[0] as string, "token"), { query }));
+  ctx.print(await ctx.api().request("GET", keyPath(type, pos[0] as string, "token"), { query }));
   return 0;
 }
 
