@@ -19,7 +19,8 @@ const u8 = (b: Uint8Array, at: number) => {
   return b[at]!;
 };
 /** Little-endian half of a both-endian 32-bit field (ECMA-119 7.3.3). */
-export const le32 = (b: Uint8Array, at: number) => u8(b, at) | (u8(b, at + 1) << 8) | (u8(b, at + 2) << 16) | (u8(b, at + 3) * 0x1000000);
+/** Unsigned: the top byte is added, not or-ed, so 2 GiB and more (a file extent's size) stays positive. */
+export const le32 = (b: Uint8Array, at: number) => (u8(b, at) | (u8(b, at + 1) << 8) | (u8(b, at + 2) << 16)) + u8(b, at + 3) * 0x1000000;
 export const le16 = (b: Uint8Array, at: number) => u8(b, at) | (u8(b, at + 1) << 8);
 
 const ascii = (b: Uint8Array, from: number, to: number) => String.fromCharCode(...b.subarray(from, Math.min(to, b.length)));
