@@ -18,8 +18,10 @@ const u8 = (b: Uint8Array, at: number) => {
   if (at >= b.length) throw new IsoError(`record cut short at byte ${at}`);
   return b[at]!;
 };
-/** Little-endian half of a both-endian 32-bit field (ECMA-119 7.3.3). */
-/** Unsigned: the top byte is added, not or-ed, so 2 GiB and more (a file extent's size) stays positive. */
+/**
+ * Little-endian half of a both-endian 32-bit field (ECMA-119 7.3.3), unsigned: the top byte is
+ * added, not or-ed, so 2 GiB and more (a file extent's size) stays positive.
+ */
 export const le32 = (b: Uint8Array, at: number) => (u8(b, at) | (u8(b, at + 1) << 8) | (u8(b, at + 2) << 16)) + u8(b, at + 3) * 0x1000000;
 export const le16 = (b: Uint8Array, at: number) => u8(b, at) | (u8(b, at + 1) << 8);
 
