@@ -10,7 +10,7 @@ import { BOOT_ASSETS } from "../src/assets/catalog.ts";
 import { startTestSocle } from "./helpers/socle.ts";
 import { createLogger } from "../src/log/logger.ts";
 import { reportMissingAssets } from "../src/main.ts";
-import type { FileSource } from "../src/boot/file-source.ts";
+import type { FileSource } from "../src/files/file-source.ts";
 
 test("missing loaders and discovery images: one warning each at start-up, listed in info with their fix", async () => {
   const empty = mkdtempSync(join(tmpdir(), "socle-no-assets-"));

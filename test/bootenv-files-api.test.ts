@@ -14,7 +14,7 @@ import type { ApiDeps } from "../src/api/deps.ts";
 import { EventHub } from "../src/api/events.ts";
 import { ObjectService } from "../src/api/objects.ts";
 import { PrefsService } from "../src/api/prefs.ts";
-import { chainSources, directorySource, embeddedSource } from "../src/boot/file-sources.ts";
+import { chainSources, directorySource, embeddedSource } from "../src/files/sources.ts";
 import { superuserClaims, type Principal } from "../src/auth/claims.ts";
 import { buildContentLayer } from "../src/content/layer.ts";
 import { SHIPPED_FILES } from "../src/content/shipped.ts";

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestSocle, type TestSocle } from "./helpers/socle.ts";
 import { uploadFile } from "../src/api/routes-files.ts";
-import { directorySource } from "../src/boot/file-sources.ts";
+import { directorySource } from "../src/files/sources.ts";
 import { SocleError } from "../src/model/errors.ts";
 
 let t: TestSocle;

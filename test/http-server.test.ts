@@ -7,8 +7,9 @@ import { mkdtemp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHttpServer, type HttpServer } from "../src/http/server.ts";
-import { chainSources, directorySource, embeddedSource } from "../src/boot/file-sources.ts";
-import type { BootFile, FileFacts, FileSource } from "../src/boot/file-source.ts";
+import { chainSources, directorySource, embeddedSource } from "../src/files/sources.ts";
+import type { BootFile, FileFacts, FileSource } from "../src/files/file-source.ts";
+import { textFile } from "../src/files/text-file.ts";
 import { invalid } from "../src/model/errors.ts";
 import { createLogger } from "../src/log/logger.ts";
 
@@ -29,6 +30,7 @@ const rendered: FileSource = {
     }
     if (path === "machines/m1/broken.ks") throw invalid("templates", "ks", 'template "ks": parameter "rootpw" is required');
     if (path === "machines/m1/bug") throw new Error("a bug");
+    if (path === "machines/m1/talos.yaml") return textFile("machine:\n  type: controlplane\n", path);
     return undefined;
   },
 };
@@ -60,6 +62,7 @@ beforeAll(async () => {
   await writeFile(join(root, "debian/install/linux"), BIG);
   await writeFile(join(root, "hello.ipxe"), "#!ipxe\necho hello\n");
   await writeFile(join(root, "with space.txt"), "spaced\n");
+  await writeFile(join(root, "cluster.yml"), "cluster: {}\n");
   await writeFile(join(dir, "outside/secret"), "secret\n");
   await writeFile(join(dir, "secret"), "secret\n");
   await symlink(join(dir, "outside/secret"), join(root, "escape"));
@@ -110,6 +113,13 @@ describe("GET and HEAD", () => {
     expect(r.headers["content-type"]).toBe("text/plain; charset=utf-8");
     expect(new TextDecoder().decode(r.body)).toBe("#!ipxe\necho hello\n");
     expect(new TextDecoder().decode((await curl(url("/with%20space.txt"))).body)).toBe("spaced\n");
+  });
+
+  test("YAML is application/yaml, static or rendered: one table (files/content-type.ts)", async () => {
+    expect((await curl(url("/cluster.yml"))).headers["content-type"]).toBe("application/yaml");
+    const r = await curl(url("/machines/m1/talos.yaml"));
+    expect(r.headers["content-type"]).toBe("application/yaml");
+    expect(new TextDecoder().decode(r.body)).toBe("machine:\n  type: controlplane\n");
   });
 
   test("backslashes and doubled slashes are normalised", async () => {
@@ -227,6 +237,12 @@ describe("traversal and what is never served", () => {
       expect(new TextDecoder().decode(r.body)).not.toContain("secret");
     });
   }
+
+  test("a name with a control character is refused as TFTP refuses it (files/paths.ts), even when the file exists; the log says why", async () => {
+    await writeFile(join(dir, "files/new\nline"), "x");
+    expect((await curl(url("/new%0aline"))).status).toBe(404);
+    expect(lines.some((l) => l.includes("not found") && l.includes("control character 0x0a"))).toBe(true);
+  });
 
   test("directories are not listed", async () => {
     expect((await curl(url("/"))).status).toBe(404);

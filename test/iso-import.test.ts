@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ADMIN_PASSWORD, basic, freePort, startTestSocle, type TestSocle } from "./helpers/socle.ts";
 import { runCli } from "../src/cli/main.ts";
+import { readSse } from "./helpers/sse.ts";
 
 const XORRISO = Bun.which("xorriso");
 if (!XORRISO) console.log("skip: test/iso-import.test.ts needs xorriso (apt-get install xorriso, or test/lab/install-deps.sh --extras)");
@@ -238,4 +239,29 @@ test.skipIf(!XORRISO)("POST /bootenvs/<name>/fetch-iso: the server fetches OS.Is
   } finally {
     remote.stop(true);
   }
+});
+
+test.skipIf(!XORRISO)("attacker with only isos rights: storing an ISO writes no install tree under files/, and a watcher without bootenvs rights sees no env's progress", async () => {
+  expect((await s.call("POST", "/api/v3/bootenvs", { body: env("guarded", { IsoFile: "guarded.iso" }) })).status).toBe(201);
+  expect((await s.call("POST", "/api/v3/roles", { body: { Name: "iso-only", Claims: [{ Scope: "isos,events", Action: "list,get,create", Specific: "*" }] } })).status).toBe(201);
+  expect((await s.call("POST", "/api/v3/users", { body: { Name: "iso-user", Password: "iso-user-password-1", Roles: ["iso-only"] } })).status).toBe(201);
+  const isoUser = basic("iso-user", "iso-user-password-1");
+
+  // Its own upload is stored, but the env's tree is not written: the user may not create files.
+  const img = iso("guarded.iso", join(dir, "tree"));
+  const mine = await s.call("PUT", "/api/v3/isos/guarded.iso", { raw: img, type: "application/octet-stream", auth: isoUser });
+  expect(mine.status).toBe(201);
+  expect(mine.body.Exploded).toHaveLength(1);
+  expect(mine.body.Exploded[0].Error).toContain(`may not create files "guarded/install": not exploded`);
+  expect(existsSync(join(s.dir, "files", "guarded"))).toBe(false);
+
+  // The admin's upload explodes; the iso user's stream carries none of its progress, the admin's does.
+  const watching = readSse(await s.req("GET", "/api/v3/events?type=isos", { auth: isoUser }), 1, 2500);
+  const admins = readSse(await s.req("GET", "/api/v3/events?type=isos"), 1, 5000);
+  await Bun.sleep(100);
+  const r = await upload("guarded.iso", img);
+  expect(r.body.Exploded[0].Error).toBeUndefined();
+  // One or more progress events (exploding, done), all for the env.
+  expect([...new Set((await admins).map((e) => e.Object.BootEnv))]).toEqual(["guarded"]);
+  expect(await watching).toEqual([]);
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BootFile, FileSource } from "../src/boot/file-source.ts";
+import type { BootFile, FileSource } from "../src/files/file-source.ts";
 import { createLogger } from "../src/log/logger.ts";
 import { SocleError } from "../src/model/errors.ts";
 import { readPcapUdp } from "../src/dhcp/testdata/pcap.ts";

@@ -30,12 +30,16 @@ export function secureAccess(p: Principal): (type: string, key: string) => boole
 
 export function requireClaim(c: Context<ApiEnv>, scope: string, action: Action, specific = "*"): Principal {
   const p = principalOf(c);
-  if (!may(p, scope, action, specific)) {
-    throw new SocleError("Forbidden", scope, specific === "*" ? "" : specific, [
-      `${p.kind} "${p.name}" may not ${action} ${scope}${specific === "*" ? "" : ` "${specific}"`}`,
-    ]);
-  }
+  const refused = claimRefusal(c, scope, action, specific);
+  if (refused !== undefined) throw new SocleError("Forbidden", scope, specific === "*" ? "" : specific, [refused]);
   return p;
+}
+
+/** Why the caller may not `action` `scope` (`specific`): the sentence a 403 carries; undefined when it may. */
+export function claimRefusal(c: Context<ApiEnv>, scope: string, action: Action, specific = "*"): string | undefined {
+  const p = principalOf(c);
+  if (may(p, scope, action, specific)) return undefined;
+  return `${p.kind} "${p.name}" may not ${action} ${scope}${specific === "*" ? "" : ` "${specific}"`}`;
 }
 
 /**

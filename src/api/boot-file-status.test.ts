@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { FilePresence } from "../boot/file-source.ts";
+import type { FilePresence } from "../files/file-source.ts";
 import type { ModelObject } from "../model/object.ts";
 import { bootFileStatusView, missingBootFiles } from "./boot-file-status.ts";
 

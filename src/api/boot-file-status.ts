@@ -8,8 +8,8 @@
 // server's own normaliser, so a path it would refuse (".." and the like) is reported invalid and
 // never looked up; the directory source's real-path jail keeps symlinks inside the root.
 
-import type { FilePresence } from "../boot/file-source.ts";
-import { normaliseRequestPath } from "../boot/file-sources.ts";
+import type { FilePresence } from "../files/file-source.ts";
+import { normalisedOrUndefined } from "../files/paths.ts";
 import type { ModelObject } from "../model/object.ts";
 import { quote } from "../model/validate.ts";
 import type { ReadView } from "./objects.ts";
@@ -59,7 +59,7 @@ async function problemOf(field: string, path: unknown, exists: (path: string) =>
   // A path written as a template names a different file per machine: it cannot be checked without
   // one, so it is left to the render preview and to the boot itself.
   if (path.includes("<%")) return undefined;
-  const rel = normaliseRequestPath(path);
+  const rel = normalisedOrUndefined(path);
   if (rel === undefined) return `${field}: invalid boot file path ${quote(path)}: empty, "..", NUL or a drive letter`;
   let found: boolean;
   try {

@@ -2,9 +2,10 @@
 // SOCLE_ADMIN_PASSWORD, or a random one written once to <data-dir>/initial-admin-password
 // (mode 0600). There is no fixed default password, ever; the password is never logged.
 
-import { open, readFile, rename } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../log/logger.ts";
+import { writeFileAtomic } from "../files/atomic-write.ts";
 import type { ObjectService } from "./objects.ts";
 import { generatePassword, generateSecret, hashPassword } from "../auth/passwords.ts";
 import { MIN_PASSWORD_LENGTH } from "./input-hooks.ts";
@@ -31,7 +32,7 @@ export async function bootstrapAdmin(opts: BootstrapOptions): Promise<"created" 
     password = (await readFile(file, "utf8").catch(() => "")).trim();
     if (password.length < MIN_PASSWORD_LENGTH) {
       password = generatePassword();
-      await writeSecretFile(file, password + "\n");
+      await writeFileAtomic(file, password + "\n", 0o600);
     }
   }
   const def = opts.objects.def("users");
@@ -49,17 +50,4 @@ export async function bootstrapAdmin(opts: BootstrapOptions): Promise<"created" 
     opts.log.info(`created user admin (superuser); its password is in ${file} (mode 0600): read it, then delete the file`);
   }
   return "created";
-}
-
-/** Write a file readable only by its owner, atomically. */
-async function writeSecretFile(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }

@@ -15,11 +15,11 @@ import { join } from "node:path";
 import type { ModelObject } from "../model/object.ts";
 import { fieldString } from "../model/object.ts";
 import type { Logger } from "../log/logger.ts";
-import { UPLOAD_TEMP_PATTERN, isInside, normaliseRequestPath } from "../boot/file-sources.ts";
+import { isInside } from "../files/jail.ts";
+import { hasTempSegment, normalisedOrUndefined } from "../files/paths.ts";
 import { IsoError } from "../iso/reader.ts";
-import { fileByteSource } from "../files/byte-source.ts";
+import { fileByteSource, sourceSha256 } from "../files/byte-source.ts";
 import { explodeIso, type ExplodeProgress } from "../files/explode.ts";
-import { sha256Of } from "../files/fetch.ts";
 import type { Notice } from "./events.ts";
 import type { Store } from "../store/store.ts";
 
@@ -41,6 +41,12 @@ export interface IsoImportDeps {
   log: Logger;
   /** Progress of each environment's explode (EventHub.notify: "isos" "progress" events). */
   notify?: (n: Notice) => void;
+  /**
+   * Whether the caller may write the install tree files/<rel>: an API caller's own rights on
+   * `files`, so storing an ISO is no way around them. Absent: yes (the server's own background
+   * explode of a bootenv's ISO).
+   */
+  mayWrite?: (rel: string) => string | undefined;
 }
 
 /** The notice of an explode's progress: State exploding (Files and Bytes so far), done or refused. */
@@ -60,25 +66,45 @@ function progressNotice(iso: string, o: ExplodeOutcome, state: "exploding" | "do
   };
 }
 
-/** Explode the uploaded ISO `name` (stored at `isoPath`, SHA-256 `sha256`) for every env naming it. */
-export async function explodeForBootEnvs(deps: IsoImportDeps, name: string, isoPath: string, sha256: string): Promise<ExplodeOutcome[]> {
+/** What the API routes that store ISOs (upload, fetch-iso) give explodeForBootEnvs. */
+export function isoImportDeps(
+  deps: { store: Store; dataDir?: string; log: Logger; events: { notify(n: Notice): void } },
+  mayWrite: (rel: string) => string | undefined,
+): IsoImportDeps {
+  return { bootenvs: () => deps.store.list("bootenvs"), filesRoot: join(deps.dataDir!, "files"), log: deps.log, notify: (n) => deps.events.notify(n), mayWrite };
+}
+
+/**
+ * Explode the stored ISO `name` (at `isoPath`) for every env naming it. The file is opened once:
+ * an env's OS.IsoSha256 is checked against the SHA-256 of the very bytes that are exploded, read
+ * through the same handle, so an upload that replaces the file meanwhile cannot slip other
+ * bytes past the pin (it explodes them itself, checked in its turn).
+ */
+export async function explodeForBootEnvs(deps: IsoImportDeps, name: string, isoPath: string): Promise<ExplodeOutcome[]> {
   const envs = deps.bootenvs().filter((b) => fieldString((b.OS as ModelObject | undefined)?.IsoFile) === name);
   if (envs.length === 0) return [];
   const out: ExplodeOutcome[] = [];
   const done = new Map<string, ExplodeOutcome>();
   const src = await fileByteSource(isoPath);
+  let digest: Promise<string> | undefined;
   try {
     for (const env of envs) {
       const os = (env.OS ?? {}) as ModelObject;
       const envName = fieldString(env.Name);
-      const rel = normaliseRequestPath(`${fieldString(os.Name)}/install`);
+      const rel = normalisedOrUndefined(`${fieldString(os.Name)}/install`);
       const outcome: ExplodeOutcome = { BootEnv: envName, Path: rel ?? "" };
       out.push(outcome);
-      if (rel === undefined || fieldString(os.Name) === "" || rel.split("/").some((s) => UPLOAD_TEMP_PATTERN.test(s))) {
+      if (rel === undefined || fieldString(os.Name) === "" || hasTempSegment(rel)) {
         outcome.Error = `bootenv ${JSON.stringify(envName)}: OS.Name ${JSON.stringify(fieldString(os.Name))} cannot name an install tree under files/`;
         continue;
       }
+      const forbidden = deps.mayWrite?.(rel);
+      if (forbidden !== undefined) {
+        outcome.Error = `${forbidden}: not exploded`;
+        continue;
+      }
       const want = fieldString(os.IsoSha256).toLowerCase();
+      const sha256 = want === "" ? "" : await (digest ??= sourceSha256(src));
       if (want !== "" && want !== sha256) {
         outcome.Error = `${name} has SHA-256 ${sha256}; bootenv ${JSON.stringify(envName)} wants ${want} (OS.IsoSha256): not exploded`;
         continue;
@@ -175,8 +201,7 @@ export function watchBootEnvIsos(deps: IsoWatchDeps): { stop: () => void; idle: 
         if (!st?.isFile()) return; // not uploaded yet: the upload will explode it
         const env = deps.store.get("bootenvs", c.Key);
         if (!env || signature(env) !== sig) return; // changed again meanwhile
-        const sha = await sha256Of(isoPath);
-        const [outcome] = await explodeForBootEnvs({ ...deps, bootenvs: () => [env] }, name, isoPath, sha);
+        const [outcome] = await explodeForBootEnvs({ ...deps, bootenvs: () => [env] }, name, isoPath);
         if (outcome?.Error) deps.log.warn("bootenv's ISO not exploded", { bootenv: c.Key, iso: name, error: outcome.Error });
       })
       .catch((err) => deps.log.error("exploding a bootenv's ISO failed", { bootenv: c.Key, iso: name, error: String(err) }));

@@ -1,25 +1,26 @@
 // Operator file areas: /api/v3/files/<path> (the tree the boot file server serves from
 // <data-dir>/files) and /api/v3/isos/<name> (<data-dir>/isos, flat). Uploads stream the raw body
-// to a temporary file beside the target, fsync it, rename it over the target and fsync the
-// directory: a crash leaves the old file or the new one, never a torn one. The jail is the boot
-// file server's: normalised paths, no "..", and every directory resolved by real path inside the
-// root (a symlink may not lead an upload, a listing or a delete outside it).
+// into files/atomic-write.ts's replaceFile (a temporary file beside the target, fsync'd, renamed
+// over it, the directory fsync'd): a crash leaves the old file or the new one, never a torn one.
+// The jail is the boot file server's (files/paths.ts, files/jail.ts): normalised paths, no "..",
+// and every directory resolved by real path inside the root (a symlink may not lead an upload, a
+// listing or a delete outside it).
 // An ISO upload also explodes the image into the install tree of every boot environment that
 // names it in OS.IsoFile (iso-import.ts); the answer says, per environment, what was written or
 // why not.
 
 import type { Context, Hono } from "hono";
-import { randomBytes } from "node:crypto";
-import { lstat, mkdir, open, readdir, realpath, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, realpath, rmdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { ApiDeps } from "./deps.ts";
-import { type ApiEnv, requireClaim } from "./access.ts";
+import { type ApiEnv, claimRefusal, requireClaim } from "./access.ts";
 import { json } from "./http-util.ts";
 import { SocleError, badRequest, conflict, notFound } from "../model/errors.ts";
-import { UPLOAD_TEMP_PATTERN, directorySource, isInside, normaliseRequestPath, resolveInRoot } from "../boot/file-sources.ts";
-import { syncDir, writeAll } from "../store/durable-fs.ts";
-import { explodeForBootEnvs } from "./iso-import.ts";
-import type { Notice } from "./events.ts";
+import { directorySource } from "../files/sources.ts";
+import { isInside, resolveInRoot } from "../files/jail.ts";
+import { hasTempSegment, isTempName, normaliseRequestPath } from "../files/paths.ts";
+import { replaceFile, syncDir, writeAll } from "../files/atomic-write.ts";
+import { explodeForBootEnvs, isoImportDeps } from "./iso-import.ts";
 
 /** Default upload limit: large enough for a DVD ISO. */
 export const DEFAULT_UPLOAD_LIMIT = 8 * 1024 * 1024 * 1024;
@@ -79,8 +80,7 @@ export function fileRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       const declared = Number(c.req.header("content-length") ?? "NaN");
       const { result, created } = await uploadFile(area, rel, c.req.raw.body, { limit, declared });
       if (area.scope !== "isos") return json(result, created ? 201 : 200);
-      const importDeps = { bootenvs: () => deps.store.list("bootenvs"), filesRoot: join(deps.dataDir!, "files"), log: deps.log, notify: (n: Notice) => deps.events.notify(n) };
-      const exploded = await explodeForBootEnvs(importDeps, rel, join(area.root, rel), result.Sha256);
+      const exploded = await explodeForBootEnvs(isoImportDeps(deps, (rel) => claimRefusal(c, "files", "create", rel)), rel, join(area.root, rel));
       return json({ ...result, Exploded: exploded }, created ? 201 : 200);
     };
     app.put(`${prefix}/*`, upload);
@@ -109,12 +109,13 @@ function pathOf(c: Context<ApiEnv>, area: FileArea, prefix: string): string {
 }
 
 function checkedPath(area: FileArea, raw: string): string {
-  const rel = normaliseRequestPath(raw);
-  if (rel === undefined) {
+  const norm = normaliseRequestPath(raw);
+  if (!norm.ok) {
     throw badRequest(area.scope, raw, `invalid path "${raw}": empty, "..", NUL or a drive letter`);
   }
+  const rel = norm.path;
   if (area.flat && rel.includes("/")) throw badRequest(area.scope, raw, `invalid ${area.scope} name "${raw}": no directories allowed`);
-  if (rel.split("/").some((s) => UPLOAD_TEMP_PATTERN.test(s))) {
+  if (hasTempSegment(rel)) {
     throw badRequest(area.scope, raw, `invalid path "${raw}": the name is reserved for uploads in progress`);
   }
   return rel;
@@ -185,50 +186,47 @@ export async function uploadFile(
   const existing = await lstat(target).catch(() => undefined);
   if (existing?.isDirectory()) throw conflict(area.scope, rel, `cannot upload "${rel}": it is a directory`);
 
-  const tmp = join(dir, `.socle-upload-${randomBytes(8).toString("hex")}.part`);
-  const fh = await open(tmp, "wx", 0o644);
   const hasher = new Bun.CryptoHasher("sha256");
   let size = 0;
-  try {
-    const pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    const flush = async () => {
-      if (pendingBytes === 0) return;
-      await writeAll(fh, pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes));
-      pending.length = 0;
-      pendingBytes = 0;
-    };
-    if (body) {
-      const reader = body.getReader();
-      for (;;) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          chunk = await reader.read();
-        } catch (err) {
-          throw badRequest(area.scope, rel, `cannot upload "${rel}": the request body was cut off after ${size} bytes (${(err as Error).message})`);
+  // The temporary file is an upload's (files/paths.ts): never served or listed while it fills.
+  const fill = async (tmp: string) => {
+    const fh = await open(tmp, "wx", 0o644);
+    try {
+      const pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pendingBytes === 0) return;
+        await writeAll(fh, pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes));
+        pending.length = 0;
+        pendingBytes = 0;
+      };
+      if (body) {
+        const reader = body.getReader();
+        for (;;) {
+          let chunk: Awaited<ReturnType<typeof reader.read>>;
+          try {
+            chunk = await reader.read();
+          } catch (err) {
+            throw badRequest(area.scope, rel, `cannot upload "${rel}": the request body was cut off after ${size} bytes (${(err as Error).message})`);
+          }
+          if (chunk.done) break;
+          size += chunk.value.byteLength;
+          if (size > opts.limit) {
+            await reader.cancel().catch(() => {});
+            throw tooLarge();
+          }
+          hasher.update(chunk.value);
+          pending.push(chunk.value);
+          pendingBytes += chunk.value.byteLength;
+          if (pendingBytes >= WRITE_BATCH) await flush();
         }
-        if (chunk.done) break;
-        size += chunk.value.byteLength;
-        if (size > opts.limit) {
-          await reader.cancel().catch(() => {});
-          throw tooLarge();
-        }
-        hasher.update(chunk.value);
-        pending.push(chunk.value);
-        pendingBytes += chunk.value.byteLength;
-        if (pendingBytes >= WRITE_BATCH) await flush();
       }
+      await flush();
+    } finally {
+      await fh.close();
     }
-    await flush();
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, target);
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDir(dir);
+  };
+  await replaceFile(target, fill, undefined, "upload");
   return { result: { Path: rel, Size: size, Sha256: hasher.digest("hex") }, created: existing === undefined };
 }
 
@@ -244,7 +242,7 @@ async function listDir(area: FileArea, rel: string): Promise<string[]> {
   if (dir === undefined || !st?.isDirectory()) throw notFound(area.scope, rel);
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (UPLOAD_TEMP_PATTERN.test(entry.name)) continue;
+    if (isTempName(entry.name)) continue;
     let isDir = entry.isDirectory();
     if (entry.isSymbolicLink()) {
       const real = await resolveInRoot(realRoot, rel === "" ? entry.name : `${rel}/${entry.name}`);

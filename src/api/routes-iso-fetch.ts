@@ -10,13 +10,13 @@ import type { Hono } from "hono";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ApiDeps } from "./deps.ts";
-import { type ApiEnv, requireClaim, visibleObject } from "./access.ts";
+import { type ApiEnv, claimRefusal, requireClaim, visibleObject } from "./access.ts";
 import { json } from "./http-util.ts";
 import { SocleError, invalid } from "../model/errors.ts";
 import { fieldString, type ModelObject } from "../model/object.ts";
-import { normaliseRequestPath } from "../boot/file-sources.ts";
+import { normalisedOrUndefined } from "../files/paths.ts";
 import { FetchError, fetchToFile, sha256Of } from "../files/fetch.ts";
-import { explodeForBootEnvs } from "./iso-import.ts";
+import { explodeForBootEnvs, isoImportDeps } from "./iso-import.ts";
 
 export function isoFetchRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   if (deps.dataDir === undefined) return;
@@ -33,7 +33,7 @@ export function isoFetchRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const file = fieldString(os.IsoFile);
     const problems: string[] = [];
     if (url === "") problems.push("OS.IsoUrl is empty: nothing to fetch");
-    if (file === "" || normaliseRequestPath(file) !== file || file.includes("/")) problems.push(`OS.IsoFile ${JSON.stringify(file)} is not a file name for isos/`);
+    if (file === "" || normalisedOrUndefined(file) !== file || file.includes("/")) problems.push(`OS.IsoFile ${JSON.stringify(file)} is not a file name for isos/`);
     if (problems.length > 0) throw invalid("bootenvs", name, problems);
     requireClaim(c, "isos", "create", file);
     const want = fieldString(os.IsoSha256).toLowerCase();
@@ -67,12 +67,7 @@ export function isoFetchRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
           throw new SocleError("Unavailable", "bootenvs", name, `fetching OS.IsoUrl: ${err.message} (what arrived is kept: asking again resumes)`);
         }
       }
-      const exploded = await explodeForBootEnvs(
-        { bootenvs: () => deps.store.list("bootenvs"), filesRoot: join(deps.dataDir!, "files"), log: deps.log, notify: (n) => deps.events.notify(n) },
-        file,
-        target,
-        sha,
-      );
+      const exploded = await explodeForBootEnvs(isoImportDeps(deps, (rel) => claimRefusal(c, "files", "create", rel)), file, target);
       return json({ Iso: file, Size: size, Sha256: sha, Fetched: fetched, ResumedFrom: resumedFrom, Exploded: exploded });
     } finally {
       running.delete(file);

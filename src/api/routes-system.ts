@@ -47,6 +47,9 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const claims = deps.authn.currentClaims(p);
     if (!allows(claims, "events", "list", "*")) return "end";
     if (!matches(f, ch) || !allows(claims, ch.Type, "get", ch.Key)) return "skip";
+    // An ISO's explode progress names the boot environment it is for: only for those who may see it.
+    const env = ch.Type === "isos" ? ch.Object.BootEnv : undefined;
+    if (typeof env === "string" && !allows(claims, "bootenvs", "get", env)) return "skip";
     return toMessage(ch, (def, obj) => deps.objects.redact(def, obj, (type, key) => allows(claims, type, "getSecure", key)));
   };
 

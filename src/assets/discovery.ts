@@ -15,7 +15,7 @@ import { AssetError, debFor, dependencyClosure, unpackDeb, type AptOptions, type
 import { EM_AARCH64, EM_X86_64 } from "./elf.ts";
 import { loadOrder, moduleName, parseModinfo } from "./modinfo.ts";
 import { programClosure } from "./program-closure.ts";
-import { replaceFile } from "./replace-file.ts";
+import { replaceFile } from "../files/atomic-write.ts";
 import initScript from "./discovery/init" with { type: "text" };
 import registerScript from "./discovery/socle-register" with { type: "text" };
 import { AGENT_FILES } from "./agent-files.ts";

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { LOADER_ASSETS, type AssetArch, type BootAsset } from "./catalog.ts";
 import { AssetError, debFor, unpackDeb, type AptOptions } from "./debian.ts";
-import { replaceFile } from "./replace-file.ts";
+import { replaceFile } from "../files/atomic-write.ts";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 

@@ -12,7 +12,7 @@ import { memoryBootData, type MemoryBootData } from "./boot-data.ts";
 import { BootCore } from "./core.ts";
 import { decide } from "./decide.ts";
 import { ENVELOPE_FIELD, ParamCipher } from "../model/secure-params.ts";
-import type { FileFacts } from "./file-source.ts";
+import type { FileFacts } from "../files/file-source.ts";
 
 const MAC1 = "52:54:00:00:00:01";
 const MAC2 = "52:54:00:00:00:02";
@@ -270,6 +270,24 @@ describe("the path index", () => {
 });
 
 describe("rendered files", () => {
+  test("a template's Path is indexed as a request for it is normalised (files/paths.ts); one that no request could name is not", async () => {
+    const { core, data } = fixture();
+    const rocky = data.bootEnv("rocky")!;
+    const extra = [
+      { Name: "messy", Path: " /ks//<%= it.Machine.Name %>/./a.cfg\n", Contents: "messy" },
+      { Name: "windows", Path: "win\\<%= it.Machine.Name %>.ini", Contents: "win" },
+      { Name: "climbs", Path: "../<%= it.Machine.Name %>.cfg", Contents: "out" },
+      { Name: "control", Path: "a\tb.cfg", Contents: "tab" },
+    ];
+    data.set("bootenvs", "rocky", { ...rocky, Templates: [...(rocky.Templates as object[]), ...extra] });
+    const paths = (await core.paths()).map((p) => p.path);
+    expect(paths).toContain("ks/n1/a.cfg");
+    expect(paths).toContain("win/n1.ini");
+    expect(paths.some((p) => p.includes("..") || p.includes("\t"))).toBe(false);
+    expect(await text(core, "ks/n1/a.cfg")).toBe("messy");
+    expect(await text(core, "win/n1.ini")).toBe("win");
+  });
+
   test("a kickstart with includes, parameters from each layer, Range reads", async () => {
     const { core } = fixture();
     const ks = await text(core, "machines/00000000-0000-0000-0000-000000000001/ks.cfg");

@@ -25,7 +25,7 @@ import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
 import type { BootData } from "./boot-data.ts";
 import { BootRenderer, type RenderCall } from "./boot-renderer.ts";
 import { decide, nameOf, type BootPlan } from "./decide.ts";
-import type { BootFile, FileFacts, FileSource } from "./file-source.ts";
+import type { BootFile, FileFacts, FileSource } from "../files/file-source.ts";
 import { DISPATCH_PATH, dispatchMac, dispatchScript, exitScript } from "./ipxe-dispatch.ts";
 import { GRUB_DISPATCH_PATH, grubDispatchMac, grubDispatchScript, grubExitScript } from "./grub-dispatch.ts";
 import { templatesOf } from "./env-templates.ts";
@@ -33,7 +33,8 @@ import type { IndexEntry } from "./path-index.ts";
 import { PathUpkeep } from "./path-upkeep.ts";
 import { describeTarget, type TokenIssuer, type UsedParam } from "./render-context.ts";
 import { syncTemplates } from "./template-sync.ts";
-import { textFile } from "./text-file.ts";
+import { textFile } from "../files/text-file.ts";
+import { normaliseRequestPath } from "../files/paths.ts";
 import { comparableAddress, isFromMachine } from "./file-binding.ts";
 
 export type { TokenIssuer, UsedParam } from "./render-context.ts";
@@ -250,7 +251,8 @@ export class BootCore implements Booter, FileSource {
     const used = new Map<string, UsedParam>();
     const open = req.reveal ? this.renderer.previewParams(req.reveal) : undefined;
     const result = (Output: string) => ({ Output, Params: [...used.values()].sort((a, b) => a.Name.localeCompare(b.Name)) });
-    const at = req.path !== undefined ? loaderAt(req.path.replace(/^\/+/, "")) : undefined;
+    const path = req.path === undefined ? undefined : previewPath(req.path);
+    const at = path !== undefined ? loaderAt(path) : undefined;
     if (at) return result((await this.renderAt(at, req.serverAddress, used, req.tokens, open))!);
     const machine = req.machine;
     const plan = decide({ asks: "env", machine, env: req.env }, this.data);
@@ -267,16 +269,23 @@ export class BootCore implements Booter, FileSource {
       if (entry) return result(await this.renderer.envFile(entry, c));
       throw invalid("render", name, `Template: template ${JSON.stringify(name)} not found (neither a Template ID nor a template of bootenv ${JSON.stringify(envName)})`);
     }
-    const path = req.path!.replace(/^\/+/, "");
+    const want = path!; // neither Template nor Contents: Path was given
     const paths = (await this.index.render([{ machine, env }]))[0]!;
-    const hit = paths.get(path);
+    const hit = paths.get(want);
     if (!hit) {
       const known = [...paths.keys()].sort();
-      throw invalid("render", path, `Path: no file ${JSON.stringify(path)} for ${describeTarget(machine, env)} in bootenv ${JSON.stringify(envName)}; its paths: ${known.length ? known.join(", ") : "(none)"}`);
+      throw invalid("render", want, `Path: no file ${JSON.stringify(want)} for ${describeTarget(machine, env)} in bootenv ${JSON.stringify(envName)}; its paths: ${known.length ? known.join(", ") : "(none)"}`);
     }
     const tmpl = templatesOf(env).find((t) => t.Name === hit.template)!;
     return result(await this.renderer.envFile(tmpl, c));
   }
+}
+
+/** A preview's Path as a request for it is normalised (files/paths.ts), or 400 saying why not. */
+function previewPath(raw: string): string {
+  const norm = normaliseRequestPath(raw);
+  if (!norm.ok) throw invalid("render", raw, `Path: ${JSON.stringify(raw)} is no path a client could ask for: ${norm.reason}`);
+  return norm.path;
 }
 
 /** The two loaders that chain to a per-MAC script: their entry point, and how each leaves. */

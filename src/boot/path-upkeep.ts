@@ -16,6 +16,7 @@ import { templatesOf } from "./env-templates.ts";
 import { isGrubReservedPath } from "./grub-dispatch.ts";
 import { isReservedPath } from "./ipxe-dispatch.ts";
 import { PathIndex, UNKNOWN_OWNER, type IndexEntry } from "./path-index.ts";
+import { normalisedOrUndefined } from "../files/paths.ts";
 
 export class PathUpkeep {
   private readonly index = new PathIndex();
@@ -144,7 +145,8 @@ export class PathUpkeep {
           return;
         }
         const raw = r.output;
-        const path = normalisePath(raw);
+        // As a request for it is normalised, so that the index key is what a client's path becomes.
+        const path = normalisedOrUndefined(raw.trim());
         if (path === undefined) {
           this.warn(`badpath:${envName}/${t.Name}`, "template path is not a usable relative path", { bootenv: envName, template: t.Name, path: raw });
           return;
@@ -155,11 +157,4 @@ export class PathUpkeep {
       return out;
     });
   }
-}
-
-/** "/a//b" -> "a/b"; undefined for "", "..", NUL or a backslash. */
-function normalisePath(raw: string): string | undefined {
-  const p = raw.trim().replace(/\/{2,}/g, "/").replace(/^\/+/, "");
-  if (p === "" || p.endsWith("/") || /[\0\\]/.test(p) || p.split("/").some((s) => s === ".." || s === ".")) return undefined;
-  return p;
 }

@@ -25,3 +25,11 @@ export async function fileByteSource(path: string): Promise<FileByteSource> {
     close: () => fh.close(),
   };
 }
+
+/** Lower-case hex SHA-256 of every byte of `src`, read in 1 MiB chunks. */
+export async function sourceSha256(src: ByteSource): Promise<string> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  const CHUNK = 1 << 20;
+  for (let off = 0; off < src.size; off += CHUNK) hasher.update(await src.read(off, Math.min(CHUNK, src.size - off)));
+  return hasher.digest("hex");
+}

@@ -2,13 +2,14 @@
 // directory, file and symlink of the image, read by src/iso and written under a temporary
 // directory beside the target, which replaces the target only once everything is written. A
 // refused image (IsoError), a write error or an abort leaves the target as it was and removes
-// the temporary directory: nothing half-written is ever served. The temporary name matches
-// TEMP_PATTERN (file-sources.ts), which the file servers never serve.
+// the temporary directory: nothing half-written is ever served. The temporary name is an
+// explode's (paths.ts tempName), which the file servers never serve.
 
-import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm, symlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { IsoError, fileChunks, readIso, type ByteSource, type ReadLimits } from "../iso/reader.ts";
+import { writeAll } from "./atomic-write.ts";
+import { tempName } from "./paths.ts";
 
 export interface ExplodeProgress {
   files: number;
@@ -60,7 +61,7 @@ async function explodeOnce(src: ByteSource, target: string, opts: ExplodeOptions
   }
   const parent = dirname(target);
   await mkdir(parent, { recursive: true, mode: 0o755 });
-  const tmp = join(parent, `.socle-explode-${randomBytes(8).toString("hex")}.part`);
+  const tmp = join(parent, tempName("explode"));
   await mkdir(tmp, { mode: 0o755 });
   const done = { files: 0, bytes: 0 };
   let reported = 0;
@@ -87,11 +88,7 @@ async function explodeOnce(src: ByteSource, target: string, opts: ExplodeOptions
         try {
           for await (const chunk of fileChunks(src, e)) {
             opts.signal?.throwIfAborted();
-            for (let off = 0; off < chunk.length; ) {
-              const n = (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
-              if (n <= 0) throw new Error(`${at}: the write made no progress`);
-              off += n;
-            }
+            await writeAll(fh, chunk);
             done.bytes += chunk.length;
             report();
           }

@@ -9,6 +9,8 @@
 import { createHash } from "node:crypto";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { syncDir, writeAll } from "./atomic-write.ts";
+import { tempName } from "./paths.ts";
 
 export interface FetchProgress {
   bytes: number;
@@ -32,9 +34,9 @@ export interface FetchOptions {
 
 export class FetchError extends Error {}
 
-/** The partial file of `url` for `target`, beside it (its name matches TEMP_PATTERN: never served). */
+/** The partial file of `url` for `target`, beside it (a fetch's temporary name, paths.ts: never served). */
 export function partialPath(target: string, url: string): string {
-  return join(dirname(target), `.socle-fetch-${createHash("sha256").update(`${url}\0${target}`).digest("hex").slice(0, 16)}.part`);
+  return join(dirname(target), tempName("fetch", createHash("sha256").update(`${url}\0${target}`).digest("hex").slice(0, 16)));
 }
 
 /** Fetch `url` to `target`; returns its size and SHA-256. */
@@ -105,11 +107,7 @@ export async function fetchToFile(url: string, target: string, opts: FetchOption
           if (chunk.done) break;
           touch();
           if (bytes + chunk.value.length > maxBytes) throw new FetchError(`${url}: more than ${maxBytes} bytes: cut off`);
-          for (let off = 0; off < chunk.value.length; ) {
-            const n = (await fh.write(chunk.value, off, chunk.value.length - off)).bytesWritten;
-            if (n <= 0) throw new FetchError(`${part}: the write made no progress`);
-            off += n;
-          }
+          await writeAll(fh, chunk.value);
           bytes += chunk.value.length;
           if (bytes - reported >= every) {
             reported = bytes;
@@ -130,6 +128,7 @@ export async function fetchToFile(url: string, target: string, opts: FetchOption
       throw new FetchError(`${url}: SHA-256 ${digest}, expected ${opts.sha256.toLowerCase()}: removed`);
     }
     await rename(part, target);
+    await syncDir(dirname(target));
     await rm(meta, { force: true });
     return { size: bytes, sha256: digest, resumedFrom };
   } finally {

@@ -1,11 +1,11 @@
 // The request -> response logic of the boot file server, separate from the socket so it can be
 // tested with plain Request objects. GET and HEAD only; one FileSource answers every path.
 
-import type { BootFile, FileFacts, FileSource } from "../boot/file-source.ts";
-import { normaliseRequestPath } from "../boot/file-sources.ts";
+import type { BootFile, FileFacts, FileSource } from "../files/file-source.ts";
+import { contentTypeFor } from "../files/content-type.ts";
+import { normaliseRequestPath } from "../files/paths.ts";
 import { SocleError } from "../model/errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { contentTypeFor } from "./content-type.ts";
 import { httpDate, ifRangeAllows, isNotModified } from "./conditional.ts";
 import { parseRange } from "./range.ts";
 
@@ -51,10 +51,11 @@ export function createFileHandler(opts: FileHandlerOptions): (req: Request, orig
     }
     const raw = decodedPath(req.url);
     if (raw === undefined) return text(400, "malformed percent-encoding in the request path\n");
-    const path = normaliseRequestPath(raw);
+    const norm = normaliseRequestPath(raw);
     // Whatever the reason (traversal, NUL, drive letter, a directory, nothing there): 404, so the
-    // answer never tells what exists outside the served tree.
-    if (path === undefined) return notFound(req, origin, raw, log);
+    // answer never tells what exists outside the served tree. The log says why.
+    if (!norm.ok) return notFound(req, origin, raw, log, norm.reason);
+    const path = norm.path;
     const facts: FileFacts = { protocol: "http", remoteAddress: origin.remoteAddress, serverAddress: origin.serverAddress };
     let file: BootFile | undefined;
     try {
@@ -109,8 +110,8 @@ function answer(req: Request, path: string, file: BootFile, origin: RequestOrigi
   return new Response(body, { status, headers });
 }
 
-function notFound(req: Request, origin: RequestOrigin, path: string, log: Logger): Response {
-  log.debug("not found", { method: req.method, path, remote: origin.remoteAddress });
+function notFound(req: Request, origin: RequestOrigin, path: string, log: Logger, refused?: string): Response {
+  log.debug("not found", { method: req.method, path, remote: origin.remoteAddress, ...(refused === undefined ? {} : { refused }) });
   return text(404, "not found\n");
 }
 

@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { parseRange } from "./range.ts";
 import { ifRangeAllows, isNotModified } from "./conditional.ts";
 import { hostAddress, serverAddressOf } from "./server-address.ts";
-import { contentTypeFor } from "./content-type.ts";
 import { decodedPath } from "./handler.ts";
 
 describe("parseRange", () => {
@@ -74,16 +73,6 @@ describe("server address", () => {
     expect(serverAddressOf("socle.example", "0.0.0.0", "198.51.100.1")).toBe("198.51.100.1");
     expect(serverAddressOf(null, "::", "198.51.100.1")).toBe("198.51.100.1");
   });
-});
-
-test("content types by extension and name", () => {
-  expect(contentTypeFor("machines/x/boot.ipxe")).toBe("text/plain; charset=utf-8");
-  expect(contentTypeFor("rocky/ks.cfg")).toBe("text/plain; charset=utf-8");
-  expect(contentTypeFor("x/user-data")).toBe("text/plain; charset=utf-8");
-  expect(contentTypeFor("ipxe.EFI")).toBe("application/efi");
-  expect(contentTypeFor("flatcar.ign")).toBe("application/json");
-  expect(contentTypeFor("vmlinuz")).toBe("application/octet-stream");
-  expect(contentTypeFor(".bashrc")).toBe("application/octet-stream");
 });
 
 test("decodedPath: raw path, percent-decoded, without query; malformed is undefined", () => {

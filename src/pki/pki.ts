@@ -14,7 +14,7 @@ import type { Logger } from "../log/logger.ts";
 import { SocleError } from "../model/errors.ts";
 import { CA_KEY_BITS, SERVER_KEY_BITS, buildCaCert, buildServerCert, generateRsaKey } from "./certs.ts";
 import { missingNames, parseSubjectAltName, subjectNames, type NameSources } from "./subject-names.ts";
-import { writeFileAtomic } from "./write-atomic.ts";
+import { writeFileAtomic } from "../files/atomic-write.ts";
 
 /** A server certificate closer than this to its end is replaced. */
 export const RENEW_BEFORE_DAYS = 30;
@@ -34,6 +34,8 @@ export interface PkiOptions {
 
 export interface PkiFiles {
   caCertPem: string;
+  /** The CA's key: it signs machine certificates and the CRL (machine-ca.ts). */
+  caKeyPem: string;
   certPem: string;
   keyPem: string;
   caPath: string;
@@ -146,7 +148,7 @@ export async function ensurePki(dir: string, opts: PkiOptions): Promise<PkiFiles
     created = true;
     log.info(`created server certificate: ${why}`, { path: certPath, names: [...names.dns, ...names.ips].length });
   }
-  return { caCertPem, certPem: certPem as string, keyPem: keyPem as string, caPath, certPath, keyPath, created };
+  return { caCertPem, caKeyPem: caKeyPem as string, certPem: certPem as string, keyPem: keyPem as string, caPath, certPath, keyPath, created };
 }
 
 /** Why the existing server certificate must be replaced, or undefined if it is fine. */

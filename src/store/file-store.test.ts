@@ -169,10 +169,12 @@ describe("file store", () => {
     // while a later snapshot was being written.
     fs.writeFileSync(path.join(storeDir(dir), old[0] as string), oldCopy);
     fs.writeFileSync(path.join(storeDir(dir), "snapshot.json.tmp"), "{half");
+    fs.writeFileSync(path.join(storeDir(dir), ".socle-write-00ff.part"), "{half"); // files/atomic-write.ts
     const again = await open({ dir });
     expect(again.seq).toBe(5);
     expect(again.get("machines", "m9")).toEqual({ I: 9 });
     expect(fs.existsSync(path.join(storeDir(dir), "snapshot.json.tmp"))).toBe(false);
+    expect(fs.existsSync(path.join(storeDir(dir), ".socle-write-00ff.part"))).toBe(false);
     expect(segments(dir)).not.toContain(old[0]);
   });
 

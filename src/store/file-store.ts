@@ -21,7 +21,8 @@ import { StoreCore, type PendingWrite } from "./store-core.ts";
 import { decodeJournal, encodeEntry } from "./journal-codec.ts";
 import { lockDir, type DirLock, type LockOptions } from "./file-lock.ts";
 import { SNAPSHOT_TMP, readSnapshot, writeSnapshot, type SnapshotStats, type SnapshotWriteOptions } from "./snapshot-file.ts";
-import { syncDir, writeAll } from "./durable-fs.ts";
+import { syncDir, writeAll } from "../files/atomic-write.ts";
+import { isTempName } from "../files/paths.ts";
 import type { WritableView } from "./layered-state.ts";
 
 export interface FileStoreOptions {
@@ -230,7 +231,11 @@ export class FileStore extends StoreCore {
   /** Load snapshot and journal; returns the last committed Seq. */
   private async recover(): Promise<number> {
     const dir = this.storeDir;
-    await fsp.rm(path.join(dir, SNAPSHOT_TMP), { force: true });
+    // A snapshot being written when the last run stopped (files/atomic-write.ts), or by a version
+    // before it.
+    for (const name of await fsp.readdir(dir)) {
+      if (name === SNAPSHOT_TMP || isTempName(name)) await fsp.rm(path.join(dir, name), { force: true });
+    }
     const snapSeq = await readSnapshot(dir, (type, key, obj) => this.load(type, key, obj));
     let seq = snapSeq ?? 0;
     const found = (await fsp.readdir(dir))

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { Low } from "lowdb";
 import { JSONFile } from "lowdb/node";
 import { SocleError, badRequest } from "../model/errors.ts";
-import { syncDir } from "./durable-fs.ts";
+import { syncDir } from "../files/atomic-write.ts";
 import { deepFreeze } from "./freeze.ts";
 
 export interface SettingsData {

@@ -9,18 +9,20 @@
 // [key, object] pairs rather than a {key: object} map: JSON.parse builds 100k-property objects
 // slowly, and open time is dominated by parsing (jq: `.Objects.machines[] | .[1]`).
 //
-// Written to snapshot.json.tmp in chunks (yielding to the event loop every few milliseconds so a
-// large snapshot does not stall request handling), fdatasync'd, renamed over snapshot.json, and
-// the directory fsync'd: a crash leaves either the old or the new snapshot, never a torn one.
+// Replaced whole by files/atomic-write.ts (a temporary file beside it, fsync'd, renamed over
+// snapshot.json, the directory fsync'd: a crash leaves either the old or the new snapshot, never
+// a torn one), written in chunks, yielding to the event loop every few milliseconds so a large
+// snapshot does not stall request handling.
 
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { SocleError } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import type { WritableView } from "./layered-state.ts";
-import { syncDir, writeAll, yieldToLoop } from "./durable-fs.ts";
+import { replaceFile, writeAll } from "../files/atomic-write.ts";
 
 export const SNAPSHOT_FILE = "snapshot.json";
+/** The temporary file of earlier versions, removed at open (temporary names now: files/paths.ts). */
 export const SNAPSHOT_TMP = "snapshot.json.tmp";
 
 
@@ -46,51 +48,56 @@ export async function writeSnapshot(
   const sliceMs = opts.sliceMs ?? 2;
   const chunkChars = opts.chunkChars ?? 1 << 20;
   const started = performance.now();
-  const tmp = path.join(dir, SNAPSHOT_TMP);
-  const fh = await fsp.open(tmp, "w", 0o600);
+  let counts = { objects: 0, bytes: 0 };
+  await replaceFile(path.join(dir, SNAPSHOT_FILE), async (tmp) => {
+    const fh = await fsp.open(tmp, "wx", 0o600);
+    try {
+      counts = await writeObjects(fh, seq, view, sliceMs, chunkChars);
+    } finally {
+      await fh.close();
+    }
+  });
+  return { ...counts, ms: performance.now() - started };
+}
+
+/** The snapshot's text, in chunks of about `chunkChars`, yielding to the loop every `sliceMs`. */
+async function writeObjects(fh: fsp.FileHandle, seq: number, view: WritableView, sliceMs: number, chunkChars: number): Promise<{ objects: number; bytes: number }> {
   let objects = 0;
   let bytes = 0;
-  try {
-    let parts: string[] = [];
-    let chars = 0;
-    const flush = async () => {
-      if (parts.length === 0) return;
-      const buf = Buffer.from(parts.join(""));
-      parts = [];
-      chars = 0;
-      bytes += buf.length;
-      await writeAll(fh, buf);
-    };
-    parts.push(`{"Seq":${seq},"Objects":{`);
-    let typesOut = 0;
-    let slice = performance.now();
-    for (const type of view.types) {
-      let inType = 0;
-      for (const [key, obj] of view.entries(type)) {
-        const head = inType === 0 ? `${typesOut > 0 ? "]," : ""}\n${JSON.stringify(type)}:[` : ",";
-        if (inType === 0) typesOut++;
-        inType++;
-        const line = `${head}\n[${JSON.stringify(key)},${JSON.stringify(obj)}]`;
-        parts.push(line);
-        chars += line.length;
-        if ((++objects & 63) === 0) {
-          if (chars >= chunkChars) await flush();
-          if (performance.now() - slice >= sliceMs) {
-            await yieldToLoop();
-            slice = performance.now();
-          }
+  let parts: string[] = [];
+  let chars = 0;
+  const flush = async () => {
+    if (parts.length === 0) return;
+    const buf = Buffer.from(parts.join(""));
+    parts = [];
+    chars = 0;
+    bytes += buf.length;
+    await writeAll(fh, buf);
+  };
+  parts.push(`{"Seq":${seq},"Objects":{`);
+  let typesOut = 0;
+  let slice = performance.now();
+  for (const type of view.types) {
+    let inType = 0;
+    for (const [key, obj] of view.entries(type)) {
+      const head = inType === 0 ? `${typesOut > 0 ? "]," : ""}\n${JSON.stringify(type)}:[` : ",";
+      if (inType === 0) typesOut++;
+      inType++;
+      const line = `${head}\n[${JSON.stringify(key)},${JSON.stringify(obj)}]`;
+      parts.push(line);
+      chars += line.length;
+      if ((++objects & 63) === 0) {
+        if (chars >= chunkChars) await flush();
+        if (performance.now() - slice >= sliceMs) {
+          await yieldToLoop();
+          slice = performance.now();
         }
       }
     }
-    parts.push(typesOut > 0 ? "]}}\n" : "}}\n");
-    await flush();
-    await fh.datasync();
-  } finally {
-    await fh.close();
   }
-  await fsp.rename(tmp, path.join(dir, SNAPSHOT_FILE));
-  await syncDir(dir);
-  return { objects, bytes, ms: performance.now() - started };
+  parts.push(typesOut > 0 ? "]}}\n" : "}}\n");
+  await flush();
+  return { objects, bytes };
 }
 
 /**
@@ -143,4 +150,9 @@ export async function readSnapshot(
     }
   }
   return d.Seq as number;
+}
+
+/** Give the event loop a turn (timers, I/O callbacks) before continuing a long computation. */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -9,13 +9,13 @@
 // a plain file (BootFile.diskPath, the worker reads it) or content of known size up to
 // INLINE_LIMIT (read here, copied over). Anything else, or `workers: 0`, runs on this thread.
 
-import type { BootFile, FileFacts, FileSource } from "../boot/file-source.ts";
+import type { BootFile, FileFacts, FileSource } from "../files/file-source.ts";
 import { rateLimited, type Logger } from "../log/logger.ts";
 import { SocleError } from "../model/errors.ts";
 import { interfaceOf, localIpv4Addresses, maxBlksizeFor } from "./local-addresses.ts";
 import { DEFAULT_LIMITS, negotiate } from "./options.ts";
 import { ERROR_CODES, formatError, formatOack, opcodeOf, parsePacket, TftpFormatError } from "./packet.ts";
-import { normalisePath } from "./paths.ts";
+import { normaliseRequestPath } from "../files/paths.ts";
 import type { TransferOutcome } from "./transfer.ts";
 import { startSession, type Session, type SessionHooks, type SessionSpec } from "./transfer-session.ts";
 import { createWorkerPool, type WorkerPool } from "./worker-pool.ts";
@@ -164,8 +164,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (req.mode !== "octet" && req.mode !== "netascii") {
       return refuse(l, port, from, ERROR_CODES.ILLEGAL_OPERATION, `unsupported mode ${JSON.stringify(req.mode)}`, { file: req.filename });
     }
-    const norm = normalisePath(req.filename);
-    if (!norm.ok) return refuse(l, port, from, ERROR_CODES.ACCESS_VIOLATION, norm.reason, { file: req.filename });
+    const norm = normaliseRequestPath(req.filename);
+    if (!norm.ok) return refuse(l, port, from, ERROR_CODES.ACCESS_VIOLATION, `refuse path ${JSON.stringify(req.filename)}: ${norm.reason}`, { file: req.filename });
     if (active.size >= maxTransfers) return refuse(l, port, from, ERROR_CODES.NOT_DEFINED, "server busy", { file: norm.path });
     const a: Active = { key, client: key, path: norm.path, session: undefined, started: performance.now(), cancelled: false };
     active.set(key, a);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WORKER_ENTRIES } from "../../build/compile.ts";
-import type { BootFile, FileSource } from "../boot/file-source.ts";
+import type { BootFile, FileSource } from "../files/file-source.ts";
 import { createLogger } from "../log/logger.ts";
 import { formatAck, formatRequest, parsePacket, type TftpPacket } from "./packet.ts";
 import { startTftpServer, type TftpServer } from "./server.ts";

@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHttpServer } from "../../src/http/server.ts";
-import { directorySource } from "../../src/boot/file-sources.ts";
+import { directorySource } from "../../src/files/sources.ts";
 import { nullLogger } from "../../src/log/logger.ts";
 
 const args = process.argv.slice(2);

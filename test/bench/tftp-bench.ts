@@ -12,7 +12,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BootFile, FileSource } from "../../src/boot/file-source.ts";
+import type { BootFile, FileSource } from "../../src/files/file-source.ts";
 import { nullLogger } from "../../src/log/logger.ts";
 import { startTftpServer } from "../../src/tftp/server.ts";
 

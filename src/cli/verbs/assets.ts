@@ -9,7 +9,7 @@ import { copyFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { LOADER_ASSETS, type AssetArch, type BootAsset } from "../../assets/catalog.ts";
 import { obtainAssets } from "../../assets/obtain.ts";
-import { replaceFile } from "../../assets/replace-file.ts";
+import { replaceFile } from "../../files/atomic-write.ts";
 import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
 import { parseVerbArgs } from "../verb-args.ts";

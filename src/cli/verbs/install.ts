@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { release } from "node:os";
 import { dirname, join } from "node:path";
 import { runCommand } from "../../assets/command.ts";
-import { replaceFile as replaceWhole } from "../../assets/replace-file.ts";
+import { replaceFile as replaceWhole } from "../../files/atomic-write.ts";
 import { isCompiledBinary } from "../../config/runtime.ts";
 import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
@@ -266,7 +266,7 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   return (await digest(ra)) === (await digest(rb));
 }
 
-/** assets/replace-file.ts's replaceFile, its failure said as install's. */
+/** files/atomic-write.ts's replaceFile, its failure said as install's. */
 export async function replaceFile(target: string, mode: number, fill: (tmp: string) => Promise<void>): Promise<void> {
   try {
     await replaceWhole(target, fill, mode);

@@ -24,7 +24,7 @@ export interface UnitSourceOptions {
 
 /**
  * The shipped unit: from the compiled executable (build/compile.ts embeds assets/ with relative
- * names, the same convention as the boot loaders in src/boot/file-sources.ts), or from the
+ * names, the same convention as the boot loaders in src/files/sources.ts), or from the
  * source tree when nothing is embedded.
  */
 export async function shippedUnit(opts: UnitSourceOptions = {}): Promise<string> {

@@ -32,7 +32,7 @@ export interface BootFile {
 
 export interface FileSource {
   /**
-   * The file at `path` ("/"-separated, no leading slash, already normalised and free of ".."), or
+   * The file at `path` ("/"-separated, no leading slash, already normalised by paths.ts), or
    * undefined when this source does not have it. Throws SocleError for a file that exists but
    * cannot be produced (a template error: the message names the template and the missing param).
    */

@@ -1,61 +1,13 @@
 // FileSource implementations (contract: file-source.ts): an operator's directory jailed by real
-// path, assets embedded in the binary, and a chain that tries sources in order. Also the one
-// request-path normaliser TFTP and HTTP share, so both refuse the same escapes.
+// path (jail.ts), assets embedded in the binary, and a chain that tries sources in order. Paths
+// are normalised by the rules of paths.ts, so every source refuses the same escapes.
 
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
-import { join, sep } from "node:path";
+import { join } from "node:path";
 import type { Stats } from "node:fs";
 import type { BootFile, FileFacts, FilePresence, FileSource, StaticFileSource } from "./file-source.ts";
-
-/**
- * Normalise a path a client asked for: backslashes become "/" (Windows loaders and some PXE ROMs
- * send "\boot\x"), "//" and "." segments collapse, the leading "/" goes. Refused (undefined): "..",
- * NUL, a drive-letter path ("C:..."), and the empty path. Percent-decoding is the caller's job.
- */
-export function normaliseRequestPath(raw: string): string | undefined {
-  if (raw.includes("\0")) return undefined;
-  const segments: string[] = [];
-  for (const seg of raw.replace(/\\/g, "/").split("/")) {
-    if (seg === "" || seg === ".") continue;
-    if (seg === "..") return undefined;
-    segments.push(seg);
-  }
-  if (segments.length === 0) return undefined;
-  if (/^[A-Za-z]:/.test(segments[0]!)) return undefined;
-  return segments.join("/");
-}
-
-/**
- * Temporary names, never served or listed: uploads in progress (src/api/routes-files.ts), install
- * trees being exploded from an ISO or the old tree being replaced (src/files/explode.ts), and
- * ISOs being fetched from OS.IsoUrl with what guards their resume (src/files/fetch.ts).
- */
-export const UPLOAD_TEMP_PATTERN = /^\.socle-(?:upload|explode|fetch)-[0-9a-f]+\.part(?:\.old|\.validator)?$/;
-
-/** Codes that mean "not there" for a lookup under a root; anything else is a real failure. */
-const ABSENT = new Set(["ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG", "EACCES", "EPERM", "EINVAL"]);
-
-/**
- * Resolve `rel` (already normalised) under `realRoot` (already a real path) to a real path inside
- * it, following symlinks; undefined when it does not exist or resolves outside the root.
- */
-export async function resolveInRoot(realRoot: string, rel: string): Promise<string | undefined> {
-  let real: string;
-  try {
-    real = await realpath(join(realRoot, rel));
-  } catch (err) {
-    if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
-    throw err;
-  }
-  return isInside(realRoot, real) ? real : undefined;
-}
-
-/** Is `path` the root itself or below it? Both must be real, absolute paths. */
-export function isInside(realRoot: string, path: string): boolean {
-  if (path === realRoot) return true;
-  const prefix = realRoot.endsWith(sep) ? realRoot : realRoot + sep;
-  return path.startsWith(prefix);
-}
+import { isAbsent, resolveInRoot } from "./jail.ts";
+import { hasTempSegment, normalisedOrUndefined } from "./paths.ts";
 
 /** A strong validator from inode, size and modification time (what nginx and Apache use). */
 export function statEtag(st: Stats): string {
@@ -71,8 +23,8 @@ export function directorySource(root: string): StaticFileSource {
   let realRoot: string | undefined;
   /** The real path and stat of the file at `path`, or undefined when the jail has no such file. */
   const locate = async (path: string): Promise<{ real: string; st: Stats } | undefined> => {
-    const rel = normaliseRequestPath(path);
-    if (rel === undefined || rel.split("/").some((s) => UPLOAD_TEMP_PATTERN.test(s))) return undefined;
+    const rel = normalisedOrUndefined(path);
+    if (rel === undefined || hasTempSegment(rel)) return undefined;
     if (realRoot === undefined) {
       try {
         realRoot = await realpath(root);
@@ -86,7 +38,7 @@ export function directorySource(root: string): StaticFileSource {
     try {
       st = await stat(real);
     } catch (err) {
-      if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+      if (isAbsent(err)) return undefined;
       throw err;
     }
     return st.isFile() ? { real, st } : undefined;
@@ -124,7 +76,7 @@ export function embeddedSource(files: ReadonlyMap<string, EmbeddedEntry>): Stati
   const etags = new Map<string, string>();
   /** The entry at `path`; an on-disk entry with its stat, a blob as it is. */
   const locate = async (path: string): Promise<{ rel: string; blob: Blob } | { path: string; st: Stats } | undefined> => {
-    const rel = normaliseRequestPath(path);
+    const rel = normalisedOrUndefined(path);
     const entry = rel === undefined ? undefined : files.get(rel);
     if (rel === undefined || entry === undefined) return undefined;
     if (entry instanceof Blob) return { rel, blob: entry };
@@ -132,7 +84,7 @@ export function embeddedSource(files: ReadonlyMap<string, EmbeddedEntry>): Stati
     try {
       st = await stat(entry.path);
     } catch (err) {
-      if (ABSENT.has((err as NodeJS.ErrnoException).code ?? "")) return undefined;
+      if (isAbsent(err)) return undefined;
       throw err;
     }
     return st.isFile() ? { path: entry.path, st } : undefined;
@@ -181,7 +133,7 @@ export async function embeddedAssetFiles(subdir: string, opts: EmbeddedAssetOpti
   const embedded = opts.embedded ?? (Bun.embeddedFiles as Blob[]);
   for (const blob of embedded) {
     const name = (blob as Blob & { name?: string }).name ?? "";
-    const rel = name.startsWith(prefix) ? normaliseRequestPath(name.slice(prefix.length)) : undefined;
+    const rel = name.startsWith(prefix) ? normalisedOrUndefined(name.slice(prefix.length)) : undefined;
     if (rel !== undefined) out.set(rel, blob);
   }
   if (out.size > 0 || embedded.length > 0) return out;
