@@ -14,6 +14,7 @@ import { SHIPPED_FILES } from "../src/content/shipped.ts";
 import type { ModelObject } from "../src/model/object.ts";
 import { lookupParam, resolveParams, validateParamValues } from "../src/model/params.ts";
 import { TemplateEngine, envView, machineView, renderContext } from "../src/render/index.ts";
+import { checkIgnition } from "../src/osconfig/ignition.ts";
 
 const GOLDEN = join(import.meta.dir, "golden", "bootenvs");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
@@ -25,6 +26,12 @@ const API = "https://198.51.100.1:8092";
 const GOLDEN_CA = "-----BEGIN CERTIFICATE-----\nR29sZGVuQ0FHb2xkZW5DQUdvbGRlbkNBR29sZGVuQ0FHb2xkZW5DQUdvbGRlbkNB\nR29sZGVuQ0E=\n-----END CERTIFICATE-----\n";
 const GOLDEN_PIN = "sha256//R29sZGVuUGluR29sZGVuUGluR29sZGVuUGluR29sZGVuUGk=";
 const TOKEN = "golden-token.eyJzdWIiOiJnb2xkZW4ifQ.c2lnbmF0dXJl";
+/** Stand-ins for it.MachineCert() (the shapes, not a real certificate and key). */
+const GOLDEN_MACHINE_CERT = { Cert: "-----BEGIN CERTIFICATE-----\nR29sZGVuTWFjaGluZUNlcnQ=\n-----END CERTIFICATE-----\n", Key: "-----BEGIN PRIVATE KEY-----\nR29sZGVuTWFjaGluZUtleQ==\n-----END PRIVATE KEY-----\n", Ca: GOLDEN_CA };
+/** A Talos secrets bundle shaped as `talosctl gen secrets` writes it, with placeholder PEM bodies. */
+const pemB64 = (kind: string, body: string) => Buffer.from(`-----BEGIN ${kind}-----\n${Buffer.from(body).toString("base64")}\n-----END ${kind}-----\n`).toString("base64");
+const talosPair = (n: string) => `        crt: ${pemB64("CERTIFICATE", `golden ${n} ca`)}\n        key: ${pemB64("EC PRIVATE KEY", `golden ${n} key`)}\n`;
+const GOLDEN_TALOS_SECRETS = `cluster:\n    id: R29sZGVuQ2x1c3RlcklkR29sZGVuQ2x1c3Rlcklk\n    secret: R29sZGVuQ2x1c3RlclNlY3JldA==\nsecrets:\n    bootstraptoken: golden.0123456789abcdef\n    secretboxencryptionsecret: R29sZGVuU2VjcmV0Ym94\ntrustdinfo:\n    token: golden.fedcba9876543210\ncerts:\n    etcd:\n${talosPair("etcd")}    k8s:\n${talosPair("k8s")}    k8saggregator:\n${talosPair("k8saggregator")}    k8sserviceaccount:\n        key: ${pemB64("EC PRIVATE KEY", "golden sa key")}\n    os:\n${talosPair("os")}`;
 const MACHINE = {
   Uuid: "3f1c2a9e-5b7d-4e21-9c11-0a1b2c3d4e5f",
   Name: "golden",
@@ -41,7 +48,8 @@ const SAMPLE_PARAMS: Record<string, unknown> = {
     backup: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCgolden backup<1>",
   },
   "esxi-boot-modules": "/jumpstrt.gz --- /useropts.gz --- /features.gz --- /k.b00 --- /uc_intel.b00 --- /s.v00",
-  "talos-machine-config": 'version: v1alpha1\nmachine:\n  type: worker\n  token: "golden.token"\n  install:\n    disk: /dev/sda\ncluster:\n  controlPlane:\n    endpoint: https://198.51.100.10:6443\n',
+  "talos-cluster": { name: "golden", endpoint: "https://198.51.100.10:6443", role: "controlplane", installImage: "ghcr.io/siderolabs/installer:v1.8.3" },
+  "talos-secrets": GOLDEN_TALOS_SECRETS,
   "windows-install-share": "\\\\198.51.100.1\\win-install",
   "windows-admin-password": `Gold&<"pass'>`,
   "windows-share-user": "SITE\\deploy",
@@ -116,6 +124,8 @@ function renderEnv(env: ModelObject, machineParams: Record<string, unknown>): Re
       return resolved.has(n);
     },
     generateToken: () => TOKEN,
+    machineCert: () => GOLDEN_MACHINE_CERT,
+    machineCertAvailable: !unknown,
     agent: agentFacts(),
   });
   const files = new Map<string, { path: string; output: string }>();
@@ -269,7 +279,13 @@ describe("rendered content", () => {
     expect(script).toContain(`\nRS_TOKEN=${TOKEN}\nRS_BOOTENV=local\n`);
     expect(ud.autoinstall["late-commands"][2]).toContain(`Bearer ${TOKEN}`);
     expect(YAML.parse(out("ubuntu-24.04", "meta-data"))).toEqual({ "instance-id": MACHINE.Uuid, "local-hostname": "golden" });
-    expect(YAML.parse(out("talos", "config")).machine.install.disk).toBe("/dev/sda");
+    // The installed system's cloud-config (OS profile) under autoinstall's user-data key.
+    expect(ud.autoinstall["user-data"].hostname).toBe("golden");
+    expect(ud.autoinstall["user-data"].write_files.map((f: { path: string }) => f.path)).toEqual(["/etc/socle/ca.pem", "/etc/socle/machine.crt", "/etc/socle/machine.key"]);
+    const talos = YAML.parse(out("talos", "config"));
+    expect(talos.machine.install.disk).toBe("/dev/sda");
+    expect(talos.machine.network.hostname).toBe("golden");
+    expect(talos.cluster.controlPlane.endpoint).toBe("https://198.51.100.10:6443");
   });
 
   test("Ignition outputs are valid JSON with a spec version, keys and hostname", () => {
@@ -295,7 +311,7 @@ describe("rendered content", () => {
   test("installers pass their per-machine config URL on the kernel command line", () => {
     const url = `${PROVISIONER}/machines/${MACHINE.Uuid}`;
     expect(all.get("debian-12")!.bootParams).toContain(`auto=true priority=critical url=${url}/preseed.cfg`);
-    expect(all.get("ubuntu-24.04")!.bootParams).toContain(`ds=nocloud;s=${url}/ `);
+    expect(all.get("ubuntu-24.04")!.bootParams).toContain(`ds=nocloud;s=${url}/nocloud/ `);
     expect(all.get("rocky-9")!.bootParams).toContain(`inst.ks=${url}/kickstart.ks inst.repo=${PROVISIONER}/rocky-9/install`);
     expect(all.get("flatcar")!.bootParams).toContain(`flatcar.first_boot=1 ignition.config.url=${url}/ignition.json`);
     expect(all.get("fcos")!.bootParams).toContain(`coreos.inst.install_dev=/dev/sda coreos.inst.ignition_url=${url}/config.ign`);
@@ -332,5 +348,62 @@ describe("rendered content", () => {
         agent: agentFacts(),
     });
     expect(engine.render("common-hostname.tmpl", ctx)).toBe("rack-4-node-7");
+  });
+});
+
+describe("Ignition from the OS profile params (osconfig/)", () => {
+  const IGNITION = [["flatcar", "ignition"], ["flatcar", "ignition-disk"], ["fcos", "config"], ["fcos", "live"]] as const;
+  const OS_PARAMS: Record<string, unknown> = {
+    "os-users": [{ name: "ops", groups: ["wheel"], sudo: true, sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIops ops@site"] }],
+    "os-network": {
+      interfaces: [{ name: "eno1" }, { name: "eno2", mac: "52:54:00:aa:bb:02" }],
+      bonds: [{ name: "bond0", interfaces: ["eno1", "eno2"], mode: "802.3ad", addresses: ["198.51.100.50/24"], gateway4: "198.51.100.1" }],
+      vlans: [{ name: "vlan42", id: 42, link: "bond0", dhcp4: true }],
+      nameservers: ["198.51.100.53"],
+    },
+    "os-files": [{ path: "/etc/motd", contents: "golden & <ops>\n", mode: "0644" }],
+    "os-units": [{ name: "app.service", contents: "[Service]\nExecStart=/usr/bin/true\n", enabled: true }],
+    "os-kernel-args": ["intel_iommu=on"],
+    timezone: "Europe/Paris",
+    "butane-config": "variant: VARIANT\nversion: VERSION\nstorage:\n  files:\n    - path: /etc/motd\n      mode: 0600\n      contents:\n        inline: from butane\n",
+  };
+  const withOs = (env: string) => {
+    const params = { ...SAMPLE_PARAMS, ...OS_PARAMS };
+    params["butane-config"] = String(params["butane-config"]).replace("VARIANT", env).replace("VERSION", env === "fcos" ? "1.5.0" : "1.0.0");
+    return renderEnv(bootenvs.find((e) => e.Name === env)!, params);
+  };
+
+  test("every shipped Ignition output validates against its spec version", () => {
+    for (const [env, tmpl] of IGNITION) {
+      const cfg = JSON.parse(out(env, tmpl));
+      expect(`${env}/${tmpl}: ${checkIgnition(cfg, cfg.ignition.version).join("; ")}`).toBe(`${env}/${tmpl}: `);
+    }
+  });
+
+  test("the os-* params and butane-config reach the installed systems' configs, each variant in its network format", () => {
+    for (const env of ["fcos", "flatcar"]) {
+      const r = withOs(env);
+      for (const [e, tmpl] of IGNITION) {
+        if (e !== env) continue;
+        const cfg = JSON.parse(r.files.get(tmpl)!.output);
+        expect(`${env}/${tmpl}: ${checkIgnition(cfg, cfg.ignition.version).join("; ")}`).toBe(`${env}/${tmpl}: `);
+        if (tmpl === "live") continue;
+        const paths = cfg.storage.files.map((f: { path: string }) => f.path);
+        expect(paths).toContain("/etc/sudoers.d/socle-ops");
+        expect(paths).toContain(env === "fcos" ? "/etc/NetworkManager/system-connections/bond0.nmconnection" : "/etc/systemd/network/20-bond0.netdev");
+        expect(cfg.storage.files.find((f: { path: string }) => f.path === "/etc/motd")).toMatchObject({ mode: 0o600, contents: { source: "data:,from%20butane" } });
+        expect(cfg.storage.links).toEqual([{ path: "/etc/localtime", target: "/usr/share/zoneinfo/Europe/Paris", overwrite: true, hard: false }]);
+        expect(cfg.kernelArguments).toEqual({ shouldExist: ["intel_iommu=on"] });
+        expect(cfg.systemd.units.map((u: { name: string }) => u.name)).toContain("app.service");
+      }
+    }
+  });
+
+  test("a bad os-* value fails the render naming the param; nothing is served", () => {
+    const env = bootenvs.find((e) => e.Name === "fcos")!;
+    expect(() => renderEnv(env, { ...SAMPLE_PARAMS, "os-network": { interfaces: [{ name: "eth0" }], vlans: [{ name: "v1", id: 1, link: "eth9" }] } })).toThrow(
+      'os-network: vlans[0].link: "eth9" is neither an interface nor a bond of this profile',
+    );
+    expect(() => renderEnv(env, { ...SAMPLE_PARAMS, "butane-config": "variant: fcos\nversion: 1.5.0\nstorage:\n  trees:\n    - local: x\n" })).toThrow("butane-config: storage.trees: not supported");
   });
 });

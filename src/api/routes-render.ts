@@ -2,9 +2,17 @@
 // exactly as the boot core would serve it, and say which layer each parameter came from.
 //
 //   body  { Machine?: key | "Index:value", BootEnv?: name,
-//           and exactly one of  Template: ID (or a template Name of the env) | Contents: text | Path }
+//           and exactly one of  Template: ID (or a template Name of the env) | Contents: text | Path
+//                             | Format: name | Formats: [name...] }
 //   200   { Output, Params: [{ Name, Value, Source: "machine" | "profile:<name>" | "global" | "default" }] }
+//         Format:  { Format, ContentType, Output, Params }
+//         Formats: { Formats: [{ Format, ContentType, Output }], Params (every format's, once) }
+//   400   an unknown format, naming it and the known ones (osconfig/formats.ts)
 //   422   naming the missing parameter or template and the line, or the bad field
+//
+// A format is the machine's OS profile (osconfig/) rendered as that format (it.OsConfig.Format),
+// with the BootEnv's OS family choosing a variant (Flatcar or Fedora CoreOS Ignition). It is Socle's
+// own template code, so it needs no claim to create templates.
 //
 // ProvisionerURL and ApiURL are built from the host this API request was addressed to.
 // GenerateToken() in a preview issues a real token only when the caller could get one anyway
@@ -25,15 +33,19 @@ import type { ApiDeps } from "./deps.ts";
 import { type ApiEnv, may, requireClaim } from "./access.ts";
 import { json, readJson } from "./http-util.ts";
 import { SocleError, invalid } from "../model/errors.ts";
-import type { TokenIssuer } from "../boot/core.ts";
+import type { PreviewResult, TokenIssuer } from "../boot/core.ts";
 import { dispatchMac } from "../boot/ipxe-dispatch.ts";
 import { grubDispatchMac } from "../boot/grub-dispatch.ts";
+import { normaliseRequestPath } from "../files/paths.ts";
 import type { Principal } from "../auth/claims.ts";
 import type { ModelObject } from "../model/object.ts";
+import { FORMATS, formatNames } from "../osconfig/formats.ts";
 
 export const WITHHELD_TOKEN = "TOKEN-WITHHELD";
-const FIELDS = ["Machine", "BootEnv", "Template", "Contents", "Path"] as const;
-type RenderBody = Partial<Record<(typeof FIELDS)[number], string>>;
+/** What it.MachineCert() shows in a preview, for Cert and Key: previews never issue certificates. */
+export const WITHHELD_CERT = "MACHINE-CERT-WITHHELD-IN-PREVIEW";
+const FIELDS = ["Machine", "BootEnv", "Template", "Contents", "Path", "Format", "Formats"] as const;
+type RenderBody = Partial<Record<Exclude<(typeof FIELDS)[number], "Formats">, string>> & { Formats?: string[] };
 
 export function renderRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.post("/api/v3/render", async (c) => {
@@ -49,19 +61,47 @@ export function renderRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       if (!machine) throw invalid("render", body.Machine, `Machine: machine ${JSON.stringify(body.Machine)} not found`);
       requireMachineRead(principal, machine, `Machine ${JSON.stringify(body.Machine)}`);
     }
+    let path: string | undefined;
     if (body.Path !== undefined) {
-      const path = body.Path.replace(/^\/+/, "");
+      // Normalised as the file servers do (files/paths.ts), and the very path checked here is the
+      // one rendered: "boot//<mac>.ipxe" or "boot\<mac>.ipxe" is that MAC's script, checked as such.
+      const norm = normaliseRequestPath(body.Path);
+      if (!norm.ok) throw invalid("render", body.Path, `Path: ${JSON.stringify(body.Path)} is no path a client could ask for: ${norm.reason}`);
+      path = norm.path;
       // Per-MAC loader paths only: the preview renders those for the MAC's machine (boot core's
       // machineOf); any other Path renders for Machine, checked above.
       const owner = dispatchMac(path) ?? grubDispatchMac(path) ? await boot.machineOf(path) : undefined;
       if (owner) requireMachineRead(principal, owner, `Path ${JSON.stringify(body.Path)}`);
+    }
+    const formats = body.Formats ?? (body.Format !== undefined ? [body.Format] : undefined);
+    if (formats !== undefined) {
+      const other = (["Template", "Contents", "Path"] as const).filter((k) => body[k] !== undefined);
+      if (other.length) throw invalid("render", "", `${body.Formats ? "Formats" : "Format"}: cannot be combined with ${other.join(" and ")}`);
+      const unknown = formats.filter((f) => !Object.hasOwn(FORMATS, f));
+      if (unknown.length) throw new SocleError("BadRequest", "render", unknown[0]!, `${body.Formats ? "Formats" : "Format"}: unknown format ${unknown.map((f) => JSON.stringify(f)).join(", ")}; known: ${formatNames().join(", ")}`);
+      const params = new Map<string, PreviewResult["Params"][number]>();
+      const out: Array<{ Format: string; ContentType: string; Output: string }> = [];
+      for (const name of formats) {
+        const r = await boot.preview({
+          machine,
+          env: body.BootEnv,
+          contents: `<%= it.OsConfig.Format(${JSON.stringify(name)}) %>`,
+          serverAddress: new URL(c.req.url).hostname.replace(/^\[(.*)\]$/, "$1"),
+          tokens: previewTokens(deps, principal),
+          reveal: (owner) => may(principal, owner.type, "getSecure", owner.key),
+        });
+        out.push({ Format: name, ContentType: FORMATS[name]!.contentType, Output: r.Output });
+        for (const p of r.Params) params.set(p.Name, p);
+      }
+      const Params = [...params.values()].sort((a, b) => a.Name.localeCompare(b.Name));
+      return json(body.Formats ? { Formats: out, Params } : { ...out[0]!, Params });
     }
     const result = await boot.preview({
       machine,
       env: body.BootEnv,
       template: body.Template,
       contents: body.Contents,
-      path: body.Path,
+      path,
       serverAddress: new URL(c.req.url).hostname.replace(/^\[(.*)\]$/, "$1"),
       tokens: previewTokens(deps, principal),
       reveal: (owner) => may(principal, owner.type, "getSecure", owner.key),
@@ -87,9 +127,13 @@ function parseBody(body: unknown): RenderBody {
   const out: RenderBody = {};
   for (const [k, v] of Object.entries(body)) {
     if (!(FIELDS as readonly string[]).includes(k)) problems.push(`${k}: unknown field; valid fields: ${FIELDS.join(", ")}`);
-    else if (typeof v !== "string") problems.push(`${k}: expected a string, got ${JSON.stringify(v)}`);
-    else out[k as (typeof FIELDS)[number]] = v;
+    else if (k === "Formats") {
+      if (!Array.isArray(v) || v.length === 0 || !v.every((f) => typeof f === "string")) problems.push(`Formats: expected a non-empty list of format names, got ${JSON.stringify(v)}`);
+      else out.Formats = [...new Set(v as string[])];
+    } else if (typeof v !== "string") problems.push(`${k}: expected a string, got ${JSON.stringify(v)}`);
+    else out[k as Exclude<(typeof FIELDS)[number], "Formats">] = v;
   }
+  if (out.Format !== undefined && out.Formats !== undefined) problems.push("Format: give Format or Formats, not both");
   if (problems.length > 0) throw invalid("render", "", problems);
   return out;
 }
@@ -105,5 +149,7 @@ function previewTokens(deps: ApiDeps, p: Principal): TokenIssuer {
       if (!may(p, "machines", "create", "*")) return WITHHELD_TOKEN;
       return deps.authn.tokenForRegistration(ttl).token;
     },
+    // A preview never issues a certificate: its key would be shown to whoever previews.
+    machineCert: async () => ({ Cert: WITHHELD_CERT, Key: WITHHELD_CERT, Ca: deps.machineCa?.caPem ?? "" }),
   };
 }

@@ -7,6 +7,7 @@
 import { fieldString, fieldStrings, type ModelObject } from "../model/object.ts";
 import { resolveParams, type ParamReveal, type Resolved } from "../model/params.ts";
 import { NO_AGENT, RenderError, type AgentFacts, type RenderHost, type RenderInput } from "../render/index.ts";
+import type { MachineCertView } from "../render/context.ts";
 import type { BootData } from "./boot-data.ts";
 import { bootEnvOf } from "../model/prefs.ts";
 
@@ -15,6 +16,11 @@ export interface TokenIssuer {
   machine(uuid: string, ttlSeconds: number): string;
   /** A registration token (may only create a machine), for unknown machines. */
   registration(ttlSeconds: number): string;
+  /**
+   * A new key and client certificate for the machine (it.MachineCert(), pki/machine-ca.ts), issued
+   * and recorded; absent where none may be issued (metadata answers, an operator's --tls-cert).
+   */
+  machineCert?(machine: { Uuid: string; Name: string }): Promise<MachineCertView>;
 }
 
 export interface UsedParam {
@@ -73,15 +79,7 @@ export function renderRequest(c: ContextInput): RenderRequest {
   const { data, machine, env } = c;
   let resolved: Map<string, Resolved> | undefined;
   const resolve = () =>
-    (resolved ??= resolveParams({
-      machine,
-      getProfile: (n) => data.profile(n),
-      getStage: (n) => data.stage(n),
-      getParam: (n) => data.param(n),
-      global: data.globalProfile(),
-      params: data.params(),
-      reveal: c.openParam,
-    }));
+    (resolved ??= resolveFor(data, machine, c.openParam));
   const values = (): Array<[string, unknown]> => [...resolve()].map(([name, r]) => [name, r.value]);
   const os = (typeof env.OS === "object" && env.OS !== null ? env.OS : {}) as Record<string, unknown>;
   const input: RenderInput = {
@@ -110,6 +108,7 @@ export function renderRequest(c: ContextInput): RenderRequest {
     agent: c.agent ?? NO_AGENT,
     target: describeTarget(machine, env),
     tokens: c.tokens !== undefined,
+    machineCerts: machine !== undefined && c.tokens?.machineCert !== undefined,
     params: c.eagerParams ? values() : undefined,
   };
   const host: RenderHost = {
@@ -118,6 +117,12 @@ export function renderRequest(c: ContextInput): RenderRequest {
       if (!c.tokens) throw new RenderError("runtime", "GenerateToken() is not available here (file paths are rendered without a client)");
       const prefs = data.prefs();
       return machine ? c.tokens.machine(str(machine.Uuid), prefs.knownTokenTimeout) : c.tokens.registration(prefs.unknownTokenTimeout);
+    },
+    machineCert() {
+      if (!c.tokens) throw new RenderError("runtime", "MachineCert() is not available here (file paths are rendered without a client)");
+      if (!machine) throw new RenderError("runtime", `MachineCert() is for known machines; this render is for ${describeTarget(machine, env)}`);
+      if (!c.tokens.machineCert) throw new RenderError("runtime", "MachineCert() is not available here (machine certificates come from the built-in CA, and this render may not issue one)");
+      return c.tokens.machineCert({ Uuid: str(machine.Uuid), Name: str(machine.Name) });
     },
   };
   const record = (used: readonly string[]) => {
@@ -130,19 +135,29 @@ export function renderRequest(c: ContextInput): RenderRequest {
   return { input, host, record };
 }
 
-/** RequiredParams of the env that no layer sets, as messages; empty when all are there. */
-export function missingRequired(input: Pick<ContextInput, "data" | "machine" | "env">): string[] {
-  const { data, machine, env } = input;
-  const required = strs(env.RequiredParams);
-  if (required.length === 0) return [];
-  const resolved = resolveParams({
+/**
+ * The params in effect for `machine` (undefined: unknown machines), as BootData holds them:
+ * machine, its profiles, its stage, global, the Param's default. `reveal` opens the sealed values
+ * the caller needs.
+ */
+export function resolveFor(data: BootData, machine: ModelObject | undefined, reveal?: ParamReveal): Map<string, Resolved> {
+  return resolveParams({
     machine,
     getProfile: (n) => data.profile(n),
     getStage: (n) => data.stage(n),
     getParam: (n) => data.param(n),
     global: data.globalProfile(),
     params: data.params(),
+    ...(reveal ? { reveal } : {}),
   });
+}
+
+/** RequiredParams of the env that no layer sets, as messages; empty when all are there. */
+export function missingRequired(input: Pick<ContextInput, "data" | "machine" | "env">): string[] {
+  const { data, machine, env } = input;
+  const required = strs(env.RequiredParams);
+  if (required.length === 0) return [];
+  const resolved = resolveFor(data, machine);
   return required
     .filter((p) => !resolved.has(p))
     .map((p) => `bootenv ${JSON.stringify(str(env.Name))} requires parameter ${JSON.stringify(p)}, which is not set for ${describeTarget(machine, env)}`);

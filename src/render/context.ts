@@ -2,6 +2,8 @@
 // operators' templates are written against these names (DRP-like, PascalCase for data, camelCase
 // for the two lookup functions).
 
+import type { OsConfigView } from "./osconfig-view.ts";
+
 export interface MachineView {
   Uuid: string;
   Name: string;
@@ -17,6 +19,12 @@ export interface MachineView {
   MacAddr(format?: "ipxe" | "pxelinux" | "grub" | "raw"): string;
   /** Address as 8 upper-case hex digits (pxelinux: 198.51.100.7 -> "C6336407"); "" if none. */
   HexAddress: string;
+  /**
+   * The host name installers write, as a DNS label: the Name up to its first dot, lower-cased,
+   * other characters than letters, digits and "-" made "-"; "host" + the raw first MAC when
+   * nothing is left (osconfig/read.ts hostLabel, which the OS profile and the metadata service use too).
+   */
+  HostName: string;
   /** URL path prefix of this machine's files: "machines/<uuid>". */
   Path: string;
   /** ProvisionerURL + "/" + Path. */
@@ -52,6 +60,16 @@ export interface AgentView {
   Sha256: Readonly<Record<string, string>>;
 }
 
+/** What it.MachineCert() returns: PEM texts. */
+export interface MachineCertView {
+  /** The machine's certificate. */
+  Cert: string;
+  /** Its private key (PKCS#8): write it with mode 0600. */
+  Key: string;
+  /** The CA certificate, to verify the server and other machines' certificates. */
+  Ca: string;
+}
+
 export interface RenderContext {
   /** undefined when rendering for an unknown machine (discovery, ignore). */
   Machine: MachineView | undefined;
@@ -81,6 +99,21 @@ export interface RenderContext {
   /** A token for this machine (machine-scoped), or for an unknown machine a registration token. */
   GenerateToken(): string;
   /**
+   * A new client certificate of the built-in CA for this machine (URI SAN urn:uuid:<Uuid>, DNS SAN
+   * <Name>, clientAuth, 90 days) with its private key, made by the server for the formats that cannot
+   * make their own (Ignition, NoCloud write_files, Talos). Each call issues a new one and records its
+   * serial; the key is never stored: it exists only in the response being rendered. The machine's
+   * certificates are revoked when it is deleted, its Secret rotated or it is reprovisioned
+   * (pki/machine-ca.ts). An error for unknown machines, in file paths, and without the built-in CA.
+   */
+  MachineCert(): MachineCertView;
+  /**
+   * Whether MachineCert() can issue one here: a known machine, rendered for a client, by a server
+   * with the built-in CA's key (not one given --tls-cert). Formats that carry a machine's identity
+   * (it.OsConfig with identity: true) leave it out when false.
+   */
+  MachineCertAvailable: boolean;
+  /**
    * The agent an installed system runs (assets/agent/), as the file servers offer it:
    * `Url` + "/" + name for each of socle-agent, socle-agent.service and socle-agent.init, each
    * with its SHA-256 (lower-case hex) for the installer (or Ignition) to check.
@@ -88,4 +121,6 @@ export interface RenderContext {
   Agent: AgentView;
   /** The BootEnv's BootParams, rendered (same as Env.BootParams). */
   BootParams: string;
+  /** The machine's OS configuration (osconfig/): Profile(), Ignition(opts), Format(name, opts). */
+  OsConfig: OsConfigView;
 }

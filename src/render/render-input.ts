@@ -1,9 +1,10 @@
 // What a render needs, as plain data that crosses to a render worker (structured clone), and the
-// `it` built from it on the rendering side. The two things that cannot be data are asked of the
-// host, the server's thread, when a template first needs them: the resolved parameters (unless
-// sent along) and a token (issued with the caller's rights, never inside the worker).
+// `it` built from it on the rendering side. What cannot be data is asked of the host, the
+// server's thread, when a template first needs it: the resolved parameters (unless sent along), a
+// token (issued with the caller's rights, never inside the worker) and a machine certificate
+// (it.MachineCert(): its key made and its serial recorded there).
 
-import type { AgentFacts, RenderContext } from "./context.ts";
+import type { AgentFacts, MachineCertView, RenderContext } from "./context.ts";
 import type { TemplateEngine } from "./engine.ts";
 import { RenderError, missingParam } from "./render-error.ts";
 import { baseUrl, envView, machineView, renderContext, type EnvFields, type MachineFields } from "./views.ts";
@@ -26,6 +27,11 @@ export interface RenderInput {
   target: string;
   /** Whether GenerateToken() may ask for a token (false for file paths, rendered without a client). */
   tokens: boolean;
+  /**
+   * Whether this render may issue the machine a certificate (it.MachineCertAvailable): a known
+   * machine, a client, and a server with the built-in CA's key. Absent: false.
+   */
+  machineCerts?: boolean;
   /** Resolved parameter values by name; absent: asked of the host on the first it.param(). */
   params?: Array<[string, unknown]>;
 }
@@ -36,6 +42,11 @@ export interface RenderHost {
   params(): Array<[string, unknown]>;
   /** A machine token, or for unknown machines a registration token. */
   token(): string;
+  /**
+   * A new key and client certificate for the machine (it.MachineCert()), issued and recorded by the
+   * server's thread; asynchronous there (key generation), answered to the waiting worker.
+   */
+  machineCert?(): MachineCertView | Promise<MachineCertView>;
 }
 
 /** A template to render: a registered one by name, or text (a path, a preview's Contents) under a label. */
@@ -78,6 +89,15 @@ export function contextOf(engine: TemplateEngine, input: RenderInput, host: Rend
     generateToken() {
       if (!input.tokens) throw new RenderError("runtime", "GenerateToken() is not available here (file paths are rendered without a client)");
       return host.token();
+    },
+    machineCertAvailable: input.machineCerts === true && input.tokens && input.machine !== undefined,
+    machineCert() {
+      if (!input.tokens) throw new RenderError("runtime", "MachineCert() is not available here (file paths are rendered without a client)");
+      if (!input.machine) throw new RenderError("runtime", `MachineCert() is for known machines; this render is for ${input.target}`);
+      if (!host.machineCert) throw new RenderError("runtime", "MachineCert() is not available here");
+      const pems = host.machineCert();
+      if (pems instanceof Promise) throw new RenderError("runtime", "MachineCert() needs the server's thread (a render worker)");
+      return pems;
     },
   });
   return ctx;

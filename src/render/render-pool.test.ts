@@ -98,6 +98,22 @@ describe("rendering in the workers", () => {
     expect((await failure(p.render({ label: "c", source: "<%= it.GenerateToken() %>" }, input(), broken))).message).toBe('template "c" line 1: token key unavailable');
   });
 
+  test("MachineCert asks the server's thread, which may answer later; refused in paths, for unknown machines, and when it fails", async () => {
+    const p = pool();
+    const pems = { Cert: "CERT", Key: "KEY", Ca: "CA" };
+    const slow: RenderHost = { ...host, machineCert: () => Bun.sleep(30).then(() => pems) };
+    const src = "<% const c = it.MachineCert() %><%= c.Cert %>/<%= c.Key %>/<%= c.Ca %>";
+    expect((await p.render({ label: "Contents", source: src }, input(), slow)).output).toBe("CERT/KEY/CA");
+    const path = await failure(p.render({ label: "x/Path", source: src }, input({ tokens: false }), slow));
+    expect(path.message).toBe('template "x/Path" line 1: MachineCert() is not available here (file paths are rendered without a client)');
+    const unknown = await failure(p.render({ label: "c", source: src }, input({ machine: undefined, target: "unknown machines" }), slow));
+    expect(unknown.message).toBe('template "c" line 1: MachineCert() is for known machines; this render is for unknown machines');
+    expect((await failure(p.render({ label: "c", source: src }, input(), host))).message).toBe('template "c" line 1: MachineCert() is not available here');
+    const broken: RenderHost = { ...host, machineCert: () => Promise.reject(new Error("record not writable")) };
+    expect((await failure(p.render({ label: "c", source: src }, input(), broken))).message).toBe('template "c" line 1: record not writable');
+    expect((await failure(p.render({ label: "c", source: "<%= it.MachineCert().Secret %>" }, input(), slow))).message).toContain("Secret");
+  });
+
   test("errors cross as RenderErrors: missing parameter, missing template, syntax, cycle", async () => {
     const p = pool();
     p.set("a", "x\n<%= it.param('gone') %>");

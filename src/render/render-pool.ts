@@ -27,7 +27,7 @@ import { compileTemplate } from "./compile.ts";
 import { RenderError } from "./render-error.ts";
 import { targetName, type RenderHost, type RenderInput, type RenderTarget } from "./render-input.ts";
 import { renderWorkerUrl } from "./worker-url.ts";
-import { TEMPLATE_NAME_MAX, type Answer, type FromWorker, type ToWorker, type WorkerJob } from "./worker-protocol.ts";
+import { TEMPLATE_NAME_MAX, type AskWhat, type Answer, type FromWorker, type ToWorker, type WorkerJob } from "./worker-protocol.ts";
 
 export const DEFAULT_RENDER_DEADLINE_MS = 2000;
 export const DEFAULT_RENDER_WORKERS = 2;
@@ -318,20 +318,38 @@ export class RenderPool {
   }
 
   /** A worker's question during a render: computed here, posted on its port, then woken. */
-  private answer(slot: Slot, id: number, sent: number, what: "params" | "token"): void {
+  private answer(slot: Slot, id: number, sent: number, what: AskWhat): void {
     const cur = slot.current;
     let a: Answer;
     const job = cur && cur.id === id ? cur.sent[sent] : undefined;
+    const fail = (err: unknown): Answer => ({ ok: false, error: err instanceof Error ? err.message : String(err) });
     if (!job) {
       a = { ok: false, error: "render no longer running" };
     } else {
       const host = job.run.jobs[job.job]!.host;
       try {
-        a = { ok: true, value: what === "params" ? host.params() : host.token() };
+        const value = what === "params" ? host.params() : what === "token" ? host.token() : machineCertOf(host);
+        if (value instanceof Promise) {
+          // Asynchronous here (a machine certificate's key); the worker waits, under its deadline.
+          const late = (answer: Answer) => {
+            if (slot.alive && slot.current?.id === id) this.post(slot, answer);
+          };
+          value.then(
+            (v) => late({ ok: true, value: v }),
+            (err) => late(fail(err)),
+          );
+          return;
+        }
+        a = { ok: true, value };
       } catch (err) {
-        a = { ok: false, error: err instanceof Error ? err.message : String(err) };
+        a = fail(err);
       }
     }
+    this.post(slot, a);
+  }
+
+  /** Post an answer to the worker and wake it. */
+  private post(slot: Slot, a: Answer): void {
     slot.port.postMessage(a);
     Atomics.store(slot.answered, 0, 1);
     Atomics.notify(slot.answered, 0);
@@ -438,4 +456,10 @@ function withTarget(err: RenderError, t: RenderTarget): RenderError {
 /** Targets that render the same template as `t` (by name, or by label and text). */
 function sameTarget(t: RenderTarget): (other: RenderTarget) => boolean {
   return "name" in t ? (o) => "name" in o && o.name === t.name : (o) => !("name" in o) && o.label === t.label && o.source === t.source;
+}
+
+/** it.MachineCert() of a host that may not offer it. */
+function machineCertOf(host: RenderHost): unknown {
+  if (!host.machineCert) throw new Error("MachineCert() is not available here");
+  return host.machineCert();
 }

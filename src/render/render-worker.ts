@@ -6,7 +6,8 @@ import { receiveMessageOnPort, type MessagePort as NodeMessagePort } from "node:
 import { TemplateEngine } from "./engine.ts";
 import { RenderError } from "./render-error.ts";
 import { contextOf, type RenderHost } from "./render-input.ts";
-import { TEMPLATE_NAME_MAX, type Answer, type FromWorker, type ToWorker, type WireError, type WireResult, type WorkerJob } from "./worker-protocol.ts";
+import type { MachineCertView } from "./context.ts";
+import { TEMPLATE_NAME_MAX, type AskWhat, type Answer, type FromWorker, type ToWorker, type WireError, type WireResult, type WorkerJob } from "./worker-protocol.ts";
 
 declare const self: Worker;
 
@@ -26,7 +27,7 @@ function showTemplate(name: string | undefined): void {
 }
 
 /** Ask the server's thread and wait for its answer (the template is synchronous). */
-function ask(run: number, job: number, what: "params" | "token"): unknown {
+function ask(run: number, job: number, what: AskWhat): unknown {
   Atomics.store(answered, 0, 0);
   post({ t: "ask", run, job, what });
   for (;;) {
@@ -53,6 +54,7 @@ function runJobs(run: number, jobs: WorkerJob[]): WireResult[][] {
     const host: RenderHost = {
       params: () => ask(run, j, "params") as Array<[string, unknown]>,
       token: () => ask(run, j, "token") as string,
+      machineCert: () => ask(run, j, "machineCert") as MachineCertView,
     };
     return job.targets.map((target): WireResult => {
       itemStart[0] = performance.timeOrigin + performance.now();

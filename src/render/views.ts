@@ -1,7 +1,9 @@
 // The pieces of the render context that are pure spelling: a machine's MAC in each loader's
 // notation, its address in pxelinux hex, and the Machine and Env views templates read.
 
-import type { AgentFacts, EnvView, MachineView, RenderContext } from "./context.ts";
+import type { AgentFacts, EnvView, MachineCertView, MachineView, RenderContext } from "./context.ts";
+import type { OsConfigView } from "./osconfig-view.ts";
+import { hostLabel } from "../osconfig/read.ts";
 import { RenderError } from "./render-error.ts";
 import { strictView } from "./strict.ts";
 
@@ -61,6 +63,7 @@ export function machineView(m: MachineFields, provisionerURL: string): MachineVi
       return formatMac(first, format);
     },
     HexAddress: hexAddress(m.Address),
+    HostName: hostLabel(m.Name, m.HardwareAddrs),
     Path: path,
     Url: `${provisionerURL}/${path}`,
   };
@@ -102,11 +105,18 @@ export interface ContextParts {
   param(name: string): unknown;
   paramExists(name: string): boolean;
   generateToken(): string;
+  /** it.MachineCert(); absent: an error (renders that issue no certificates). */
+  machineCert?(): MachineCertView;
+  /** it.MachineCertAvailable. */
+  machineCertAvailable?: boolean;
   agent: AgentFacts;
 }
 
 /** The `it` of a render: a strict view, so a misspelt field is an error naming it. */
 export function renderContext(p: ContextParts): RenderContext {
+  // eslint-disable-next-line prefer-const
+  let view: RenderContext;
+  let osConfig: OsConfigView | undefined;
   const ctx: RenderContext = {
     Machine: p.machine,
     Env: p.env,
@@ -118,10 +128,30 @@ export function renderContext(p: ContextParts): RenderContext {
     param: (name: string) => p.param(name),
     ParamExists: (name: string) => p.paramExists(name),
     GenerateToken: () => p.generateToken(),
+    MachineCertAvailable: p.machineCertAvailable === true,
+    MachineCert: () => {
+      if (!p.machineCert) throw new RenderError("runtime", "MachineCert() is not available here");
+      return strictView({ ...p.machineCert() }, "it.MachineCert()");
+    },
     Agent: strictView({ Url: `${p.provisionerURL}/${p.agent.Path}`, Sha256: strictView({ ...p.agent.Sha256 }, "it.Agent.Sha256") }, "it.Agent"),
     get BootParams(): string {
       return p.env.BootParams;
     },
+    get OsConfig(): OsConfigView {
+      // Loaded on first use, synchronously: a render worker starts without src/osconfig and its
+      // YAML library, which only the immutable-OS templates need (worker start-up is on the clock
+      // of the first render it takes).
+      osConfig ??= (require("./osconfig-view.ts") as typeof import("./osconfig-view.ts")).osConfigView({
+        machine: p.machine,
+        family: () => p.env.OS.Family ?? "",
+        caCert: p.caCert,
+        param: (name: string) => p.param(name),
+        paramExists: (name: string) => p.paramExists(name),
+        context: () => view,
+      });
+      return osConfig;
+    },
   };
-  return strictView(ctx, "it");
+  view = strictView(ctx, "it");
+  return view;
 }

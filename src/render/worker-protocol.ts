@@ -2,7 +2,7 @@
 //
 // A run carries jobs, each one input (one `it`) and the targets rendered with it; the worker
 // answers with one result per target. While it runs, the worker may need what only the server's
-// thread has (parameters when they were not sent along, a token): it posts an "ask" and blocks
+// thread has (parameters when they were not sent along, a token, a machine certificate): it posts an "ask" and blocks
 // (Atomics.wait on `answered`) until the answer is on its MessagePort, which it reads with
 // receiveMessageOnPort. So templates keep their synchronous it.param() and it.GenerateToken().
 //
@@ -49,9 +49,12 @@ export type ToWorker =
   | { t: "sync" }
   | { t: "run"; run: number; jobs: WorkerJob[] };
 
+/** What a worker may ask of the server's thread during a render. */
+export type AskWhat = "params" | "token" | "machineCert";
+
 export type FromWorker =
   | { t: "ready" }
-  | { t: "ask"; run: number; job: number; what: "params" | "token" }
+  | { t: "ask"; run: number; job: number; what: AskWhat }
   | { t: "done"; run: number; results: WireResult[][] };
 
 /** The answer to an "ask", posted on the worker's MessagePort. */

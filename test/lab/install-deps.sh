@@ -11,14 +11,16 @@
 #             dhclient; udhcpc is in busybox-static), a relay (isc-dhcp-relay), reference servers
 #             (Kea, tftpd-hpa, nginx-light), perfdhcp (kea-admin), TFTP clients (tftp-hpa, atftp),
 #             systemd-analyze (systemd) for the service unit's test, xorriso, genisoimage and udftools
-#             (ISO 9660 and UDF images the ISO reader's tests build)
+#             (ISO 9660 and UDF images the ISO reader's tests build), cloud-init (its `schema`
+#             command and network parser check the NoCloud seed; none of its services runs: the
+#             policy-rc.d below, and /etc/cloud/cloud-init.disabled when this script installed it)
 # No daemon is started: a policy-rc.d that forbids service starts is put in place for the
 # duration of the install when none exists. Set E2E_SKIP_APT_UPDATE=1 to skip apt-get update.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(qemu-system-x86 qemu-system-arm qemu-efi-aarch64 seabios ipxe-qemu ipxe ovmf busybox-static cpio iproute2 dnsmasq-base python3 tcpdump curl)
-[ "${1:-}" = --extras ] && PKGS+=(systemd isc-dhcp-client isc-dhcp-relay kea-dhcp4-server kea-admin tftp-hpa atftp tftpd-hpa nginx-light xorriso genisoimage udftools)
+[ "${1:-}" = --extras ] && PKGS+=(systemd isc-dhcp-client isc-dhcp-relay kea-dhcp4-server kea-admin tftp-hpa atftp tftpd-hpa nginx-light xorriso genisoimage udftools cloud-init)
 
 POLICY=/usr/sbin/policy-rc.d; made_policy=0
 if [ ! -e "$POLICY" ]; then printf '#!/bin/sh\nexit 101\n' > "$POLICY"; chmod +x "$POLICY"; made_policy=1; fi
@@ -30,6 +32,9 @@ for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -
 if [ ${#missing[@]} -gt 0 ]; then
   [ "${E2E_SKIP_APT_UPDATE:-0}" = 1 ] || apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # cloud-init is here for its checker only: if this host boots with systemd, it must not run
+  # at the next boot (its documented off switch, honoured by its systemd generator).
+  if [[ " ${missing[*]} " == *" cloud-init "* ]]; then mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled; fi
 fi
 ok=1
 for f in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-system-aarch64 /usr/share/AAVMF/AAVMF_CODE.fd /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/share/ovmf/OVMF.fd \
