@@ -2,9 +2,10 @@
 // it. Static trees, embedded loaders and rendered per-machine files all come from one FileSource.
 
 import type { Server } from "bun";
-import type { FileSource } from "../boot/file-source.ts";
+import type { FileSource } from "../files/file-source.ts";
 import type { Logger } from "../log/logger.ts";
 import { createFileHandler } from "./handler.ts";
+import { isMetaldataPath, rawPathname, type MetaldataHandler } from "./metaldata.ts";
 import { serverAddressOf } from "./server-address.ts";
 
 export interface HttpServerOptions {
@@ -19,6 +20,8 @@ export interface HttpServerOptions {
    * specific listen address tells it (see server-address.ts); main passes --address.
    */
   address?: string;
+  /** The metadata service (metaldata.ts), answering its own paths (/get/meta/, /latest/...) here too. */
+  metaldata?: MetaldataHandler;
 }
 
 export interface HttpServer {
@@ -42,10 +45,12 @@ export function startHttpServer(opts: HttpServerOptions): HttpServer {
     // Machines never upload here; refuse bodies early.
     maxRequestBodySize: 64 * 1024,
     fetch: (req, srv) =>
-      handle(req, {
-        remoteAddress: srv.requestIP(req)?.address ?? "",
-        serverAddress: serverAddressOf(req.headers.get("host"), opts.listen, fallback),
-      }),
+      opts.metaldata && isMetaldataPath(rawPathname(req.url))
+        ? opts.metaldata(req, { remoteAddress: srv.requestIP(req)?.address ?? "" })
+        : handle(req, {
+            remoteAddress: srv.requestIP(req)?.address ?? "",
+            serverAddress: serverAddressOf(req.headers.get("host"), opts.listen, fallback),
+          }),
     error: (err) => {
       opts.log.error("internal error", { error: err?.stack ?? String(err) });
       return new Response("internal error; see the server log\n", { status: 500 });
