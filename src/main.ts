@@ -31,18 +31,25 @@ import { main as cliMain } from "./cli/run.ts";
 import { DhcpServer } from "./dhcp/server.ts";
 import { createDhcpHandler } from "./dhcp/handler.ts";
 import { BootCore } from "./boot/core.ts";
-import { chainSources, directorySource, embeddedAssetFiles, embeddedSource } from "./boot/file-sources.ts";
+import { chainSources, directorySource, embeddedAssetFiles, embeddedSource } from "./files/sources.ts";
 import { agentFacts, agentFileEntries } from "./assets/agent-files.ts";
 import { watchBootEnvIsos } from "./api/iso-import.ts";
-import type { FileFacts, FileSource } from "./boot/file-source.ts";
+import type { FileFacts, FileSource } from "./files/file-source.ts";
 import { createStoreBootData } from "./adapters/boot-data.ts";
 import { startHttpServer } from "./http/server.ts";
+import { createMetaldataHandler } from "./http/metaldata.ts";
+import { startMetaldataServer } from "./http/metaldata-server.ts";
+import { metadataSource } from "./boot/machine-metadata.ts";
 import { startTftpServer } from "./tftp/server.ts";
 import { createStoreDhcpBackend } from "./adapters/dhcp-backend.ts";
 import { SocleError } from "./model/errors.ts";
 import { BOOT_ASSETS, describeMissing, type BootAsset } from "./assets/catalog.ts";
 import { JobLogs } from "./jobs/job-logs.ts";
 import { JobScheduler } from "./jobs/scheduler.ts";
+import { MachineCa } from "./pki/machine-ca.ts";
+import { crlFileSource } from "./pki/crl-source.ts";
+import { watchMachineIdentity } from "./api/machine-identity.ts";
+import { startMtlsServer, type MtlsServer } from "./api/mtls-server.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -53,6 +60,8 @@ export class StartupError extends Error {
 
 export interface Socle {
   apiPort: number;
+  /** The client-certificate API listener's port (api/mtls-server.ts); undefined when it is off. */
+  mtlsPort?: number;
   address: string;
   caCertPem: string;
   dataDir: string;
@@ -114,14 +123,18 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     if (sealed > 0) log.info("sealed the Secure param values stored in clear", { objects: sealed });
 
     const address = cfg.address || detectAddress();
-    const tls: { certPem: string; keyPem: string; caCertPem?: string } = cfg.tls
+    const tls: { certPem: string; keyPem: string; caCertPem?: string; caKeyPem?: string } = cfg.tls
       ? await loadTlsFiles(cfg.tls.certFile, cfg.tls.keyFile, { log: log.child("pki") })
       : await ensurePki(join(cfg.dataDir, "pki"), { log: log.child("pki"), addresses: address ? [address] : [] });
 
     const prefs = new PrefsService(store);
     const events = new EventHub(store);
     cleanups.push(() => events.close());
-    const authn = new Authenticator({ store, serverKey, registrationSecret, log: log.child("auth") });
+    // Machine certificates come from the built-in CA; an operator's --tls-cert brings no CA key.
+    const machineCa =
+      tls.caCertPem && tls.caKeyPem ? await MachineCa.open({ dir: join(cfg.dataDir, "pki"), ca: { certPem: tls.caCertPem, keyPem: tls.caKeyPem }, log: log.child("pki") }) : undefined;
+    if (machineCa) cleanups.push(watchMachineIdentity(store, machineCa, log.child("pki")));
+    const authn = new Authenticator({ store, serverKey, registrationSecret, log: log.child("auth"), ...(machineCa ? { certificates: machineCa } : {}) });
     // Before the API answers: jobs the last server left running are marked failed first.
     const jobs = new JobScheduler({ objects, logs: new JobLogs(join(cfg.dataDir, "job-logs")), prefs: () => prefs.get(), log: log.child("jobs") });
     await jobs.start();
@@ -143,6 +156,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       tokens: {
         machine: (uuid, ttl) => authn.tokenForMachine(store.get("machines", uuid) ?? { Uuid: uuid }, ttl).token,
         registration: (ttl) => authn.tokenForRegistration(ttl).token,
+        ...(machineCa ? { machineCert: (m: { Uuid: string; Name: string }) => machineCa.issueWithKey(m) } : {}),
       },
     });
     cleanups.push(() => {
@@ -155,6 +169,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       tftp: false,
       dhcp: false,
       binl: false,
+      metaldata: false,
     };
     let missingAssets: () => BootAsset[] = () => [];
     const info = () => ({
@@ -163,6 +178,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       Address: address,
       Addresses: localAddresses(),
       ApiPort: api?.port ?? cfg.apiPort,
+      MtlsPort: mtls?.port ?? 0,
       FilePort: cfg.staticPort,
       TftpPort: cfg.tftpPort,
       DhcpPort: cfg.dhcpPort,
@@ -175,6 +191,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         Tftp: { Enabled: !cfg.disableTftp, Running: services.tftp },
         Dhcp: { Enabled: !cfg.disableDhcp, Running: services.dhcp, Interfaces: cfg.dhcpInterfaces },
         Binl: { Enabled: !cfg.disableBinl, Running: services.binl },
+        Metaldata: { Enabled: cfg.metaldataPort !== undefined, Running: services.metaldata, Port: cfg.metaldataPort ?? 0 },
       },
       // Loaders and discovery images that are neither embedded nor in <data-dir>/files, each
       // with the one command that supplies it (also logged once at start-up).
@@ -202,7 +219,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         maxBodyBytes: DEFAULT_UPLOAD_LIMIT + 1024 * 1024,
         build: (remoteOf) =>
           createApi(
-            { store, objects, authn, prefs, events, boot, jobs, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits },
+            { store, objects, authn, prefs, events, boot, jobs, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits, machineCa },
             remoteOf,
           ),
       });
@@ -210,6 +227,26 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       throw bindError(err, "--api-port", cfg.apiListen, cfg.apiPort);
     }
     const apiServer = api;
+    let mtls: MtlsServer | undefined;
+    if (machineCa && cfg.apiMtlsPort !== undefined) {
+      try {
+        mtls = await startMtlsServer({
+          hostname: cfg.apiListen,
+          port: cfg.apiMtlsPort,
+          certPem: tls.certPem,
+          keyPem: tls.keyPem,
+          caPem: machineCa.caPem,
+          fetch: (req, env) => apiServer.fetchFor(req, env),
+          maxBodyBytes: 64 * 1024 * 1024,
+          log: log.child("api"),
+        });
+        const m = mtls;
+        cleanups.push(() => m.stop());
+      } catch (err) {
+        // As for the protocol services: one line, and the rest runs (agents keep their tokens).
+        log.child("api").error(`the client-certificate API is not running: ${bindError(err, "--api-mtls-port", cfg.apiListen, cfg.apiMtlsPort).message}`);
+      }
+    }
     cleanups.push(() => apiServer.stop());
     // A boot environment that comes to name an ISO uploaded already gets its install tree.
     const isoWatch = watchBootEnvIsos({ store, isosRoot: join(cfg.dataDir, "isos"), filesRoot: operatorFiles, log: log.child("isos"), notify: (n) => events.notify(n) });
@@ -234,7 +271,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     // What TFTP and HTTP hand out: rendered files first, then the operator's files, then the
     // boot assets (loaders, discovery images) embedded in the binary or, from source, obtained
     // into assets/boot/ by `npm install`.
-    const files = reportMissingAssets(chainSources(boot, bootFiles), log.child("assets"));
+    const files = reportMissingAssets(chainSources(...(machineCa ? [crlFileSource(machineCa)] : []), boot, bootFiles), log.child("assets"));
     missingAssets = () => BOOT_ASSETS.filter((a) => !embedded.has(a.path) && !existsSync(join(operatorFiles, a.path)));
     const missingAtStart = missingAssets();
     if (missingAtStart.length > 0) {
@@ -243,10 +280,33 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       for (const line of describeMissing(missingAtStart)) alog.warn(line);
     }
 
+    // The metadata service (LinuxKit's metaldata provider, EC2-style paths): on the boot file
+    // server's port always, on its own listener (port 80 for real clients) when configured.
+    const mlog = log.child("metadata");
+    const metaldata = createMetaldataHandler({
+      log: mlog,
+      source: metadataSource({
+        data: bootData,
+        cipher,
+        log: mlog,
+      }),
+    });
+    if (cfg.metaldataPort !== undefined) {
+      const port = cfg.metaldataPort;
+      await optional("metaldata", "--metaldata-port", async () => {
+        try {
+          const server = startMetaldataServer({ listen: cfg.metaldataListen, port, handler: metaldata, log: mlog });
+          return () => server.stop();
+        } catch (err) {
+          throw new SocleError("Unavailable", "metadata", "", bindError(err, "--metaldata-port", cfg.metaldataListen, port).message);
+        }
+      });
+    }
+
     if (!cfg.disableStatic) {
       await optional("static", "--static-port", async () => {
         try {
-          const http = startHttpServer({ listen: cfg.staticListen, port: cfg.staticPort, source: files, log: log.child("http"), address });
+          const http = startHttpServer({ listen: cfg.staticListen, port: cfg.staticPort, source: files, log: log.child("http"), address, metaldata });
           return () => http.stop();
         } catch (err) {
           throw new SocleError("Unavailable", "http", "", bindError(err, "--static-port", cfg.staticListen, cfg.staticPort).message);
@@ -296,6 +356,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     });
     return {
       apiPort: apiServer.port,
+      ...(mtls ? { mtlsPort: mtls.port } : {}),
       address,
       caCertPem: tls.caCertPem ?? "",
       dataDir: cfg.dataDir,

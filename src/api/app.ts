@@ -15,9 +15,10 @@ import { isoFetchRoutes } from "./routes-iso-fetch.ts";
 import { renderRoutes } from "./routes-render.ts";
 import { registerRoutes } from "./routes-register.ts";
 import { jobRoutes } from "./routes-jobs.ts";
+import { CRL_PATH, pkiRoutes } from "./routes-pki.ts";
 
 /** Routes anyone may call without credentials. */
-const OPEN_ROUTES = new Set(["/api/v3/info"]);
+const OPEN_ROUTES = new Set(["/api/v3/info", CRL_PATH]);
 
 export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = () => ""): Hono<ApiEnv> {
   const log = deps.log;
@@ -40,7 +41,12 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
 
   app.use("/api/v3/*", async (c, next) => {
     if (OPEN_ROUTES.has(c.req.path)) return next();
-    const principal = await deps.authn.authenticate(c.req.header("authorization") ?? null, () => remoteOf(c.req.raw));
+    // The client-certificate listener (mtls-server.ts) passes the verified certificate as env.
+    const clientCert = (c.env as { clientCert?: Uint8Array } | undefined)?.clientCert;
+    const header = c.req.header("authorization") ?? null;
+    const principal = clientCert
+      ? await deps.authn.authenticateClientCert(clientCert, header, () => remoteOf(c.req.raw))
+      : await deps.authn.authenticate(header, () => remoteOf(c.req.raw));
     c.set("principal", principal);
     return next();
   });
@@ -53,6 +59,7 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
   renderRoutes(app, deps);
   fileRoutes(app, deps); // before objectRoutes, whose /api/v3/:type would take "files"
   isoFetchRoutes(app, deps);
+  pkiRoutes(app, deps);
   jobRoutes(app, deps); // before objectRoutes: the scheduler owns POST /jobs, and jobs change by their own rules
   objectRoutes(app, deps);
 

@@ -38,6 +38,11 @@ export interface AuthnOptions {
    * registration token.
    */
   registrationSecret?: string;
+  /**
+   * Machine certificates (pki/machine-ca.ts): whether one presented on the client-certificate
+   * listener is accepted now, and for which machine. Without it none is.
+   */
+  certificates?: { check(cert: Uint8Array): { ok: true; uuid: string; serial: string } | { ok: false; reason: string } };
 }
 
 export class Authenticator {
@@ -58,6 +63,34 @@ export class Authenticator {
     const remote = () => (typeof remoteOf === "string" ? remoteOf : remoteOf());
     if (creds.kind === "bearer") return this.authenticateToken(creds.token, remote);
     return this.authenticateBasic(creds.user, creds.password, remote());
+  }
+
+  /**
+   * The principal behind a verified client certificate (mtls-server.ts): its machine, with the
+   * rights of that machine's agent token. A certificate that is revoked, expired, unknown to the
+   * record or of a deleted machine gets the one 401. A request that also carries an Authorization
+   * header is that header's principal, which must be a token of the same machine (a job's token,
+   * with its task's extra claims); anything else is refused.
+   */
+  async authenticateClientCert(cert: Uint8Array, header: string | null, remoteOf: () => string): Promise<Principal> {
+    const check = this.opts.certificates?.check(cert) ?? { ok: false as const, reason: "machine certificates are not enabled" };
+    if (!check.ok) {
+      this.opts.log.warn("client certificate refused", { reason: check.reason, remote: remoteOf() });
+      throw unauthorized(AUTHENTICATION_FAILED);
+    }
+    if (!this.opts.store.get("machines", check.uuid)) {
+      this.opts.log.warn("client certificate refused", { reason: `machine ${check.uuid} does not exist`, serial: check.serial, remote: remoteOf() });
+      throw unauthorized(AUTHENTICATION_FAILED);
+    }
+    if (header !== null && header !== "") {
+      const p = await this.authenticate(header, remoteOf);
+      if (p.kind !== "machine" || p.machine !== check.uuid) {
+        this.opts.log.warn("client certificate refused", { reason: `the Authorization header is ${p.kind} "${p.name}", not a token of machine ${check.uuid}`, remote: remoteOf() });
+        throw unauthorized(AUTHENTICATION_FAILED);
+      }
+      return p;
+    }
+    return { kind: "machine", name: check.uuid, machine: check.uuid, claims: machineClaims(check.uuid), use: "agent" };
   }
 
   private async authenticateBasic(name: string, password: string, remote: string): Promise<Principal> {

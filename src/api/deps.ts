@@ -7,9 +7,10 @@ import type { Authenticator } from "./authn.ts";
 import type { PrefsService } from "./prefs.ts";
 import type { EventHub } from "./events.ts";
 import type { BootCore } from "../boot/core.ts";
-import type { FilePresence } from "../boot/file-source.ts";
+import type { FilePresence } from "../files/file-source.ts";
 import type { RegistrationLimits } from "./registration-limits.ts";
 import type { JobScheduler } from "../jobs/scheduler.ts";
+import type { MachineCa } from "../pki/machine-ca.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -42,4 +43,9 @@ export interface ApiDeps {
   jobs?: JobScheduler;
   /** Limits of POST /api/v3/register per source and per registration token (defaults otherwise). */
   registrationLimits?: Partial<RegistrationLimits>;
+  /**
+   * Machine certificates of the built-in CA (routes-pki.ts); without it (an operator's --tls-cert)
+   * their routes answer 503.
+   */
+  machineCa?: MachineCa;
 }

@@ -34,12 +34,19 @@ export interface ApiServerOptions {
 
 export interface ApiServer {
   port: number;
+  /**
+   * The same app for another listener (mtls-server.ts): `remote` is the client's address, which
+   * the app's remoteOf then answers for this request.
+   */
+  fetchFor(req: Request, env: { remote: string; clientCert?: Uint8Array }): Response | Promise<Response>;
   stop(): Promise<void>;
 }
 
 export function startApiServer(opts: ApiServerOptions): ApiServer {
   let server: Server<unknown> | undefined;
-  const remoteOf = (req: Request) => server?.requestIP(req)?.address ?? "";
+  // Requests of the client-certificate listener are not Bun.serve's: their address is noted here.
+  const remotes = new WeakMap<Request, string>();
+  const remoteOf = (req: Request) => remotes.get(req) ?? server?.requestIP(req)?.address ?? "";
   const app = opts.build(remoteOf);
   server = Bun.serve({
     hostname: opts.hostname,
@@ -53,6 +60,10 @@ export function startApiServer(opts: ApiServerOptions): ApiServer {
   const s = server;
   return {
     port: s.port ?? opts.port,
+    fetchFor: (req, env) => {
+      remotes.set(req, env.remote);
+      return app.fetch(req, env);
+    },
     stop: async () => {
       await s.stop(true);
     },

@@ -130,7 +130,7 @@ describe.skipIf(!BASH)("bash: the completion function", () => {
     expect(outputEq).toEqual(["json", "yaml", "table"]);
     expect(outputEqY).toEqual(["yaml"]);
     expect(completion).toEqual(["bash", "zsh"]);
-    expect(serve).toEqual(["--api-listen", "--api-port"]);
+    expect(serve).toEqual(["--api-listen", "--api-port", "--api-mtls-port"]);
     expect(logLevel).toEqual(["debug", "info", "warn", "error"]);
     expect(unknown).toEqual([]);
     expect(token).toEqual(["token"]);

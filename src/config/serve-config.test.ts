@@ -11,6 +11,7 @@ describe("parseServeConfig", () => {
       address: "",
       apiListen: "0.0.0.0",
       apiPort: 8092,
+      apiMtlsPort: 8093,
       staticListen: "0.0.0.0",
       staticPort: 8091,
       tftpPort: 69,
@@ -20,6 +21,8 @@ describe("parseServeConfig", () => {
       disableTftp: false,
       disableBinl: false,
       disableStatic: false,
+      metaldataPort: undefined,
+      metaldataListen: "0.0.0.0",
       dhcpInterfaces: [],
       tls: undefined,
       logLevel: "info",
@@ -27,6 +30,15 @@ describe("parseServeConfig", () => {
       renderDeadlineMs: 2000,
       adminPassword: undefined,
     });
+  });
+
+  test("--metaldata-port: off unless given; a port, also from SOCLE_METALDATA_PORT; empty is off", () => {
+    expect(parse([]).metaldataPort).toBeUndefined();
+    expect(parse(["--metaldata-port", "80"]).metaldataPort).toBe(80);
+    expect(parse([], { SOCLE_METALDATA_PORT: "8080", SOCLE_METALDATA_LISTEN: "169.254.169.254" })).toMatchObject({ metaldataPort: 8080, metaldataListen: "169.254.169.254" });
+    expect(parse([], { SOCLE_METALDATA_PORT: "" }).metaldataPort).toBeUndefined();
+    expect(() => parse(["--metaldata-port", "eighty"])).toThrow('--metaldata-port: invalid port "eighty"');
+    expect(() => parse(["--metaldata-listen", "metaldata"])).toThrow('--metaldata-listen: invalid listen address "metaldata"');
   });
 
   test("--render-deadline: milliseconds 100-60000; anything else names the flag and the value", () => {

@@ -22,6 +22,8 @@ export interface ServeConfig {
   address: string;
   apiListen: string;
   apiPort: number;
+  /** The client-certificate API listener (api/mtls-server.ts); undefined: off. */
+  apiMtlsPort: number | undefined;
   staticListen: string;
   staticPort: number;
   tftpPort: number;
@@ -31,6 +33,9 @@ export interface ServeConfig {
   disableTftp: boolean;
   disableBinl: boolean;
   disableStatic: boolean;
+  /** Port of the metadata service's own listener (LinuxKit metaldata, EC2 paths); undefined = off. */
+  metaldataPort: number | undefined;
+  metaldataListen: string;
   /** Interfaces DHCP answers on; [] = all. */
   dhcpInterfaces: string[];
   /** PEM files for the API's certificate; undefined = issue one from the built-in CA. */
@@ -62,6 +67,7 @@ function specs(compiled: boolean): FlagSpec[] {
     v("address", "SOCLE_ADDRESS", "", "IPv4 address machines reach this server on; empty = detect"),
     v("api-listen", "SOCLE_API_LISTEN", "0.0.0.0", "address the HTTPS API binds to"),
     v("api-port", "SOCLE_API_PORT", "8092", "HTTPS API, OpenAPI and UI port (0 = ephemeral)"),
+    v("api-mtls-port", "SOCLE_API_MTLS_PORT", "8093", "HTTPS API port for machines presenting a client certificate of the built-in CA (0 = ephemeral, as it is when --api-port is 0; empty = off)"),
     v("static-listen", "SOCLE_STATIC_LISTEN", "0.0.0.0", "address the HTTP boot file server binds to"),
     v("static-port", "SOCLE_STATIC_PORT", "8091", "HTTP boot file server port"),
     v("tftp-port", "SOCLE_TFTP_PORT", "69", "TFTP port"),
@@ -71,6 +77,8 @@ function specs(compiled: boolean): FlagSpec[] {
     b("disable-tftp", "SOCLE_DISABLE_TFTP", "do not run the TFTP server"),
     b("disable-binl", "SOCLE_DISABLE_BINL", "do not run the PXE boot server on 4011"),
     b("disable-static", "SOCLE_DISABLE_STATIC", "do not run the HTTP boot file server"),
+    v("metaldata-port", "SOCLE_METALDATA_PORT", "", "port of the metadata service for LinuxKit (http://metaldata/) and EC2-style clients, usually 80; empty = off (its paths are on the boot file server port too)"),
+    v("metaldata-listen", "SOCLE_METALDATA_LISTEN", "0.0.0.0", "address the metadata service binds to (e.g. 169.254.169.254 for EC2-style clients)"),
     v("dhcp-interfaces", "SOCLE_DHCP_INTERFACES", "", "comma-separated interfaces DHCP serves; empty = all"),
     v("tls-cert", "SOCLE_TLS_CERT", "", "PEM certificate for the API (with --tls-key); empty = issue from the built-in CA"),
     v("tls-key", "SOCLE_TLS_KEY", "", "PEM private key for the API (with --tls-cert)"),
@@ -119,6 +127,7 @@ export function parseServeConfig(
     address: get("address", "", (s) => parseIPv4OrEmpty(s.source, s.raw)),
     apiListen: get("api-listen", "0.0.0.0", (s) => parseListenAddress(s.source, s.raw)),
     apiPort: port("api-port", 8092),
+    apiMtlsPort: get<number | undefined>("api-mtls-port", port("api-port", 8092) === 0 ? 0 : 8093, (s) => (s.raw === "" ? undefined : parsePort(s.source, s.raw))),
     staticListen: get("static-listen", "0.0.0.0", (s) => parseListenAddress(s.source, s.raw)),
     staticPort: port("static-port", 8091),
     tftpPort: port("tftp-port", 69),
@@ -128,6 +137,9 @@ export function parseServeConfig(
     disableTftp: bool("disable-tftp"),
     disableBinl: bool("disable-binl"),
     disableStatic: bool("disable-static"),
+    // An empty variable counts as unset, as for the admin password below.
+    metaldataPort: get<number | undefined>("metaldata-port", undefined, (s) => (s.raw === "" ? undefined : parsePort(s.source, s.raw))),
+    metaldataListen: get("metaldata-listen", "0.0.0.0", (s) => parseListenAddress(s.source, s.raw)),
     dhcpInterfaces: get("dhcp-interfaces", [], (s) => parseInterfaceList(s.source, s.raw)),
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     logLevel: get("log-level", "info", (s) => parseChoice(s.source, s.raw, LOG_LEVELS)),

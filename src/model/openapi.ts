@@ -319,7 +319,7 @@ export function openApiDocument(info: { version: string }): Json {
         Object: { type: "object" },
       },
     },
-    RenderRequest: { type: "object", additionalProperties: true, description: "What to render (template or boot file) and for which machine" },
+    RenderRequest: { type: "object", additionalProperties: true, description: "What to render (template, boot file, or the machine's OS profile as a Format / Formats: ignition, ...) and for which machine" },
   };
   let paths: Record<string, Json> = {};
   for (const def of Object.values(MODELS)) {
@@ -355,7 +355,7 @@ export function openApiDocument(info: { version: string }): Json {
       },
     },
     "/render": {
-      post: { tags: ["render"], operationId: "render", summary: "Preview a template or boot file for a machine", requestBody: { required: true, ...jsonBody(ref("RenderRequest"), "What to render") }, responses: { "200": jsonBody({ type: "object", additionalProperties: true }, "Rendered text and where each parameter came from"), ...ERRORS, "404": errorResponse("No such machine or template"), "422": errorResponse("Rendering failed (missing parameter)") } },
+      post: { tags: ["render"], operationId: "render", summary: "Preview a template, boot file or OS-config format for a machine", requestBody: { required: true, ...jsonBody(ref("RenderRequest"), "What to render") }, responses: { "200": jsonBody({ type: "object", additionalProperties: true }, "Rendered text and where each parameter came from"), ...ERRORS, "404": errorResponse("No such machine or template"), "422": errorResponse("Rendering failed (missing parameter)") } },
     },
     "/events": {
       get: { tags: ["events"], operationId: "events", summary: "Server-sent events, one per change", responses: { "200": { description: "text/event-stream of Event objects", content: { "text/event-stream": { schema: ref("Event") } } }, ...ERRORS } },
@@ -384,7 +384,44 @@ export function openApiDocument(info: { version: string }): Json {
     },
     "/machines/{key}/revoke": {
       parameters: [keyParam("Machine Uuid or Index:value")],
-      post: { tags: ["machines"], operationId: "revokeMachineTokens", summary: "Rotate the machine's Secret: every token issued for it (its agent's too) stops working (operators only)", responses: { "200": jsonBody(ref("Machine"), "The machine"), ...ERRORS } },
+      post: { tags: ["machines"], operationId: "revokeMachineTokens", summary: "Rotate the machine's Secret: every token issued for it (its agent's too) stops working, and its client certificates are revoked (operators only)", responses: { "200": jsonBody(ref("Machine"), "The machine"), ...ERRORS } },
+    },
+    "/machines/{key}/csr": {
+      parameters: [keyParam("Machine Uuid or Index:value")],
+      post: {
+        tags: ["machines"],
+        operationId: "signMachineCsr",
+        summary:
+          "Sign a PEM certificate request with the built-in CA: a client certificate for this machine (URI SAN urn:uuid:<Uuid>, DNS SAN <Name>, clientAuth, 90 days), its names from the server, never the request's. For the machine's agent token or its current client certificate, and operators with the token claim; not a plain machine token or a job's. 503 with an operator's --tls-cert",
+        requestBody: {
+          required: true,
+          content: {
+            "application/x-pem-file": { schema: { type: "string" } },
+            "application/json": { schema: { type: "object", properties: { Csr: { type: "string" } }, required: ["Csr"] } },
+          },
+        },
+        responses: {
+          "201": {
+            description: "The certificate (PEM alone with Accept: application/x-pem-file)",
+            content: { "application/json": { schema: { type: "object", properties: { Machine: { type: "string" }, Serial: { type: "string" }, NotAfter: { type: "string", format: "date-time" }, Cert: { type: "string" }, Ca: { type: "string" } } } }, "application/x-pem-file": { schema: { type: "string" } } },
+            headers: { "Socle-Cert-Serial": header("Its serial, lower-case hex"), "Socle-Cert-Lifetime": header("Its lifetime in seconds (renew at half)", "integer") },
+          },
+          ...ERRORS,
+        },
+      },
+    },
+    "/machines/{key}/certs": {
+      parameters: [keyParam("Machine Uuid or Index:value")],
+      get: { tags: ["machines"], operationId: "listMachineCerts", summary: "The record of the machine's client certificates: Serial, Via (csr or render), IssuedAt, NotAfter, RevokedAt, Reason (operators with the token claim)", responses: { "200": jsonBody({ type: "array", items: { type: "object" } }, "Certificates"), ...ERRORS } },
+    },
+    "/pki/crl": {
+      get: {
+        tags: ["info"],
+        operationId: "getCrl",
+        summary: "The CRL of the built-in CA (no credentials needed; also at <ProvisionerURL>/socle/crl.pem and crl.der): re-signed on every revocation, nextUpdate 7 days",
+        parameters: [{ name: "format", in: "query", required: false, schema: { type: "string", enum: ["pem", "der"] } }],
+        responses: { "200": { description: "The CRL", content: { "application/x-pem-file": { schema: { type: "string" } }, "application/pkix-crl": { schema: { type: "string", format: "binary" } } } }, ...ERRORS },
+      },
     },
     "/machines/{key}/boot-local": {
       parameters: [keyParam("Machine Uuid or Index:value")],

@@ -22,7 +22,7 @@
 // refusal that differs tells a machine token which MACs and names are known machines'.
 //
 // What the rows say, by principal:
-//   none          GET /info, nothing else (README: "the only route without credentials")
+//   none          GET /info and GET /pki/crl (the CRL is public), nothing else
 //   registration  POST /register for MACs no machine has, once (the guard in routes-register.ts
 //                 confines it to that route; a known MAC gets the one refusal); and GET /info
 //   machine       GET,HEAD,PUT,PATCH /machines/<A>; GET,PUT,PATCH /machines/<A>/params (and
@@ -115,6 +115,23 @@ export interface Row {
   /** How to ask: an event stream is read to its first bytes; a websocket is a real handshake. */
   kind?: "sse" | "websocket";
 }
+
+/** A certificate request (2048-bit RSA, made once with openssl req; its key was thrown away). */
+const SWEEP_CSR = `-----BEGIN CERTIFICATE REQUEST-----
+MIICXDCCAUQCAQAwFzEVMBMGA1UEAwwMYWNjZXNzLXN3ZWVwMIIBIjANBgkqhkiG
+9w0BAQEFAAOCAQ8AMIIBCgKCAQEA0fRqXDll+SPT2UAbor6HeiqIUSsX9iaVCKM0
+3Qi7YPLS1pHMJf8fRXxJydQ0SmiO6L8nBJVLZN2y0mxIpRIrhj/Uv1eZ9b9jhmoN
+dKOue/Q63EWCzyh4s74Qd2KGjFtj6fXgfqcIG6KsRzndgUm/j6xIIcfhREbxzSFJ
+R3qMq0E4ApqGPuztg7iPUYwUitpcEs3fEZoybWhPKyE5ZpXY2WLYJVTglD+861iK
+mlO7ukkWoei8haR+E5KB56RMiXkaQBkJkJywd+fXlaG3FQEaNeUcdmUp5pXvtYd8
+Qf8fLyD5LV8u3azkNt/7iUbM1jS9XamWc8DMUDjT1FobCR7EaQIDAQABoAAwDQYJ
+KoZIhvcNAQELBQADggEBAMQnDG6EwPO0jNp7HPhQj2254rg6KAn/0egWD+ZyB7JR
++W5GS/uPk8nulOG2rnH050Qw/vTGvYKZr+6iEE1gF2OFSPpdBfk+BrSAJaoSnOiZ
+PJYv0o7m7oE7yri1UfYTAN/6AavJex6ZeZ4g0GC+WijH5oEvPqF5LQbf5F566Ckc
+AH9BHRdEupfGM0LLDApldICGBhttjjD6xzEj6ciOPBtSDy8YdIfeS0Ne2bjrTUVb
+VabIkfcWTdsUtW9M+pP4W2KUrf7fQ7FWY4pSD9UP1U2VTQXRsaXZE1gBBMqS4K1h
+FvkfFZ6tw3U9avAfFVrBocRLH361OdtLO1ucHlaXaD4=
+-----END CERTIFICATE REQUEST-----\n`;
 
 const ALL: readonly Who[] = PRINCIPALS;
 const ADMIN: readonly Who[] = ["admin"];
@@ -269,6 +286,16 @@ export const ROWS: Row[] = [
   // The seeded environment names no OS.IsoUrl: the admin gets 422 (nothing fetched), everyone else
   // the refusal before anything is looked at.
   { op: "POST /bootenvs/{key}/fetch-iso", target: SEED.bootenv, may: ADMIN, status: { admin: 422 }, params: key(SEED.bootenv) },
+  // Machine certificates (routes-pki.ts): a CSR is signed for the machine's agent token or its
+  // certificate (machine-certs.test.ts), for operators with the token claim; A's plain token and
+  // narrow's one claim get none. The CRL is public, like GET /info.
+  { op: "POST /machines/{key}/csr", target: "A", may: ADMIN, params: A, raw: SWEEP_CSR, phase: "write" },
+  { op: "POST /machines/{key}/csr", target: "B", may: ADMIN, params: B, raw: SWEEP_CSR, phase: "write" },
+  { op: "POST /machines/{key}/csr", target: "B by MAC", may: ADMIN, params: B_BY_MAC, raw: SWEEP_CSR, phase: "write" },
+  { op: "GET /machines/{key}/certs", target: "A", may: ADMIN, params: A },
+  { op: "GET /machines/{key}/certs", target: "B", may: ADMIN, params: B },
+  { op: "GET /machines/{key}/certs", target: "B by MAC", may: ADMIN, params: B_BY_MAC },
+  { op: "GET /pki/crl", target: "-", may: ALL },
   { op: "POST /machines/{key}/revoke", target: "A", may: ADMIN, params: A, phase: "rotate" },
   { op: "POST /machines/{key}/revoke", target: "B", may: ADMIN, params: B, phase: "rotate" },
   { op: "POST /machines/{key}/revoke", target: "B by MAC", may: ADMIN, params: B_BY_MAC, phase: "rotate" },

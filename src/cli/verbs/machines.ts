@@ -1,7 +1,7 @@
 // Machine extras: `machines params <key> [--aggregate]`,
 // `machines set <key> param <name> to <json-value>`, `machines runnable <key> true|false`, and
-// `machines wait <key> <field> <value> [--timeout 10m]`, `machines token <key> [--ttl S]` and
-// `machines revoke <key>`.
+// `machines wait <key> <field> <value> [--timeout 10m]`, `machines token <key> [--ttl S]`,
+// `machines revoke <key>` and `machines certs <key>`.
 
 import { formatDuration, parseDuration } from "../../model/duration.ts";
 import { jsonEqual } from "../../model/json-schema.ts";
@@ -64,11 +64,25 @@ const REVOKE: VerbSpec = {
   path: ["machines", "revoke"],
   synopsis: "<key>",
   flags: [],
-  summary: "end every token issued for the machine (its agent's too)",
+  summary: "end every token issued for the machine (its agent's too) and revoke its certificates",
   run: machineRevoke,
 };
 
-export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET, RUNNABLE, WAIT, TOKEN, REVOKE];
+const CERTS: VerbSpec = {
+  path: ["machines", "certs"],
+  synopsis: "<key>",
+  flags: [],
+  summary: "the machine's client certificates: serial, how issued, expiry, revocation",
+  run: machineCerts,
+};
+
+export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET, RUNNABLE, WAIT, TOKEN, REVOKE, CERTS];
+
+async function machineCerts(ctx: VerbContext, args: string[]): Promise<number> {
+  const { pos } = parseVerbArgs(args, CERTS, { min: 1, max: 1 });
+  ctx.print(await ctx.api().request("GET", keyPath("machines", pos[0] as string, "certs")));
+  return 0;
+}
 
 function machineToken(ctx: VerbContext, args: string[]): Promise<number> {
   return printToken(ctx, args, TOKEN, "machines");
@@ -77,7 +91,7 @@ function machineToken(ctx: VerbContext, args: string[]): Promise<number> {
 async function machineRevoke(ctx: VerbContext, args: string[]): Promise<number> {
   const { pos } = parseVerbArgs(args, REVOKE, { min: 1, max: 1 });
   await ctx.api().request("POST", keyPath("machines", pos[0] as string, "revoke"));
-  ctx.io.out(`Every token of machine ${pos[0]} is revoked`);
+  ctx.io.out(`Every token and certificate of machine ${pos[0]} is revoked`);
   return 0;
 }
 

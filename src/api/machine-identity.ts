@@ -1,0 +1,47 @@
+// When a machine's certificates are revoked (pki/machine-ca.ts does it, this decides when), from
+// the store's change feed, so that every way of changing a machine (the API, a workflow, the CLI)
+// is covered by one rule:
+// - the machine is deleted: "deleted";
+// - its Secret changes (POST /machines/<uuid>/revoke, which also ends its tokens): "revoked";
+// - it is reprovisioned, i.e. its BootEnv changes to a named environment other than `local` (an
+//   installer or discovery): what ran on it is being replaced, and the new system gets a new
+//   certificate (the agent's CSR, or MachineCert() in the config it is installed with). Going to
+//   `local` (an install finished) keeps them.
+
+import type { Logger } from "../log/logger.ts";
+import { fieldString, type ModelObject } from "../model/object.ts";
+import type { Store } from "../store/store.ts";
+import type { MachineCa, RevokeReason } from "../pki/machine-ca.ts";
+
+interface Seen {
+  secret: string;
+  bootEnv: string;
+}
+
+const seenOf = (m: ModelObject): Seen => ({ secret: fieldString(m.Secret), bootEnv: fieldString(m.BootEnv) });
+
+/** Why a change from `before` to `after` revokes the machine's certificates, or undefined. */
+export function revocationReason(before: Seen | undefined, after: Seen | undefined): RevokeReason | undefined {
+  if (after === undefined) return "deleted";
+  if (before === undefined) return undefined;
+  if (before.secret !== after.secret) return "revoked";
+  if (after.bootEnv !== before.bootEnv && after.bootEnv !== "" && after.bootEnv !== "local") return "reprovisioned";
+  return undefined;
+}
+
+/** Revoke as the store changes; returns the unsubscribe function. */
+export function watchMachineIdentity(store: Store, mca: MachineCa, log: Logger): () => void {
+  const seen = new Map<string, Seen>();
+  for (const m of store.list("machines")) seen.set(String(m.Uuid), seenOf(m));
+  return store.subscribe((change) => {
+    if (change.Type !== "machines") return;
+    const uuid = String(change.Object.Uuid ?? change.Key);
+    const before = seen.get(uuid);
+    const after = change.Action === "delete" ? undefined : seenOf(change.Object);
+    if (after) seen.set(uuid, after);
+    else seen.delete(uuid);
+    const reason = revocationReason(before, after);
+    if (!reason) return;
+    mca.revokeMachine(uuid, reason).catch((err) => log.error("could not record the revocation of a machine's certificates (they are refused until restart)", { machine: uuid, reason, error: (err as Error).message }));
+  });
+}
