@@ -24,7 +24,15 @@ export type Arch = "amd64" | "arm64";
 export interface CompileArgs {
   targets: Arch[];
   outdir: string;
+  /**
+   * amd64 for CPUs without AVX2 (Bun's "baseline" runtime, SSE4.2), as socle-linux-amd64-baseline:
+   * what the appliance image carries, as it boots on whatever server it is put in.
+   */
+  baseline?: boolean;
 }
+
+/** Bun's amd64 runtime for CPUs without AVX2. */
+export const BASELINE = { bunTarget: "bun-linux-x64-baseline", npmPackage: "@oven/bun-linux-x64-baseline" };
 
 /** Per architecture: Bun's compile target, its npm package, and the ELF e_machine value. */
 export const TARGETS: Record<Arch, { bunTarget: string; npmPackage: string; nodeArch: string; elfMachine: number }> = {
@@ -84,8 +92,8 @@ async function run(cmd: string[], cwd: string): Promise<void> {
 }
 
 /** The Bun runtime for `arch`, from the npm registry, cached under <root>/.cache/bun-targets/. */
-export async function targetRuntime(root: string, arch: Arch, version: string = Bun.version): Promise<string> {
-  const t = TARGETS[arch];
+export async function targetRuntime(root: string, arch: Arch, version: string = Bun.version, npmPackage: string = TARGETS[arch].npmPackage): Promise<string> {
+  const t = { npmPackage };
   const dir = join(root, ".cache", "bun-targets", `${t.npmPackage.replace("@oven/", "")}-${version}`);
   const exe = join(dir, "bin", "bun");
   if (existsSync(exe)) {
@@ -118,9 +126,11 @@ export async function compile(root: string, args: CompileArgs): Promise<string[]
   const outputs: string[] = [];
   for (const arch of args.targets) {
     const t = TARGETS[arch];
-    const outfile = join(outdir, `socle-linux-${arch}`);
-    const cmd = [process.execPath, "build", "--compile", `--target=${t.bunTarget}`, ...assets, `--outfile=${outfile}`];
-    if (process.platform !== "linux" || process.arch !== t.nodeArch) {
+    const baseline = args.baseline === true && arch === "amd64";
+    const outfile = join(outdir, `socle-linux-${arch}${baseline ? "-baseline" : ""}`);
+    const cmd = [process.execPath, "build", "--compile", `--target=${baseline ? BASELINE.bunTarget : t.bunTarget}`, ...assets, `--outfile=${outfile}`];
+    if (baseline) cmd.push(`--compile-executable-path=${await targetRuntime(root, arch, Bun.version, BASELINE.npmPackage)}`);
+    else if (process.platform !== "linux" || process.arch !== t.nodeArch) {
       cmd.push(`--compile-executable-path=${await targetRuntime(root, arch)}`);
     }
     cmd.push(entry, ...WORKER_ENTRIES.map((w) => join(root, w)));

@@ -27,17 +27,16 @@
 // inputs does nothing.
 
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { basename, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { cpioArchive, type CpioEntry } from "../src/assets/cpio.ts";
 import { AssetError, aptUnavailable, debFor, unpackDeb, type AptOptions } from "../src/assets/debian.ts";
 import { buildDiscoveryImage } from "../src/assets/discovery.ts";
-import { GPT_TYPE, LEGACY_BIOS_BOOTABLE, SECTOR, gptBytes, guidFromSeed } from "../src/assets/gpt.ts";
-import { replaceFile } from "../src/assets/replace-file.ts";
+import { SECTOR } from "../src/assets/gpt.ts";
 import { CONFIG_AREA } from "./e2e-image/config-area.ts";
 import { buildEsp, espFiles, gptMbr, type EspTools } from "./e2e-image/esp.ts";
+import { gptDisk, writeImageFiles, writeManifest, type ImageFile } from "./e2e-image/disk-image.ts";
 import initScript from "./e2e-image/init" with { type: "text" };
 import configScript from "./e2e-image/socle-image-config" with { type: "text" };
 
@@ -50,16 +49,12 @@ const USAGE = "usage: bun build/e2e-image.ts [--out DIR]";
 /** Raise when the layout changes in a way the inputs do not show. */
 const BUILDER_VERSION = 1;
 /** The files that decide the image's layout, hashed into its stamp. */
-const LAYOUT_SOURCES = [import.meta.path, join(import.meta.dir, "e2e-image/esp.ts"), join(import.meta.dir, "e2e-image/config-area.ts"), join(import.meta.dir, "../src/assets/gpt.ts")];
+const LAYOUT_SOURCES = [import.meta.path, join(import.meta.dir, "e2e-image/esp.ts"), join(import.meta.dir, "e2e-image/config-area.ts"), join(import.meta.dir, "e2e-image/disk-image.ts"), join(import.meta.dir, "../src/assets/gpt.ts")];
 const MIB_SECTORS = (1024 * 1024) / SECTOR;
 const CMDLINE = "console=tty0 console=ttyS0,115200 panic=10";
 const ZSTD_LEVEL = 19;
 
-export interface ImageFile {
-  file: string;
-  bytes: number;
-  sha256: string;
-}
+export type { ImageFile };
 
 export interface E2eImage {
   raw: ImageFile;
@@ -150,40 +145,22 @@ export async function buildE2eImage(opts: E2eImageOptions): Promise<E2eImage> {
     const espFile = join(work, "esp.img");
     await buildEsp(espFile, esp.last - esp.first + 1, input, tools, work);
 
-    const guid = (n: number) => guidFromSeed(createHash("sha256").update(seed).update(String(n)).digest());
-    const { head, tail } = gptBytes({
+    const disk = gptDisk({
       sectors,
-      diskGuid: guid(0),
+      seed,
       bootCode: gptMbr(tools),
-      partitions: [
-        { name: "socle-boot", type: GPT_TYPE.efiSystem, guid: guid(1), firstLba: esp.first, lastLba: esp.last, attributes: LEGACY_BIOS_BOOTABLE },
-        { name: CONFIG_AREA.name, type: CONFIG_AREA.type, guid: guid(2), firstLba: config.first, lastLba: config.last },
-      ],
+      esp: { file: espFile, ...esp },
+      more: [{ name: CONFIG_AREA.name, type: CONFIG_AREA.type, firstLba: config.first, lastLba: config.last }],
     });
-    const disk = new Uint8Array(sectors * SECTOR);
-    disk.set(head, 0);
-    disk.set(readFileSync(espFile), esp.first * SECTOR);
-    disk.set(tail, disk.length - tail.length);
-
-    const out = async (file: string, bytes: Uint8Array): Promise<ImageFile> => {
-      await replaceFile(join(outDir, file), (tmp) => writeFile(tmp, bytes));
-      return { file, bytes: bytes.length, sha256: sha(bytes) };
-    };
     const image: E2eImage = {
-      raw: await out("socle-e2e.img", disk),
-      gzip: await out("socle-e2e.img.gz", gzipSync(disk, { level: 9 })),
-      zstd: await out("socle-e2e.img.zst", Bun.zstdCompressSync(disk, { level: ZSTD_LEVEL })),
+      ...(await writeImageFiles(outDir, "socle-e2e.img", disk, { gzip: 9, zstd: ZSTD_LEVEL })),
       configArea: { partition: CONFIG_AREA.partition, name: CONFIG_AREA.name, offset: config.first * SECTOR, bytes: CONFIG_AREA.bytes },
       kernelVersion: disc.kernelVersion,
       cmdline: CMDLINE,
       agent: agent ? "included" : "absent",
       built: true,
     };
-    const sums = [image.raw, image.gzip, image.zstd].map((f) => `${f.sha256}  ${f.file}\n`).join("");
-    await replaceFile(join(outDir, "SHA256SUMS"), (tmp) => writeFile(tmp, sums));
-    const { built: _, ...manifest } = image;
-    await replaceFile(manifestPath, (tmp) => writeFile(tmp, JSON.stringify(manifest, null, 2) + "\n"));
-    writeFileSync(stamp, digest + "\n");
+    await writeManifest(outDir, manifestPath, stamp, digest, image);
     return image;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -35,6 +35,10 @@ export interface EspInput {
   startLba: number;
   /** FAT volume serial, 8 hex digits. */
   serial: string;
+  /** The boot menu's title (systemd-boot); default "Socle e2e image". */
+  title?: string;
+  /** More files, by FAT path (the appliance image's executable and settings). */
+  extraFiles?: Record<string, string | Uint8Array>;
 }
 
 /** The BIOS boot code for the disk's MBR (440 bytes). */
@@ -53,7 +57,8 @@ export function espFiles(input: EspInput, tools: EspTools): Record<string, strin
     ),
     "/EFI/BOOT/BOOTX64.EFI": join(tools.systemdBoot, "usr/lib/systemd/boot/efi/systemd-bootx64.efi"),
     "/loader/loader.conf": enc("default socle.conf\ntimeout 0\neditor no\n"),
-    "/loader/entries/socle.conf": enc(["title Socle e2e image", "linux /vmlinuz", "initrd /initrd.img", `options ${input.cmdline}`, ""].join("\n")),
+    "/loader/entries/socle.conf": enc([`title ${input.title ?? "Socle e2e image"}`, "linux /vmlinuz", "initrd /initrd.img", `options ${input.cmdline}`, ""].join("\n")),
+    ...input.extraFiles,
   };
 }
 
