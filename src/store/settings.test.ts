@@ -69,13 +69,18 @@ describe("settings", () => {
     const dir = tmp();
     const s = await openSettings(dir);
     await s.setSecret("a", "1");
-    // A directory where the temp file goes makes the write fail.
-    fs.mkdirSync(path.join(dir, ".settings.json.tmp"));
+    // A directory where settings.json goes makes the rename fail; nothing else is left behind.
+    const file = path.join(dir, "settings.json");
+    fs.rmSync(file);
+    fs.mkdirSync(file);
     const e = await s.setSecret("a", "2").catch((x: unknown) => x);
     expect((e as SocleError).type).toBe("Unavailable");
     expect(s.get().secrets).toEqual({ a: "1" });
-    fs.rmdirSync(path.join(dir, ".settings.json.tmp"));
+    expect(fs.readdirSync(dir)).toEqual(["settings.json"]);
+    fs.rmdirSync(file);
     await s.setSecret("b", "3");
     expect(s.get().secrets).toEqual({ a: "1", b: "3" });
+    expect(JSON.parse(fs.readFileSync(file, "utf8")).secrets).toEqual({ a: "1", b: "3" });
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   });
 });

@@ -1,22 +1,17 @@
 // <data dir>/settings.json: server secrets (the token signing key, the registration token secret,
 // the key that seals Secure param values in the store). Prefs live in the store (they
-// are objects with change events); these secrets never leave the server. Small and rarely written, so lowdb fits: JSONFile + Low, whole-file rewrite through a
-// temp file and rename. lowdb does not fsync, so after each write the file and the directory are
-// fsync'd here: once a setter resolves, the change survives kill -9 and power loss. (A power
-// loss inside lowdb's write itself can still leave the old file: rename is the atomic step.)
-//
-// The file holds secrets. lowdb (steno) writes "<dir>/.settings.json.tmp" and renames it; that temp
-// file is created here beforehand with mode 0600, and writeFile keeps the mode of an existing
-// file, so the secrets are never in a file others can read. Should steno's temp name change,
-// the chmod after each write still applies (with a short window), and the data directory is
-// created 0700.
+// are objects with change events); these secrets never leave the server. Small and rarely
+// written, so lowdb fits: Low over an adapter that writes the whole file through Socle's one
+// atomic write (files/atomic-write.ts): a temporary file created 0600 (the secrets are never in a
+// file others can read, not even briefly), fsync'd, renamed over settings.json, the directory
+// fsync'd. Once a setter resolves, the change survives kill -9 and power loss; a crash leaves the
+// old file or the new one. The data directory is created 0700.
 
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
-import { Low } from "lowdb";
-import { JSONFile } from "lowdb/node";
+import { Low, type Adapter } from "lowdb";
 import { SocleError, badRequest } from "../model/errors.ts";
-import { syncDir } from "../files/atomic-write.ts";
+import { writeFileAtomic } from "../files/atomic-write.ts";
 import { deepFreeze } from "./freeze.ts";
 
 export interface SettingsData {
@@ -47,11 +42,30 @@ function isStringMap(v: unknown): v is Record<string, string> {
   return v !== null && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
 }
 
+/** lowdb's storage for settings.json: JSON text, read whole (null when absent), written atomically with mode 0600. */
+class DurableJsonFile<T> implements Adapter<T> {
+  constructor(private readonly file: string) {}
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+    return JSON.parse(text) as T;
+  }
+
+  write(data: T): Promise<void> {
+    return writeFileAtomic(this.file, JSON.stringify(data, null, 2), 0o600);
+  }
+}
+
 export async function openSettings(dir: string): Promise<Settings> {
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, SETTINGS_FILE);
-  const tmp = path.join(dir, `.${SETTINGS_FILE}.tmp`);
-  const db = new Low<SettingsData>(new JSONFile<SettingsData>(file), { secrets: {} });
+  const db = new Low<SettingsData>(new DurableJsonFile<SettingsData>(file), { secrets: {} });
   try {
     await db.read();
   } catch (err) {
@@ -82,16 +96,7 @@ export async function openSettings(dir: string): Promise<Settings> {
       const before = structuredClone(db.data);
       change(db.data);
       try {
-        await (await fsp.open(tmp, "w", 0o600)).close();
         await db.write();
-        await fsp.chmod(file, 0o600);
-        const fh = await fsp.open(file, "r");
-        try {
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-        await syncDir(dir);
       } catch (err) {
         db.data = before;
         throw new SocleError("Unavailable", "settings", file, `cannot write settings "${file}": ${(err as Error).message}`);
