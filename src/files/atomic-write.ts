@@ -48,12 +48,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
   );
 }
 
-/** Write all of `data` at the handle's position (append handles: at the end). */
-export async function writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
+/** Write all of `data` at byte `position` of the file, or, without one, at the handle's position (append handles: at the end). */
+export async function writeAll(fh: FileHandle, data: Uint8Array, position?: number): Promise<void> {
   let off = 0;
   // Bounded: every pass writes at least one byte or throws.
   while (off < data.length) {
-    const { bytesWritten } = await fh.write(data, off, data.length - off);
+    const { bytesWritten } = await fh.write(data, off, data.length - off, position === undefined ? null : position + off);
     if (bytesWritten <= 0) throw new Error(`write returned ${bytesWritten} with ${data.length - off} bytes left`);
     off += bytesWritten;
   }

@@ -3,7 +3,7 @@
 // leaves the old tree as it was and no temporary directory. Skips, saying so, without xorriso.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IsoError } from "../iso/reader.ts";
@@ -57,6 +57,28 @@ afterAll(() => {
 });
 
 describe.skipIf(!XORRISO)("explodeIso", () => {
+  test("runs of zeros are written as holes: the file reads the same, its blocks hold only its data; a file that ends in zeros keeps its size", async () => {
+    const sparse = join(dir, "sparse-tree");
+    mkdirSync(sparse, { recursive: true });
+    const MiB = 1024 * 1024;
+    const disk = new Uint8Array(16 * MiB);
+    disk.set(new Uint8Array(4096).fill(0xa5), 0); // data, 16 MiB of which 4 KiB is not zero
+    disk.set(new Uint8Array(100).fill(0x5a), 9 * MiB + 17);
+    writeFileSync(join(sparse, "disk.img"), disk);
+    writeFileSync(join(sparse, "zeros.bin"), new Uint8Array(3 * MiB + 5));
+    const src = await fileByteSource(iso("sparse.iso", sparse));
+    const out = join(dir, "sparse-out");
+    try {
+      await explodeIso(src, out);
+    } finally {
+      await src.close();
+    }
+    expect(Buffer.compare(readFileSync(join(out, "disk.img")), disk)).toBe(0);
+    expect(statSync(join(out, "disk.img")).blocks * 512).toBeLessThan(4 * MiB);
+    expect(statSync(join(out, "zeros.bin")).size).toBe(3 * MiB + 5);
+    expect(readFileSync(join(out, "zeros.bin")).every((b) => b === 0)).toBe(true);
+  });
+
   test("the tree, byte for byte, with its symlinks; progress up to the totals; a second explode replaces the first whole", async () => {
     const src = await fileByteSource(iso("a.iso", tree));
     const target = join(dir, "files", "rocky-9", "install");

@@ -3,12 +3,14 @@
 // directory beside the target, which replaces the target only once everything is written. A
 // refused image (IsoError), a write error or an abort leaves the target as it was and removes
 // the temporary directory: nothing half-written is ever served. The temporary name is an
-// explode's (paths.ts tempName), which the file servers never serve.
+// explode's (paths.ts tempName), which the file servers never serve. Every file is fsync'd and
+// every directory of the new tree, then the parent after the swap: once an explode returns, a
+// power loss leaves the new tree whole, not one with files the kernel had not yet written.
 
 import { mkdir, open, rename, rm, symlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { IsoError, fileChunks, readIso, type ByteSource, type ReadLimits } from "../iso/reader.ts";
-import { writeAll } from "./atomic-write.ts";
+import { syncDir, writeAll } from "./atomic-write.ts";
 import { tempName } from "./paths.ts";
 
 export interface ExplodeProgress {
@@ -72,6 +74,7 @@ async function explodeOnce(src: ByteSource, target: string, opts: ExplodeOptions
     opts.onProgress({ ...done, ...totals });
   };
   const result: ExplodeResult = { label: image.label, dirs: 0, files: 0, links: 0, bytes: 0 };
+  const dirs = [tmp];
   try {
     for (const e of image.entries) {
       opts.signal?.throwIfAborted();
@@ -79,6 +82,7 @@ async function explodeOnce(src: ByteSource, target: string, opts: ExplodeOptions
       const at = join(tmp, e.path);
       if (e.kind === "dir") {
         await mkdir(at, { mode: 0o755 });
+        dirs.push(at);
         result.dirs++;
       } else if (e.kind === "symlink") {
         await symlink(e.target!, at);
@@ -86,12 +90,18 @@ async function explodeOnce(src: ByteSource, target: string, opts: ExplodeOptions
       } else {
         const fh: FileHandle = await open(at, "wx", 0o644);
         try {
+          // Runs of zeros are left as holes (a disk image in an ISO is mostly zeros): the file
+          // reads the same and costs only its data.
+          let pos = 0;
           for await (const chunk of fileChunks(src, e)) {
             opts.signal?.throwIfAborted();
-            await writeAll(fh, chunk);
+            if (!allZero(chunk)) await writeAll(fh, chunk, pos);
+            pos += chunk.length;
             done.bytes += chunk.length;
             report();
           }
+          await fh.truncate(pos);
+          await fh.datasync();
         } finally {
           await fh.close();
         }
@@ -101,6 +111,8 @@ async function explodeOnce(src: ByteSource, target: string, opts: ExplodeOptions
     }
     result.bytes = done.bytes;
     report(true);
+    // Every file's data is on disk (datasync above); the directories' entries too before the swap.
+    for (const d of dirs.reverse()) await syncDir(d);
     // The swap: the old tree aside, the new one in place, the old one gone.
     const old = `${tmp}.old`;
     const hadOld = await rename(target, old).then(
@@ -116,10 +128,22 @@ async function explodeOnce(src: ByteSource, target: string, opts: ExplodeOptions
       if (hadOld) await rename(old, target).catch(() => {});
       throw err;
     }
+    await syncDir(parent);
     if (hadOld) await rm(old, { recursive: true, force: true });
     return result;
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+const ZEROS = new Uint8Array(1024 * 1024);
+
+/** Whether every byte of `chunk` is zero (compared natively against a zero buffer). */
+function allZero(chunk: Uint8Array): boolean {
+  for (let off = 0; off < chunk.length; off += ZEROS.length) {
+    const part = chunk.subarray(off, Math.min(chunk.length, off + ZEROS.length));
+    if (Buffer.compare(part, ZEROS.subarray(0, part.length)) !== 0) return false;
+  }
+  return true;
 }
