@@ -2,6 +2,8 @@
 // operator's patch may change it): known keys, the fields each machine type needs, and the types
 // of what Socle writes. Not talosctl's validation: the shapes a config must have to boot.
 
+// The known keys are those of Talos's v1alpha1 Config, MachineConfig and ClusterConfig
+// (pkg/machinery/config/types/v1alpha1, checked 2026-12-07).
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -15,6 +17,8 @@ const CLUSTER_KEYS = new Set([
   "id", "secret", "controlPlane", "clusterName", "network", "token", "aescbcEncryptionSecret", "secretboxEncryptionSecret", "ca", "acceptedCAs",
   "aggregatorCA", "serviceAccount", "apiServer", "controllerManager", "proxy", "scheduler", "discovery", "etcd", "coreDNS", "externalCloudProvider",
   "extraManifests", "extraManifestHeaders", "inlineManifests", "adminKubeconfig", "allowSchedulingOnControlPlanes",
+  // The deprecated spelling, which Talos still reads.
+  "allowSchedulingOnMasters",
 ]);
 
 /**
