@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { GPT_TYPE, LEGACY_BIOS_BOOTABLE, SECTOR, gptBytes, guidBytes, guidFromSeed, usableLbas } from "./gpt.ts";
+import { GPT_TYPE, LEGACY_BIOS_BOOTABLE, SECTOR, gptBytes, guidBytes, guidFromSeed, readGpt, usableLbas } from "./gpt.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "socle-gpt-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,4 +77,22 @@ test.skipIf(PARTX === null)("util-linux reads the table back: partition numbers,
     "1 2048 4095 ESP c12a7328-f81f-11d2-ba4b-00a0c93ec93b aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee",
     "2 4096 6143 socle-config 5fda9ef4-6de9-4863-bbb5-bd0bf719bfe4 aaaaaaaa-bbbb-4ccc-8ddd-000000000002",
   ]);
+});
+
+test("readGpt reads back what gptBytes wrote; a damaged header or entry table is refused", () => {
+  const { head, tail } = gptBytes(LAYOUT);
+  const disk = new Uint8Array(SECTORS * SECTOR);
+  disk.set(head, 0);
+  disk.set(tail, disk.length - tail.length);
+  const read = readGpt(disk);
+  expect(read.lastLba).toBe(SECTORS - 1);
+  expect(read.backupLba).toBe(SECTORS - 1);
+  expect(read.partitions).toEqual(LAYOUT.partitions.map((p) => ({ name: p.name, type: p.type.toUpperCase(), guid: p.guid, firstLba: p.firstLba, lastLba: p.lastLba, attributes: p.attributes ?? 0n })));
+  const badEntry = disk.slice();
+  badEntry[2 * SECTOR + 60]! ^= 1; // a byte of the first entry's name
+  expect(() => readGpt(badEntry)).toThrow("gpt: partition entries CRC mismatch");
+  const badHeader = disk.slice();
+  badHeader[SECTOR + 40]! ^= 1;
+  expect(() => readGpt(badHeader)).toThrow("gpt: header CRC mismatch");
+  expect(() => readGpt(new Uint8Array(64 * SECTOR))).toThrow("gpt: no GPT header at LBA 1");
 });

@@ -140,3 +140,40 @@ export function gptBytes(layout: GptLayout): { head: Uint8Array; tail: Uint8Arra
   tail.set(header(last, 1, last - ENTRY_SECTORS), ENTRY_SECTORS * SECTOR);
   return { head, tail };
 }
+
+export interface GptRead {
+  /** The disk's last LBA (its size in sectors, less one). */
+  lastLba: number;
+  /** Where the primary header says the backup header is. */
+  backupLba: number;
+  partitions: Array<{ name: string; type: string; guid: string; firstLba: number; lastLba: number; attributes: bigint }>;
+}
+
+/** The partitions of a GPT disk image, from its primary header and entries; throws on a missing header or a CRC that does not match. */
+export function readGpt(disk: Uint8Array): GptRead {
+  if (disk.length < 34 * SECTOR || new TextDecoder().decode(disk.subarray(SECTOR, SECTOR + 8)) !== "EFI PART") throw new Error("gpt: no GPT header at LBA 1");
+  const h = new DataView(disk.buffer, disk.byteOffset + SECTOR, 92);
+  const hdr = new Uint8Array(disk.subarray(SECTOR, SECTOR + 92)); // a copy, its CRC field zeroed
+  new DataView(hdr.buffer).setUint32(16, 0, true);
+  if (crc32(hdr) !== h.getUint32(16, true)) throw new Error("gpt: header CRC mismatch");
+  const entriesLba = Number(h.getBigUint64(72, true));
+  const count = h.getUint32(80, true);
+  const size = h.getUint32(84, true);
+  if (size < 128 || count > 1024 || (entriesLba * SECTOR + count * size) > disk.length) throw new Error("gpt: partition entries do not fit the disk");
+  const entries = disk.subarray(entriesLba * SECTOR, entriesLba * SECTOR + count * size);
+  if (crc32(entries) !== h.getUint32(88, true)) throw new Error("gpt: partition entries CRC mismatch");
+  const guid = (b: Uint8Array) => {
+    const x = Buffer.from(b).toString("hex");
+    const le = (s: string) => s.match(/../g)!.reverse().join("");
+    return `${le(x.slice(0, 8))}-${le(x.slice(8, 12))}-${le(x.slice(12, 16))}-${x.slice(16, 20)}-${x.slice(20)}`.toUpperCase();
+  };
+  const partitions: GptRead["partitions"] = [];
+  for (let i = 0; i < count; i++) {
+    const e = entries.subarray(i * size, (i + 1) * size);
+    if (e.subarray(0, 16).every((b) => b === 0)) continue;
+    const v = new DataView(e.buffer, e.byteOffset, size);
+    const name = Buffer.from(e.subarray(56, 128)).toString("utf16le").replace(/\0.*$/, "");
+    partitions.push({ name, type: guid(e.subarray(0, 16)), guid: guid(e.subarray(16, 32)), firstLba: Number(v.getBigUint64(32, true)), lastLba: Number(v.getBigUint64(40, true)), attributes: v.getBigUint64(48, true) });
+  }
+  return { lastLba: disk.length / SECTOR - 1, backupLba: Number(h.getBigUint64(32, true)), partitions };
+}

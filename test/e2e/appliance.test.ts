@@ -20,7 +20,8 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LAB_DIR, ROOT, skipReason, type Ran } from "./lab.ts";
-import { APPLIANCE_IMAGE_DIR, buildApplianceImage, writeApplianceConf, type ApplianceImage } from "../../build/appliance-image.ts";
+import { APPLIANCE_IMAGE_DIR, BOOT_PARTITION, buildApplianceImage, writeApplianceConf, type ApplianceImage } from "../../build/appliance-image.ts";
+import { GPT_TYPE, LEGACY_BIOS_BOOTABLE, SECTOR, readGpt } from "../../src/assets/gpt.ts";
 
 const SKIP = skipReason();
 if (SKIP) console.log(`e2e appliance: skipped: ${SKIP}`);
@@ -193,6 +194,23 @@ describe.skipIf(SKIP !== undefined)("appliance image in the QEMU lab", () => {
       console.log(`e2e appliance: serial logs kept in ${keep}`);
     }
   }, 120_000);
+
+  test("appliance: the built image: one partition, socle-boot (ESP, BIOS-bootable) at 1 MiB, SYSLINUX's FAT boot sector; the backup GPT at the end; no data partition yet", () => {
+    ready();
+    const m = image!;
+    const disk = readFileSync(join(APPLIANCE_IMAGE_DIR, m.raw.file));
+    expect(disk.length).toBe(m.raw.bytes);
+    expect([disk[510], disk[511], disk[446 + 4]]).toEqual([0x55, 0xaa, 0xee]); // protective MBR
+    const gpt = readGpt(disk);
+    expect(gpt.backupLba).toBe(gpt.lastLba);
+    expect(gpt.partitions.map((p) => [p.name, p.type, p.firstLba, p.attributes & LEGACY_BIOS_BOOTABLE])).toEqual([[BOOT_PARTITION, GPT_TYPE.efiSystem.toUpperCase(), 2048, LEGACY_BIOS_BOOTABLE]]);
+    const boot = gpt.partitions[0]!;
+    expect(m.boot).toEqual({ partition: 1, name: BOOT_PARTITION, offset: boot.firstLba * SECTOR, bytes: (boot.lastLba - boot.firstLba + 1) * SECTOR });
+    const fat = disk.subarray(m.boot.offset, m.boot.offset + SECTOR);
+    expect([fat[510], fat[511]]).toEqual([0x55, 0xaa]);
+    expect(new DataView(fat.buffer, fat.byteOffset).getUint32(28, true)).toBe(boot.firstLba); // FAT hidden sectors
+    expect(m.modules).toEqual(expect.arrayContaining(["ext4", "vfat", "usb_storage"]));
+  });
 
   test("appliance: first boot on SeaBIOS: data partition created, Socle serving on its static address, the admin password on the console", async () => {
     ready();
