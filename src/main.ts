@@ -237,6 +237,12 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
           keyPem: tls.keyPem,
           caPem: machineCa.caPem,
           fetch: (req, env) => apiServer.fetchFor(req, env),
+          // Revoked, unrecorded or deleted machines' certificates pass the handshake (it checks the
+          // CA and the dates): they are turned away before their body is read.
+          precheck: (der) => {
+            const c = machineCa.check(der);
+            return c.ok ? undefined : c.reason;
+          },
           maxBodyBytes: 64 * 1024 * 1024,
           log: log.child("api"),
         });

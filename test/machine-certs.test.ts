@@ -220,7 +220,7 @@ describe("machine certificates over the API", () => {
     expect(s.lines.join("\n")).toContain("client certificate refused");
   });
 
-  test("reprovision (BootEnv to an installer) and delete revoke; going to local does not", async () => {
+  test("reprovision (BootEnv to an installer), a new Name and delete revoke; going to local does not", async () => {
     const c = await issue(m2, `Bearer ${t2}`, "m2-a");
     expect((await s.call("PATCH", `/api/v3/machines/${m2}`, { body: [{ op: "replace", path: "/BootEnv", value: "local" }], type: "application/json-patch+json" })).status).toBe(200);
     expect((await mtls(`/api/v3/machines/${m2}`, c)).status).toBe(200);
@@ -229,6 +229,10 @@ describe("machine certificates over the API", () => {
     expect((await s.call("PATCH", `/api/v3/machines/${m2}`, { body: [{ op: "replace", path: "/BootEnv", value: installer }], type: "application/json-patch+json" })).status).toBe(200);
     expect((await mtls(`/api/v3/machines/${m2}`, c)).status).toBe(401);
     expect(await crlText()).toContain("Superseded");
+    // A new Name: the old one is in the certificate (DNS SAN, CN) and may go to another machine.
+    const named = await issue(m2, `Bearer ${t2}`, "m2-n");
+    expect((await s.call("PATCH", `/api/v3/machines/${m2}`, { body: [{ op: "replace", path: "/Name", value: "cert-m2-renamed" }], type: "application/json-patch+json" })).status).toBe(200);
+    expect((await mtls(`/api/v3/machines/${m2}`, named)).status).toBe(401);
     const d = await issue(m2, `Bearer ${t2}`, "m2-b");
     expect((await mtls(`/api/v3/machines/${m2}`, d)).status).toBe(200);
     expect((await s.call("DELETE", `/api/v3/machines/${m2}`)).status).toBe(200);
@@ -276,6 +280,26 @@ describe("it.MachineCert(): a server-made key in one rendered response", () => {
     // Each render issues a new one.
     const again = await curlFrom("127.0.0.3", `machines/${m3}/identity.json`);
     expect(again.out).not.toContain(id.Cert.split("\n")[2]!);
+  });
+
+  test("attacker with a copied boot-file certificate: it signs no CSR and is revoked once the machine's own CSR is signed", async () => {
+    const r = await curlFrom("127.0.0.3", `machines/${m3}/identity.json`);
+    const id = JSON.parse(r.out.slice(0, r.out.lastIndexOf("\n"))) as { Cert: string; Key: string };
+    const crt = join(work, "copied.crt");
+    const key = join(work, "copied.key");
+    writeFileSync(crt, id.Cert);
+    writeFileSync(key, id.Key, { mode: 0o600 });
+    expect((await mtls(`/api/v3/machines/${m3}`, { crt, key })).status).toBe(200);
+    // Renewing itself for ever: refused (a boot file's certificate is worth a plain token).
+    const csrKey = join(work, "thief.key");
+    const csr = (await run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", csrKey, "-subj", "/CN=thief"])).out;
+    const renew = await mtls(`/api/v3/machines/${m3}/csr`, { crt, key }, { method: "POST", data: csr });
+    expect(renew.status).toBe(403);
+    expect(renew.body).toContain("plain machine token");
+    // The machine's own CSR (here signed for an operator) supersedes every boot-file certificate.
+    const own = await s.call("POST", `/api/v3/machines/${m3}/csr`, { raw: csr, type: "application/x-pem-file" });
+    expect(own.status).toBe(201);
+    expect((await mtls(`/api/v3/machines/${m3}`, { crt, key })).status).toBe(401);
   });
 
   test("another address gets no certificate, and a preview never issues one", async () => {

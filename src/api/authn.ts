@@ -42,7 +42,7 @@ export interface AuthnOptions {
    * Machine certificates (pki/machine-ca.ts): whether one presented on the client-certificate
    * listener is accepted now, and for which machine. Without it none is.
    */
-  certificates?: { check(cert: Uint8Array): { ok: true; uuid: string; serial: string } | { ok: false; reason: string } };
+  certificates?: { check(cert: Uint8Array): { ok: true; uuid: string; serial: string; via: "csr" | "render" } | { ok: false; reason: string } };
 }
 
 export class Authenticator {
@@ -90,7 +90,10 @@ export class Authenticator {
       }
       return p;
     }
-    return { kind: "machine", name: check.uuid, machine: check.uuid, claims: machineClaims(check.uuid), use: "agent" };
+    // A certificate the machine made its key for (a CSR) is its agent's credential; one a boot file
+    // carried (it.MachineCert) travelled as a plain token does, and is worth what one is: it trades
+    // for an agent token only from the machine's own address and signs no CSR.
+    return { kind: "machine", name: check.uuid, machine: check.uuid, claims: machineClaims(check.uuid), ...(check.via === "csr" ? { use: "agent" as const } : {}) };
   }
 
   private async authenticateBasic(name: string, password: string, remote: string): Promise<Principal> {

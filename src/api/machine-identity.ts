@@ -6,7 +6,11 @@
 // - it is reprovisioned, i.e. its BootEnv changes to a named environment other than `local` (an
 //   installer or discovery): what ran on it is being replaced, and the new system gets a new
 //   certificate (the agent's CSR, or MachineCert() in the config it is installed with). Going to
-//   `local` (an install finished) keeps them.
+//   `local` (an install finished) keeps them;
+// - its Name changes: the old name is in the certificates (DNS SAN, CN), and another machine may
+//   be given it ("reprovisioned", superseded).
+// A revocation that cannot be written is retried every RETRY_MS until it is: in memory the
+// certificates are refused at once, and a restart must not forget them.
 
 import type { Logger } from "../log/logger.ts";
 import { fieldString, type ModelObject } from "../model/object.ts";
@@ -16,9 +20,12 @@ import type { MachineCa, RevokeReason } from "../pki/machine-ca.ts";
 interface Seen {
   secret: string;
   bootEnv: string;
+  name: string;
 }
 
-const seenOf = (m: ModelObject): Seen => ({ secret: fieldString(m.Secret), bootEnv: fieldString(m.BootEnv) });
+const seenOf = (m: ModelObject): Seen => ({ secret: fieldString(m.Secret), bootEnv: fieldString(m.BootEnv), name: fieldString(m.Name) });
+
+const RETRY_MS = 5000;
 
 /** Why a change from `before` to `after` revokes the machine's certificates, or undefined. */
 export function revocationReason(before: Seen | undefined, after: Seen | undefined): RevokeReason | undefined {
@@ -26,6 +33,7 @@ export function revocationReason(before: Seen | undefined, after: Seen | undefin
   if (before === undefined) return undefined;
   if (before.secret !== after.secret) return "revoked";
   if (after.bootEnv !== before.bootEnv && after.bootEnv !== "" && after.bootEnv !== "local") return "reprovisioned";
+  if (after.name !== before.name) return "reprovisioned";
   return undefined;
 }
 
@@ -33,7 +41,9 @@ export function revocationReason(before: Seen | undefined, after: Seen | undefin
 export function watchMachineIdentity(store: Store, mca: MachineCa, log: Logger): () => void {
   const seen = new Map<string, Seen>();
   for (const m of store.list("machines")) seen.set(String(m.Uuid), seenOf(m));
-  return store.subscribe((change) => {
+  let stopped = false;
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const unsubscribe = store.subscribe((change) => {
     if (change.Type !== "machines") return;
     const uuid = String(change.Object.Uuid ?? change.Key);
     const before = seen.get(uuid);
@@ -42,6 +52,17 @@ export function watchMachineIdentity(store: Store, mca: MachineCa, log: Logger):
     else seen.delete(uuid);
     const reason = revocationReason(before, after);
     if (!reason) return;
-    mca.revokeMachine(uuid, reason).catch((err) => log.error("could not record the revocation of a machine's certificates (they are refused until restart)", { machine: uuid, reason, error: (err as Error).message }));
+    const attempt = (first: boolean): void => {
+      mca.revokeMachine(uuid, reason, !first).catch((err) => {
+        if (first) log.error("could not record the revocation of a machine's certificates; refused meanwhile, retried until recorded", { machine: uuid, reason, error: (err as Error).message });
+        if (!stopped) timers.add(setTimeout(() => attempt(false), RETRY_MS));
+      });
+    };
+    attempt(true);
   });
+  return () => {
+    stopped = true;
+    for (const t of timers) clearTimeout(t);
+    unsubscribe();
+  };
 }

@@ -16,6 +16,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Logger } from "../log/logger.ts";
+import { AUTHENTICATION_FAILED } from "./authn.ts";
 import { API_TLS12_CIPHERS } from "./server.ts";
 
 /** What this listener passes to the app's fetch with each request. */
@@ -34,6 +35,8 @@ export interface MtlsServerOptions {
   /** The CA whose certificates are accepted (the built-in CA). */
   caPem: string;
   fetch: (req: Request, env: ClientCertEnv) => Response | Promise<Response>;
+  /** Why the verified certificate is not accepted now (revoked, unrecorded...), checked before the body is read; undefined: go on. */
+  precheck?: (der: Uint8Array) => string | undefined;
   /** Largest request body; a larger one is answered 413. */
   maxBodyBytes: number;
   log: Logger;
@@ -99,6 +102,13 @@ async function serve(req: IncomingMessage, res: ServerResponse, opts: MtlsServer
     // The handshake refuses such clients; this is the second lock on the door.
     res.writeHead(401, { "Content-Type": "application/json" });
     res.end(JSON.stringify({ Model: "auth", Key: "", Type: "Unauthorized", Messages: ["a client certificate of this server's CA is required on this port"], Code: 401 }));
+    return;
+  }
+  const refused = opts.precheck?.(new Uint8Array(peer.raw));
+  if (refused !== undefined) {
+    opts.log.warn("client certificate refused", { reason: refused, remote: socket.remoteAddress ?? "" });
+    res.writeHead(401, { "Content-Type": "application/json", Connection: "close" });
+    res.end(JSON.stringify({ Model: "auth", Key: "", Type: "Unauthorized", Messages: [AUTHENTICATION_FAILED], Code: 401 }));
     return;
   }
   const method = req.method ?? "GET";

@@ -42,6 +42,7 @@ export function pkiRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   });
 
   app.post("/api/v3/machines/:key/csr", async (c) => {
+    const askedAt = Date.now();
     const machine = visibleObject(c, objects, "machines", c.req.param("key"));
     const uuid = String(machine.Uuid);
     const p = principalOf(c);
@@ -54,7 +55,10 @@ export function pkiRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     } else requireClaim(c, "machines", "token", uuid);
     const mca = ca(uuid);
     const csr = await csrText(c, uuid);
-    const issued = await mca.issueForCsr({ Uuid: uuid, Name: fieldString(machine.Name) }, csr);
+    // The body may have taken long: the machine must still be the one that was authenticated.
+    const now = objects.find("machines", uuid);
+    if (!now || now.Secret !== machine.Secret) throw new SocleError("Conflict", "machines", uuid, "csr: the machine was deleted or its credentials rotated while this request arrived");
+    const issued = await mca.issueForCsr({ Uuid: uuid, Name: fieldString(now.Name) }, csr, askedAt);
     // A shell (the agent) asks for the PEM itself; the headers say what it needs to renew.
     const lifetime = String(MACHINE_VALIDITY_DAYS * 24 * 3600);
     const headers = { "Socle-Cert-Serial": issued.serial, "Socle-Cert-Lifetime": lifetime };

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../log/logger.ts";
 import { SocleError } from "../model/errors.ts";
-import { MachineCa, RECORD_FILE } from "./machine-ca.ts";
+import { ISSUE_WINDOW_MS, MAX_CERTS_PER_MACHINE, MAX_ISSUES_PER_WINDOW, MachineCa, RECORD_FILE } from "./machine-ca.ts";
 import { MACHINE_VALIDITY_DAYS, uuidOfCert } from "./machine-certs.ts";
 import { ensurePki, type PkiFiles } from "./pki.ts";
 
@@ -58,7 +58,7 @@ describe("machine certificates", () => {
     const text = openssl(["x509", "-noout", "-text"], issued.certPem).out;
     expect(text).toContain("TLS Web Client Authentication");
     expect(text).not.toContain("TLS Web Server Authentication");
-    expect(mca.check(issued.certPem)).toEqual({ ok: true, uuid: M1.Uuid, serial: issued.serial });
+    expect(mca.check(issued.certPem)).toEqual({ ok: true, uuid: M1.Uuid, serial: issued.serial, via: "csr" });
   });
 
   test("bad CSRs are refused with a reason, as a 400-class error", async () => {
@@ -169,5 +169,52 @@ describe("machine certificates", () => {
     const r4 = later.check(issued.Cert);
     expect(!r4.ok && r4.reason).toContain("expired");
     expect(mca.check("garbage").ok).toBe(false);
+  });
+});
+
+describe("bounds: what a machine can make the CA do", () => {
+  test("a CSR whose key has an exponent other than 65537 is refused before its signature is checked (a huge one would hold the thread)", async () => {
+    const mca = await open(mkdtempSync(join(root, "exp-")));
+    const keyPath = join(root, "e3.key");
+    expect(openssl(["genrsa", "-3", "-out", keyPath, "2048"]).code).toBe(0);
+    const csr = openssl(["req", "-new", "-key", keyPath, "-subj", "/CN=x"]).out;
+    const e = await mca.issueForCsr(M1, csr).catch((x: unknown) => x);
+    expect((e as SocleError).message).toContain("public exponent is not 65537");
+  });
+
+  test("at most MAX_CERTS_PER_MACHINE live certificates: the oldest is superseded; the machine's own CSR supersedes every boot-file one", async () => {
+    const mca = await open(mkdtempSync(join(root, "cap-")));
+    const rendered = [];
+    for (let i = 0; i < MAX_CERTS_PER_MACHINE + 1; i++) rendered.push(await mca.issueWithKey(M1));
+    const live = () => mca.certsOf(M1.Uuid).filter((c) => !c.RevokedAt);
+    expect(live().length).toBe(MAX_CERTS_PER_MACHINE);
+    expect(mca.check(rendered[0]!.Cert)).toMatchObject({ ok: false, reason: expect.stringContaining("reprovisioned") });
+    expect(mca.check(rendered.at(-1)!.Cert)).toMatchObject({ ok: true, via: "render" });
+    const own = await mca.issueForCsr(M1, csrOf("own").csr);
+    expect(live().map((c) => c.Serial)).toEqual([own.serial]);
+    expect(mca.check(rendered.at(-1)!.Cert).ok).toBe(false);
+    expect(mca.check(own.certPem)).toMatchObject({ ok: true, via: "csr" });
+    expect(mca.crlPem()).toContain("BEGIN X509 CRL");
+  });
+
+  test("at most MAX_ISSUES_PER_WINDOW issued to one machine per window; another machine is not held up", async () => {
+    let t = Date.UTC(2026, 11, 7);
+    const mca = await open(mkdtempSync(join(root, "rate-")), () => new Date(t));
+    for (let i = 0; i < MAX_ISSUES_PER_WINDOW; i++) await mca.issueWithKey(M1);
+    const e = await mca.issueWithKey(M1).catch((x: unknown) => x);
+    expect((e as SocleError).type).toBe("TooManyRequests");
+    await mca.issueWithKey(M2);
+    t += ISSUE_WINDOW_MS + 1;
+    await mca.issueWithKey(M1);
+  });
+
+  test("a CSR authenticated before a revocation gets nothing (its body was still arriving)", async () => {
+    const mca = await open(mkdtempSync(join(root, "race-")));
+    const askedAt = Date.now() - 1000;
+    await mca.issueForCsr(M1, csrOf("r1").csr);
+    await mca.revokeMachine(M1.Uuid, "revoked");
+    const e = await mca.issueForCsr(M1, csrOf("r2").csr, askedAt).catch((x: unknown) => x);
+    expect((e as SocleError).type).toBe("Conflict");
+    await mca.issueForCsr(M1, csrOf("r3").csr, Date.now() + 1);
   });
 });

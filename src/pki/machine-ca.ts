@@ -73,7 +73,14 @@ export interface MachineCertPems {
   Ca: string;
 }
 
-export type CertCheck = { ok: true; uuid: string; serial: string } | { ok: false; reason: string };
+/** `via`: how it was issued; a "render" certificate travelled in a boot file, so it is worth a plain machine token, not the agent's. */
+export type CertCheck = { ok: true; uuid: string; serial: string; via: IssuedCert["Via"] } | { ok: false; reason: string };
+
+/** At most this many unrevoked certificates per machine: an older one is revoked (superseded) when a new one is issued. */
+export const MAX_CERTS_PER_MACHINE = 3;
+/** At most this many certificates issued to one machine per ISSUE_WINDOW_MS: each costs a key and an RSA signature. */
+export const MAX_ISSUES_PER_WINDOW = 10;
+export const ISSUE_WINDOW_MS = 10 * 60 * 1000;
 
 export interface MachineCaOptions {
   /** The PKI directory (ensurePki's): the record is written there. */
@@ -93,6 +100,10 @@ export class MachineCa {
   private readonly caX509: X509Certificate;
   private readonly now: () => Date;
   private readonly path: string;
+  /** Per machine: when its certificates were last revoked (a CSR asked before then gets none). */
+  private readonly lastRevoked = new Map<string, number>();
+  /** Per machine: when its recent certificates were issued (the issue rate limit). */
+  private readonly issues = new Map<string, number[]>();
 
   private constructor(private readonly opts: MachineCaOptions) {
     this.caX509 = new X509Certificate(opts.ca.certPem);
@@ -127,8 +138,16 @@ export class MachineCa {
     return this.opts.ca.certPem;
   }
 
-  /** Sign the public key of a CSR for machine `m` (its names from `m`, never from the CSR). */
-  async issueForCsr(m: MachineIdentity, csrPem: string): Promise<{ certPem: string; serial: string; notAfter: Date }> {
+  /**
+   * Sign the public key of a CSR for machine `m` (its names from `m`, never from the CSR).
+   * `askedAt`: when the request was authenticated; if the machine's certificates were revoked
+   * since (its body was still arriving), it gets none.
+   */
+  async issueForCsr(m: MachineIdentity, csrPem: string, askedAt?: number): Promise<{ certPem: string; serial: string; notAfter: Date }> {
+    const revoked = this.lastRevoked.get(m.Uuid);
+    if (askedAt !== undefined && revoked !== undefined && revoked >= askedAt) {
+      throw new SocleError("Conflict", "machines", m.Uuid, "csr: the machine's certificates were revoked while this request arrived; authenticate again");
+    }
     let spki: string;
     try {
       spki = csrPublicKey(csrPem);
@@ -148,22 +167,44 @@ export class MachineCa {
 
   private async issue(m: MachineIdentity, spki: string, via: IssuedCert["Via"]): Promise<{ certPem: string; serial: string; notAfter: Date }> {
     const now = this.now();
+    const recent = (this.issues.get(m.Uuid) ?? []).filter((t) => now.getTime() - t < ISSUE_WINDOW_MS);
+    if (recent.length >= MAX_ISSUES_PER_WINDOW) {
+      throw new SocleError("TooManyRequests", "machines", m.Uuid, `${recent.length} certificates were issued to this machine in the last ${ISSUE_WINDOW_MS / 60000} minutes; no more for now`);
+    }
+    this.issues.set(m.Uuid, [...recent, now.getTime()]);
     const built = buildMachineCert(spki, m, this.opts.ca, now);
     const entry: IssuedCert = { Serial: built.serial, Machine: m.Uuid, Name: m.Name, Via: via, IssuedAt: now.toISOString(), NotAfter: built.notAfter.toISOString() };
+    // Superseded: the machine's own key (a CSR) ends every certificate a boot file carried, and
+    // beyond MAX_CERTS_PER_MACHINE the oldest go. A copied certificate does not outlive them.
+    const live = this.certsOf(m.Uuid).filter((c) => !c.RevokedAt);
+    const superseded = [...(via === "csr" ? live.filter((c) => c.Via === "render") : []), ...live.filter((c) => via !== "csr" || c.Via !== "render").slice(MAX_CERTS_PER_MACHINE - 1)];
+    for (const c of superseded) {
+      c.RevokedAt = entry.IssuedAt;
+      c.Reason = "reprovisioned";
+    }
+    if (superseded.length > 0) {
+      this.crlNumber++;
+      this.crl = undefined;
+    }
     this.bySerial.set(built.serial, entry);
     try {
       await this.save();
     } catch (e) {
       this.bySerial.delete(built.serial); // never hand out a certificate the record does not hold
+      // The superseded stay revoked in memory (the API refuses them), and are written with the next record.
       throw new SocleError("Unavailable", "pki", m.Uuid, `record machine certificate in "${this.path}": ${(e as Error).message}`);
     }
-    this.opts.log.info("machine certificate issued", { machine: m.Uuid, name: m.Name, serial: built.serial, via, expires: entry.NotAfter });
+    this.opts.log.info("machine certificate issued", { machine: m.Uuid, name: m.Name, serial: built.serial, via, expires: entry.NotAfter, ...(superseded.length ? { superseded: superseded.map((c) => c.Serial).join(",") } : {}) });
     return built;
   }
 
-  /** Revoke every unrevoked certificate of machine `uuid`; the number revoked. */
-  async revokeMachine(uuid: string, reason: RevokeReason): Promise<number> {
+  /**
+   * Revoke every unrevoked certificate of machine `uuid`; the number revoked. `retry`: write the
+   * record even when nothing is newly revoked (an earlier write of this revocation failed).
+   */
+  async revokeMachine(uuid: string, reason: RevokeReason, retry = false): Promise<number> {
     const at = this.now().toISOString();
+    this.lastRevoked.set(uuid, this.now().getTime());
     const hit: IssuedCert[] = [];
     for (const c of this.bySerial.values()) {
       if (c.Machine === uuid && !c.RevokedAt) {
@@ -172,7 +213,10 @@ export class MachineCa {
         hit.push(c);
       }
     }
-    if (hit.length === 0) return 0;
+    if (hit.length === 0) {
+      if (retry) await this.save();
+      return 0;
+    }
     this.crlNumber++;
     this.crl = undefined;
     // In memory they stay revoked even if the write fails: the API refuses them either way.
@@ -206,7 +250,7 @@ export class MachineCa {
     if (!entry) return { ok: false, reason: `serial ${serial} is not in the record of issued certificates` };
     if (entry.Machine !== uuid) return { ok: false, reason: `serial ${serial} was issued to machine ${entry.Machine}, not ${uuid}` };
     if (entry.RevokedAt) return { ok: false, reason: `serial ${serial} was revoked at ${entry.RevokedAt} (${entry.Reason})` };
-    return { ok: true, uuid, serial };
+    return { ok: true, uuid, serial, via: entry.Via === "csr" ? "csr" : "render" };
   }
 
   /** The current CRL, DER; re-signed when half its lifetime has passed. */

@@ -122,6 +122,13 @@ export function csrPublicKey(pem: string): string {
     const msg = (e as Error).message ?? String(e);
     throw new CsrError(/OID is not RSA/i.test(msg) ? "its key is not RSA (this CA signs RSA keys of 2048 to 8192 bits)" : `not a readable PKCS#10 request (${msg})`);
   }
+  // The key's size and exponent before its signature: verifying in JS with a huge modulus or
+  // exponent would hold the server's thread for minutes.
+  const claimed = csr.publicKey as forge.pki.rsa.PublicKey | null;
+  if (!claimed?.n || !claimed.e) throw new CsrError("it carries no RSA public key");
+  const claimedBits = claimed.n.bitLength();
+  if (claimedBits < CSR_MIN_BITS || claimedBits > CSR_MAX_BITS) throw new CsrError(`its RSA key has ${claimedBits} bits; from ${CSR_MIN_BITS} to ${CSR_MAX_BITS} are accepted`);
+  if (claimed.e.toString(10) !== "65537") throw new CsrError("its RSA public exponent is not 65537 (what openssl and every library make)");
   let ok = false;
   try {
     ok = csr.verify();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import { freePort, startTestSocle, type TestSocle } from "../helpers/socle.ts";
 import { normalSerial } from "../../src/pki/machine-certs.ts";
 
@@ -115,8 +115,8 @@ test.skipIf(!NEEDED)("without openssl the agent keeps its bearer token alone", a
   await s.call("PATCH", `/api/v3/machines/${uuid}`, { body: [{ op: "replace", path: "/Address", value: "" }], type: "application/json-patch+json" });
 });
 
-test.skipIf(!NEEDED)("a certificate the installed system was given beside its agent.env (it.MachineCert()) is taken over", async () => {
-  const { uuid } = await machine("agent-cert-3", "52:54:00:ce:00:03", "127.0.0.1");
+test.skipIf(!NEEDED)("a certificate the installed system was given beside its agent.env (it.MachineCert()) is used, then replaced by one for a key made here", async () => {
+  const { uuid, agentToken } = await machine("agent-cert-3", "52:54:00:ce:00:03", "127.0.0.1");
   const etc = join(dir, "etc-3");
   mkdirSync(etc);
   // What an Ignition config rendered with it.MachineCert() writes: a key made by the server.
@@ -126,9 +126,15 @@ test.skipIf(!NEEDED)("a certificate the installed system was given beside its ag
   expect(signed.status).toBe(201);
   writeFileSync(join(etc, "machine.crt"), signed.body.Cert);
   const state = join(dir, "state-3");
-  const r = await agent(binSsl, { RS_CONFIG: join(etc, "agent.env"), RS_UUID: uuid, RS_TOKEN: "not.a.token", RS_RENEW: "0", RS_STATE: state });
+  const r = await agent(binSsl, { RS_CONFIG: join(etc, "agent.env"), RS_UUID: uuid, RS_TOKEN: agentToken, RS_RENEW: "0", RS_STATE: state });
   expect(`${r.code} ${r.err}`).toContain("0 ");
   expect(r.err).toContain(`client certificate from ${etc}/machine.crt`);
   expect(statSync(join(state, "machine.key")).mode & 0o777).toBe(0o600);
+  // Its key travelled in a boot file: the agent made its own and asked for a certificate for it.
+  expect(existsSync(join(state, "machine.via"))).toBe(false);
+  expect(readFileSync(join(state, "machine.key"), "utf8")).not.toBe(readFileSync(keyFile, "utf8"));
+  expect(readFileSync(join(state, "machine.crt"), "utf8")).not.toBe(signed.body.Cert);
+  const own = new X509Certificate(readFileSync(join(state, "machine.crt"), "utf8"));
+  expect(own.checkPrivateKey(createPrivateKey(readFileSync(join(state, "machine.key"))))).toBe(true);
   await s.call("PATCH", `/api/v3/machines/${uuid}`, { body: [{ op: "replace", path: "/Address", value: "" }], type: "application/json-patch+json" });
 });
