@@ -308,14 +308,18 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
   test("4. classic BIOS PXE (dhcp-probe): undionly.kpxe over TFTP, byte-identical to the one obtained from Debian", async () => {
     ready();
     const dir = mkdtempSync(join(tmpdir(), "socle-e2e-probe-"));
-    const r = await sh(lab("dhcp-probe.sh", "--mac", MAC.probe, "--arch", "0", "--tftp-get", dir), 60_000);
-    expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/boot_file=undionly\.kpxe/);
-    expect(r.out).toMatch(/siaddr=198\.51\.100\.1\b/);
-    const got = readFileSync(join(dir, "undionly.kpxe"));
-    const debian = readFileSync(join(ASSETS, "undionly.kpxe"));
-    expect(got.length).toBe(debian.length);
-    expect(Buffer.compare(got, debian)).toBe(0);
+    try {
+      const r = await sh(lab("dhcp-probe.sh", "--mac", MAC.probe, "--arch", "0", "--tftp-get", dir), 60_000);
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toMatch(/boot_file=undionly\.kpxe/);
+      expect(r.out).toMatch(/siaddr=198\.51\.100\.1\b/);
+      const got = readFileSync(join(dir, "undionly.kpxe"));
+      const debian = readFileSync(join(ASSETS, "undionly.kpxe"));
+      expect(got.length).toBe(debian.length);
+      expect(Buffer.compare(got, debian)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 90_000);
 
   test("4b. a registered machine set to discovery boots again and re-registers with its own machine token: still one machine", async () => {

@@ -201,9 +201,19 @@ export async function until(what: string | (() => string), timeoutMs: number, ok
 
 // ---- DHCP clients -------------------------------------------------------------------------------
 
-/** A scratch directory with hook scripts for udhcpc and dhclient that append events to files. */
+/**
+ * A scratch directory with hook scripts for udhcpc and dhclient that append events to files. Made
+ * on first use: a describe block that is skipped or filtered out (its afterAll never runs) leaves
+ * nothing behind.
+ */
 export class ClientKit {
-  constructor(readonly dir: string = mkdtempSync(join(tmpdir(), "socle-clients-"))) {}
+  private made: string | undefined;
+
+  constructor(private readonly given?: string) {}
+
+  get dir(): string {
+    return (this.made ??= this.given ?? mkdtempSync(join(tmpdir(), "socle-clients-")));
+  }
 
   /**
    * A udhcpc hook (`-s`): appends "EVENT ip=.. mask=.. serverid=.. siaddr=.. boot_file=.. bootfile=.."
@@ -252,7 +262,7 @@ exit 0
   }
 
   remove(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.made !== undefined) rmSync(this.made, { recursive: true, force: true });
   }
 }
 
