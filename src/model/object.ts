@@ -33,3 +33,6 @@ export interface Change {
   /** The object after the change; for delete, the object as it was. */
   Object: ModelObject;
 }
+
+/** A JSON object (not null, not an array): what a parsed map is. */
+export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

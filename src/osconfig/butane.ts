@@ -12,6 +12,7 @@
 // The fragment is merged over the profile's config (ignition.ts mergeIgnition): for the same file
 // path, unit or user, Butane's fields win; the operator's explicit Butane is the last word.
 
+import { isRecord } from "../model/object.ts";
 import YAML from "yaml";
 import { checkIgnition, dataUrl, type IgnitionConfig, type IgnitionVariant } from "./ignition.ts";
 import type { IgnitionVersion } from "./ignition-schema.ts";
@@ -109,7 +110,7 @@ const REFUSED: Record<string, string> = {
 const SPELLING: Record<string, string> = { size_mib: "sizeMiB", start_mib: "startMiB" };
 const camel = (k: string) => SPELLING[k] ?? k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObj = isRecord;
 const fail = (where: string, detail: string): never => {
   throw new ProfileError(PARAM, where ? `${where}: ${detail}` : detail);
 };

@@ -12,6 +12,7 @@
 // An interface given by MAC is matched by it (NetworkManager's mac-address, networkd's
 // [Match] MACAddress=), never renamed: a rename races the initramfs that already named the link.
 
+import { isRecord } from "../model/object.ts";
 import { checkJsonSchema } from "../model/json-schema.ts";
 import { IGNITION_VERSIONS, ignitionSchema, type IgnitionVersion } from "./ignition-schema.ts";
 import type { IpConfig, OsFile, OsNetwork, OsProfile } from "./profile.ts";
@@ -103,7 +104,7 @@ export function profileIgnition(p: OsProfile, o: IgnitionOptions): IgnitionConfi
 
 // ---- merge ------------------------------------------------------------------------------------
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObj = isRecord;
 /** The field that names a list entry, as Ignition keys its merges. */
 const KEYS = ["path", "name", "device", "source", "url"] as const;
 const keyOf = (v: unknown): string | undefined => {

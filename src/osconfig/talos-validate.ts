@@ -2,10 +2,12 @@
 // operator's patch may change it): known keys, the fields each machine type needs, and the types
 // of what Socle writes. Not talosctl's validation: the shapes a config must have to boot.
 
+import { isRecord } from "../model/object.ts";
+
 // The known keys are those of Talos's v1alpha1 Config, MachineConfig and ClusterConfig
 // (pkg/machinery/config/types/v1alpha1, checked 2026-12-07).
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObj = isRecord;
 
 const TOP_KEYS = new Set(["version", "debug", "persist", "machine", "cluster"]);
 const MACHINE_KEYS = new Set([

@@ -20,6 +20,7 @@
 //   store to add to; the CA goes to /var/socle/ca.pem with the identity.
 // - identity (the machine's certificate): files under /var/socle/.
 
+import { isRecord } from "../model/object.ts";
 import type { IpConfig, NetBond, NetInterface, NetVlan, OsNetwork, OsProfile } from "./profile.ts";
 import { ProfileError } from "./read.ts";
 import { validateTalos } from "./talos-validate.ts";
@@ -69,7 +70,7 @@ export interface TalosOptions {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObj = isRecord;
 
 // ---------------------------------------------------------------------------------------------
 // Params
