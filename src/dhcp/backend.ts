@@ -59,3 +59,25 @@ export interface DhcpBackend {
   saveLease(lease: LeaseRecord): Promise<void>;
   deleteLease(addr: string): Promise<void>;
 }
+
+/**
+ * Which dynamic addresses this server may hand out, asked per packet (answers may change at any
+ * moment, e.g. when an HA pair loses its link and each node falls back to its half of the pool).
+ * Reservations never go through it: a reserved address answers the same from every server.
+ * Addresses are dotted quads; `now` is the lease engine's clock (ms since the epoch).
+ */
+export interface AllocationPolicy {
+  /** May this node grant `addr` to `mac`, which does not hold a lease on it now (new allocation: pickers, hint, previous address)? */
+  mayAllocate(addr: string, mac: string, now: number): boolean;
+  /** May this node renew / re-ACK the lease `mac` already holds on `addr`? */
+  mayRenew(addr: string, mac: string, now: number): boolean;
+  /** The lease time to grant, at most `seconds`. */
+  leaseSeconds(addr: string, mac: string, seconds: number, now: number): number;
+}
+
+/** Today's single-server behaviour: every address may be granted and renewed, lease times unchanged. */
+export const ALLOW_ALL: AllocationPolicy = Object.freeze({
+  mayAllocate: () => true,
+  mayRenew: () => true,
+  leaseSeconds: (_addr: string, _mac: string, seconds: number) => seconds,
+});

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Booter } from "../boot/booter.ts";
 import { loaderFor } from "../boot/loaders.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
-import type { SubnetConfig } from "./backend.ts";
+import type { AllocationPolicy, SubnetConfig } from "./backend.ts";
 import { DhcpParseError } from "./errors.ts";
 import { createDhcpHandler } from "./handler.ts";
 import type { DhcpContext, DhcpHandler, DhcpReply } from "./handler-types.ts";
@@ -16,6 +16,7 @@ import { DECLINE_HOLD_SECONDS, OFFER_HOLD_MS } from "./leases.ts";
 import { MemoryDhcpBackend, reservationConfig, subnetConfig } from "./memory-backend.ts";
 import { MessageType } from "./message-type.ts";
 import { formatPacket, parsePacket, replyMaxSize, type DhcpPacket } from "./packet.ts";
+import { addressHalf } from "./pool-split.ts";
 import { readPcapDhcp } from "./testdata/pcap.ts";
 
 const DIR = join(import.meta.dir, "testdata");
@@ -84,12 +85,12 @@ let lines: string[];
 let log: Logger;
 let handle: DhcpHandler;
 
-function setup(subnets: SubnetConfig[]) {
+function setup(subnets: SubnetConfig[], policy?: AllocationPolicy) {
   clock = T0;
   backend = new MemoryDhcpBackend({ subnets });
   lines = [];
   log = createLogger({ level: "info", sink: (l) => lines.push(l), subsystem: "dhcp" });
-  handle = createDhcpHandler({ backend, booter, log });
+  handle = createDhcpHandler({ backend, booter, log, policy });
 }
 
 function ctx(over: Partial<DhcpContext> = {}): DhcpContext {
@@ -613,5 +614,78 @@ describe("booter failures", () => {
     expect(offer!.packet.file).toBe("");
     expect(offer!.packet.siaddr).toBe("0.0.0.0");
     expect(lines.some((l) => l.includes("boot decision failed") && l.includes("boot core broken"))).toBe(true);
+  });
+});
+
+describe("allocation policy (passed through createDhcpHandler)", () => {
+  /** Half 0 only while `narrow`, lease time capped at 300 s. */
+  const policy = {
+    narrow: true,
+    mayAllocate: (a: string) => !policy.narrow || addressHalf(a) === 0,
+    mayRenew: (a: string) => !policy.narrow || addressHalf(a) === 0,
+    leaseSeconds: (_a: string, _m: string, s: number) => (policy.narrow ? Math.min(s, 300) : s),
+  };
+  const pool = Array.from({ length: 11 }, (_, i) => `198.51.100.${10 + i}`);
+  const half1 = pool.filter((a) => addressHalf(a) === 1);
+  beforeEach(() => {
+    policy.narrow = true;
+    setup([lab()], policy);
+  });
+
+  test("DORA gives a half-0 address with option 51, T1 and T2 from the capped lease time", async () => {
+    for (let n = 1; n <= 4; n++) {
+      const { offer, ack } = await dora(withMac(LINUX_DISCOVER(), n), withMac(LINUX_REQUEST(), n));
+      for (const r of [offer, ack]) {
+        expect(addressHalf(r.packet.yiaddr)).toBe(0);
+        expect(r.packet.options.getLeaseTime()).toBe(300);
+        expect(r.packet.options.getRenewalTime()).toBe(150);
+        expect(r.packet.options.getRebindingTime()).toBe(262);
+      }
+      expect(backend.leaseByAddr(ack.packet.yiaddr)!.ExpireTime).toBe(new Date(clock + 300_000).toISOString());
+    }
+  });
+
+  test("a renewal it may not grant is NAKed; the client's DISCOVER is offered an allowed address", async () => {
+    policy.narrow = false;
+    const old = half1[0]!;
+    const grab = await send(renewal(5, old)); // rebinding onto a free address of the range
+    expect(typeOf(grab)).toBe(MessageType.DHCPACK);
+    expect(grab!.packet.options.getLeaseTime()).toBe(3600);
+    policy.narrow = true;
+    clock += 1000;
+    const nak = await send(renewal(5, old), { from: { address: old, port: 68 } });
+    expect(typeOf(nak)).toBe(MessageType.DHCPNAK);
+    expect(nak!.packet.options.getMessage()).toContain("may not be renewed by this server now");
+    expect(lines.some((l) => l.includes("DHCPNAK") && l.includes("allocation policy"))).toBe(true);
+    const discover = withMac(LINUX_DISCOVER(), 5);
+    discover.options.setRequestedIp(old);
+    const offer = await send(discover);
+    expect(typeOf(offer)).toBe(MessageType.DHCPOFFER);
+    expect(addressHalf(offer!.packet.yiaddr)).toBe(0);
+  });
+
+  test("a configured T1/T2 past the capped lease's end gives way to the computed ones; one within it stays", async () => {
+    const base = lab().Options;
+    // No parameter request list: every configured option is sent, 58 and 59 included.
+    const noPrl = (p: DhcpPacket) => (p.options.delete(55), p);
+    setup([lab({ Options: [...base, { Code: 58, Value: "1800" }, { Code: 59, Value: "3000" }] })], policy);
+    const { ack } = await dora(noPrl(withMac(LINUX_DISCOVER(), 9)), noPrl(withMac(LINUX_REQUEST(), 9)));
+    expect(ack.packet.options.getLeaseTime()).toBe(300);
+    expect(ack.packet.options.getRenewalTime()).toBe(150);
+    expect(ack.packet.options.getRebindingTime()).toBe(262);
+    setup([lab({ Options: [...base, { Code: 58, Value: "100" }, { Code: 59, Value: "3000" }] })], policy);
+    const second = await dora(noPrl(withMac(LINUX_DISCOVER(), 10)), noPrl(withMac(LINUX_REQUEST(), 10)));
+    expect(second.ack.packet.options.getRenewalTime()).toBe(100);
+    expect(second.ack.packet.options.getRebindingTime()).toBe(262);
+  });
+
+  test("a reserved client is answered as without a policy", async () => {
+    const reserved = half1[1]!;
+    backend.addReservation(reservationConfig({ Addr: reserved, Token: macText(0x70) }));
+    const { offer, ack } = await dora(withMac(LINUX_DISCOVER(), 0x70), withMac(LINUX_REQUEST(), 0x70));
+    for (const r of [offer, ack]) {
+      expect(r.packet.yiaddr).toBe(reserved);
+      expect(r.packet.options.getLeaseTime()).toBe(7200);
+    }
   });
 });

@@ -10,7 +10,7 @@ import type { BootAnswer, Booter, ClientFacts } from "../boot/booter.ts";
 import { isNetbootClient } from "../boot/loaders.ts";
 import { rateLimited, type Logger } from "../log/logger.ts";
 import { ipIntOf } from "../model/validate.ts";
-import type { DhcpBackend } from "./backend.ts";
+import type { AllocationPolicy, DhcpBackend } from "./backend.ts";
 import { DhcpParseError } from "./errors.ts";
 import type { DhcpContext, DhcpHandler, DhcpReply } from "./handler-types.ts";
 import { LeaseEngine, type Grant } from "./leases.ts";
@@ -26,6 +26,8 @@ export interface DhcpHandlerOptions {
   log: Logger;
   /** Clock for lease times; defaults to each request's ctx.now. */
   now?: () => number;
+  /** Which dynamic addresses this server may grant or renew, and for how long; default ALLOW_ALL. */
+  policy?: AllocationPolicy;
 }
 
 /** What the client says about itself; each getter that throws on malformed bytes counts as absent. */
@@ -44,7 +46,7 @@ export function createDhcpHandler(opts: DhcpHandlerOptions): DhcpHandler {
   const { backend, booter, log } = opts;
   let requestTime = 0;
   const now = opts.now ?? (() => requestTime);
-  const engine = new LeaseEngine({ backend, now });
+  const engine = new LeaseEngine({ backend, now, policy: opts.policy });
   const renderer = new OptionRenderer(log);
   const exhausted = rateLimited(log, 60_000, 1);
 

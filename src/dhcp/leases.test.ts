@@ -1,10 +1,11 @@
 // The lease engine and pickers directly: order of choice, holds, expiry, the nextFree cursor.
 
 import { describe, expect, test } from "bun:test";
-import type { LeaseRecord, SubnetConfig } from "./backend.ts";
+import type { AllocationPolicy, LeaseRecord, SubnetConfig } from "./backend.ts";
 import { DECLINE_HOLD_SECONDS, LeaseEngine, leaseSeconds, OFFER_HOLD_MS } from "./leases.ts";
 import { MemoryDhcpBackend, reservationConfig, subnetConfig } from "./memory-backend.ts";
 import { leaseExpired } from "./pickers.ts";
+import { addressHalf } from "./pool-split.ts";
 import { scopeOf, type Scope } from "./subnet-choice.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -12,11 +13,11 @@ const SERVER = "198.51.100.1";
 const iso = (ms: number) => new Date(ms).toISOString();
 const mac = (n: number) => `52:54:00:bb:00:${n.toString(16).padStart(2, "0")}`;
 
-function make(over: Partial<SubnetConfig> = {}, leases: LeaseRecord[] = []) {
+function make(over: Partial<SubnetConfig> = {}, leases: LeaseRecord[] = [], policy?: AllocationPolicy) {
   const clock = { t: T0 };
   const subnet = subnetConfig({ Name: "s", Subnet: "198.51.100.0/24", ActiveStart: "198.51.100.1", ActiveEnd: "198.51.100.5", ...over });
   const backend = new MemoryDhcpBackend({ subnets: [subnet], leases });
-  const engine = new LeaseEngine({ backend, now: () => clock.t });
+  const engine = new LeaseEngine({ backend, now: () => clock.t, policy });
   const scope = scopeOf(subnet) as Scope;
   const offer = (n: number, hint?: string) => engine.offer(mac(n), scope, hint, SERVER).grant?.addr;
   const ack = (n: number, addr: string) => engine.commit(mac(n), scope, addr, { via: "", hostname: "", serverAddress: SERVER });
@@ -176,5 +177,137 @@ describe("leaseSeconds", () => {
     const res51 = reservationConfig({ Addr: "198.51.100.9", Token: mac(1), Options: [{ Code: 51, Value: "50" }] });
     expect(leaseSeconds(with51, res51)).toBe(50);
     expect(leaseSeconds({ ...sn, Options: [{ Code: 51, Value: "<%= x %>" }] }, undefined)).toBe(100);
+  });
+});
+
+describe("allocation policy", () => {
+  const LAB_POOL = { ActiveStart: "198.51.100.100", ActiveEnd: "198.51.100.199" };
+  /** A policy that can be switched while the engine runs: `only` = the one half allowed, or undefined for all. */
+  function switchable(cap?: number) {
+    const calls: string[] = [];
+    const p = {
+      only: 0 as 0 | 1 | undefined,
+      calls,
+      mayAllocate: (a: string, m: string) => (calls.push(`allocate ${a} ${m}`), p.only === undefined || addressHalf(a) === p.only),
+      mayRenew: (a: string, m: string) => (calls.push(`renew ${a} ${m}`), p.only === undefined || addressHalf(a) === p.only),
+      leaseSeconds: (_a: string, _m: string, s: number) => (cap === undefined ? s : Math.min(s, cap)),
+    };
+    return p;
+  }
+  const bigMac = (n: number) => `52:54:00:cc:${((n >> 8) & 255).toString(16).padStart(2, "0")}:${(n & 255).toString(16).padStart(2, "0")}`;
+  const half1 = Array.from({ length: 100 }, (_, i) => `198.51.100.${100 + i}`).filter((a) => addressHalf(a) === 1);
+
+  test("allowed only half 0, it never offers or ACKs a half-1 address over 3,000 clients", async () => {
+    const policy = switchable();
+    const { backend, clock, engine, scope } = make({ ...LAB_POOL, ActiveLeaseTime: 600, Pickers: ["hint", "nextFree", "mostExpired"] }, [], policy);
+    let offered = 0;
+    let acked = 0;
+    let exhausted = 0;
+    for (let n = 0; n < 3000; n++) {
+      const m = bigMac(n);
+      const hint = n % 3 === 0 ? half1[n % half1.length] : undefined; // a third ask for a half-1 address
+      const o = engine.offer(m, scope, hint, SERVER);
+      if (!o.grant) {
+        expect(o.reason).toContain("the allocation policy withheld");
+        exhausted++;
+        clock.t += 601_000; // every lease expires: mostExpired reclaims them
+        continue;
+      }
+      offered++;
+      expect(addressHalf(o.grant.addr)).toBe(0);
+      // A client that asks for a half-1 address outright (init-reboot, rebinding) is refused it.
+      if (hint) expect((await engine.commit(m, scope, hint, { via: "", hostname: "", serverAddress: SERVER })).nak).toContain("allocation policy");
+      const c = await engine.commit(m, scope, o.grant.addr, { via: "", hostname: "", serverAddress: SERVER });
+      expect(c.grant?.addr).toBe(o.grant.addr);
+      acked++;
+      if (n % 4 === 0) await engine.release(m, o.grant.addr);
+      clock.t += 1000;
+    }
+    expect(offered).toBeGreaterThan(2000);
+    expect(acked).toBe(offered);
+    expect(exhausted).toBeGreaterThan(0);
+    for (const a of half1) expect(backend.leaseByAddr(a)).toBeUndefined();
+  });
+
+  test("a lease it may not renew is NAKed; the client's next DISCOVER gets an allowed address", async () => {
+    const policy = switchable();
+    policy.only = undefined;
+    const { backend, engine, scope, ack } = make(LAB_POOL, [], policy);
+    const old = half1[0]!;
+    expect((await ack(1, old)).grant?.addr).toBe(old);
+    policy.only = 0; // the policy changes under the engine: asked afresh per packet
+    policy.calls.length = 0;
+    expect((await ack(1, old)).nak).toBe(`the lease on "${old}" may not be renewed by this server now (allocation policy)`);
+    expect(policy.calls).toContain(`renew ${old} ${mac(1)}`);
+    const again = engine.offer(mac(1), scope, old, SERVER).grant!;
+    expect(again.addr).not.toBe(old);
+    expect(addressHalf(again.addr)).toBe(0);
+    expect((await ack(1, again.addr)).grant?.addr).toBe(again.addr);
+    expect(backend.leaseByAddr(old)!.State).toBe("EXPIRED"); // one binding per client per subnet
+    // Widened again: the client's held address is renewable, and so is a half-1 one offered afresh.
+    policy.only = undefined;
+    expect((await ack(1, again.addr)).grant?.addr).toBe(again.addr);
+    expect((await ack(2, old)).grant?.addr).toBe(old);
+  });
+
+  test("an offer made before the policy narrowed is not repeated nor ACKed", async () => {
+    const policy = switchable();
+    policy.only = undefined;
+    const { engine, scope, ack } = make({ ...LAB_POOL, Pickers: ["hint", "nextFree"] }, [], policy);
+    const first = engine.offer(mac(1), scope, half1[3], SERVER).grant!;
+    expect(first.addr).toBe(half1[3]!);
+    policy.only = 0;
+    expect((await ack(1, first.addr)).nak).toBe(`address "${first.addr}" may not be granted by this server now (allocation policy)`);
+    expect(addressHalf(engine.offer(mac(1), scope, undefined, SERVER).grant!.addr)).toBe(0);
+  });
+
+  test("the lease time is capped in the offer, the grant and the stored ExpireTime", async () => {
+    const policy = switchable(300);
+    policy.only = undefined;
+    const seen: unknown[] = [];
+    const { backend, engine, scope, ack } = make({ ...LAB_POOL, ActiveLeaseTime: 3600 }, [], {
+      ...policy,
+      leaseSeconds: (a, m, s, now) => (seen.push([a, m, s, now]), policy.leaseSeconds(a, m, s)),
+    });
+    const o = engine.offer(mac(1), scope, undefined, SERVER).grant!;
+    expect(o.seconds).toBe(300);
+    expect(seen[0]).toEqual(["198.51.100.100", mac(1), 3600, T0]);
+    expect((await ack(1, o.addr)).grant?.seconds).toBe(300);
+    expect(backend.leaseByAddr(o.addr)!.ExpireTime).toBe(iso(T0 + 300_000));
+  });
+
+  test("a nonsensical lease time from the policy is an error, never a longer lease", async () => {
+    const answer = { v: Number.NaN };
+    const { backend, engine, scope, ack } = make({ ...LAB_POOL, ActiveLeaseTime: 600 }, [], {
+      mayAllocate: () => true,
+      mayRenew: () => true,
+      leaseSeconds: () => answer.v,
+    });
+    await expect(ack(1, "198.51.100.100")).rejects.toThrow('allocation policy gave lease time NaN s for "198.51.100.100" (52:54:00:bb:00:01); expected 1 to 600');
+    expect(backend.saves).toBe(0);
+    expect(engine.heldOffers).toBe(0);
+    answer.v = 0;
+    expect(() => engine.offer(mac(1), scope, undefined, SERVER)).toThrow("lease time 0 s");
+    answer.v = 99_999;
+    expect((await ack(1, "198.51.100.100")).grant?.seconds).toBe(600);
+    answer.v = 59.9;
+    expect((await ack(1, "198.51.100.100")).grant?.seconds).toBe(59);
+  });
+
+  test("reservations never ask the policy, even one that refuses everything", async () => {
+    const calls: string[] = [];
+    const refuseAll: AllocationPolicy = {
+      mayAllocate: (a) => (calls.push(a), false),
+      mayRenew: (a) => (calls.push(a), false),
+      leaseSeconds: (a) => (calls.push(a), 1),
+    };
+    const { backend, engine, scope, ack } = make({ ...LAB_POOL, ReservedLeaseTime: 7200 }, [], refuseAll);
+    const reserved = half1[5]!;
+    backend.addReservation(reservationConfig({ Addr: reserved, Token: mac(1) }));
+    expect(engine.offer(mac(1), scope, undefined, SERVER).grant).toMatchObject({ addr: reserved, seconds: 7200 });
+    expect((await ack(1, reserved)).grant).toMatchObject({ addr: reserved, seconds: 7200 });
+    expect((await ack(1, reserved)).grant).toMatchObject({ addr: reserved, seconds: 7200 }); // renewal
+    expect(calls).toEqual([]);
+    expect(engine.offer(mac(2), scope, undefined, SERVER).reason).toContain("the allocation policy withheld 99 free addresses");
   });
 });

@@ -9,9 +9,15 @@
 //   one address at once cannot both be ACKed.
 // - Order of choice: the client's reservation in this subnet; the address already offered to it;
 //   its previous address in this subnet; then the subnet's pickers (pickers.ts).
+// - Every dynamic address also needs the AllocationPolicy's consent (backend.ts), asked afresh for
+//   each packet: mayRenew when the client holds a live lease on it, mayAllocate otherwise; its
+//   leaseSeconds caps the lease time offered, ACKed and stored. Reservations bypass the policy. A
+//   client whose lease may not be renewed gets a DHCPNAK to its REQUEST and, on its next DISCOVER,
+//   an address the policy allows. An address the policy refuses counts as taken for nextFree's
+//   cursor: when the policy widens, nextFree finds it again after CURSOR_TTL_MS at the latest.
 
 import { ipIntOf } from "../model/validate.ts";
-import type { DhcpBackend, LeaseRecord, ReservationConfig, SubnetConfig } from "./backend.ts";
+import { ALLOW_ALL, type AllocationPolicy, type DhcpBackend, type LeaseRecord, type ReservationConfig, type SubnetConfig } from "./backend.ts";
 import { leaseExpired, PICKERS, type PoolView } from "./pickers.ts";
 import { inRange, scopeContains, type Scope } from "./subnet-choice.ts";
 
@@ -78,14 +84,16 @@ interface Hold {
 export class LeaseEngine {
   readonly #backend: DhcpBackend;
   readonly #now: () => number;
+  readonly #policy: AllocationPolicy;
   readonly #byMac = new Map<string, Hold>();
   readonly #byAddr = new Map<number, Hold>();
   readonly #cursors = new WeakMap<Scope, { at: number; until: number }>();
   #offersSinceSweep = 0;
 
-  constructor(opts: { backend: DhcpBackend; now?: () => number }) {
+  constructor(opts: { backend: DhcpBackend; now?: () => number; policy?: AllocationPolicy }) {
     this.#backend = opts.backend;
     this.#now = opts.now ?? Date.now;
+    this.#policy = opts.policy ?? ALLOW_ALL;
   }
 
   /** Offer holds currently in memory (expired ones may linger until the next sweep). */
@@ -120,15 +128,24 @@ export class LeaseEngine {
     if (scope.start > scope.end) return { reason: `subnet "${subnet.Name}" has no dynamic range`, exhausted: false };
 
     const pick = (a: number): OfferResult => {
+      const seconds = this.#cappedSeconds(leaseSeconds(subnet, undefined), ipOf(a), mac, now);
       this.#hold(scope, mac, a, now);
-      return { grant: { addr: ipOf(a), seconds: leaseSeconds(subnet, undefined), reservation: undefined } };
+      return { grant: { addr: ipOf(a), seconds, reservation: undefined } };
     };
     const held = this.#byMac.get(mac);
-    if (held && held.expires > now && inRange(scope, held.addr) && this.#usable(scope, held.addr, mac, server, now)) {
+    if (held && held.expires > now && inRange(scope, held.addr) && this.#usable(scope, held.addr, mac, server, now) && !this.#refusal(held.addr, mac, now)) {
       return pick(held.addr);
     }
     const prev = this.#previous(scope, mac, server, now);
     if (prev !== undefined) return pick(prev);
+
+    const withheld = new Set<number>(); // several pickers may look at one address
+    const usable = (a: number): boolean => {
+      if (!this.#usable(scope, a, mac, server, now)) return false;
+      if (this.#refusal(a, mac, now) === undefined) return true;
+      withheld.add(a);
+      return false;
+    };
 
     const cursorState = this.#cursors.get(scope);
     const view: PoolView = {
@@ -136,7 +153,7 @@ export class LeaseEngine {
       end: scope.end,
       hint: requested === undefined ? undefined : ipIntOf(requested),
       now,
-      usable: (a) => this.#usable(scope, a, mac, server, now),
+      usable,
       lease: (a) => this.#backend.leaseByAddr(ipOf(a)),
       cursor: cursorState && cursorState.until > now ? cursorState.at : scope.start,
       setCursor: (a) => this.#cursors.set(scope, { at: a, until: now + CURSOR_TTL_MS }),
@@ -145,7 +162,8 @@ export class LeaseEngine {
       const a = PICKERS[name]?.(view);
       if (a !== undefined) return pick(a);
     }
-    return { reason: `no free address in ${ipOf(scope.start)}-${ipOf(scope.end)} of subnet "${subnet.Name}" (pickers ${subnet.Pickers.join(", ") || "none"})`, exhausted: true };
+    const policyNote = withheld.size > 0 ? `; the allocation policy withheld ${withheld.size} free address${withheld.size === 1 ? "" : "es"}` : "";
+    return { reason: `no free address in ${ipOf(scope.start)}-${ipOf(scope.end)} of subnet "${subnet.Name}" (pickers ${subnet.Pickers.join(", ") || "none"}${policyNote})`, exhausted: true };
   }
 
   /**
@@ -169,8 +187,12 @@ export class LeaseEngine {
     if (!this.#usable(scope, addr, mac, ipIntOf(info.serverAddress), now)) {
       return { nak: `address "${addrText}" is in use by another client or was declined` };
     }
+    if (!res) {
+      const refused = this.#refusal(addr, mac, now);
+      if (refused) return { nak: refused };
+    }
+    const seconds = res ? leaseSeconds(subnet, res) : this.#cappedSeconds(leaseSeconds(subnet, undefined), addrText, mac, now);
     this.#hold(scope, mac, addr, now); // taken before the await: a concurrent REQUEST for it now gets a NAK
-    const seconds = leaseSeconds(subnet, res);
     const lease: LeaseRecord = {
       Addr: addrText,
       Token: mac,
@@ -247,7 +269,7 @@ export class LeaseEngine {
     for (const l of this.#backend.leasesByMac(mac)) {
       if (l.Token !== mac || l.State === "DECLINE") continue;
       const a = ipIntOf(l.Addr);
-      if (a === undefined || !inRange(scope, a) || !this.#usable(scope, a, mac, server, now)) continue;
+      if (a === undefined || !inRange(scope, a) || !this.#usable(scope, a, mac, server, now) || this.#refusal(a, mac, now)) continue;
       const t = Date.parse(l.ExpireTime);
       if (!(t <= bestTime)) {
         best = a;
@@ -255,6 +277,29 @@ export class LeaseEngine {
       }
     }
     return best;
+  }
+
+  /**
+   * Why the allocation policy refuses dynamic address `a` to `mac` now, or undefined when it
+   * consents: a renewal when the client holds a live lease on it, a new allocation otherwise.
+   */
+  #refusal(a: number, mac: string, now: number): string | undefined {
+    if (this.#policy === ALLOW_ALL) return undefined;
+    const text = ipOf(a);
+    const l = this.#backend.leaseByAddr(text);
+    if (l && l.Token === mac && l.State === "ACK" && !leaseExpired(l, now)) {
+      return this.#policy.mayRenew(text, mac, now) ? undefined : `the lease on "${text}" may not be renewed by this server now (allocation policy)`;
+    }
+    return this.#policy.mayAllocate(text, mac, now) ? undefined : `address "${text}" may not be granted by this server now (allocation policy)`;
+  }
+
+  /** The policy's lease time for a dynamic grant: at most `seconds`; a nonsensical answer is an error, never a longer lease. */
+  #cappedSeconds(seconds: number, addr: string, mac: string, now: number): number {
+    const c = this.#policy.leaseSeconds(addr, mac, seconds, now);
+    if (typeof c !== "number" || Number.isNaN(c) || c < Math.min(1, seconds)) {
+      throw new Error(`allocation policy gave lease time ${String(c)} s for "${addr}" (${mac}); expected 1 to ${seconds}`);
+    }
+    return Math.min(seconds, Math.floor(c));
   }
 
   #usable(scope: Scope, a: number, mac: string, server: number | undefined, now: number): boolean {

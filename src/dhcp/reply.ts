@@ -86,6 +86,10 @@ export function buildReply(s: ReplySpec): DhcpReply {
       if (s.boot && (code === OPT.TFTP_SERVER_NAME || code === OPT.BOOT_FILE_NAME)) continue; // the boot answer decides
       if (s.leaseSeconds === undefined && (code === OPT.RENEWAL_TIME || code === OPT.REBINDING_TIME)) continue;
       const bytes = s.renderer.encode(code, value, s.templateData, s.mac);
+      // A configured T1/T2 at or past the lease's end (a lease shortened below the subnet's time,
+      // e.g. capped by the HA pair's MCLT) would have the client never renew: the computed ones stay.
+      const renewal = code === OPT.RENEWAL_TIME || code === OPT.REBINDING_TIME;
+      if (bytes && renewal && s.leaseSeconds !== undefined && (bytes.length !== 4 || new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) >= s.leaseSeconds)) continue;
       if (bytes) o.set(code, bytes);
     }
   }

@@ -2,12 +2,13 @@
 // no DHCP traffic leaves the host. Real segments and clients: test/dhcp-socket.test.ts.
 import { afterEach, expect, test } from "bun:test";
 import { createLogger } from "../log/logger.ts";
+import { SocleError } from "../model/errors.ts";
 import { DhcpParseError } from "./errors.ts";
 import type { DhcpContext, DhcpHandler } from "./handler-types.ts";
 import type { NetInterface } from "./interfaces.ts";
 import { MessageType } from "./message-type.ts";
 import { BOOTREPLY, formatPacket, newPacket, parsePacket, type DhcpPacket } from "./packet.ts";
-import { DhcpServer, headerMac, MAX_REQUEST_SIZE } from "./server.ts";
+import { DhcpServer, headerMac, MAX_REQUEST_SIZE, type DhcpServerOptions } from "./server.ts";
 
 const LO: NetInterface = { name: "lo", address: "127.0.0.1", netmask: "255.0.0.0", cidr: "127.0.0.0/8", mac: "00:00:00:00:00:00" };
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -27,7 +28,7 @@ function offer(req: DhcpPacket, ctx: DhcpContext): DhcpPacket {
   return p;
 }
 
-async function setup(handler: DhcpHandler, now: () => number = Date.now) {
+async function setup(handler: DhcpHandler, now: () => number = Date.now, extra: Partial<DhcpServerOptions> = {}) {
   const lines: string[] = [];
   const server = new DhcpServer({
     handler,
@@ -39,6 +40,7 @@ async function setup(handler: DhcpHandler, now: () => number = Date.now) {
     listInterfaces: () => [LO],
     pollMs: 60_000,
     now,
+    ...extra,
   });
   await server.start();
   cleanups.push(() => server.stop());
@@ -217,4 +219,97 @@ test("headerMac reads the MAC only when the header holds it", () => {
   const bad = b.slice();
   bad[2] = 17;
   expect(headerMac(bad)).toBeUndefined();
+});
+
+const VIP = "198.51.100.10";
+
+/** A BOOTREPLY from a server naming `serverId` in option 54. */
+function foreignReply(serverId: string, xid = 5): Uint8Array {
+  const p = newPacket({ op: BOOTREPLY, xid, chaddr: Uint8Array.of(2, 0, 0, 0, 0, 5), yiaddr: "127.0.0.77" });
+  p.options.setMessageType(MessageType.DHCPOFFER).setServerId(serverId);
+  return formatPacket(p);
+}
+
+test("serverAddressFor names the handler's server address; a throwing one falls back to the interface's", async () => {
+  const seen: string[] = [];
+  let fail = false;
+  const t = await setup(async (_req, ctx) => void seen.push(ctx.serverAddress), Date.now, {
+    serverAddressFor: (i) => {
+      if (fail) throw new Error("no VIP state");
+      return i.name === "lo" ? VIP : i.address;
+    },
+  });
+  t.send(formatPacket(request(1)));
+  await t.until(() => seen.length === 1);
+  fail = true;
+  t.send(formatPacket(request(2)));
+  await t.until(() => seen.length === 2);
+  expect(seen).toEqual([VIP, "127.0.0.1"]);
+  expect(t.lines.find((l) => l.includes("server address override failed"))).toMatch(/ERROR .*iface=lo address=127.0.0.1 error="no VIP state"/);
+});
+
+test("onForeignReply sees every reply from another server, even when the warning is rate-limited; a throw costs one line", async () => {
+  const calls: { xid: number; from: string; iface: string }[] = [];
+  const t = await setup(async () => undefined, () => 1_000_000, {
+    onForeignReply: (reply, from, iface) => {
+      calls.push({ xid: reply.xid, from: from.address, iface });
+      if (reply.xid === 66) throw new Error("detector on fire");
+    },
+  });
+  for (const xid of [1, 2, 3]) t.send(foreignReply("198.51.100.99", xid));
+  t.send(foreignReply("127.0.0.1", 4)); // our own address: not foreign, not passed on
+  t.send(foreignReply("198.51.100.99", 66));
+  t.send(foreignReply("198.51.100.99", 7));
+  await t.until(() => t.server.stats().received === 6);
+  await t.until(() => calls.length === 5);
+  expect(calls.map((c) => c.xid)).toEqual([1, 2, 3, 66, 7]);
+  expect(calls[0]).toEqual({ xid: 1, from: "127.0.0.1", iface: "lo" });
+  expect(t.lines.filter((l) => l.includes("another DHCP server answers"))).toHaveLength(1);
+  expect(t.lines.filter((l) => l.includes("foreign-reply hook failed"))).toEqual([expect.stringMatching(/ERROR .*iface=lo server=198.51.100.99 error="detector on fire"/)]);
+  expect(t.server.stats()).toMatchObject({ foreignReplies: 5, handlerErrors: 0 });
+});
+
+test("ownAddresses: a reply naming the VIP is our echo from our address, the partner's from elsewhere, never a rogue", async () => {
+  const calls: string[] = [];
+  const t = await setup(async () => undefined, Date.now, {
+    ownAddresses: () => [VIP],
+    onForeignReply: (_reply, from) => void calls.push(from.address),
+  });
+  // The partner: another host on the segment (127.0.0.2 is loopback, but not lo's address).
+  const partner = await Bun.udpSocket({ hostname: "127.0.0.2", binaryType: "uint8array" });
+  cleanups.push(() => partner.close());
+  t.send(foreignReply(VIP, 1)); // from 127.0.0.1: our own reply coming back
+  partner.send(foreignReply(VIP, 2), t.port, "127.0.0.1");
+  partner.send(foreignReply("203.0.113.9", 3), t.port, "127.0.0.1"); // a real rogue, from the same host
+  await t.until(() => t.server.stats().received === 3);
+  await t.until(() => calls.length === 2);
+  await Bun.sleep(20);
+  expect(calls).toEqual(["127.0.0.2", "127.0.0.2"]);
+  expect(t.server.stats().foreignReplies).toBe(2);
+  const rogue = t.lines.filter((l) => l.includes("another DHCP server answers"));
+  expect(rogue.map((l) => /server=(\S+)/.exec(l)?.[1])).toEqual(["203.0.113.9"]);
+});
+
+test("serverAddressFor's address counts as ours without ownAddresses", async () => {
+  const t = await setup(async () => undefined, Date.now, { serverAddressFor: () => VIP });
+  t.send(foreignReply(VIP, 1));
+  await t.until(() => t.server.stats().received === 1);
+  await Bun.sleep(20);
+  expect(t.server.stats().foreignReplies).toBe(0);
+  expect(t.lines.some((l) => l.includes("another DHCP server answers"))).toBe(false);
+});
+
+test("an Unavailable lease is counted as unconfirmed with a rate-limited info line, not a handler failure", async () => {
+  const t = await setup(async (req) => {
+    if (req.xid === 99) throw new SocleError("Conflict", "leases", "x", "some other trouble");
+    throw new SocleError("Unavailable", "leases", "198.51.100.10", "HA partner did not confirm the lease within 500 ms");
+  });
+  for (let i = 1; i <= 7; i++) t.send(formatPacket(request(i)));
+  t.send(formatPacket(request(0x63)));
+  await t.until(() => t.server.stats().unconfirmed === 7 && t.server.stats().handlerErrors === 1);
+  const lines = t.lines.filter((l) => l.includes("DHCP lease not confirmed"));
+  expect(lines).toHaveLength(5); // burst of 5, then suppressed
+  expect(lines[0]).toMatch(/INFO .*DHCP lease not confirmed \(HA partner did not confirm the lease within 500 ms\); no reply sent, the client retries iface=lo mac=52:54:00:00:00:0\d xid=0x0000000\d/);
+  expect(t.lines.filter((l) => l.includes("DHCP handler failed"))).toEqual([expect.stringContaining('error="some other trouble"')]);
+  expect(t.server.stats()).toMatchObject({ replied: 0, ignored: 0 });
 });

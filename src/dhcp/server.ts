@@ -5,10 +5,13 @@
 // - the client port (68), best effort: other servers' broadcast replies land there, and a second
 //   DHCP server on a provisioning segment is the classic cause of "the machine booted the wrong
 //   thing", so it is logged (once per server and interface every 10 minutes).
+// A handler that rejects with an "Unavailable" SocleError could not make the lease durable where it
+// must be (e.g. an HA partner did not confirm it): no reply leaves, and the client retransmits.
 // Handler calls run concurrently: the handler awaits durable lease writes, and serialising them
 // would cap the server at one disk sync per exchange.
 
 import { rateLimited, type Logger } from "../log/logger.ts";
+import { SocleError } from "../model/errors.ts";
 import type { DhcpContext, DhcpHandler } from "./handler-types.ts";
 import { hex } from "./bytes.ts";
 import { DhcpParseError } from "./errors.ts";
@@ -46,6 +49,22 @@ export interface DhcpServerOptions {
   listInterfaces?: () => NetInterface[];
   /** Use the unbound fallback socket even where FFI works (tests). */
   forceFallback?: boolean;
+  /**
+   * Our address as the handler states it on an interface (server identifier, default next-server);
+   * default the interface's primary address. Lets an HA pair answer with the virtual IP it holds.
+   */
+  serverAddressFor?: (iface: NetInterface) => string;
+  /**
+   * Addresses besides the interfaces' own that our replies may name as server identifier (an HA
+   * pair's virtual IP). A reply naming one is never taken for a rogue server. It is our own echo
+   * when it comes from one of our interface addresses; from anywhere else it is the partner's.
+   */
+  ownAddresses?: () => readonly string[];
+  /**
+   * Every reply seen from another server, the HA partner's included (not our own echoes), whether
+   * or not the rogue-server warning is due. A throw costs one log line.
+   */
+  onForeignReply?: (reply: DhcpPacket, from: { address: string; port: number }, iface: string) => void;
 }
 
 export interface DhcpServerStats {
@@ -58,6 +77,8 @@ export interface DhcpServerStats {
   /** The kernel refused a reply datagram. */
   sendFailures: number;
   handlerErrors: number;
+  /** The handler could not confirm a lease ("Unavailable"): no reply sent, the client retries. */
+  unconfirmed: number;
   /** BOOTREPLYs from other servers seen. */
   foreignReplies: number;
   inFlight: number;
@@ -90,10 +111,11 @@ export class DhcpServer {
   private readonly dropLog: ReturnType<typeof rateLimited>;
   private readonly errorLog: ReturnType<typeof rateLimited>;
   private readonly openLog: ReturnType<typeof rateLimited>;
+  private readonly unconfirmedLog: ReturnType<typeof rateLimited>;
   private readonly rogueSeen = new Map<string, number>();
   private running = false;
   private reconciling: Promise<void> = Promise.resolve();
-  private readonly counters = { received: 0, dropped: 0, ignored: 0, replied: 0, sendFailures: 0, handlerErrors: 0, foreignReplies: 0 };
+  private readonly counters = { received: 0, dropped: 0, ignored: 0, replied: 0, sendFailures: 0, handlerErrors: 0, unconfirmed: 0, foreignReplies: 0 };
 
   constructor(opts: DhcpServerOptions) {
     this.opts = opts;
@@ -104,6 +126,7 @@ export class DhcpServer {
     this.dropLog = rateLimited(this.log);
     this.errorLog = rateLimited({ ...this.log, warn: (m, f) => this.log.error(m, f) });
     this.openLog = rateLimited(this.log, 60_000, 1);
+    this.unconfirmedLog = rateLimited({ ...this.log, warn: (m, f) => this.log.info(m, f) });
   }
 
   /** Open the sockets of every selected interface; throws (SocleError) when one cannot be opened. */
@@ -280,7 +303,7 @@ export class DhcpServer {
     }
     const ctx: DhcpContext = {
       iface,
-      serverAddress: info?.address ?? "0.0.0.0",
+      serverAddress: info ? this.serverAddress(info) : "0.0.0.0",
       ifaceCidr: info?.cidr ?? "",
       localPort,
       from,
@@ -314,6 +337,11 @@ export class DhcpServer {
         this.drop(ctx.iface, ctx.from, mac, err.reason, err.message);
         return;
       }
+      if (err instanceof SocleError && err.type === "Unavailable") {
+        this.counters.unconfirmed++;
+        this.unconfirmedLog(`unconfirmed:${ctx.iface}`, `DHCP lease not confirmed (${err.message}); no reply sent, the client retries`, { iface: ctx.iface, mac, xid: hex8(req.xid) });
+        return;
+      }
       this.counters.handlerErrors++;
       this.errorLog(`handler:${ctx.iface}`, "DHCP handler failed", { iface: ctx.iface, mac, xid: hex8(req.xid), error: (err as Error).message });
     }
@@ -335,8 +363,18 @@ export class DhcpServer {
     // Our own broadcast replies come back to our port-68 socket: they carry our server identifier
     // (or, without option 54, our source address).
     const serverId = idOpt && idOpt.length === 4 ? idOpt.join(".") : from.address;
-    if (this.isOurs(serverId)) return;
+    if (this.isInterfaceAddress(serverId)) return;
+    const shared = this.isOwnAddress(serverId);
+    if (shared && this.isInterfaceAddress(from.address)) return; // our own reply naming the shared address
     this.counters.foreignReplies++;
+    if (this.opts.onForeignReply) {
+      try {
+        this.opts.onForeignReply(reply, from, iface || info?.name || "");
+      } catch (err) {
+        this.errorLog(`foreign:${iface}`, "DHCP foreign-reply hook failed", { iface, server: serverId, error: (err as Error).message });
+      }
+    }
+    if (shared) return; // the HA partner, answering as the pair: not a rogue server
     const key = `${iface}|${serverId}`;
     const at = this.now();
     const last = this.rogueSeen.get(key);
@@ -351,10 +389,40 @@ export class DhcpServer {
     });
   }
 
-  private isOurs(address: string): boolean {
+  /** The handler's server address on an interface; a throwing override falls back to the primary address. */
+  private serverAddress(info: NetInterface): string {
+    if (!this.opts.serverAddressFor) return info.address;
+    try {
+      return this.opts.serverAddressFor(info);
+    } catch (err) {
+      this.errorLog(`server-address:${info.name}`, "DHCP server address override failed; using the interface address", { iface: info.name, address: info.address, error: (err as Error).message });
+      return info.address;
+    }
+  }
+
+  /** An address of one of our served interfaces. */
+  private isInterfaceAddress(address: string): boolean {
     for (const s of this.served.values()) if (s.info.address === address) return true;
     for (const i of this.fallbackInfo) if (i.address === address) return true;
     return false;
+  }
+
+  /**
+   * An address our replies may name besides the interfaces' own: what serverAddressFor answers for
+   * a served interface, or one of ownAddresses (a throwing callback counts as none).
+   */
+  private isOwnAddress(address: string): boolean {
+    if (this.opts.serverAddressFor) {
+      for (const s of this.served.values()) if (this.serverAddress(s.info) === address) return true;
+      for (const i of this.fallbackInfo) if (this.serverAddress(i) === address) return true;
+    }
+    if (!this.opts.ownAddresses) return false;
+    try {
+      return this.opts.ownAddresses().includes(address);
+    } catch (err) {
+      this.errorLog("own-addresses", "DHCP ownAddresses callback failed", { error: (err as Error).message });
+      return false;
+    }
   }
 }
 
