@@ -39,8 +39,10 @@ export interface TftpServerOptions {
   maxRetries?: number;
   /** Retransmissions of an OACK nobody acknowledges (EDK2 probes). Default 2. */
   maxOackRetries?: number;
-  /** How often the default listen set is re-read. Default 5000 ms. */
+  /** How often the default listen set is re-read (refresh() re-reads it at once). Default 5000 ms. */
   pollMs?: number;
+  /** Where the default listen set comes from. Default: every local IPv4 address. Ignored with `listen`. */
+  addresses?: () => string[];
   /** Cap on blksize; default: from the MTU of the listening address's interface. */
   maxBlksize?: number;
   maxWindowsize?: number;
@@ -65,6 +67,12 @@ export interface TftpStats {
 
 export interface TftpServer {
   stop(): Promise<void>;
+  /**
+   * Re-reads the listen set now instead of at the next poll: binds addresses that appeared, closes
+   * those that went. For the moment an address is added or removed (the HA pair's VIP), so a client
+   * told to use it is answered at once. A fixed `listen` set only gets failed binds retried.
+   */
+  refresh(): Promise<void>;
   stats(): TftpStats;
 }
 
@@ -267,7 +275,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
   // --- listening sockets
 
   const explicit = opts.listen !== undefined;
-  const wanted = () => (explicit ? [...new Set(opts.listen)] : localIpv4Addresses().map((x) => x.address));
+  const listed = opts.addresses ?? (() => localIpv4Addresses().map((x) => x.address));
+  const wanted = () => [...new Set(explicit ? opts.listen : listed())];
 
   async function sync(initial: boolean) {
     const want = new Set(wanted());
@@ -305,13 +314,21 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     throw e;
   }
 
+  // One sync at a time (two at once would both bind a new address); a refresh asked for while
+  // one runs waits for it and then reads the list again, since the list may have changed since.
+  let syncing: Promise<void> = Promise.resolve();
   let polling = false;
+  const resync = () => {
+    const next = syncing.then(() => (stopped ? undefined : sync(false)));
+    syncing = next.catch(() => undefined);
+    return next;
+  };
   const poll = explicit
     ? undefined
     : setInterval(() => {
         if (polling || stopped) return;
         polling = true;
-        sync(false)
+        resync()
           .catch((e) => log.warn("interface re-read failed", { error: e }))
           .finally(() => (polling = false));
       }, opts.pollMs ?? 5000);
@@ -331,6 +348,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       await pool?.close();
       for (const a of [...active.values()]) cleanup(a);
     },
+    refresh: resync,
     stats(): TftpStats {
       return {
         listening: [...listeners.values()].map((l) => ({ address: l.address, port: l.socket.port })),
