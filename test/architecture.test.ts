@@ -29,7 +29,10 @@ const ALLOWED: Record<string, string[]> = {
   http: ["boot", "files", "model", "log"],
   adapters: ["dhcp", "boot", "store", "model", "log"],
   jobs: ["model", "store", "auth", "log"],
-  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http", "files", "iso", "osconfig"],
+  // The HA pair: replication from the store's feed, lease sync before DHCPACK, the VIP. It uses dhcp
+  // only for types and the pure pool split; nothing but main.ts and api/ imports it.
+  ha: ["store", "model", "log", "sys", "files", "pki", "dhcp", "config"],
+  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http", "files", "iso", "osconfig", "ha"],
   cli: ["config", "log", "model", "assets", "files"],
 };
 

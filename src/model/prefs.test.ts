@@ -28,6 +28,16 @@ describe("prefs", () => {
       jobLogRetention: "30",
       jobRetention: "180",
       bindMachineFiles: "true",
+      haHeartbeatInterval: "250",
+      haHeartbeatTimeout: "1000",
+      haMaxAckDelay: "1000",
+      haMaxUnackedClients: "1",
+      haIdleTakeover: "3000",
+      haSyncTimeout: "500",
+      haMclt: "300",
+      haGarpCount: "3",
+      haFileScanInterval: "30",
+      haAutoFailback: "false",
     });
     for (const [k, d] of Object.entries(PREFS)) expect(d.check(d.default)).toBeUndefined(), expect(k).toBeTruthy();
   });
@@ -39,7 +49,7 @@ describe("prefs", () => {
     const e = rejected({ defaultBootenv: "x", logLevel: "debug" });
     expect(e.toJSON()).toMatchObject({ Model: "prefs", Key: "defaultBootenv", Code: 422 });
     expect(e.messages[0]).toBe(
-      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, agentTokenTimeout, userTokenTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, jobRetention, bindMachineFiles',
+      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, agentTokenTimeout, userTokenTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, jobRetention, bindMachineFiles, haHeartbeatInterval, haHeartbeatTimeout, haMaxAckDelay, haMaxUnackedClients, haIdleTakeover, haSyncTimeout, haMclt, haGarpCount, haFileScanInterval, haAutoFailback',
     );
   });
   test("values are checked; nothing is partial", () => {
@@ -55,6 +65,13 @@ describe("prefs", () => {
     expect(validatePrefs({ bindMachineFiles: "false" })).toEqual({ bindMachineFiles: "false" });
     expect(rejected({ bindMachineFiles: "no" }).messages).toEqual(['bindMachineFiles: invalid boolean "no": expected "true" or "false"']);
   });
+  test("HA timers are checked against each other on the merged prefs", () => {
+    expect(validatePrefs({ haHeartbeatInterval: "400", haHeartbeatTimeout: "1000" })).toEqual({ haHeartbeatInterval: "400", haHeartbeatTimeout: "1000" });
+    const e = rejected({ haHeartbeatInterval: "600" });
+    expect(e.messages.join("\n")).toContain('haHeartbeatTimeout "1000" is shorter than twice haHeartbeatInterval "600"');
+    expect(rejected({ haMclt: "10" }).messages[0]).toContain("haMclt");
+  });
+
   test("timeouts may not exceed maxTokenTtl", () => {
     expect(rejected({ maxTokenTtl: "1000" }).messages).toEqual([
       'knownTokenTimeout: "3600" is longer than maxTokenTtl "1000"',

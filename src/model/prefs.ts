@@ -2,13 +2,10 @@
 
 import { invalid } from "./errors.ts";
 import { checkName, quote } from "./validate.ts";
+import { HA_PREFS, haPrefCrossProblems, readHaPrefs } from "./ha-prefs.ts";
 
-export interface PrefDef {
-  default: string;
-  description: string;
-  /** An error message quoting the value, or undefined when valid. */
-  check(value: string): string | undefined;
-}
+import type { PrefDef } from "./pref-def.ts";
+export type { PrefDef } from "./pref-def.ts";
 
 const name = (v: string) => {
   const r = checkName(v);
@@ -95,6 +92,8 @@ export const PREFS: Record<string, PrefDef> = {
       'Serve the files rendered for a known machine (its kickstart, Ignition, iPXE script: they carry its token, password hashes and Secure params) only to requests from that machine: its Address or an active DHCP lease of one of its MACs; anyone else gets "not found". "false" serves them to any address (a lab where machines reach Socle through NAT)',
     check: bool,
   },
+  // The HA pair's timers and bounds (ha-prefs.ts), replicated like every pref.
+  ...HA_PREFS,
 };
 
 /**
@@ -147,6 +146,7 @@ export function validatePrefs(input: unknown, current: Record<string, string> = 
     for (const t of TIMEOUTS) {
       if (Number(merged[t]) > max) problems.push(`${t}: ${quote(merged[t])} is longer than maxTokenTtl ${quote(merged.maxTokenTtl)}`);
     }
+    problems.push(...haPrefCrossProblems(readHaPrefs((k) => merged[k], { crossCheck: false }).prefs));
   }
   if (problems.length > 0) {
     const firstBad = unknown[0] ?? Object.keys(input).find((k) => !Object.hasOwn(out, k)) ?? "";
