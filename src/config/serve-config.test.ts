@@ -29,7 +29,24 @@ describe("parseServeConfig", () => {
       logFormat: "text",
       renderDeadlineMs: 2000,
       adminPassword: undefined,
+      ha: undefined,
     });
+  });
+
+  test("--ha-*: off without --ha-vip; defaults; every value checked, naming the flag", () => {
+    expect(parse(["--ha-peer", "203.0.113.2"]).ha).toBeUndefined();
+    expect(parse(["--ha-vip", "198.51.100.10/24"]).ha).toEqual({ vip: "198.51.100.10/24", iface: "", port: 8094, listen: "0.0.0.0", peers: [], nodeName: "" });
+    expect(
+      parse(["--ha-vip", "198.51.100.10/24", "--ha-interface", "lan0", "--ha-port", "9000", "--ha-peer", "203.0.113.2,198.51.100.2", "--ha-node-name", "branch-b"]).ha,
+    ).toEqual({ vip: "198.51.100.10/24", iface: "lan0", port: 9000, listen: "0.0.0.0", peers: ["203.0.113.2", "198.51.100.2"], nodeName: "branch-b" });
+    expect(parse([], { SOCLE_HA_VIP: "198.51.100.10/24", SOCLE_HA_PEER: "203.0.113.2" }).ha?.peers).toEqual(["203.0.113.2"]);
+    expect(() => parse(["--ha-vip", "198.51.100.10"])).toThrow('--ha-vip: invalid address with prefix "198.51.100.10"');
+    expect(() => parse(["--ha-vip", "224.0.0.1/24"])).toThrow("not a unicast host address");
+    expect(() => parse(["--ha-vip", "198.51.100.10/33"])).toThrow("--ha-vip");
+    expect(() => parse(["--ha-vip", "198.51.100.10/24", "--ha-peer", "203.0.113.2,nope"])).toThrow('--ha-peer: invalid IPv4 address "nope"');
+    expect(() => parse(["--ha-vip", "198.51.100.10/24", "--ha-peer", "203.0.113.2,203.0.113.2"])).toThrow("listed twice");
+    expect(() => parse(["--ha-vip", "198.51.100.10/24", "--ha-interface", "lan0,lan1"])).toThrow("--ha-interface");
+    expect(() => parse(["--ha-vip", "198.51.100.10/24", "--ha-node-name", "-bad"])).toThrow('--ha-node-name: invalid node name "-bad"');
   });
 
   test("--metaldata-port: off unless given; a port, also from SOCLE_METALDATA_PORT; empty is off", () => {

@@ -13,6 +13,10 @@ import {
   parseListenAddress,
   parseNonEmpty,
   parseMillis, parsePort,
+  parseCidrV4,
+  parseIPv4List,
+  parseNodeName,
+  parseInterfaceName,
 } from "./values.ts";
 
 export interface ServeConfig {
@@ -49,6 +53,22 @@ export interface ServeConfig {
    * visible to every local user). undefined = generate one and write it to initial-admin-password.
    */
   adminPassword: string | undefined;
+  /** The HA pair (src/ha); undefined: a single node. On when --ha-vip is given. */
+  ha: HaServeConfig | undefined;
+}
+
+export interface HaServeConfig {
+  /** The virtual IP the active node holds, with its prefix: "198.51.100.10/24". */
+  vip: string;
+  /** The interface the VIP goes on; "" = the one whose network holds the VIP. */
+  iface: string;
+  /** Port of the peer-to-peer mTLS listener. */
+  port: number;
+  listen: string;
+  /** The partner's addresses, the dedicated peer link first; [] = learn them at enrolment. */
+  peers: string[];
+  /** This node's name in the pair (its certificate names it). */
+  nodeName: string;
 }
 
 export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
@@ -85,6 +105,12 @@ function specs(compiled: boolean): FlagSpec[] {
     v("log-level", "SOCLE_LOG_LEVEL", "info", "debug|info|warn|error"),
     v("log-format", "SOCLE_LOG_FORMAT", "text", "text|json"),
     v("render-deadline", "SOCLE_RENDER_DEADLINE", "2000", "longest a template render may run, in ms (100-60000); then it is stopped"),
+    v("ha-vip", "SOCLE_HA_VIP", "", "HA pair: the virtual IP with prefix the active node holds (e.g. 198.51.100.10/24); empty = single node"),
+    v("ha-interface", "SOCLE_HA_INTERFACE", "", "HA pair: interface for the VIP; empty = the one whose network holds it"),
+    v("ha-port", "SOCLE_HA_PORT", "8094", "HA pair: port of the peer-to-peer mTLS listener"),
+    v("ha-listen", "SOCLE_HA_LISTEN", "0.0.0.0", "HA pair: address the peer listener binds to"),
+    v("ha-peer", "SOCLE_HA_PEER", "", "HA pair: the partner's addresses, comma-separated, the dedicated peer link first; empty = as enrolled"),
+    v("ha-node-name", "SOCLE_HA_NODE_NAME", "", "HA pair: this node's name; empty = the host name"),
   ];
 }
 
@@ -146,6 +172,20 @@ export function parseServeConfig(
     logFormat: get("log-format", "text", (s) => parseChoice(s.source, s.raw, LOG_FORMATS)),
     renderDeadlineMs: get("render-deadline", 2000, (s) => parseMillis(s.source, s.raw, 100, 60_000)),
     adminPassword,
+    ha: haConfig(get, port),
+  };
+}
+
+function haConfig(get: <T>(name: string, fallback: T, conv: (s: RawSetting) => T) => T, port: (name: string, def: number) => number): HaServeConfig | undefined {
+  const vip = get("ha-vip", "", (s) => (s.raw.trim() === "" ? "" : parseCidrV4(s.source, s.raw)));
+  if (vip === "") return undefined;
+  return {
+    vip,
+    iface: get("ha-interface", "", (s) => (s.raw.trim() === "" ? "" : parseInterfaceName(s.source, s.raw))),
+    port: port("ha-port", 8094),
+    listen: get("ha-listen", "0.0.0.0", (s) => parseListenAddress(s.source, s.raw)),
+    peers: get("ha-peer", [], (s) => parseIPv4List(s.source, s.raw)),
+    nodeName: get("ha-node-name", "", (s) => (s.raw.trim() === "" ? "" : parseNodeName(s.source, s.raw))),
   };
 }
 

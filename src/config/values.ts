@@ -67,3 +67,44 @@ export function parseNonEmpty(source: string, raw: string): string {
   if (raw.trim() === "") throw new ConfigError(source, `empty value "${raw}"`);
   return raw;
 }
+
+/** One interface name: "lan0". */
+export function parseInterfaceName(source: string, raw: string): string {
+  const name = raw.trim();
+  if (!IFNAME.test(name) || name.includes(",") || name === "." || name === "..") {
+    throw new ConfigError(source, `invalid interface name "${raw}" (expected one name like eth0)`);
+  }
+  return name;
+}
+
+/** An IPv4 address with its prefix length, host bits allowed: "198.51.100.10/24". */
+export function parseCidrV4(source: string, raw: string): string {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(raw.trim());
+  if (!m || isIP(m[1]!) !== 4 || Number(m[2]) < 1 || Number(m[2]) > 32) {
+    throw new ConfigError(source, `invalid address with prefix "${raw}" (expected a.b.c.d/len, e.g. 198.51.100.10/24)`);
+  }
+  const first = Number(m[1]!.split(".")[0]);
+  if (first === 0 || first === 127 || first >= 224) {
+    throw new ConfigError(source, `invalid address with prefix "${raw}": ${m[1]} is not a unicast host address`);
+  }
+  return `${m[1]}/${Number(m[2])}`;
+}
+
+/** Comma-separated IPv4 addresses; "" = none. */
+export function parseIPv4List(source: string, raw: string): string[] {
+  if (raw.trim() === "") return [];
+  const list = raw.split(",").map((s) => s.trim());
+  for (const a of list) {
+    if (isIP(a) !== 4) throw new ConfigError(source, `invalid IPv4 address "${a}" in "${raw}" (expected a.b.c.d,a.b.c.d)`);
+  }
+  if (new Set(list).size !== list.length) throw new ConfigError(source, `an address is listed twice in "${raw}"`);
+  return list;
+}
+
+/** A node name in an HA pair: a host-name label or dotted name. */
+export function parseNodeName(source: string, raw: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(raw)) {
+    throw new ConfigError(source, `invalid node name "${raw}" (expected letters, digits, "." and "-", at most 63, starting with a letter or digit)`);
+  }
+  return raw;
+}

@@ -170,6 +170,22 @@ describe("upkeep", () => {
     expect(store.list("jobs").filter((j) => j.State === "running" || j.State === "created")).toEqual([]);
   });
 
+  test("start({ takeover }): an HA takeover leaves running jobs running (their agents reach the VIP)", async () => {
+    const js = scheduler();
+    const uuid = await machine("t-run", { Stage: "one" });
+    const job = String(((await js.next(uuid, "env-a")) as { job: ModelObject }).job.Uuid);
+    await js.change(job, [{ op: "replace", path: "/State", value: "running" }]);
+    const taker = scheduler();
+    await taker.start({ takeover: true });
+    expect(store.get("jobs", job)).toMatchObject({ State: "running" });
+    expect(get(uuid).Runnable).toBe(true);
+    await taker.close();
+    const restarted = scheduler();
+    await restarted.start();
+    expect(store.get("jobs", job)).toMatchObject({ State: "failed" });
+    await restarted.close();
+  });
+
   test("sweepLogs: logs of jobs ended before the retention removed, the jobs Archived", async () => {
     const js = scheduler();
     const uuid = await machine("old", { Stage: "one" });

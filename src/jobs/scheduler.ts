@@ -113,13 +113,17 @@ export class JobScheduler {
     this.now = opts.now ?? (() => new Date());
   }
 
-  /** Mark what the last server left running failed, drop orphans, sweep logs; then keep at it. */
-  async start(): Promise<void> {
+  /**
+   * Mark what the last server left running failed, drop orphans, sweep logs; then keep at it.
+   * `takeover`: this node took over from its HA partner, whose agents are still running their
+   * jobs and reach this node through the VIP: running jobs are left running.
+   */
+  async start(opts: { takeover?: boolean } = {}): Promise<void> {
     this.unsubscribe = this.objects.store.subscribe((c) => {
       if (c.Type !== "machines" || c.Action !== "delete") return;
       this.removeMachineJobs(c.Key).catch((err) => this.opts.log.error("removing the jobs of a deleted machine failed", { machine: c.Key, error: String(err) }));
     });
-    const failed = await this.recover();
+    const failed = opts.takeover ? 0 : await this.recover();
     if (failed > 0) this.opts.log.warn("jobs left running by the last server marked failed; their machines wait for an operator", { jobs: failed });
     const orphans = this.objects.store.list("jobs").filter((j) => !this.objects.latest("machines", str(j.Machine)));
     for (const job of orphans) await this.queue.run(str(job.Machine), () => this.dropJob(str(job.Uuid)));

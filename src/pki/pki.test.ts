@@ -113,6 +113,25 @@ describe("ensurePki: restarts", () => {
     expect((await ensurePki(dir, { log, addresses: ["198.51.100.7"], hostnames: ["socle.lab.example"] })).created).toBe(false);
   });
 
+  test("keepKey (the HA pair): the other node's names are added with the same key, so the pin holds", async () => {
+    const dir = copyOf("keep-key");
+    const { log, lines } = capture();
+    const r = await ensurePki(dir, { log, keepKey: true, addresses: ["198.51.100.10"], sources: { hostname: "branch-b", interfaces: {} } });
+    expect(r.created).toBe(true);
+    expect(r.keyPem).toBe(first.keyPem);
+    expect(r.certPem).not.toBe(first.certPem);
+    expect(lines[0]).toContain("created server certificate with the key it had: its names lack branch-b");
+    const sans = parseSubjectAltName(new X509Certificate(r.certPem).subjectAltName);
+    // The first node's names stay beside the new ones: both nodes serve this certificate.
+    for (const n of parseSubjectAltName(new X509Certificate(first.certPem).subjectAltName).dns) expect(sans.dns).toContain(n);
+    expect(sans.dns).toContain("branch-b");
+    expect(sans.ips).toContain("198.51.100.10");
+    expect(new X509Certificate(r.certPem).checkPrivateKey(createPrivateKey(first.keyPem))).toBe(true);
+    // Without keepKey a missing name still makes a new key (a single node's default).
+    const fresh = await ensurePki(copyOf("no-keep-key"), { log, sources: { hostname: "branch-c", interfaces: {} } });
+    expect(fresh.keyPem).not.toBe(first.keyPem);
+  });
+
   test("a changed host name renews the server certificate", async () => {
     const dir = copyOf("new-hostname");
     const { log, lines } = capture();

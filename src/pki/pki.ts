@@ -7,13 +7,13 @@
 // atomically, key before certificate, so a crash between the two is detected at the next start
 // (a key without its certificate) and repaired.
 
-import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
+import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../log/logger.ts";
 import { SocleError } from "../model/errors.ts";
-import { CA_KEY_BITS, SERVER_KEY_BITS, buildCaCert, buildServerCert, generateRsaKey } from "./certs.ts";
-import { missingNames, parseSubjectAltName, subjectNames, type NameSources } from "./subject-names.ts";
+import { CA_KEY_BITS, SERVER_KEY_BITS, buildCaCert, buildServerCert, generateRsaKey, type KeyPairPem } from "./certs.ts";
+import { missingNames, parseSubjectAltName, subjectNames, type NameSources, type SubjectNames } from "./subject-names.ts";
 import { writeFileAtomic } from "../files/atomic-write.ts";
 
 /** A server certificate closer than this to its end is replaced. */
@@ -30,6 +30,12 @@ export interface PkiOptions {
   now?: Date;
   /** Host name and interfaces, for tests; defaults to os.hostname() and os.networkInterfaces(). */
   sources?: NameSources;
+  /**
+   * Renew a server certificate whose names or dates are wrong with the key it has, keeping its
+   * old names beside the wanted ones. The HA pair needs this: both nodes serve one certificate,
+   * installers pin its key (it.ApiPin), and each node's host name and addresses differ.
+   */
+  keepKey?: boolean;
 }
 
 export interface PkiFiles {
@@ -140,15 +146,31 @@ export async function ensurePki(dir: string, opts: PkiOptions): Promise<PkiFiles
       ? "no server certificate yet"
       : staleness(certPem, keyPem, caX509, names, now, certPath, keyPath);
   if (why) {
-    const key = await generateRsaKey(SERVER_KEY_BITS);
+    const kept = opts.keepKey && !created ? reusableKey(certPem, keyPem, caX509) : undefined;
+    const key = kept?.key ?? (await generateRsaKey(SERVER_KEY_BITS));
+    const signed = kept ? { dns: [...new Set([...names.dns, ...kept.names.dns])], ips: [...new Set([...names.ips, ...kept.names.ips])] } : names;
     keyPem = key.privateKeyPem;
-    certPem = buildServerCert(key, names, { certPem: caCertPem, keyPem: caKeyPem }, now);
+    certPem = buildServerCert(key, signed, { certPem: caCertPem, keyPem: caKeyPem }, now);
     await writeFileAtomic(keyPath, keyPem, 0o600);
     await writeFileAtomic(certPath, certPem, 0o644);
     created = true;
-    log.info(`created server certificate: ${why}`, { path: certPath, names: [...names.dns, ...names.ips].length });
+    log.info(`created server certificate${kept ? " with the key it had" : ""}: ${why}`, { path: certPath, names: [...signed.dns, ...signed.ips].length });
   }
   return { caCertPem, caKeyPem: caKeyPem as string, certPem: certPem as string, keyPem: keyPem as string, caPath, certPath, keyPath, created };
+}
+
+/** The server key and the names of its certificate, when the key is sound and the CA signed it. */
+function reusableKey(certPem: string | undefined, keyPem: string | undefined, ca: X509Certificate): { key: KeyPairPem; names: SubjectNames } | undefined {
+  if (certPem === undefined || keyPem === undefined) return undefined;
+  try {
+    const cert = new X509Certificate(certPem);
+    const key = createPrivateKey(keyPem);
+    if (!keyMatches(cert, key) || !cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return undefined;
+    const publicKeyPem = createPublicKey(key).export({ type: "spki", format: "pem" }).toString();
+    return { key: { privateKeyPem: keyPem, publicKeyPem }, names: parseSubjectAltName(cert.subjectAltName) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why the existing server certificate must be replaced, or undefined if it is fine. */
