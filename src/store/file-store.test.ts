@@ -3,27 +3,42 @@ import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { ModelObject } from "../model/object.ts";
+import type { Change, ModelObject } from "../model/object.ts";
 import { createLogger } from "../log/logger.ts";
 import { FileStore, openFileStore, segmentName, type FileStoreOptions } from "./file-store.ts";
 import { runStoreContract } from "./contract.ts";
 import { refusal } from "./test-util.ts";
+import { encodeEntry } from "./journal-codec.ts";
+import type { StoreSnapshot } from "./replica.ts";
 
-runStoreContract("file store", async (layer) => {
+runStoreContract("file store", async (layer, opts = {}) => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "socle-store-"));
+  if (opts.snapshot) await FileStore.importSnapshot(dir, opts.snapshot);
+  const store = await openFileStore({ dir, layer, historyLimit: opts.historyLimit });
   return {
-    store: await openFileStore({ dir, layer }),
-    reopen: () => openFileStore({ dir, layer }),
+    store,
+    reopen: () => openFileStore({ dir, layer, historyLimit: opts.historyLimit }),
+    compact: async () => {
+      await store.compact();
+    },
+    keepsJournal: true,
     cleanup: () => fsp.rm(dir, { recursive: true, force: true }),
   };
 });
 
 // Compaction on every few writes: the same contract must hold while snapshots run all the time.
-runStoreContract("file store, compacting every 3 entries", async (layer) => {
+runStoreContract("file store, compacting every 3 entries", async (layer, opts = {}) => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "socle-store-"));
+  if (opts.snapshot) await FileStore.importSnapshot(dir, opts.snapshot);
+  const store = await openFileStore({ dir, layer, compactEntries: 3, historyLimit: opts.historyLimit });
   return {
-    store: await openFileStore({ dir, layer, compactEntries: 3 }),
-    reopen: () => openFileStore({ dir, layer, compactEntries: 3 }),
+    store,
+    reopen: () => openFileStore({ dir, layer, compactEntries: 3, historyLimit: opts.historyLimit }),
+    // The first call may join a compaction already running at an earlier Seq.
+    compact: async () => {
+      await store.compact();
+      await store.compact();
+    },
     cleanup: () => fsp.rm(dir, { recursive: true, force: true }),
   };
 });
@@ -263,4 +278,220 @@ describe("file store open failures", () => {
     expect(e.type).toBe("Unavailable");
     expect(e.message).toContain(`cannot open data directory "${file}"`);
   });
+});
+
+describe("file store: history and snapshots for replicas", () => {
+  test("after a restart (empty ring), changes come back from the journal exactly as published, deletes with their object", async () => {
+    const dir = tmp();
+    const s = await open({ dir });
+    const published: Change[] = [];
+    s.subscribe((c) => published.push(c));
+    await s.put("machines", "m1", { Name: "m1", Params: { a: [1, "x"] } });
+    await s.put("leases", "198.51.100.9", { Addr: "198.51.100.9" });
+    await s.delete("machines", "m1");
+    await s.applyReplicated([{ Seq: 4, Time: "2020-02-03T04:05:06.789Z", Type: "machines", Action: "create", Key: "r", Object: { R: 1 } }]);
+    const image = tmp();
+    fs.cpSync(storeDir(dir), storeDir(image), { recursive: true }); // as if it crashed: no snapshot
+    const again = await open({ dir: image });
+    expect(again.seq).toBe(4);
+    const read = await again.changesSince(0);
+    expect(read).toEqual(published);
+    expect(read?.[2]?.Object).toEqual({ Name: "m1", Params: { a: [1, "x"] } });
+    expect(read?.[3]?.Time).toBe("2020-02-03T04:05:06.789Z");
+    expect(await again.changesSince(2, 1)).toEqual(published.slice(2, 3));
+  });
+
+  test("history spans journal segments, and a compacted segment's changes are gone", async () => {
+    const dir = tmp();
+    const s = await open({ dir, historyLimit: 1, compactEntries: 1_000_000 });
+    const published: Change[] = [];
+    s.subscribe((c) => published.push(c));
+    for (let i = 0; i < 5; i++) await s.put("machines", `a${i}`, { I: i });
+    await s.compact(); // snapshot at 5, segment 6..
+    for (let i = 0; i < 5; i++) await s.put("machines", `b${i}`, { I: i });
+    expect(await s.changesSince(0)).toBeUndefined();
+    expect(await s.changesSince(4)).toBeUndefined();
+    expect(await s.changesSince(5)).toEqual(published.slice(5));
+    expect(await s.changesSince(7, 2)).toEqual(published.slice(7, 9));
+  });
+
+  test("a delete line from before deletes carried their object cannot be replayed: undefined", async () => {
+    const dir = tmp();
+    const seg = path.join(storeDir(dir), segmentName(1));
+    fs.mkdirSync(storeDir(dir), { recursive: true });
+    const time = "2026-01-01T00:00:00.000Z";
+    fs.writeFileSync(
+      seg,
+      encodeEntry({ Seq: 1, Time: time, Type: "machines", Action: "create", Key: "a" }, "{}") +
+        encodeEntry({ Seq: 2, Time: time, Type: "machines", Action: "delete", Key: "a" }, null) +
+        encodeEntry({ Seq: 3, Time: time, Type: "machines", Action: "create", Key: "b" }, "{}"),
+    );
+    const s = await open({ dir });
+    expect(s.seq).toBe(3);
+    expect(await s.changesSince(0, 1)).toEqual([{ Seq: 1, Time: time, Type: "machines", Action: "create", Key: "a", Object: {} }]);
+    expect(await s.changesSince(0)).toBeUndefined();
+    expect(await s.changesSince(2)).toEqual([{ Seq: 3, Time: time, Type: "machines", Action: "create", Key: "b", Object: {} }]);
+  });
+
+  test("importSnapshot replaces a store with a longer journal; open starts at the snapshot's Seq", async () => {
+    const dir = tmp();
+    const s = await open({ dir, compactEntries: 1_000_000 });
+    for (let i = 0; i < 20; i++) await s.put("machines", `old${i}`, { I: i });
+    const e = await refusal(FileStore.importSnapshot(dir, { seq: 7, entries: [] }));
+    expect(e.type).toBe("Unavailable");
+    expect(e.message).toContain("in use by");
+    await s.close();
+    stores.pop();
+    expect(segments(dir).length).toBe(1);
+    const snap: StoreSnapshot = {
+      seq: 7,
+      entries: [
+        { Type: "machines", Key: "z", Object: { Z: 1 } },
+        { Type: "leases", Key: "198.51.100.3", Object: { Addr: "198.51.100.3" } },
+        { Type: "machines", Key: "a", Object: { A: [1, 2] } },
+      ],
+    };
+    await FileStore.importSnapshot(dir, snap);
+    expect(fs.readdirSync(dir).sort()).toEqual(["LOCK", "store"]);
+    expect(fs.readdirSync(storeDir(dir))).toEqual(["snapshot.json"]);
+    const again = await open({ dir });
+    expect(again.seq).toBe(7);
+    expect(again.list("machines")).toEqual([{ A: [1, 2] }, { Z: 1 }]);
+    expect(again.count("leases")).toBe(1);
+    expect((await again.put("machines", "n", {})).Seq).toBe(8);
+    expect(segments(dir)).toEqual([segmentName(8)]);
+  });
+
+  test("importSnapshot into a fresh data dir, and bad snapshots refused naming the field", async () => {
+    const dir = path.join(tmp(), "new-node");
+    await FileStore.importSnapshot(dir, { seq: 3, entries: [{ Type: "profiles", Key: "p", Object: { Name: "p" } }] });
+    const s = await open({ dir });
+    expect(s.seq).toBe(3);
+    expect(s.get("profiles", "p")).toEqual({ Name: "p" });
+    const bad: Array<[unknown, string]> = [
+      [{ seq: -1, entries: [] }, '"seq" -1 is not a non-negative integer'],
+      [{ seq: 1 }, '"entries" is not a list'],
+      [{ seq: 1, entries: [{ Type: "Bad Type", Key: "k", Object: {} }] }, 'entry #1: "Type": invalid store type "Bad Type"'],
+      [{ seq: 1, entries: [{ Type: "machines", Key: "", Object: {} }] }, 'entry #1: "Key": invalid key ""'],
+      [{ seq: 1, entries: [{ Type: "machines", Key: "k", Object: [] }] }, 'entry #1 (machines "k"): "Object" is not a JSON object'],
+      [{ seq: 1, entries: [{ Type: "machines", Key: "k", Object: {} }, { Type: "machines", Key: "k", Object: {} }] }, 'entry #2: machines "k" appears twice'],
+    ];
+    const other = tmp();
+    for (const [snap, msg] of bad) {
+      const e = await refusal(FileStore.importSnapshot(other, snap as StoreSnapshot));
+      expect(e.type).toBe("BadRequest");
+      expect(e.message).toContain(msg);
+    }
+    expect(fs.readdirSync(other)).toEqual([]);
+  });
+
+  describe("an import interrupted by a crash leaves the old store or the new one", () => {
+    /** A data dir holding an old store at Seq 2 and, beside it, a complete import at Seq 9. */
+    async function halfway(): Promise<string> {
+      const dir = tmp();
+      const s = await open({ dir });
+      await s.put("machines", "old", {});
+      await s.put("machines", "old2", {});
+      await s.close();
+      stores.pop();
+      const next = tmp();
+      await FileStore.importSnapshot(next, { seq: 9, entries: [{ Type: "machines", Key: "new", Object: {} }] });
+      fs.cpSync(storeDir(next), path.join(dir, "store.importing"), { recursive: true });
+      return dir;
+    }
+
+    test("before the old store was set aside: the old store, the import dropped", async () => {
+      const dir = await halfway();
+      const s = await open({ dir });
+      expect(s.seq).toBe(2);
+      expect(s.get("machines", "old")).toEqual({});
+      expect(fs.existsSync(path.join(dir, "store.importing"))).toBe(false);
+    });
+
+    test("an incomplete import (no snapshot.json yet): dropped, even with no old store", async () => {
+      const dir = await halfway();
+      fs.rmSync(path.join(dir, "store.importing", "snapshot.json"));
+      fs.writeFileSync(path.join(dir, "store.importing", ".socle-write-00aa.part"), '{"Seq":9,');
+      fs.renameSync(storeDir(dir), path.join(dir, "store.replaced"));
+      const s = await open({ dir });
+      expect(s.seq).toBe(2); // the old store, put back
+      expect(fs.readdirSync(dir).sort()).toEqual(["LOCK", "store"]);
+    });
+
+    test("after the old store was set aside: the new store", async () => {
+      const dir = await halfway();
+      fs.renameSync(storeDir(dir), path.join(dir, "store.replaced"));
+      const s = await open({ dir });
+      expect(s.seq).toBe(9);
+      expect(s.list("machines")).toEqual([{}]);
+      expect(s.get("machines", "new")).toEqual({});
+      expect(fs.readdirSync(dir).sort()).toEqual(["LOCK", "store"]);
+    });
+
+    test("after the swap, before the old store was removed: the new store, the old one removed", async () => {
+      const dir = await halfway();
+      fs.renameSync(storeDir(dir), path.join(dir, "store.replaced"));
+      fs.renameSync(path.join(dir, "store.importing"), storeDir(dir));
+      const s = await open({ dir });
+      expect(s.seq).toBe(9);
+      expect(fs.readdirSync(dir).sort()).toEqual(["LOCK", "store"]);
+    });
+
+    test("a second import finishes the interrupted one first, then replaces it", async () => {
+      const dir = await halfway();
+      fs.renameSync(storeDir(dir), path.join(dir, "store.replaced"));
+      await FileStore.importSnapshot(dir, { seq: 12, entries: [] });
+      const s = await open({ dir });
+      expect(s.seq).toBe(12);
+      expect(s.count("machines")).toBe(0);
+      expect(fs.readdirSync(dir).sort()).toEqual(["LOCK", "store"]);
+    });
+  });
+});
+
+describe("file store: importSnapshot under kill -9", () => {
+  /** The snapshot a child imports as its round `s`: object count and content depend on `s` only. */
+  const IMPORTER = `
+    import { FileStore } from ${JSON.stringify(path.join(import.meta.dir, "file-store.ts"))};
+    const dir = process.argv[1];
+    for (let s = Number(process.argv[2]); ; s++) {
+      const n = 300 + (s % 5) * 200;
+      const entries = Array.from({ length: n }, (_, i) => ({ Type: "machines", Key: "k" + i, Object: { S: s, I: i, Pad: "x".repeat(200) } }));
+      await FileStore.importSnapshot(dir, { seq: s, entries });
+      process.stdout.write("imported " + s + "\\n");
+    }
+  `;
+
+  test("a kill at any moment leaves the store of the last finished import or of the one in flight, whole", async () => {
+    const dir = tmp();
+    let next = 1;
+    for (let trial = 0; trial < 12; trial++) {
+      const child = Bun.spawn([process.execPath, "-e", IMPORTER, dir, String(next)], { stdout: "pipe", stderr: "pipe" });
+      // Once the child is past its start-up (one import done), kill it a few ms into the next ones.
+      const reader = child.stdout.getReader();
+      let out = "";
+      while (!out.includes("\n")) {
+        const r = await reader.read();
+        if (r.done) throw new Error(`importer exited early: ${await new Response(child.stderr).text()}`);
+        out += new TextDecoder().decode(r.value);
+      }
+      await Bun.sleep((trial * 7) % 13);
+      child.kill(9);
+      await child.exited;
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += new TextDecoder().decode(r.value);
+      const done = [...out.matchAll(/imported (\d+)/g)].map((m) => Number(m[1]));
+      const last = done.at(-1) ?? next - 1;
+      const s = await open({ dir });
+      const seq = s.seq;
+      // Whatever finished is there; at most the import in flight got further.
+      expect([last, last + 1]).toContain(seq);
+      const objs = s.list("machines");
+      expect(objs.length).toBe(seq === 0 ? 0 : 300 + (seq % 5) * 200);
+      expect(objs.every((o) => o.S === seq)).toBe(true);
+      expect(fs.readdirSync(dir).sort()).toEqual(["LOCK", "store"]);
+      await s.close();
+      stores.pop();
+      next = seq + 1;
+    }
+  }, 60_000);
 });

@@ -11,19 +11,35 @@
 // of the state at Seq in the background (writes continue meanwhile), then removes the old
 // segments. Recovery at open truncates a torn journal tail with one warning and refuses to start
 // on anything else that is damaged, naming the file and what to do.
+//
+// Replication (replica.ts): changesSince answers from StoreCore's ring of recent changes, else
+// from the journal segments still on disk (every change after the last snapshot, and older ones
+// until compaction removes their segment). A delete's line carries the object as it was, so a
+// change read back is the change that was published.
+//
+// importSnapshot replaces the whole store directory before open, with the data dir's LOCK held.
+// The new store is built complete in <dir>/store.importing (snapshot.json written last, by rename,
+// so its presence means complete), then swapped in by two renames: store -> store.replaced,
+// store.importing -> store. Linux has renameat2(RENAME_EXCHANGE) for a one-step swap, but not
+// every filesystem supports it, so instead open() (and the next import) finish an interrupted
+// swap: with no store/ but a complete store.importing/, the rename that was about to happen
+// happens; otherwise store.importing/ is dropped and store/ (or, failing that, the untouched
+// store.replaced/) is the store. Either the old store or the new one, never a mix.
 
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { SocleError } from "../model/errors.ts";
 import { nullLogger, type Logger } from "../log/logger.ts";
+import type { Change } from "../model/object.ts";
 import { emptyLayer, type ReadOnlyLayer } from "./store.ts";
-import { StoreCore, type PendingWrite } from "./store-core.ts";
-import { decodeJournal, encodeEntry } from "./journal-codec.ts";
+import { StoreCore, checkSnapshot, type PendingWrite } from "./store-core.ts";
+import { decodeJournal, encodeEntry, type JournalEntry } from "./journal-codec.ts";
 import { lockDir, type DirLock, type LockOptions } from "./file-lock.ts";
-import { SNAPSHOT_TMP, readSnapshot, writeSnapshot, type SnapshotStats, type SnapshotWriteOptions } from "./snapshot-file.ts";
+import { SNAPSHOT_FILE, SNAPSHOT_TMP, readSnapshot, snapshotView, writeSnapshot, type SnapshotStats, type SnapshotWriteOptions } from "./snapshot-file.ts";
 import { syncDir, writeAll } from "../files/atomic-write.ts";
 import { isTempName } from "../files/paths.ts";
-import type { WritableView } from "./layered-state.ts";
+import { deepFreeze } from "./freeze.ts";
+import type { StoreSnapshot } from "./replica.ts";
 
 export interface FileStoreOptions {
   /** The data directory; the store lives in <dir>/store, the lock in <dir>/LOCK. */
@@ -34,6 +50,14 @@ export interface FileStoreOptions {
   compactEntries?: number;
   /** ... or this many bytes. */
   compactBytes?: number;
+  lock?: LockOptions;
+  snapshot?: SnapshotWriteOptions;
+  /** Committed changes kept in memory for changesSince (default 20,000); older ones come from the journal. */
+  historyLimit?: number;
+}
+
+export interface ImportSnapshotOptions {
+  log?: Logger;
   lock?: LockOptions;
   snapshot?: SnapshotWriteOptions;
 }
@@ -51,6 +75,8 @@ export interface FileStoreStats {
 }
 
 const SEGMENT_RE = /^journal-(\d+)\.jsonl$/;
+const IMPORTING = "store.importing";
+const REPLACED = "store.replaced";
 export const DEFAULT_COMPACT_ENTRIES = 25_000;
 export const DEFAULT_COMPACT_BYTES = 16 << 20;
 
@@ -71,9 +97,15 @@ export class FileStore extends StoreCore {
   private compacting: Promise<SnapshotStats | null> | null = null;
   private openCalled = false;
   private syncs = 0;
+  /** The last rotated (no longer appended) segment read by readHistory, decoded. */
+  private historyCache: { name: string; entries: JournalEntry[] } | null = null;
 
   constructor(opts: FileStoreOptions) {
-    super(opts.layer ?? emptyLayer(), (opts.log ?? nullLogger).child("store"));
+    super(
+      opts.layer ?? emptyLayer(),
+      (opts.log ?? nullLogger).child("store"),
+      opts.historyLimit === undefined ? {} : { historyLimit: opts.historyLimit },
+    );
     this.opts = opts;
     this.dir = path.resolve(opts.dir);
     this.storeDir = path.join(this.dir, "store");
@@ -88,14 +120,21 @@ export class FileStore extends StoreCore {
     this.openCalled = true;
     const started = performance.now();
     try {
-      await fsp.mkdir(this.storeDir, { recursive: true, mode: 0o700 });
-      // The store directory's own entry must be durable before anything in it is acknowledged.
-      await syncDir(this.dir);
+      await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
     } catch (err) {
       throw new SocleError("Unavailable", "store", this.dir, `cannot open data directory "${this.dir}": ${(err as Error).message}`);
     }
     this.lock = await lockDir(this.dir, this.opts.lock);
     try {
+      // Before store/ is created: an interrupted import may be about to become store/.
+      await finishImport(this.dir, this.log);
+      try {
+        await fsp.mkdir(this.storeDir, { recursive: true, mode: 0o700 });
+        // The store directory's own entry must be durable before anything in it is acknowledged.
+        await syncDir(this.dir);
+      } catch (err) {
+        throw new SocleError("Unavailable", "store", this.dir, `cannot open data directory "${this.dir}": ${(err as Error).message}`);
+      }
       const seq = await this.recover();
       this.markOpen(seq);
       this.log.info("store opened", {
@@ -155,11 +194,63 @@ export class FileStore extends StoreCore {
     return this.compacting;
   }
 
+  /**
+   * Replace the store of data directory `dir` with `snap`, before a FileStore opens it: a later
+   * open() has exactly the snapshot's objects and continues numbering at snap.seq + 1. Takes the
+   * data dir's LOCK meanwhile, so it is refused while a store is open there. Durable when it
+   * resolves; a crash midway leaves the old store or the new one (see the header).
+   */
+  static async importSnapshot(dir: string, snap: StoreSnapshot, opts: ImportSnapshotOptions = {}): Promise<void> {
+    checkSnapshot(snap);
+    const root = path.resolve(dir);
+    const log = (opts.log ?? nullLogger).child("store");
+    try {
+      await fsp.mkdir(root, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new SocleError("Unavailable", "store", root, `cannot import a snapshot into data directory "${root}": ${(err as Error).message}`);
+    }
+    const lock = await lockDir(root, opts.lock);
+    const storeDir = path.join(root, "store");
+    const importing = path.join(root, IMPORTING);
+    const replaced = path.join(root, REPLACED);
+    try {
+      await finishImport(root, log);
+      await fsp.mkdir(importing, { mode: 0o700 });
+      // Written last and by rename (snapshot-file.ts): its presence marks the import complete.
+      const stats = await writeSnapshot(importing, snap.seq, snapshotView(snap.entries), opts.snapshot);
+      await syncDir(root); // store.importing's own entry, before anything depends on it
+      const hadStore = await fsp.rename(storeDir, replaced).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === "ENOENT") return false;
+          throw err;
+        },
+      );
+      if (hadStore) await syncDir(root);
+      await fsp.rename(importing, storeDir);
+      await syncDir(root);
+      if (hadStore) {
+        await fsp.rm(replaced, { recursive: true, force: true });
+        await syncDir(root);
+      }
+      log.info("store replaced by an imported snapshot", { dir: root, seq: snap.seq, objects: stats.objects, bytes: stats.bytes });
+    } catch (err) {
+      // Back to one whole store (the new one if the swap got that far) before the lock goes.
+      await finishImport(root, log).catch((e) => log.error("cannot tidy up after a failed import", { dir: root, error: e }));
+      if (err instanceof SocleError) throw err;
+      throw new SocleError("Unavailable", "store", root, `cannot import a snapshot into data directory "${root}": ${(err as Error).message}`);
+    } finally {
+      lock.release();
+    }
+  }
+
   protected async persist(batch: readonly PendingWrite[]): Promise<void> {
     const journal = this.journal;
     if (!journal) throw new Error("journal is not open");
     let text = "";
-    for (const p of batch) text += encodeEntry(p.change, p.json);
+    // A delete's line carries the object as it was (the Change published), so that a change read
+    // back for a replica is the change that was published.
+    for (const p of batch) text += encodeEntry(p.change, p.json ?? JSON.stringify(p.change.Object));
     const buf = Buffer.from(text);
     await writeAll(journal, buf);
     await journal.datasync();
@@ -179,12 +270,53 @@ export class FileStore extends StoreCore {
     }
   }
 
+  // ---- history for replicas ------------------------------------------------------------------
+
+  protected override async readHistory(after: number, upTo: number, limit: number): Promise<Change[] | undefined> {
+    const segs = this.segments.slice();
+    let i = segs.findLastIndex((s) => s.start <= after + 1);
+    if (i < 0) return undefined;
+    const out: Change[] = [];
+    for (; i < segs.length && out.length < limit; i++) {
+      const seg = segs[i] as { name: string; start: number };
+      const entries = await this.segmentEntries(seg, i < segs.length - 1);
+      if (!entries) return undefined;
+      for (const e of entries) {
+        if (e.Seq <= after) continue;
+        // Lines of a batch still being persisted are on disk before they are committed.
+        if (e.Seq > upTo || out.length >= limit) return out;
+        // Deletes written before their lines carried the object cannot be replayed faithfully.
+        if (!e.Object) return undefined;
+        out.push(deepFreeze({ Seq: e.Seq, Time: e.Time, Type: e.Type, Action: e.Action, Key: e.Key, Object: e.Object }));
+      }
+    }
+    return out;
+  }
+
+  /** A segment's entries, or undefined if compaction removed it meanwhile. */
+  private async segmentEntries(seg: { name: string; start: number }, rotated: boolean): Promise<JournalEntry[] | undefined> {
+    if (this.historyCache?.name === seg.name) return this.historyCache.entries;
+    const file = path.join(this.storeDir, seg.name);
+    let bytes: Buffer;
+    try {
+      bytes = await fsp.readFile(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new SocleError("Unavailable", "store", file, `cannot read changes from journal "${file}": ${(err as Error).message}`);
+    }
+    // The segment being appended to may end in a line being written: decodeJournal reports it
+    // as torn, and the entries before it are good.
+    const { entries } = decodeJournal(bytes, file, seg.start);
+    if (rotated && this.segments.some((s) => s.name === seg.name)) this.historyCache = { name: seg.name, entries };
+    return entries;
+  }
+
   // ---- compaction -----------------------------------------------------------------------------
 
   private async runCompaction(): Promise<SnapshotStats | null> {
-    const job: { view: WritableView | null; seq: number; old: string[] } = { view: null, seq: 0, old: [] };
-    await this.exclusive(async () => {
-      if (this.sinceSnapshotEntries === 0 || !this.journal) return;
+    const job: { seq: number; old: string[] } = { seq: 0, old: [] };
+    const atPoint = async (): Promise<boolean> => {
+      if (this.sinceSnapshotEntries === 0 || !this.journal) return false;
       job.seq = this.seq;
       const current = this.segments.at(-1);
       if (current && current.start === job.seq + 1) {
@@ -197,18 +329,15 @@ export class FileStore extends StoreCore {
       }
       this.sinceSnapshotEntries = 0;
       this.sinceSnapshotBytes = 0;
-      job.view = this.state.beginView();
-    });
-    const { view, seq, old } = job;
-    if (!view) return null;
-    let stats: SnapshotStats;
-    try {
-      stats = await writeSnapshot(this.storeDir, seq, view, this.opts.snapshot);
-    } finally {
-      view.end();
-    }
-    for (const name of old) await fsp.rm(path.join(this.storeDir, name), { force: true });
+      return true;
+    };
+    const stats = await this.readAtPoint(atPoint, (view, seq) => writeSnapshot(this.storeDir, seq, view, this.opts.snapshot));
+    if (!stats) return null;
+    const { seq, old } = job;
+    // Out of the list first: a history read starting now does not look for them.
     this.segments = this.segments.filter((s) => !old.includes(s.name));
+    if (this.historyCache && old.includes(this.historyCache.name)) this.historyCache = null;
+    for (const name of old) await fsp.rm(path.join(this.storeDir, name), { force: true });
     await syncDir(this.storeDir);
     this.log.info("snapshot written", { seq, objects: stats.objects, bytes: stats.bytes, ms: Math.round(stats.ms) });
     return stats;
@@ -313,6 +442,40 @@ export class FileStore extends StoreCore {
     if (stale.length > 0) await syncDir(dir);
     return seq;
   }
+}
+
+// ---- importing a snapshot ---------------------------------------------------------------------
+
+/**
+ * Finish or undo an import interrupted by a crash (see the header). Runs with the LOCK held,
+ * before store/ is created or opened.
+ */
+async function finishImport(dir: string, log: Logger): Promise<void> {
+  const storeDir = path.join(dir, "store");
+  const importing = path.join(dir, IMPORTING);
+  const replaced = path.join(dir, REPLACED);
+  const has = (p: string) => fsp.stat(p).then(() => true, () => false);
+  let changed = false;
+  if (!(await has(storeDir))) {
+    if (await has(path.join(importing, SNAPSHOT_FILE))) {
+      await fsp.rename(importing, storeDir);
+      log.warn("finished a store import interrupted after the old store was set aside", { dir });
+    } else if (await has(replaced)) {
+      await fsp.rename(replaced, storeDir);
+      log.warn("restored the store set aside by an interrupted import", { dir });
+    }
+    changed = true;
+  }
+  if (await has(importing)) {
+    await fsp.rm(importing, { recursive: true, force: true });
+    log.warn("dropped a store import that stopped before it replaced the store", { dir });
+    changed = true;
+  }
+  if (await has(replaced)) {
+    await fsp.rm(replaced, { recursive: true, force: true });
+    changed = true;
+  }
+  if (changed) await syncDir(dir);
 }
 
 /** A new, opened file store. */

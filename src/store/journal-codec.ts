@@ -4,7 +4,8 @@
 //
 // Crc is the CRC-32 (hex, 8 digits) of the UTF-8 bytes after the `{"Crc":"xxxxxxxx",` prefix up
 // to the end of the line, so a reader verifies the bytes exactly as written, without
-// re-serialising. Deletes carry no Object. Pure functions; the file store does the I/O.
+// re-serialising. A delete carries the object as it was (lines written before it did carry no
+// Object; replay ignores a delete's Object). Pure functions; the file store does the I/O.
 
 import { SocleError } from "../model/errors.ts";
 import type { ChangeAction, ModelObject } from "../model/object.ts";
@@ -15,7 +16,7 @@ export interface JournalEntry {
   Type: string;
   Action: ChangeAction;
   Key: string;
-  /** Absent for delete. */
+  /** For delete, the object as it was; absent in lines written before deletes carried it. */
   Object?: ModelObject;
 }
 
@@ -37,7 +38,7 @@ export function crc32Hex(data: string | Uint8Array): string {
   return (Bun.hash.crc32(data) >>> 0).toString(16).padStart(8, "0");
 }
 
-/** One journal line, with its trailing newline. `objectJSON` is the object's JSON (null for delete). */
+/** One journal line, with its trailing newline. `objectJSON` is the object's JSON (null: none, as old deletes). */
 export function encodeEntry(e: Omit<JournalEntry, "Object">, objectJSON: string | null): string {
   let rest =
     `"Seq":${e.Seq},"Time":${JSON.stringify(e.Time)},"Type":${JSON.stringify(e.Type)},` +

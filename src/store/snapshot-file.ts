@@ -19,6 +19,7 @@ import * as path from "node:path";
 import { SocleError } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import type { WritableView } from "./layered-state.ts";
+import type { ReplicaEntry } from "./replica.ts";
 import { replaceFile, writeAll } from "../files/atomic-write.ts";
 
 export const SNAPSHOT_FILE = "snapshot.json";
@@ -58,6 +59,24 @@ export async function writeSnapshot(
     }
   });
   return { ...counts, ms: performance.now() - started };
+}
+
+/** A view over objects received from elsewhere (a replica's snapshot), to write them with writeSnapshot; keys in order. */
+export function snapshotView(entries: readonly ReplicaEntry[]): WritableView {
+  const byType = new Map<string, Array<[string, ModelObject]>>();
+  for (const e of entries) {
+    let list = byType.get(e.Type);
+    if (!list) byType.set(e.Type, (list = []));
+    list.push([e.Key, e.Object]);
+  }
+  for (const list of byType.values()) list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return {
+    types: [...byType.keys()].sort(),
+    *entries(type: string): Generator<[string, ModelObject]> {
+      yield* byType.get(type) ?? [];
+    },
+    end() {},
+  };
 }
 
 /** The snapshot's text, in chunks of about `chunkChars`, yielding to the loop every `sliceMs`. */
