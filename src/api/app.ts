@@ -16,6 +16,7 @@ import { renderRoutes } from "./routes-render.ts";
 import { registerRoutes } from "./routes-register.ts";
 import { jobRoutes } from "./routes-jobs.ts";
 import { CRL_PATH, pkiRoutes } from "./routes-pki.ts";
+import { haRoutes, infoWithHa } from "./routes-ha.ts";
 
 /** Routes anyone may call without credentials. */
 const OPEN_ROUTES = new Set(["/api/v3/info", CRL_PATH]);
@@ -53,13 +54,14 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
 
   // First: its guard confines registration tokens to POST /api/v3/register.
   registerRoutes(app, deps, remoteOf);
-  systemRoutes(app, deps);
+  systemRoutes(app, deps.ha ? { ...deps, info: infoWithHa(deps.info, deps.ha) } : deps);
   userRoutes(app, deps);
   paramRoutes(app, deps);
   renderRoutes(app, deps);
   fileRoutes(app, deps); // before objectRoutes, whose /api/v3/:type would take "files"
   isoFetchRoutes(app, deps);
   pkiRoutes(app, deps);
+  haRoutes(app, deps); // before objectRoutes, whose /api/v3/:type would take "ha"
   jobRoutes(app, deps); // before objectRoutes: the scheduler owns POST /jobs, and jobs change by their own rules
   objectRoutes(app, deps);
 

@@ -11,6 +11,7 @@ import type { FilePresence } from "../files/file-source.ts";
 import type { RegistrationLimits } from "./registration-limits.ts";
 import type { JobScheduler } from "../jobs/scheduler.ts";
 import type { MachineCa } from "../pki/machine-ca.ts";
+import type { HaControl } from "./routes-ha.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -48,4 +49,6 @@ export interface ApiDeps {
    * their routes answer 503.
    */
   machineCa?: MachineCa;
+  /** The HA pair (/api/v3/ha); without it this node runs alone and those routes answer 404. */
+  ha?: HaControl;
 }

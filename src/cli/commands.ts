@@ -15,6 +15,7 @@ import { commandName, isGroup, usageOf, type Command, type CommandGroup, type Ve
 import { DISCOVERY_BUILD, LOADERS_IMPORT } from "./verbs/assets.ts";
 import { crudVerbs } from "./verbs/crud.ts";
 import { BOOTENV_VERBS, FILE_AREAS, fileAreaCommand } from "./verbs/files.ts";
+import { HA_VERBS } from "./verbs/ha.ts";
 import { INSTALL } from "./verbs/install.ts";
 import { JOB_VERBS } from "./verbs/jobs.ts";
 import { PKI_CA, VERSION } from "./verbs/local.ts";
@@ -70,6 +71,7 @@ export const COMMANDS: readonly Command[] = [
   { name: "pki", verbs: [PKI_CA] },
   { name: "loaders", verbs: [LOADERS_IMPORT] },
   { name: "discovery", verbs: [DISCOVERY_BUILD] },
+  { name: "ha", verbs: HA_VERBS },
   VERSION,
   INSTALL,
   COMPLETION,

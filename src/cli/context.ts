@@ -18,6 +18,20 @@ export interface CliIO {
   writeBytes?: (chunk: Uint8Array) => Promise<void>;
 }
 
+/** What `ha join` hands the composition root, which enrols over src/ha/enrol.ts joinPair. */
+export interface HaJoinOptions {
+  host: string;
+  port: number;
+  caPin: string;
+  secret: string;
+  nodeName: string;
+  lanAddress: string;
+  dataDir: string;
+}
+
+/** Enrols this node with a running first node and writes <dataDir>/ha; throws saying what failed. */
+export type HaJoin = (opts: HaJoinOptions) => Promise<{ peerName: string; vip: string; slot: number }>;
+
 export interface VerbContext {
   config: ClientConfig;
   env: Record<string, string | undefined>;
@@ -25,6 +39,8 @@ export interface VerbContext {
   api(): ApiClient;
   input: InputSources;
   print(value: unknown, type?: CliType): void;
+  /** `ha join` (CliDeps.haJoin); absent where the composition root does not provide it. */
+  haJoin?: HaJoin;
 }
 
 export function makePrinter(config: ClientConfig, io: CliIO) {

@@ -8,7 +8,7 @@ import { parseServeConfig, serveHelp, type ServeConfig } from "../config/serve-c
 import { ApiClient } from "./api-client.ts";
 import { CliError, UsageError } from "./cli-error.ts";
 import { findCommand } from "./commands.ts";
-import { makePrinter, type CliIO, type VerbContext } from "./context.ts";
+import { makePrinter, type CliIO, type HaJoin, type VerbContext } from "./context.ts";
 import { asksForHelp, groupHelp, HELP_WORDS, mainHelp, verbHelp } from "./help.ts";
 import { CLI_TYPES, findType } from "./types.ts";
 import { isGroup, type VerbSpec } from "./verb-spec.ts";
@@ -18,6 +18,8 @@ export interface CliDeps {
   serve: (config: ServeConfig) => Promise<number>;
   /** Test hook: the fetch the API client uses. */
   fetch?: typeof fetch;
+  /** `socle ha join`: enrol this node with a running first node (src/ha/enrol.ts joinPair). Provided by src/main.ts. */
+  haJoin?: HaJoin;
 }
 
 export type { CliIO } from "./context.ts";
@@ -78,6 +80,7 @@ function makeContext(config: ClientConfig, env: Record<string, string | undefine
     io,
     input: { readStdin },
     print: makePrinter(config, io),
+    ...(deps.haJoin ? { haJoin: deps.haJoin } : {}),
     api() {
       if (!client) {
         let ca: string | undefined;

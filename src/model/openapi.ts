@@ -264,6 +264,98 @@ function jobPaths(generic: Record<string, Json>): Record<string, Json> {
   };
 }
 
+const HA_OFF = "HA is off on this node (it runs alone): the message says how to turn it on";
+
+/** The HA pair's routes (src/api/routes-ha.ts): status, enrolment, and the operator's requests. */
+function haPaths(): Record<string, Json> {
+  const accepted = (what: string) => ({ "202": jsonBody(ref("HaStatus"), `${what}; applied at the role machine's next tick (about 100 ms): the status as it is now`) });
+  const noBody = { required: false, ...jsonBody({ type: "object", additionalProperties: false }, "Nothing (no body, or {})") };
+  const op = (operationId: string, summary: string, what: string) => ({
+    post: { tags: ["ha"], operationId, summary, requestBody: noBody, responses: { ...accepted(what), ...ERRORS, "404": errorResponse(HA_OFF), "422": errorResponse("A field was sent; this takes none") } },
+  });
+  return {
+    "/ha": {
+      get: { tags: ["ha"], operationId: "getHaStatus", summary: "The node's HA status: state, term, VIP, the partner and its paths, replication lag, whether a failover now would lose nothing (claim ha get)", responses: { "200": jsonBody(ref("HaStatus"), "Status"), ...ERRORS, "404": errorResponse(HA_OFF) } },
+    },
+    "/ha/enrolment": {
+      post: {
+        tags: ["ha"],
+        operationId: "haEnrol",
+        summary: "A one-time secret (15 minutes, single use) with which a second node joins this one (claim ha token); shown once, Cache-Control: no-store",
+        requestBody: noBody,
+        responses: { "201": jsonBody(ref("HaEnrolment"), "The secret and the command to run on the second node"), ...ERRORS, "404": errorResponse(HA_OFF), "409": errorResponse("This node already has a partner"), "422": errorResponse("A field was sent; this takes none") },
+      },
+    },
+    "/ha/takeover": op("haTakeover", "Planned switchover to this node: the active drains, hands over and steps down (claim ha action, Specific takeover)", "Takeover requested"),
+    "/ha/step-down": op("haStepDown", "This node hands the active role to its partner (claim ha action, Specific step-down)", "Step-down requested"),
+    "/ha/partner-down": {
+      post: {
+        tags: ["ha"],
+        operationId: "haPartnerDown",
+        summary:
+          "The operator vouches that the partner is down: after MCLT this node also hands out the partner's half of every pool. Wrong while the partner still answers clients, two clients can get one address (claim ha action, Specific partner-down)",
+        requestBody: { required: true, ...jsonBody({ type: "object", required: ["Confirm"], properties: { Confirm: { type: "boolean", const: true } }, additionalProperties: false }, "The confirmation") },
+        responses: { ...accepted("Partner-down recorded"), ...ERRORS, "404": errorResponse(HA_OFF), "422": errorResponse("Confirm is missing or not true") },
+      },
+    },
+  };
+}
+
+const HA_STATE = { type: "string", enum: ["joining", "standby", "active", "active-solo", "partner-down", "reconciling", "stopped"] };
+const nullableInt = { type: ["integer", "null"] };
+
+const HA_SCHEMAS: Record<string, unknown> = {
+  HaStatus: {
+    type: "object",
+    properties: {
+      Node: { type: "string" },
+      Slot: { type: "integer", description: "0: the node that was enrolled first; 1: the one that joined" },
+      State: HA_STATE,
+      Term: { type: "integer", description: "Raised by every takeover; the higher term wins a conflict" },
+      Reason: { type: "string", description: "Why the node is in its state" },
+      Vip: { type: "string", description: "a.b.c.d/len" },
+      HoldsVip: { type: "boolean" },
+      Seq: { type: "integer", description: "Last change in this node's store" },
+      SharedSeq: { type: "integer", description: "Last change both nodes are known to hold" },
+      Peer: {
+        type: "object",
+        properties: {
+          Name: { type: "string" },
+          State: { type: "string", enum: [...HA_STATE.enum, "unknown"] },
+          Term: { type: "integer" },
+          Seq: { type: "integer" },
+          LastHeardMs: nullableInt,
+          Paths: { type: "array", items: { type: "object", properties: { Address: { type: "string" }, Up: { type: "boolean" }, AgeMs: nullableInt, RttMs: nullableInt } } },
+        },
+      },
+      LagSeq: { type: "integer", description: "Changes the standby does not hold yet" },
+      LagBytes: { type: "integer" },
+      FilesPendingBytes: { type: "integer" },
+      UnackedClients: { type: "array", items: { type: "string" }, description: "MACs whose requests went unanswered" },
+      SyncTimeouts: { type: "integer", description: "Writes that went ahead without the partner's ack" },
+      FailoverSafe: { type: "boolean", description: "A failover now would lose nothing" },
+      Why: { type: "array", items: { type: "string" }, description: "What keeps FailoverSafe false" },
+      Transitions: { type: "array", items: { type: "object", properties: { At: { type: "string", format: "date-time" }, From: HA_STATE, To: HA_STATE, Reason: { type: "string" } } } },
+    },
+    additionalProperties: true,
+  },
+  HaEnrolment: {
+    type: "object",
+    required: ["Secret", "ExpiresAt", "CaPin", "Vip", "Node", "Address", "Port", "Join"],
+    properties: {
+      Secret: { type: "string", description: "One use; give it to socle ha join on standard input or in SOCLE_HA_ENROL_SECRET, never on its command line" },
+      ExpiresAt: { type: "string", format: "date-time" },
+      CaPin: { type: "string", description: "sha256//<base64> of the pair CA: the joiner checks it before it sends the secret" },
+      Vip: { type: "string" },
+      Node: { type: "string", description: "This node's name" },
+      Address: { type: "string", description: "Where the joiner dials this node" },
+      Port: { type: "integer" },
+      Join: { type: "string", description: "The command to run on the second node" },
+      JoinNote: { type: "string" },
+    },
+  },
+};
+
 /** The OpenAPI 3.1 document of the API at /api/v3. */
 /** The answer of POST /register: who the machine is and its token, nothing else. */
 const REGISTERED: Json = {
@@ -320,6 +412,7 @@ export function openApiDocument(info: { version: string }): Json {
       },
     },
     RenderRequest: { type: "object", additionalProperties: true, description: "What to render (template, boot file, or the machine's OS profile as a Format / Formats: ignition, ...) and for which machine" },
+    ...HA_SCHEMAS,
   };
   let paths: Record<string, Json> = {};
   for (const def of Object.values(MODELS)) {
@@ -331,6 +424,7 @@ export function openApiDocument(info: { version: string }): Json {
     ...jobPaths(paths),
     ...paramsPaths("machines", "key"),
     ...paramsPaths("profiles", "key"),
+    ...haPaths(),
     "/prefs": {
       get: { tags: ["prefs"], operationId: "getPrefs", summary: "All preferences", responses: { "200": jsonBody(ref("Prefs"), "Preferences"), ...ERRORS } },
       post: { tags: ["prefs"], operationId: "setPrefs", summary: "Change some preferences (all or nothing)", requestBody: { required: true, ...jsonBody(ref("Prefs"), "Preferences to change") }, responses: { "200": jsonBody(ref("Prefs"), "Preferences"), ...ERRORS, "422": errorResponse("Unknown pref or invalid value") } },
@@ -449,7 +543,7 @@ export function openApiDocument(info: { version: string }): Json {
     info: { title: "Socle API", version: info.version, description: "Bare-metal provisioning: machines, boot environments, templates, parameters, DHCP subnets. DRP v3 conventions." },
     servers: [{ url: "/api/v3" }],
     security: [{ basic: [] }, { bearer: [] }],
-    tags: [...Object.keys(MODELS), "prefs", "info", "render", "events", "files"].map((name) => ({ name })),
+    tags: [...Object.keys(MODELS), "prefs", "info", "render", "events", "files", "ha"].map((name) => ({ name })),
     paths,
     components: {
       schemas,

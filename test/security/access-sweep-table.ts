@@ -296,6 +296,13 @@ export const ROWS: Row[] = [
   { op: "GET /machines/{key}/certs", target: "B", may: ADMIN, params: B },
   { op: "GET /machines/{key}/certs", target: "B by MAC", may: ADMIN, params: B_BY_MAC },
   { op: "GET /pki/crl", target: "-", may: ALL },
+  // The HA pair (routes-ha.ts): the sweep's Socle runs alone, so the admin gets the 404 that says
+  // how to turn HA on; everyone else is refused before that (claims ha get/token/action).
+  { op: "GET /ha", target: "-", may: ADMIN, status: { admin: 404 } },
+  { op: "POST /ha/enrolment", target: "-", may: ADMIN, status: { admin: 404 } },
+  { op: "POST /ha/takeover", target: "-", may: ADMIN, status: { admin: 404 } },
+  { op: "POST /ha/step-down", target: "-", may: ADMIN, status: { admin: 404 } },
+  { op: "POST /ha/partner-down", target: "-", may: ADMIN, status: { admin: 404 }, body: () => ({ Confirm: true }) },
   { op: "POST /machines/{key}/revoke", target: "A", may: ADMIN, params: A, phase: "rotate" },
   { op: "POST /machines/{key}/revoke", target: "B", may: ADMIN, params: B, phase: "rotate" },
   { op: "POST /machines/{key}/revoke", target: "B by MAC", may: ADMIN, params: B_BY_MAC, phase: "rotate" },
