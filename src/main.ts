@@ -6,7 +6,7 @@ import { mkdir } from "node:fs/promises";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import pkg from "../package.json" with { type: "json" };
-import type { ServeConfig } from "./config/serve-config.ts";
+import type { HaServeConfig, ServeConfig } from "./config/serve-config.ts";
 import { createLogger, rateLimited, type Logger } from "./log/logger.ts";
 import { FileStore } from "./store/file-store.ts";
 import { openSettings } from "./store/settings.ts";
@@ -28,7 +28,8 @@ import { startApiServer, type ApiServer } from "./api/server.ts";
 import { DEFAULT_UPLOAD_LIMIT } from "./api/routes-files.ts";
 import { bootstrapAdmin } from "./api/bootstrap.ts";
 import { main as cliMain } from "./cli/run.ts";
-import { DhcpServer } from "./dhcp/server.ts";
+import { DhcpServer, type DhcpServerOptions } from "./dhcp/server.ts";
+import type { AllocationPolicy } from "./dhcp/backend.ts";
 import { createDhcpHandler } from "./dhcp/handler.ts";
 import { BootCore } from "./boot/core.ts";
 import { chainSources, directorySource, embeddedAssetFiles, embeddedSource } from "./files/sources.ts";
@@ -50,6 +51,16 @@ import { MachineCa } from "./pki/machine-ca.ts";
 import { crlFileSource } from "./pki/crl-source.ts";
 import { watchMachineIdentity } from "./api/machine-identity.ts";
 import { startMtlsServer, type MtlsServer } from "./api/mtls-server.ts";
+import { listInterfaces } from "./dhcp/interfaces.ts";
+import { cidrContains } from "./model/validate.ts";
+import { nodeNameProblem } from "./pki/node-certs.ts";
+import { HaController, type PairInfo } from "./ha/controller.ts";
+import type { HaControl } from "./api/routes-ha.ts";
+import { joinPair } from "./ha/enrol.ts";
+import { VirtualIp } from "./ha/vip.ts";
+import { EnrolmentBook, enrolAnswerer, ensureNodeCredentials } from "./ha/enrol.ts";
+import { readNodeCredentials, readPairState, type PairState } from "./ha/pair-state.ts";
+import { dialHa, listenHa, plainAddress } from "./ha/transport.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -66,7 +77,21 @@ export interface Socle {
   caCertPem: string;
   dataDir: string;
   store: Store;
+  /** Re-read the local addresses now (TFTP binds one listener per address: after a VIP moves). */
+  refreshAddresses(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** What an HA node changes in a start (src/ha; main.ts is the only place that joins the two). */
+export interface HaHooks {
+  /** The store, already open: the standby's replica, promoted. Closed by stop(). */
+  store: FileStore;
+  /** What everything above the store writes through: replication before a write resolves. */
+  wrapStore: (store: FileStore) => Store;
+  /** The DHCP server and the lease engine: server-id = the VIP, pool halves while partitioned. */
+  dhcp: Pick<DhcpServerOptions, "serverAddressFor" | "ownAddresses" | "onForeignReply"> & { policy: AllocationPolicy };
+  /** This start takes over from the partner: its running jobs stay running. */
+  takeover: boolean;
 }
 
 export interface StartOptions {
@@ -75,6 +100,9 @@ export interface StartOptions {
   assetsDir?: string;
   /** Limits of POST /api/v3/register (tests that register many machines from one address). */
   registrationLimits?: Partial<RegistrationLimits>;
+  ha?: HaHooks;
+  /** The HA pair's operator surface (/api/v3/ha); absent: this node runs alone. */
+  haControl?: HaControl;
 }
 
 export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Promise<Socle> {
@@ -84,9 +112,12 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     throw new StartupError(`cannot create data directory "${cfg.dataDir}": ${err.code ?? err.message} (change it with --data-dir)`);
   });
 
-  const layer = buildContentLayer(SHIPPED_FILES);
-  const store = new FileStore({ dir: cfg.dataDir, layer, log });
-  await store.open();
+  let fileStore = opts.ha?.store;
+  if (!fileStore) {
+    fileStore = openFileStore(cfg.dataDir, log);
+    await fileStore.open();
+  }
+  const store: Store = opts.ha ? opts.ha.wrapStore(fileStore) : fileStore;
   const cleanups: Array<() => Promise<void> | void> = [() => store.close()];
   const stopAll = async () => {
     for (const fn of cleanups.reverse()) await fn();
@@ -111,7 +142,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       throw new StartupError(`${join(cfg.dataDir, "settings.json")}: secrets.secureParamKey: ${(err as Error).message}; restore the file from a backup (the secure params stored with it cannot be read without it)`);
     }
 
-    const objects = new ObjectService(store, { cipher, compact: () => store.compact() });
+    const objects = new ObjectService(store, { cipher, compact: () => fileStore.compact() });
     for (const { type, obj } of SEEDED_BUILTINS) {
       const def = objects.def(type);
       if (!store.get(type, String(obj[def.key]))) await objects.save(type, def.prepare(obj));
@@ -125,7 +156,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const address = cfg.address || detectAddress();
     const tls: { certPem: string; keyPem: string; caCertPem?: string; caKeyPem?: string } = cfg.tls
       ? await loadTlsFiles(cfg.tls.certFile, cfg.tls.keyFile, { log: log.child("pki") })
-      : await ensurePki(join(cfg.dataDir, "pki"), { log: log.child("pki"), addresses: address ? [address] : [] });
+      : await ensurePki(join(cfg.dataDir, "pki"), { log: log.child("pki"), addresses: address ? [address] : [], keepKey: opts.ha !== undefined });
 
     const prefs = new PrefsService(store);
     const events = new EventHub(store);
@@ -137,7 +168,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const authn = new Authenticator({ store, serverKey, registrationSecret, log: log.child("auth"), ...(machineCa ? { certificates: machineCa } : {}) });
     // Before the API answers: jobs the last server left running are marked failed first.
     const jobs = new JobScheduler({ objects, logs: new JobLogs(join(cfg.dataDir, "job-logs")), prefs: () => prefs.get(), log: log.child("jobs") });
-    await jobs.start();
+    await jobs.start({ takeover: opts.ha?.takeover ?? false });
     cleanups.push(() => jobs.close());
     let api: ApiServer | undefined;
     const bootData = createStoreBootData(store, log.child("boot"));
@@ -196,7 +227,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       // Loaders and discovery images that are neither embedded nor in <data-dir>/files, each
       // with the one command that supplies it (also logged once at start-up).
       BootAssets: { Missing: missingAssets().map((a) => ({ Path: a.path, Arch: a.arch, What: a.what, Fix: a.fix })) },
-      Features: ["api-v3", "json-patch", "events-sse", "events-ws", "etag", "openapi", "tokens", "machine-tokens", "jobs"],
+      Features: ["api-v3", "json-patch", "events-sse", "events-ws", "etag", "openapi", "tokens", "machine-tokens", "jobs", ...(opts.haControl ? ["ha"] : [])],
       Os: process.platform,
       Arch: process.arch,
       Uptime: Math.floor((Date.now() - started) / 1000),
@@ -219,7 +250,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         maxBodyBytes: DEFAULT_UPLOAD_LIMIT + 1024 * 1024,
         build: (remoteOf) =>
           createApi(
-            { store, objects, authn, prefs, events, boot, jobs, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits, machineCa },
+            { store, objects, authn, prefs, events, boot, jobs, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits, machineCa, ...(opts.haControl ? { ha: opts.haControl } : {}) },
             remoteOf,
           ),
       });
@@ -320,9 +351,11 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       });
     }
 
+    let refreshTftp = async () => {};
     if (!cfg.disableTftp) {
       await optional("tftp", "--tftp-port", async () => {
         const tftp = await startTftpServer({ port: cfg.tftpPort, source: files, log: log.child("tftp") });
+        refreshTftp = () => tftp.refresh();
         return () => tftp.stop();
       });
     }
@@ -332,8 +365,11 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       await optional("dhcp", "--dhcp-port", async () => {
         const backend = createStoreDhcpBackend(store, dlog);
         const dhcp = new DhcpServer({
-          handler: createDhcpHandler({ backend, booter: boot, log: dlog }),
+          handler: createDhcpHandler({ backend, booter: boot, log: dlog, ...(opts.ha ? { policy: opts.ha.dhcp.policy } : {}) }),
           log: dlog,
+          ...(opts.ha
+            ? { serverAddressFor: opts.ha.dhcp.serverAddressFor, ownAddresses: opts.ha.dhcp.ownAddresses, onForeignReply: opts.ha.dhcp.onForeignReply }
+            : {}),
           port: cfg.dhcpPort,
           binlPort: cfg.disableBinl ? 0 : cfg.binlPort,
           interfaces: cfg.dhcpInterfaces,
@@ -367,12 +403,18 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       caCertPem: tls.caCertPem ?? "",
       dataDir: cfg.dataDir,
       store,
+      refreshAddresses: () => refreshTftp(),
       stop: stopAll,
     };
   } catch (err) {
     await stopAll().catch(() => {});
     throw err;
   }
+}
+
+/** The data directory's store, with the shipped content under it (not opened). */
+export function openFileStore(dataDir: string, log: Logger): FileStore {
+  return new FileStore({ dir: dataDir, layer: buildContentLayer(SHIPPED_FILES), log });
 }
 
 /**
@@ -421,10 +463,171 @@ function detectAddress(): string {
   return "127.0.0.1";
 }
 
+/** A node of an HA pair (src/ha): the controller starts and stops the services as its role changes. */
+export interface HaNode {
+  controller: HaController;
+  stop(): Promise<void>;
+}
+
+/** Start a node of an HA pair: `socle serve --ha-vip ...`. See src/ha/controller.ts. */
+export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: StartOptions = {}): Promise<HaNode> {
+  const log = opts.log ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat });
+  const hlog = log.child("ha");
+  const vipAddress = ha.vip.split("/")[0]!;
+  const iface = ha.iface || listInterfaces().find((i) => cidrContains(i.cidr, vipAddress))?.name;
+  if (!iface) throw new StartupError(`no interface has a network holding the VIP ${ha.vip}; name one with --ha-interface`);
+  const nodeName = ha.nodeName || hostname().split(".")[0]!;
+  const nameProblem = nodeNameProblem(nodeName);
+  if (nameProblem) throw new StartupError(`the host name cannot name this HA node (${nameProblem}); give --ha-node-name`);
+  // Machines, relays and clients are given the VIP, never a node's own address.
+  const scfg: ServeConfig = { ...cfg, address: cfg.address || vipAddress };
+  await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    throw new StartupError(`cannot create data directory "${cfg.dataDir}": ${err.code ?? err.message} (change it with --data-dir)`);
+  });
+
+  let pair = await readPairState(cfg.dataDir);
+  if (pair && pair.nodeName !== nodeName) throw new StartupError(`this data directory belongs to HA node "${pair.nodeName}", not "${nodeName}"; start with --ha-node-name ${pair.nodeName}`);
+  if (pair && pair.vip !== ha.vip) hlog.warn("--ha-vip differs from the VIP the pair was enrolled with; using --ha-vip", { enrolled: pair.vip, given: ha.vip });
+  const slot: 0 | 1 = pair?.slot ?? 0;
+  // The node that answers enrolments holds the pair's CA (the built-in one, shared with the partner
+  // by replication); the joined node got its certificate at enrolment.
+  let creds = await readNodeCredentials(cfg.dataDir);
+  let book: EnrolmentBook | undefined;
+  let ca: { certPem: string; keyPem: string } | undefined;
+  if (slot === 0) {
+    const pki = await ensurePki(join(cfg.dataDir, "pki"), { log: log.child("pki"), addresses: [vipAddress], keepKey: true });
+    ca = { certPem: pki.caCertPem, keyPem: pki.caKeyPem };
+    creds = await ensureNodeCredentials({ dataDir: cfg.dataDir, nodeName, ca, log: hlog });
+    book = new EnrolmentBook({ caPem: pki.caCertPem });
+  }
+  if (!creds) throw new StartupError(`no HA node certificate in ${join(cfg.dataDir, "ha")}: run \`socle ha join\` for this data directory first`);
+  const nodeCreds = creds;
+
+  const pairInfo = (p: PairState, flags: string[]): PairInfo => {
+    const addresses = [...new Set([...flags, ...p.peerAddresses])];
+    return { clusterId: p.clusterId, peerName: p.nodeName === nodeName ? p.peerName : p.peerName, dialAddresses: p.slot === 1 ? addresses : [], peerAddresses: addresses };
+  };
+  const vip = new VirtualIp({ cidr: ha.vip, iface, log: hlog });
+  const dlog = log.child("dhcp");
+  const lanAddress = listInterfaces().find((i) => i.name === iface)?.address ?? "";
+  const haControl: HaControl = {
+    status: () => ({ ...controller.status() }),
+    enrol: () => {
+      if (!book) throw new SocleError("Conflict", "ha", nodeName, `this node joined the pair as its second node; enrolments are answered by "${controller.peerName}"`);
+      if (controller.paired) throw new SocleError("Conflict", "ha", nodeName, `this node is already paired with "${controller.peerName}"`);
+      const t = book.issue(Date.now());
+      return { Secret: t.secret, ExpiresAt: new Date(t.expiresAt).toISOString(), CaPin: t.caPin, Vip: ha.vip, Node: nodeName, Address: lanAddress, Port: ha.port };
+    },
+    request: (op) => controller.request(op),
+  };
+  const controller: HaController = new HaController({
+    dataDir: cfg.dataDir,
+    nodeName,
+    slot,
+    pair: pair ? pairInfo(pair, ha.peers) : undefined,
+    version: VERSION,
+    log: hlog,
+    vip,
+    openStore: async () => {
+      const store = openFileStore(cfg.dataDir, log);
+      await store.open();
+      return store;
+    },
+    importSnapshot: (snap) => FileStore.importSnapshot(cfg.dataDir, snap, { log }),
+    startServing: async (store, hooks) => {
+      const socle = await startSocle(scfg, {
+        ...opts,
+        log,
+        haControl,
+        ha: {
+          store: store as FileStore,
+          wrapStore: (s) => hooks.wrapStore(s),
+          dhcp: {
+            serverAddressFor: (i) => (vip.held() && cidrContains(i.cidr, vipAddress) ? vipAddress : i.address),
+            ownAddresses: () => [vipAddress],
+            onForeignReply: (reply) => hooks.onForeignReply(reply),
+            policy: hooks.policy,
+          },
+          takeover: hooks.takeover,
+        },
+      });
+      return { refreshAddresses: () => socle.refreshAddresses(), stop: () => socle.stop() };
+    },
+    startObserver: async (hooks) => {
+      if (cfg.disableDhcp) return { stop: async () => {} };
+      // The standby's DHCP sockets see every request the active sees on the segment, and the
+      // active's broadcast replies on port 68: what tells a dead active from a cut peer link.
+      const observer = new DhcpServer({
+        handler: async (req, ctx) => {
+          hooks.onRequest(req, ctx.now);
+          return undefined;
+        },
+        log: dlog,
+        port: cfg.dhcpPort,
+        binlPort: 0,
+        interfaces: cfg.dhcpInterfaces,
+        ownAddresses: () => [vipAddress],
+        onForeignReply: (reply) => hooks.onReply(reply, Date.now()),
+      });
+      try {
+        await observer.start();
+      } catch (err) {
+        await observer.stop().catch(() => {});
+        // Without it a takeover waits for haIdleTakeover only; say so, keep running.
+        dlog.error(`the HA standby cannot watch DHCP (${err instanceof Error ? err.message : String(err)}); takeover falls back to haIdleTakeover`);
+        return { stop: async () => {} };
+      }
+      return { stop: () => observer.stop() };
+    },
+    dial: (address) => dialHa({ host: address, port: ha.port, creds: nodeCreds, peerName: controller.peerName }),
+    readPrefs: (s) => new PrefsService(s).get(),
+  });
+  const answer = book && ca && !pair ? enrolAnswerer({ book, ca, dataDir: cfg.dataDir, nodeName, vip: ha.vip, log: hlog }) : undefined;
+  const listener = await listenHa({
+    host: ha.listen,
+    port: ha.port,
+    creds: nodeCreds,
+    peerName: pair?.peerName ?? null,
+    onConnection: (conn) => controller.accept(conn, plainAddress(conn.remoteAddress)),
+    ...(answer
+      ? {
+          onEnrol: async (req, remote) => {
+            if (controller.paired) return { T: "EnrolRefused" as const, reason: `this node is already paired with "${controller.peerName}"` };
+            const a = await answer(req, remote);
+            if (a.T === "Enrolled") {
+              pair = await readPairState(cfg.dataDir);
+              if (pair) controller.setPair(pairInfo(pair, ha.peers));
+            }
+            return a;
+          },
+        }
+      : {}),
+    log: hlog,
+  }).catch((err: unknown) => {
+    throw bindError(err, "--ha-port", ha.listen, ha.port);
+  });
+  try {
+    // A VIP left on the interface by a process that died without its guard: only a promotion adds it.
+    if (await VirtualIp.cleanupStale(ha.vip, iface)) hlog.warn("removed a stale VIP from the interface", { vip: ha.vip, iface });
+    await controller.start({ firstNode: pair === undefined });
+  } catch (err) {
+    await listener.close().catch(() => {});
+    throw err;
+  }
+  hlog.info("HA node listening", { node: nodeName, slot, port: listener.port, vip: ha.vip, iface, paired: controller.paired });
+  return {
+    controller,
+    stop: async () => {
+      await controller.stop();
+      await listener.close().catch(() => {});
+    },
+  };
+}
+
 /** `socle serve`: start, then run until SIGINT or SIGTERM. */
 export async function serve(cfg: ServeConfig): Promise<number> {
   const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
-  const socle = await startSocle(cfg, { log });
+  const socle = cfg.ha ? await startHaNode(cfg, cfg.ha, { log }) : await startSocle(cfg, { log });
   await new Promise<void>((resolve) => {
     const done = (signal: string) => {
       log.info("stopping", { signal });
@@ -439,5 +642,11 @@ export async function serve(cfg: ServeConfig): Promise<number> {
 }
 
 if (import.meta.main) {
-  await cliMain(process.argv.slice(2), { serve });
+  await cliMain(process.argv.slice(2), {
+    serve,
+    haJoin: async (o) => {
+      const pair = await joinPair({ ...o, log: createLogger({ level: "warn", format: "text" }) });
+      return { peerName: pair.peerName, vip: pair.vip, slot: pair.slot };
+    },
+  });
 }

@@ -23,6 +23,8 @@ export interface ApplierOptions {
   log: Logger;
   /** Refuse a snapshot larger than this many objects (memory bound while it is collected). */
   maxSnapshotObjects?: number;
+  /** Start handling frames only once this settles (the previous connection's applier is done). */
+  after?: Promise<void>;
 }
 
 export class Applier {
@@ -36,6 +38,7 @@ export class Applier {
 
   constructor(opts: ApplierOptions) {
     this.#o = opts;
+    if (opts.after) this.#chain = opts.after.catch(() => {});
   }
 
   /** Changes applied since start. */

@@ -87,7 +87,7 @@ export class Feeder {
    * Serve `conn`, whose store is at `peerSeq`. Replaces any earlier connection. `snapshot`: the
    * peer's store holds changes this node never had (its tail), so it gets the whole store.
    */
-  async attach(conn: HaConnection, peerSeq: number, opts: { snapshot?: boolean } = {}): Promise<void> {
+  async attach(conn: HaConnection, peerSeq: number, opts: { snapshot?: boolean; why?: string } = {}): Promise<void> {
     this.detach("replaced by a new connection");
     const epoch = ++this.#epoch;
     this.#conn = conn;
@@ -100,7 +100,7 @@ export class Feeder {
       let from = peerSeq;
       let first = sharesHistory ? await this.#store.changesSince(from, this.#batch) : undefined;
       if (first === undefined) {
-        from = await this.#sendSnapshot(conn, epoch, peerSeq, opts.snapshot === true);
+        from = await this.#sendSnapshot(conn, epoch, peerSeq, opts.why);
         if (epoch !== this.#epoch) return;
         first = [];
       }
@@ -213,14 +213,13 @@ export class Feeder {
     }
   }
 
-  async #sendSnapshot(conn: HaConnection, epoch: number, peerSeq: number, tail: boolean): Promise<number> {
+  async #sendSnapshot(conn: HaConnection, epoch: number, peerSeq: number, given: string | undefined): Promise<number> {
     const snap = await this.#store.exportSnapshot();
     if (epoch !== this.#epoch) return snap.seq;
     this.#snapshots++;
     const why =
-      tail || peerSeq > snap.seq
-        ? "the standby holds changes this node never had (written alone, never confirmed): they are dropped"
-        : "the standby's Seq is no longer in this node's journal";
+      given ??
+      (peerSeq > snap.seq ? "the standby holds changes this node never had (written alone, never confirmed): they are dropped" : "the standby's Seq is no longer in this node's journal");
     this.#log.info(`HA sending the whole store: ${why}`, { peerSeq, seq: snap.seq, objects: snap.entries.length });
     const n = snap.entries.length;
     let part = 0;

@@ -35,6 +35,8 @@ export interface HelloMessage extends NodeReport {
   node: string;
   cluster: string;
   version: string;
+  /** The sender wants the active's feed on this connection (one connection at a time). */
+  follow: boolean;
 }
 
 export interface ChangesMessage {
@@ -77,7 +79,7 @@ export function readPeerMessage(h: HaMessage): PeerMessage | Error {
   try {
     switch (h.T) {
       case "Hello":
-        return { T: "Hello", node: str(h, "node"), cluster: str(h, "cluster"), version: str(h, "version"), ...report(h) };
+        return { T: "Hello", node: str(h, "node"), cluster: str(h, "cluster"), version: str(h, "version"), follow: bool(h, "follow"), ...report(h) };
       case "Changes": {
         if (!Array.isArray(h.list)) throw new Error(`Changes.list: want an array, got ${kind(h.list)}`);
         const list = h.list.map((c, i) => change(c, i));

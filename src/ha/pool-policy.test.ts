@@ -32,6 +32,17 @@ function make(opts: { slot?: 0 | 1; state?: HaState; lastContactMs?: number; con
   return { policy, ledger, box };
 }
 
+test("a first node not yet paired has the whole pool, uncapped, whatever its state", () => {
+  const ledger = new LeaseLedger();
+  let paired = false;
+  const policy = new HaPoolPolicy({ slot: 0, state: () => "partner-down", ledger, mcltSeconds: () => MCLT, lastContactMs: () => undefined, partnerDownConfirmedMs: () => undefined, halfOf: parity, paired: () => paired });
+  expect(policy.mayAllocate(THEIRS, M1, T0)).toBe(true);
+  expect(policy.leaseSeconds(THEIRS, M1, 3600, T0)).toBe(3600);
+  paired = true;
+  expect(policy.mayAllocate(THEIRS, M1, T0)).toBe(false);
+  expect(policy.leaseSeconds(OWN, M1, 3600, T0)).toBe(MCLT);
+});
+
 describe("HaPoolPolicy", () => {
   test("synced active: everything, uncapped", () => {
     const { policy } = make({ state: "active" });

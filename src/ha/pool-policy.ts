@@ -44,6 +44,8 @@ export interface PoolPolicyDeps {
   lastContactMs(): number | undefined;
   /** When the operator confirmed partner-down; undefined if not. A confirmation older than the partner's last frame is void. */
   partnerDownConfirmedMs(): number | undefined;
+  /** Whether a partner exists at all: a first node not yet paired has the whole pool. Default: paired. */
+  paired?: () => boolean;
   /** Half of an address; defaults to dhcp/pool-split.ts addressHalf. */
   halfOf?: (addr: string) => 0 | 1;
 }
@@ -99,7 +101,7 @@ export class HaPoolPolicy implements AllocationPolicy {
 
   #mode(): "all" | "partitioned" | "none" {
     const s = this.#d.state();
-    if (s === "active") return "all";
+    if (s === "active" || this.#d.paired?.() === false) return "all";
     return PARTITIONED.has(s) ? "partitioned" : "none";
   }
 

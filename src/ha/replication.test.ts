@@ -247,7 +247,7 @@ describe("readPeerMessage", () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ T: "Ack", seq: -1 }, "Ack.seq"],
       [{ T: "Ack", seq: "3" }, "Ack.seq"],
-      [{ T: "Hello", node: "a", cluster: "c", version: "1", seq: 1, term: 1, state: "boss", hasData: true, streaming: false, tail: false }, "Hello.state"],
+      [{ T: "Hello", node: "a", cluster: "c", version: "1", seq: 1, term: 1, state: "boss", hasData: true, streaming: false, tail: false, follow: true }, "Hello.state"],
       [{ T: "Hb", t: 1, seq: 1, term: 1, state: "standby", hasData: "yes", streaming: false, tail: false }, "Hb.hasData"],
       [{ T: "Changes", list: {} }, "Changes.list"],
       [{ T: "Changes", list: [{ Seq: 1, Time: "x", Type: "t", Action: "create", Key: "k", Object: {} }] }, "Changes.list[0].Time"],

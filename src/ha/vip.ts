@@ -157,7 +157,7 @@ export class VirtualIp {
       // Delete before stopping the guard: if we die between the two, the guard's delete finds
       // nothing to do, instead of the address staying with nobody watching it.
       const r = await runIp(ip, ["addr", "del", this.cidr, "dev", this.iface]);
-      const absent = r.code !== 0 && /cannot assign requested address/i.test(r.stderr);
+      const absent = r.code !== 0 && /cannot assign requested address|address not found/i.test(r.stderr);
       if (r.code !== 0 && !absent) throw ipError("del", this.cidr, this.iface, r);
       const guard = this.#guard;
       this.#guard = undefined;
@@ -177,7 +177,7 @@ export class VirtualIp {
     checkIface(iface);
     const r = await runIp(opts.ip ?? ipCommand(), ["addr", "del", cidr, "dev", iface]);
     if (r.code === 0) return true;
-    if (/cannot assign requested address/i.test(r.stderr)) return false;
+    if (/cannot assign requested address|address not found/i.test(r.stderr)) return false;
     throw ipError("del", cidr, iface, r);
   }
 

@@ -1,0 +1,155 @@
+// The HA pair over real links (network namespaces, no VMs): enrolment and join with the CLI, lease
+// sync before DHCPACK, kill -9 of the active while a client asks (failover time measured from the
+// client's side), the old active rejoining as standby, a cut peer link (and a cut of every
+// heartbeat path while the active still answers on the LAN) never promoting the standby, and API
+// writes through the VIP across a failover. Real clients: busybox udhcpc, a DHCP prober that
+// retransmits like firmware, and an HTTPS writer. Needs root; skips with the reason otherwise.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { needsRoot } from "./helpers/netns.ts";
+import { HA_VIP, HaPairLab, type Node } from "./helpers/ha-pair.ts";
+import { replies, startProber } from "./helpers/dhcp-prober.ts";
+import { startWriter, writes } from "./helpers/api-writer.ts";
+import { join } from "node:path";
+import { until } from "./helpers/socle-netns.ts";
+
+const skip = needsRoot() ?? (Bun.which("busybox") ? undefined : "needs busybox (udhcpc)");
+if (skip) console.log(`ha-pair: skipped: ${skip}`);
+
+const other = (n: Node): Node => (n === "a" ? "b" : "a");
+
+describe.skipIf(skip !== undefined)("HA pair in namespaces", () => {
+  let pair: HaPairLab;
+
+  beforeAll(async () => {
+    pair = await HaPairLab.up();
+    await pair.formPair();
+  }, 90_000);
+
+  afterAll(async () => {
+    await pair?.down();
+  }, 30_000);
+
+  /** Both nodes running and a failover safe; returns the active one. */
+  async function healthy(): Promise<Node> {
+    for (const n of ["a", "b"] as const) if (!pair.procs[n]) pair.start(n);
+    return pair.waitSafe(60_000);
+  }
+
+  /** One DORA with busybox udhcpc from the client namespace: the address and the server id. */
+  async function udhcpc(): Promise<{ ip: string; serverId: string }> {
+    const r = await pair.lab.exec(pair.ns.c, ["busybox", "udhcpc", "-i", "c0", "-n", "-q", "-f", "-t", "4", "-T", "1", "-s", "/bin/true"], 20_000);
+    const m = /lease of ([0-9.]+) obtained from ([0-9.]+)/.exec(r.stderr + r.stdout);
+    if (!m) throw new Error(`udhcpc got no lease: ${r.stderr}`);
+    return { ip: m[1]!, serverId: m[2]! };
+  }
+
+  test("the second node syncs store, certificates and secrets; the active reports a failover safe", async () => {
+    const active = await healthy();
+    const s = (await pair.status(active))!;
+    expect(s.State).toBe("active");
+    expect(s.Peer.State).toBe("standby");
+    expect(s.Peer.Paths.every((p) => p.Up)).toBe(true);
+    // The standby got the files replicated: the same CA, server key (the installers' pin) and secrets.
+    for (const f of ["pki/ca.pem", "pki/ca-key.pem", "pki/server-key.pem", "settings.json"]) {
+      await until(`${f} on the standby`, 10_000, async () => {
+        const [x, y] = await Promise.all([Bun.file(join(pair.dirs.a, f)).text().catch(() => "a"), Bun.file(join(pair.dirs.b, f)).text().catch(() => "b")]);
+        return x === y;
+      });
+    }
+  }, 90_000);
+
+  test("kill -9 of the active while a client asks: the survivor answers on the VIP within 5 s with every ACKed lease and acknowledged write", async () => {
+    const dead = await healthy();
+    const survivor = other(dead);
+    // A lease ACKed through the VIP (the ACK left only once the standby had the lease).
+    const lease = await udhcpc();
+    expect(lease.serverId).toBe(HA_VIP);
+    // An API client writing through the VIP at 100 writes/s, across the failover.
+    const token = (await pair.cliJson<{ Token: string }>(dead, "users", "token", "admin")).Token;
+    const writer = startWriter(pair.lab, pair.ns.w, {
+      endpoint: `https://${HA_VIP}:8092`,
+      caFile: join(pair.dirs[dead], "pki", "ca.pem"),
+      token,
+      everyMs: 10,
+      forMs: 9000,
+      prefix: `ha-w-${dead}`,
+    });
+    const prober = startProber(pair.lab, pair.ns.c, { iface: "c0", mac: "52:54:00:e2:6f:01", everyMs: 500, forMs: 9000 });
+    await Bun.sleep(2000);
+    const t0 = Date.now();
+    await pair.kill9(dead);
+    // The guard takes the VIP off the dead node's interface.
+    await until("VIP gone from the killed node", 500, async () => !(await pair.holdsVipInKernel(dead)));
+    await prober.proc.exited;
+    await writer.proc.exited;
+
+    const after = replies(prober).filter((r) => r.t > t0 && r.type === "DHCPOFFER");
+    expect(after.length).toBeGreaterThan(0);
+    const first = after[0]!;
+    const failoverMs = first.t - t0;
+    console.log(`ha-pair: failover after kill -9: first DHCPOFFER from the survivor ${failoverMs} ms after the kill`);
+    expect(first.serverId).toBe(HA_VIP);
+    expect(first.from).toBe(survivor === "a" ? "198.51.100.1" : "198.51.100.2");
+    expect(failoverMs).toBeLessThan(5000);
+    const reason = pair.transitions(survivor).find((t) => t.startsWith("standby -> partner-down"));
+    expect(reason).toBeDefined();
+    console.log(`ha-pair: takeover: ${reason}`);
+
+    // Nothing lost: the lease ACKed before the kill, and every acknowledged write.
+    const leases = await pair.cliJson<{ Addr: string; Token: string; State: string }[]>(survivor, "leases", "list");
+    expect(leases.find((l) => l.Addr === lease.ip)?.State).toBe("ACK");
+    const results = writes(writer);
+    const acked = new Set(results.filter((w) => w.ok).map((w) => w.name));
+    const failed = results.filter((w) => !w.ok).length;
+    const stored = new Set((await pair.cliJson<{ Name: string }[]>(survivor, "profiles", "list")).map((p) => p.Name));
+    const lost = [...acked].filter((n) => !stored.has(n));
+    console.log(`ha-pair: writer: ${results.length} requests, ${acked.size} acknowledged, ${failed} failed during the failover, ${lost.length} acknowledged writes lost`);
+    expect(acked.size).toBeGreaterThan(100);
+    expect(lost).toEqual([]);
+  }, 120_000);
+
+  test("the old active comes back as standby, catches up, and a failover is safe again; it does not hold the VIP", async () => {
+    const active = await pair.active(30_000);
+    const back = other(active);
+    if (!pair.procs[back]) pair.start(back);
+    // A write the returning node has never seen.
+    await pair.cli(active, ["profiles", "create", JSON.stringify({ Name: "written-while-away" })]);
+    expect(await pair.waitSafe(60_000)).toBe(active);
+    expect(await pair.holdsVipInKernel(back)).toBe(false);
+    const t = pair.transitions(back);
+    expect(t[t.length - 1]).toContain("-> standby");
+  }, 90_000);
+
+  test("a cut peer link, then every heartbeat path cut while the active answers on the LAN: the standby never takes over", async () => {
+    const active = await healthy();
+    const standby = other(active);
+    const before = pair.transitions(standby).length;
+    const prober = startProber(pair.lab, pair.ns.c, { iface: "c0", mac: "52:54:00:e2:6f:02", everyMs: 500, forMs: 9000 });
+    // The dedicated link down: heartbeats go on over the LAN.
+    await pair.lab.ip(pair.ns[standby], "link", "set", "peer0", "down");
+    await Bun.sleep(3000);
+    const s = (await pair.status(active))!;
+    expect(s.Peer.Paths.find((p) => p.Address.startsWith("203.0.113."))?.Up).toBe(false);
+    expect(s.Peer.Paths.find((p) => p.Address.startsWith("198.51.100."))?.Up).toBe(true);
+    // Now the LAN path too: each node's route to the other's LAN address is a blackhole, so the
+    // nodes cannot hear each other at all (TCP to 8094 goes nowhere), while the standby still
+    // receives the active's broadcast DHCP replies on the LAN.
+    const lanOf = (n: Node) => (n === "a" ? "198.51.100.1" : "198.51.100.2");
+    for (const n of ["a", "b"] as const) await pair.lab.ip(pair.ns[n], "route", "add", "blackhole", `${lanOf(other(n))}/32`);
+    await Bun.sleep(2500);
+    // Really cut: the active hears its partner on no path (and writes stop waiting for it).
+    const cut = (await pair.status(active))!;
+    expect(cut.Peer.Paths.map((p) => p.Up)).toEqual([false, false]);
+    expect(cut.State).toBe("active-solo");
+    await prober.proc.exited;
+    const heard = replies(prober);
+    const sources = new Set(heard.map((r) => r.from));
+    for (const n of ["a", "b"] as const) await pair.lab.ip(pair.ns[n], "route", "del", "blackhole", `${lanOf(other(n))}/32`);
+    await pair.lab.ip(pair.ns[standby], "link", "set", "peer0", "up");
+    expect(heard.length).toBeGreaterThan(10);
+    expect([...sources]).toEqual([active === "a" ? "198.51.100.1" : "198.51.100.2"]);
+    expect(pair.transitions(standby).slice(before).filter((t) => t.includes("partner-down"))).toEqual([]);
+    await pair.waitSafe(60_000);
+  }, 90_000);
+});
