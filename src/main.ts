@@ -20,7 +20,7 @@ import { generateSecret } from "./auth/passwords.ts";
 import { ObjectService } from "./api/objects.ts";
 import { ParamCipher } from "./model/secure-params.ts";
 import { PrefsService } from "./api/prefs.ts";
-import { EventHub } from "./api/events.ts";
+import { EventHub, type Notice } from "./api/events.ts";
 import { Authenticator } from "./api/authn.ts";
 import { createApi } from "./api/app.ts";
 import type { RegistrationLimits } from "./api/registration-limits.ts";
@@ -79,6 +79,8 @@ export interface Socle {
   store: Store;
   /** Re-read the local addresses now (TFTP binds one listener per address: after a VIP moves). */
   refreshAddresses(): Promise<void>;
+  /** A notice on the API's event stream (the HA pair's merge conflicts). */
+  notify(n: Notice): void;
   stop(): Promise<void>;
 }
 
@@ -404,6 +406,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       dataDir: cfg.dataDir,
       store,
       refreshAddresses: () => refreshTftp(),
+      notify: (n) => events.notify(n),
       stop: stopAll,
     };
   } catch (err) {
@@ -551,7 +554,7 @@ export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: Sta
           takeover: hooks.takeover,
         },
       });
-      return { refreshAddresses: () => socle.refreshAddresses(), stop: () => socle.stop() };
+      return { refreshAddresses: () => socle.refreshAddresses(), notify: (n) => socle.notify(n), stop: () => socle.stop() };
     },
     startObserver: async (hooks) => {
       if (cfg.disableDhcp) return { stop: async () => {} };

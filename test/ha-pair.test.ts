@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { needsRoot } from "./helpers/netns.ts";
 import { HA_VIP, HaPairLab, type Node } from "./helpers/ha-pair.ts";
-import { replies, startProber } from "./helpers/dhcp-prober.ts";
+import { replies, startProber, type ProbeReply } from "./helpers/dhcp-prober.ts";
+import { addressHalf } from "../src/dhcp/pool-split.ts";
 import { startWriter, writes } from "./helpers/api-writer.ts";
 import { join } from "node:path";
 import { until } from "./helpers/socle-netns.ts";
@@ -152,4 +153,54 @@ describe.skipIf(skip !== undefined)("HA pair in namespaces", () => {
     expect(pair.transitions(standby).slice(before).filter((t) => t.includes("partner-down"))).toEqual([]);
     await pair.waitSafe(60_000);
   }, 90_000);
+
+  test("a full partition with clients on both sides: both serve from their own half, no address twice; on heal one active and a merged store", async () => {
+    const active = await healthy();
+    const macs = (side: string, n: number) => Array.from({ length: n }, (_, i) => `52:54:00:e3:${side}:${(i + 1).toString(16).padStart(2, "0")}`);
+    await pair.cli(active, ["profiles", "create", JSON.stringify({ Name: "shared", Description: "before" })]);
+    await Bun.sleep(500);
+    await pair.partition();
+    // D's clients wake the cut-off node (unanswered, partner silent): it takes over for its side.
+    const dSide = startProber(pair.lab, pair.ns.d, { iface: "d0", mac: "52:54:00:e3:0d:00", everyMs: 500, forMs: 4000 });
+    await dSide.proc.exited;
+    const serving = async (n: Node) => (await pair.status(n))?.HoldsVip === true;
+    await until("both nodes serving their side", 20_000, async () => (await serving("a")) && (await serving("b")));
+    // Clients and writes on both sides while partitioned.
+    const onA = startProber(pair.lab, pair.ns.c, { iface: "c0", mac: "00:00:00:00:00:00", everyMs: 0, forMs: 0, dora: macs("0a", 12) });
+    const onB = startProber(pair.lab, pair.ns.d, { iface: "d0", mac: "00:00:00:00:00:00", everyMs: 0, forMs: 0, dora: macs("0b", 12) });
+    await Promise.all([onA.proc.exited, onB.proc.exited]);
+    for (const n of ["a", "b"] as const) {
+      await pair.cli(n, ["profiles", "create", JSON.stringify({ Name: `written-on-${n}` })]);
+      await pair.cli(n, ["profiles", "update", "shared", JSON.stringify({ Name: "shared", Description: `partitioned on ${n}` })]);
+    }
+    const acks = (p: typeof onA) => replies(p).filter((r) => r.type === "DHCPACK");
+    const a = acks(onA);
+    const b = acks(onB);
+    expect(a.length).toBe(12);
+    expect(b.length).toBe(12);
+    const slotOf = (n: Node) => (n === "a" ? 0 : 1); // "a" enrolled first: slot 0
+    expect(a.every((r) => addressHalf(r.yiaddr) === slotOf("a"))).toBe(true);
+    expect(b.every((r) => addressHalf(r.yiaddr) === slotOf("b"))).toBe(true);
+    const owner = new Map<string, string>();
+    const twice: ProbeReply[] = [];
+    for (const r of [...a, ...b]) {
+      const had = owner.get(r.yiaddr);
+      if (had !== undefined && had !== r.mac) twice.push(r);
+      owner.set(r.yiaddr, r.mac!);
+    }
+    expect(twice).toEqual([]);
+
+    await pair.heal();
+    const winner = await pair.waitSafe(60_000);
+    const loser = other(winner);
+    expect(await pair.holdsVipInKernel(loser)).toBe(false);
+    const s = (await pair.status(winner))! as unknown as { Conflicts: { ObjectType: string; ObjectKey: string; Kept: string }[] };
+    // Merged: both sides' writes and leases on the winner, the object both changed reported.
+    const names = new Set((await pair.cliJson<{ Name: string }[]>(winner, "profiles", "list")).map((p) => p.Name));
+    expect(names.has("written-on-a") && names.has("written-on-b")).toBe(true);
+    const leases = new Map((await pair.cliJson<{ Addr: string; Token: string; State: string }[]>(winner, "leases", "list")).map((l) => [l.Addr, l]));
+    for (const r of [...a, ...b]) expect(leases.get(r.yiaddr)?.Token).toBe(r.mac);
+    expect(s.Conflicts.some((c) => c.ObjectType === "profiles" && c.ObjectKey === "shared")).toBe(true);
+    console.log(`ha-pair: partition: ${a.length} + ${b.length} leases from disjoint halves, none twice; healed: ${winner} active, ${s.Conflicts.length} conflict(s) reported`);
+  }, 120_000);
 });

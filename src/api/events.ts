@@ -24,9 +24,9 @@ export interface EventMessage {
   Object: Record<string, unknown>;
 }
 
-const ACTIONS = new Set(["create", "update", "delete", "progress"]);
-/** Types whose events are not store objects: prefs changes, and ISO explodes' progress. */
-const OTHER_TYPES = new Set(["prefs", "isos"]);
+const ACTIONS = new Set(["create", "update", "delete", "progress", "conflict"]);
+/** Types whose events are not store objects: prefs changes, ISO explodes' progress, the HA pair's merge conflicts. */
+const OTHER_TYPES = new Set(["prefs", "isos", "ha"]);
 
 /**
  * A transient event, not a store change: never in the ring, so a reconnecting client does not get
@@ -35,7 +35,8 @@ const OTHER_TYPES = new Set(["prefs", "isos"]);
  */
 export interface Notice {
   Type: string;
-  Action: "progress";
+  /** progress: an ISO explode; conflict: an object both nodes of an HA pair changed while both served. */
+  Action: "progress" | "conflict";
   Key: string;
   Object: Record<string, unknown>;
 }
@@ -91,7 +92,7 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
     if (!OTHER_TYPES.has(t) && !modelFor(t)) throw badRequest("events", "", `type: unknown type "${t}"`);
   }
   for (const a of filter.actions ?? []) {
-    if (!ACTIONS.has(a)) throw badRequest("events", "", `action: unknown action "${a}" (expected create, update, delete or progress)`);
+    if (!ACTIONS.has(a)) throw badRequest("events", "", `action: unknown action "${a}" (expected create, update, delete, progress or conflict)`);
   }
   return filter;
 }

@@ -31,6 +31,7 @@ import { LeaseLedger, type PartnerLease } from "./lease-ledger.ts";
 import { readPeerMessage, type NodeReport } from "./messages.ts";
 import { HaPoolPolicy } from "./pool-policy.ts";
 import { FileSyncSource, FileSyncTarget, isFileMessage } from "./files-sync.ts";
+import { lastPerObject, planMerge, type DivergentEntry, type MergeConflict } from "./reconcile.ts";
 import { HA_PREF_DEFAULTS, readHaPrefs, type HaPrefs } from "../model/ha-prefs.ts";
 import type { HaMessage } from "./protocol.ts";
 import { ReplicatedStore } from "./replicated-store.ts";
@@ -57,6 +58,8 @@ export interface ServingHooks {
 export interface ServingRuntime {
   /** Rebind what listens per local address (TFTP) after the VIP moved. */
   refreshAddresses(): Promise<void>;
+  /** Put a notice on the API's event stream (merge conflicts). */
+  notify?(n: { Type: "ha"; Action: "conflict"; Key: string; Object: Record<string, unknown> }): void;
   /** Stop everything; closes the store handed over. */
   stop(): Promise<void>;
 }
@@ -134,6 +137,8 @@ export interface HaStatus {
   FailoverSafe: boolean;
   Why: string[];
   Transitions: { At: string; From: HaState; To: HaState; Reason: string }[];
+  /** Objects both nodes changed while both served, and whose version was kept (the last 100). */
+  Conflicts: (MergeConflict & { At: string })[];
 }
 
 export class HaController {
@@ -178,6 +183,9 @@ export class HaController {
   #busy = false;
   #stopped = false;
   #cooldownUntil = 0;
+  /** Two serving nodes met: this node's side of the merge (see reconcile.ts). */
+  #reconcile: { role: "winner" | "loser"; done: boolean; parts: DivergentEntry[]; nextPart: number; timer: ReturnType<typeof setTimeout> } | null = null;
+  readonly #conflicts: (MergeConflict & { At: string })[] = [];
   readonly #transitions: HaStatus["Transitions"] = [];
   readonly #badFrame: ReturnType<typeof rateLimited>;
 
@@ -308,6 +316,7 @@ export class HaController {
       FailoverSafe: why.length === 0,
       Why: why,
       Transitions: [...this.#transitions],
+      Conflicts: [...this.#conflicts],
     };
   }
 
@@ -362,7 +371,7 @@ export class HaController {
           needFullSync: false,
           syncTimedOut: this.#syncTimedOut,
           peerSteppedDown: this.#peerSteppedDown,
-          reconcileDone: true,
+          reconcileDone: this.#reconcile?.done ?? true,
           operator: this.#operator,
         },
         now,
@@ -375,8 +384,10 @@ export class HaController {
       }
       this.#log.info(`HA ${from} -> ${d.next}: ${d.reason}`, { term: this.#persisted.term, actions: d.actions.join(",") });
       try {
-        await this.#run(d.actions, from, d.next);
+        // What this node reports while it carries the actions out (a Hello sent meanwhile) is the
+        // state it is going to.
         this.#state = d.next;
+        await this.#run(d.actions, from, d.next);
         this.#reason = d.reason;
         this.#transitions.push({ At: new Date(now).toISOString(), From: from, To: d.next, Reason: d.reason });
         if (this.#transitions.length > 20) this.#transitions.shift();
@@ -396,6 +407,10 @@ export class HaController {
   }
 
   async #run(actions: readonly HaAction[], from: HaState, to: HaState): Promise<void> {
+    // The loser of two serving nodes reads what it wrote alone before it stops serving (closing
+    // the store compacts its journal away).
+    const losing = actions.includes("reconcile") && actions.includes("stopWriteSide");
+    const divergence = losing ? await this.#divergence() : undefined;
     for (const a of actions) {
       switch (a) {
         case "bumpTerm":
@@ -426,9 +441,8 @@ export class HaController {
           this.#partnerDownAt = this.#now();
           break;
         case "reconcile":
-          // Merging what both sides wrote while partitioned is not done: the loser's store is
-          // replaced by the winner's (its unconfirmed writes are dropped, each logged on resync).
-          this.#log.warn("HA two active nodes met: the node that took over last keeps its store; the other resyncs from it", { to });
+          if (losing) this.#sendDivergence(divergence ?? []);
+          else this.#awaitDivergence();
           break;
         case "resync":
           this.#sendHelloOnPrimary();
@@ -473,6 +487,107 @@ export class HaController {
     for (const e of errors) this.#badFrame("prefs", `HA prefs: ${e}`);
     if (prefs.maxAckDelayMs !== this.#prefs.maxAckDelayMs) this.#tracker = new UnackedTracker({ maxAckDelayMs: prefs.maxAckDelayMs });
     this.#prefs = prefs;
+  }
+
+  // ---- reconciling two serving nodes ------------------------------------------------------------
+
+  /** What this node changed after the last Seq both shared, per object. */
+  async #divergence(): Promise<DivergentEntry[]> {
+    const store = this.#store;
+    if (!store) return [];
+    const changes = await this.#history(store, this.#persisted.sharedSeq);
+    if (changes === undefined) {
+      this.#log.error("HA this node's changes since the fork are no longer in its journal; what it wrote alone cannot be merged and is lost", { fork: this.#persisted.sharedSeq, seq: store.seq });
+      return [];
+    }
+    return [...lastPerObject(changes).values()];
+  }
+
+  async #history(store: NodeStore, from: number): Promise<Change[] | undefined> {
+    const out: Change[] = [];
+    let at = from;
+    for (;;) {
+      const page = await store.changesSince(at, 1000);
+      if (page === undefined) return undefined;
+      if (page.length === 0) return out;
+      out.push(...page);
+      at = page[page.length - 1]!.Seq;
+    }
+  }
+
+  #sendDivergence(entries: DivergentEntry[]): void {
+    const conn = this.#primaryConn();
+    this.#startReconcile("loser");
+    if (!conn) return;
+    this.#log.warn("HA two serving nodes met and the partner wins: sending what this node wrote alone for it to merge, then resyncing from it", { objects: entries.length, fork: this.#persisted.sharedSeq });
+    const chunk = 2000;
+    let part = 0;
+    for (let i = 0; i === 0 || i < entries.length; i += chunk) {
+      conn.send({ T: "Divergence", part: part++, last: i + chunk >= entries.length, entries: entries.slice(i, i + chunk) });
+    }
+  }
+
+  #awaitDivergence(): void {
+    this.#startReconcile("winner");
+    this.#log.warn("HA two serving nodes met and this node wins: merging what the partner wrote alone");
+  }
+
+  #startReconcile(role: "winner" | "loser"): void {
+    if (this.#reconcile) clearTimeout(this.#reconcile.timer);
+    const r = {
+      role,
+      done: false,
+      parts: [] as DivergentEntry[],
+      nextPart: 0,
+      // A partner that goes silent mid-merge must not keep this node reconciling.
+      timer: setTimeout(() => {
+        if (this.#reconcile === r && !r.done) {
+          this.#log.warn(`HA merge with the partner did not finish within 15 s; ${role === "winner" ? "serving with this node's store" : "resyncing from the partner"}`);
+          r.done = true;
+        }
+      }, 15_000),
+    };
+    this.#reconcile = r;
+  }
+
+  async #onDivergence(part: number, last: boolean, entries: DivergentEntry[]): Promise<void> {
+    const r = this.#reconcile;
+    if (!r || r.role !== "winner" || r.done || part !== r.nextPart) return;
+    r.parts.push(...entries);
+    r.nextPart++;
+    if (!last) return;
+    const store = this.#store;
+    const front = this.#front;
+    let applied = 0;
+    const conflicts: MergeConflict[] = [];
+    if (store && front) {
+      const mine = await this.#history(store, this.#persisted.sharedSeq);
+      const plan = planMerge(r.parts, mine === undefined ? undefined : lastPerObject(mine), (t, k) => store.get(t, k));
+      for (const w of plan.writes) {
+        try {
+          if (w.Object === null) {
+            if (store.get(w.Type, w.Key)) await front.delete(w.Type, w.Key);
+          } else await front.put(w.Type, w.Key, w.Object);
+          applied++;
+        } catch (err) {
+          this.#log.error("HA merge: the partner's version could not be written", { type: w.Type, key: w.Key, error: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      conflicts.push(...plan.conflicts);
+    }
+    for (const c of conflicts) this.#noteConflict(c);
+    this.#log.warn("HA merged what the partner wrote alone", { objects: r.parts.length, applied, conflicts: conflicts.length });
+    this.#primaryConn()?.send({ T: "MergeDone", applied, conflicts: conflicts.length });
+    clearTimeout(r.timer);
+    r.done = true;
+  }
+
+  #noteConflict(c: MergeConflict): void {
+    const at = new Date(this.#now()).toISOString();
+    this.#conflicts.push({ ...c, At: at });
+    if (this.#conflicts.length > 100) this.#conflicts.shift();
+    this.#log.warn(`HA merge conflict on ${c.ObjectType} "${c.ObjectKey}": kept the ${c.Kept}'s version`, { reason: c.Reason, winnerSeq: c.WinnerSeq, loserSeq: c.LoserSeq });
+    this.#serving?.notify?.({ Type: "ha", Action: "conflict", Key: `${c.ObjectType}/${c.ObjectKey}`, Object: { ...c, At: at } });
   }
 
   // ---- serving and following --------------------------------------------------------------------
@@ -769,6 +884,16 @@ export class HaController {
         return;
       case "StepDown":
         this.#peerSteppedDown = true;
+        return;
+      case "Divergence":
+        void this.#onDivergence(msg.part, msg.last, msg.entries);
+        return;
+      case "MergeDone":
+        if (this.#reconcile?.role === "loser" && !this.#reconcile.done) {
+          this.#log.info("HA the partner merged what this node wrote alone", { applied: msg.applied, conflicts: msg.conflicts });
+          clearTimeout(this.#reconcile.timer);
+          this.#reconcile.done = true;
+        }
         return;
       case "AskStepDown":
         if (isServing(this.#state)) this.#operator = "step-down";

@@ -69,7 +69,21 @@ export interface StepDownMessage {
   T: "StepDown" | "AskStepDown";
 }
 
-export type PeerMessage = HelloMessage | ChangesMessage | SnapMessage | AckMessage | HeartbeatMessage | StepDownMessage;
+/** The loser of two serving nodes -> the winner: its last change per object since the fork, chunked. */
+export interface DivergenceMessage {
+  T: "Divergence";
+  part: number;
+  last: boolean;
+  entries: { Type: string; Key: string; Object: ModelObject | null; Seq: number }[];
+}
+
+export interface MergeDoneMessage {
+  T: "MergeDone";
+  applied: number;
+  conflicts: number;
+}
+
+export type PeerMessage = HelloMessage | ChangesMessage | SnapMessage | AckMessage | HeartbeatMessage | StepDownMessage | DivergenceMessage | MergeDoneMessage;
 
 const STATES: readonly HaState[] = ["joining", "standby", "active", "active-solo", "partner-down", "reconciling", "stopped"];
 const ACTIONS: readonly ChangeAction[] = ["create", "update", "delete"];
@@ -105,6 +119,19 @@ export function readPeerMessage(h: HaMessage): PeerMessage | Error {
       case "StepDown":
       case "AskStepDown":
         return { T: h.T };
+      case "Divergence": {
+        if (!Array.isArray(h.entries)) throw new Error(`Divergence.entries: want an array, got ${kind(h.entries)}`);
+        const entries = h.entries.map((e, i) => {
+          const at = `Divergence.entries[${i}]`;
+          if (!isRecord(e)) throw new Error(`${at}: want an object, got ${kind(e)}`);
+          if (e.Object !== null && !isRecord(e.Object)) throw new Error(`${at}.Object: want an object or null, got ${kind(e.Object)}`);
+          return { Type: str(e, "Type", at), Key: str(e, "Key", at), Object: e.Object as ModelObject | null, Seq: count(e, "Seq", at) };
+        });
+        if (typeof h.last !== "boolean") throw new Error(`Divergence.last: want a boolean, got ${kind(h.last)}`);
+        return { T: "Divergence", part: count(h, "part"), last: h.last, entries };
+      }
+      case "MergeDone":
+        return { T: "MergeDone", applied: count(h, "applied"), conflicts: count(h, "conflicts") };
       default:
         return new Error(`unknown message type ${JSON.stringify(String(h.T)).slice(0, 40)}`);
     }

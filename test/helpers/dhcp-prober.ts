@@ -2,7 +2,8 @@
 // DHCPDISCOVER every `everyMs` (one exchange: the same xid, `secs` counting the seconds since the
 // first, as a real client retransmits) and prints every reply it hears on port 68 as one JSON line
 // with its arrival time, source, type, offered address and server identifier. It stops by itself
-// after `forMs`.
+// after `forMs`. With `dora` it is a client instead: one full DISCOVER-OFFER-REQUEST-ACK per MAC in
+// the list (retransmitting each step up to four times), printing the DHCPACK or DHCPNAK of each.
 //
 //   SOCLE_DHCP_PROBER='{"iface":"c0","mac":"52:54:00:e2:6f:01","everyMs":500,"forMs":20000}' bun test/helpers/dhcp-prober.ts
 
@@ -14,11 +15,15 @@ export interface ProberSpec {
   mac: string;
   everyMs: number;
   forMs: number;
+  /** Instead of probing: one full DORA per MAC, in order; prints each DHCPACK or DHCPNAK with `mac`. */
+  dora?: string[];
 }
 
 export interface ProbeReply {
   /** ms since the epoch when it arrived. */
   t: number;
+  /** The client it answered (DORA mode). */
+  mac?: string;
   from: string;
   type: string;
   yiaddr: string;
@@ -49,8 +54,11 @@ async function proberChild(spec: ProberSpec): Promise<void> {
   const { nullLogger } = await import("../../src/log/logger.ts");
   const { newPacket, formatPacket, parsePacket } = await import("../../src/dhcp/packet.ts");
   const { messageTypeName } = await import("../../src/dhcp/message-type.ts");
-  const chaddr = Uint8Array.from(spec.mac.split(":").map((h) => parseInt(h, 16)));
-  const xid = (Math.random() * 0xffffffff) >>> 0;
+  const macBytes = (mac: string) => Uint8Array.from(mac.split(":").map((h) => parseInt(h, 16)));
+  const chaddr = macBytes(spec.mac);
+  let xid = (Math.random() * 0xffffffff) >>> 0;
+  let waiter: ((r: ProbeReply) => void) | undefined;
+  let current = spec.mac;
   const sock = await openDhcpSocket({
     iface: spec.iface,
     port: 68,
@@ -60,21 +68,64 @@ async function proberChild(spec: ProberSpec): Promise<void> {
         const p = parsePacket(data);
         if (p.xid !== xid) return;
         const id = p.options.get(54);
-        process.stdout.write(
-          JSON.stringify({
-            t: Date.now(),
-            from: from.address,
-            type: messageTypeName(p.options.get(53)?.[0] ?? 0),
-            yiaddr: p.yiaddr,
-            serverId: id && id.length === 4 ? id.join(".") : "",
-            xid: p.xid,
-          }) + "\n",
-        );
+        const r: ProbeReply = {
+          t: Date.now(),
+          mac: current,
+          from: from.address,
+          type: messageTypeName(p.options.get(53)?.[0] ?? 0),
+          yiaddr: p.yiaddr,
+          serverId: id && id.length === 4 ? id.join(".") : "",
+          xid: p.xid,
+        };
+        if (spec.dora) waiter?.(r);
+        else process.stdout.write(JSON.stringify(r) + "\n");
       } catch {
         // not a DHCP reply
       }
     },
   });
+  if (spec.dora) {
+    const ask = async (build: () => Uint8Array, want: (r: ProbeReply) => boolean): Promise<ProbeReply | undefined> => {
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const got = new Promise<ProbeReply | undefined>((resolve) => {
+          const timer = setTimeout(() => resolve(undefined), 1000);
+          waiter = (r) => {
+            if (!want(r)) return;
+            clearTimeout(timer);
+            resolve(r);
+          };
+        });
+        sock.send(build(), "255.255.255.255", 67);
+        const r = await got;
+        if (r) return r;
+      }
+      return undefined;
+    };
+    for (const mac of spec.dora) {
+      current = mac;
+      xid = (Math.random() * 0xffffffff) >>> 0;
+      const hw = macBytes(mac);
+      const offer = await ask(() => {
+        const p = newPacket({ chaddr: hw, xid, flags: 0x8000 });
+        p.options.set(53, Uint8Array.of(1));
+        return formatPacket(p);
+      }, (r) => r.type === "DHCPOFFER");
+      if (!offer) {
+        process.stdout.write(JSON.stringify({ t: Date.now(), mac, from: "", type: "none", yiaddr: "", serverId: "", xid }) + "\n");
+        continue;
+      }
+      const ack = await ask(() => {
+        const p = newPacket({ chaddr: hw, xid, flags: 0x8000 });
+        p.options.set(53, Uint8Array.of(3));
+        p.options.set(50, Uint8Array.from(offer.yiaddr.split(".").map(Number)));
+        p.options.set(54, Uint8Array.from(offer.serverId.split(".").map(Number)));
+        return formatPacket(p);
+      }, (r) => r.type === "DHCPACK" || r.type === "DHCPNAK");
+      process.stdout.write(JSON.stringify(ack ?? { t: Date.now(), mac, from: "", type: "none", yiaddr: "", serverId: "", xid }) + "\n");
+    }
+    sock.close();
+    return;
+  }
   const start = Date.now();
   while (Date.now() - start < spec.forMs) {
     const p = newPacket({ chaddr, xid, secs: Math.floor((Date.now() - start) / 1000), flags: 0x8000 });

@@ -8,6 +8,10 @@
 //                           │                └─ W w0 198.51.100.250/24 (API writer)
 //   A peer0 203.0.113.1/30 ─── B peer0 203.0.113.2/30        VIP 198.51.100.10/24
 //
+// A second bridge br1 with a client namespace D is there for a full partition: `partition()` moves
+// B's LAN port to br1 and takes the peer link down, so each node has clients of its own and hears
+// nothing of the other; `heal()` puts both back.
+//
 // The first node is enrolled and the second joined with the real CLI (`socle ha enrol`, `socle ha
 // join`); both run until the test ends or kills them.
 
@@ -39,7 +43,7 @@ export interface HaStatusView {
 
 export class HaPairLab {
   readonly lab = new NetLab();
-  readonly ns = {} as Record<Node | "lan" | "c" | "w", string>;
+  readonly ns = {} as Record<Node | "lan" | "c" | "d" | "w", string>;
   readonly dirs: Record<Node, string>;
   readonly procs: Partial<Record<Node, Spawned>> = {};
   /** Output of earlier runs of each node (before kills and restarts). */
@@ -68,12 +72,15 @@ export class HaPairLab {
     this.ns.lan = await lab.ns("ha-l");
     this.ns.c = await lab.ns("ha-c");
     this.ns.w = await lab.ns("ha-w");
+    this.ns.d = await lab.ns("ha-d");
     const port = (tag: string) => lab.name(tag);
     await lab.veth({ ns: this.ns.a, name: "lan0" }, { ns: this.ns.lan, name: port("pa") });
     await lab.veth({ ns: this.ns.b, name: "lan0" }, { ns: this.ns.lan, name: port("pb") });
     await lab.veth({ ns: this.ns.c, name: "c0" }, { ns: this.ns.lan, name: port("pc") });
     await lab.veth({ ns: this.ns.w, name: "w0" }, { ns: this.ns.lan, name: port("pw") });
     await lab.bridge(this.ns.lan, "br0", [port("pa"), port("pb"), port("pc"), port("pw")]);
+    await lab.veth({ ns: this.ns.d, name: "d0" }, { ns: this.ns.lan, name: port("pd") });
+    await lab.bridge(this.ns.lan, "br1", [port("pd")]);
     await lab.veth({ ns: this.ns.a, name: "peer0" }, { ns: this.ns.b, name: "peer0" });
     for (const n of ["a", "b"] as const) {
       await lab.addr(this.ns[n], "lan0", `${LAN[n]}/24`);
@@ -199,6 +206,17 @@ export class HaPairLab {
   async holdsVipInKernel(n: Node): Promise<boolean> {
     const r = await this.lab.exec(this.ns[n], ["ip", "-4", "-o", "addr", "show", "dev", "lan0"]);
     return r.stdout.includes(`${HA_VIP}/24`);
+  }
+
+  /** A full partition: B's LAN port on the other bridge (with D's clients), the peer link down. */
+  async partition(): Promise<void> {
+    await this.lab.ip(this.ns.lan, "link", "set", this.lab.name("pb"), "master", "br1");
+    await this.lab.ip(this.ns.b, "link", "set", "peer0", "down");
+  }
+
+  async heal(): Promise<void> {
+    await this.lab.ip(this.ns.lan, "link", "set", this.lab.name("pb"), "master", "br0");
+    await this.lab.ip(this.ns.b, "link", "set", "peer0", "up");
   }
 
   /** First node, subnet, enrolment, join, second node; resolves when a failover is safe. */
