@@ -546,7 +546,9 @@ export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: Sta
           store: store as FileStore,
           wrapStore: (s) => hooks.wrapStore(s),
           dhcp: {
-            serverAddressFor: (i) => (vip.held() && cidrContains(i.cidr, vipAddress) ? vipAddress : i.address),
+            // Always the VIP on its network, also in the moment between the DHCP sockets opening
+            // and the VIP being added: clients must only ever learn the VIP as the server.
+            serverAddressFor: (i) => (cidrContains(i.cidr, vipAddress) ? vipAddress : i.address),
             ownAddresses: () => [vipAddress],
             onForeignReply: (reply) => hooks.onForeignReply(reply),
             policy: hooks.policy,

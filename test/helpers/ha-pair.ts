@@ -8,6 +8,10 @@
 //                           │                └─ W w0 198.51.100.250/24 (API writer)
 //   A peer0 203.0.113.1/30 ─── B peer0 203.0.113.2/30        VIP 198.51.100.10/24
 //
+// A relay namespace R (ISC dhcrelay, its LAN leg 198.51.100.251 on br0, its client leg
+// 203.0.113.129/25 to namespace E) forwards a remote segment's DHCP to the VIP, as a branch
+// router's `ip helper-address` would; both nodes route 203.0.113.128/25 through it.
+//
 // A second bridge br1 with a client namespace D is there for a full partition: `partition()` moves
 // B's LAN port to br1 and takes the peer link down, so each node has clients of its own and hears
 // nothing of the other; `heal()` puts both back.
@@ -43,7 +47,7 @@ export interface HaStatusView {
 
 export class HaPairLab {
   readonly lab = new NetLab();
-  readonly ns = {} as Record<Node | "lan" | "c" | "d" | "w", string>;
+  readonly ns = {} as Record<Node | "lan" | "c" | "d" | "w" | "r" | "e", string>;
   readonly dirs: Record<Node, string>;
   readonly procs: Partial<Record<Node, Spawned>> = {};
   /** Output of earlier runs of each node (before kills and restarts). */
@@ -87,6 +91,14 @@ export class HaPairLab {
       await lab.addr(this.ns[n], "peer0", `${PEER[n]}/30`);
     }
     await lab.addr(this.ns.w, "w0", "198.51.100.250/24");
+    this.ns.r = await lab.ns("ha-r");
+    this.ns.e = await lab.ns("ha-e");
+    await lab.veth({ ns: this.ns.r, name: "r1" }, { ns: this.ns.lan, name: port("pr") });
+    await lab.ip(this.ns.lan, "link", "set", port("pr"), "master", "br0");
+    await lab.veth({ ns: this.ns.e, name: "e0" }, { ns: this.ns.r, name: "r0" });
+    await lab.addr(this.ns.r, "r1", "198.51.100.251/24");
+    await lab.addr(this.ns.r, "r0", "203.0.113.129/25");
+    for (const n of ["a", "b"] as const) await lab.ip(this.ns[n], "route", "add", "203.0.113.128/25", "via", "198.51.100.251");
   }
 
   /** Start node `n` on its data directory (the first start of "a" makes the pair's first node). */
@@ -208,6 +220,11 @@ export class HaPairLab {
     return r.stdout.includes(`${HA_VIP}/24`);
   }
 
+  /** ISC dhcrelay in R, forwarding E's segment to the VIP only. */
+  startRelay(): Spawned {
+    return this.lab.spawn(this.ns.r, ["dhcrelay", "-4", "-d", "-pf", join(this.work, "dhcrelay.pid"), "-id", "r0", "-iu", "r1", HA_VIP]);
+  }
+
   /** A full partition: B's LAN port on the other bridge (with D's clients), the peer link down. */
   async partition(): Promise<void> {
     await this.lab.ip(this.ns.lan, "link", "set", this.lab.name("pb"), "master", "br1");
@@ -224,8 +241,11 @@ export class HaPairLab {
     const a = this.start("a");
     await a.waitFor(/"msg":"socle started"/, 30_000);
     const subnet = { Name: "lan", Subnet: "198.51.100.0/24", ActiveStart: "198.51.100.100", ActiveEnd: "198.51.100.199", ActiveLeaseTime: 600, Options: [{ Code: 3, Value: "198.51.100.1" }] };
-    const made = await this.cli("a", ["subnets", "create", JSON.stringify(subnet)]);
-    if (made.code !== 0) throw new Error(`subnet: ${made.stderr}`);
+    const relayed = { Name: "relayed", Subnet: "203.0.113.128/25", ActiveStart: "203.0.113.140", ActiveEnd: "203.0.113.190", ActiveLeaseTime: 600, Options: [{ Code: 3, Value: "203.0.113.129" }] };
+    for (const s of [subnet, relayed]) {
+      const made = await this.cli("a", ["subnets", "create", JSON.stringify(s)]);
+      if (made.code !== 0) throw new Error(`subnet ${s.Name}: ${made.stderr}`);
+    }
     const ticket = await this.cliJson<{ Secret: string; CaPin: string; Address: string; Port: number }>("a", "ha", "enrol");
     const joined = await this.cli(
       "b",
