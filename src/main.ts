@@ -54,7 +54,8 @@ import { startMtlsServer, type MtlsServer } from "./api/mtls-server.ts";
 import { listInterfaces } from "./dhcp/interfaces.ts";
 import { cidrContains } from "./model/validate.ts";
 import { nodeNameProblem } from "./pki/node-certs.ts";
-import { HaController, type PairInfo } from "./ha/controller.ts";
+import { HaController, type ObserverHooks, type PairInfo } from "./ha/controller.ts";
+import { standbyApi } from "./api/standby-api.ts";
 import type { HaControl } from "./api/routes-ha.ts";
 import { joinPair } from "./ha/enrol.ts";
 import { VirtualIp } from "./ha/vip.ts";
@@ -559,40 +560,93 @@ export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: Sta
       return { refreshAddresses: () => socle.refreshAddresses(), notify: (n) => socle.notify(n), stop: () => socle.stop() };
     },
     startObserver: async (hooks) => {
-      if (cfg.disableDhcp) return { stop: async () => {} };
-      // The standby's DHCP sockets see every request the active sees on the segment, and the
-      // active's broadcast replies on port 68: what tells a dead active from a cut peer link.
-      const observer = new DhcpServer({
-        handler: async (req, ctx) => {
-          hooks.onRequest(req, ctx.now);
-          return undefined;
+      const notice = await startStandbyNotice();
+      const dhcpWatch = await startDhcpWatch(hooks);
+      return {
+        stop: async () => {
+          await dhcpWatch.stop();
+          await notice.stop();
         },
-        log: dlog,
-        port: cfg.dhcpPort,
-        binlPort: 0,
-        interfaces: cfg.dhcpInterfaces,
-        ownAddresses: () => [vipAddress],
-        onForeignReply: (reply) => hooks.onReply(reply, Date.now()),
-      });
-      try {
-        await observer.start();
-      } catch (err) {
-        await observer.stop().catch(() => {});
-        // Without it a takeover waits for haIdleTakeover only; say so, keep running.
-        dlog.error(`the HA standby cannot watch DHCP (${err instanceof Error ? err.message : String(err)}); takeover falls back to haIdleTakeover`);
-        return { stop: async () => {} };
-      }
-      return { stop: () => observer.stop() };
+      };
     },
-    dial: (address) => dialHa({ host: address, port: ha.port, creds: nodeCreds, peerName: controller.peerName }),
+    dial: (address) => dialHa({ host: address, port: ha.port, creds: nodeCreds, peerName: controller.peerName, peerCertSha256: pair?.peerCertSha256, log: hlog }),
     readPrefs: (s) => new PrefsService(s).get(),
   });
+  /**
+   * The standby's API port: a 503 naming the VIP (api/standby-api.ts). It needs the pair's server
+   * certificate, which a newly joined node receives with the files: until then it tries every 5 s.
+   */
+  async function startStandbyNotice(): Promise<{ stop(): Promise<void> }> {
+    const pkiDir = join(cfg.dataDir, "pki");
+    let server: ApiServer | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const attempt = async () => {
+      timer = undefined;
+      if (stopped) return;
+      const files = cfg.tls ?? { certFile: join(pkiDir, "server.pem"), keyFile: join(pkiDir, "server-key.pem") };
+      if (existsSync(files.certFile) && existsSync(files.keyFile)) {
+        try {
+          const t = await loadTlsFiles(files.certFile, files.keyFile);
+          if (stopped) return;
+          server = startApiServer({
+            hostname: cfg.apiListen,
+            port: cfg.apiPort,
+            certPem: t.certPem,
+            keyPem: t.keyPem,
+            maxBodyBytes: 64 * 1024,
+            build: () => standbyApi({ vip: vipAddress, apiPort: cfg.apiPort, facts: () => controller.status() }),
+          });
+          return;
+        } catch (err) {
+          hlog.warn(`the standby's API notice is not running yet: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      timer = setTimeout(() => void attempt(), 5000);
+    };
+    await attempt();
+    return {
+      stop: async () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        await server?.stop();
+      },
+    };
+  }
+  async function startDhcpWatch(hooks: ObserverHooks): Promise<{ stop(): Promise<void> }> {
+    if (cfg.disableDhcp) return { stop: async () => {} };
+    // The standby's DHCP sockets see every request the active sees on the segment, and the
+    // active's broadcast replies on port 68: what tells a dead active from a cut peer link.
+    const observer = new DhcpServer({
+      handler: async (req, ctx) => {
+        hooks.onRequest(req, ctx.now);
+        return undefined;
+      },
+      log: dlog,
+      port: cfg.dhcpPort,
+      binlPort: 0,
+      interfaces: cfg.dhcpInterfaces,
+      ownAddresses: () => [vipAddress],
+      onForeignReply: (reply, from) => hooks.onReply(reply, from.address, Date.now()),
+    });
+    try {
+      await observer.start();
+    } catch (err) {
+      await observer.stop().catch(() => {});
+      // Without it a takeover waits for haIdleTakeover only; say so, keep running.
+      dlog.error(`the HA standby cannot watch DHCP (${err instanceof Error ? err.message : String(err)}); takeover falls back to haIdleTakeover`);
+      return { stop: async () => {} };
+    }
+    return { stop: () => observer.stop() };
+  }
   const answer = book && ca && !pair ? enrolAnswerer({ book, ca, dataDir: cfg.dataDir, nodeName, vip: ha.vip, log: hlog }) : undefined;
   const listener = await listenHa({
     host: ha.listen,
     port: ha.port,
     creds: nodeCreds,
     peerName: pair?.peerName ?? null,
+    peerCertSha256: pair?.peerCertSha256,
+    peerAddresses: pair ? pairInfo(pair, ha.peers).peerAddresses : ha.peers,
     onConnection: (conn) => controller.accept(conn, plainAddress(conn.remoteAddress)),
     ...(answer
       ? {

@@ -177,8 +177,7 @@ describe.skipIf(skip !== undefined)("HA pair in namespaces", () => {
     const acks = (p: typeof onA) => replies(p).filter((r) => r.type === "DHCPACK");
     const a = acks(onA);
     const b = acks(onB);
-    expect(a.length).toBe(12);
-    expect(b.length).toBe(12);
+    expect({ ackedOnA: a.length, ackedOnB: b.length, noAck: [...replies(onA), ...replies(onB)].filter((r) => r.type !== "DHCPACK") }).toEqual({ ackedOnA: 12, ackedOnB: 12, noAck: [] });
     const slotOf = (n: Node) => (n === "a" ? 0 : 1); // "a" enrolled first: slot 0
     expect(a.every((r) => addressHalf(r.yiaddr) === slotOf("a"))).toBe(true);
     expect(b.every((r) => addressHalf(r.yiaddr) === slotOf("b"))).toBe(true);
@@ -194,11 +193,11 @@ describe.skipIf(skip !== undefined)("HA pair in namespaces", () => {
     await pair.heal();
     const winner = await pair.waitSafe(60_000);
     const loser = other(winner);
-    expect(await pair.holdsVipInKernel(loser)).toBe(false);
+    expect({ loserHoldsVip: await pair.holdsVipInKernel(loser) }).toEqual({ loserHoldsVip: false });
     const s = (await pair.status(winner))! as unknown as { Conflicts: { ObjectType: string; ObjectKey: string; Kept: string }[] };
     // Merged: both sides' writes and leases on the winner, the object both changed reported.
     const names = new Set((await pair.cliJson<{ Name: string }[]>(winner, "profiles", "list")).map((p) => p.Name));
-    expect(names.has("written-on-a") && names.has("written-on-b")).toBe(true);
+    expect({ writtenOnA: names.has("written-on-a"), writtenOnB: names.has("written-on-b") }).toEqual({ writtenOnA: true, writtenOnB: true });
     const leases = new Map((await pair.cliJson<{ Addr: string; Token: string; State: string }[]>(winner, "leases", "list")).map((l) => [l.Addr, l]));
     for (const r of [...a, ...b]) expect(leases.get(r.yiaddr)?.Token).toBe(r.mac);
     expect(s.Conflicts.some((c) => c.ObjectType === "profiles" && c.ObjectKey === "shared")).toBe(true);
@@ -235,4 +234,23 @@ describe.skipIf(skip !== undefined)("HA pair in namespaces", () => {
       await relay.kill(2000);
     }
   }, 120_000);
+
+  test("a planned switchover: step-down hands the active role to the caught-up standby; requests that cannot apply are refused with the reason", async () => {
+    const active = await healthy();
+    const standby = other(active);
+    const takeover = await pair.cli(active, ["ha", "takeover"]);
+    expect(takeover.code).toBe(1);
+    expect(takeover.stderr).toContain("already serves");
+    const down = await pair.cli(active, ["ha", "partner-down", "--confirm"]);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain("the partner is heard");
+    const t0 = Date.now();
+    const step = await pair.cli(active, ["ha", "step-down"]);
+    expect(step.code).toBe(0);
+    await until("the standby holds the VIP", 15_000, () => pair.holdsVipInKernel(standby));
+    console.log(`ha-pair: step-down: the partner holds the VIP ${Date.now() - t0} ms after the request`);
+    expect(await pair.waitSafe(60_000)).toBe(standby);
+    expect(await pair.holdsVipInKernel(active)).toBe(false);
+    expect(pair.transitions(standby).some((t) => t.includes("handed over"))).toBe(true);
+  }, 90_000);
 });

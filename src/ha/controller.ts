@@ -14,6 +14,7 @@
 // gathers facts and acts.
 
 import { writeFileAtomic } from "../files/atomic-write.ts";
+import { SocleError } from "../model/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { rateLimited } from "../log/logger.ts";
 import type { Change, ModelObject } from "../model/object.ts";
@@ -66,7 +67,8 @@ export interface ServingRuntime {
 
 export interface ObserverHooks {
   onRequest: (req: DhcpPacket, now: number) => void;
-  onReply: (reply: DhcpPacket, now: number) => void;
+  /** A reply from another DHCP server; `from` is its source address. */
+  onReply: (reply: DhcpPacket, from: string, now: number) => void;
 }
 
 export interface VipControl {
@@ -263,8 +265,18 @@ export class HaController {
     return this.#pair.peerName !== "";
   }
 
-  /** An operator request (takeover, step-down, partner-down): taken into account at the next tick. */
+  /**
+   * An operator request, taken into account at the next tick; one that cannot apply now is refused
+   * with the reason (SocleError Conflict) instead of being accepted and then ignored.
+   */
   request(op: OperatorRequest): void {
+    const serving = isServing(this.#state);
+    const heard = this.#peer !== null && !this.#hb.peerSilent(this.#now());
+    if (op === "takeover" && serving) throw new SocleError("Conflict", "ha", op, `this node already serves (${this.#state}); to move the active role to the partner, ask this node to step down`);
+    if (op === "step-down" && !(serving && heard && this.#peer?.state === "standby" && this.#feeder?.streaming)) {
+      throw new SocleError("Conflict", "ha", op, `no caught-up standby to hand over to (partner ${heard ? this.#peer?.state : "not heard"})`);
+    }
+    if (op === "partner-down" && heard) throw new SocleError("Conflict", "ha", op, `the partner is heard (${this.#peer?.state}): partner-down is only for a partner that is off`);
     this.#operator = op;
   }
 
@@ -360,6 +372,8 @@ export class HaController {
           slot: this.#o.slot,
           term: this.#persisted.term,
           hasData: this.#persisted.hasData,
+          seq: this.#store?.seq ?? 0,
+          tail: !this.#serving && (this.#store?.seq ?? 0) > this.#persisted.sharedSeq,
           prefs: this.#prefs,
           startedMs: this.#startedMs,
           peerLastHeardMs: this.#hb.lastHeard(),
@@ -464,7 +478,7 @@ export class HaController {
     if (!p) return undefined;
     // Seen from the serving side, "streaming" is what this node's feeder knows, not the report.
     const streaming = isServing(this.#state) ? (this.#feeder?.streaming ?? false) && this.#feedConn !== null : p.streaming;
-    return { state: p.state, term: p.term, streaming, hasData: p.hasData };
+    return { state: p.state, term: p.term, streaming, hasData: p.hasData, seq: p.seq, tail: p.tail };
   }
 
   /** Following: the active's feed to this node is live and this store has everything it reported. */
@@ -678,7 +692,13 @@ export class HaController {
         if (type !== 1 && type !== 3) return; // DHCPDISCOVER, DHCPREQUEST
         this.#tracker.noteRequest({ mac: macString(req.chaddr, req.htype, req.hlen), xid: req.xid, secs: req.secs, isIpxe: isIpxe(req), now });
       },
-      onReply: (reply, now) => this.#tracker.noteReply({ mac: macString(reply.chaddr, reply.htype, reply.hlen), xid: reply.xid, now }),
+      onReply: (reply, from, now) => {
+        // The active's replies name the VIP and come from the partner's own address; a reply
+        // from any other server on the segment says nothing about the partner.
+        const id = reply.options.get(54);
+        if (!id || id.length !== 4 || id.join(".") !== this.#o.vip.address || !this.#pair.peerAddresses.includes(from)) return;
+        this.#tracker.noteReply({ mac: macString(reply.chaddr, reply.htype, reply.hlen), xid: reply.xid, now });
+      },
     });
   }
 
@@ -873,8 +893,7 @@ export class HaController {
         this.#applierFor(conn).handle(msg);
         return;
       case "Ack":
-        if (this.#feedConn === conn) {
-          this.#feeder?.onAck(msg.seq);
+        if (this.#feedConn === conn && this.#feeder?.onAck(msg.seq)) {
           this.#ledger.acked(msg.seq);
           if (msg.seq > this.#persisted.sharedSeq) {
             this.#persisted.sharedSeq = msg.seq;

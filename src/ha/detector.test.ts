@@ -105,14 +105,15 @@ describe("UnackedTracker", () => {
     expect(t.unackedCount(1300, 0)).toBe(0);
   });
 
-  test("a reply to another xid does not answer this exchange, but counts as a reply seen", () => {
+  test("a reply to no exchange seen here (another xid, an unknown client) neither answers one nor counts as the active's reply", () => {
     const t = tracker();
     t.noteRequest({ mac: MAC, xid: 7, secs: 0, isIpxe: false, now: 0 });
     t.noteReply({ mac: MAC, xid: 8, now: 500 });
     t.noteReply({ mac: MAC2, xid: 9, now: 600 });
     t.noteRequest({ mac: MAC, xid: 7, secs: 0, isIpxe: false, now: 1000 });
     expect(t.unackedCount(1000, 0)).toBe(1);
-    expect(t.lastReplyAt()).toBe(600);
+    // A forged or foreign reply must not hold a takeover back.
+    expect(t.lastReplyAt()).toBeUndefined();
   });
 
   test("a new xid starts a new exchange", () => {
@@ -179,7 +180,7 @@ describe("UnackedTracker", () => {
     expect(t.lastRequestAt()).toBeUndefined();
     expect(t.lastReplyAt()).toBeUndefined();
     t.noteRequest({ mac: MAC, xid: 1, secs: 0, isIpxe: false, now: 40 });
-    t.noteReply({ mac: MAC2, xid: 1, now: 50 });
+    t.noteReply({ mac: MAC, xid: 1, now: 50 });
     expect(t.lastRequestAt()).toBe(40);
     expect(t.lastReplyAt()).toBe(50);
   });

@@ -212,9 +212,11 @@ export class UnackedTracker {
 
   /** A DHCPOFFER/ACK/NAK from the active seen on the LAN (port 68), matched by chaddr and xid. */
   noteReply(r: ReplySeen): void {
-    this.#lastReplyMs = this.#lastReplyMs === undefined ? r.now : Math.max(this.#lastReplyMs, r.now);
+    // Only a reply to an exchange seen here is evidence the active lives: anything else on the LAN
+    // (another DHCP server, a forged packet) must not hold a takeover back.
     const e = this.#clients.get(r.mac);
     if (!e || e.xid !== r.xid) return;
+    this.#lastReplyMs = this.#lastReplyMs === undefined ? r.now : Math.max(this.#lastReplyMs, r.now);
     e.lastReplyMs = r.now;
     e.pendingSinceMs = undefined;
   }

@@ -131,12 +131,12 @@ export class Feeder {
     }
   }
 
-  /** The standby confirmed everything up to `seq` durable. */
-  onAck(seq: number): void {
-    if (seq <= this.#acked) return;
-    if (seq > this.#store.seq) {
-      this.#log.warn("HA standby acknowledged a Seq this node has not written; ignored", { seq, have: this.#store.seq });
-      return;
+  /** The standby confirmed everything up to `seq` durable; false when the ack is refused (beyond what was sent). */
+  onAck(seq: number): boolean {
+    if (seq <= this.#acked) return seq === this.#acked;
+    if (seq > this.#sent || seq > this.#store.seq) {
+      this.#log.warn("HA standby acknowledged a Seq this node has not sent it; ignored", { seq, sent: this.#sent });
+      return false;
     }
     this.#acked = seq;
     const keep: Waiter[] = [];
@@ -147,6 +147,7 @@ export class Feeder {
       } else keep.push(w);
     }
     this.#waiters = keep;
+    return true;
   }
 
   /** Resolves when the standby holds `seq` durably, after `timeoutMs`, or when it goes away. */

@@ -38,6 +38,13 @@ describe("planMerge", () => {
     ]);
   });
 
+  test("an object the winner deleted stays deleted, whatever the loser's Seq", () => {
+    const touched = lastPerObject([{ Seq: 3, Time: "", Type: "machines", Action: "delete", Key: "m", Object: { Uuid: "m" } }] as Change[]);
+    const plan = planMerge([entry("machines", "m", { Uuid: "m", Stage: "x" }, 900)], touched, () => undefined);
+    expect(plan.writes).toEqual([]);
+    expect(plan.conflicts[0]).toMatchObject({ Kept: "winner", Reason: expect.stringContaining("stays deleted") });
+  });
+
   test("the winner's history gone: every object the loser changed that differs is a conflict the winner keeps", () => {
     const plan = planMerge([entry("profiles", "x", { Name: "x", By: "loser" }, 99)], undefined, () => ({ Name: "x", By: "winner" }));
     expect(plan.writes).toEqual([]);

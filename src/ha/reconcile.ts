@@ -11,8 +11,11 @@
 //   granted while partitioned; it can only come from a write the loser made but never confirmed.
 // - anything else that only the loser changed is taken as it is (a delete too);
 // - an object both changed keeps the version written later in its own node's numbering (the higher
-//   local Seq), a tie to the winner: "the higher sequence wins per object". Every object both
-//   changed is a conflict, reported with both Seq numbers; the version that lost is not kept.
+//   local Seq), a tie to the winner: "the higher sequence wins per object". The two numberings
+//   are separate since the fork, so this is a deterministic rule, not "the latest edit": the node
+//   that wrote more since the fork tends to win. An object the winner deleted stays deleted.
+//   Every object both changed is a conflict, reported with both Seq numbers; the version that
+//   lost is not kept.
 //
 // Pure: the caller reads the two sides' changes and writes the outcome.
 
@@ -90,7 +93,10 @@ export function planMerge(
       plan.writes.push({ Type: l.Type, Key: l.Key, Object: l.Object });
       continue;
     }
-    const loserWins = l.Seq > w.Seq;
+    // An object deleted on the winner stays deleted: bringing back what an operator removed
+    // (a machine, a user) is worse than losing the other side's edit of it.
+    const deletedOnWinner = "Object" in w && w.Object === null;
+    const loserWins = !deletedOnWinner && l.Seq > w.Seq;
     if (loserWins) plan.writes.push({ Type: l.Type, Key: l.Key, Object: l.Object });
     plan.conflicts.push({
       ObjectType: l.Type,
@@ -98,8 +104,9 @@ export function planMerge(
       Kept: loserWins ? "loser" : "winner",
       WinnerSeq: winnerTouched === undefined ? 0 : w.Seq,
       LoserSeq: l.Seq,
-      Reason:
-        winnerTouched === undefined
+      Reason: deletedOnWinner
+        ? "deleted on the winner and changed on the loser: it stays deleted"
+        : winnerTouched === undefined
           ? "changed on both nodes; the winner's history since the fork is gone, so its version is kept"
           : `changed on both nodes; the later change in its own node's numbering is kept (${loserWins ? "loser" : "winner"} Seq ${loserWins ? l.Seq : w.Seq})`,
     });

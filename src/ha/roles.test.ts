@@ -421,3 +421,20 @@ describe("failover arithmetic with the default prefs (< 5 s)", () => {
     expect(r.reason).toMatch(/a cut link, not a dead peer/);
   });
 });
+
+describe("a restart after serving alone: the node holding more serves, the lagging standby follows", () => {
+  test("the standby stays standby while the joining partner holds changes it lacks", () => {
+    const d = decide("standby", facts({ seq: 100, peer: peer("joining", { seq: 140, tail: true }) }), NOW);
+    expect(d.next).toBe("standby");
+    expect(d.reason).toContain("holds changes this node lacks");
+    // Without more than the standby, the standby serves as before.
+    expect(decide("standby", facts({ seq: 100, peer: peer("joining", { seq: 100, tail: false }) }), NOW).next).toBe("active-solo");
+  });
+
+  test("the joining node with the tail serves when its partner is a standby", () => {
+    const d = decide("joining", facts({ seq: 140, tail: true, peer: peer("standby", { seq: 100 }) }), NOW);
+    expect(d.next).toBe("active-solo");
+    expect(d.actions).toContain("acquireVip");
+    expect(decide("joining", facts({ seq: 100, tail: false, peer: peer("standby", { seq: 100 }) }), NOW).next).toBe("joining");
+  });
+});

@@ -49,6 +49,9 @@ export interface PeerView {
   streaming: boolean;
   /** It holds a complete copy of the store (false while it waits for a full sync). */
   hasData: boolean;
+  /** Its store's Seq, and whether it holds changes this node may never have had (written alone). */
+  seq?: number;
+  tail?: boolean;
 }
 
 export interface RoleFacts {
@@ -56,6 +59,9 @@ export interface RoleFacts {
   term: number;
   /** The local store holds a complete copy (false on a fresh node before its full sync). */
   hasData: boolean;
+  /** The local store's Seq, and whether it holds changes the partner never confirmed. */
+  seq?: number;
+  tail?: boolean;
   prefs: Pick<HaPrefs, "heartbeatTimeoutMs" | "maxUnackedClients" | "idleTakeoverMs" | "syncTimeoutMs" | "autoFailback">;
   /** When this process started: silence is counted from here if the partner was never heard. */
   startedMs: number;
@@ -93,6 +99,11 @@ const SERVING: ReadonlySet<HaState> = new Set(["active", "active-solo", "partner
 /** States in which a node holds the VIP and answers DHCP (reconciling: only the winner does). */
 export function isServing(state: HaState): boolean {
   return SERVING.has(state);
+}
+
+/** This joining node holds changes the standby lacks: a tail written alone, or a higher Seq. */
+function holdsMore(f: RoleFacts, peer: PeerView): boolean {
+  return f.tail === true || (f.seq ?? 0) > (peer.seq ?? 0);
 }
 
 /** Two serving nodes: the higher term wins, a tie goes to slot 0. */
@@ -198,7 +209,12 @@ function decideJoining(f: RoleFacts, peer: PeerView | undefined, now: number): D
       return stay("joining", `syncing from the active (term ${peer.term})`);
     }
     // Both nodes starting (neither serves): the one that took over last serves. A standby peer is
-    // not a rival: it is the synced one and promotes when it sees this node joining.
+    // not a rival: it is the synced one and promotes when it sees this node joining, unless this
+    // node holds what the standby lacks (it served alone, then restarted): then this node serves,
+    // and the standby follows it.
+    if (f.hasData && peer.state === "standby" && holdsMore(f, peer)) {
+      return { next: "active-solo", actions: [...PROMOTE_SOLO], reason: `the standby lacks changes this node holds (Seq ${f.seq ?? 0} vs ${peer.seq ?? 0}${f.tail ? ", written alone" : ""}): this node serves` };
+    }
     if (f.hasData && peer.state === "joining" && (!peer.hasData || winsAgainst(f, peer.term))) {
       return { next: "active-solo", actions: [...PROMOTE_SOLO], reason: `nobody serves: this node starts as active (term ${f.term} vs ${peer.term}${f.term === peer.term ? ", tie to slot 0" : ""})` };
     }
@@ -223,7 +239,12 @@ function decideStandby(f: RoleFacts, peer: PeerView | undefined, now: number): D
     // The peer neither serves nor handed over (it restarted and is joining): nobody answers. The
     // standby is the synced one, so it serves; a standby never promotes on a tie-break, which
     // keeps a node that just handed over from taking the role straight back.
-    if (peer.state === "joining") return { next: "active-solo", actions: [...PROMOTE_SOLO], reason: "the active restarted and is joining: this node serves" };
+    if (peer.state === "joining") {
+      // The restarted node may hold changes this standby never got (it served alone before it
+      // stopped): then it serves and this node follows it, rather than win with a lagging store.
+      if (peer.hasData && (peer.tail || (peer.seq ?? 0) > (f.seq ?? 0))) return stay("standby", `the restarted partner holds changes this node lacks (Seq ${peer.seq ?? 0} vs ${f.seq ?? 0}): it serves`);
+      return { next: "active-solo", actions: [...PROMOTE_SOLO], reason: "the active restarted and is joining: this node serves" };
+    }
     return stay("standby", `the peer is ${peer.state}; waiting for it to serve or hand over`);
   }
   if (f.operator === "takeover") {
