@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { appendFile, chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { appendFile, chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, nullLogger } from "../log/logger.ts";
@@ -94,6 +94,31 @@ function replicated(t: Tree): Tree {
   return Object.fromEntries(Object.entries(t).filter(([p, v]) => v !== "symlink" && syncPathProblem(p) === undefined));
 }
 
+/** Files only (symlinks are compared with links()). */
+function noLinks(t: Tree): Tree {
+  return Object.fromEntries(Object.entries(t).filter(([, v]) => v !== "symlink"));
+}
+
+/** Every symlink under `dir` (not followed) with its target, by relative path. */
+async function links(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  async function walk(rel: string): Promise<void> {
+    for (const d of await readdir(join(dir, rel), { withFileTypes: true }).catch(() => [])) {
+      const r = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isSymbolicLink()) {
+        // A link may be renamed away while this reads (a temporary one put in place): skipped.
+        const target = await readlink(join(dir, r)).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== "ENOENT") throw e;
+          return undefined;
+        });
+        if (target !== undefined) out[r] = target;
+      } else if (d.isDirectory()) await walk(r);
+    }
+  }
+  await walk("");
+  return out;
+}
+
 async function until(cond: () => Promise<boolean> | boolean, ms = 3000, what = "condition"): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
@@ -106,7 +131,7 @@ async function sameTrees(active: string, standby: string, ms = 3000): Promise<vo
   let last = "";
   try {
     await until(async () => {
-      const [a, b] = [replicated(await tree(active)), await tree(standby)];
+      const [a, b] = [replicated(await tree(active)), noLinks(await tree(standby))];
       last = `active ${JSON.stringify(Object.keys(a).sort())}\nstandby ${JSON.stringify(Object.keys(b).sort())}`;
       return Bun.deepEquals(a, b);
     }, ms, "trees equal");
@@ -145,6 +170,7 @@ describe("syncPathProblem and readFileMessage", () => {
       return (r as Error).message;
     };
     expect(err({ T: "FileWant", path: "../x", from: 0 })).toContain('FileWant.path: "../x" refused');
+    expect(err({ T: "FileDone", path: "files/x", size: 1, mtimeMs: 1, mode: 0o6755, changed: false })).toContain("no setuid, setgid or sticky");
     expect(err({ T: "FileWant", path: "files/a", from: -1 })).toContain("FileWant.from");
     expect(err({ T: "FileChunk", path: "files/a", offset: 1.5, last: false })).toContain("FileChunk.offset");
     expect(err({ T: "FileDone", path: "files/a", size: 1, mtimeMs: 1, mode: 0o10000, changed: false })).toContain("FileDone.mode");
@@ -152,6 +178,12 @@ describe("syncPathProblem and readFileMessage", () => {
     expect(err({ T: "FileManifest", full: "yes", part: 0, last: true, entries: [] })).toContain("FileManifest.full");
     expect(err({ T: "FileGone", paths: ["files/a", "/etc/passwd"] })).toContain("FileGone.paths[1]");
     expect(err({ T: "FileNope" })).toContain("not a file message");
+    const linkEntry = (o: Record<string, unknown>) => ({ T: "FileManifest", full: false, part: 0, last: true, entries: [{ path: "files/l", size: 0, mtimeMs: 1, mode: 0o777, ...o }] });
+    expect(err(linkEntry({ link: 5 }))).toContain("FileManifest.entries[0].link: want a symlink target of 1 to 4095 characters, got number");
+    expect(err(linkEntry({ link: "" }))).toContain("FileManifest.entries[0].link");
+    expect(err(linkEntry({ link: "x", size: 3 }))).toContain("FileManifest.entries[0].size: a symlink's entry has size 0, got 3");
+    // An unsafe target is not a malformed frame: it is refused per entry when placed.
+    expect(readFileMessage(linkEntry({ link: "/etc/passwd" }) as HaMessage)).toMatchObject({ entries: [{ path: "files/l", link: "/etc/passwd" }] });
     expect(readFileMessage({ T: "FileWant", path: "job-logs/ab/x.log", from: 10 })).toEqual({ T: "FileWant", path: "job-logs/ab/x.log", from: 10 });
   });
 });
@@ -408,5 +440,214 @@ describe("file sync between two data dirs", () => {
     link2.b.onMessage((h, body) => t2.handle(h, body));
     p.source.attach(link2.a);
     await sameTrees(p.active, p.standby, 3000);
+  }, 15_000);
+});
+
+describe("symlinks", () => {
+  /** A log that keeps its lines, and a target fed by hand (the active's frames are whatever the test says). */
+  async function bareTarget(standby: string) {
+    const lines: string[] = [];
+    const log = createLogger({ level: "warn", sink: (l) => lines.push(l) });
+    const sent: HaMessage[] = [];
+    const target = new FileSyncTarget({ dataDir: standby, log, send: (m) => sent.push(m) });
+    targets.push(target);
+    const feed = async (...frames: HaMessage[]) => {
+      for (const f of frames) expect(target.handle(f)).toBe(true);
+      await target.idle();
+    };
+    return { target, lines, sent, feed };
+  }
+  const linkEntry = (path: string, link: string) => ({ path, size: 0, mtimeMs: Date.now(), mode: 0o777, link });
+  const manifest = (...entries: unknown[]): HaMessage => ({ T: "FileManifest", full: false, part: 0, last: true, entries });
+
+  test("a tree with relative links (to files, to directories, through links) arrives identical; escaping links are not sent", async () => {
+    const p = await pair({}, async (a) => {
+      await put(a, "files/env/install/images/pxeboot/vmlinuz", "kernel bytes");
+      await put(a, "isos/x.iso", "iso");
+      await symlink("images/pxeboot/vmlinuz", join(a, "files/env/install/kernel"));
+      await symlink("install", join(a, "files/env/current"));
+      await symlink("../current/kernel", join(a, "files/env/install/again"));
+      await symlink("../..", join(a, "files/env/install/root"));
+      await symlink("./env/install/images/", join(a, "files/images"));
+      await symlink("x.iso", join(a, "isos/latest.iso"));
+      await symlink("/etc/passwd", join(a, "files/abs"));
+      await symlink("../../../etc", join(a, "files/env/escape"));
+      await symlink("files/images", join(a, "settings.json"));
+    });
+    p.attach();
+    await sameTrees(p.active, p.standby);
+    const want = await links(p.active);
+    for (const refused of ["files/abs", "files/env/escape", "settings.json"]) delete want[refused];
+    want["files/images"] = "env/install/images"; // written normalised
+    await until(async () => Bun.deepEquals(await links(p.standby), want), 3000, "links equal");
+    expect(Object.keys(want).length).toBe(6);
+    expect(p.source.stats.skippedSymlinks).toBe(3);
+    // The links work on the standby: through a directory link, then a file link.
+    expect(await readFile(join(p.standby, "files/env/install/again"), "utf8")).toBe("kernel bytes");
+    expect(await readFile(join(p.standby, "files/env/install/root/images/pxeboot/vmlinuz"), "utf8")).toBe("kernel bytes");
+    const listed = p.seen.frames.flatMap((f) => (f.T === "FileManifest" ? (f.entries as { path: string; size: number; link?: string }[]) : []));
+    expect(listed.find((e) => e.path === "files/env/current")).toMatchObject({ size: 0, link: "install" });
+    expect(listed.map((e) => e.path)).not.toContain("files/abs");
+    expect(p.target.stats.linksPlaced).toBe(6);
+    expect(p.seen.frames.filter((f) => f.T === "FileWant" && String(f.path) in want)).toEqual([]);
+  }, 15_000);
+
+  for (const watching of [true, false]) {
+    test(`links changed, removed, and swapped with files and directories on the active follow on the standby (${watching ? "watcher" : "full scans"})`, async () => {
+      const p = await pair({ watch: watching }, async (a) => {
+        await put(a, "files/env/install/vmlinuz", "k1");
+        await put(a, "files/env/images/f", "f");
+        await put(a, "files/plain", "plain");
+        await put(a, "files/dir/inner", "inner");
+        await symlink("install", join(a, "files/env/current"));
+        await symlink("env/install/vmlinuz", join(a, "files/kernel"));
+        await symlink("env", join(a, "files/doomed"));
+      });
+      p.attach();
+      await until(async () => Object.keys(await links(p.standby)).length === 3, 3000, "first links");
+      const a = p.active;
+      // A changed target, made the way explode and operators do it atomically: a new link renamed over.
+      await symlink("images", join(a, "files/env/.next"));
+      await rename(join(a, "files/env/.next"), join(a, "files/env/current"));
+      await rm(join(a, "files/doomed"));
+      await rm(join(a, "files/plain"));
+      await symlink("env/images/f", join(a, "files/plain")); // a file becomes a link
+      await rm(join(a, "files/kernel"));
+      await put(a, "files/kernel", "now a file"); // a link becomes a file
+      await rm(join(a, "files/dir"), { recursive: true });
+      await symlink("env", join(a, "files/dir")); // a directory becomes a link
+      if (!watching) await p.source.rescan();
+      const want = { "files/env/current": "images", "files/plain": "env/images/f", "files/dir": "env" };
+      await until(async () => Bun.deepEquals(await links(p.standby), want), 3000, "links follow");
+      await sameTrees(p.active, p.standby);
+      expect(await readFile(join(p.standby, "files/kernel"), "utf8")).toBe("now a file");
+      expect(await readFile(join(p.standby, "files/env/current/f"), "utf8")).toBe("f");
+      // No temporary link was left beside the ones replaced.
+      expect((await readdir(join(p.standby, "files"))).sort()).toEqual(["dir", "env", "kernel", "plain"]);
+      expect((await readdir(join(p.standby, "files/env"))).sort()).toEqual(["current", "images", "install"]);
+    }, 15_000);
+  }
+
+  test("a file asked for that has become a link is answered with FileGone, then the link's entry", async () => {
+    const active = await tempDir();
+    await put(active, "files/env/install/f", "f");
+    await symlink("install/f", join(active, "files/env/was-a-file"));
+    const link = new TestLink();
+    const got: HaMessage[] = [];
+    link.b.onMessage((h) => got.push(h));
+    const source = new FileSyncSource({ dataDir: active, log: nullLogger, scanIntervalMs: 60_000, watch: false });
+    sources.push(source);
+    source.attach(link.a);
+    await until(() => got.some((h) => h.T === "FileManifest"));
+    got.length = 0;
+    link.b.send({ T: "FileWant", path: "files/env/was-a-file", from: 0 });
+    await until(() => got.length >= 2);
+    expect(got.filter((h) => h.T === "FileChunk")).toEqual([]);
+    expect(got[0]).toEqual({ T: "FileGone", paths: ["files/env/was-a-file"] });
+    expect(got[1]).toMatchObject({ T: "FileManifest", full: false, entries: [{ path: "files/env/was-a-file", size: 0, link: "install/f" }] });
+  });
+
+  test("a link whose target escapes its area is refused on the standby even when the manifest claims it", async () => {
+    const standby = await tempDir();
+    const outside = await tempDir();
+    await put(standby, "files/a/abs", "keep me");
+    const t = await bareTarget(standby);
+    await t.feed(
+      manifest(
+        linkEntry("files/a/abs", "/etc/passwd"),
+        linkEntry("files/a/up", "../../etc"),
+        linkEntry("files/a/hidden", "x/../../.."),
+        linkEntry("isos/l", "../files/a"), // the area's top: even one ".." leaves it
+        linkEntry("files/a/out", outside),
+        linkEntry("settings.json", "files/a"),
+        linkEntry("files/a/fine", "../b/c"),
+      ),
+    );
+    expect(t.lines.length).toBe(6);
+    const text = t.lines.join("\n");
+    expect(text).toContain('symlink to \\"/etc/passwd\\" points outside the files area (absolute)');
+    expect(text).toContain('symlink to \\"../../etc\\" climbs out of the files area');
+    expect(text).toContain("climbs out of the isos area");
+    expect(text).toContain("settings.json is a replicated file");
+    expect(t.sent).toEqual([]);
+    expect(await readFile(join(standby, "files/a/abs"), "utf8")).toBe("keep me");
+    expect(await links(standby)).toEqual({ "files/a/fine": "../b/c" });
+    expect(await readdir(outside)).toEqual([]);
+    expect(t.target.stats.linksPlaced).toBe(1);
+  });
+
+  test("nothing is written through a symlinked parent, whether an operator's or one the standby placed", async () => {
+    const standby = await tempDir();
+    const outside = await tempDir();
+    await mkdir(join(standby, "files/sub"), { recursive: true });
+    await symlink(outside, join(standby, "files/evil"));
+    await put(standby, "files/dir/inner", "was a directory");
+    const t = await bareTarget(standby);
+    await t.feed(manifest(linkEntry("files/d", "sub"), linkEntry("files/dir", "sub")));
+    expect(await links(standby)).toEqual({ "files/evil": outside, "files/d": "sub", "files/dir": "sub" });
+    expect(t.lines).toEqual([]);
+    await t.feed(
+      manifest(linkEntry("files/evil/l", "x")),
+      manifest({ path: "files/evil/f", size: 4, mtimeMs: Date.now(), mode: 0o644 }),
+      manifest(linkEntry("files/d/l", "x")),
+      manifest({ path: "files/d/f", size: 4, mtimeMs: Date.now(), mode: 0o644 }),
+      { T: "FileGone", paths: ["files/d/anything"] },
+    );
+    expect(t.lines.length).toBe(5);
+    expect(t.lines.filter((l) => l.includes("files/evil is a symlink")).length).toBe(2);
+    expect(t.lines.filter((l) => l.includes("files/d is a symlink")).length).toBe(3);
+    expect(t.sent).toEqual([]);
+    expect(await readdir(outside)).toEqual([]);
+    expect(await readdir(join(standby, "files/sub"))).toEqual([]);
+  });
+
+  test("an area root that is a symlink to another disk is followed on both sides; one into the data dir is refused", async () => {
+    const activeDisk = await tempDir();
+    const standbyDisk = await tempDir();
+    const p = await pair({}, async (a) => {
+      await put(activeDisk, "env/install/vmlinuz", "kernel");
+      await symlink("install/vmlinuz", join(activeDisk, "env/kernel"));
+      await symlink(activeDisk, join(a, "files"));
+      await put(a, "isos/x.iso", "iso");
+    });
+    await symlink(standbyDisk, join(p.standby, "files"));
+    p.attach();
+    await until(async () => Bun.deepEquals(noLinks(await tree(standbyDisk)), noLinks(await tree(activeDisk))), 3000, "area contents equal");
+    await until(async () => Bun.deepEquals(await links(standbyDisk), { "env/kernel": "install/vmlinuz" }), 3000, "links equal");
+    expect((await lstat(join(p.standby, "files"))).isSymbolicLink()).toBe(true);
+    await sameTrees(p.active, p.standby); // isos
+    // The watch follows the root too: a new file arrives without a scan.
+    await put(activeDisk, "env/new", "new");
+    await until(async () => (await readFile(join(standbyDisk, "env/new"), "utf8").catch(() => "")) === "new", 1500, "watched change");
+    expect(p.source.stats.fullScans).toBe(1);
+    // A removal on the active's disk is followed on the standby's (a full scan).
+    await rm(join(activeDisk, "env/kernel"));
+    await p.source.rescan();
+    await until(async () => Bun.deepEquals(await links(standbyDisk), {}), 3000, "link removed");
+
+    // files -> store on the standby would let the active's files overwrite the store: refused.
+    const standby2 = await tempDir();
+    await mkdir(join(standby2, "store"));
+    await symlink("store", join(standby2, "files"));
+    const t = await bareTarget(standby2);
+    await t.feed(manifest({ path: "files/journal", size: 4, mtimeMs: Date.now(), mode: 0o644 }, linkEntry("files/l", "x")), { T: "FileGone", paths: ["files/x"] });
+    expect(t.lines.length).toBe(3);
+    expect(t.lines.every((l) => l.includes("files is a symlink into the data dir or above it"))).toBe(true);
+    expect(await readdir(join(standby2, "store"))).toEqual([]);
+    expect(t.sent).toEqual([]);
+
+    // The active does not list an area that leads back into its own data dir.
+    const active2 = await tempDir();
+    await put(active2, "isos/x.iso", "iso");
+    await symlink(".", join(active2, "files"));
+    const link = new TestLink();
+    const got: HaMessage[] = [];
+    link.b.onMessage((h) => got.push(h));
+    const source = new FileSyncSource({ dataDir: active2, log: nullLogger, scanIntervalMs: 60_000, watch: false });
+    sources.push(source);
+    source.attach(link.a);
+    await until(() => got.some((h) => h.T === "FileManifest"));
+    expect(got.flatMap((f) => (f.entries as { path: string }[]).map((e) => e.path))).toEqual(["isos/x.iso"]);
+    expect(source.stats.skippedSymlinks).toBe(1);
   }, 15_000);
 });

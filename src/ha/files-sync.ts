@@ -3,9 +3,10 @@
 // settings.json. Nothing else: store/ travels as changes (feeder.ts), and LOCK, ha/ and the
 // initial admin password belong to one node.
 //
-//   FileManifest  active -> standby: {path, size, mtimeMs, mode} per regular file. A full one
-//                 (every file of every area, in parts) on attach and every scan interval; a partial
-//                 one for the paths the watcher saw change.
+//   FileManifest  active -> standby: {path, size, mtimeMs, mode} per regular file, and
+//                 {path, size 0, link} per symlink inside an area. A full one (every entry of every
+//                 area, in parts) on attach and every scan interval; a partial one for the paths
+//                 the watcher saw change.
 //   FileGone      active -> standby: paths (files or whole directories) that no longer exist.
 //   FileWant      standby -> active: send `path` from byte `from`.
 //   FileChunk     active -> standby: bytes at `offset`, in the frame body (at most 1 MiB).
@@ -21,15 +22,22 @@
 // and a frame that fails costs one log line, never the process. The active checks the paths a
 // standby asks for the same way: a FileWant is not a way to read /etc/shadow.
 //
+// Symlinks travel because exploded install trees hold them (Rock Ridge links an installer
+// follows). The standby makes one only when its target passes the rule every install tree's links
+// pass (files/link-target.ts: relative, never above its area), and it never writes through one:
+// links are placed, never followed.
+//
 // mtimes travel as whole milliseconds: utimes() takes seconds as a double, so sub-millisecond
 // digits do not survive the round trip, and comparing them would re-send a file forever.
 
 import { watch, constants as fsc, type FSWatcher, type Stats } from "node:fs";
-import { lstat, mkdir, open, readdir, rm, rmdir, type FileHandle } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, rmdir, stat, symlink, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Logger } from "../log/logger.ts";
-import { replaceFile, writeAll } from "../files/atomic-write.ts";
-import { hasTempSegment, isTempName, normaliseRequestPath } from "../files/paths.ts";
+import { replaceFile, syncDir, writeAll } from "../files/atomic-write.ts";
+import { isInside } from "../files/jail.ts";
+import { MAX_LINK_TARGET, checkLinkTarget, type LinkTargetResult } from "../files/link-target.ts";
+import { hasTempSegment, isTempName, normaliseRequestPath, tempName } from "../files/paths.ts";
 import type { HaMessage } from "./protocol.ts";
 import type { HaConnection } from "./transport.ts";
 
@@ -55,8 +63,10 @@ export interface FileEntry {
   size: number;
   /** Whole milliseconds. */
   mtimeMs: number;
-  /** Permission bits (mode & 0o7777). */
+  /** Permission bits (mode & 0o777: setuid, setgid and sticky are not replicated). */
   mode: number;
+  /** A symlink: its target as the active read it (size is then 0; mtime and mode are not applied). */
+  link?: string;
 }
 
 export interface FileManifestMessage {
@@ -139,7 +149,15 @@ export function readFileMessage(h: HaMessage): FileMessage | Error {
           const at = `FileManifest.entries[${i}]`;
           if (typeof e !== "object" || e === null || Array.isArray(e)) throw new Error(`${at}: want an object, got ${kind(e)}`);
           const o = e as Record<string, unknown>;
-          return { path: syncPath(o, "path", at), size: count(o, "size", at), mtimeMs: count(o, "mtimeMs", at), mode: mode(o, "mode", at) };
+          const entry: FileEntry = { path: syncPath(o, "path", at), size: count(o, "size", at), mtimeMs: count(o, "mtimeMs", at), mode: mode(o, "mode", at) };
+          if (o.link !== undefined) {
+            // Only the shape here: whether the target is safe is decided per entry when it is
+            // placed, so that one bad link costs its own line, not the frame's other entries.
+            if (typeof o.link !== "string" || o.link === "" || o.link.length > MAX_LINK_TARGET) throw new Error(`${at}.link: want a symlink target of 1 to ${MAX_LINK_TARGET} characters, got ${typeof o.link === "string" ? `${o.link.length} characters` : kind(o.link)}`);
+            if (entry.size !== 0) throw new Error(`${at}.size: a symlink's entry has size 0, got ${entry.size}`);
+            entry.link = o.link;
+          }
+          return entry;
         });
         return { T: "FileManifest", full: bool(h, "full"), part: count(h, "part"), last: bool(h, "last"), entries };
       }
@@ -181,7 +199,9 @@ function count(o: Record<string, unknown>, field: string, at = String(o.T)): num
 
 function mode(o: Record<string, unknown>, field: string, at = String(o.T)): number {
   const v = count(o, field, at);
-  if (v > 0o7777) throw new Error(`${at}.${field}: want permission bits (0 to 0o7777), got ${v}`);
+  // setuid, setgid and sticky never travel: a replicated file must not become a way to run
+  // something as its owner (root, on the standby) that the active did not mean to be run so.
+  if (v > 0o777) throw new Error(`${at}.${field}: want permission bits 0 to 0o777 (no setuid, setgid or sticky), got 0o${v.toString(8)}`);
   return v;
 }
 
@@ -196,7 +216,7 @@ function kind(v: unknown): string {
 }
 
 function entryOf(path: string, st: Stats): FileEntry {
-  return { path, size: st.size, mtimeMs: Math.round(st.mtimeMs), mode: st.mode & 0o7777 };
+  return { path, size: st.size, mtimeMs: Math.round(st.mtimeMs), mode: st.mode & 0o777 };
 }
 
 function isMissing(err: unknown): boolean {
@@ -205,8 +225,58 @@ function isMissing(err: unknown): boolean {
 }
 
 /**
+ * May the symlink at `path` (data-dir relative) point at `raw`? Judged within its area, by the
+ * rule every install tree's links pass; a replicated single file (settings.json) is never a link.
+ */
+function linkTarget(path: string, raw: string): LinkTargetResult {
+  const cut = path.indexOf("/");
+  if (cut < 0) return { ok: false, reason: `${path} is a replicated file, not an area: no symlink there` };
+  return checkLinkTarget(path.slice(cut + 1), raw, `the ${path.slice(0, cut)} area`);
+}
+
+/**
+ * Why the area root `area` may not be used, or undefined when it is a directory, is missing, or
+ * is a symlink to a directory outside the data dir.
+ *
+ * Following the root (and only the root) is safe: it is a name at the top of the data dir, which
+ * only the operator makes. No frame can name it (syncPathProblem refuses a bare area, so no
+ * manifest, link, FileGone or removal reaches it) and no upload or explode writes at that level,
+ * so what it points at is the operator's choice, like the data dir itself (files/ on a larger
+ * disk). The kernel resolves it as the first step of every path; below it every component is
+ * still checked with lstat, so a link inside an area, which the network can cause, is never
+ * followed. One that leads back into the data dir, or above it, is refused: files -> store would
+ * let the active's files overwrite the store, files -> . would serve it.
+ */
+async function areaRootProblem(dataDir: string, area: string): Promise<string | undefined> {
+  const abs = join(dataDir, area);
+  let st: Stats;
+  try {
+    st = await lstat(abs);
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+  if (st.isDirectory()) return undefined;
+  if (!st.isSymbolicLink()) return `${area} is not a directory`;
+  let real: string;
+  let realData: string;
+  try {
+    [real, realData] = await Promise.all([realpath(abs), realpath(dataDir)]);
+    st = await stat(real);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (isMissing(err) || code === "ELOOP") return `${area} is a symlink that leads nowhere`;
+    throw err;
+  }
+  if (isInside(realData, real) || isInside(real, realData)) return `${area} is a symlink into the data dir or above it (only a directory elsewhere is followed)`;
+  if (!st.isDirectory()) return `${area} is a symlink to something that is not a directory`;
+  return undefined;
+}
+
+/**
  * Is any directory on the way from the data dir to `rel` a symlink (or not a directory)? The data
- * dir itself is the operator's choice and may be a link; below it, nothing is followed.
+ * dir itself is the operator's choice and may be a link, and so may an area root (areaRootProblem);
+ * below it, nothing is followed.
  * Returns the problem, or undefined; a missing component ends the walk (nothing to follow there).
  */
 async function parentProblem(dataDir: string, rel: string): Promise<string | undefined> {
@@ -214,6 +284,11 @@ async function parentProblem(dataDir: string, rel: string): Promise<string | und
   let at = dataDir;
   for (let i = 0; i < segs.length - 1; i++) {
     at = join(at, segs[i]!);
+    if (i === 0) {
+      const problem = await areaRootProblem(dataDir, segs[0]!);
+      if (problem) return problem;
+      continue;
+    }
     let st: Stats;
     try {
       st = await lstat(at);
@@ -272,7 +347,10 @@ export interface FileSyncSourceOptions {
 }
 
 export interface FileSyncSourceStats {
-  /** Symlinks met while scanning or watching (never replicated). */
+  /**
+   * Symlinks not replicated: a target that is absolute or leaves its area, a replicated single
+   * file that is a link, an area root that is a link refused by areaRootProblem.
+   */
   skippedSymlinks: number;
   /** Temporary names met (files being written; they arrive under their final name). */
   skippedTemp: number;
@@ -406,8 +484,9 @@ export class FileSyncSource {
   }
 
   /**
-   * Every regular file at or below `rel` into `entries`; what is not there, or is a symlink or
-   * other non-file, into `gone` (the standby must not keep it either). Never follows a symlink.
+   * Every regular file, and every symlink with a safe target, at or below `rel` into `entries`;
+   * what is not there, or is an unsafe symlink or other non-file, into `gone` (the standby must not
+   * keep it either). Never follows a symlink, but for an area root that areaRootProblem accepts.
    */
   async #collect(rel: string, entries: FileEntry[], gone: string[]): Promise<void> {
     let st: Stats;
@@ -417,12 +496,29 @@ export class FileSyncSource {
       if (isMissing(err)) return void gone.push(rel);
       throw err;
     }
-    if (st.isSymbolicLink()) {
-      this.#stats.skippedSymlinks++;
-      return void gone.push(rel);
+    if (st.isSymbolicLink() && (SYNC_AREAS as readonly string[]).includes(rel)) {
+      const problem = await areaRootProblem(this.#dataDir, rel);
+      if (problem) {
+        this.#stats.skippedSymlinks++;
+        this.#refusals.refused("HA file area not replicated", { area: rel, error: problem });
+        return void gone.push(rel);
+      }
+    } else if (st.isSymbolicLink()) {
+      let raw: string;
+      try {
+        raw = await readlink(join(this.#dataDir, rel));
+      } catch (err) {
+        if (isMissing(err) || (err as NodeJS.ErrnoException)?.code === "EINVAL") return void gone.push(rel); // replaced meanwhile
+        throw err;
+      }
+      if (!linkTarget(rel, raw).ok) {
+        this.#stats.skippedSymlinks++;
+        return void gone.push(rel);
+      }
+      return void entries.push({ ...entryOf(rel, st), size: 0, link: raw });
     }
     if (st.isFile()) return void entries.push(entryOf(rel, st));
-    if (!st.isDirectory()) {
+    if (!st.isDirectory() && !st.isSymbolicLink()) {
       this.#stats.skippedOther++;
       return void gone.push(rel);
     }
@@ -562,7 +658,16 @@ export class FileSyncSource {
       fh = await open(join(this.#dataDir, path), fsc.O_RDONLY | fsc.O_NOFOLLOW);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException)?.code;
-      if (isMissing(err) || code === "ELOOP") return void conn.send({ T: "FileGone", paths: [path] });
+      if (isMissing(err)) return void conn.send({ T: "FileGone", paths: [path] });
+      if (code === "ELOOP") {
+        // A symlink now (or a parent is one): the standby drops what it is receiving, then gets
+        // the link, if it is one that travels, without waiting for the next scan.
+        conn.send({ T: "FileGone", paths: [path] });
+        const entries: FileEntry[] = [];
+        await this.#collect(path, entries, []);
+        if (entries.length > 0 && epoch === this.#epoch && this.#conn === conn) this.#sendManifest(conn, false, entries);
+        return;
+      }
       // Unreadable for now (EACCES, EIO): the standby asks again after a pause rather than wait.
       conn.send({ T: "FileDone", path, size: from, mtimeMs: 0, mode: 0o600, changed: true });
       throw err;
@@ -657,6 +762,7 @@ export class FileSyncTarget {
   #idleWaiters: Array<() => void> = [];
   #bytesReceived = 0;
   #filesReceived = 0;
+  #linksPlaced = 0;
   #removed = 0;
 
   constructor(opts: FileSyncTargetOptions) {
@@ -680,8 +786,8 @@ export class FileSyncTarget {
     return n;
   }
 
-  get stats(): { bytesReceived: number; filesReceived: number; removed: number } {
-    return { bytesReceived: this.#bytesReceived, filesReceived: this.#filesReceived, removed: this.#removed };
+  get stats(): { bytesReceived: number; filesReceived: number; linksPlaced: number; removed: number } {
+    return { bytesReceived: this.#bytesReceived, filesReceived: this.#filesReceived, linksPlaced: this.#linksPlaced, removed: this.#removed };
   }
 
   /** Resolves once every frame handed over has been handled and nothing is wanted or in flight. */
@@ -785,6 +891,15 @@ export class FileSyncTarget {
       t.again = e;
       return;
     }
+    if (e.link !== undefined) {
+      // A link is placed at once: nothing travels, so there is nothing to retry or queue.
+      this.#queue.delete(e.path);
+      const r = this.#retries.get(e.path);
+      if (r) clearTimeout(r.timer);
+      this.#retries.delete(e.path);
+      this.#tries.delete(e.path);
+      return this.#placeLink(e.path, e.link);
+    }
     const r = this.#retries.get(e.path);
     if (r && !force) {
       r.entry = e; // asked again when its pause ends, with what is newest then
@@ -814,6 +929,45 @@ export class FileSyncTarget {
     }
     const append = e.path.startsWith(`${APPEND_AREA}/`) && local !== undefined && isFile && local.size < e.size && e.mtimeMs > Math.round(local.mtimeMs);
     this.#queue.set(e.path, { entry: e, from: append ? local!.size : 0 });
+  }
+
+  /**
+   * Make `path` the symlink to `raw`, if the target passes the install trees' rule; else refuse with
+   * one line and leave the path as it is. The link is made under a temporary name in the same
+   * directory and renamed over what was there (a file, an older link), so a reader sees the old
+   * entry or the new link, never a gap; a directory in the way is removed first (rename cannot
+   * replace one). The link itself is written, never followed: what it points at is not opened here.
+   */
+  async #placeLink(path: string, raw: string): Promise<void> {
+    const checked = linkTarget(path, raw);
+    if (!checked.ok) return this.#refusals.refused("HA symlink refused", { path, error: checked.reason });
+    const abs = join(this.#dataDir, path);
+    const problem = await parentProblem(this.#dataDir, path);
+    if (problem) return this.#refusals.refused("HA symlink refused", { path, error: problem });
+    const local = await lstat(abs).catch((err: unknown) => {
+      if (isMissing(err)) return undefined;
+      throw err;
+    });
+    // The normalised target is what is written, so that is what an unchanged link reads back.
+    if (local?.isSymbolicLink() && (await readlink(abs)) === checked.target) return;
+    const made = await this.#makeParents(path);
+    if (made) return this.#refusals.refused("HA symlink refused", { path, error: made });
+    const dir = dirname(abs);
+    const tmp = join(dir, tempName("write"));
+    try {
+      await symlink(checked.target, tmp);
+      // Checked again just before the rename: nothing on the way may have become a link meanwhile.
+      const late = await parentProblem(this.#dataDir, path);
+      if (late) throw new Error(`refused: ${late}`);
+      const st = await lstat(abs).catch(() => undefined);
+      if (st?.isDirectory()) await rm(abs, { recursive: true, force: true }); // the active has a link where this node has a directory
+      await rename(tmp, abs);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => {});
+      throw err;
+    }
+    await syncDir(dir);
+    this.#linksPlaced++;
   }
 
   /** Ask for queued files while fewer than maxInFlight are in flight. */
@@ -897,6 +1051,11 @@ export class FileSyncTarget {
         st = await lstat(at);
       } catch (err) {
         if (!isMissing(err)) throw err;
+      }
+      if (i === 0 && st?.isSymbolicLink()) {
+        const problem = await areaRootProblem(this.#dataDir, segs[0]!);
+        if (problem) return problem;
+        continue;
       }
       if (st?.isSymbolicLink()) return `${segs.slice(0, i + 1).join("/")} is a symlink`;
       if (st?.isDirectory()) continue;
@@ -1080,7 +1239,7 @@ export class FileSyncTarget {
     }
     for (const area of SYNC_AREAS) {
       const st = await lstat(join(this.#dataDir, area)).catch(() => undefined);
-      if (st?.isDirectory()) await this.#walkLocal(area, seen, extra);
+      if (st?.isDirectory() || (st?.isSymbolicLink() && !(await areaRootProblem(this.#dataDir, area)))) await this.#walkLocal(area, seen, extra);
     }
     const emptied = new Set<string>();
     for (const path of extra) {

@@ -15,10 +15,10 @@
 //   record than a real image uses.
 // Pure: bytes come from a ByteSource; nothing here opens files.
 
-import { posix } from "node:path";
 import { IsoError, SECTOR, descriptorAt, dirRecord, plainName, rockRidge, suspEntries, volumeInfo, type DirRecord, type SuspEntry, type VolumeInfo } from "./records.ts";
 import { bootEntries, type BootEntry } from "./el-torito.ts";
 import { hasUdf, readUdf } from "./udf.ts";
+import { checkLinkTarget } from "./link-target.ts";
 import type { ByteSource, Extent, IsoEntry, IsoImage, ReadLimits } from "./types.ts";
 
 export type { ByteSource, Extent, IsoEntry, IsoImage, ReadLimits } from "./types.ts";
@@ -206,21 +206,11 @@ function claim(seen: Set<string>, name: string, full: string): void {
   seen.add(name);
 }
 
-/**
- * A symlink must stay inside the tree: relative, and never above the root. Its target is kept
- * normalised ("a/../b" -> "b"): every ".." is then at its start and counted against the link's
- * depth, and the rest only goes down, so that no chain of links, each inside, leads out (a target
- * through another link, "s/..", would otherwise climb from wherever that link leads).
- */
+/** The link's target, normalised (link-target.ts), or an IsoError naming the link. */
 function checkLink(full: string, raw: string): string {
-  if (raw === "" || raw.startsWith("/")) throw new IsoError(`${full}: symlink to ${JSON.stringify(raw)} points outside the image's tree (absolute)`);
-  if (raw.includes("\0")) throw new IsoError(`${full}: symlink target holds NUL`);
-  if (raw.length > 4095) throw new IsoError(`${full}: symlink target longer than 4095 bytes`);
-  const target = posix.normalize(raw).replace(/\/+$/, "") || ".";
-  let ups = 0;
-  for (const seg of target.split("/")) if (seg === "..") ups++;
-  if (ups > full.split("/").length - 1) throw new IsoError(`${full}: symlink to ${JSON.stringify(raw)} climbs out of the image's tree`);
-  return target;
+  const r = checkLinkTarget(full, raw, "the image's tree");
+  if (!r.ok) throw new IsoError(`${full}: ${r.reason}`);
+  return r.target;
 }
 
 function push(entries: IsoEntry[], e: IsoEntry, lim: Required<ReadLimits>): void {
