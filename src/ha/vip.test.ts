@@ -284,6 +284,19 @@ esac
     console.log(`guard removed the VIP ${ms.toFixed(0)} ms after kill -9`);
   });
 
+  test("systemd stopping the unit (SIGTERM to every process of its cgroup, the guard too): the guard deletes the VIP", async () => {
+    const ip = fakeIp();
+    const parent = startParent({ ip: ip.argv, then: "wait" });
+    const { guardPid } = await parent.first;
+    killLater.push(guardPid, parent.proc.pid);
+    // The guard first, its parent still alive (its pipe still open): only the signal can make it act.
+    process.kill(guardPid, "SIGTERM");
+    await until("the guard's delete", () => ip.addrs().length === 0, 1_000);
+    expect(running(parent.proc.pid)).toBe(true);
+    expect(ip.calls()).toEqual(["addr add 198.51.100.10/24 dev lan0", "addr del 198.51.100.10/24 dev lan0"]);
+    process.kill(parent.proc.pid, "SIGKILL");
+  });
+
   test("the guard does not keep its parent alive; the parent's normal exit also removes the VIP", async () => {
     const ip = fakeIp();
     const parent = startParent({ ip: ip.argv, then: "exit" });

@@ -12,9 +12,11 @@
 // A guard child covers that: a shell blocked reading a pipe whose only writer is this process. When
 // this process ends, for any reason, the kernel closes the writer, the guard reads EOF and deletes
 // the address. It runs in its own session, so a signal to our process group (a terminal's ^C, a
-// supervisor killing the group) does not take it down first. It cannot survive a supervisor that
-// kills the whole cgroup at once (systemd's KillMode=control-group): that is what the unit's
-// ExecStopPost and cleanupStale() at start-up are for.
+// supervisor killing the group) does not take it down first; and a SIGTERM, SIGHUP or SIGINT to
+// the guard itself (systemd stopping the unit signals every process of its cgroup) makes it delete
+// the address too. Only SIGKILL ends it without the delete: release() uses that, after deleting
+// the address itself. cleanupStale() at start-up covers the rest (a kernel that kept the address
+// while every process of the unit was SIGKILLed).
 
 import type { Logger } from "../log/logger.ts";
 import { SocleError } from "../model/errors.ts";
@@ -235,14 +237,14 @@ function ipError(verb: "add" | "del", cidr: string, iface: string, r: IpResult):
 }
 
 /**
- * The guard: `sh -c 'while read -r _; do :; done; exec "$@"' socle-vip-guard <ip...> addr del
+ * The guard: `sh -c 'trap ... TERM HUP INT; while read -r _; do :; done; exec "$@"' socle-vip-guard <ip...> addr del
  * <cidr> dev <if>`, stdin a pipe from us, in its own session. The wait is the shell's own `read`,
  * so nothing it needs can be missing and fail early, which would delete the address we just
  * added. Its output goes nowhere: a guard holding our stdout or stderr would keep a supervisor's
  * log pipe open after we died.
  */
 function startGuard(ip: readonly string[], cidr: string, iface: string): Guard {
-  const argv = ["/bin/sh", "-c", 'while read -r _; do :; done; exec "$@"', "socle-vip-guard", ...ip, "addr", "del", cidr, "dev", iface];
+  const argv = ["/bin/sh", "-c", 'trap \'exec "$@"\' TERM HUP INT; while read -r _; do :; done; exec "$@"', "socle-vip-guard", ...ip, "addr", "del", cidr, "dev", iface];
   let proc;
   try {
     proc = Bun.spawn(argv, { stdin: "pipe", stdout: "ignore", stderr: "ignore", detached: true });
@@ -255,7 +257,7 @@ function startGuard(ip: readonly string[], cidr: string, iface: string): Guard {
   return { proc };
 }
 
-/** Ends the guard without its delete: SIGTERM to its process group. */
+/** Ends the guard without its delete: SIGKILL to its process group (any other signal makes it delete). */
 async function stopGuard(g: Guard): Promise<void> {
   if (g.proc.exitCode !== null || g.proc.signalCode !== null) return;
   const signal = (sig: NodeJS.Signals) => {
@@ -265,10 +267,6 @@ async function stopGuard(g: Guard): Promise<void> {
       g.proc.kill(sig); // no such group (gone already, or its setsid failed): the shell alone
     }
   };
-  signal("SIGTERM");
-  const ended = await Promise.race([g.proc.exited.then(() => true), Bun.sleep(2_000).then(() => false)]);
-  if (!ended) {
-    signal("SIGKILL");
-    await g.proc.exited;
-  }
+  signal("SIGKILL");
+  await g.proc.exited;
 }

@@ -42,12 +42,14 @@ export const INSTALL: VerbSpec = {
     { name: "bin", kind: "value", placeholder: "PATH" },
     { name: "root", kind: "value", placeholder: "DIR" },
     { name: "dry-run", kind: "bool" },
+    { name: "ha", kind: "bool" },
   ],
   summary: "install Socle as a systemd service (as root; starts nothing)",
   notes: [
     `Creates the system user ${SERVICE_USER}, the data directory (default ${DEFAULT_DATA_DIR}, ${SERVICE_USER}:${SERVICE_USER} 0750),`,
     `copies this executable to --bin (default ${DEFAULT_BIN}) and writes ${UNIT_DIR}/${UNIT_NAME}.`,
     "--root DIR writes below DIR instead and creates no user; --dry-run shows the steps and the unit.",
+    "--ha: a node of an HA pair: the unit also grants CAP_NET_ADMIN and CAP_NET_RAW and allows AF_PACKET (the VIP and its gratuitous ARP).",
   ],
   local: true,
   run: (ctx, args) => install(ctx, args),
@@ -87,6 +89,8 @@ export interface InstallOptions {
   bin: string;
   dataDir: string;
   dryRun: boolean;
+  /** The unit of an HA node (systemd-unit.ts UnitOptions.ha). */
+  ha?: boolean;
 }
 
 async function install(ctx: VerbContext, args: string[]): Promise<number> {
@@ -100,6 +104,7 @@ async function install(ctx: VerbContext, args: string[]): Promise<number> {
     bin: checkUnitPath("--bin", flags.get("bin")?.raw ?? DEFAULT_BIN),
     dataDir: checkUnitPath("--data-dir", flags.get("data-dir")?.raw ?? DEFAULT_DATA_DIR),
     dryRun: boolFlag(flags.get("dry-run")),
+    ha: boolFlag(flags.get("ha")),
   };
   await installSystemd(opts, realHost(), (line) => ctx.io.out(line));
   return 0;
@@ -114,7 +119,7 @@ export async function installSystemd(opts: InstallOptions, host: InstallHost, ou
   const would = opts.dryRun ? "would be " : "";
 
   const netRaw = opts.live && bindToDeviceNeedsNetRaw(host.kernelRelease);
-  const unit = renderUnit(await host.shippedUnit(), { bin: opts.bin, dataDir: opts.dataDir, extraCapabilities: netRaw ? ["CAP_NET_RAW"] : [] });
+  const unit = renderUnit(await host.shippedUnit(), { bin: opts.bin, dataDir: opts.dataDir, extraCapabilities: netRaw ? ["CAP_NET_RAW"] : [], ha: opts.ha === true });
   if (netRaw) out(`kernel ${host.kernelRelease}: SO_BINDTODEVICE needs CAP_NET_RAW before Linux 5.7, so the unit grants it too`);
 
   // 1. The user.

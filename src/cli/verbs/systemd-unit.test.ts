@@ -67,6 +67,14 @@ describe("renderUnit", () => {
     expect(settings(unit)).toContain("AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW");
   });
 
+  test("an HA node's unit: CAP_NET_ADMIN and CAP_NET_RAW on both lines, AF_PACKET allowed; nothing else changes", () => {
+    const unit = renderUnit(SHIPPED, { bin: "/usr/local/bin/socle", dataDir: "/var/lib/socle", extraCapabilities: ["CAP_NET_RAW"], ha: true });
+    expect(unitCapabilities(unit)).toEqual(["CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_NET_ADMIN"]);
+    expect(settings(unit)).toContain("RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX AF_PACKET");
+    const changed = unit.split("\n").filter((l, i) => l !== SHIPPED.split("\n")[i]);
+    expect(changed.length).toBe(3);
+  });
+
   test("a unit that lacks a line the renderer replaces is an error, not a silent no-op", () => {
     const broken = SHIPPED.replace("StateDirectory=socle\n", "");
     expect(() => renderUnit(broken, { bin: "/usr/local/bin/socle", dataDir: "/srv/x" })).toThrow('expected the line "StateDirectory=socle" once, found it 0 times');

@@ -46,7 +46,17 @@ export interface UnitOptions {
   dataDir: string;
   /** Capabilities granted besides the shipped ones (CAP_NET_RAW on kernels before 5.7). */
   extraCapabilities?: readonly string[];
+  /**
+   * A node of an HA pair: the VIP is added and removed with `ip addr` (CAP_NET_ADMIN, inherited
+   * by the `ip` child through the ambient set) and announced with gratuitous ARP on an AF_PACKET
+   * socket (CAP_NET_RAW, and AF_PACKET allowed).
+   */
+  ha?: boolean;
 }
+
+/** What an HA node needs beyond the shipped unit (see UnitOptions.ha). */
+export const HA_CAPABILITIES = ["CAP_NET_ADMIN", "CAP_NET_RAW"] as const;
+const FAMILIES = "RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX";
 
 /**
  * The shipped unit for one installation. With the defaults it is the shipped text byte for byte
@@ -69,7 +79,9 @@ export function renderUnit(shipped: string, opts: UnitOptions): string {
       text = replaceLine(text, "StateDirectoryMode=0750", undefined);
     }
   }
-  const extra = (opts.extraCapabilities ?? []).filter((c) => !unitCapabilities(text).includes(c));
+  if (opts.ha) text = replaceLine(text, FAMILIES, `${FAMILIES} AF_PACKET`);
+  const wanted = [...(opts.extraCapabilities ?? []), ...(opts.ha ? HA_CAPABILITIES : [])];
+  const extra = [...new Set(wanted)].filter((c) => !unitCapabilities(text).includes(c));
   if (extra.length > 0) {
     for (const key of CAPABILITY_KEYS) {
       const line = text.split("\n").find((l) => l.startsWith(`${key}=`)) as string;
