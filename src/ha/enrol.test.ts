@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createServer } from "node:tls";
 import { createLogger, nullLogger } from "../log/logger.ts";
 import { buildCaCert, generateRsaKey, publicKeyPin } from "../pki/certs.ts";
-import { makeNodeKeyAndCsr } from "../pki/node-certs.ts";
+import { certFingerprint, makeNodeKeyAndCsr } from "../pki/node-certs.ts";
 import {
   ENROL_FAILURES_PER_WINDOW,
   ENROL_FAILURE_WINDOW_MS,
@@ -84,13 +84,30 @@ describe("enrolment over the wire", () => {
     // Typed by a person: lower case, grouped with dashes.
     const typed = ticket.secret.toLowerCase().replace(/(.{4})/g, "$1-");
     const joined = await join_(a.listener.port, ticket.caPin, typed, bDir);
-    expect(joined).toEqual({ clusterId: expect.stringMatching(/^[0-9a-f-]{36}$/), nodeName: "node-b", slot: 1, peerName: "node-a", peerAddresses: ["127.0.0.1"], vip: VIP });
+    const bCreds = await readNodeCredentials(bDir);
+    // Each side pins the other's certificate: B the one A presented, A the one it issued.
+    expect(joined).toEqual({
+      clusterId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      nodeName: "node-b",
+      slot: 1,
+      peerName: "node-a",
+      peerAddresses: ["127.0.0.1"],
+      vip: VIP,
+      peerCertSha256: certFingerprint(a.creds.certPem),
+    });
     expect(await readPairState(bDir)).toEqual(joined);
-    expect(await readPairState(a.dir)).toEqual({ clusterId: joined.clusterId, nodeName: "node-a", slot: 0, peerName: "node-b", peerAddresses: ["127.0.0.2", "127.0.0.1"], vip: VIP });
+    expect(await readPairState(a.dir)).toEqual({
+      clusterId: joined.clusterId,
+      nodeName: "node-a",
+      slot: 0,
+      peerName: "node-b",
+      peerAddresses: ["127.0.0.2", "127.0.0.1"],
+      vip: VIP,
+      peerCertSha256: certFingerprint(bCreds!.certPem),
+    });
     const p = haPaths(bDir);
     expect(statSync(p.key).mode & 0o777).toBe(0o600);
     expect(statSync(haPaths(a.dir).key).mode & 0o777).toBe(0o600);
-    const bCreds = await readNodeCredentials(bDir);
     expect(bCreds?.nodeName).toBe("node-b");
     expect(bCreds?.caPem.trim()).toBe(ca.certPem.trim());
     // The key never left B: A's log and pair.json say nothing of it, and B's key is not A's.
@@ -99,15 +116,15 @@ describe("enrolment over the wire", () => {
     expect(a.lines.some((l) => l.includes("HA node enrolled") && l.includes("node=node-b"))).toBe(true);
 
     // B dials A's listener, which learnt its peer from the enrolment.
-    const bToA = await dialHa({ host: "127.0.0.1", port: a.listener.port, creds: bCreds!, peerName: "node-a" });
+    const bToA = await dialHa({ host: "127.0.0.1", port: a.listener.port, creds: bCreds!, peerName: "node-a", peerCertSha256: joined.peerCertSha256 });
     await Bun.sleep(20);
     const aSide = a.conns[0]!;
     expect(aSide.peerName).toBe("node-b");
     // And A dials a listener of B's.
     const bConns: HaConnection[] = [];
-    const bListener = await listenHa({ host: "127.0.0.1", port: 0, creds: bCreds!, peerName: "node-a", log: nullLogger, onConnection: (c) => void bConns.push(c) });
+    const bListener = await listenHa({ host: "127.0.0.1", port: 0, creds: bCreds!, peerName: "node-a", peerCertSha256: joined.peerCertSha256, log: nullLogger, onConnection: (c) => void bConns.push(c) });
     cleanups.push(() => bListener.close());
-    const aToB = await dialHa({ host: "127.0.0.1", port: bListener.port, creds: a.creds, peerName: "node-b" });
+    const aToB = await dialHa({ host: "127.0.0.1", port: bListener.port, creds: a.creds, peerName: "node-b", peerCertSha256: (await readPairState(a.dir))?.peerCertSha256 });
     await Bun.sleep(20);
 
     const recv = (c: HaConnection) => new Promise<HaMessage>((r) => c.onMessage((m) => r(m)));
@@ -134,6 +151,38 @@ describe("enrolment over the wire", () => {
     expect(existsSync(haPaths(cDir).dir)).toBe(false);
     // A joined node refuses to join again.
     await expect(join_(a.listener.port, ticket.caPin, ticket.secret, bDir)).rejects.toThrow(/already enrolled/);
+  });
+
+  test("a re-enrolment replaces the pin: the earlier certificate of the same name is refused", async () => {
+    const a = await firstNode();
+    const first = freshDir();
+    const firstTicket = a.book.issue(Date.now());
+    await join_(a.listener.port, firstTicket.caPin, firstTicket.secret, first);
+    const oldCreds = (await readNodeCredentials(first))!;
+    // node-b enrolled again, from a fresh data directory (a rebuilt machine): a new key and certificate.
+    const second = freshDir();
+    const ticket = a.book.issue(Date.now());
+    const rejoined = await join_(a.listener.port, ticket.caPin, ticket.secret, second);
+    const newCreds = (await readNodeCredentials(second))!;
+    expect((await readPairState(a.dir))?.peerCertSha256).toBe(certFingerprint(newCreds.certPem));
+    expect(rejoined.peerCertSha256).toBe(certFingerprint(a.creds.certPem));
+    // The old key has the CA's signature and the name, and is refused all the same.
+    await expect(dialHa({ host: "127.0.0.1", port: a.listener.port, creds: oldCreds, peerName: "node-a" })).rejects.toThrow(/certificate of node "node-b" is not the one pinned at enrolment/);
+    expect(a.lines.some((l) => l.includes("HA connection refused") && l.includes("not the one pinned"))).toBe(true);
+    const conn = await dialHa({ host: "127.0.0.1", port: a.listener.port, creds: newCreds, peerName: "node-a", peerCertSha256: rejoined.peerCertSha256 });
+    conn.close();
+    expect(a.conns.map((c) => c.peerName)).toEqual(["node-b"]);
+  });
+
+  test("refused enrolments cost one log line per source per minute, also past the rate limit", async () => {
+    const a = await firstNode();
+    const ticket = a.book.issue(Date.now());
+    for (let i = 0; i < ENROL_FAILURES_PER_WINDOW + 3; i++) {
+      await expect(join_(a.listener.port, ticket.caPin, base32(new Uint8Array(32).fill(i)), freshDir())).rejects.toThrow(/refused the enrolment: (the enrolment secret is not one|too many refused)/);
+    }
+    const warnings = a.lines.filter((l) => l.includes("WARN"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/HA connection refused remote=127\.0\.0\.1 kind=enrol node=node-b reason="the enrolment secret is not one this node issued/);
   });
 
   test("a wrong CA pin is refused before the secret is sent", async () => {

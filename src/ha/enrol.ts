@@ -10,11 +10,14 @@
 //     proved the server holds the leaf's key);
 //  2. sends {T:"Enrol", secret, nodeName, csrPem, lanAddress}: a CSR for a key it just made;
 //  3. gets {T:"Enrolled", certPem, caPem, peerName, clusterId, vip, slot: 1}, checks the
-//     certificate is for its key and name and that caPem carries the pin, and writes ha/.
+//     certificate is for its key and name and that caPem carries the pin, and writes ha/, with
+//     the first node's certificate from step 1 pinned in pair.json.
 // The first node (enrolAnswerer, called by transport.ts's listener) checks the secret, signs the
-// CSR's key for the requested name, and records the new peer in its own pair.json (slot 0).
+// CSR's key for the requested name, and records the new peer in its own pair.json (slot 0), with
+// the certificate it just issued pinned. From then on each node accepts only the pinned
+// certificate of the other, so a re-enrolment (a new pair.json) retires the old keys.
 // Private keys never cross the wire. Every refused attempt costs the source address one of
-// ENROL_FAILURES_PER_WINDOW tries.
+// ENROL_FAILURES_PER_WINDOW tries; the listener logs refusals, one line per source per minute.
 
 import { createHash, createPrivateKey, randomBytes, randomUUID, timingSafeEqual, X509Certificate } from "node:crypto";
 import { access } from "node:fs/promises";
@@ -24,7 +27,7 @@ import type { Logger } from "../log/logger.ts";
 import { nullLogger } from "../log/logger.ts";
 import { generateRsaKey, publicKeyPin } from "../pki/certs.ts";
 import { CsrError, csrPublicKey } from "../pki/machine-certs.ts";
-import { NODE_KEY_BITS, issueNodeCert, makeNodeKeyAndCsr, nodeCertProblem, nodeNameOfCert, nodeNameProblem } from "../pki/node-certs.ts";
+import { NODE_KEY_BITS, certFingerprint, issueNodeCert, makeNodeKeyAndCsr, nodeCertProblem, nodeNameOfCert, nodeNameProblem } from "../pki/node-certs.ts";
 import { FrameReader, encodeFrame, type EnrolAnswer, type EnrolRequest, type Frame } from "./protocol.ts";
 import { haPaths, readNodeCredentials, readPairState, writeNodeCredentials, writePairState, type PairState } from "./pair-state.ts";
 import { ENROL_MAX_FRAME_BYTES, peerChain, plainAddress, type NodeCredentials } from "./transport.ts";
@@ -169,7 +172,11 @@ export interface EnrolAnswererOptions {
   now?: () => number;
 }
 
-/** The first node's side of enrolment, for listenHa's onEnrol. See the file comment. */
+/**
+ * The first node's side of enrolment, for listenHa's onEnrol. See the file comment. It logs the
+ * enrolments it grants; refusals are answered only, and listenHa logs them rate-limited (a source
+ * turned away by the rate limit must not cost a line per attempt).
+ */
 export function enrolAnswerer(opts: EnrolAnswererOptions): (req: EnrolRequest, remoteAddress: string) => Promise<EnrolAnswer> {
   const now = opts.now ?? Date.now;
   let writing: Promise<unknown> = Promise.resolve();
@@ -178,7 +185,6 @@ export function enrolAnswerer(opts: EnrolAnswererOptions): (req: EnrolRequest, r
     const source = plainAddress(remoteAddress);
     const refuse = (reason: string, count: boolean): EnrolAnswer => {
       if (count) opts.book.fail(source, t);
-      opts.log.warn("enrolment refused", { remote: source, node: req.nodeName.slice(0, 80), reason });
       return { T: "EnrolRefused", reason };
     };
     const limited = opts.book.admit(source, t);
@@ -207,6 +213,7 @@ export function enrolAnswerer(opts: EnrolAnswererOptions): (req: EnrolRequest, r
         peerName: req.nodeName,
         peerAddresses: [...new Set([req.lanAddress, source].filter((a) => isIP(a) !== 0))],
         vip: opts.vip,
+        peerCertSha256: certFingerprint(certPem),
       };
       await writePairState(opts.dataDir, state);
       return state;
@@ -288,7 +295,7 @@ export async function joinPair(opts: JoinOptions): Promise<PairState> {
 
   const { keyPem, csrPem } = await makeNodeKeyAndCsr(opts.nodeName);
   const where = `${opts.host}:${opts.port}`;
-  const { answer, serverNode } = await exchange(opts, where, { T: "Enrol", secret: opts.secret, nodeName: opts.nodeName, csrPem, lanAddress: opts.lanAddress });
+  const { answer, serverNode, serverCertSha256 } = await exchange(opts, where, { T: "Enrol", secret: opts.secret, nodeName: opts.nodeName, csrPem, lanAddress: opts.lanAddress });
   if (answer.T === "EnrolRefused") throw new Error(`join: ${where} refused the enrolment: ${answer.reason}`);
 
   const bad = (msg: string) => new Error(`join: the answer from ${where} is not usable: ${msg}`);
@@ -318,6 +325,8 @@ export async function joinPair(opts: JoinOptions): Promise<PairState> {
     peerName: answer.peerName,
     peerAddresses: isIP(opts.host) !== 0 ? [opts.host] : [],
     vip: answer.vip,
+    // The certificate the first node proved it holds the key of, in the handshake checked against the CA pin.
+    peerCertSha256: serverCertSha256,
   };
   try {
     await writeNodeCredentials(opts.dataDir, { certPem: answer.certPem, keyPem, caPem: answer.caPem });
@@ -339,17 +348,19 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Dial, check the pin before anything is sent, send `req`, and wait for the answer. */
-function exchange(opts: JoinOptions, where: string, req: EnrolRequest): Promise<{ answer: EnrolAnswer; serverNode: string }> {
+type Exchanged = { answer: EnrolAnswer; serverNode: string; serverCertSha256: string };
+
+function exchange(opts: JoinOptions, where: string, req: EnrolRequest): Promise<Exchanged> {
   const timeoutMs = opts.timeoutMs ?? JOIN_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     let settled = false;
-    const finish = (err: Error | undefined, value?: { answer: EnrolAnswer; serverNode: string }) => {
+    const finish = (err: Error | undefined, value?: Exchanged) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket.destroy();
       if (err) reject(err);
-      else resolve(value as { answer: EnrolAnswer; serverNode: string });
+      else resolve(value as Exchanged);
     };
     const fail = (msg: string) => finish(new Error(`join: ${where}: ${msg}`));
     // No CA to verify against yet: the chain is checked by hand against the pin, below.
@@ -368,6 +379,7 @@ function exchange(opts: JoinOptions, where: string, req: EnrolRequest): Promise<
       const leafProblem = nodeCertProblem(leaf, ca, "server");
       if (leafProblem) return fail(`its certificate is ${leafProblem}; the secret was not sent`);
       const serverNode = nodeNameOfCert(leaf) as string;
+      const serverCertSha256 = certFingerprint(leaf);
       const reader = new FrameReader({ maxFrameBytes: ENROL_MAX_FRAME_BYTES });
       socket.on("data", (chunk: Buffer) => {
         let frames: Frame[];
@@ -380,7 +392,7 @@ function exchange(opts: JoinOptions, where: string, req: EnrolRequest): Promise<
           if (f.header.T === "Unauthenticated") continue; // the listener's greeting to a node without a certificate
           if (f.header.T === "Enrolled" || f.header.T === "EnrolRefused") {
             if (f.header.T === "EnrolRefused" && typeof f.header.reason !== "string") return fail("EnrolRefused without a reason");
-            return finish(undefined, { answer: f.header as unknown as EnrolAnswer, serverNode });
+            return finish(undefined, { answer: f.header as unknown as EnrolAnswer, serverNode, serverCertSha256 });
           }
           return fail(`expected Enrolled or EnrolRefused, got ${f.header.T.slice(0, 40)}`);
         }

@@ -85,6 +85,13 @@ export interface MergeDoneMessage {
 
 export type PeerMessage = HelloMessage | ChangesMessage | SnapMessage | AckMessage | HeartbeatMessage | StepDownMessage | DivergenceMessage | MergeDoneMessage;
 
+/**
+ * The highest term a peer may claim. A term grows by one per takeover, so 2^31 is never reached
+ * honestly; a claim above it is a broken or hostile peer, and refusing it keeps `term + 1` (the
+ * takeover bump) exact and the term a small integer everywhere it is stored.
+ */
+export const MAX_TERM = 2 ** 31;
+
 const STATES: readonly HaState[] = ["joining", "standby", "active", "active-solo", "partner-down", "reconciling", "stopped"];
 const ACTIONS: readonly ChangeAction[] = ["create", "update", "delete"];
 
@@ -168,7 +175,9 @@ function count(o: Record<string, unknown>, field: string, at = String(o.T)): num
 function report(o: Record<string, unknown>): NodeReport {
   const v = o.state;
   if (typeof v !== "string" || !STATES.includes(v as HaState)) throw new Error(`${String(o.T)}.state: want one of ${STATES.join(", ")}, got ${JSON.stringify(v)?.slice(0, 40)}`);
-  return { state: v as HaState, term: count(o, "term"), seq: count(o, "seq"), hasData: bool(o, "hasData"), streaming: bool(o, "streaming"), tail: bool(o, "tail") };
+  const term = count(o, "term");
+  if (term > MAX_TERM) throw new Error(`${String(o.T)}.term: want at most 2^31 (${MAX_TERM}), got ${term}`);
+  return { state: v as HaState, term, seq: count(o, "seq"), hasData: bool(o, "hasData"), streaming: bool(o, "streaming"), tail: bool(o, "tail") };
 }
 
 function bool(o: Record<string, unknown>, field: string): boolean {

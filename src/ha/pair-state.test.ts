@@ -75,3 +75,25 @@ describe("node credentials", () => {
     await expect(readNodeCredentials(dir)).rejects.toThrow(/node\.pem" names no HA node/);
   });
 });
+
+describe("the peer's certificate pin", () => {
+  const PIN = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+  test("is kept when present, and a pair.json from before pinning still reads", async () => {
+    const dir = freshDir();
+    await writePairState(dir, { ...GOOD, peerCertSha256: PIN });
+    expect(await readPairState(dir)).toEqual({ ...GOOD, peerCertSha256: PIN });
+    // Written by hand as an older Socle wrote it: no such field.
+    writeFileSync(haPaths(dir).pair, JSON.stringify(GOOD));
+    const legacy = await readPairState(dir);
+    expect(legacy).toEqual(GOOD);
+    expect(legacy && "peerCertSha256" in legacy).toBe(false);
+  });
+
+  test("a value that is not a SHA-256 fingerprint is named", () => {
+    const bad = (v: unknown) => () => checkPairState({ ...GOOD, peerCertSha256: v }, "pair.json");
+    expect(bad(PIN.toUpperCase())).toThrow(/^pair\.json: field peerCertSha256: "9F86D0.*" is not a SHA-256 fingerprint \(64 lower-case hex digits\)$/);
+    expect(bad(PIN.slice(1))).toThrow(/field peerCertSha256: .* is not a SHA-256 fingerprint/);
+    expect(bad(null)).toThrow("pair.json: field peerCertSha256: expected a string, got null");
+  });
+});

@@ -1,7 +1,9 @@
 // What a node knows about its pair, kept in <data-dir>/ha/ (never replicated: each node has its
 // own):
-//   pair.json      {clusterId, nodeName, slot, peerName, peerAddresses, vip}; its presence means
-//                  "enrolled", so it is written last
+//   pair.json      {clusterId, nodeName, slot, peerName, peerAddresses, vip, peerCertSha256};
+//                  its presence means "enrolled", so it is written last. peerCertSha256 pins the
+//                  partner's certificate (pki/node-certs.ts certFingerprint); a pair.json from
+//                  before pinning lacks it and is still read (the peer is then known by name only)
 //   node-key.pem   this node's private key (0600); made here, never sent anywhere
 //   node.pem       this node's certificate, issued by the pair CA
 //   ca.pem         the pair CA's certificate, the one issuer a peer's certificate may have
@@ -16,7 +18,7 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { writeFileAtomic } from "../files/atomic-write.ts";
 import { SocleError } from "../model/errors.ts";
-import { nodeNameOfCert, nodeNameProblem } from "../pki/node-certs.ts";
+import { certFingerprintProblem, nodeNameOfCert, nodeNameProblem } from "../pki/node-certs.ts";
 import type { NodeCredentials } from "./transport.ts";
 
 export interface PairState {
@@ -29,6 +31,11 @@ export interface PairState {
   peerAddresses: string[];
   /** The pair's virtual address with its prefix length, "198.51.100.10/24". */
   vip: string;
+  /**
+   * SHA-256 of the partner's certificate (DER), recorded at enrolment: the only certificate the
+   * partner may present. Absent in a pair.json written before pinning.
+   */
+  peerCertSha256?: string;
 }
 
 export const HA_DIR = "ha";
@@ -54,6 +61,10 @@ export function checkPairState(v: unknown, source: string): PairState {
   if (o.slot !== 0 && o.slot !== 1) throw bad("slot", "0 or 1");
   if (!Array.isArray(o.peerAddresses) || o.peerAddresses.some((a) => typeof a !== "string" || isIP(a) === 0)) throw bad("peerAddresses", "a list of IP addresses");
   if (typeof o.vip !== "string" || !isVip(o.vip)) throw bad("vip", 'an IPv4 address with a prefix length, like "198.51.100.10/24"');
+  if (o.peerCertSha256 !== undefined) {
+    const problem = certFingerprintProblem(o.peerCertSha256);
+    if (problem) throw haError(source, `${source}: field peerCertSha256: ${problem}`);
+  }
   return {
     clusterId: o.clusterId,
     nodeName: o.nodeName as string,
@@ -61,6 +72,7 @@ export function checkPairState(v: unknown, source: string): PairState {
     peerName: o.peerName as string,
     peerAddresses: [...(o.peerAddresses as string[])],
     vip: o.vip,
+    ...(o.peerCertSha256 !== undefined ? { peerCertSha256: o.peerCertSha256 as string } : {}),
   };
 }
 

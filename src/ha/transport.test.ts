@@ -1,10 +1,25 @@
 import { setDefaultTimeout, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { connect as netConnect, type Socket } from "node:net";
 import { connect, type TLSSocket } from "node:tls";
 import { createLogger } from "../log/logger.ts";
 import { buildCaCert, generateRsaKey } from "../pki/certs.ts";
-import { issueNodeCert } from "../pki/node-certs.ts";
+import { certFingerprint, issueNodeCert } from "../pki/node-certs.ts";
 import { FrameReader, encodeFrame, type HaMessage } from "./protocol.ts";
-import { dialHa, listenHa, type HaConnection, type HaListener, type NodeCredentials } from "./transport.ts";
+import {
+  AdmissionGate,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_UNAUTHENTICATED,
+  MAX_UNAUTHENTICATED_PER_SOURCE,
+  PROBATION_MS,
+  REFUSAL_LOG_MS,
+  RefusalLog,
+  dialHa,
+  listenHa,
+  sourceOf,
+  type HaConnection,
+  type HaListener,
+  type NodeCredentials,
+} from "./transport.ts";
 
 setDefaultTimeout(60_000);
 
@@ -24,9 +39,12 @@ let a: NodeCredentials;
 let b: NodeCredentials;
 let c: NodeCredentials;
 let bForeign: NodeCredentials;
+/** A second certificate for each name, of the same CA: an old key, a backup, a node enrolled again. */
+let aOld: NodeCredentials;
+let bOld: NodeCredentials;
 beforeAll(async () => {
   [pairCa, foreignCa] = await Promise.all([makeCa("Pair CA"), makeCa("Foreign CA")]);
-  [a, b, c] = await Promise.all([makeNode("node-a", pairCa), makeNode("node-b", pairCa), makeNode("node-c", pairCa)]);
+  [a, b, c, aOld, bOld] = await Promise.all([makeNode("node-a", pairCa), makeNode("node-b", pairCa), makeNode("node-c", pairCa), makeNode("node-a", pairCa), makeNode("node-b", pairCa)]);
   // Foreign CA's certificate for "node-b", but trusting the pair CA: it can verify the listener.
   bForeign = { ...(await makeNode("node-b", foreignCa)), caPem: pairCa.certPem };
 });
@@ -41,7 +59,12 @@ function logSink() {
   return { lines, log: createLogger({ level: "debug", sink: (l) => lines.push(l), subsystem: "ha" }) };
 }
 
-async function listen(creds: NodeCredentials, peerName: string | null, log = logSink().log): Promise<{ l: HaListener; conns: HaConnection[]; next: () => Promise<HaConnection> }> {
+async function listen(
+  creds: NodeCredentials,
+  peerName: string | null,
+  log = logSink().log,
+  more: { peerCertSha256?: string; peerAddresses?: string[] } = {},
+): Promise<{ l: HaListener; conns: HaConnection[]; next: () => Promise<HaConnection> }> {
   const conns: HaConnection[] = [];
   const waiters: Array<(c: HaConnection) => void> = [];
   const l = await listenHa({
@@ -50,6 +73,7 @@ async function listen(creds: NodeCredentials, peerName: string | null, log = log
     creds,
     peerName,
     log,
+    ...more,
     onConnection: (conn) => {
       conns.push(conn);
       waiters.shift()?.(conn);
@@ -298,5 +322,212 @@ describe("framing on the wire", () => {
     });
     const sport = (silent.address() as { port: number }).port;
     await expect(dialHa({ host: "127.0.0.1", port: sport, creds: b, peerName: "node-a", timeoutMs: 300 })).rejects.toThrow(/no answer within 300 ms/);
+  });
+});
+
+describe("pinned peer certificates", () => {
+  test("a listener accepts only the pinned certificate: another of the same CA and name is refused with a line", async () => {
+    const { lines, log } = logSink();
+    const srv = await listen(a, "node-b", log, { peerCertSha256: certFingerprint(b.certPem) });
+    await expect(dialHa({ host: "127.0.0.1", port: srv.l.port, creds: bOld, peerName: "node-a" })).rejects.toThrow(
+      /the peer did not accept this node: certificate of node "node-b" is not the one pinned at enrolment \(sha256 [0-9a-f]{64}, pinned [0-9a-f]{64}\)/,
+    );
+    expect(srv.conns).toHaveLength(0);
+    const refusals = lines.filter((l) => l.includes("HA connection refused"));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toContain(`pinned ${certFingerprint(b.certPem)}`);
+    expect(refusals[0]).toMatch(/kind=certificate .*enrol the pair again/);
+    // The pinned one is accepted, and no warning about a missing pin was given.
+    const conn = await dialHa({ host: "127.0.0.1", port: srv.l.port, creds: b, peerName: "node-a", peerCertSha256: certFingerprint(a.certPem) });
+    expect((await srv.next()).peerName).toBe("node-b");
+    conn.close();
+    expect(lines.filter((l) => l.includes("not pinned"))).toEqual([]);
+  });
+
+  test("a dialler accepts only the pinned listener, and says so once a minute however often it dials", async () => {
+    const { lines, log } = logSink();
+    const old = await listen(aOld, "node-b");
+    for (let i = 0; i < 3; i++) {
+      await expect(dialHa({ host: "127.0.0.1", port: old.l.port, creds: b, peerName: "node-a", peerCertSha256: certFingerprint(a.certPem), log })).rejects.toThrow(
+        new RegExp(`dial HA peer node-a at 127\\.0\\.0\\.1:${old.l.port}: certificate of node "node-a" is not the one pinned at enrolment`),
+      );
+    }
+    expect(old.conns).toHaveLength(0);
+    const refusals = lines.filter((l) => l.includes("HA peer refused"));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatch(new RegExp(`remote=127\\.0\\.0\\.1:${old.l.port} kind=certificate peer=node-a`));
+    // The pinned listener is accepted.
+    const srv = await listen(a, "node-b");
+    const conn = await dialHa({ host: "127.0.0.1", port: srv.l.port, creds: b, peerName: "node-a", peerCertSha256: certFingerprint(a.certPem), log });
+    expect(conn.peerName).toBe("node-a");
+    conn.close();
+    // A pin that is no fingerprint is refused before dialling.
+    await expect(dialHa({ host: "127.0.0.1", port: srv.l.port, creds: b, peerName: "node-a", peerCertSha256: "AB:CD" })).rejects.toThrow(/peer certificate pin: "AB:CD" is not a SHA-256 fingerprint/);
+  });
+
+  test("without a pin (a pair.json from before pinning) the name is enough, with one warning", async () => {
+    const { lines, log } = logSink();
+    const srv = await listen(a, "node-b", log);
+    for (const creds of [b, bOld]) {
+      const conn = await dialHa({ host: "127.0.0.1", port: srv.l.port, creds, peerName: "node-a" });
+      await srv.next();
+      conn.close();
+    }
+    srv.l.setPeerName("node-b");
+    const warnings = lines.filter((l) => l.includes("WARN"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/certificate is not pinned .*enrol the pair again to pin it peer=node-b/);
+    // A pin set later (an answered enrolment) is enforced from then on.
+    srv.l.setPeerName("node-b", certFingerprint(b.certPem));
+    await expect(dialHa({ host: "127.0.0.1", port: srv.l.port, creds: bOld, peerName: "node-a" })).rejects.toThrow(/not the one pinned/);
+  });
+});
+
+/** A TCP connection from `from` that never starts TLS: the cheapest way to hold a place. */
+function tcpFrom(port: number, from: string): Promise<{ socket: Socket; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: "127.0.0.1", port, localAddress: from });
+    const t0 = Date.now();
+    const closed = new Promise<number>((r) => socket.on("close", () => r(Date.now() - t0)));
+    socket.on("error", () => {});
+    socket.once("connect", () => resolve({ socket, closed }));
+    socket.once("error", reject);
+    cleanups.push(() => void socket.destroy());
+  });
+}
+
+async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+/** MAX_UNAUTHENTICATED silent connections from 127.0.0.2 on, MAX_UNAUTHENTICATED_PER_SOURCE from each. */
+async function flood(l: HaListener): Promise<Array<{ socket: Socket; closed: Promise<number> }>> {
+  const held = [];
+  for (let i = 0; i < MAX_UNAUTHENTICATED; i++) held.push(await tcpFrom(l.port, `127.0.0.${2 + Math.floor(i / MAX_UNAUTHENTICATED_PER_SOURCE)}`));
+  await until("the flood to be counted", () => l.unauthenticated === MAX_UNAUTHENTICATED);
+  return held;
+}
+
+describe("connections before authentication", () => {
+  test("are limited in all and per source, destroyed at once past it, and the enrolled peer still connects", async () => {
+    const { lines, log } = logSink();
+    const srv = await listen(a, "node-b", log, { peerCertSha256: certFingerprint(b.certPem), peerAddresses: ["127.0.0.1"] });
+    const held = await flood(srv.l);
+    // One more from a source at its limit, and one from a new source: both cut at accept.
+    const overSource = await tcpFrom(srv.l.port, "127.0.0.2");
+    const overTotal = await tcpFrom(srv.l.port, "127.0.0.200");
+    expect(await overSource.closed).toBeLessThan(HANDSHAKE_TIMEOUT_MS / 2);
+    expect(await overTotal.closed).toBeLessThan(HANDSHAKE_TIMEOUT_MS / 2);
+    expect(srv.l.unauthenticated).toBe(MAX_UNAUTHENTICATED);
+    const limitLines = lines.filter((l) => l.includes("HA connection refused") && l.includes("kind=limit"));
+    expect(limitLines).toHaveLength(2);
+    expect(limitLines.join("\n")).toContain(`reason="${MAX_UNAUTHENTICATED_PER_SOURCE} unauthenticated connections from 127.0.0.2 are open (the limit per source)"`);
+    expect(limitLines.join("\n")).toContain(`reason="${MAX_UNAUTHENTICATED} unauthenticated connections are open (the limit)"`);
+    // More past the total from other sources: one line for all of them, counted in the next.
+    for (let i = 0; i < 3; i++) await (await tcpFrom(srv.l.port, `127.0.0.${201 + i}`)).closed;
+    expect(lines.filter((l) => l.includes("kind=limit"))).toHaveLength(2);
+
+    // The partner dials from an address of its pair.json while the flood holds every place.
+    const conn = await dialHa({ host: "127.0.0.1", port: srv.l.port, creds: b, peerName: "node-a", peerCertSha256: certFingerprint(a.certPem) });
+    expect((await srv.next()).peerName).toBe("node-b");
+    // Authenticated, it holds no place; the flood's places come back as it leaves.
+    await until("the peer's place to be given back", () => srv.l.unauthenticated === MAX_UNAUTHENTICATED);
+    for (const h of held) h.socket.destroy();
+    await until("the flood's places to be given back", () => srv.l.unauthenticated === 0);
+    conn.close();
+  });
+
+  test("an address the peer connected from is not turned away by the total", async () => {
+    const srv = await listen(a, "node-b", logSink().log, { peerCertSha256: certFingerprint(b.certPem) });
+    const first = await dialHa({ host: "127.0.0.1", port: srv.l.port, creds: b, peerName: "node-a" });
+    await srv.next();
+    first.close();
+    await flood(srv.l);
+    const again = await dialHa({ host: "127.0.0.1", port: srv.l.port, creds: b, peerName: "node-a" });
+    expect((await srv.next()).peerName).toBe("node-b");
+    again.close();
+    // An address the peer never used is: the total applies to it.
+    const stranger = await tcpFrom(srv.l.port, "127.0.0.100");
+    expect(await stranger.closed).toBeLessThan(HANDSHAKE_TIMEOUT_MS / 2);
+  });
+
+  test("a silent connection is dropped after the handshake timeout, a silent TLS client after the probation", async () => {
+    expect(HANDSHAKE_TIMEOUT_MS).toBeLessThanOrEqual(5000);
+    expect(PROBATION_MS).toBeLessThanOrEqual(5000);
+    const { lines, log } = logSink();
+    const srv = await listen(a, "node-b", log);
+    const tcp = await tcpFrom(srv.l.port, "127.0.0.2");
+    const tls = await rawClient(srv.l.port);
+    const tlsAt = Date.now();
+    const [tcpMs] = await Promise.all([tcp.closed, tls.ended]);
+    const tlsMs = Date.now() - tlsAt;
+    expect(tcpMs).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 50);
+    expect(tcpMs).toBeLessThan(HANDSHAKE_TIMEOUT_MS + 1000);
+    expect(tlsMs).toBeGreaterThanOrEqual(PROBATION_MS - 50);
+    expect(tlsMs).toBeLessThan(PROBATION_MS + 1000);
+    expect(tls.frames.map((f) => f.T)).toEqual(["Unauthenticated"]);
+    const refusals = lines.filter((l) => l.includes("HA connection refused"));
+    expect(refusals.some((l) => /remote=127\.0\.0\.2 kind=handshake error="no TLS handshake within \d+ ms"/.test(l))).toBe(true);
+    expect(refusals.some((l) => /remote=127\.0\.0\.1 kind=timeout .*error="no frame within \d+ ms"/.test(l))).toBe(true);
+    await until("both places to be given back", () => srv.l.unauthenticated === 0);
+  }, 20_000);
+});
+
+describe("AdmissionGate", () => {
+  test("limits per source and in all; a known address passes the total only; release is once", () => {
+    const gate = new AdmissionGate({ total: 3, perSource: 2 });
+    const p1 = gate.admit("192.0.2.1", false);
+    const p2 = gate.admit("192.0.2.1", false);
+    expect(gate.admit("192.0.2.1", false)).toEqual({ refused: "2 unauthenticated connections from 192.0.2.1 are open (the limit per source)", limit: "source" });
+    const p3 = gate.admit("192.0.2.2", false);
+    expect(gate.admit("192.0.2.3", false)).toEqual({ refused: "3 unauthenticated connections are open (the limit)", limit: "total" });
+    const known = gate.admit("192.0.2.9", true);
+    expect("release" in known).toBe(true);
+    expect(gate.count).toBe(4);
+    if (!("release" in p1) || !("release" in p2) || !("release" in p3) || !("release" in known)) throw new Error("expected places");
+    p1.release();
+    p1.release();
+    expect(gate.count).toBe(3);
+    // 192.0.2.1 has a place again, the total is still full for strangers.
+    expect(gate.admit("192.0.2.3", false)).toMatchObject({ limit: "total" });
+    known.release();
+    expect("release" in gate.admit("192.0.2.3", false)).toBe(true);
+  });
+
+  test("IPv6 sources are counted per /64", () => {
+    expect(sourceOf("2001:db8:1:2:aaaa::1")).toBe("2001:db8:1:2::/64");
+    expect(sourceOf("2001:db8:1:2:bbbb::2")).toBe("2001:db8:1:2::/64");
+    expect(sourceOf("192.0.2.7")).toBe("192.0.2.7");
+    const gate = new AdmissionGate({ total: 10, perSource: 1 });
+    expect("release" in gate.admit("2001:db8:1:2::a", false)).toBe(true);
+    expect(gate.admit("2001:db8:1:2::b", false)).toMatchObject({ limit: "source" });
+    expect("release" in gate.admit("2001:db8:1:3::a", false)).toBe(true);
+  });
+});
+
+describe("RefusalLog", () => {
+  test("one line per source per minute, the held-back refusals counted in the next", () => {
+    const lines: string[] = [];
+    let clock = 1_000_000;
+    const log = new RefusalLog(createLogger({ sink: (l) => lines.push(l) }), "HA connection refused", () => clock);
+    for (let i = 0; i < 5; i++) log.refused("192.0.2.1", "enrol", { reason: `try ${i}` });
+    log.refused("192.0.2.2", "enrol", { reason: "other" });
+    expect(lines).toHaveLength(2);
+    clock += REFUSAL_LOG_MS;
+    log.refused("192.0.2.1", "enrol", { reason: "later" });
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(/remote=192\.0\.2\.1 kind=enrol reason=later alsoRefusedSinceLastLine=4$/);
+  });
+
+  test("a flood from more sources than it tells apart costs a bounded number of lines", () => {
+    const lines: string[] = [];
+    const log = new RefusalLog(createLogger({ sink: (l) => lines.push(l) }), "HA connection refused", () => 5);
+    for (let i = 0; i < 5000; i++) log.refused(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, "limit", {});
+    expect(lines.length).toBeGreaterThan(1000);
+    expect(lines.length).toBeLessThanOrEqual(1025);
   });
 });

@@ -2,7 +2,7 @@ import { setDefaultTimeout, beforeAll, describe, expect, test } from "bun:test";
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { buildCaCert, buildServerCert, generateRsaKey } from "./certs.ts";
 import { csrPublicKey } from "./machine-certs.ts";
-import { NODE_VALIDITY_DAYS, issueNodeCert, makeNodeKeyAndCsr, nodeCertProblem, nodeNameOfCert, nodeNameProblem } from "./node-certs.ts";
+import { NODE_VALIDITY_DAYS, certFingerprint, certFingerprintProblem, issueNodeCert, makeNodeKeyAndCsr, nodeCertProblem, nodeNameOfCert, nodeNameProblem } from "./node-certs.ts";
 
 setDefaultTimeout(60_000);
 
@@ -52,5 +52,21 @@ describe("node certificates", () => {
     expect(nodeNameProblem("a/b")).toMatch(/not a node name/);
     expect(nodeNameProblem(7)).toBe("expected a string, got number");
     expect(() => issueNodeCert("", "bad name", ca)).toThrow(/node name "bad name" is not a node name/);
+  });
+});
+
+describe("certificate fingerprints", () => {
+  test("SHA-256 over the DER, as lower-case hex; two certificates for one key and name differ", async () => {
+    const k = await generateRsaKey(2048);
+    const one = issueNodeCert(k.publicKeyPem, "node-a", ca).certPem;
+    const two = issueNodeCert(k.publicKeyPem, "node-a", ca).certPem;
+    const x = new X509Certificate(one);
+    expect(certFingerprint(one)).toBe(x.fingerprint256.replace(/:/g, "").toLowerCase());
+    expect(certFingerprint(x)).toBe(certFingerprint(one));
+    expect(certFingerprint(one)).toMatch(/^[0-9a-f]{64}$/);
+    expect(certFingerprint(two)).not.toBe(certFingerprint(one));
+    expect(certFingerprintProblem(certFingerprint(one))).toBeUndefined();
+    expect(certFingerprintProblem(x.fingerprint256)).toMatch(/is not a SHA-256 fingerprint/);
+    expect(certFingerprintProblem(7)).toBe("expected a string, got number");
   });
 });

@@ -5,8 +5,13 @@
 // no host name or address in the certificate would hold on every path. EKU serverAuth and
 // clientAuth both, since either node may dial. The key is made by the node that holds it (a CSR
 // crosses the wire at enrolment, never a private key).
+//
+// Chain and name are not enough on their own: a node certificate is good for NODE_VALIDITY_DAYS
+// and there is no revocation between two nodes, so an old key (a decommissioned disk, a backup, a
+// name enrolled again) would still pass. Each node therefore pins its partner's exact certificate
+// at enrolment (certFingerprint, kept in pair.json) and accepts no other.
 
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import forge from "node-forge";
 import { generateRsaKey, randomSerial } from "./certs.ts";
 import { normalSerial } from "./machine-certs.ts";
@@ -87,6 +92,19 @@ export function nodeCertProblem(cert: X509Certificate, ca: X509Certificate, use:
   const oid = use === "server" ? SERVER_AUTH_OID : CLIENT_AUTH_OID;
   if (!(cert.keyUsage ?? []).includes(oid)) return `not a ${use} certificate (no ${use}Auth usage)`;
   if (!nodeNameOfCert(cert)) return `names no HA node (no single ${NODE_URI_PREFIX} URI)`;
+  return undefined;
+}
+
+/** A certificate's SHA-256 fingerprint over its DER bytes, 64 lower-case hex digits: what pair.json pins. */
+export function certFingerprint(cert: X509Certificate | string): string {
+  const x = typeof cert === "string" ? new X509Certificate(cert) : cert;
+  return createHash("sha256").update(x.raw).digest("hex");
+}
+
+/** Why `v` is not a certificate fingerprint as certFingerprint writes it, or undefined. */
+export function certFingerprintProblem(v: unknown): string | undefined {
+  if (typeof v !== "string") return `expected a string, got ${v === null ? "null" : typeof v}`;
+  if (!/^[0-9a-f]{64}$/.test(v)) return `${JSON.stringify(v.slice(0, 80))} is not a SHA-256 fingerprint (64 lower-case hex digits)`;
   return undefined;
 }
 
