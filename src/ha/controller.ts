@@ -26,7 +26,7 @@ import type { Store } from "../store/store.ts";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Applier } from "./applier.ts";
-import { HeartbeatBook, UnackedTracker } from "./detector.ts";
+import { HeartbeatBook, UnackedTracker, type UnackedClient } from "./detector.ts";
 import { Feeder } from "./feeder.ts";
 import { LeaseLedger, type PartnerLease } from "./lease-ledger.ts";
 import { readPeerMessage, type NodeReport } from "./messages.ts";
@@ -380,7 +380,7 @@ export class HaController {
           peer,
           lastActiveReplyMs: this.#tracker.lastReplyAt(),
           lastRequestMs: this.#tracker.lastRequestAt(),
-          unacked: this.#tracker.unacked(now, silentSince).map((u) => u.mac),
+          ...unackedFacts(this.#tracker.unacked(now, silentSince), this.#prefs.maxAckDelayMs),
           caughtUp: this.#caughtUp(),
           needFullSync: false,
           syncTimedOut: this.#syncTimedOut,
@@ -744,16 +744,28 @@ export class HaController {
         return this.#store;
       },
       replace: async (snap) => {
-        const old = this.#store;
-        this.#unsubscribeStore?.();
-        this.#store = null;
-        await old?.close();
-        await this.#o.importSnapshot(snap);
-        await this.#openReplica();
-        this.#persisted.sharedSeq = snap.seq;
-        this.#persisted.hasData = true;
-        await this.#saveState();
-        return this.#store!;
+        // The role machine waits meanwhile: a promotion must not find the store closed, nor
+        // reopen it under the import (which holds the data directory's lock).
+        while (this.#busy) await Bun.sleep(5);
+        this.#busy = true;
+        try {
+          const old = this.#store;
+          this.#unsubscribeStore?.();
+          this.#store = null;
+          await old?.close();
+          await this.#o.importSnapshot(snap);
+          await this.#openReplica();
+          this.#persisted.sharedSeq = snap.seq;
+          this.#persisted.hasData = true;
+          await this.#saveState();
+          return this.#store!;
+        } catch (err) {
+          // The import is all or nothing: reopen whichever store is there now, old or new.
+          if (!this.#store) await this.#openReplica().catch((e) => this.#log.error("HA store cannot be reopened after a failed import", { error: String(e) }));
+          throw err;
+        } finally {
+          this.#busy = false;
+        }
       },
       ack: (seq) => {
         conn.send({ T: "Ack", seq }, undefined, { urgent: true });
@@ -964,6 +976,12 @@ export class HaController {
     if (!this.#persistDirty) return;
     await this.#saveState().catch((err) => this.#log.warn("HA state.json not written", { error: String(err) }));
   }
+}
+
+/** The unanswered clients for the role machine: their MACs, and when the newest began to wait. */
+function unackedFacts(list: readonly UnackedClient[], maxAckDelayMs: number): { unacked: string[]; newestUnackedWaitMs?: number } {
+  if (list.length === 0) return { unacked: [] };
+  return { unacked: list.map((u) => u.mac), newestUnackedWaitMs: Math.max(...list.map((u) => u.atMs)) - maxAckDelayMs };
 }
 
 function partnerLease(o: ModelObject): PartnerLease | undefined {

@@ -109,6 +109,22 @@ const ROWS: Row[] = [
     reason: "peer silent 60.0 s on every path, but its DHCP replies are still seen on the LAN (last 0.2 s ago): a cut link, not a dead peer",
   },
   {
+    name: "standby: the active died just after a reply (seen after its last frame), then a client waits: the old reply does not block",
+    state: "standby",
+    f: { peerLastHeardMs: silentFor(9000), lastActiveReplyMs: silentFor(8800), lastRequestMs: NOW - 100, unacked: [MAC], newestUnackedWaitMs: NOW - 1100 },
+    next: "partner-down",
+    actions: PROMOTE,
+    reason: /1 client unanswered/,
+  },
+  {
+    name: "standby: the active answers others while one client waits (it ignores that one): no takeover",
+    state: "standby",
+    f: { peerLastHeardMs: silentFor(9000), lastActiveReplyMs: NOW - 300, lastRequestMs: NOW - 100, unacked: [MAC], newestUnackedWaitMs: NOW - 1100 },
+    next: "standby",
+    actions: [],
+    reason: /replies are still seen/,
+  },
+  {
     name: "standby: a reply seen before the silence does not block",
     state: "standby",
     f: { peerLastHeardMs: silentFor(1500), lastActiveReplyMs: silentFor(1600), unacked: [MAC] },
@@ -325,6 +341,7 @@ function simulate(opts: {
         lastActiveReplyMs: tracker.lastReplyAt(),
         lastRequestMs: tracker.lastRequestAt(),
         unacked: tracker.unacked(t, since).map((u) => u.mac),
+        ...(tracker.unacked(t, since).length > 0 ? { newestUnackedWaitMs: Math.max(...tracker.unacked(t, since).map((u) => u.atMs)) - prefs.maxAckDelayMs } : {}),
       }),
       t,
     );
@@ -387,6 +404,24 @@ describe("failover arithmetic with the default prefs (< 5 s)", () => {
     });
     expect(r.at! - 249).toBeLessThan(5000);
     expect(r.at).toBe(1250);
+  });
+
+  test("the active answers a client just after its last heartbeat, then dies; the next client waits: promoted within 5 s", () => {
+    // Found by npm run bench:ha: a reply seen after the last frame used to veto the takeover for ever.
+    const other = "52:54:00:e2:63:01";
+    const r = simulate({
+      killAt: 120,
+      events: [
+        { t: 100, kind: "request", mac: other, xid: 1, secs: ipxeSecs(1), isIpxe: true },
+        { t: 110, kind: "reply", mac: other, xid: 1 },
+        { t: 2000, kind: "request", mac: MAC, xid: 2, secs: ipxeSecs(1), isIpxe: true },
+        { t: 3000, kind: "request", mac: MAC, xid: 2, secs: ipxeSecs(2), isIpxe: true },
+      ],
+      until: 10_000,
+    });
+    expect(r.state).toBe("partner-down");
+    expect(r.at! - 120).toBeLessThan(5000);
+    expect(r.reason).toContain("1 client unanswered");
   });
 
   test("peer link cut, LAN path alive: never promotes during a boot storm", () => {

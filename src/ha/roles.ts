@@ -10,7 +10,8 @@
 // The takeover rule is Kea's max-unacked-clients made stricter, because a pair has no quorum and
 // a wrong takeover costs half a pool: the partner silent on EVERY path for haHeartbeatTimeout, AND
 // no DHCP reply from it seen on the LAN since its last frame (a cut peer link leaves the active
-// answering in plain sight), AND either haMaxUnackedClients clients unanswered (0: the silence
+// answering in plain sight; a reply older than the wait of the newest unanswered client does not
+// count: the active may have died just after it), AND either haMaxUnackedClients clients unanswered (0: the silence
 // alone suffices, as in Kea) or haIdleTakeover of silence with no DHCP request at all (relayed-only
 // sites and API-only pairs, where no client could show the active is gone).
 //
@@ -71,6 +72,12 @@ export interface RoleFacts {
   peer: PeerView | undefined;
   /** UnackedTracker.lastReplyAt(): the newest DHCP reply from the active seen on the LAN. */
   lastActiveReplyMs: number | undefined;
+  /**
+   * When the newest unanswered client began to wait (UnackedTracker: became unacked minus
+   * haMaxAckDelay); undefined without unanswered clients. A reply from the active older than this
+   * says nothing about the active now: it may have died right after sending it.
+   */
+  newestUnackedWaitMs?: number;
   /** UnackedTracker.lastRequestAt(). */
   lastRequestMs: number | undefined;
   /** MACs unacked since the partner's last frame: UnackedTracker.unacked(now, peerLastHeardMs ?? startedMs). */
@@ -135,7 +142,12 @@ export function takeoverVerdict(f: RoleFacts, now: number): TakeoverVerdict {
   const silent = now - since;
   const heard = f.peerLastHeardMs === undefined ? "peer never heard" : `peer silent ${formatSeconds(silent)}`;
   if (silent < f.prefs.heartbeatTimeoutMs) return { take: false, reason: `peer heard ${formatSeconds(silent)} ago` };
-  if (f.lastActiveReplyMs !== undefined && f.lastActiveReplyMs >= since) {
+  // The active's replies veto a takeover only while they show it alive now: seen since its last
+  // frame, and not older than the wait of the newest unanswered client (an active that answers
+  // others while a client waits ignores that client on purpose; one that answered nothing since
+  // that client began to wait is gone).
+  const replyIsNews = f.newestUnackedWaitMs === undefined || (f.lastActiveReplyMs ?? -Infinity) >= f.newestUnackedWaitMs;
+  if (f.lastActiveReplyMs !== undefined && f.lastActiveReplyMs >= since && replyIsNews) {
     return {
       take: false,
       reason: `${heard} on every path, but its DHCP replies are still seen on the LAN (last ${formatSeconds(now - f.lastActiveReplyMs)} ago): a cut link, not a dead peer`,
