@@ -134,6 +134,13 @@ describe.skipIf(skip !== undefined)("HA pair in namespaces", () => {
     const s = (await pair.status(active))!;
     expect(s.Peer.Paths.find((p) => p.Address.startsWith("203.0.113."))?.Up).toBe(false);
     expect(s.Peer.Paths.find((p) => p.Address.startsWith("198.51.100."))?.Up).toBe(true);
+    // Replication moved to the LAN path: writes wait for the standby again (not solo), no lag.
+    await pair.cli(active, ["profiles", "create", JSON.stringify({ Name: "during-peer-link-cut" })]);
+    let during: typeof s | undefined;
+    await until(() => `writes synced over the LAN path (${during?.State}, lag ${during?.LagSeq})`, 10_000, async () => {
+      during = await pair.status(active);
+      return during?.State === "active" && during.LagSeq === 0 && during.FailoverSafe === true;
+    });
     // Now the LAN path too: each node's route to the other's LAN address is a blackhole, so the
     // nodes cannot hear each other at all (TCP to 8094 goes nowhere), while the standby still
     // receives the active's broadcast DHCP replies on the LAN.

@@ -159,6 +159,7 @@ export class HaController {
   #feeder: Feeder | null = null;
   #observer: { stop(): Promise<void> } | null = null;
   readonly #conns = new Map<string, HaConnection>();
+  readonly #openedAt = new WeakMap<HaConnection, number>();
   readonly #dialing = new Set<string>();
   #feedConn: HaConnection | null = null;
   #applier: { conn: HaConnection; applier: Applier } | null = null;
@@ -246,6 +247,7 @@ export class HaController {
     const old = this.#conns.get(path);
     if (old && old !== conn) old.close("replaced by a new connection on the same path");
     this.#conns.set(path, conn);
+    this.#openedAt.set(conn, this.#now());
     conn.onMessage((msg, body) => this.#onMessage(conn, path, msg, body));
     conn.onClose((reason) => this.#onClose(conn, path, reason));
     this.#sendHello(conn);
@@ -361,6 +363,8 @@ export class HaController {
     try {
       const now = this.#now();
       this.#refreshPrefs();
+      this.#dropSilentPaths(now);
+      this.#front?.refreshMode();
       this.#dialMissing();
       if (this.#persistDirty) await this.#flushState();
       if (now < this.#cooldownUntil) return;
@@ -842,6 +846,21 @@ export class HaController {
           // One attempt per address per second at most.
           setTimeout(() => this.#dialing.delete(address), 1000);
         });
+    }
+  }
+
+  /**
+   * A connection whose path has been silent for the heartbeat timeout is closed: TCP would keep a
+   * connection over a dead link open for minutes, with the feed stuck on it. Closing it moves the
+   * feed to a path that works (the follower asks again on it) and lets the dialler retry.
+   */
+  #dropSilentPaths(now: number): void {
+    for (const [path, conn] of this.#conns) {
+      // A new connection gets the timeout to say its first word.
+      if (this.#hb.pathUp(path, now) || now - (this.#openedAt.get(conn) ?? now) < this.#prefs.heartbeatTimeoutMs) continue;
+      this.#log.info("HA path silent; closing its connection", { path, ms: this.#prefs.heartbeatTimeoutMs });
+      conn.close(`no frame for ${this.#prefs.heartbeatTimeoutMs} ms`);
+      if (this.#conns.get(path) === conn) this.#conns.delete(path);
     }
   }
 

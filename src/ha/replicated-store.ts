@@ -42,6 +42,11 @@ export class ReplicatedStore implements Store {
     return this.#waits() ? "sync" : "solo";
   }
 
+  /** Leave solo mode if the standby has confirmed everything since (called on every tick, not only on a write). */
+  refreshMode(): SyncMode {
+    return this.mode;
+  }
+
   /** Writes that failed because the standby did not confirm in time. */
   get timeouts(): number {
     return this.#timeouts;
