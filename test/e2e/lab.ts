@@ -38,9 +38,9 @@ export interface Ran {
   out: string;
 }
 
-/** Run a command with the lab's environment; output (stdout+stderr) is returned, never thrown. */
-export async function sh(cmd: string[], timeoutMs = 120_000): Promise<Ran> {
-  const p = Bun.spawn(cmd, { env: { ...process.env, ...LAB_ENV }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+/** Run a command with the lab's environment (`env`: another suite's names); output (stdout+stderr) is returned, never thrown. */
+export async function sh(cmd: string[], timeoutMs = 120_000, env: Record<string, string> = LAB_ENV): Promise<Ran> {
+  const p = Bun.spawn(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const timer = setTimeout(() => p.kill("SIGTERM"), timeoutMs);
   const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   clearTimeout(timer);
@@ -49,11 +49,23 @@ export async function sh(cmd: string[], timeoutMs = 120_000): Promise<Ran> {
 
 export const lab = (script: string, ...args: string[]) => [join(LAB_DIR, script), ...args];
 
-/** lab-up.sh; returns its KEY=VALUE lines as a map. */
-export async function labUp(): Promise<Record<string, string>> {
-  const p = Bun.spawn(lab("lab-up.sh"), { env: { ...process.env, ...LAB_ENV }, stdout: "pipe", stderr: "pipe" });
+/** What `curl -w "\n%{http_code}"` printed: the status on the last line, the body (JSON when it parses) before it. */
+export function curlAnswer(out: string): { status: number; body: any; text: string } {
+  const cut = out.lastIndexOf("\n");
+  const status = Number(out.slice(cut + 1).trim()) || 0;
+  const text = out.slice(0, Math.max(cut, 0));
+  let body: any = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {}
+  return { status, body, text };
+}
+
+/** lab-up.sh (or another setup script of the lab: ha-up.sh); returns its KEY=VALUE lines as a map. */
+export async function labUp(env: Record<string, string> = LAB_ENV, script = "lab-up.sh"): Promise<Record<string, string>> {
+  const p = Bun.spawn(lab(script), { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
   const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  if (code !== 0) throw new Error(`lab-up.sh failed (${code}): ${e}`);
+  if (code !== 0) throw new Error(`${script} failed (${code}): ${e}`);
   const vars: Record<string, string> = {};
   for (const line of o.split("\n")) {
     const m = /^([A-Z0-9_]+)=['"]?(.*?)['"]?$/.exec(line.trim());
@@ -77,13 +89,15 @@ export class LabSocle {
 
   /**
    * `command` runs the server: by default the compiled binary alone (copied into an empty
-   * directory: nothing else of the repository is there), else `bun src/main.ts`.
+   * directory: nothing else of the repository is there), else `bun src/main.ts`. `serveArgs` go
+   * after the lab's own `serve` flags (an HA node's `--ha-vip ...`).
    */
   constructor(
     readonly ns: string,
     readonly iface: string,
     readonly address: string,
     readonly command: string[] = [process.execPath, join(ROOT, "src", "main.ts")],
+    readonly serveArgs: string[] = [],
   ) {}
 
   get api(): string {
@@ -121,22 +135,26 @@ export class LabSocle {
     ], 60_000);
   }
 
-  async start(timeoutMs = 30_000): Promise<void> {
+  /**
+   * Start the server and wait until `ready` says so: by default until its API answers (an HA
+   * standby serves none: its caller waits for something else).
+   */
+  async start(timeoutMs = 30_000, ready: () => Promise<boolean> = async () => (await this.call("GET", "/api/v3/info")).status === 200): Promise<void> {
     const cmd = [
       "ip", "netns", "exec", this.ns,
       "env", `SOCLE_ADMIN_PASSWORD=${ADMIN_PASSWORD}`,
       ...this.command, "serve",
       "--data-dir", this.dataDir, "--dhcp-interfaces", this.iface, "--address", this.address, "--log-level", "debug",
+      ...this.serveArgs,
     ];
     this.proc = Bun.spawn(cmd, { cwd: this.work, stdout: Bun.file(this.logFile), stderr: Bun.file(this.logFile), stdin: "ignore" });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.proc.exitCode !== null) throw new Error(`socle exited with ${this.proc.exitCode}: ${this.log().slice(-2000)}`);
-      const r = await this.call("GET", "/api/v3/info");
-      if (r.status === 200) return;
+      if (await ready()) return;
       await Bun.sleep(250);
     }
-    throw new Error(`socle did not answer on ${this.api} within ${timeoutMs} ms: ${this.log().slice(-2000)}`);
+    throw new Error(`socle did not become ready (${this.api}) within ${timeoutMs} ms: ${this.log().slice(-2000)}`);
   }
 
   log(): string {
@@ -151,15 +169,7 @@ export class LabSocle {
     if (opts.json !== undefined) args.push("-H", `Content-Type: ${opts.type ?? "application/json"}`, "--data-binary", JSON.stringify(opts.json));
     if (opts.file !== undefined) args.push("-H", `Content-Type: ${opts.type ?? "application/octet-stream"}`, "--data-binary", `@${opts.file}`);
     args.push(`${this.api}${path}`);
-    const r = await sh(args, 90_000);
-    const cut = r.out.lastIndexOf("\n");
-    const status = Number(r.out.slice(cut + 1).trim()) || 0;
-    const text = r.out.slice(0, Math.max(cut, 0));
-    let body: any = text;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {}
-    return { status, body, text };
+    return curlAnswer((await sh(args, 90_000)).out);
   }
 
   /** Like call, but throws naming the request when the status is not 2xx. */

@@ -52,8 +52,8 @@ export function replies(p: Spawned): ProbeReply[] {
 async function proberChild(spec: ProberSpec): Promise<void> {
   const { openDhcpSocket } = await import("../../src/dhcp/socket.ts");
   const { nullLogger } = await import("../../src/log/logger.ts");
-  const { newPacket, formatPacket, parsePacket } = await import("../../src/dhcp/packet.ts");
-  const { messageTypeName } = await import("../../src/dhcp/message-type.ts");
+  const { newPacket, formatPacket } = await import("../../src/dhcp/packet.ts");
+  const { readReply } = await import("./dhcp-reply.ts");
   const macBytes = (mac: string) => Uint8Array.from(mac.split(":").map((h) => parseInt(h, 16)));
   const chaddr = macBytes(spec.mac);
   let xid = (Math.random() * 0xffffffff) >>> 0;
@@ -64,24 +64,11 @@ async function proberChild(spec: ProberSpec): Promise<void> {
     port: 68,
     log: nullLogger,
     onMessage(data, from) {
-      try {
-        const p = parsePacket(data);
-        if (p.xid !== xid) return;
-        const id = p.options.get(54);
-        const r: ProbeReply = {
-          t: Date.now(),
-          mac: current,
-          from: from.address,
-          type: messageTypeName(p.options.get(53)?.[0] ?? 0),
-          yiaddr: p.yiaddr,
-          serverId: id && id.length === 4 ? id.join(".") : "",
-          xid: p.xid,
-        };
-        if (spec.dora) waiter?.(r);
-        else process.stdout.write(JSON.stringify(r) + "\n");
-      } catch {
-        // not a DHCP reply
-      }
+      const heard = readReply(data, from.address);
+      if (!heard || heard.xid !== xid) return;
+      const r: ProbeReply = { t: heard.t, mac: current, from: heard.from, type: heard.type, yiaddr: heard.yiaddr, serverId: heard.serverId, xid: heard.xid };
+      if (spec.dora) waiter?.(r);
+      else process.stdout.write(JSON.stringify(r) + "\n");
     },
   });
   if (spec.dora) {
