@@ -25,7 +25,8 @@ import { NetLab, needsRoot } from "../helpers/netns.ts";
 import { dnsmasq, kea, memoryOf, socle, socleCli, type RunningServer, type Segment, type Target } from "./dhcp-targets.ts";
 import { populateLeases } from "./lease-memory.ts";
 import { parsePerfdhcp, type PerfdhcpReport } from "./perfdhcp-report.ts";
-import { findMaxRate, type StepResult } from "./rate-search.ts";
+import { PerfdhcpRunner, type PerfdhcpStep } from "./perfdhcp-runner.ts";
+import { findMaxRate } from "./rate-search.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -50,9 +51,7 @@ const POOL = { start: "203.0.113.10", end: "203.0.113.250" };
 const SERVER_CPU = "0";
 const CLIENT_CPU = cpus().length > 1 ? "1" : "0";
 
-interface Step extends StepResult {
-  report: PerfdhcpReport;
-}
+type Step = PerfdhcpStep;
 
 interface ServerResult {
   name: string;
@@ -78,6 +77,7 @@ class Bench {
   private cliNs = "";
   private srvIf = "";
   private cliIf = "";
+  private perf: PerfdhcpRunner | undefined;
   private readonly deadline = performance.now() + TOTAL_CAP_MS;
 
   async topology(): Promise<void> {
@@ -94,59 +94,20 @@ class Bench {
     return { lab: this.lab, ns: this.srvNs, iface: this.srvIf, serverAddr: SERVER_ADDR, subnet: SUBNET, poolStart: POOL.start, poolEnd: POOL.end, cpu: SERVER_CPU, dir };
   }
 
-  /** Run perfdhcp in the client namespace, pinned; returns its output (killed after timeoutMs). */
-  async perfdhcp(perfArgs: string[], timeoutMs: number): Promise<string> {
-    const p = this.lab.spawn(this.cliNs, ["taskset", "-c", CLIENT_CPU, "perfdhcp", "-4", "-l", this.cliIf, ...perfArgs, SERVER_ADDR]);
-    const done = await Promise.race([p.proc.exited.then(() => true), Bun.sleep(timeoutMs).then(() => false)]);
-    if (!done) await p.kill(1_000);
-    await Bun.sleep(50); // let the output readers drain
-    return p.output();
+  private runner(): PerfdhcpRunner {
+    return (this.perf ??= new PerfdhcpRunner({ lab: this.lab, ns: this.cliNs, iface: this.cliIf, cpu: CLIENT_CPU, clients: CLIENTS, stepSeconds: STEP_SECONDS, drainMs: DRAIN_MS, say }));
   }
 
-  /**
-   * The server is up and serving when 5 of the bench's clients complete DORA (avalanche: perfdhcp
-   * retransmits until each is answered). They are the first of the same CLIENTS, not extra ones:
-   * probe clients with another base MAC (-b) were seen to poison dnsmasq's lease table (it NAKed
-   * them and then the bench's own clients with "address in use").
-   * Not a rate probe: dnsmasq pings an address before offering it to a new client, which takes
-   * longer than perfdhcp's 1 s drop time.
-   */
-  async probe(timeoutMs: number): Promise<boolean> {
-    const end = Date.now() + timeoutMs;
-    for (let i = 0; i < 10 && Date.now() < end; i++) {
-      const out = await this.perfdhcp(["--scenario", "avalanche", "-R", "5"], Math.min(10_000, Math.max(1_000, end - Date.now())));
-      try {
-        if (parsePerfdhcp(out).requestAck.received > 0) return true;
-      } catch {
-        // killed at its time limit (no report) or could not run yet: try again
-      }
-      await Bun.sleep(300);
-    }
-    return false;
+  perfdhcp(perfArgs: string[], timeoutMs: number): Promise<string> {
+    return this.runner().run(SERVER_ADDR, perfArgs, timeoutMs);
   }
 
-  async measure(rate: number): Promise<Step> {
-    // A pause before each step: a server still working off the backlog of an overloaded step
-    // would otherwise fail the next one too.
-    await Bun.sleep(DRAIN_MS);
-    let report: PerfdhcpReport | undefined;
-    // perfdhcp 2.2 in multi-thread mode sometimes aborts with "Sent packet's timestamp must not be
-    // greater than received packet's timestamp" (its receive thread stamps first): run it again.
-    for (let attempt = 1; !report; attempt++) {
-      const out = await this.perfdhcp(["-r", String(rate), "-R", String(CLIENTS), "-p", String(STEP_SECONDS)], (STEP_SECONDS + 15) * 1000);
-      try {
-        report = parsePerfdhcp(out);
-      } catch (err) {
-        if (attempt >= 3) throw err;
-        say(`  ${String(rate).padStart(6)}/s offered: perfdhcp gave no report (${/ERROR[^\n]*/.exec(out)?.[0] ?? "no output"}); again`);
-      }
-    }
-    const step: Step = { rate, achieved: report.rate, dropsPct: report.dropsPct, report };
-    say(
-      `  ${String(rate).padStart(6)}/s offered: ${f1(report.rate).padStart(8)}/s done, drops ${f2(report.dropsPct).padStart(6)} %, ` +
-        `D-O avg ${f2(report.discoverOffer.avgMs)} ms, R-A avg ${f2(report.requestAck.avgMs)} ms`,
-    );
-    return step;
+  probe(timeoutMs: number): Promise<boolean> {
+    return this.runner().probe(SERVER_ADDR, timeoutMs);
+  }
+
+  measure(rate: number): Promise<Step> {
+    return this.runner().measure(SERVER_ADDR, rate);
   }
 
   /** Start `target`, probe, avalanche, rate search; `remaining` counts it and the targets after it. */

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parsePerfdhcp } from "./perfdhcp-report.ts";
+import { parseExchangeDelays, parsePerfdhcp, quantile } from "./perfdhcp-report.ts";
 
 // Captured from perfdhcp 2.2.0 (Debian kea-admin) against kea-dhcp4 in namespaces.
 const fixture = (name: string) => readFileSync(join(import.meta.dir, "testdata", name), "utf8");
@@ -50,5 +50,40 @@ describe("parsePerfdhcp", () => {
     expect(() => parsePerfdhcp("Error running perfdhcp: cannot bind")).toThrow(/no "Rate:" line/);
     const cut = fixture("perfdhcp-basic.txt").split("***Statistics for: REQUEST-ACK***")[0] as string;
     expect(() => parsePerfdhcp(cut)).toThrow(/no "REQUEST-ACK" statistics/);
+  });
+});
+
+describe("parseExchangeDelays", () => {
+  // The -x t listing of perfdhcp 2.2.0: times since its start, HHMMSS.ffffff.
+  const listing = [
+    "***Timestamps for packets: DISCOVER-OFFER***",
+    "sent / received: 000000.000116 / 000000.000580",
+    "",
+    "***Timestamps for packets: REQUEST-ACK***",
+    "sent / received: 000000.000654 / 000000.001026",
+    "sent / received: 000059.999900 / 000100.000400",
+    "sent / received: 010000.100000 / 010000.103000",
+  ].join("\n");
+
+  test("one delay per exchange of the stage asked for, across minute and hour boundaries", () => {
+    const d = parseExchangeDelays(listing, "REQUEST-ACK");
+    expect(d.length).toBe(3);
+    expect(d[0]).toBeCloseTo(0.372, 6);
+    expect(d[1]).toBeCloseTo(0.5, 6);
+    expect(d[2]).toBeCloseTo(3, 6);
+    expect(parseExchangeDelays(listing, "DISCOVER-OFFER")).toHaveLength(1);
+  });
+
+  test("no listing is an error saying how to get one", () => {
+    expect(() => parseExchangeDelays(fixture("perfdhcp-basic.txt"), "REQUEST-ACK")).toThrow(/-x t/);
+  });
+
+  test("quantile: nearest rank; NaN for none", () => {
+    const v = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(quantile(v, 0.5)).toBe(50);
+    expect(quantile(v, 0.99)).toBe(99);
+    expect(quantile(v, 1)).toBe(100);
+    expect(quantile([7], 0.99)).toBe(7);
+    expect(quantile([], 0.5)).toBeNaN();
   });
 });

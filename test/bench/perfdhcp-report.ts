@@ -62,3 +62,28 @@ export function parsePerfdhcp(text: string): PerfdhcpReport {
   if (resent !== undefined) report.resent = resent;
   return report;
 }
+
+/**
+ * The delay of every successful exchange of one stage, in ms, from perfdhcp's `-x t` listing
+ * ("***Timestamps for packets: REQUEST-ACK***", then "sent / received: HHMMSS.ffffff / ..." lines,
+ * boost's ISO duration form since perfdhcp started). The report itself gives only avg and max.
+ */
+export function parseExchangeDelays(text: string, name: "DISCOVER-OFFER" | "REQUEST-ACK"): number[] {
+  const at = text.indexOf(`***Timestamps for packets: ${name}***`);
+  if (at < 0) throw new Error(`cannot read perfdhcp timestamps: no "${name}" listing (was it run with -x t?)`);
+  const next = text.indexOf("\n***", at);
+  const block = text.slice(at, next < 0 ? undefined : next);
+  const seconds = (iso: string) => Number(iso.slice(0, 2)) * 3600 + Number(iso.slice(2, 4)) * 60 + Number(iso.slice(4));
+  const out: number[] = [];
+  for (const m of block.matchAll(/sent \/ received: (\d{6}\.\d+) \/ (\d{6}\.\d+)/g)) {
+    out.push((seconds(m[2] as string) - seconds(m[1] as string)) * 1000);
+  }
+  return out;
+}
+
+/** The q-quantile (0..1) of `values` by the nearest-rank method; NaN for none. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
+}

@@ -1,7 +1,7 @@
 // An API client that writes at a steady rate and records which writes were acknowledged: run as a
 // child in a client namespace, it POSTs a new profile every `everyMs` for `forMs` to `endpoint`
 // (the HA pair's VIP) and prints one JSON line per request: {ok: true, name} for a 2xx, {ok: false,
-// name, why} otherwise. A write that fails is retried once as the same name on the next tick, as a
+// name, why} otherwise, each with its latency (ms). A write that fails is retried once as the same name on the next tick, as a
 // careful client would; a retried POST answered 409 means the first one landed (counted as acked).
 //
 //   SOCLE_API_WRITER='{"endpoint":"https://198.51.100.10:8092","caFile":"...","token":"...","everyMs":10,"forMs":8000,"prefix":"ha-w"}'
@@ -24,6 +24,8 @@ export interface WriteResult {
   status?: number;
   why?: string;
   t: number;
+  /** How long the request took, from send to the whole answer read (ms). */
+  ms: number;
 }
 
 export function startWriter(lab: NetLab, ns: string, spec: WriterSpec): Spawned {
@@ -54,6 +56,7 @@ async function writerChild(spec: WriterSpec): Promise<void> {
     const name = retry ?? `${spec.prefix}-${n++}`;
     retry = undefined;
     let line: WriteResult;
+    const sent = performance.now();
     try {
       const r = await fetch(`${spec.endpoint}/api/v3/profiles`, {
         method: "POST",
@@ -64,10 +67,10 @@ async function writerChild(spec: WriterSpec): Promise<void> {
       });
       await r.arrayBuffer();
       const landed = r.ok || (again && r.status === 409);
-      line = { ok: landed, name, status: r.status, t: Date.now() };
+      line = { ok: landed, name, status: r.status, t: Date.now(), ms: performance.now() - sent };
       if (!landed && !again) retry = name;
     } catch (err) {
-      line = { ok: false, name, why: err instanceof Error ? err.message : String(err), t: Date.now() };
+      line = { ok: false, name, why: err instanceof Error ? err.message : String(err), t: Date.now(), ms: performance.now() - sent };
       if (!again) retry = name;
     }
     process.stdout.write(JSON.stringify(line) + "\n");
