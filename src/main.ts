@@ -509,7 +509,7 @@ export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: Sta
 
   const pairInfo = (p: PairState, flags: string[]): PairInfo => {
     const addresses = [...new Set([...flags, ...p.peerAddresses])];
-    return { clusterId: p.clusterId, peerName: p.nodeName === nodeName ? p.peerName : p.peerName, dialAddresses: p.slot === 1 ? addresses : [], peerAddresses: addresses };
+    return { clusterId: p.clusterId, peerName: p.peerName, dialAddresses: p.slot === 1 ? addresses : [], peerAddresses: addresses };
   };
   const vip = new VirtualIp({ cidr: ha.vip, iface, log: hlog });
   const dlog = log.child("dhcp");

@@ -967,8 +967,7 @@ export class HaController {
 
   #notePeer(r: NodeReport, now: number): void {
     this.#peer = { ...r, at: now };
-    if (isServing(r.state)) this.#peerSeq = r.seq;
-    else this.#peerSeq = r.seq;
+    this.#peerSeq = r.seq;
   }
 
   // ---- persisted state ---------------------------------------------------------------------------
@@ -1018,7 +1017,5 @@ function* leaseEntries(list: readonly ModelObject[]): Iterable<[string, PartnerL
 
 /** iPXE says so in its user class (77) or with its encapsulated options (175). */
 function isIpxe(req: DhcpPacket): boolean {
-  if (req.options.has(175)) return true;
-  const uc = req.options.get(77);
-  return uc !== undefined && new TextDecoder().decode(uc).includes("iPXE");
+  return req.options.has(175) || req.options.hasUserClass("iPXE");
 }

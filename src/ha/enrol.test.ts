@@ -279,10 +279,10 @@ describe("EnrolmentBook", () => {
     const s1 = book.issue(t0).secret;
     const s2 = book.issue(t0).secret;
     expect(s1).not.toBe(s2);
-    expect(book.redeem(s1, "10.0.0.1", t0 + 999)).toEqual({ ok: true });
-    expect(book.redeem(s1, "10.0.0.1", t0 + 999)).toEqual({ ok: false, reason: expect.stringMatching(/already used at 1970-01-01T01:23:20\.999Z/) });
-    expect(book.redeem(s2, "10.0.0.2", t0 + 1000)).toEqual({ ok: false, reason: expect.stringMatching(/expired at 1970-01-01T01:23:21\.000Z/) });
-    expect(book.redeem(s2.slice(0, -1) + (s2.endsWith("A") ? "B" : "A"), "10.0.0.3", t0)).toEqual({ ok: false, reason: expect.stringMatching(/not one this node issued/) });
+    expect(book.redeem(s1, "198.51.100.31", t0 + 999)).toEqual({ ok: true });
+    expect(book.redeem(s1, "198.51.100.31", t0 + 999)).toEqual({ ok: false, reason: expect.stringMatching(/already used at 1970-01-01T01:23:20\.999Z/) });
+    expect(book.redeem(s2, "198.51.100.32", t0 + 1000)).toEqual({ ok: false, reason: expect.stringMatching(/expired at 1970-01-01T01:23:21\.000Z/) });
+    expect(book.redeem(s2.slice(0, -1) + (s2.endsWith("A") ? "B" : "A"), "198.51.100.33", t0)).toEqual({ ok: false, reason: expect.stringMatching(/not one this node issued/) });
     // Only hashes are kept.
     expect(JSON.stringify(Object.values(book))).not.toContain(s1);
   });
@@ -291,11 +291,11 @@ describe("EnrolmentBook", () => {
     const book = new EnrolmentBook({ caPem: ca.certPem });
     const t0 = 10_000_000;
     const good = book.issue(t0).secret;
-    for (let i = 0; i < ENROL_FAILURES_PER_WINDOW; i++) expect(book.redeem("nope", "10.0.0.1", t0 + i).ok).toBe(false);
-    expect(book.admit("10.0.0.1", t0 + 10)).toMatch(/too many refused enrolment attempts from 10\.0\.0\.1/);
-    expect(book.redeem(good, "10.0.0.1", t0 + 10)).toEqual({ ok: false, reason: expect.stringMatching(/too many/) });
-    expect(book.admit("10.0.0.1", t0 + ENROL_FAILURE_WINDOW_MS)).toBeUndefined();
-    expect(book.redeem(good, "10.0.0.1", t0 + ENROL_FAILURE_WINDOW_MS)).toEqual({ ok: true });
+    for (let i = 0; i < ENROL_FAILURES_PER_WINDOW; i++) expect(book.redeem("nope", "198.51.100.31", t0 + i).ok).toBe(false);
+    expect(book.admit("198.51.100.31", t0 + 10)).toMatch(/too many refused enrolment attempts from 198\.51\.100\.31/);
+    expect(book.redeem(good, "198.51.100.31", t0 + 10)).toEqual({ ok: false, reason: expect.stringMatching(/too many/) });
+    expect(book.admit("198.51.100.31", t0 + ENROL_FAILURE_WINDOW_MS)).toBeUndefined();
+    expect(book.redeem(good, "198.51.100.31", t0 + ENROL_FAILURE_WINDOW_MS)).toEqual({ ok: true });
   });
 
   test("base32 is RFC 4648's", () => {

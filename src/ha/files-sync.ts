@@ -39,6 +39,7 @@ import { isInside } from "../files/jail.ts";
 import { MAX_LINK_TARGET, checkLinkTarget, type LinkTargetResult } from "../files/link-target.ts";
 import { hasTempSegment, isTempName, normaliseRequestPath, tempName } from "../files/paths.ts";
 import type { HaMessage } from "./protocol.ts";
+import { bool, count, kind } from "./frame-fields.ts";
 import type { HaConnection } from "./transport.ts";
 
 /** Directories of the data dir replicated whole. */
@@ -191,28 +192,12 @@ function syncPath(o: Record<string, unknown>, field: string, at = String(o.T)): 
   return v;
 }
 
-function count(o: Record<string, unknown>, field: string, at = String(o.T)): number {
-  const v = o[field];
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new Error(`${at}.${field}: want a whole number >= 0, got ${JSON.stringify(v)?.slice(0, 40) ?? kind(v)}`);
-  return v;
-}
-
 function mode(o: Record<string, unknown>, field: string, at = String(o.T)): number {
   const v = count(o, field, at);
   // setuid, setgid and sticky never travel: a replicated file must not become a way to run
   // something as its owner (root, on the standby) that the active did not mean to be run so.
   if (v > 0o777) throw new Error(`${at}.${field}: want permission bits 0 to 0o777 (no setuid, setgid or sticky), got 0o${v.toString(8)}`);
   return v;
-}
-
-function bool(o: Record<string, unknown>, field: string, at = String(o.T)): boolean {
-  const v = o[field];
-  if (typeof v !== "boolean") throw new Error(`${at}.${field}: want a boolean, got ${kind(v)}`);
-  return v;
-}
-
-function kind(v: unknown): string {
-  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
 }
 
 function entryOf(path: string, st: Stats): FileEntry {

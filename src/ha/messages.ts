@@ -15,6 +15,7 @@
 import type { Change, ChangeAction, ModelObject } from "../model/object.ts";
 import { isRecord } from "../model/object.ts";
 import type { HaMessage } from "./protocol.ts";
+import { bool, count, kind, str } from "./frame-fields.ts";
 import type { HaState } from "./roles.ts";
 
 /** What a node says about itself in Hello and every heartbeat. */
@@ -160,18 +161,6 @@ function change(c: unknown, i: number): Change {
   return { Seq: seq, Time: time, Type: str(c, "Type", at), Action: action as ChangeAction, Key: str(c, "Key", at), Object: c.Object as ModelObject };
 }
 
-function str(o: Record<string, unknown>, field: string, at = String(o.T)): string {
-  const v = o[field];
-  if (typeof v !== "string") throw new Error(`${at}.${field}: want a string, got ${kind(v)}`);
-  return v;
-}
-
-function count(o: Record<string, unknown>, field: string, at = String(o.T)): number {
-  const v = o[field];
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new Error(`${at}.${field}: want a whole number >= 0, got ${JSON.stringify(v)?.slice(0, 40) ?? kind(v)}`);
-  return v;
-}
-
 function report(o: Record<string, unknown>): NodeReport {
   const v = o.state;
   if (typeof v !== "string" || !STATES.includes(v as HaState)) throw new Error(`${String(o.T)}.state: want one of ${STATES.join(", ")}, got ${JSON.stringify(v)?.slice(0, 40)}`);
@@ -180,12 +169,3 @@ function report(o: Record<string, unknown>): NodeReport {
   return { state: v as HaState, term, seq: count(o, "seq"), hasData: bool(o, "hasData"), streaming: bool(o, "streaming"), tail: bool(o, "tail") };
 }
 
-function bool(o: Record<string, unknown>, field: string): boolean {
-  const v = o[field];
-  if (typeof v !== "boolean") throw new Error(`${String(o.T)}.${field}: want true or false, got ${JSON.stringify(v)?.slice(0, 40) ?? kind(v)}`);
-  return v;
-}
-
-function kind(v: unknown): string {
-  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
-}

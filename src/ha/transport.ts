@@ -135,7 +135,7 @@ export const REFUSAL_LOG_MS = 60_000;
 /** Sources the refusal log tells apart within REFUSAL_LOG_MS; beyond, they share one line. */
 const REFUSAL_LOG_SOURCES = 1024;
 
-/** "::ffff:10.0.0.1" (an IPv4 peer on a dual-stack socket) as "10.0.0.1". */
+/** "::ffff:198.51.100.2" (an IPv4 peer on a dual-stack socket) as "198.51.100.2". */
 export function plainAddress(a: string | undefined): string {
   if (!a) return "";
   return a.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
