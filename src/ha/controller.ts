@@ -189,6 +189,8 @@ export class HaController {
   /** Two serving nodes met: this node's side of the merge (see reconcile.ts). */
   #reconcile: { role: "winner" | "loser"; done: boolean; parts: DivergentEntry[]; nextPart: number; timer: ReturnType<typeof setTimeout> } | null = null;
   readonly #conflicts: (MergeConflict & { At: string })[] = [];
+  /** Divergence frames that arrived before this node started its side of the merge. */
+  readonly #earlyDivergence: { part: number; last: boolean; entries: DivergentEntry[] }[] = [];
   readonly #transitions: HaStatus["Transitions"] = [];
   readonly #badFrame: ReturnType<typeof rateLimited>;
 
@@ -548,6 +550,10 @@ export class HaController {
   #awaitDivergence(): void {
     this.#startReconcile("winner");
     this.#log.warn("HA two serving nodes met and this node wins: merging what the partner wrote alone");
+    const early = this.#earlyDivergence.splice(0);
+    void (async () => {
+      for (const f of early) await this.#onDivergence(f.part, f.last, f.entries);
+    })();
   }
 
   #startReconcile(role: "winner" | "loser"): void {
@@ -570,7 +576,13 @@ export class HaController {
 
   async #onDivergence(part: number, last: boolean, entries: DivergentEntry[]): Promise<void> {
     const r = this.#reconcile;
-    if (!r || r.role !== "winner" || r.done || part !== r.nextPart) return;
+    if (!r || r.role !== "winner" || r.done) {
+      // The loser may decide (and send) before this node's own tick sees the two serving nodes
+      // meet: keep its frames until this node starts its side of the merge.
+      if (this.#serving && this.#earlyDivergence.length < 1000) this.#earlyDivergence.push({ part, last, entries });
+      return;
+    }
+    if (part !== r.nextPart) return;
     r.parts.push(...entries);
     r.nextPart++;
     if (!last) return;
