@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closingLine, integrationFiles, parseSummary } from "./run-all.ts";
+import { closingLine, failedTests, integrationFiles, parseSummary } from "./run-all.ts";
 
 test("parseSummary reads bun's closing counts, last block wins", () => {
   const out = [
@@ -41,4 +41,30 @@ test("integrationFiles skips e2e and fixtures, and takes the tests of the bench 
   } finally {
     rmSync(dir, { recursive: true });
   }
+});
+
+test("failedTests names each failed test with the error bun printed before it, nothing from passing tests", () => {
+  const out = [
+    "test/a.test.ts:",
+    "noise from a passing test",
+    "(pass) a > works [1ms]",
+    "error: expect(received).toBe(expected)",
+    "",
+    "Expected: 2",
+    "Received: 3",
+    "      at <anonymous> (/repo/test/a.test.ts:9:5)",
+    "(fail) a > adds [2ms]",
+    "(pass) a > other [1ms]",
+    "(fail) a > bare [1ms]",
+    " 2 pass",
+    " 2 fail",
+  ].join("\n");
+  const failed = failedTests(out);
+  expect(failed).toHaveLength(2);
+  expect(failed[0]).toStartWith("(fail) a > adds [2ms]\n");
+  expect(failed[0]).toContain("Received: 3");
+  expect(failed[0]).toContain("a.test.ts:9:5");
+  expect(failed[0]).not.toContain("noise from a passing test");
+  expect(failed[1]).toBe("(fail) a > bare [1ms]");
+  expect(failedTests(" 3 pass\n 0 fail")).toEqual([]);
 });

@@ -81,11 +81,31 @@ export function closingLine(c: Counts): string {
   return `${c.pass} passed, ${c.fail} failed${c.skip ? `, ${c.skip} skipped` : ""}`;
 }
 
-async function runSuite(s: Suite): Promise<{ counts: Counts; crashed: string | undefined }> {
+/**
+ * The failed tests of a bun test run, each with the lines bun printed just before its "(fail)"
+ * line (the assertion and its location), so the closing summary, which is all a truncated CI log
+ * may keep, still says what failed and why.
+ */
+export function failedTests(text: string, context = 12): string[] {
+  const lines = text.split("\n");
+  const out: string[] = [];
+  let since = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (/^\((pass|skip|todo)\) /.test(line)) since = i + 1;
+    if (!line.startsWith("(fail) ")) continue;
+    const before = lines.slice(Math.max(since, i - context), i).filter((l) => l.trim() !== "");
+    out.push([line, ...before.map((l) => `    ${l}`)].join("\n"));
+    since = i + 1;
+  }
+  return out;
+}
+
+async function runSuite(s: Suite): Promise<{ counts: Counts; crashed: string | undefined; failed: string[] }> {
   const cmd = s.cmd();
   if (!cmd) {
     console.log(`\n=== ${s.name}: no test files ===`);
-    return { counts: { pass: 0, fail: 0, skip: 0 }, crashed: undefined };
+    return { counts: { pass: 0, fail: 0, skip: 0 }, crashed: undefined, failed: [] };
   }
   console.log(`\n=== ${s.name}: ${cmd.map((a) => (a === BUN ? "bun" : a)).join(" ")} ===`);
   const child = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: process.env });
@@ -109,7 +129,7 @@ async function runSuite(s: Suite): Promise<{ counts: Counts; crashed: string | u
   let crashed: string | undefined;
   if (timedOut) crashed = `killed after ${s.timeoutMs / 60_000} minutes`;
   else if (code !== 0 && counts.fail === 0) crashed = `exited with ${code} without reporting a failed test`;
-  return { counts, crashed };
+  return { counts, crashed, failed: s.single ? [] : failedTests(text) };
 }
 
 async function main(names: string[]): Promise<number> {
@@ -121,13 +141,16 @@ async function main(names: string[]): Promise<number> {
   const chosen = names.length ? SUITES.filter((s) => names.includes(s.name)) : SUITES;
   const total: Counts = { pass: 0, fail: 0, skip: 0 };
   const lines: string[] = [];
+  const failures: string[] = [];
   for (const s of chosen) {
-    const { counts, crashed } = await runSuite(s);
+    const { counts, crashed, failed } = await runSuite(s);
+    for (const f of failed) failures.push(`  ${s.name}: ${f}`);
     total.pass += counts.pass;
     total.fail += counts.fail + (crashed ? 1 : 0);
     total.skip += counts.skip;
     lines.push(`  ${s.name.padEnd(12)} ${closingLine(counts)}${crashed ? `  (suite crashed: ${crashed})` : ""}`);
   }
+  if (failures.length) console.log(`\n=== failed tests ===\n${failures.join("\n")}`);
   console.log(`\n=== summary ===\n${lines.join("\n")}\n`);
   console.log(closingLine(total));
   return total.fail > 0 ? 1 : 0;
