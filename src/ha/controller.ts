@@ -40,6 +40,9 @@ import { decide, isServing, type HaAction, type HaState, type OperatorRequest, t
 import type { HaConnection } from "./transport.ts";
 import { haPaths } from "./pair-state.ts";
 
+/** How long either side of a merge waits for the other before it gives up on it. */
+const MERGE_TIMEOUT_MS = 15_000;
+
 /** A store the controller can replicate into and hand over: FileStore is one. */
 export interface NodeStore extends ReplicaStore {
   readonly dir: string;
@@ -187,10 +190,8 @@ export class HaController {
   #stopped = false;
   #cooldownUntil = 0;
   /** Two serving nodes met: this node's side of the merge (see reconcile.ts). */
-  #reconcile: { role: "winner" | "loser"; done: boolean; parts: DivergentEntry[]; nextPart: number; timer: ReturnType<typeof setTimeout> } | null = null;
+  #reconcile: { role: "winner" | "loser"; done: boolean; parts: DivergentEntry[]; nextPart: number; startedAt: number; timer: ReturnType<typeof setTimeout> } | null = null;
   readonly #conflicts: (MergeConflict & { At: string })[] = [];
-  /** Divergence frames that arrived before this node started its side of the merge. */
-  readonly #earlyDivergence: { part: number; last: boolean; entries: DivergentEntry[] }[] = [];
   readonly #transitions: HaStatus["Transitions"] = [];
   readonly #badFrame: ReturnType<typeof rateLimited>;
 
@@ -548,12 +549,11 @@ export class HaController {
   }
 
   #awaitDivergence(): void {
+    // The loser's frames may have started (or even finished) the merge already: keep that one.
+    const r = this.#reconcile;
+    if (r?.role === "winner" && this.#now() - r.startedAt < MERGE_TIMEOUT_MS) return;
     this.#startReconcile("winner");
     this.#log.warn("HA two serving nodes met and this node wins: merging what the partner wrote alone");
-    const early = this.#earlyDivergence.splice(0);
-    void (async () => {
-      for (const f of early) await this.#onDivergence(f.part, f.last, f.entries);
-    })();
   }
 
   #startReconcile(role: "winner" | "loser"): void {
@@ -563,24 +563,28 @@ export class HaController {
       done: false,
       parts: [] as DivergentEntry[],
       nextPart: 0,
+      startedAt: this.#now(),
       // A partner that goes silent mid-merge must not keep this node reconciling.
       timer: setTimeout(() => {
         if (this.#reconcile === r && !r.done) {
-          this.#log.warn(`HA merge with the partner did not finish within 15 s; ${role === "winner" ? "serving with this node's store" : "resyncing from the partner"}`);
+          this.#log.warn(`HA merge with the partner did not finish within ${MERGE_TIMEOUT_MS / 1000} s; ${role === "winner" ? "serving with this node's store" : "resyncing from the partner"}`);
           r.done = true;
         }
-      }, 15_000),
+      }, MERGE_TIMEOUT_MS),
     };
     this.#reconcile = r;
   }
 
   async #onDivergence(part: number, last: boolean, entries: DivergentEntry[]): Promise<void> {
-    const r = this.#reconcile;
+    let r = this.#reconcile;
     if (!r || r.role !== "winner" || r.done) {
-      // The loser may decide (and send) before this node's own tick sees the two serving nodes
-      // meet: keep its frames until this node starts its side of the merge.
-      if (this.#serving && this.#earlyDivergence.length < 1000) this.#earlyDivergence.push({ part, last, entries });
-      return;
+      // The loser decides on its own tick and has stepped back before it sends: this node's tick
+      // may never see two serving nodes (by then the partner is reconciling, not serving). Its
+      // first frame, arriving while this node serves, starts the merge here.
+      if (!this.#serving || part !== 0) return;
+      this.#startReconcile("winner");
+      this.#log.warn("HA the partner stepped back after both served: merging what it wrote alone");
+      r = this.#reconcile!;
     }
     if (part !== r.nextPart) return;
     r.parts.push(...entries);
