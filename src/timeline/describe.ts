@@ -1,0 +1,125 @@
+// Timeline rows as the API shows them: one plain summary line per event plus its fields.
+
+import {
+  DHCP_OUTCOME_NAMES,
+  Foreign,
+  HTTP_OUTCOME_NAMES,
+  HttpMethod,
+  JOB_OUTCOME_NAMES,
+  KIND_NAMES,
+  Kind,
+  REGISTER_OUTCOME_NAMES,
+  TFTP_OUTCOME_NAMES,
+} from "./kinds.ts";
+import { macToString } from "./mac.ts";
+import type { Timeline, TimelineRow } from "./recorder.ts";
+
+export interface TimelineEvent {
+  Seq: number;
+  Time: string;
+  Mac: string;
+  Kind: string;
+  Summary: string;
+  Detail: Record<string, string | number | boolean>;
+}
+
+/** Names of DHCP message types and client architectures, supplied by the DHCP room. */
+export interface Namer {
+  messageType(n: number): string;
+  arch(n: number): string;
+}
+
+/** The recorder and the names its rows are described with: what the API serves a timeline from. */
+export interface TimelineService {
+  recorder: Timeline;
+  names: Namer;
+}
+
+export function describeRow(r: TimelineRow, names: Namer): TimelineEvent {
+  const d: Record<string, string | number | boolean> = {};
+  let summary: string;
+  switch (r.kind) {
+    case Kind.Dhcp: {
+      const type = names.messageType(r.type);
+      d.Type = type;
+      d.Outcome = DHCP_OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
+      d.Port = r.n;
+      if (r.arch >= 0) d.Arch = r.arch;
+      if (r.a) d.VendorClass = r.a;
+      if (r.b) d.UserClass = r.b;
+      if (r.c) d.Relay = r.c;
+      const answered = r.outcome <= 6;
+      if (answered && r.addr) d.Address = r.addr;
+      if (answered && r.text) d.BootFile = r.text;
+      if (!answered && r.text) d.Reason = r.text;
+      const who = [r.arch >= 0 ? `arch ${r.arch} (${names.arch(r.arch)})` : "", r.b || (r.a ? r.a.split(":")[0]! : ""), r.c ? `via ${r.c}` : "", r.n === 4011 ? "port 4011" : ""].filter(Boolean).join(" ");
+      const answer = answered
+        ? `${d.Outcome}${r.addr && r.addr !== "0.0.0.0" ? ` ${r.addr}` : ""}${r.text ? ` file ${r.text}` : ""}`
+        : `${d.Outcome}${r.text ? ` (${r.text})` : ""}`;
+      summary = `${type.replace(/^DHCP/, "")}${who ? ` ${who}` : ""} -> ${answer}`;
+      break;
+    }
+    case Kind.DhcpDrop:
+      d.Reason = r.a;
+      d.Error = r.text;
+      d.From = r.addr;
+      if (r.c) d.Interface = r.c;
+      summary = `packet dropped (${r.a}): ${r.text}`;
+      break;
+    case Kind.DhcpForeign: {
+      const type = names.messageType(r.type);
+      d.Type = type;
+      d.ServerId = r.a;
+      d.From = r.b;
+      if (r.addr) d.Address = r.addr;
+      if (r.text) d.BootFile = r.text;
+      if (r.c) d.Interface = r.c;
+      d.Partner = r.outcome === Foreign.Partner;
+      summary = `${type} from ${d.Partner ? "the HA partner" : "another DHCP server"} ${r.a || r.b}${r.addr && r.addr !== "0.0.0.0" ? ` offering ${r.addr}` : ""}${r.text ? ` file ${r.text}` : ""}`;
+      break;
+    }
+    case Kind.Tftp:
+      d.Outcome = TFTP_OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
+      d.Path = r.text;
+      d.Client = r.addr;
+      d.Bytes = r.n;
+      if (r.a) d.Reason = r.a;
+      summary = `TFTP ${r.text} ${d.Outcome}${r.n ? ` (${r.n} bytes)` : ""}${r.a && r.outcome !== 1 ? `: ${r.a}` : ""}`;
+      break;
+    case Kind.Http: {
+      const method = r.type === HttpMethod.Head ? "HEAD" : r.type === HttpMethod.Get ? "GET" : "request";
+      d.Method = method;
+      d.Outcome = HTTP_OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
+      d.Status = r.n;
+      d.Path = r.text;
+      d.Client = r.addr;
+      if (r.a) d.Error = r.a;
+      summary = `HTTP ${method} ${r.text} ${r.n}${r.outcome !== 1 ? ` ${d.Outcome}` : ""}${r.a ? `: ${r.a}` : ""}`;
+      break;
+    }
+    case Kind.Render:
+      d.Path = r.text;
+      d.Error = r.a;
+      if (r.addr) d.Client = r.addr;
+      summary = `render of ${r.text} failed: ${r.a}`;
+      break;
+    case Kind.Register:
+      d.Outcome = REGISTER_OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
+      if (r.addr) d.Machine = r.addr;
+      if (r.text) d.Name = r.text;
+      if (r.a) d.Reason = r.a;
+      summary = `${d.Outcome}${r.text ? ` as ${r.text}` : ""}${r.a ? `: ${r.a}` : ""}`;
+      break;
+    case Kind.Job:
+      d.Outcome = JOB_OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
+      d.Job = r.addr;
+      d.Task = r.text;
+      if (r.a) d.Stage = r.a;
+      if (r.b) d.Workflow = r.b;
+      summary = `${d.Outcome}: ${r.text}${r.a ? ` (stage ${r.a})` : ""}`;
+      break;
+    default:
+      summary = `event of kind ${r.kind}`;
+  }
+  return { Seq: r.seq, Time: new Date(r.at).toISOString(), Mac: macToString(r.mac), Kind: KIND_NAMES[r.kind] ?? String(r.kind), Summary: summary, Detail: d };
+}

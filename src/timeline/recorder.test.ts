@@ -1,0 +1,122 @@
+import { expect, test } from "bun:test";
+import { Timeline } from "./recorder.ts";
+import { Kind, DhcpOutcome, TftpOutcome } from "./kinds.ts";
+import { macFromBytes, macFromString, macToString } from "./mac.ts";
+
+const M1 = macFromString("52:54:00:00:00:01")!;
+const dhcp = (t: Timeline, mac: number, text = "") => t.record(mac, Kind.Dhcp, 1, DhcpOutcome.Offer, 7, 67, "198.51.100.20", text, "PXEClient", "iPXE", "");
+
+test("MAC spellings: colons, dashes, Cisco dots, bare; anything else is refused", () => {
+  const n = 0x525400aabbcc;
+  for (const s of ["52:54:00:aa:bb:cc", "52-54-00-AA-BB-CC", "5254.00aa.bbcc", "525400aabbcc", " 52:54:00:AA:bb:cc "]) expect(macFromString(s)).toBe(n);
+  for (const s of ["", "52:54:00:aa:bb", "52:54:00:aa:bb:cc:dd", "zz:54:00:aa:bb:cc", "52:5400:aa:bb:cc", "52:54-00:aa:bb:cc:"]) expect(macFromString(s)).toBeUndefined();
+  expect(macToString(n)).toBe("52:54:00:aa:bb:cc");
+  expect(macToString(0)).toBe("00:00:00:00:00:00");
+  expect(macFromBytes(new Uint8Array([0x52, 0x54, 0, 0xaa, 0xbb, 0xcc, 9, 9]))).toBe(n);
+  expect(macFromBytes(new Uint8Array([255, 255, 255, 255, 255, 255]))).toBe(2 ** 48 - 1);
+});
+
+test("a MAC's events come back in order, fields intact; its ring keeps the newest perMac", () => {
+  let now = 1000;
+  const t = new Timeline({ perMac: 4, knownMacs: 2, unknownMacs: 2, global: 16, now: () => now++ });
+  for (let i = 0; i < 6; i++) dhcp(t, M1, `file-${i}`);
+  const rows = t.of(M1);
+  expect(rows.map((r) => r.text)).toEqual(["file-2", "file-3", "file-4", "file-5"]);
+  expect(rows.map((r) => r.seq)).toEqual([3, 4, 5, 6]);
+  expect(rows[0]).toMatchObject({ kind: Kind.Dhcp, type: 1, outcome: DhcpOutcome.Offer, arch: 7, n: 67, addr: "198.51.100.20", a: "PXEClient", b: "iPXE", c: "", mac: M1, at: 1002 });
+  expect(t.of(M1 + 1)).toEqual([]);
+});
+
+test("a spray of invented MACs evicts only unknown MACs; registered machines keep their events", () => {
+  const knownSet = new Set([M1, M1 + 1]);
+  const t = new Timeline({ perMac: 4, knownMacs: 2, unknownMacs: 3, global: 64, isKnown: (m) => knownSet.has(m) });
+  dhcp(t, M1, "known-1");
+  dhcp(t, M1 + 1, "known-2");
+  for (let i = 0; i < 500; i++) dhcp(t, 0x0200_0000_0000 + i);
+  expect(t.of(M1).map((r) => r.text)).toEqual(["known-1"]);
+  expect(t.of(M1 + 1).map((r) => r.text)).toEqual(["known-2"]);
+  expect(t.stats()).toMatchObject({ knownMacs: 2, unknownMacs: 3, macs: 5 });
+  expect(t.of(0x0200_0000_0000 + 499)).toHaveLength(1);
+  expect(t.of(0x0200_0000_0000)).toEqual([]);
+  expect(t.stats().evictions).toBe(497);
+});
+
+test("second chance: an unknown MAC that keeps talking outlives one that went quiet", () => {
+  const t = new Timeline({ perMac: 4, knownMacs: 1, unknownMacs: 2 });
+  const busy = 0x0200_0000_0001;
+  const quiet = 0x0200_0000_0002;
+  dhcp(t, busy);
+  dhcp(t, quiet);
+  dhcp(t, busy); // touched: passed over once
+  dhcp(t, 0x0200_0000_0003); // evicts quiet
+  expect(t.of(busy)).toHaveLength(2);
+  expect(t.of(quiet)).toEqual([]);
+});
+
+test("promote moves a MAC to the known pool with its events; a full known pool gives up its coldest", () => {
+  const known = new Set<number>();
+  const t = new Timeline({ perMac: 4, knownMacs: 1, unknownMacs: 2, isKnown: (m) => known.has(m) });
+  dhcp(t, M1, "before");
+  known.add(M1);
+  t.promote(M1);
+  expect(t.stats()).toMatchObject({ knownMacs: 1, unknownMacs: 0 });
+  for (let i = 0; i < 20; i++) dhcp(t, 0x0200_0000_0000 + i);
+  expect(t.of(M1).map((r) => r.text)).toEqual(["before"]);
+  dhcp(t, M1 + 1);
+  t.promote(M1 + 1); // the known pool holds 1: M1 goes
+  expect(t.stats()).toMatchObject({ knownMacs: 1 });
+  expect(t.of(M1 + 1)).toHaveLength(1);
+  expect(t.of(M1)).toEqual([]);
+  // the slots stay accounted for: more traffic never fails
+  for (let i = 0; i < 50; i++) dhcp(t, 0x0300_0000_0000 + i);
+  expect(t.stats().macs).toBe(3);
+});
+
+test("since() reads the global ring in order and skips rows reused by another MAC", () => {
+  const t = new Timeline({ perMac: 2, knownMacs: 1, unknownMacs: 1, global: 8 });
+  for (let i = 0; i < 3; i++) dhcp(t, M1, `a${i}`);
+  expect(t.since(0).map((r) => r.text)).toEqual(["a1", "a2"]); // a0's row was reused by a2
+  expect(t.since(2).map((r) => r.text)).toEqual(["a2"]);
+  for (let i = 0; i < 20; i++) dhcp(t, M1 + 1 + i, `b${i}`); // evicts M1 and more: all older rows gone
+  const rows = t.since(0);
+  expect(rows.map((r) => r.text)).toEqual(["b19"]);
+  expect(rows[0]!.mac).toBe(M1 + 20);
+  expect(t.since(0, 0)).toEqual([]);
+  expect(t.lastSeq).toBe(23);
+});
+
+test("events by address go to the MAC the address was handed to, else holderOf's, else are counted", () => {
+  const t = new Timeline({ holderOf: (a) => (a === "198.51.100.9" ? M1 + 9 : undefined) });
+  t.learn("198.51.100.5", M1);
+  expect(t.recordFrom("198.51.100.5", Kind.Tftp, 0, TftpOutcome.Served, 1234, "ipxe.efi", "complete", "")).toBeGreaterThan(0);
+  expect(t.of(M1)[0]).toMatchObject({ kind: Kind.Tftp, n: 1234, text: "ipxe.efi", addr: "198.51.100.5", a: "complete", arch: -1 });
+  expect(t.recordFrom("198.51.100.9", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "x", "", "")).toBeGreaterThan(0);
+  expect(t.of(M1 + 9)).toHaveLength(1);
+  expect(t.recordFrom("203.0.113.1", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "x", "", "")).toBe(0);
+  expect(t.stats().unattributed).toBe(1);
+  // an address handed to another MAC moves
+  t.learn("198.51.100.5", M1 + 2);
+  expect(t.macOf("198.51.100.5")).toBe(M1 + 2);
+  t.learn("0.0.0.0", M1);
+  expect(t.macOf("0.0.0.0")).toBeUndefined();
+});
+
+test("interned strings are bounded: a flood of distinct vendor classes reads (more), long text is cut", () => {
+  const t = new Timeline({ internMax: 10 });
+  for (let i = 0; i < 50; i++) t.record(M1 + i, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, "", "x".repeat(1000), `vendor-${i}`, "", "");
+  expect(t.of(M1)[0]!.a).toBe("vendor-0");
+  expect(t.of(M1 + 49)[0]!.a).toBe("(more)");
+  expect(t.of(M1)[0]!.text.length).toBe(240);
+  expect(t.stats().internFull).toBe(true);
+});
+
+test("a throwing isKnown or holderOf never breaks recording", () => {
+  const t = new Timeline({ isKnown: () => { throw new Error("store closed"); }, holderOf: () => { throw new Error("store closed"); } });
+  expect(dhcp(t, M1)).toBe(1);
+  expect(t.recordFrom("198.51.100.1", Kind.Http, 1, 1, 200, "/x", "", "")).toBe(0);
+});
+
+test("bad sizes are refused", () => {
+  expect(() => new Timeline({ perMac: 6 })).toThrow(/power of two/);
+  expect(() => new Timeline({ knownMacs: 0 })).toThrow(/at least 1/);
+});

@@ -1,0 +1,340 @@
+// The boot timeline: every DHCP, TFTP and HTTP step a client takes, per MAC, in memory.
+//
+// It sits on the DHCP fast path, so it allocates nothing per event: events are rows of fixed
+// columns in typed arrays allocated once. Each MAC owns a slot of `perMac` rows used as a ring;
+// a global ring of row numbers (checked against each row's Seq, so a reused row is never misread)
+// gives the newest events across MACs. Strings that repeat (vendor and user classes, relay and
+// server addresses, reasons) are interned into a bounded table; strings that vary per event (a
+// path, an address) are kept by reference, cut to MAX_TEXT characters.
+//
+// Anything on the provisioning network can invent MACs, so slots come from two pools: MACs of
+// registered machines, and the rest. A spray of invented chaddrs can only evict unknown MACs.
+// Eviction is second chance over each pool's insertion order. Nothing is written to disk: a
+// per-packet write would let the network fill the disk and load the HA partner's link.
+
+import type { KindCode } from "./kinds.ts";
+
+export interface TimelineOptions {
+  /** Rows kept per MAC (a power of two; default 64). */
+  perMac?: number;
+  /** Slots for MACs of registered machines (default 2,048). */
+  knownMacs?: number;
+  /** Slots for every other MAC (default 1,024). */
+  unknownMacs?: number;
+  /** Newest events kept across MACs (default 8,192). */
+  global?: number;
+  /** Whether a MAC belongs to a registered machine; asked once when the MAC gets a slot. */
+  isKnown?: (mac: number) => boolean;
+  /** The MAC holding an address, when the timeline has not seen it handed out (leases, machines). */
+  holderOf?: (address: string) => number | undefined;
+  /** Distinct interned strings kept; beyond it they read "(more)" (default 4,096). */
+  internMax?: number;
+  now?: () => number;
+}
+
+/** One event as stored, decoded (see kinds.ts for what each field means per kind). */
+export interface TimelineRow {
+  seq: number;
+  at: number;
+  mac: number;
+  kind: KindCode;
+  type: number;
+  outcome: number;
+  /** Client architecture (option 93), -1 when not given. */
+  arch: number;
+  n: number;
+  addr: string;
+  text: string;
+  a: string;
+  b: string;
+  c: string;
+}
+
+export interface TimelineStats {
+  macs: number;
+  knownMacs: number;
+  unknownMacs: number;
+  events: number;
+  evictions: number;
+  unattributed: number;
+  internFull: boolean;
+}
+
+const MAX_TEXT = 240;
+const MAX_ADDRESSES = 8192;
+
+export class Timeline {
+  private readonly per: number;
+  private readonly mask: number;
+  private readonly knownCap: number;
+  private readonly unknownCap: number;
+  private readonly isKnown: (mac: number) => boolean;
+  private readonly holderOf: ((address: string) => number | undefined) | undefined;
+  private readonly now: () => number;
+  private readonly internMax: number;
+  // rows: slots * per
+  private readonly seqs: Float64Array;
+  private readonly ats: Float64Array;
+  private readonly kinds: Uint8Array;
+  private readonly types: Uint8Array;
+  private readonly outcomes: Uint8Array;
+  private readonly arches: Int16Array;
+  private readonly ns: Float64Array;
+  private readonly as: Int32Array;
+  private readonly bs: Int32Array;
+  private readonly cs: Int32Array;
+  private readonly addrs: (string | undefined)[];
+  private readonly texts: (string | undefined)[];
+  // slots
+  private readonly heads: Uint32Array;
+  private readonly touched: Uint8Array;
+  private readonly slotMac: Float64Array;
+  private readonly free: Int32Array;
+  private freeTop: number;
+  private readonly known = new Map<number, number>();
+  private readonly unknown = new Map<number, number>();
+  // global ring of row numbers
+  private readonly gRow: Int32Array;
+  private readonly gSeq: Float64Array;
+  private seq = 0;
+  private readonly internIds = new Map<string, number>();
+  private readonly interned: string[] = ["", "(more)"];
+  /** Addresses seen handed out in DHCP replies: address -> MAC (bounded; oldest forgotten first). */
+  private readonly addresses = new Map<string, number>();
+  private evictions = 0;
+  private unattributed = 0;
+
+  constructor(o: TimelineOptions = {}) {
+    this.per = o.perMac ?? 64;
+    if (this.per < 2 || (this.per & (this.per - 1)) !== 0) throw new RangeError(`perMac ${this.per} is not a power of two >= 2`);
+    this.mask = this.per - 1;
+    this.knownCap = o.knownMacs ?? 2048;
+    this.unknownCap = o.unknownMacs ?? 1024;
+    if (this.knownCap < 1 || this.unknownCap < 1) throw new RangeError("knownMacs and unknownMacs must be at least 1");
+    this.isKnown = o.isKnown ?? (() => false);
+    this.holderOf = o.holderOf;
+    this.now = o.now ?? Date.now;
+    this.internMax = o.internMax ?? 4096;
+    const slots = this.knownCap + this.unknownCap;
+    const rows = slots * this.per;
+    this.seqs = new Float64Array(rows);
+    this.ats = new Float64Array(rows);
+    this.kinds = new Uint8Array(rows);
+    this.types = new Uint8Array(rows);
+    this.outcomes = new Uint8Array(rows);
+    this.arches = new Int16Array(rows);
+    this.ns = new Float64Array(rows);
+    this.as = new Int32Array(rows);
+    this.bs = new Int32Array(rows);
+    this.cs = new Int32Array(rows);
+    this.addrs = new Array<string | undefined>(rows).fill(undefined);
+    this.texts = new Array<string | undefined>(rows).fill(undefined);
+    this.heads = new Uint32Array(slots);
+    this.touched = new Uint8Array(slots);
+    this.slotMac = new Float64Array(slots);
+    this.free = new Int32Array(slots);
+    for (let i = 0; i < slots; i++) this.free[i] = slots - 1 - i;
+    this.freeTop = slots;
+    const g = o.global ?? 8192;
+    this.gRow = new Int32Array(g).fill(-1);
+    this.gSeq = new Float64Array(g);
+  }
+
+  /** The newest Seq handed out (0: nothing recorded yet). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * One event for `mac` (a 48-bit number, see mac.ts). `a`, `b` and `c` are interned; `addr` and
+   * `text` are kept by reference. Returns the event's Seq.
+   */
+  record(mac: number, kind: KindCode, type: number, outcome: number, arch: number, n: number, addr: string, text: string, a: string, b: string, c: string): number {
+    let slot = this.unknown.get(mac);
+    if (slot === undefined) slot = this.known.get(mac);
+    if (slot === undefined) slot = this.claim(mac);
+    else this.touched[slot] = 1;
+    const row = slot * this.per + (this.heads[slot]! & this.mask);
+    this.heads[slot]!++;
+    const seq = ++this.seq;
+    this.seqs[row] = seq;
+    this.ats[row] = this.now();
+    this.kinds[row] = kind;
+    this.types[row] = type;
+    this.outcomes[row] = outcome;
+    this.arches[row] = arch;
+    this.ns[row] = n;
+    this.as[row] = this.intern(a);
+    this.bs[row] = this.intern(b);
+    this.cs[row] = this.intern(c);
+    this.addrs[row] = addr.length > MAX_TEXT ? addr.slice(0, MAX_TEXT) : addr;
+    this.texts[row] = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
+    const g = seq % this.gRow.length;
+    this.gRow[g] = row;
+    this.gSeq[g] = seq;
+    return seq;
+  }
+
+  /**
+   * An event known by the client's address (TFTP, HTTP): recorded for the MAC that address was
+   * handed to, or, failing that, the one `holderOf` names. Without a MAC it is only counted.
+   */
+  recordFrom(address: string, kind: KindCode, type: number, outcome: number, n: number, text: string, a: string, b: string): number {
+    const mac = this.macOf(address);
+    if (address.startsWith("::ffff:")) address = address.slice(7);
+    if (mac === undefined) {
+      this.unattributed++;
+      return 0;
+    }
+    return this.record(mac, kind, type, outcome, -1, n, address, text, a, b, "");
+  }
+
+  /** The MAC an address belongs to, as far as this server knows. */
+  macOf(address: string): number | undefined {
+    if (address.startsWith("::ffff:")) address = address.slice(7); // an IPv4 client of a dual-stack socket
+    const seen = this.addresses.get(address);
+    if (seen !== undefined) return seen;
+    try {
+      return this.holderOf?.(address);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** `address` was handed to `mac` (a DHCPOFFER or DHCPACK, or a registration). */
+  learn(address: string, mac: number): void {
+    if (!address || address === "0.0.0.0") return;
+    const had = this.addresses.get(address);
+    if (had === mac) return;
+    if (had !== undefined) this.addresses.delete(address);
+    else if (this.addresses.size >= MAX_ADDRESSES) {
+      const oldest = this.addresses.keys().next().value;
+      if (oldest !== undefined) this.addresses.delete(oldest);
+    }
+    this.addresses.set(address, mac);
+  }
+
+  /** A MAC now belongs to a registered machine: its slot moves to the known pool, events kept. */
+  promote(mac: number): void {
+    const slot = this.unknown.get(mac);
+    if (slot === undefined) return;
+    this.unknown.delete(mac);
+    if (this.known.size >= this.knownCap) this.release(this.evict(this.known));
+    this.known.set(mac, slot);
+  }
+
+  /** The events kept for a MAC, oldest first. */
+  of(mac: number): TimelineRow[] {
+    const slot = this.unknown.get(mac) ?? this.known.get(mac);
+    if (slot === undefined) return [];
+    const head = this.heads[slot]!;
+    const count = Math.min(head, this.per);
+    const out: TimelineRow[] = [];
+    for (let k = head - count; k < head; k++) out.push(this.row(slot * this.per + (k & this.mask), mac));
+    return out;
+  }
+
+  /** The newest events across MACs with a Seq above `after`, oldest first, at most `limit`. */
+  since(after: number, limit = 1000): TimelineRow[] {
+    const out: TimelineRow[] = [];
+    const size = this.gRow.length;
+    const from = Math.max(after + 1, this.seq - size + 1, 1);
+    for (let seq = from; seq <= this.seq && out.length < limit; seq++) {
+      const g = seq % size;
+      const row = this.gRow[g]!;
+      if (row < 0 || this.gSeq[g] !== seq || this.seqs[row] !== seq) continue; // overwritten since
+      out.push(this.row(row, this.slotMac[Math.floor(row / this.per)]!));
+    }
+    return out;
+  }
+
+  stats(): TimelineStats {
+    return {
+      macs: this.known.size + this.unknown.size,
+      knownMacs: this.known.size,
+      unknownMacs: this.unknown.size,
+      events: this.seq,
+      evictions: this.evictions,
+      unattributed: this.unattributed,
+      internFull: this.interned.length >= this.internMax,
+    };
+  }
+
+  private row(row: number, mac: number): TimelineRow {
+    return {
+      seq: this.seqs[row]!,
+      at: this.ats[row]!,
+      mac,
+      kind: this.kinds[row]! as KindCode,
+      type: this.types[row]!,
+      outcome: this.outcomes[row]!,
+      arch: this.arches[row]!,
+      n: this.ns[row]!,
+      addr: this.addrs[row] ?? "",
+      text: this.texts[row] ?? "",
+      a: this.interned[this.as[row]!]!,
+      b: this.interned[this.bs[row]!]!,
+      c: this.interned[this.cs[row]!]!,
+    };
+  }
+
+  private intern(s: string): number {
+    if (s === "") return 0;
+    const id = this.internIds.get(s);
+    if (id !== undefined) return id;
+    if (this.interned.length >= this.internMax) return 1;
+    const kept = s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s;
+    this.interned.push(kept);
+    this.internIds.set(s, this.interned.length - 1);
+    return this.interned.length - 1;
+  }
+
+  private claim(mac: number): number {
+    let known = false;
+    try {
+      known = this.isKnown(mac);
+    } catch {
+      known = false;
+    }
+    const pool = known ? this.known : this.unknown;
+    const cap = known ? this.knownCap : this.unknownCap;
+    // Each pool stays within its cap, so below the cap a free slot is always left.
+    const slot = pool.size >= cap || this.freeTop === 0 ? this.evict(pool) : this.free[--this.freeTop]!;
+    pool.set(mac, slot);
+    this.slotMac[slot] = mac;
+    this.heads[slot] = 0;
+    this.touched[slot] = 0;
+    return slot;
+  }
+
+  /** Second chance: the first slot of the pool not touched since it was last passed over. */
+  private evict(pool: Map<number, number>): number {
+    for (;;) {
+      const first = pool.entries().next();
+      if (first.done) throw new Error("timeline: eviction from an empty pool");
+      const [mac, slot] = first.value;
+      pool.delete(mac);
+      if (this.touched[slot] === 0) {
+        this.evictions++;
+        this.clearRows(slot);
+        return slot;
+      }
+      this.touched[slot] = 0;
+      pool.set(mac, slot);
+    }
+  }
+
+  private release(slot: number): void {
+    this.free[this.freeTop++] = slot;
+  }
+
+  /** The strings held by reference go with the slot; the Seq check makes the rows unreadable. */
+  private clearRows(slot: number): void {
+    const base = slot * this.per;
+    for (let i = 0; i < this.per; i++) {
+      this.addrs[base + i] = undefined;
+      this.texts[base + i] = undefined;
+      this.seqs[base + i] = 0;
+    }
+  }
+}
