@@ -93,11 +93,14 @@ function apiError(type: string, code: number, model: string, key: string, msg: s
   return Response.json({ Model: model, Key: key, Type: type, Messages: [msg], Code: code }, { status: code });
 }
 
+/** A test's own answers, asked before the fake's (undefined: not handled): event streams, timelines. */
+export type FakeRoutes = (req: Request, url: URL) => Response | undefined | Promise<Response | undefined>;
+
 /**
  * A fake /api/v3: CRUD on a few types (machines keyed by Uuid, with Name:<name> index keys),
  * `info`, and basic auth admin/secret-pw or bearer "good-token" when `requireAuth`.
  */
-export function startFakeApi(opts: { tls?: TestCert; requireAuth?: boolean } = {}): FakeApi {
+export function startFakeApi(opts: { tls?: TestCert; requireAuth?: boolean; routes?: FakeRoutes } = {}): FakeApi {
   const requests: SeenRequest[] = [];
   const objects = new Map<string, Map<string, Record<string, unknown>>>();
   let uuid = 0;
@@ -130,6 +133,8 @@ export function startFakeApi(opts: { tls?: TestCert; requireAuth?: boolean } = {
           return apiError("Unauthorized", 401, "", "", "authentication required");
         }
       }
+      const own = await opts.routes?.(req, url);
+      if (own) return own;
       const parts = url.pathname.split("/").slice(3).map(decodeURIComponent); // ["", "api", "v3", ...]
       const [type = "", key, sub] = parts;
       if (type === "info" && req.method === "GET") return Response.json({ Version: "fake", Id: "test" });

@@ -247,49 +247,31 @@ export class ApiClient {
     return this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  /** Accept and the credentials: what every request carries. */
   /**
-   * Follow the event stream (GET /events with `query`): each event's name and parsed data to
-   * `onEvent`, until `signal` aborts or the server ends it. Resolves `ready` once the stream is
-   * open (so that what the caller does next is not missed). Errors end it quietly: what it shows
-   * is extra to the answer of the request it watches.
+   * GET a stream (server-sent events, sse.ts) and return the response once its headers are in,
+   * body unread. No timeout but `signal`: the reader watches for silence itself. Errors are the
+   * API's, as request(); if `signal` aborts, its reason is thrown as it is.
    */
-  async follow(query: URLSearchParams, onEvent: (name: string, data: unknown) => void, signal: AbortSignal, ready: () => void): Promise<void> {
+  async openStream(path: string, o: { query?: URLSearchParams | undefined; headers?: Record<string, string>; signal: AbortSignal }): Promise<Response> {
+    const url = this.url(path, o.query);
     let res: Response;
     try {
-      res = await this.doFetch(this.url("events", query), this.init("GET", this.headers("text/event-stream"), undefined, signal));
-    } catch {
-      ready();
-      return;
+      res = await this.doFetch(url, this.init("GET", { ...this.headers("text/event-stream"), ...(o.headers ?? {}) }, undefined, o.signal));
+    } catch (e) {
+      if (o.signal.aborted) throw o.signal.reason;
+      throw new CliError(this.describeNetworkError(e));
     }
-    ready();
-    if (!res.ok || res.body === null) return;
-    const reader = res.body.getReader();
-    const dec = new TextDecoder();
-    let buf = "";
+    if (res.ok) return res;
+    let text = "";
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        buf += dec.decode(value, { stream: true });
-        for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
-          const lines = buf.slice(0, i).split("\n");
-          buf = buf.slice(i + 2);
-          const name = lines.find((l) => l.startsWith("event: "))?.slice(7);
-          const data = lines.find((l) => l.startsWith("data: "))?.slice(6);
-          if (name === undefined || data === undefined) continue;
-          try {
-            onEvent(name, JSON.parse(data));
-          } catch {}
-        }
-      }
+      text = await res.text();
     } catch {
-      // aborted, or the connection went away
-    } finally {
-      await reader.cancel().catch(() => {});
+      if (o.signal.aborted) throw o.signal.reason;
     }
+    throw this.apiError(res, text);
   }
 
+  /** Accept and the credentials: what every request carries. */
   private headers(accept: string): Record<string, string> {
     const headers: Record<string, string> = { Accept: accept };
     const auth = this.opts.auth;

@@ -14,6 +14,7 @@ import { parseVerbArgs } from "./verb-args.ts";
 import { commandName, isGroup, usageOf, type Command, type CommandGroup, type VerbFlag, type VerbSpec } from "./verb-spec.ts";
 import { DISCOVERY_BUILD, LOADERS_IMPORT } from "./verbs/assets.ts";
 import { crudVerbs } from "./verbs/crud.ts";
+import { EVENT_VERBS } from "./verbs/events.ts";
 import { BOOTENV_VERBS, FILE_AREAS, fileAreaCommand } from "./verbs/files.ts";
 import { HA_VERBS } from "./verbs/ha.ts";
 import { INSTALL } from "./verbs/install.ts";
@@ -22,7 +23,9 @@ import { PKI_CA, VERSION } from "./verbs/local.ts";
 import { MACHINE_VERBS } from "./verbs/machines.ts";
 import { PREFS_VERBS } from "./verbs/prefs.ts";
 import { PROFILE_VERBS } from "./verbs/profiles.ts";
+import { DOCTOR } from "./verbs/timeline.ts";
 import { USER_VERBS } from "./verbs/users.ts";
+import { WEBHOOK_VERBS } from "./verbs/webhooks.ts";
 
 /** Verbs some types have besides the generic ones (crud.ts). */
 export const EXTRA_VERBS: Readonly<Record<string, readonly VerbSpec[]>> = {
@@ -31,6 +34,7 @@ export const EXTRA_VERBS: Readonly<Record<string, readonly VerbSpec[]>> = {
   machines: MACHINE_VERBS,
   profiles: PROFILE_VERBS,
   users: USER_VERBS,
+  webhooks: WEBHOOK_VERBS,
 };
 
 export const INFO: VerbSpec = {
@@ -72,6 +76,8 @@ export const COMMANDS: readonly Command[] = [
   { name: "loaders", verbs: [LOADERS_IMPORT] },
   { name: "discovery", verbs: [DISCOVERY_BUILD] },
   { name: "ha", verbs: HA_VERBS },
+  { name: "events", verbs: EVENT_VERBS },
+  DOCTOR,
   VERSION,
   INSTALL,
   COMPLETION,

@@ -40,6 +40,7 @@ test("the table has the verbs the CLI promises", () => {
   const more = [
     "machines set", "machines params", "machines wait", "machines runnable", "machines token", "machines revoke", "profiles params", "users token", "users password",
     "prefs list", "prefs set", "info", "pki ca", "version", "completion",
+    "events watch", "machines timeline", "doctor",
     ...["files", "isos"].flatMap((a) => ["list", "upload", "download", "delete"].map((v) => `${a} ${v}`)),
   ];
   for (const p of more) expect(paths).toContain(p);

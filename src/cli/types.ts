@@ -57,6 +57,7 @@ export const CLI_TYPES: readonly CliType[] = [
     // Jobs are history the scheduler writes: `jobs create` asks it for one (verbs/jobs.ts).
     verbs: ["list", "show", "exists", "destroy"],
   },
+  { name: "webhooks", singular: "webhook", key: "Name", columns: [col("Name"), col("Url"), col("Events"), col("Enabled")] },
 ];
 
 export function findType(name: string): CliType | undefined {

@@ -12,6 +12,7 @@ import { basename, dirname, join } from "node:path";
 import { keyPath } from "../api-client.ts";
 import { CliError, UsageError } from "../cli-error.ts";
 import type { VerbContext } from "../context.ts";
+import { watchEvents, type StreamMessage } from "../event-stream.ts";
 import { boolFlag, parseVerbArgs } from "../verb-args.ts";
 import { usageOf, type CommandGroup, type VerbFlag, type VerbSpec } from "../verb-spec.ts";
 
@@ -240,10 +241,9 @@ async function followExplode(ctx: VerbContext, iso: string): Promise<{ stop: () 
   const shown = new Map<string, number>();
   let ready = () => {};
   const opened = new Promise<void>((r) => (ready = r));
-  const query = new URLSearchParams({ type: "isos", key: iso });
-  const done = ctx.api().follow(query, (name, data) => {
-    if (name !== "isos.progress") return;
-    const o = (data as { Object?: Record<string, unknown> }).Object ?? {};
+  const onMessage = (m: StreamMessage) => {
+    if (m.Type !== "isos" || m.Action !== "progress") return;
+    const o = m.Object;
     const env = String(o.BootEnv ?? "");
     const total = Number(o.TotalBytes ?? 0);
     const bytes = Number(o.Bytes ?? 0);
@@ -257,7 +257,16 @@ async function followExplode(ctx: VerbContext, iso: string): Promise<{ stop: () 
     const bar = "#".repeat(Math.min(tenth, 10)).padEnd(10, "-");
     const what = fetching ? `${mib(bytes)}/${mib(total)} MiB` : `${o.Files ?? 0}/${o.TotalFiles ?? 0} files, ${mib(bytes)}/${mib(total)} MiB`;
     ctx.io.err(`${iso} -> ${fetching ? "isos/" : ""}${fetching ? iso : (o.Path ?? env)}: [${bar}] ${o.State === "done" ? "done" : `${Math.min(tenth, 10) * 10}%`} ${what}`);
-  }, ac.signal, ready);
+  };
+  // What it shows is extra to the answer of the request it watches: a lost or refused stream ends
+  // the progress quietly, and never holds up the request.
+  const done = watchEvents(ctx.api(), {
+    query: { types: ["isos"], keys: [iso] },
+    signal: ac.signal,
+    onMessage,
+    onOpen: ready,
+    onDrop: ready,
+  }).catch(() => ready());
   await Promise.race([opened, Bun.sleep(3000)]);
   return {
     stop: async () => {

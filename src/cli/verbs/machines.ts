@@ -11,6 +11,7 @@ import type { VerbContext } from "../context.ts";
 import { awaitChange, fetchObject } from "../long-poll.ts";
 import { findType } from "../types.ts";
 import { boolFlag, parseVerbArgs } from "../verb-args.ts";
+import { MACHINE_TIMELINE } from "./timeline.ts";
 import { printToken } from "./users.ts";
 import { usageOf, type VerbSpec } from "../verb-spec.ts";
 
@@ -76,7 +77,7 @@ const CERTS: VerbSpec = {
   run: machineCerts,
 };
 
-export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET, RUNNABLE, WAIT, TOKEN, REVOKE, CERTS];
+export const MACHINE_VERBS: readonly VerbSpec[] = [PARAMS, SET, RUNNABLE, WAIT, TOKEN, REVOKE, CERTS, MACHINE_TIMELINE];
 
 async function machineCerts(ctx: VerbContext, args: string[]): Promise<number> {
   const { pos } = parseVerbArgs(args, CERTS, { min: 1, max: 1 });
