@@ -37,6 +37,11 @@ import { agentFacts, agentFileEntries } from "./assets/agent-files.ts";
 import { watchBootEnvIsos } from "./api/iso-import.ts";
 import type { FileFacts, FileSource } from "./files/file-source.ts";
 import { createStoreBootData } from "./adapters/boot-data.ts";
+import { createStoreTimeline, feedTimeline } from "./adapters/timeline-feed.ts";
+import { archName } from "./dhcp/client-identity.ts";
+import { messageTypeName } from "./dhcp/message-type.ts";
+import { publishTimeline } from "./api/routes-timeline.ts";
+import type { TimelineService } from "./timeline/describe.ts";
 import { startHttpServer } from "./http/server.ts";
 import { createMetaldataHandler } from "./http/metaldata.ts";
 import { startMetaldataServer } from "./http/metaldata-server.ts";
@@ -55,6 +60,9 @@ import { listInterfaces } from "./dhcp/interfaces.ts";
 import { cidrContains } from "./model/validate.ts";
 import { nodeNameProblem } from "./pki/node-certs.ts";
 import { HaController, type ObserverHooks, type PairInfo } from "./ha/controller.ts";
+import { WebhookSender, type WebhookTuning } from "./hooks/sender.ts";
+import { AddressPolicy } from "./hooks/address-policy.ts";
+import { modelFor } from "./model/registry.ts";
 import { standbyApi } from "./api/standby-api.ts";
 import type { HaControl } from "./api/routes-ha.ts";
 import { joinPair } from "./ha/enrol.ts";
@@ -62,6 +70,15 @@ import { VirtualIp } from "./ha/vip.ts";
 import { EnrolmentBook, enrolAnswerer, ensureNodeCredentials } from "./ha/enrol.ts";
 import { readNodeCredentials, readPairState, type PairState } from "./ha/pair-state.ts";
 import { dialHa, listenHa, plainAddress } from "./ha/transport.ts";
+import { MetricsRegistry } from "./metrics/registry.ts";
+import { registerProcessMetrics } from "./metrics/process-metrics.ts";
+import { registerSocleMetrics, StoreSyncs } from "./metrics/socle-metrics.ts";
+import { readMetricsToken, type MetricsToken } from "./metrics/metrics-token.ts";
+import { startMetricsListener, type MetricsListener } from "./metrics/listener.ts";
+import { poolUse } from "./dhcp/pool-use.ts";
+import type { LeaseRecord, ReservationConfig, SubnetConfig } from "./dhcp/backend.ts";
+import type { TftpServer } from "./tftp/server.ts";
+import type { HttpServer } from "./http/server.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -74,6 +91,8 @@ export interface Socle {
   apiPort: number;
   /** The client-certificate API listener's port (api/mtls-server.ts); undefined when it is off. */
   mtlsPort?: number;
+  /** The --metrics-listen listener's port; undefined when it is off. */
+  metricsPort?: number;
   address: string;
   caCertPem: string;
   dataDir: string;
@@ -106,6 +125,10 @@ export interface StartOptions {
   ha?: HaHooks;
   /** The HA pair's operator surface (/api/v3/ha); absent: this node runs alone. */
   haControl?: HaControl;
+  /** The store's sync timings when the store was opened before this start (an HA node's). */
+  storeSyncs?: StoreSyncs;
+  /** Webhook sender limits and delays (tests shorten the backoff). */
+  webhooks?: Partial<WebhookTuning>;
 }
 
 export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Promise<Socle> {
@@ -115,9 +138,17 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     throw new StartupError(`cannot create data directory "${cfg.dataDir}": ${err.code ?? err.message} (change it with --data-dir)`);
   });
 
+  // Read before anything starts: a token file that is missing or weak is a failed start.
+  let metricsToken: MetricsToken | undefined;
+  try {
+    metricsToken = cfg.metricsTokenFile === undefined ? undefined : readMetricsToken(cfg.metricsTokenFile, (m) => log.child("metrics").warn(m));
+  } catch (err) {
+    throw new StartupError(`${(err as Error).message} (--metrics-token-file)`);
+  }
+  const storeSyncs = opts.storeSyncs ?? new StoreSyncs();
   let fileStore = opts.ha?.store;
   if (!fileStore) {
-    fileStore = openFileStore(cfg.dataDir, log);
+    fileStore = openFileStore(cfg.dataDir, log, storeSyncs);
     await fileStore.open();
   }
   const store: Store = opts.ha ? opts.ha.wrapStore(fileStore) : fileStore;
@@ -173,6 +204,24 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     const jobs = new JobScheduler({ objects, logs: new JobLogs(join(cfg.dataDir, "job-logs")), prefs: () => prefs.get(), log: log.child("jobs") });
     await jobs.start({ takeover: opts.ha?.takeover ?? false });
     cleanups.push(() => jobs.close());
+    // Webhooks go out from the serving node only: this start is the single node or the HA active.
+    const webhookPolicy = new AddressPolicy({ allow: cfg.webhookAllowCidrs, servedSubnets: () => store.list("subnets").map((s) => String(s.Subnet)) });
+    const webhookSender = new WebhookSender({
+      store,
+      changesSince: (seq, limit) => fileStore.changesSince(seq, limit),
+      dataDir: cfg.dataDir,
+      cipher,
+      redact: (type, obj) => {
+        const def = modelFor(type);
+        return def ? objects.redact(def, obj) : obj;
+      },
+      policy: webhookPolicy,
+      log: log.child("webhooks"),
+      version: VERSION,
+      ...(opts.webhooks ? { tuning: opts.webhooks } : {}),
+    });
+    await webhookSender.start();
+    cleanups.push(() => webhookSender.stop());
     let api: ApiServer | undefined;
     const bootData = createStoreBootData(store, log.child("boot"));
     const boot = new BootCore({
@@ -196,6 +245,40 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     cleanups.push(() => {
       boot.close();
       bootData.close();
+    });
+    // The boot timeline (memory only): DHCP, TFTP and HTTP record into it, the store's feed adds
+    // registrations and jobs; off with --timeline-macs 0.
+    let timeline: TimelineService | undefined;
+    if (cfg.timelineMacs > 0) {
+      const recorder = createStoreTimeline(store, (mac) => bootData.machineByMac(mac), { knownMacs: cfg.timelineMacs, unknownMacs: Math.max(1, cfg.timelineMacs >> 1) });
+      timeline = { recorder, names: { messageType: messageTypeName, arch: archName } };
+      cleanups.push(feedTimeline(store, recorder));
+      cleanups.push(publishTimeline(events, timeline));
+    }
+    const recorder = timeline?.recorder;
+    // Prometheus metrics (src/metrics), read at scrape time from the services' own counters.
+    let dhcpServer: DhcpServer | undefined;
+    let tftpServer: TftpServer | undefined;
+    let httpServer: HttpServer | undefined;
+    const metrics = new MetricsRegistry();
+    const processMetrics = registerProcessMetrics(metrics, { version: VERSION });
+    cleanups.push(() => processMetrics.stop());
+    const haControl = opts.haControl;
+    registerSocleMetrics(metrics, {
+      dhcp: () => dhcpServer?.stats(),
+      pools: () =>
+        poolUse(store.list("subnets") as unknown as SubnetConfig[], store.list("leases") as unknown as LeaseRecord[], store.list("reservations") as unknown as ReservationConfig[], Date.now()),
+      tftp: () => tftpServer?.stats(),
+      http: () => httpServer?.stats(),
+      renders: () => boot.renderStats(),
+      store: () => fileStore.stats(),
+      storeSyncs,
+      jobs: () => {
+        const byState: Record<string, number> = {};
+        for (const j of store.list("jobs")) byState[String(j.State)] = (byState[String(j.State)] ?? 0) + 1;
+        return byState;
+      },
+      ...(haControl ? { ha: () => haControl.status() } : {}),
     });
     const services = {
       api: true,
@@ -253,7 +336,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         maxBodyBytes: DEFAULT_UPLOAD_LIMIT + 1024 * 1024,
         build: (remoteOf) =>
           createApi(
-            { store, objects, authn, prefs, events, boot, jobs, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits, machineCa, ...(opts.haControl ? { ha: opts.haControl } : {}) },
+            { store, objects, authn, prefs, events, boot, jobs, log: log.child("api"), info, version: VERSION, dataDir: cfg.dataDir, bootFiles, registrationLimits: opts.registrationLimits, machineCa, ...(timeline ? { timeline } : {}), ...(opts.haControl ? { ha: opts.haControl } : {}), metrics: { registry: metrics, ...(metricsToken ? { token: metricsToken } : {}) }, webhooks: { cipher, policy: webhookPolicy, control: webhookSender } },
             remoteOf,
           ),
       });
@@ -288,6 +371,18 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       }
     }
     cleanups.push(() => apiServer.stop());
+    let metricsListener: MetricsListener | undefined;
+    if (cfg.metricsListen) {
+      const { host, port } = cfg.metricsListen;
+      try {
+        const listener = startMetricsListener({ hostname: host, port, registry: metrics, log: log.child("metrics") });
+        metricsListener = listener;
+        cleanups.push(() => listener.stop());
+      } catch (err) {
+        // Monitoring is not worth a failed start: one line, and the rest runs (/metrics on the API port too).
+        log.child("metrics").error(`the metrics listener is not running: ${bindError(err, "--metrics-listen", host, port).message}`);
+      }
+    }
     // A boot environment that comes to name an ISO uploaded already gets its install tree.
     const isoWatch = watchBootEnvIsos({ store, isosRoot: join(cfg.dataDir, "isos"), filesRoot: operatorFiles, log: log.child("isos"), notify: (n) => events.notify(n) });
     cleanups.push(async () => {
@@ -346,7 +441,8 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     if (!cfg.disableStatic) {
       await optional("static", "--static-port", async () => {
         try {
-          const http = startHttpServer({ listen: cfg.staticListen, port: cfg.staticPort, source: files, log: log.child("http"), address, metaldata });
+          const http = startHttpServer({ listen: cfg.staticListen, port: cfg.staticPort, source: files, log: log.child("http"), address, metaldata, ...(recorder ? { timeline: recorder } : {}) });
+          httpServer = http;
           return () => http.stop();
         } catch (err) {
           throw new SocleError("Unavailable", "http", "", bindError(err, "--static-port", cfg.staticListen, cfg.staticPort).message);
@@ -357,8 +453,9 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     let refreshTftp = async () => {};
     if (!cfg.disableTftp) {
       await optional("tftp", "--tftp-port", async () => {
-        const tftp = await startTftpServer({ port: cfg.tftpPort, source: files, log: log.child("tftp") });
+        const tftp = await startTftpServer({ port: cfg.tftpPort, source: files, log: log.child("tftp"), ...(recorder ? { timeline: recorder } : {}) });
         refreshTftp = () => tftp.refresh();
+        tftpServer = tftp;
         return () => tftp.stop();
       });
     }
@@ -368,8 +465,9 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       await optional("dhcp", "--dhcp-port", async () => {
         const backend = createStoreDhcpBackend(store, dlog);
         const dhcp = new DhcpServer({
-          handler: createDhcpHandler({ backend, booter: boot, log: dlog, ...(opts.ha ? { policy: opts.ha.dhcp.policy } : {}) }),
+          handler: createDhcpHandler({ backend, booter: boot, log: dlog, ...(opts.ha ? { policy: opts.ha.dhcp.policy } : {}), ...(recorder ? { timeline: recorder } : {}) }),
           log: dlog,
+          ...(recorder ? { timeline: recorder } : {}),
           ...(opts.ha
             ? { serverAddressFor: opts.ha.dhcp.serverAddressFor, ownAddresses: opts.ha.dhcp.ownAddresses, onForeignReply: opts.ha.dhcp.onForeignReply }
             : {}),
@@ -384,6 +482,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
           backend.close();
           throw err;
         }
+        dhcpServer = dhcp;
         return async () => {
           await dhcp.stop();
           backend.close();
@@ -402,6 +501,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     return {
       apiPort: apiServer.port,
       ...(mtls ? { mtlsPort: mtls.port } : {}),
+      ...(metricsListener ? { metricsPort: metricsListener.port } : {}),
       address,
       caCertPem: tls.caCertPem ?? "",
       dataDir: cfg.dataDir,
@@ -417,8 +517,8 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
 }
 
 /** The data directory's store, with the shipped content under it (not opened). */
-export function openFileStore(dataDir: string, log: Logger): FileStore {
-  return new FileStore({ dir: dataDir, layer: buildContentLayer(SHIPPED_FILES), log });
+export function openFileStore(dataDir: string, log: Logger, syncs?: StoreSyncs): FileStore {
+  return new FileStore({ dir: dataDir, layer: buildContentLayer(SHIPPED_FILES), log, ...(syncs ? { onSync: (s, n, b) => syncs.observe(s, n, b) } : {}) });
 }
 
 /**
@@ -512,6 +612,7 @@ export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: Sta
     return { clusterId: p.clusterId, peerName: p.peerName, dialAddresses: p.slot === 1 ? addresses : [], peerAddresses: addresses };
   };
   const vip = new VirtualIp({ cidr: ha.vip, iface, log: hlog });
+  const storeSyncs = new StoreSyncs();
   const dlog = log.child("dhcp");
   const lanAddress = listInterfaces().find((i) => i.name === iface)?.address ?? "";
   const haControl: HaControl = {
@@ -533,7 +634,7 @@ export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: Sta
     log: hlog,
     vip,
     openStore: async () => {
-      const store = openFileStore(cfg.dataDir, log);
+      const store = openFileStore(cfg.dataDir, log, storeSyncs);
       await store.open();
       return store;
     },
@@ -543,6 +644,7 @@ export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: Sta
         ...opts,
         log,
         haControl,
+        storeSyncs,
         ha: {
           store: store as FileStore,
           wrapStore: (s) => hooks.wrapStore(s),

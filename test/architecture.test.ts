@@ -12,6 +12,8 @@ const ALLOWED: Record<string, string[]> = {
   log: [],
   sys: [],
   model: [],
+  // The boot timeline: a leaf that every protocol room records into (fixed columns, no allocation).
+  timeline: [],
   render: ["osconfig"],
   osconfig: ["model"],
   iso: [],
@@ -24,16 +26,37 @@ const ALLOWED: Record<string, string[]> = {
   pki: ["model", "log", "files"],
   content: ["model", "store", "log"],
   boot: ["model", "render", "log", "files", "osconfig"],
-  dhcp: ["boot", "model", "log", "sys"],
-  tftp: ["boot", "files", "model", "log", "sys"],
-  http: ["boot", "files", "model", "log"],
-  adapters: ["dhcp", "boot", "store", "model", "log"],
+  dhcp: ["boot", "model", "log", "sys", "timeline"],
+  tftp: ["boot", "files", "model", "log", "sys", "timeline"],
+  http: ["boot", "files", "model", "log", "timeline"],
+  adapters: ["dhcp", "boot", "store", "model", "log", "timeline"],
   jobs: ["model", "store", "auth", "log"],
   // The HA pair: replication from the store's feed, lease sync before DHCPACK, the VIP. It uses dhcp
   // only for types and the pure pool split; nothing but main.ts and api/ imports it.
   ha: ["store", "model", "log", "sys", "files", "pki", "dhcp", "config"],
-  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http", "files", "iso", "osconfig", "ha"],
+  // The web UI: its pages (ui/web, bundled by build/ui.ts) and the server of the bundle; api mounts it.
+  ui: [],
+  // Prometheus metrics: the registry and the series over the services' plain counters, which
+  // main.ts hands it as readers; api serves GET /metrics.
+  metrics: ["log"],
+  api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http", "files", "iso", "osconfig", "ha", "ui", "metrics", "hooks", "timeline"],
   cli: ["config", "log", "model", "assets", "files"],
+  // The webhook sender: the store's feed to signed POSTs, its positions and logs (files' atomic write).
+  hooks: ["model", "store", "log", "files"],
+};
+
+/**
+ * Third-party packages that belong to one room: only these folders import them (main.ts none).
+ * A package not listed here may be imported anywhere.
+ */
+const PACKAGES: Record<string, string[]> = {
+  "prom-client": ["metrics"],
+  hono: ["api", "ui"],
+  eta: ["render"],
+  preact: ["ui"],
+  "node-forge": ["pki"],
+  lowdb: ["store"],
+  "swagger-ui-dist": ["api"],
 };
 
 function sourceFiles(dir: string): string[] {
@@ -90,6 +113,36 @@ test("no import crosses a forbidden edge", () => {
     }
   }
   expect(bad).toEqual([]);
+});
+
+/** The package an import names ("hono/bun" -> "hono", "@scope/x/y" -> "@scope/x"); undefined for relative, node: and bun ones. */
+function packageOf(spec: string): string | undefined {
+  if (spec.startsWith(".") || spec.startsWith("/") || /^(node|bun):/.test(spec) || spec === "bun") return undefined;
+  const parts = spec.split("/");
+  return spec.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+test("third-party packages are imported only by the rooms that own them", () => {
+  const bad: string[] = [];
+  const walk = (dir: string): string[] =>
+    readdirSync(dir).flatMap((name) => {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) return walk(full);
+      return /\.tsx?$/.test(name) && !/\.test\.tsx?$/.test(name) ? [full] : [];
+    });
+  const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|(?:^|\n)\s*import\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+  for (const file of walk(SRC)) {
+    const from = folderOf(file);
+    for (const m of readFileSync(file, "utf8").matchAll(re)) {
+      const pkg = packageOf(m[1] ?? m[2] ?? m[3]!);
+      const owners = pkg === undefined ? undefined : PACKAGES[pkg];
+      if (owners && !owners.includes(from)) bad.push(`${relative(SRC, file)} imports ${pkg} (only ${owners.join(", ")} may)`);
+    }
+  }
+  expect(bad).toEqual([]);
+  expect(packageOf("hono/bun")).toBe("hono");
+  expect(packageOf("@scope/pkg/sub")).toBe("@scope/pkg");
+  expect(packageOf("node:fs")).toBeUndefined();
 });
 
 test("no import cycles between files", () => {

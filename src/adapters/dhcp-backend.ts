@@ -73,7 +73,7 @@ export function createStoreDhcpBackend(store: Store, log: Logger): StoreDhcpBack
     for (const m of store.list("machines")) {
       if (m.Address === lease.Addr && m.Uuid !== uuid) {
         await store.put("machines", String(m.Uuid), { ...m, Address: "" });
-        log.info("address moved to another machine", { address: lease.Addr, from: m.Name, mac: lease.Token });
+        log.info("address moved to another machine", { address: lease.Addr, from: m.Name, machine: m.Uuid, mac: lease.Token });
       }
     }
     const machine = store.get("machines", uuid);

@@ -17,9 +17,14 @@ import { registerRoutes } from "./routes-register.ts";
 import { jobRoutes } from "./routes-jobs.ts";
 import { CRL_PATH, pkiRoutes } from "./routes-pki.ts";
 import { haRoutes, infoWithHa } from "./routes-ha.ts";
+import { timelineRoutes } from "./routes-timeline.ts";
+import { webhookRoutes } from "./routes-webhooks.ts";
+import { metricsRoutes } from "./routes-metrics.ts";
+import { UI_LOGIN_PATH, UI_LOGOUT_PATH, isUiRequest, sessionCookie, uiRoutes, uiSession } from "./routes-ui.ts";
+import { createUiHandler } from "../ui/serve.ts";
 
 /** Routes anyone may call without credentials. */
-const OPEN_ROUTES = new Set(["/api/v3/info", CRL_PATH]);
+const OPEN_ROUTES = new Set(["/api/v3/info", CRL_PATH, UI_LOGIN_PATH, UI_LOGOUT_PATH]);
 
 export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = () => ""): Hono<ApiEnv> {
   const log = deps.log;
@@ -45,6 +50,12 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
     // The client-certificate listener (mtls-server.ts) passes the verified certificate as env.
     const clientCert = (c.env as { clientCert?: Uint8Array } | undefined)?.clientCert;
     const header = c.req.header("authorization") ?? null;
+    // The web UI's session cookie, when no header speaks for the request (routes-ui.ts).
+    const session = header === null && !clientCert ? sessionCookie(c.req.header("cookie")) : undefined;
+    if (session !== undefined) {
+      c.set("principal", uiSession(deps, c, session, () => remoteOf(c.req.raw)));
+      return next();
+    }
     const principal = clientCert
       ? await deps.authn.authenticateClientCert(clientCert, header, () => remoteOf(c.req.raw))
       : await deps.authn.authenticate(header, () => remoteOf(c.req.raw));
@@ -62,8 +73,16 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
   isoFetchRoutes(app, deps);
   pkiRoutes(app, deps);
   haRoutes(app, deps); // before objectRoutes, whose /api/v3/:type would take "ha"
+  timelineRoutes(app, deps); // before objectRoutes: /api/v3/timeline and /api/v3/machines/:id/timeline
   jobRoutes(app, deps); // before objectRoutes: the scheduler owns POST /jobs, and jobs change by their own rules
+  uiRoutes(app, deps, remoteOf); // before objectRoutes, whose /api/v3/:type would take "ui"
+  webhookRoutes(app, deps); // before objectRoutes: the Secret is written as a string and stored sealed
   objectRoutes(app, deps);
+  metricsRoutes(app, deps, remoteOf); // GET /metrics: outside /api/v3 and its middleware; authenticates itself
+
+  // The web UI (ui/serve.ts): its pages and bundle, outside /api/v3 and its authentication.
+  const ui = createUiHandler();
+  app.get("*", async (c, next) => (await ui(c.req.raw)) ?? next());
 
   app.notFound((c) =>
     json(new SocleError("NotFound", "api", c.req.path, `no route for ${c.req.method} ${c.req.path}`).toJSON(), 404),
@@ -78,7 +97,9 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
         res.headers.set("Retry-After", wait ?? "5");
         return res;
       }
-      return errorResponse(err);
+      const res = errorResponse(err);
+      if (isUiRequest(c)) res.headers.delete("WWW-Authenticate"); // no Basic dialog over the UI
+      return res;
     }
     // A bug, not bad input: log it with the route, answer a generic 500.
     log.error("internal error", { method: c.req.method, path: c.req.path, error: (err as Error)?.stack ?? String(err) });

@@ -15,7 +15,7 @@ import type { ModelObject } from "../model/object.ts";
 import type { Logger } from "../log/logger.ts";
 import { SocleError } from "../model/errors.ts";
 import { generateSecret, hashPassword, verifyPassword } from "../auth/passwords.ts";
-import { issueToken, verifyToken } from "../auth/tokens.ts";
+import { issueToken, peekToken, verifyToken } from "../auth/tokens.ts";
 import { LoginLimiter } from "../auth/throttle.ts";
 import { parseAuthorization } from "../auth/basic.ts";
 import type { Claim, MachineTokenUse, Principal } from "../auth/claims.ts";
@@ -23,6 +23,8 @@ import { claimsOfRoles, effectiveRoles, jobClaims, machineClaims, registrationCl
 
 const BASIC_CACHE_MS = 60_000;
 const BASIC_CACHE_MAX = 1_000;
+/** Most token ids held as revoked at once (logouts; each held until its token expires). */
+const REVOKED_MAX = 100_000;
 
 /** The one answer to every failed authentication: it names no reason, on purpose. */
 export const AUTHENTICATION_FAILED = "authentication failed: wrong user name or password, or a token that is invalid, expired or revoked";
@@ -50,6 +52,13 @@ export class Authenticator {
   /** Argon2id costs tens of ms; a successful Basic check is remembered briefly. */
   private readonly basicCache = new Map<string, number>();
   private readonly now: () => number;
+  /**
+   * Ids (jti) of user tokens ended before their expiry (a web UI logout), with that expiry in ms.
+   * Tokens are stateless, so this list is what makes a logged-out cookie worthless if replayed. It
+   * lives in memory: a restart forgets it, and a token logged out before it is good again until it
+   * expires (the UI session's lifetime, uiSessionTimeout).
+   */
+  private readonly revoked = new Map<string, number>();
 
   constructor(private readonly opts: AuthnOptions) {
     this.now = opts.now ?? Date.now;
@@ -63,6 +72,45 @@ export class Authenticator {
     const remote = () => (typeof remoteOf === "string" ? remoteOf : remoteOf());
     if (creds.kind === "bearer") return this.authenticateToken(creds.token, remote);
     return this.authenticateBasic(creds.user, creds.password, remote());
+  }
+
+  /**
+   * A user name and password checked as a Basic header is (same throttle, same argon2id check,
+   * same one 401): the web UI's login form.
+   */
+  login(name: string, password: string, remote: string): Promise<Principal> {
+    return this.authenticateBasic(name, password, remote);
+  }
+
+  /**
+   * The principal of a web UI session cookie: a user token, and only that. A machine's or a
+   * registration token put in the cookie gets the one 401, as does a token logged out.
+   */
+  authenticateSession(token: string, remoteOf: () => string): Principal {
+    const p = this.authenticateToken(token, remoteOf);
+    if (p.kind !== "user") {
+      this.opts.log.warn("token refused", { reason: `a ${p.kind} token in the web UI session cookie`, remote: remoteOf() });
+      throw unauthorized(AUTHENTICATION_FAILED);
+    }
+    return p;
+  }
+
+  /**
+   * End a token before its expiry (the web UI's logout): its id is refused until it would have
+   * expired anyway. The caller has authenticated it.
+   */
+  revokeToken(token: string): void {
+    const { jti, exp } = peekToken(token);
+    const now = this.now();
+    if (this.revoked.size >= REVOKED_MAX) {
+      for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
+      // Still full of live ids: drop the oldest logouts (their cookies were cleared by the browser).
+      for (const id of this.revoked.keys()) {
+        if (this.revoked.size < REVOKED_MAX) break;
+        this.revoked.delete(id);
+      }
+    }
+    this.revoked.set(jti, exp * 1000);
   }
 
   /**
@@ -134,6 +182,10 @@ export class Authenticator {
     } catch (err) {
       if (!(err instanceof SocleError) || err.type !== "Unauthorized") throw err;
       this.opts.log.warn("token refused", { reason: err.message, remote: remote() });
+      throw unauthorized(AUTHENTICATION_FAILED);
+    }
+    if (this.revoked.size > 0 && this.revoked.has(peekToken(token).jti)) {
+      this.opts.log.warn("token refused", { reason: "logged out", user: p.name, remote: remote() });
       throw unauthorized(AUTHENTICATION_FAILED);
     }
     if (p.kind !== "user") return p;

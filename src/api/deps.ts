@@ -12,6 +12,9 @@ import type { RegistrationLimits } from "./registration-limits.ts";
 import type { JobScheduler } from "../jobs/scheduler.ts";
 import type { MachineCa } from "../pki/machine-ca.ts";
 import type { HaControl } from "./routes-ha.ts";
+import type { TimelineService } from "../timeline/describe.ts";
+import type { WebhookDeps } from "../hooks/sender.ts";
+import type { ApiMetrics } from "./routes-metrics.ts";
 
 export interface ApiDeps {
   store: Store;
@@ -51,4 +54,10 @@ export interface ApiDeps {
   machineCa?: MachineCa;
   /** The HA pair (/api/v3/ha); without it this node runs alone and those routes answer 404. */
   ha?: HaControl;
+  /** The boot timeline (/api/v3/timeline, /api/v3/machines/<id>/timeline); without it those routes answer 404. */
+  timeline?: TimelineService;
+  /** GET /metrics (routes-metrics.ts); without it that path is not served. */
+  metrics?: ApiMetrics;
+  /** Sealing of webhook secrets, the SSRF rules and the sender (routes-webhooks.ts); without it those routes answer 503. */
+  webhooks?: WebhookDeps;
 }

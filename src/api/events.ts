@@ -24,9 +24,12 @@ export interface EventMessage {
   Object: Record<string, unknown>;
 }
 
-const ACTIONS = new Set(["create", "update", "delete", "progress", "conflict"]);
-/** Types whose events are not store objects: prefs changes, ISO explodes' progress, the HA pair's merge conflicts. */
-const OTHER_TYPES = new Set(["prefs", "isos", "ha"]);
+const ACTIONS = new Set(["create", "update", "delete", "progress", "conflict", "record"]);
+/**
+ * Types whose events are not store objects: prefs changes, ISO explodes' progress, the HA pair's
+ * merge conflicts, and the boot timeline's records (sent only to streams that ask for them by type).
+ */
+const OTHER_TYPES = new Set(["prefs", "isos", "ha", "timeline"]);
 
 /**
  * A transient event, not a store change: never in the ring, so a reconnecting client does not get
@@ -35,8 +38,8 @@ const OTHER_TYPES = new Set(["prefs", "isos", "ha"]);
  */
 export interface Notice {
   Type: string;
-  /** progress: an ISO explode; conflict: an object both nodes of an HA pair changed while both served. */
-  Action: "progress" | "conflict";
+  /** progress: an ISO explode; conflict: an object both nodes of an HA pair changed while both served; record: a boot timeline event. */
+  Action: "progress" | "conflict" | "record";
   Key: string;
   Object: Record<string, unknown>;
 }
@@ -47,6 +50,8 @@ export type StreamEvent = Change | (Notice & { Seq: number; Time: string });
 export class EventHub {
   private readonly ring: Change[] = [];
   private readonly listeners = new Set<(c: StreamEvent) => void>();
+  /** Open streams per type they asked for by name (a type only some streams want is only made for them). */
+  private readonly wanted = new Map<string, number>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly store: Store, private readonly ringSize = 1024) {
@@ -64,9 +69,25 @@ export class EventHub {
     return { changes: this.ring.filter((c) => c.Seq > seq), complete };
   }
 
-  listen(fn: (c: StreamEvent) => void): () => void {
+  listen(fn: (c: StreamEvent) => void, types?: ReadonlySet<string>): () => void {
     this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    for (const t of types ?? []) this.wanted.set(t, (this.wanted.get(t) ?? 0) + 1);
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.listeners.delete(fn);
+      for (const t of types ?? []) {
+        const n = (this.wanted.get(t) ?? 1) - 1;
+        if (n > 0) this.wanted.set(t, n);
+        else this.wanted.delete(t);
+      }
+    };
+  }
+
+  /** Whether an open stream asked for events of `type` by name. */
+  wants(type: string): boolean {
+    return this.wanted.has(type);
   }
 
   /** Deliver a notice to the streams open now. */
@@ -92,12 +113,14 @@ export function parseEventFilter(params: URLSearchParams): EventFilter {
     if (!OTHER_TYPES.has(t) && !modelFor(t)) throw badRequest("events", "", `type: unknown type "${t}"`);
   }
   for (const a of filter.actions ?? []) {
-    if (!ACTIONS.has(a)) throw badRequest("events", "", `action: unknown action "${a}" (expected create, update, delete, progress or conflict)`);
+    if (!ACTIONS.has(a)) throw badRequest("events", "", `action: unknown action "${a}" (expected create, update, delete, progress, conflict or record)`);
   }
   return filter;
 }
 
 export function matches(f: EventFilter, c: StreamEvent): boolean {
+  // Timeline records come by the thousand in a boot storm: only to streams that name the type.
+  if (c.Type === "timeline" && !f.types?.has("timeline")) return false;
   return (!f.types || f.types.has(c.Type)) && (!f.actions || f.actions.has(c.Action)) && (!f.keys || f.keys.has(c.Key));
 }
 

@@ -86,13 +86,15 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
             stop();
           }
         };
-        ctrl.enqueue(enc.encode(`: socle events\nretry: 2000\n\n`));
+        // A stream opened without a position gets the store's Seq as its last event id at once, so
+        // a client that loses the connection before the first event still resumes without a hole.
+        ctrl.enqueue(enc.encode(`: socle events\nretry: 2000\n${from === undefined ? `id: ${deps.store.seq}\n` : ""}\n`));
         if (from !== undefined) {
           const { changes, complete } = events.since(from);
           if (!complete) ctrl.enqueue(enc.encode(`event: gap\ndata: {"Since":${from}}\n\n`));
           changes.forEach(send);
         }
-        const off = events.listen(send);
+        const off = events.listen(send, filter.types);
         const beat = setInterval(() => {
           try {
             ctrl.enqueue(enc.encode(`: keep-alive\n\n`));
@@ -140,7 +142,7 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
               off();
               ws.close(1008, "the events claim was withdrawn");
             } else if (v !== "skip") ws.send(JSON.stringify(v));
-          });
+          }, filter.types);
         },
         onClose() {
           off();

@@ -33,6 +33,10 @@ export const ACTIONS = [
   "render",
   "events",
   "getSecure",
+  // Webhooks (api/routes-webhooks.ts): read the delivery log, queue a delivery again, send a test event.
+  "deliveries",
+  "redeliver",
+  "ping",
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];

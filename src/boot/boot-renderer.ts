@@ -32,10 +32,21 @@ export interface RendererOptions {
 /** One render: for whom, where the client reached us, and what it may see. */
 export type RenderCall = Pick<ContextInput, "machine" | "env" | "serverAddress" | "tokens" | "used" | "openParam">;
 
+/** Renders of boot files and previews (not of template paths), read by the metrics. */
+export interface RenderStats {
+  renders: number;
+  /** Failed renders by RenderError kind; "missing-required" for an env whose RequiredParams are not all set. */
+  failed: Record<string, number>;
+  /** Wall time of the renders, in seconds, waiting for a worker included. */
+  seconds: number;
+}
+
 /** Rendered paths are not client-specific: they render against this address and no tokens. */
 const PATH_ADDRESS = "0.0.0.0";
 
 export class BootRenderer {
+  readonly #stats: RenderStats = { renders: 0, failed: {}, seconds: 0 };
+
   constructor(
     readonly engine: RenderPool,
     private readonly opts: RendererOptions,
@@ -45,20 +56,37 @@ export class BootRenderer {
   async envFile(tmpl: EnvTemplate, c: RenderCall): Promise<string> {
     const { data } = this.opts;
     const missing = missingRequired({ data, machine: c.machine, env: c.env });
-    if (missing.length > 0) throw invalid("bootenvs", String(c.env.Name), missing);
+    if (missing.length > 0) {
+      this.#stats.renders++;
+      this.#failed("missing-required");
+      throw invalid("bootenvs", String(c.env.Name), missing);
+    }
     return this.render({ name: registryName(c.env, tmpl) }, c);
   }
 
   /** Render in a worker (sealed values opened unless `c.openParam` says otherwise). */
   async render(target: RenderTarget, c: RenderCall): Promise<string> {
     const req = renderRequest({ ...this.base(), ...c, openParam: c.openParam ?? this.openStored, eagerParams: true });
+    const started = performance.now();
+    this.#stats.renders++;
     try {
       const r = await this.engine.render(target, req.input, req.host);
       req.record(r.used);
       return r.output;
     } catch (err) {
+      this.#failed(err instanceof RenderError ? err.kind : "other");
       throw toSocleError(err);
+    } finally {
+      this.#stats.seconds += (performance.now() - started) / 1000;
     }
+  }
+
+  stats(): RenderStats {
+    return { ...this.#stats, failed: { ...this.#stats.failed } };
+  }
+
+  #failed(kind: string): void {
+    this.#stats.failed[kind] = (this.#stats.failed[kind] ?? 0) + 1;
   }
 
   /** The request that renders an env's template Paths for a machine (or none). */

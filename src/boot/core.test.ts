@@ -415,10 +415,10 @@ describe("files of a known machine go to that machine only", () => {
     const refused = lines.filter((l) => l.includes("refused"));
     expect(refused.length).toBe(2);
     expect(refused[0]).toContain("WARN");
-    expect(refused[0]).toContain(`path=${KS} remote=198.51.100.9 machine=n1 expected=198.51.100.7 `);
+    expect(refused[0]).toContain(`path=${KS} remote=198.51.100.9 machine=00000000-0000-0000-0000-000000000001 name=n1 expected=198.51.100.7 `);
     expect(refused[0]).toContain("bindMachineFiles=false");
     expect(refused[1]).toContain("TFTP: ");
-    expect(refused[1]).toContain(`path=boot/52-54-00-00-00-02.ipxe remote=198.51.100.10 machine=n2 expected=${N2_LEASE} `);
+    expect(refused[1]).toContain(`path=boot/52-54-00-00-00-02.ipxe remote=198.51.100.10 machine=00000000-0000-0000-0000-000000000002 name=n2 expected=${N2_LEASE} `);
   });
 });
 

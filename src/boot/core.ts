@@ -23,8 +23,8 @@ import type { ParamCipher, ParamOwner } from "../model/secure-params.ts";
 import { RenderPool, baseUrl, type AgentFacts } from "../render/index.ts";
 import type { BootAnswer, Booter, ClientFacts } from "./booter.ts";
 import type { BootData } from "./boot-data.ts";
-import { BootRenderer, type RenderCall } from "./boot-renderer.ts";
-import { decide, nameOf, type BootPlan } from "./decide.ts";
+import { BootRenderer, type RenderCall, type RenderStats } from "./boot-renderer.ts";
+import { decide, machineLogFields, type BootPlan } from "./decide.ts";
 import type { BootFile, FileFacts, FileSource } from "../files/file-source.ts";
 import { DISPATCH_PATH, dispatchMac, dispatchScript, exitScript } from "./ipxe-dispatch.ts";
 import { GRUB_DISPATCH_PATH, grubDispatchMac, grubDispatchScript, grubExitScript } from "./grub-dispatch.ts";
@@ -120,6 +120,11 @@ export class BootCore implements Booter, FileSource {
     this.engine.close();
   }
 
+  /** Renders of boot files and previews so far (the metrics read it). */
+  renderStats(): RenderStats {
+    return this.renderer.stats();
+  }
+
   // ---- DHCP ----------------------------------------------------------------------------------
 
   dhcpBoot(facts: ClientFacts): BootAnswer | undefined {
@@ -127,7 +132,7 @@ export class BootCore implements Booter, FileSource {
     const loader = plan.kind === "ignore" ? undefined : plan.loader;
     if (!loader) {
       if (plan.kind === "ignore" && plan.reason === "no-env") {
-        this.warn(`nomenv:${plan.mac}`, "no boot answer: boot environment does not exist", { mac: plan.mac, machine: nameOf(plan.machine), bootenv: plan.envName });
+        this.warn(`nomenv:${plan.mac}`, "no boot answer: boot environment does not exist", { mac: plan.mac, ...machineLogFields(plan.machine), bootenv: plan.envName });
       }
       return undefined;
     }
@@ -183,7 +188,7 @@ export class BootCore implements Booter, FileSource {
     this.refusal(`refused:${comparableAddress(facts.remoteAddress)}`, `${facts.protocol.toUpperCase()}: file of a known machine refused to another address (answered as not found)`, {
       path,
       remote: facts.remoteAddress,
-      machine: nameOf(machine),
+      ...machineLogFields(machine),
       expected: addresses.length > 0 ? addresses.join(",") : "none (no Address, no active lease)",
       fix: "set the machine's Address if it is not leased by Socle; pref bindMachineFiles=false if machines reach Socle through NAT",
     });
@@ -220,7 +225,7 @@ export class BootCore implements Booter, FileSource {
   private async loaderScript(at: Extract<Located, { kind: "loader" }>, serverAddress: string, used: Map<string, UsedParam> | undefined, tokens: TokenIssuer, open?: ParamReveal): Promise<string> {
     const kind = at.loader;
     const plan = this.scriptPlan(at);
-    const fields = { mac: plan.mac, machine: nameOf(plan.machine), bootenv: plan.envName };
+    const fields = { mac: plan.mac, ...machineLogFields(plan.machine), bootenv: plan.envName };
     if (plan.kind !== "boot") {
       if (plan.reason === "ignored") this.log.info(`${kind.name}: unknown machine ignored, exit to local boot`, fields);
       else if (plan.reason === "no-script") this.warn(`no${kind.name}:${plan.envName}`, `${kind.name}: boot environment has no ${kind.name} template, exit to local boot`, fields);

@@ -112,6 +112,11 @@ export function nameOf(m: ModelObject | undefined): string {
   return m ? String(m.Name ?? m.Uuid) : "";
 }
 
+/** A machine in a log line: its Uuid (what the timeline and the API key on) and its name. */
+export function machineLogFields(m: ModelObject | undefined): { machine?: string; name?: string } {
+  return m ? { machine: String(m.Uuid ?? ""), name: String(m.Name ?? "") } : {};
+}
+
 /** iPXE is asked first, whatever firmware it runs on: it would be handed iPXE again, in a loop. */
 function loaderOf(facts: Pick<ClientFacts, "arch" | "userClass">, env: ModelObject | undefined): LoaderPlan | undefined {
   if (facts.userClass === "iPXE") return { file: DISPATCH_PATH, fetch: "ipxe" };

@@ -11,7 +11,7 @@ import type { ModelObject } from "../model/object.ts";
 import { RenderError } from "../render/index.ts";
 import type { BootData, BootDataChange } from "./boot-data.ts";
 import type { BootRenderer } from "./boot-renderer.ts";
-import { decide, nameOf } from "./decide.ts";
+import { decide, machineLogFields } from "./decide.ts";
 import { templatesOf } from "./env-templates.ts";
 import { isGrubReservedPath } from "./grub-dispatch.ts";
 import { isReservedPath } from "./ipxe-dispatch.ts";
@@ -141,7 +141,7 @@ export class PathUpkeep {
       templatesOf(env).forEach((t, k) => {
         const r = outcomes[i]![k]!;
         if (r instanceof RenderError) {
-          if (machine) this.warn(`path:${envName}/${t.Name}`, "template path does not render", { bootenv: envName, template: t.Name, machine: nameOf(machine), error: r.message });
+          if (machine) this.warn(`path:${envName}/${t.Name}`, "template path does not render", { bootenv: envName, template: t.Name, ...machineLogFields(machine), error: r.message });
           return;
         }
         const raw = r.output;

@@ -28,8 +28,12 @@ describe("parseServeConfig", () => {
       logLevel: "info",
       logFormat: "text",
       renderDeadlineMs: 2000,
+      timelineMacs: 2048,
       adminPassword: undefined,
       ha: undefined,
+      webhookAllowCidrs: [],
+      metricsTokenFile: undefined,
+      metricsListen: undefined,
     });
   });
 
@@ -56,6 +60,26 @@ describe("parseServeConfig", () => {
     expect(parse([], { SOCLE_METALDATA_PORT: "" }).metaldataPort).toBeUndefined();
     expect(() => parse(["--metaldata-port", "eighty"])).toThrow('--metaldata-port: invalid port "eighty"');
     expect(() => parse(["--metaldata-listen", "metaldata"])).toThrow('--metaldata-listen: invalid listen address "metaldata"');
+  });
+
+  test("--metrics-token-file and --metrics-listen: off unless given; address:port checked, naming the flag", () => {
+    expect(parse(["--metrics-token-file", "/etc/socle/metrics.token"]).metricsTokenFile).toBe("/etc/socle/metrics.token");
+    expect(parse([], { SOCLE_METRICS_TOKEN_FILE: "" }).metricsTokenFile).toBeUndefined();
+    expect(parse(["--metrics-listen", "127.0.0.1:9100"]).metricsListen).toEqual({ host: "127.0.0.1", port: 9100 });
+    expect(parse([], { SOCLE_METRICS_LISTEN: "[::1]:0" }).metricsListen).toEqual({ host: "::1", port: 0 });
+    expect(parse([], { SOCLE_METRICS_LISTEN: "" }).metricsListen).toBeUndefined();
+    for (const bad of ["9100", "127.0.0.1", "localhost:9100", "127.0.0.1:99999", "::1:9100", "[127.0.0.1]:9100", "10.0.0.300:9100", "127.0.0.1:"]) {
+      expect(() => parse(["--metrics-listen", bad])).toThrow(`--metrics-listen: invalid listen address "${bad}" (expected address:port`);
+    }
+    expect(() => parse([], { SOCLE_METRICS_LISTEN: "x:1" })).toThrow("SOCLE_METRICS_LISTEN: invalid listen address");
+  });
+
+  test("--timeline-macs: 0 (off) to 100000, default 2048; anything else names the flag and the value", () => {
+    expect(parse([]).timelineMacs).toBe(2048);
+    expect(parse(["--timeline-macs", "0"]).timelineMacs).toBe(0);
+    expect(parse([], { SOCLE_TIMELINE_MACS: "100000" }).timelineMacs).toBe(100000);
+    expect(() => parse(["--timeline-macs", "-1"])).toThrow('--timeline-macs: invalid number "-1" (expected an integer 0-100000)');
+    expect(() => parse(["--timeline-macs", "100001"])).toThrow(ConfigError);
   });
 
   test("--render-deadline: milliseconds 100-60000; anything else names the flag and the value", () => {

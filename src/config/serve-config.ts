@@ -12,12 +12,15 @@ import {
   parseIPv4OrEmpty,
   parseListenAddress,
   parseNonEmpty,
+  parseCount,
   parseMillis, parsePort,
   parseCidrV4,
   parseIPv4List,
   parseNodeName,
   parseInterfaceName,
+  parseListenHostPort,
 } from "./values.ts";
+import { parseCidrList } from "./cidr-list.ts";
 
 export interface ServeConfig {
   /** Data directory: store/, settings.json, pki/, LOCK, initial-admin-password. */
@@ -48,6 +51,8 @@ export interface ServeConfig {
   logFormat: LogFormat;
   /** The longest one template render may run before its worker is stopped, in milliseconds. */
   renderDeadlineMs: number;
+  /** Registered machines' MACs the boot timeline keeps events for (other MACs: half as many); 0 = no timeline. */
+  timelineMacs: number;
   /**
    * Password for the initial `admin` user, from SOCLE_ADMIN_PASSWORD only (never a flag: argv is
    * visible to every local user). undefined = generate one and write it to initial-admin-password.
@@ -55,6 +60,12 @@ export interface ServeConfig {
   adminPassword: string | undefined;
   /** The HA pair (src/ha); undefined: a single node. On when --ha-vip is given. */
   ha: HaServeConfig | undefined;
+  /** File holding the bearer token of GET /metrics on the API port; undefined: API principals with the metrics claim only. */
+  metricsTokenFile: string | undefined;
+  /** A plain-HTTP listener serving only /metrics, without authentication; undefined: off. */
+  metricsListen: { host: string; port: number } | undefined;
+  /** Ranges webhooks may reach although the SSRF rules refuse them (hooks/address-policy.ts). */
+  webhookAllowCidrs: string[];
 }
 
 export interface HaServeConfig {
@@ -104,13 +115,17 @@ function specs(compiled: boolean): FlagSpec[] {
     v("tls-key", "SOCLE_TLS_KEY", "", "PEM private key for the API (with --tls-cert)"),
     v("log-level", "SOCLE_LOG_LEVEL", "info", "debug|info|warn|error"),
     v("log-format", "SOCLE_LOG_FORMAT", "text", "text|json"),
+    v("webhook-allow-cidrs", "SOCLE_WEBHOOK_ALLOW_CIDRS", "", "comma-separated CIDRs webhooks may reach although they are loopback, link-local or a served subnet (labs, tests: 127.0.0.1/32)"),
     v("render-deadline", "SOCLE_RENDER_DEADLINE", "2000", "longest a template render may run, in ms (100-60000); then it is stopped"),
+    v("timeline-macs", "SOCLE_TIMELINE_MACS", "2048", "registered machines' MACs the boot timeline keeps (64 events each; other MACs get half as many slots); 0 = off"),
     v("ha-vip", "SOCLE_HA_VIP", "", "HA pair: the virtual IP with prefix the active node holds (e.g. 198.51.100.10/24); empty = single node"),
     v("ha-interface", "SOCLE_HA_INTERFACE", "", "HA pair: interface for the VIP; empty = the one whose network holds it"),
     v("ha-port", "SOCLE_HA_PORT", "8094", "HA pair: port of the peer-to-peer mTLS listener"),
     v("ha-listen", "SOCLE_HA_LISTEN", "0.0.0.0", "HA pair: address the peer listener binds to"),
     v("ha-peer", "SOCLE_HA_PEER", "", "HA pair: the partner's addresses, comma-separated, the dedicated peer link first; empty = as enrolled"),
     v("ha-node-name", "SOCLE_HA_NODE_NAME", "", "HA pair: this node's name; empty = the host name"),
+    v("metrics-token-file", "SOCLE_METRICS_TOKEN_FILE", "", "file holding a bearer token that may GET /metrics on the API port (besides users with the metrics claim); empty = none"),
+    v("metrics-listen", "SOCLE_METRICS_LISTEN", "", "address:port of a plain-HTTP listener serving only /metrics, with no authentication (e.g. a management address); empty = off"),
   ];
 }
 
@@ -171,8 +186,12 @@ export function parseServeConfig(
     logLevel: get("log-level", "info", (s) => parseChoice(s.source, s.raw, LOG_LEVELS)),
     logFormat: get("log-format", "text", (s) => parseChoice(s.source, s.raw, LOG_FORMATS)),
     renderDeadlineMs: get("render-deadline", 2000, (s) => parseMillis(s.source, s.raw, 100, 60_000)),
+    timelineMacs: get("timeline-macs", 2048, (s) => parseCount(s.source, s.raw, 0, 100_000)),
     adminPassword,
     ha: haConfig(get, port),
+    metricsTokenFile: get<string | undefined>("metrics-token-file", undefined, (s) => (s.raw.trim() === "" ? undefined : s.raw)),
+    metricsListen: get<{ host: string; port: number } | undefined>("metrics-listen", undefined, (s) => (s.raw.trim() === "" ? undefined : parseListenHostPort(s.source, s.raw))),
+    webhookAllowCidrs: get("webhook-allow-cidrs", [], (s) => parseCidrList(s.source, s.raw)),
   };
 }
 

@@ -19,6 +19,14 @@ export function parseMillis(source: string, raw: string, min: number, max: numbe
   return Number(raw);
 }
 
+/** A whole number in [min, max]: "2048". */
+export function parseCount(source: string, raw: string, min: number, max: number): number {
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(source, `invalid number "${raw}" (expected an integer ${min}-${max})`);
+  }
+  return Number(raw);
+}
+
 const TRUE = new Set(["true", "1", "yes"]);
 const FALSE = new Set(["false", "0", "no"]);
 
@@ -107,4 +115,15 @@ export function parseNodeName(source: string, raw: string): string {
     throw new ConfigError(source, `invalid node name "${raw}" (expected letters, digits, "." and "-", at most 63, starting with a letter or digit)`);
   }
   return raw;
+}
+
+/** A listen address with its port: "127.0.0.1:9100", "[::1]:9100" (an IP literal, not a host name). */
+export function parseListenHostPort(source: string, raw: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(raw.trim());
+  const host = m?.[1] ?? m?.[2];
+  const v6 = m?.[1] !== undefined;
+  if (!m || host === undefined || isIP(host) !== (v6 ? 6 : 4) || Number(m[3]) > 65535) {
+    throw new ConfigError(source, `invalid listen address "${raw}" (expected address:port, e.g. 127.0.0.1:9100 or [::1]:9100)`);
+  }
+  return { host, port: Number(m[3]) };
 }

@@ -19,6 +19,9 @@ import { OptionRenderer, templateData, type OptionTemplateData } from "./option-
 import { BOOTREQUEST, macString, type DhcpPacket } from "./packet.ts";
 import { buildReply, type ReplySpec } from "./reply.ts";
 import { chooseLink, scopeContains, type LinkChoice, type Scope } from "./subnet-choice.ts";
+import { DhcpOutcome, Kind } from "../timeline/kinds.ts";
+import { macFromBytes } from "../timeline/mac.ts";
+import type { Timeline } from "../timeline/recorder.ts";
 
 export interface DhcpHandlerOptions {
   backend: DhcpBackend;
@@ -28,6 +31,8 @@ export interface DhcpHandlerOptions {
   now?: () => number;
   /** Which dynamic addresses this server may grant or renew, and for how long; default ALLOW_ALL. */
   policy?: AllocationPolicy;
+  /** Where each request and what became of it is recorded (the boot timeline). */
+  timeline?: Timeline;
 }
 
 /** What the client says about itself; each getter that throws on malformed bytes counts as absent. */
@@ -49,6 +54,7 @@ export function createDhcpHandler(opts: DhcpHandlerOptions): DhcpHandler {
   const engine = new LeaseEngine({ backend, now, policy: opts.policy });
   const renderer = new OptionRenderer(log);
   const exhausted = rateLimited(log, 60_000, 1);
+  const timeline = opts.timeline;
 
   return async (req, ctx) => {
     requestTime = ctx.now;
@@ -67,12 +73,26 @@ export function createDhcpHandler(opts: DhcpHandlerOptions): DhcpHandler {
     const scope = link.scope;
 
     const r = new Request(req, ctx, info, link, engine, booter, renderer, log);
+    const reply = await answer(r, type, scope);
+    // One row per request with what became of it; a request that threw is the server's drop row.
+    if (timeline) {
+      timeline.record(macFromBytes(req.chaddr), Kind.Dhcp, type, r.outcome, info.arch ?? -1, ctx.localPort, r.addr, r.text, info.vendorClass, info.userClass, link.via ?? "");
+      if (r.addr && (r.outcome === DhcpOutcome.Ack || r.outcome === DhcpOutcome.Offer)) timeline.learn(r.addr, macFromBytes(req.chaddr));
+    }
+    return reply;
+  };
+
+  async function answer(r: Request, type: MessageType, scope: Scope | undefined): Promise<DhcpReply | undefined> {
+    const { info, ctx, req } = r;
     if (ctx.localPort === 4011) return r.bootServer(type);
     if (!scope) {
-      log.debug(`${messageTypeName(type)} ignored: no subnet for link`, { mac: info.mac, link: link.link, iface: ctx.iface });
-      return undefined;
+      log.debug(`${messageTypeName(type)} ignored: no subnet for link`, { mac: info.mac, link: r.link.link, iface: ctx.iface });
+      return r.ignored(DhcpOutcome.NoSubnet, r.link.via ? `relay ${r.link.via}, link ${r.link.link}` : `link ${r.link.link || "unknown"} on ${ctx.iface || "the fallback socket"}`);
     }
-    if (scope.subnet.Proxy) return scope.subnet.Enabled && type === MessageType.DHCPDISCOVER ? r.proxyOffer(scope) : undefined;
+    if (scope.subnet.Proxy) {
+      if (!scope.subnet.Enabled) return r.ignored(DhcpOutcome.Disabled, scope.subnet.Name);
+      return type === MessageType.DHCPDISCOVER ? r.proxyOffer(scope) : r.ignored(DhcpOutcome.Ignored, "proxyDHCP answers DHCPDISCOVER only");
+    }
 
     switch (type) {
       case MessageType.DHCPDISCOVER: {
@@ -80,38 +100,45 @@ export function createDhcpHandler(opts: DhcpHandlerOptions): DhcpHandler {
         if (o.reason !== undefined) {
           if (o.exhausted) exhausted(`pool:${scope.subnet.Name}`, "DHCPDISCOVER not answered: pool exhausted", { mac: info.mac, reason: o.reason });
           else log.debug("DHCPDISCOVER not answered", { mac: info.mac, reason: o.reason });
-          return undefined;
+          return r.ignored(o.exhausted ? DhcpOutcome.PoolExhausted : DhcpOutcome.Ignored, o.reason);
         }
         return r.lease(MessageType.DHCPOFFER, scope, o.grant);
       }
       case MessageType.DHCPREQUEST:
         return r.request(scope);
       case MessageType.DHCPDECLINE: {
-        if (!r.forUs()) return undefined;
+        if (!r.forUs()) return r.ignored(DhcpOutcome.OtherServer, info.serverId ?? "");
         if (!info.requested) throw new DhcpParseError("bad-decline", "drop DHCPDECLINE: no requested address (option 50)");
-        const why = await engine.decline(info.mac, info.requested, link.via);
+        const why = await engine.decline(info.mac, info.requested, r.link.via);
         if (why) log.info("DHCPDECLINE ignored", { mac: info.mac, addr: info.requested, reason: why });
         else log.warn("DHCPDECLINE: address in use on the network, held back", { mac: info.mac, addr: info.requested });
-        return undefined;
+        r.addr = info.requested;
+        return r.ignored(DhcpOutcome.Declined, why ?? "");
       }
       case MessageType.DHCPRELEASE: {
-        if (!r.forUs()) return undefined;
+        if (!r.forUs()) return r.ignored(DhcpOutcome.OtherServer, info.serverId ?? "");
         const why = await engine.release(info.mac, req.ciaddr);
         if (why) log.debug("DHCPRELEASE ignored", { mac: info.mac, addr: req.ciaddr, reason: why });
         else log.info("DHCPRELEASE", { mac: info.mac, addr: req.ciaddr });
-        return undefined;
+        r.addr = req.ciaddr;
+        return r.ignored(DhcpOutcome.Released, why ?? "");
       }
       case MessageType.DHCPINFORM:
         return r.inform(scope);
       default:
         log.debug(`${messageTypeName(type)} ignored`, { mac: info.mac });
-        return undefined;
+        return r.ignored(DhcpOutcome.Ignored, `${messageTypeName(type)} is not served`);
     }
-  };
+  }
 }
 
-/** One request being answered: its facts, link and the shared engine. */
+/** One request being answered: its facts, link and the shared engine, and what became of it. */
 class Request {
+  /** What became of it, for the timeline (DhcpOutcome), with the address given and the boot file or reason. */
+  outcome: number = DhcpOutcome.Ignored;
+  addr = "";
+  text = "";
+
   constructor(
     readonly req: DhcpPacket,
     readonly ctx: DhcpContext,
@@ -122,6 +149,12 @@ class Request {
     readonly renderer: OptionRenderer,
     readonly log: Logger,
   ) {}
+
+  ignored(outcome: number, why: string): undefined {
+    this.outcome = outcome;
+    this.text = why;
+    return undefined;
+  }
 
   /** A server identifier naming another server means the message is not for us (RFC 2131 4.3.2). */
   forUs(): boolean {
@@ -137,7 +170,7 @@ class Request {
       if (!this.forUs()) {
         engine.dropOffer(info.mac); // the client chose another server's offer
         log.debug("DHCPREQUEST for another server ignored", { mac: info.mac, serverId: info.serverId });
-        return undefined;
+        return this.ignored(DhcpOutcome.OtherServer, info.serverId);
       }
       if (!info.requested) return this.nak(scope, "DHCPREQUEST in SELECTING state without a requested address");
       addr = info.requested;
@@ -155,7 +188,8 @@ class Request {
       if (!engine.knows(scope, info.mac, addr)) {
         // RFC 2131 4.3.2: "If the DHCP server has no record of this client, then it MUST remain silent".
         log.debug("DHCPREQUEST (INIT-REBOOT) from an unknown client: silent", { mac: info.mac, addr });
-        return undefined;
+        this.addr = addr;
+        return this.ignored(DhcpOutcome.UnknownClient, "no record of this client (RFC 2131: silent)");
       }
     } else {
       throw new DhcpParseError("bad-request", "drop DHCPREQUEST: no server identifier, ciaddr or requested address");
@@ -171,6 +205,8 @@ class Request {
 
   nak(scope: Scope, reason: string, state?: string): DhcpReply {
     this.log.info("DHCPNAK", { mac: this.info.mac, reason, ...(state ? { state } : {}) });
+    this.outcome = DhcpOutcome.Nak;
+    this.text = reason;
     return buildReply(this.spec(MessageType.DHCPNAK, scope, { yiaddr: "0.0.0.0", message: reason }));
   }
 
@@ -178,6 +214,9 @@ class Request {
   lease(type: MessageType.DHCPOFFER | MessageType.DHCPACK, scope: Scope, g: Grant, state?: string): DhcpReply {
     const boot = this.boot(g.addr);
     const i = this.info;
+    this.outcome = type === MessageType.DHCPOFFER ? DhcpOutcome.Offer : DhcpOutcome.Ack;
+    this.addr = g.addr;
+    this.text = boot?.bootFile ?? "";
     this.log.debug(messageTypeName(type), {
       mac: i.mac,
       addr: g.addr,
@@ -197,15 +236,21 @@ class Request {
     }
     const reservation = this.engine.reservationIn(scope, this.info.mac);
     this.log.debug("DHCPACK to DHCPINFORM", { mac: this.info.mac, ciaddr: this.req.ciaddr });
-    return buildReply(this.spec(MessageType.DHCPACK, scope, { yiaddr: "0.0.0.0", reservation, boot: this.boot(this.req.ciaddr) }));
+    const boot = this.boot(this.req.ciaddr);
+    this.outcome = DhcpOutcome.InformAck;
+    this.addr = this.req.ciaddr;
+    this.text = boot?.bootFile ?? "";
+    return buildReply(this.spec(MessageType.DHCPACK, scope, { yiaddr: "0.0.0.0", reservation, boot }));
   }
 
   /** proxyDHCP on port 67: a PXE client's DISCOVER gets boot information, no address. */
   proxyOffer(scope: Scope): DhcpReply | undefined {
-    if (!isNetbootClient(this.info, "proxy")) return undefined;
+    if (!isNetbootClient(this.info, "proxy")) return this.ignored(DhcpOutcome.NotNetboot, "");
     const boot = this.boot(this.req.ciaddr === "0.0.0.0" ? "" : this.req.ciaddr);
-    if (!boot) return undefined;
+    if (!boot) return this.ignored(DhcpOutcome.NoBootAnswer, "");
     this.log.debug("proxy DHCPOFFER", { mac: this.info.mac, file: boot.bootFile });
+    this.outcome = DhcpOutcome.ProxyOffer;
+    this.text = boot.bootFile;
     return buildReply(
       this.spec(MessageType.DHCPOFFER, scope, { yiaddr: "0.0.0.0", boot, proxy: { arch: this.info.arch, toPort4011: false } }),
     );
@@ -213,14 +258,17 @@ class Request {
 
   /** PXE boot server (port 4011): a DHCPREQUEST (or INFORM) from a client with an address gets a DHCPACK. */
   bootServer(type: MessageType): DhcpReply | undefined {
-    if (type !== MessageType.DHCPREQUEST && type !== MessageType.DHCPINFORM) return undefined;
-    if (!isNetbootClient(this.info, "proxy")) return undefined;
+    if (type !== MessageType.DHCPREQUEST && type !== MessageType.DHCPINFORM) return this.ignored(DhcpOutcome.Ignored, "the PXE boot server answers DHCPREQUEST and DHCPINFORM only");
+    if (!isNetbootClient(this.info, "proxy")) return this.ignored(DhcpOutcome.NotNetboot, "");
     const scope = this.link.scope;
-    if (scope && !scope.subnet.Enabled) return undefined;
+    if (scope && !scope.subnet.Enabled) return this.ignored(DhcpOutcome.Disabled, scope.subnet.Name);
     const address = this.req.ciaddr !== "0.0.0.0" ? this.req.ciaddr : this.ctx.from.address === "0.0.0.0" ? "" : this.ctx.from.address;
     const boot = this.boot(address);
-    if (!boot) return undefined;
+    if (!boot) return this.ignored(DhcpOutcome.NoBootAnswer, "");
     this.log.debug("PXE boot server DHCPACK", { mac: this.info.mac, file: boot.bootFile });
+    this.outcome = DhcpOutcome.BootServerAck;
+    this.addr = address;
+    this.text = boot.bootFile;
     return buildReply(
       this.spec(MessageType.DHCPACK, scope, { yiaddr: "0.0.0.0", boot, proxy: { arch: this.info.arch, toPort4011: true } }),
     );

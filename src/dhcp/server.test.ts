@@ -71,6 +71,28 @@ test("the handler gets the context and its reply is formatted and sent to reply.
   expect(t.server.stats()).toMatchObject({ received: 1, replied: 1, dropped: 0, ignored: 0 });
 });
 
+test("requests and replies are counted by message type, drops by reason (what the metrics read)", async () => {
+  const t = await setup(async (req, ctx) =>
+    req.options.getMessageType() === MessageType.DHCPDISCOVER ? { packet: offer(req, ctx), to: { address: "127.0.0.1", port: ctx.from.port } } : undefined,
+  );
+  t.send(formatPacket(request(1)));
+  t.send(formatPacket(request(2)));
+  t.send(formatPacket(request(3, MessageType.DHCPREQUEST)));
+  const untyped = newPacket({ xid: 4, chaddr: Uint8Array.of(0x52, 0x54, 0, 0, 0, 4) });
+  t.send(formatPacket(untyped));
+  t.send(Uint8Array.of(1, 2, 3));
+  const noCookie = formatPacket(request(5));
+  noCookie[239] = 0x62;
+  t.send(noCookie);
+  await t.until(() => t.server.stats().received === 6 && t.replies.length === 2 && t.server.stats().ignored === 2);
+  expect(t.server.stats()).toMatchObject({
+    requestsByType: { DHCPDISCOVER: 2, DHCPREQUEST: 1, none: 1 },
+    repliesByType: { DHCPOFFER: 2 },
+    droppedByReason: { "short-packet": 1, "bad-cookie": 1 },
+    dropped: 2,
+  });
+});
+
 test("handler calls run concurrently: a slow one does not hold back the next", async () => {
   let release: () => void = () => {};
   const gate = new Promise<void>((r) => (release = r));

@@ -17,8 +17,12 @@ import { hex } from "./bytes.ts";
 import { DhcpParseError } from "./errors.ts";
 import { cidrContains, type InterfaceDiff, type InterfaceWatch, type NetInterface, listInterfaces, watchInterfaces } from "./interfaces.ts";
 import { OPT } from "./option-codes.ts";
+import { messageTypeName } from "./message-type.ts";
 import { BOOTREPLY, BOOTREQUEST, formatPacket, macString, parsePacket, replyMaxSize, type DhcpPacket } from "./packet.ts";
 import { deviceBindingAvailable, openDhcpSocket, type DhcpSocket } from "./socket.ts";
+import { DhcpOutcome, Foreign, Kind } from "../timeline/kinds.ts";
+import { macFromBytes, macFromString } from "../timeline/mac.ts";
+import type { Timeline } from "../timeline/recorder.ts";
 
 export const DHCP_CLIENT_PORT = 68;
 const ROGUE_LOG_MS = 10 * 60_000;
@@ -65,6 +69,8 @@ export interface DhcpServerOptions {
    * or not the rogue-server warning is due. A throw costs one log line.
    */
   onForeignReply?: (reply: DhcpPacket, from: { address: string; port: number }, iface: string) => void;
+  /** The boot timeline: drops, unconfirmed leases and other servers' replies, per client MAC. */
+  timeline?: Timeline;
 }
 
 export interface DhcpServerStats {
@@ -83,6 +89,12 @@ export interface DhcpServerStats {
   foreignReplies: number;
   inFlight: number;
   sockets: { iface: string; port: number; bound: "device" | "fallback" }[];
+  /** Requests handed to the handler, by option 53 ("DHCPDISCOVER"; "none" when absent or malformed). */
+  requestsByType: Record<string, number>;
+  /** Replies sent, by option 53. */
+  repliesByType: Record<string, number>;
+  /** `dropped` by reason ("oversized", "bad-cookie", the codec's reasons). */
+  droppedByReason: Record<string, number>;
 }
 
 /** A socket and the port it really has (the configured one, or the kernel's pick for port 0). */
@@ -116,6 +128,11 @@ export class DhcpServer {
   private running = false;
   private reconciling: Promise<void> = Promise.resolve();
   private readonly counters = { received: 0, dropped: 0, ignored: 0, replied: 0, sendFailures: 0, handlerErrors: 0, unconfirmed: 0, foreignReplies: 0 };
+  /** By option 53's value (0: none): an array increment per packet, named only when read. */
+  private readonly requestTypes = new Float64Array(256);
+  private readonly replyTypes = new Float64Array(256);
+  /** Reasons are names the code defines (DhcpParseError.reason), so the map stays small. */
+  private readonly dropReasons = new Map<string, number>();
 
   constructor(opts: DhcpServerOptions) {
     this.opts = opts;
@@ -175,7 +192,14 @@ export class DhcpServer {
     const sockets: DhcpServerStats["sockets"] = [];
     for (const s of this.served.values()) for (const k of s.sockets) sockets.push({ iface: k.iface, port: k.port, bound: k.bound });
     for (const k of this.fallback) sockets.push({ iface: k.iface, port: k.port, bound: k.bound });
-    return { ...this.counters, inFlight: this.inFlight.size, sockets };
+    return {
+      ...this.counters,
+      inFlight: this.inFlight.size,
+      sockets,
+      requestsByType: byType(this.requestTypes),
+      repliesByType: byType(this.replyTypes),
+      droppedByReason: Object.fromEntries(this.dropReasons),
+    };
   }
 
   /** Interface changes from the watcher: open, close, or refresh addresses. Serialised. */
@@ -301,6 +325,7 @@ export class DhcpServer {
       this.drop(iface, from, headerMac(data), "bad-cookie", `no DHCP magic cookie 63825363 at offset 236 (got "${got}"); plain BOOTP is not served`);
       return;
     }
+    this.requestTypes[messageTypeOf(req)]!++;
     const ctx: DhcpContext = {
       iface,
       serverAddress: info ? this.serverAddress(info) : "0.0.0.0",
@@ -330,6 +355,7 @@ export class DhcpServer {
         return;
       }
       this.counters.replied++;
+      this.replyTypes[messageTypeOf(reply.packet)]!++;
     } catch (err) {
       // The handler throws DhcpParseError for requests it cannot make sense of (non-Ethernet
       // hardware, malformed option 53 ...): a malformed packet, not a server fault.
@@ -339,6 +365,7 @@ export class DhcpServer {
       }
       if (err instanceof SocleError && err.type === "Unavailable") {
         this.counters.unconfirmed++;
+        this.opts.timeline?.record(macFromBytes(req.chaddr), Kind.Dhcp, messageTypeOf(req), DhcpOutcome.Unconfirmed, -1, ctx.localPort, "", err.message, "", "", "");
         this.unconfirmedLog(`unconfirmed:${ctx.iface}`, `DHCP lease not confirmed (${err.message}); no reply sent, the client retries`, { iface: ctx.iface, mac, xid: hex8(req.xid) });
         return;
       }
@@ -349,6 +376,7 @@ export class DhcpServer {
 
   private drop(iface: string, from: { address: string; port: number }, mac: string | undefined, reason: string, detail: string): void {
     this.counters.dropped++;
+    this.dropReasons.set(reason, (this.dropReasons.get(reason) ?? 0) + 1);
     this.dropLog(`drop:${iface}:${reason}`, "dropped malformed DHCP packet", {
       iface,
       from: `${from.address}:${from.port}`,
@@ -356,6 +384,8 @@ export class DhcpServer {
       reason,
       error: detail,
     });
+    const n = mac === undefined ? undefined : macFromString(mac);
+    if (n !== undefined) this.opts.timeline?.record(n, Kind.DhcpDrop, 0, 0, -1, 0, from.address, detail, reason, "", iface);
   }
 
   private noteForeignReply(iface: string, info: NetInterface | undefined, reply: DhcpPacket, from: { address: string; port: number }): void {
@@ -367,6 +397,10 @@ export class DhcpServer {
     const shared = this.isOwnAddress(serverId);
     if (shared && this.isInterfaceAddress(from.address)) return; // our own reply naming the shared address
     this.counters.foreignReplies++;
+    // Every one, before the warning's rate limit: the timeline shows which client it answered.
+    if (reply.hlen === 6) {
+      this.opts.timeline?.record(macFromBytes(reply.chaddr), Kind.DhcpForeign, messageTypeOf(reply), shared ? Foreign.Partner : Foreign.Rogue, -1, 0, reply.yiaddr, reply.file, serverId, from.address, iface || info?.name || "");
+    }
     if (this.opts.onForeignReply) {
       try {
         this.opts.onForeignReply(reply, from, iface || info?.name || "");
@@ -441,4 +475,17 @@ export function headerMac(data: Uint8Array): string | undefined {
   const hlen = data[2] ?? 0;
   if (hlen < 1 || hlen > 16) return undefined;
   return macString(data.subarray(28, 28 + hlen), htype, hlen);
+}
+
+/** Option 53's value, 0 when it is absent or not one byte (counting must never throw). */
+function messageTypeOf(p: DhcpPacket): number {
+  const d = p.options.get(OPT.MESSAGE_TYPE);
+  return d !== undefined && d.length === 1 ? d[0]! : 0;
+}
+
+/** Non-zero counts by message type name. */
+function byType(counts: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let t = 0; t < counts.length; t++) if (counts[t]! > 0) out[t === 0 ? "none" : messageTypeName(t)] = counts[t]!;
+  return out;
 }

@@ -8,10 +8,21 @@ import { SocleError } from "../model/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { httpDate, ifRangeAllows, isNotModified } from "./conditional.ts";
 import { parseRange } from "./range.ts";
+import { HttpMethod, HttpOutcome, Kind } from "../timeline/kinds.ts";
+import type { Timeline } from "../timeline/recorder.ts";
+import { macToString } from "../timeline/mac.ts";
+
+/** The client's MAC for a log line, when the timeline knows whose address it is. */
+function macField(timeline: Timeline, address: string): Record<string, string> {
+  const mac = timeline.macOf(address);
+  return mac === undefined ? {} : { mac: macToString(mac) };
+}
 
 export interface FileHandlerOptions {
   source: FileSource;
   log: Logger;
+  /** The boot timeline: each GET/HEAD and its status, for the MAC the client's address belongs to. */
+  timeline?: Timeline;
 }
 
 /** Who asked and how they reached us, worked out by the socket layer. */
@@ -44,7 +55,9 @@ export function decodedPath(url: string): string | undefined {
 }
 
 export function createFileHandler(opts: FileHandlerOptions): (req: Request, origin: RequestOrigin) => Promise<Response> {
-  const { source, log } = opts;
+  const { source, log, timeline } = opts;
+  const note = (req: Request, origin: RequestOrigin, outcome: number, status: number, path: string, error = "") =>
+    timeline?.recordFrom(origin.remoteAddress, Kind.Http, req.method === "HEAD" ? HttpMethod.Head : HttpMethod.Get, outcome, status, path, error, "");
   return async (req, origin) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return text(405, `method ${req.method} not allowed\n`, { Allow: ALLOW });
@@ -54,17 +67,27 @@ export function createFileHandler(opts: FileHandlerOptions): (req: Request, orig
     const norm = normaliseRequestPath(raw);
     // Whatever the reason (traversal, NUL, drive letter, a directory, nothing there): 404, so the
     // answer never tells what exists outside the served tree. The log says why.
-    if (!norm.ok) return notFound(req, origin, raw, log, norm.reason);
+    if (!norm.ok) {
+      note(req, origin, HttpOutcome.NotFound, 404, raw, norm.reason);
+      return notFound(req, origin, raw, log, norm.reason);
+    }
     const path = norm.path;
     const facts: FileFacts = { protocol: "http", remoteAddress: origin.remoteAddress, serverAddress: origin.serverAddress };
     let file: BootFile | undefined;
     try {
       file = await source.get(path, facts);
     } catch (err) {
-      return failure(err, path, origin, log);
+      const res = failure(err, path, origin, log, timeline ? macField(timeline, origin.remoteAddress) : {});
+      note(req, origin, HttpOutcome.Failed, res.status, path, err instanceof SocleError ? err.messages.join("; ") : "internal error");
+      return res;
     }
-    if (file === undefined) return notFound(req, origin, path, log);
-    return answer(req, path, file, origin, log);
+    if (file === undefined) {
+      note(req, origin, HttpOutcome.NotFound, 404, path);
+      return notFound(req, origin, path, log);
+    }
+    const res = answer(req, path, file, origin, log);
+    note(req, origin, HttpOutcome.Served, res.status, path);
+    return res;
   };
 }
 
@@ -115,15 +138,15 @@ function notFound(req: Request, origin: RequestOrigin, path: string, log: Logger
   return text(404, "not found\n");
 }
 
-function failure(err: unknown, path: string, origin: RequestOrigin, log: Logger): Response {
+function failure(err: unknown, path: string, origin: RequestOrigin, log: Logger, who: Record<string, string>): Response {
   if (err instanceof SocleError) {
     // A file that exists but cannot be produced (a template missing a parameter): the operator
     // needs the reason, and the machine's installer log is often where they will look first.
-    log.warn("cannot produce file", { path, remote: origin.remoteAddress, error: err.message });
+    log.warn("cannot produce file", { path, remote: origin.remoteAddress, ...who, error: err.message });
     const status = err.type === "NotFound" ? 404 : err.code >= 500 ? err.code : 500;
     return text(status, `cannot produce "${path}": ${err.messages.join("; ")}\n`);
   }
-  log.error("internal error", { path, remote: origin.remoteAddress, error: (err as Error)?.stack ?? String(err) });
+  log.error("internal error", { path, remote: origin.remoteAddress, ...who, error: (err as Error)?.stack ?? String(err) });
   return text(500, "internal error; see the server log\n");
 }
 

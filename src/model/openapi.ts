@@ -23,6 +23,7 @@ export const SCHEMA_NAMES: Record<string, string> = {
   stages: "Stage",
   workflows: "Workflow",
   jobs: "Job",
+  webhooks: "Webhook",
 };
 
 type Json = Record<string, unknown>;
@@ -507,6 +508,23 @@ export function openApiDocument(info: { version: string }): Json {
     "/machines/{key}/certs": {
       parameters: [keyParam("Machine Uuid or Index:value")],
       get: { tags: ["machines"], operationId: "listMachineCerts", summary: "The record of the machine's client certificates: Serial, Via (csr or render), IssuedAt, NotAfter, RevokedAt, Reason (operators with the token claim)", responses: { "200": jsonBody({ type: "array", items: { type: "object" } }, "Certificates"), ...ERRORS } },
+    },
+    "/machines/{key}/timeline": {
+      parameters: [keyParam("Machine Uuid or Index:value")],
+      get: { tags: ["machines"], operationId: "getMachineTimeline", summary: "The boot timeline of the machine's MACs (DHCP, TFTP, HTTP, registration, jobs; memory only, newest 64 per MAC) with diagnoses: { Mac, Macs?, Machine, Name, Events: [{Seq, Time, Mac, Kind, Summary, Detail}], Diagnoses: [{Code, Severity, Message, Fix, Evidence}] } (claim timeline get)", responses: { "200": jsonBody({ type: "object" }, "Timeline"), ...ERRORS } },
+    },
+    "/timeline": {
+      get: {
+        tags: ["machines"],
+        operationId: "getTimeline",
+        summary: "With ?mac=: the boot timeline of any MAC, unknown ones too, with diagnoses (claim timeline get on the MAC). Without: the newest events across MACs, { LastSeq, Events, Stats } (claim timeline list). Live: GET /events?type=timeline",
+        parameters: [
+          { name: "mac", in: "query", required: false, schema: { type: "string" }, description: "aa:bb:cc:dd:ee:ff (dashes, dots or none also read)" },
+          { name: "since", in: "query", required: false, schema: { type: "integer", minimum: 0 } },
+          { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 8192 } },
+        ],
+        responses: { "200": jsonBody({ type: "object" }, "Timeline"), ...ERRORS },
+      },
     },
     "/pki/crl": {
       get: {

@@ -23,6 +23,7 @@ describe("prefs", () => {
       knownTokenTimeout: "3600",
       agentTokenTimeout: "2592000",
       userTokenTimeout: "3600",
+      uiSessionTimeout: "28800",
       maxTokenTtl: "86400",
       jobLogMaxBytes: "16777216",
       jobLogRetention: "30",
@@ -49,7 +50,7 @@ describe("prefs", () => {
     const e = rejected({ defaultBootenv: "x", logLevel: "debug" });
     expect(e.toJSON()).toMatchObject({ Model: "prefs", Key: "defaultBootenv", Code: 422 });
     expect(e.messages[0]).toBe(
-      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, agentTokenTimeout, userTokenTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, jobRetention, bindMachineFiles, haHeartbeatInterval, haHeartbeatTimeout, haMaxAckDelay, haMaxUnackedClients, haIdleTakeover, haSyncTimeout, haMclt, haGarpCount, haFileScanInterval, haAutoFailback',
+      'unknown prefs "defaultBootenv", "logLevel"; known: defaultBootEnv, unknownBootEnv, defaultWorkflow, defaultStage, unknownTokenTimeout, knownTokenTimeout, agentTokenTimeout, userTokenTimeout, uiSessionTimeout, maxTokenTtl, jobLogMaxBytes, jobLogRetention, jobRetention, bindMachineFiles, haHeartbeatInterval, haHeartbeatTimeout, haMaxAckDelay, haMaxUnackedClients, haIdleTakeover, haSyncTimeout, haMclt, haGarpCount, haFileScanInterval, haAutoFailback',
     );
   });
   test("values are checked; nothing is partial", () => {

@@ -66,6 +66,11 @@ export const PREFS: Record<string, PrefDef> = {
     description: "Default lifetime in seconds of a user's API token",
     check: seconds,
   },
+  uiSessionTimeout: {
+    default: "28800",
+    description: "Lifetime in seconds of a web UI login (its session cookie and the token in it); never more than maxTokenTtl",
+    check: seconds,
+  },
   maxTokenTtl: {
     default: "86400",
     description: "Longest lifetime in seconds of any token issued (except the installed agent's, agentTokenTimeout)",

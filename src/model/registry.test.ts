@@ -4,7 +4,7 @@ import { indexValueKey, MODELS, modelFor, uniqueConflicts } from "./registry.ts"
 
 describe("registry", () => {
   test("every type, keyed by prefix, with its key indexed as unique", () => {
-    expect(Object.keys(MODELS).sort()).toEqual(["bootenvs", "jobs", "leases", "machines", "params", "profiles", "reservations", "roles", "stages", "subnets", "tasks", "templates", "users", "workflows"]);
+    expect(Object.keys(MODELS).sort()).toEqual(["bootenvs", "jobs", "leases", "machines", "params", "profiles", "reservations", "roles", "stages", "subnets", "tasks", "templates", "users", "webhooks", "workflows"]);
     for (const [prefix, def] of Object.entries(MODELS)) {
       expect(def.prefix).toBe(prefix);
       expect(def.model).toBe(prefix);

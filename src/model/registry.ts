@@ -16,12 +16,13 @@ import { tasks } from "./schemas/tasks.ts";
 import { stages } from "./schemas/stages.ts";
 import { workflows } from "./schemas/workflows.ts";
 import { jobs } from "./schemas/jobs.ts";
+import { webhooks } from "./schemas/webhooks.ts";
 import { checkIPv4, checkMac, quote } from "./validate.ts";
 
 export { reservationProblems, subnetConflicts } from "./schemas/subnets.ts";
 
 export const MODELS: Record<string, ModelDef> = Object.fromEntries(
-  [machines, bootenvs, templates, params, profiles, subnets, reservations, leases, users, roles, tasks, stages, workflows, jobs].map((d) => [d.prefix, d]),
+  [machines, bootenvs, templates, params, profiles, subnets, reservations, leases, users, roles, tasks, stages, workflows, jobs, webhooks].map((d) => [d.prefix, d]),
 );
 
 export function modelFor(prefix: string): ModelDef | undefined {

@@ -44,8 +44,8 @@ export const PARAM_OWNER_TYPES: ReadonlySet<string> = new Set(["machines", "prof
 
 /** Where a value sits: a machine (by Uuid) or a profile (by Name; the global profile too). */
 export interface ParamOwner {
-  /** Stages hold no Secure param values (the API refuses them), so theirs are never sealed. */
-  type: "machines" | "profiles" | "stages";
+  /** Stages hold no Secure param values (the API refuses them), so theirs are never sealed. Webhooks: their Secret. */
+  type: "machines" | "profiles" | "stages" | "webhooks";
   key: string;
 }
 

@@ -259,6 +259,18 @@ describe("file store", () => {
     expect(s.stats().syncs - before).toBe(5); // sequential writes cannot share
   });
 
+  test("onSync hears every fdatasync: its duration, and the changes and bytes it made durable", async () => {
+    const dir = tmp();
+    const syncs: [number, number, number][] = [];
+    const s = await open({ dir, onSync: (sec, n, bytes) => syncs.push([sec, n, bytes]) });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => s.put("leases", `l${i}`, { I: i })));
+    await s.put("leases", "last", {});
+    expect(syncs.length).toBe(s.stats().syncs);
+    expect(syncs.reduce((n, x) => n + x[1], 0)).toBe(51);
+    expect(syncs.reduce((n, x) => n + x[2], 0)).toBe(s.stats().journalBytes);
+    for (const [sec] of syncs) expect(sec >= 0 && sec < 10).toBe(true);
+  });
+
   test("open is refused twice on one object, and the data dir is private", async () => {
     const dir = path.join(tmp(), "data");
     const s = new FileStore({ dir });

@@ -21,6 +21,9 @@ import { startSession, type Session, type SessionHooks, type SessionSpec } from 
 import { createWorkerPool, type WorkerPool } from "./worker-pool.ts";
 import type { WorkerContent } from "./worker-protocol.ts";
 import { transferWorkerUrl } from "./worker-url.ts";
+import { Kind, TftpOutcome } from "../timeline/kinds.ts";
+import type { Timeline } from "../timeline/recorder.ts";
+import { macToString } from "../timeline/mac.ts";
 
 /** Content without a disk path up to this size is read in full and handed to a worker. */
 export const INLINE_LIMIT = 8 * 1024 * 1024;
@@ -48,6 +51,8 @@ export interface TftpServerOptions {
   maxWindowsize?: number;
   /** Transfer worker threads; 0 runs every transfer on this thread. Default: one per core (at most 8). */
   workers?: number;
+  /** The boot timeline: each request's outcome, for the MAC its address belongs to. */
+  timeline?: Timeline;
 }
 
 export interface TftpStats {
@@ -87,6 +92,8 @@ interface Listener {
 interface Active {
   key: string;
   client: string;
+  /** The client's address alone (the timeline's key). */
+  from: string;
   path: string;
   session: Session | undefined;
   started: number;
@@ -143,10 +150,17 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     warnLimited(`drop:${from}`, "packet dropped", { client: `${from}:${port}`, reason });
   }
 
-  function refuse(l: Listener, port: number, from: string, code: number, message: string, fields: Record<string, unknown> = {}) {
+  /** The client's MAC in a log line, when the timeline knows whose address it is. */
+  const macOf = (address: string): { mac?: string } => {
+    const mac = opts.timeline?.macOf(address);
+    return mac === undefined ? {} : { mac: macToString(mac) };
+  };
+
+  function refuse(l: Listener, port: number, from: string, code: number, message: string, file: string) {
     stats.refused++;
     l.socket.send(formatError(code, message), port, from);
-    log.info("RRQ refused", { client: `${from}:${port}`, ...fields, error: message });
+    log.info("RRQ refused", { client: `${from}:${port}`, ...macOf(from), file, error: message });
+    opts.timeline?.recordFrom(from, Kind.Tftp, 0, code === ERROR_CODES.FILE_NOT_FOUND ? TftpOutcome.NotFound : TftpOutcome.Refused, 0, file, message, "");
   }
 
   function onRequest(l: Listener, buf: Uint8Array, port: number, from: string) {
@@ -170,14 +184,14 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     if (active.has(key)) return; // a retransmitted RRQ: the transfer is already answering it
     stats.requests++;
     if (req.mode !== "octet" && req.mode !== "netascii") {
-      return refuse(l, port, from, ERROR_CODES.ILLEGAL_OPERATION, `unsupported mode ${JSON.stringify(req.mode)}`, { file: req.filename });
+      return refuse(l, port, from, ERROR_CODES.ILLEGAL_OPERATION, `unsupported mode ${JSON.stringify(req.mode)}`, req.filename);
     }
     const norm = normaliseRequestPath(req.filename);
-    if (!norm.ok) return refuse(l, port, from, ERROR_CODES.ACCESS_VIOLATION, `refuse path ${JSON.stringify(req.filename)}: ${norm.reason}`, { file: req.filename });
-    if (active.size >= maxTransfers) return refuse(l, port, from, ERROR_CODES.NOT_DEFINED, "server busy", { file: norm.path });
-    const a: Active = { key, client: key, path: norm.path, session: undefined, started: performance.now(), cancelled: false };
+    if (!norm.ok) return refuse(l, port, from, ERROR_CODES.ACCESS_VIOLATION, `refuse path ${JSON.stringify(req.filename)}: ${norm.reason}`, req.filename);
+    if (active.size >= maxTransfers) return refuse(l, port, from, ERROR_CODES.NOT_DEFINED, "server busy", norm.path);
+    const a: Active = { key, client: key, from, path: norm.path, session: undefined, started: performance.now(), cancelled: false };
     active.set(key, a);
-    log.debug("RRQ", { client: key, file: norm.path, mode: req.mode, options: req.options.map(([k, v]) => `${k}=${v}`).join(",") });
+    if (log.enabled("debug")) log.debug("RRQ", { client: key, ...macOf(from), file: norm.path, mode: req.mode, options: req.options.map(([k, v]) => `${k}=${v}`).join(",") });
     begin(l, a, from, port, norm.path, req.mode === "netascii", req.options).catch((e) => {
       log.error("transfer setup failed", { client: key, file: norm.path, error: e });
       cleanup(a);
@@ -194,21 +208,21 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       if (stopped) return;
       if (e instanceof SocleError) {
         const code = e.type === "NotFound" ? ERROR_CODES.FILE_NOT_FOUND : e.type === "Forbidden" ? ERROR_CODES.ACCESS_VIOLATION : ERROR_CODES.NOT_DEFINED;
-        return refuse(l, port, from, code, e.message, { file: path });
+        return refuse(l, port, from, code, e.message, path);
       }
       throw e;
     }
     if (a.cancelled || stopped) return cleanup(a);
     if (!file) {
       cleanup(a);
-      return refuse(l, port, from, ERROR_CODES.FILE_NOT_FOUND, `file ${JSON.stringify(path)} not found`, { file: path });
+      return refuse(l, port, from, ERROR_CODES.FILE_NOT_FOUND, `file ${JSON.stringify(path)} not found`, path);
     }
     const n = negotiate(options, netascii ? undefined : file.size, {
       ...DEFAULT_LIMITS,
       maxBlksize: l.maxBlksize,
       maxWindowsize: opts.maxWindowsize ?? DEFAULT_LIMITS.maxWindowsize,
     });
-    if (n.refused.length > 0) log.debug("options refused", { client: a.client, file: path, refused: n.refused.join("; ") });
+    if (n.refused.length > 0) log.debug("options refused", { client: a.client, ...macOf(from), file: path, refused: n.refused.join("; ") });
 
     const spec: SessionSpec = {
       localAddress: l.address,
@@ -253,7 +267,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     stats.bytesSent += o.bytes;
     stats.retransmits += o.retransmits;
     const ms = Math.round(performance.now() - a.started);
-    const fields = { client: a.client, file: a.path, bytes: o.bytes, ms, blksize, windowsize, retransmits: o.retransmits };
+    const fields = { client: a.client, ...macOf(a.from), file: a.path, bytes: o.bytes, ms, blksize, windowsize, retransmits: o.retransmits };
     if (o.ok) {
       stats.completed++;
       log.info("RRQ served", fields);
@@ -264,6 +278,8 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       stats.failed++;
       log.info("RRQ failed", { ...fields, reason: o.reason });
     }
+    const outcome = o.ok ? TftpOutcome.Served : o.probe ? TftpOutcome.Probe : TftpOutcome.Failed;
+    opts.timeline?.recordFrom(a.from, Kind.Tftp, 0, outcome, o.bytes, a.path, o.ok ? "" : o.reason, "");
     cleanup(a);
   }
 

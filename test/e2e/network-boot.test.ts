@@ -22,7 +22,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { ASSETS, LAB_ENV, LabSocle, ROOT, lab, labUp, sh, skipReason, type Ran } from "./lab.ts";
+import { ADMIN_PASSWORD, ASSETS, LAB_ENV, LabSocle, ROOT, lab, labUp, sh, skipReason, type Ran } from "./lab.ts";
+import { checkMachineTimelinePage, launchBrowser, login, newPage } from "../ui/browser.ts";
 import { compile } from "../../build/compile.ts";
 import { E2E_IMAGE_DIR, buildE2eImage } from "../../build/e2e-image.ts";
 import { INSTALLER_ISO_NAME, buildInstallerIso } from "../../build/installer-iso.ts";
@@ -304,6 +305,39 @@ describe.skipIf(SKIP !== undefined)("network boot in the QEMU lab", () => {
     await boot("edk2", MAC.edk2, ["--fw", "uefi", "--nic", "virtio", "--rom", "none"]);
     await expectRegistered(MAC.edk2);
   }, (VM_TIMEOUT_S + 40) * 1000);
+
+  test("3b. the EDK2 machine's boot timeline: firmware DISCOVER (arch 7) -> ipxe.efi over TFTP -> iPXE's DHCP -> its script over HTTP -> registered; no error diagnosis", async () => {
+    const s = ready();
+    const m = await expectRegistered(MAC.edk2);
+    const t = await s.must("GET", `/api/v3/machines/${m.Uuid}/timeline`);
+    const events = t.Events as { Seq: number; Kind: string; Summary: string; Detail: Record<string, unknown> }[];
+    const at = (what: string, ok: (e: (typeof events)[number]) => boolean) => {
+      const i = events.findIndex(ok);
+      if (i < 0) throw new Error(`no ${what} in the timeline:\n${events.map((e) => `${e.Seq} ${e.Kind} ${e.Summary}`).join("\n")}`);
+      return i;
+    };
+    const firmware = at("firmware DISCOVER answered with ipxe.efi", (e) => e.Kind === "dhcp" && e.Detail.Arch === 7 && e.Detail.Outcome === "DHCPOFFER" && e.Detail.BootFile === "ipxe.efi");
+    const loader = at("ipxe.efi served over TFTP", (e) => e.Kind === "tftp" && e.Detail.Path === "ipxe.efi" && e.Detail.Outcome === "served");
+    const ipxe = at("iPXE's DHCP", (e) => e.Kind === "dhcp" && e.Detail.UserClass === "iPXE" && e.Detail.Outcome === "DHCPACK");
+    const script = at("the iPXE script over HTTP", (e) => e.Kind === "http" && String(e.Detail.Path).endsWith(".ipxe") && e.Detail.Status === 200);
+    const reg = at("the registration", (e) => e.Kind === "register");
+    expect(firmware < loader && loader < ipxe && ipxe < script && script < reg).toBe(true);
+    expect((t.Diagnoses as { Severity: string }[]).filter((d) => d.Severity === "error")).toEqual([]);
+    console.log(`e2e: EDK2 timeline: ${events.length} events, ${events[reg]!.Seq - events[firmware]!.Seq} Seqs from the firmware's DISCOVER to the registration`);
+    // The same timeline in the web UI, in a real browser inside the server's namespace.
+    const launched = await launchBrowser({ netns: s.ns });
+    if (launched) {
+      try {
+        const { page } = await newPage(launched.browser);
+        await login(page, s.api, "admin", ADMIN_PASSWORD);
+        const shown = await checkMachineTimelinePage(page, s.api, m.Uuid);
+        expect(shown.steps).toBe(events.length);
+        console.log(`e2e: the machine page shows its ${shown.steps} timeline steps; screenshot ${shown.screenshot}`);
+      } finally {
+        await launched.close();
+      }
+    }
+  }, 60_000);
 
   test("4. classic BIOS PXE (dhcp-probe): undionly.kpxe over TFTP, byte-identical to the one obtained from Debian", async () => {
     ready();

@@ -14,13 +14,18 @@
 #             (ISO 9660 and UDF images the ISO reader's tests build), cloud-init (its `schema`
 #             command and network parser check the NoCloud seed; none of its services runs: the
 #             policy-rc.d below, and /etc/cloud/cloud-init.disabled when this script installed it)
+#             chromium (the web UI's browser tests, test/ui, drive it with playwright-core)
+#             prometheus (promtool checks the /metrics exposition, and test/metrics.test.ts runs
+#             a Prometheus of its own on loopback; the packaged service is not started, nor
+#             enabled for the next boot when this script installed it)
 # No daemon is started: a policy-rc.d that forbids service starts is put in place for the
 # duration of the install when none exists. Set E2E_SKIP_APT_UPDATE=1 to skip apt-get update.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-deps.sh: must run as root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(qemu-system-x86 qemu-system-arm qemu-efi-aarch64 seabios ipxe-qemu ipxe ovmf busybox-static cpio iproute2 dnsmasq-base python3 tcpdump curl)
-[ "${1:-}" = --extras ] && PKGS+=(systemd isc-dhcp-client isc-dhcp-relay kea-dhcp4-server kea-admin tftp-hpa atftp tftpd-hpa nginx-light xorriso genisoimage udftools cloud-init)
+[ "${1:-}" = --extras ] && PKGS+=(systemd isc-dhcp-client isc-dhcp-relay kea-dhcp4-server kea-admin tftp-hpa atftp tftpd-hpa nginx-light xorriso genisoimage udftools cloud-init prometheus)
+[ "${1:-}" = --extras ] && PKGS+=(chromium)
 
 POLICY=/usr/sbin/policy-rc.d; made_policy=0
 if [ ! -e "$POLICY" ]; then printf '#!/bin/sh\nexit 101\n' > "$POLICY"; chmod +x "$POLICY"; made_policy=1; fi
@@ -35,6 +40,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # cloud-init is here for its checker only: if this host boots with systemd, it must not run
   # at the next boot (its documented off switch, honoured by its systemd generator).
   if [[ " ${missing[*]} " == *" cloud-init "* ]]; then mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled; fi
+  # The same for prometheus: its postinst enables the service (the start itself the policy-rc.d
+  # refused); systemctl disable edits the unit links without a running systemd.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then systemctl disable --quiet prometheus.service; fi
 fi
 ok=1
 for f in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-system-aarch64 /usr/share/AAVMF/AAVMF_CODE.fd /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/share/ovmf/OVMF.fd \

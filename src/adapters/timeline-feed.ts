@@ -1,0 +1,67 @@
+// The store's side of the boot timeline: registrations and jobs, taken from the change feed (so
+// the API, the scheduler and an agent's own updates all count, once each), and the timeline's
+// view of which MACs are registered machines and which MAC holds an address.
+
+import type { Store } from "../store/store.ts";
+import type { Change, ModelObject } from "../model/object.ts";
+import { JobOutcome, Kind, RegisterOutcome } from "../timeline/kinds.ts";
+import { macFromString, macToString } from "../timeline/mac.ts";
+import { Timeline, type TimelineOptions } from "../timeline/recorder.ts";
+
+/** A timeline whose known-MAC pool and address lookups follow the store. */
+export function createStoreTimeline(store: Store, machineByMac: (mac: string) => ModelObject | undefined, o: TimelineOptions = {}): Timeline {
+  return new Timeline({
+    ...o,
+    isKnown: (mac) => machineByMac(macToString(mac)) !== undefined,
+    holderOf: (address) => {
+      const lease = store.get("leases", address);
+      return typeof lease?.Token === "string" ? macFromString(lease.Token) : undefined;
+    },
+  });
+}
+
+function macsOf(machine: ModelObject | undefined): number[] {
+  const list = Array.isArray(machine?.HardwareAddrs) ? machine.HardwareAddrs : [];
+  const out: number[] = [];
+  for (const m of list) {
+    const n = typeof m === "string" ? macFromString(m) : undefined;
+    if (n !== undefined) out.push(n);
+  }
+  return out;
+}
+
+/** Records registrations and job starts and ends; returns the unsubscribe function. */
+export function feedTimeline(store: Store, timeline: Timeline): () => void {
+  // A job is updated many times in one state (log positions, times): only a new state is an event.
+  const stateOf = new Map<string, string>();
+  return store.subscribe((c: Change) => {
+    if (c.Type === "machines") {
+      if (c.Action === "delete" || !c.Object) return;
+      const uuid = String(c.Object.Uuid ?? c.Key);
+      const name = typeof c.Object.Name === "string" ? c.Object.Name : "";
+      for (const mac of macsOf(c.Object)) {
+        timeline.promote(mac);
+        if (c.Action === "create") timeline.record(mac, Kind.Register, 0, RegisterOutcome.Created, -1, 0, uuid, name, "", "", "");
+        const address = typeof c.Object.Address === "string" ? c.Object.Address : "";
+        if (address) timeline.learn(address, mac);
+      }
+      return;
+    }
+    if (c.Type !== "jobs") return;
+    if (c.Action === "delete" || !c.Object) {
+      stateOf.delete(c.Key);
+      return;
+    }
+    const job = c.Object;
+    const state = String(job.State ?? "");
+    if (stateOf.get(c.Key) === state) return;
+    stateOf.set(c.Key, state);
+    if (stateOf.size > 10_000) stateOf.delete(stateOf.keys().next().value!);
+    const outcome = state === "running" ? JobOutcome.Started : state === "finished" ? JobOutcome.Succeeded : state === "failed" ? JobOutcome.Failed : 0;
+    if (outcome === 0) return;
+    const machine = store.get("machines", String(job.Machine ?? ""));
+    for (const mac of macsOf(machine)) {
+      timeline.record(mac, Kind.Job, 0, outcome, -1, 0, String(job.Uuid ?? c.Key), String(job.Task ?? ""), String(job.Stage ?? ""), String(job.Workflow ?? ""), "");
+    }
+  });
+}
