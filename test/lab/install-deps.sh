@@ -42,7 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [[ " ${missing[*]} " == *" cloud-init "* ]]; then mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled; fi
   # The same for prometheus: its postinst enables the service (the start itself the policy-rc.d
   # refused); systemctl disable edits the unit links without a running systemd.
-  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then systemctl disable --quiet prometheus.service; fi
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then systemctl disable --quiet prometheus.service || echo "install-deps.sh: could not disable prometheus.service (it is not running: the policy-rc.d refused its start)" >&2; fi
 fi
 ok=1
 for f in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-system-aarch64 /usr/share/AAVMF/AAVMF_CODE.fd /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/share/ovmf/OVMF.fd \
