@@ -312,7 +312,13 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
       },
       // Loaders and discovery images that are neither embedded nor in <data-dir>/files, each
       // with the one command that supplies it (also logged once at start-up).
-      BootAssets: { Missing: missingAssets().map((a) => ({ Path: a.path, Arch: a.arch, What: a.what, Fix: a.fix })) },
+      BootAssets: (() => {
+        const missing = missingAssets();
+        return {
+          Missing: missing.map((a) => ({ Path: a.path, Arch: a.arch, What: a.what, Fix: a.fix })),
+          Present: BOOT_ASSETS.filter((a) => !missing.includes(a)).map((a) => ({ Path: a.path, Arch: a.arch, What: a.what })),
+        };
+      })(),
       Features: ["api-v3", "json-patch", "events-sse", "events-ws", "etag", "openapi", "tokens", "machine-tokens", "jobs", ...(opts.haControl ? ["ha"] : [])],
       Os: process.platform,
       Arch: process.arch,

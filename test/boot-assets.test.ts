@@ -28,9 +28,11 @@ test("missing loaders and discovery images: one warning each at start-up, listed
     // The operator supplies one: info stops listing it, without a restart.
     mkdirSync(join(s.dir, "files", "discovery", "arm64"), { recursive: true });
     writeFileSync(join(s.dir, "files", "discovery", "arm64", "vmlinuz"), "kernel");
-    const again = (await s.call("GET", "/api/v3/info")).body.BootAssets.Missing.map((m: { Path: string }) => m.Path);
+    const assets = (await s.call("GET", "/api/v3/info")).body.BootAssets;
+    const again = assets.Missing.map((m: { Path: string }) => m.Path);
     expect(again).not.toContain("discovery/arm64/vmlinuz");
     expect(again).toContain("discovery/arm64/initrd.img");
+    expect(assets.Present).toEqual([{ Path: "discovery/arm64/vmlinuz", Arch: "arm64", What: expect.any(String) }]);
   } finally {
     await s.stop();
     rmSync(empty, { recursive: true, force: true });
@@ -45,7 +47,9 @@ test("with every asset present nothing is reported", async () => {
   }
   const s = await startTestSocle([], undefined, { assetsDir: full });
   try {
-    expect((await s.call("GET", "/api/v3/info")).body.BootAssets.Missing).toEqual([]);
+    const assets = (await s.call("GET", "/api/v3/info")).body.BootAssets;
+    expect(assets.Missing).toEqual([]);
+    expect(assets.Present.map((a: { Path: string }) => a.Path).sort()).toEqual(BOOT_ASSETS.map((a) => a.path).sort());
     expect(s.lines.some((l) => l.includes("is missing; supply it with:"))).toBe(false);
   } finally {
     await s.stop();
