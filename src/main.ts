@@ -37,11 +37,11 @@ import { agentFacts, agentFileEntries } from "./assets/agent-files.ts";
 import { watchBootEnvIsos } from "./api/iso-import.ts";
 import type { FileFacts, FileSource } from "./files/file-source.ts";
 import { createStoreBootData } from "./adapters/boot-data.ts";
-import { createStoreTimeline, feedTimeline } from "./adapters/timeline-feed.ts";
+import { createStoreTimeline } from "./adapters/timeline-feed.ts";
 import { archName } from "./dhcp/client-identity.ts";
 import { messageTypeName } from "./dhcp/message-type.ts";
 import { publishTimeline } from "./api/routes-timeline.ts";
-import type { TimelineService } from "./timeline/describe.ts";
+import type { TimelineService } from "./timeline/event-view.ts";
 import { startHttpServer } from "./http/server.ts";
 import { createMetaldataHandler } from "./http/metaldata.ts";
 import { startMetaldataServer } from "./http/metaldata-server.ts";
@@ -250,9 +250,9 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     // registrations and jobs; off with --timeline-macs 0.
     let timeline: TimelineService | undefined;
     if (cfg.timelineMacs > 0) {
-      const recorder = createStoreTimeline(store, (mac) => bootData.machineByMac(mac), { knownMacs: cfg.timelineMacs, unknownMacs: Math.max(1, cfg.timelineMacs >> 1) });
-      timeline = { recorder, names: { messageType: messageTypeName, arch: archName } };
-      cleanups.push(feedTimeline(store, recorder));
+      const fed = createStoreTimeline(store, (mac) => bootData.machineByMac(mac), { knownMacs: cfg.timelineMacs, unknownMacs: Math.max(1, cfg.timelineMacs >> 1) });
+      timeline = { recorder: fed.timeline, names: { messageType: messageTypeName, arch: archName } };
+      cleanups.push(fed.close);
       cleanups.push(publishTimeline(events, timeline));
     }
     const recorder = timeline?.recorder;

@@ -1,6 +1,7 @@
 // The store's side of the boot timeline: registrations and jobs, taken from the change feed (so
 // the API, the scheduler and an agent's own updates all count, once each), and the timeline's
-// view of which MACs are registered machines and which MAC holds an address.
+// view of which MACs are registered machines and which MAC holds an address (a lease, else a
+// machine's Address: iPXE's and an installer's requests come from the address, not the MAC).
 
 import type { Store } from "../store/store.ts";
 import type { Change, ModelObject } from "../model/object.ts";
@@ -8,16 +9,10 @@ import { JobOutcome, Kind, RegisterOutcome } from "../timeline/kinds.ts";
 import { macFromString, macToString } from "../timeline/mac.ts";
 import { Timeline, type TimelineOptions } from "../timeline/recorder.ts";
 
-/** A timeline whose known-MAC pool and address lookups follow the store. */
-export function createStoreTimeline(store: Store, machineByMac: (mac: string) => ModelObject | undefined, o: TimelineOptions = {}): Timeline {
-  return new Timeline({
-    ...o,
-    isKnown: (mac) => machineByMac(macToString(mac)) !== undefined,
-    holderOf: (address) => {
-      const lease = store.get("leases", address);
-      return typeof lease?.Token === "string" ? macFromString(lease.Token) : undefined;
-    },
-  });
+export interface StoreTimeline {
+  timeline: Timeline;
+  /** Stops following the store. */
+  close(): void;
 }
 
 function macsOf(machine: ModelObject | undefined): number[] {
@@ -30,20 +25,49 @@ function macsOf(machine: ModelObject | undefined): number[] {
   return out;
 }
 
-/** Records registrations and job starts and ends; returns the unsubscribe function. */
-export function feedTimeline(store: Store, timeline: Timeline): () => void {
+/**
+ * A timeline whose known-MAC pool and address lookups follow the store, fed with registrations
+ * and job starts and ends from its change feed.
+ */
+export function createStoreTimeline(store: Store, machineByMac: (mac: string) => ModelObject | undefined, o: TimelineOptions = {}): StoreTimeline {
+  // Machines' Addresses -> their first MAC (Address is a unique index, so one machine each).
+  const byAddress = new Map<string, number>();
+  const addressOf = new Map<string, string>(); // machine Uuid -> the Address indexed
+  const index = (uuid: string, machine: ModelObject | undefined) => {
+    const had = addressOf.get(uuid);
+    if (had !== undefined) {
+      byAddress.delete(had);
+      addressOf.delete(uuid);
+    }
+    const address = typeof machine?.Address === "string" ? machine.Address : "";
+    const mac = macsOf(machine)[0];
+    if (!address || mac === undefined) return;
+    byAddress.set(address, mac);
+    addressOf.set(uuid, address);
+  };
+  for (const m of store.list("machines")) index(String(m.Uuid), m);
+
+  const timeline = new Timeline({
+    ...o,
+    isKnown: (mac) => machineByMac(macToString(mac)) !== undefined,
+    holderOf: (address) => {
+      const lease = store.get("leases", address);
+      const leased = typeof lease?.Token === "string" ? macFromString(lease.Token) : undefined;
+      return leased ?? byAddress.get(address);
+    },
+  });
+
   // A job is updated many times in one state (log positions, times): only a new state is an event.
   const stateOf = new Map<string, string>();
-  return store.subscribe((c: Change) => {
+  const close = store.subscribe((c: Change) => {
     if (c.Type === "machines") {
+      index(c.Key, c.Action === "delete" ? undefined : c.Object);
       if (c.Action === "delete" || !c.Object) return;
       const uuid = String(c.Object.Uuid ?? c.Key);
       const name = typeof c.Object.Name === "string" ? c.Object.Name : "";
       for (const mac of macsOf(c.Object)) {
         timeline.promote(mac);
         if (c.Action === "create") timeline.record(mac, Kind.Register, 0, RegisterOutcome.Created, -1, 0, uuid, name, "", "", "");
-        const address = typeof c.Object.Address === "string" ? c.Object.Address : "";
-        if (address) timeline.learn(address, mac);
       }
       return;
     }
@@ -64,4 +88,5 @@ export function feedTimeline(store: Store, timeline: Timeline): () => void {
       timeline.record(mac, Kind.Job, 0, outcome, -1, 0, String(job.Uuid ?? c.Key), String(job.Task ?? ""), String(job.Stage ?? ""), String(job.Workflow ?? ""), "");
     }
   });
+  return { timeline, close };
 }

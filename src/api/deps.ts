@@ -12,7 +12,7 @@ import type { RegistrationLimits } from "./registration-limits.ts";
 import type { JobScheduler } from "../jobs/scheduler.ts";
 import type { MachineCa } from "../pki/machine-ca.ts";
 import type { HaControl } from "./routes-ha.ts";
-import type { TimelineService } from "../timeline/describe.ts";
+import type { TimelineService } from "../timeline/event-view.ts";
 import type { WebhookDeps } from "../hooks/sender.ts";
 import type { ApiMetrics } from "./routes-metrics.ts";
 

@@ -44,6 +44,9 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 
   /** What to do with a change on a stream opened by `p`, by `p`'s claims now: the message to send, or skip, or end. */
   const verdict = (p: Principal, f: EventFilter, ch: StreamEvent): EventMessage | "skip" | "end" => {
+    // Timeline records come in thousands during a boot storm: streams that did not ask for them
+    // skip them before any claim is resolved.
+    if (ch.Type === "timeline" && !f.types?.has("timeline")) return "skip";
     const claims = deps.authn.currentClaims(p);
     if (!allows(claims, "events", "list", "*")) return "end";
     if (!matches(f, ch) || !allows(claims, ch.Type, "get", ch.Key)) return "skip";

@@ -11,7 +11,7 @@ import { Authenticator } from "./authn.ts";
 import { createApi } from "./app.ts";
 import { nullLogger } from "../log/logger.ts";
 import { Timeline } from "../timeline/recorder.ts";
-import { DhcpOutcome, Foreign, HttpMethod, HttpOutcome, Kind, TftpOutcome } from "../timeline/kinds.ts";
+import { DhcpOutcome, Foreign, HttpMethod, HttpOutcome, Kind, RegisterOutcome, TftpOutcome } from "../timeline/kinds.ts";
 import { macFromString } from "../timeline/mac.ts";
 import { publishTimeline } from "./routes-timeline.ts";
 
@@ -34,11 +34,13 @@ beforeAll(async () => {
   await objects.create("roles", { Name: "everything", Claims: [{ Scope: "*", Action: "*", Specific: "*" }] });
   await objects.create("roles", { Name: "machine-reader", Claims: [{ Scope: "machines", Action: "get,list", Specific: "*" }] });
   await objects.create("roles", { Name: "timeline-reader", Claims: [{ Scope: "machines,timeline", Action: "get,list", Specific: "*" }] });
+  await objects.create("roles", { Name: "timeline-only", Claims: [{ Scope: "timeline", Action: "get,list", Specific: "*" }] });
   const user = async (name: string, roles: string[]) =>
     (tokens[name] = authn.tokenForUser(await objects.save("users", objects.def("users").prepare({ Name: name, Roles: roles, Secret: name.padEnd(32, "x") })), 3600).token);
   await user("admin", ["everything"]);
   await user("machines-only", ["machine-reader"]);
   await user("reader", ["timeline-reader"]);
+  await user("timeline-only", ["timeline-only"]);
   const m1 = await objects.create("machines", { Name: "n1", HardwareAddrs: [M1], Address: "198.51.100.50", Arch: "arm64" });
   uuid1 = String(m1.Uuid);
   const m2 = await objects.create("machines", { Name: "n2", HardwareAddrs: [M2] });
@@ -55,8 +57,9 @@ beforeAll(async () => {
   clock += 5;
   recorder.record(m, Kind.Dhcp, 3, DhcpOutcome.OtherServer, 7, 67, "", "198.51.100.2", "PXEClient:Arch:00007:UNDI:003016", "", "");
   recorder.learn("198.51.100.120", m);
-  recorder.recordFrom("198.51.100.120", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "missing.efi", 'file "missing.efi" not found', "");
-  recorder.recordFrom("198.51.100.120", Kind.Http, HttpMethod.Get, HttpOutcome.Served, 200, "boot/52:54:00:00:00:01.ipxe", "", "");
+  recorder.recordFrom("198.51.100.120", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "missing.efi", 'file "missing.efi" not found');
+  recorder.recordFrom("198.51.100.120", Kind.Http, HttpMethod.Get, HttpOutcome.Served, 200, "boot/52:54:00:00:00:01.ipxe", "");
+  recorder.record(m, Kind.Register, 0, RegisterOutcome.Created, -1, 0, uuid1, "n1", "", "", "");
   recorder.record(macFromString(UNKNOWN)!, Kind.Dhcp, 1, DhcpOutcome.NoSubnet, -1, 67, "", "relay 203.0.113.1, link 203.0.113.0", "", "", "203.0.113.1");
   app = createApi({ store, objects, authn, prefs: new PrefsService(store), events, log: nullLogger, version: "test", info: () => ({}), timeline: { recorder, names } });
 });
@@ -78,7 +81,7 @@ describe("GET /api/v3/machines/<id>/timeline", () => {
     const r = await get(`/api/v3/machines/${uuid1}/timeline`, "admin");
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ Mac: M1, Machine: uuid1, Name: "n1" });
-    expect(r.body.Events.map((e: any) => e.Kind)).toEqual(["dhcp", "dhcp-foreign", "dhcp", "tftp", "http"]);
+    expect(r.body.Events.map((e: any) => e.Kind)).toEqual(["dhcp", "dhcp-foreign", "dhcp", "tftp", "http", "register"]);
     expect(r.body.Events[0].Summary).toBe("DISCOVER arch 7 (x64 UEFI) PXEClient -> DHCPOFFER 198.51.100.120 file ipxe.efi");
     expect(r.body.Events[0]).toMatchObject({ Mac: M1, Time: "2026-12-07T09:00:00.000Z", Detail: { Arch: 7, Address: "198.51.100.120", BootFile: "ipxe.efi" } });
     const codes = r.body.Diagnoses.map((d: any) => d.Code).sort();
@@ -130,8 +133,8 @@ describe("GET /api/v3/timeline", () => {
     }
     const all = await get("/api/v3/timeline?limit=2", "admin");
     expect(all.body.Events.map((e: any) => e.Seq)).toEqual([1, 2]);
-    expect(all.body.LastSeq).toBe(6);
-    expect((await get("/api/v3/timeline?since=5", "admin")).body.Events.map((e: any) => e.Seq)).toEqual([6]);
+    expect(all.body.LastSeq).toBe(7);
+    expect((await get("/api/v3/timeline?since=6", "admin")).body.Events.map((e: any) => e.Seq)).toEqual([7]);
   });
 
   test("the global view and other MACs' timelines need the timeline claim; a machine token gets neither", async () => {
@@ -140,6 +143,20 @@ describe("GET /api/v3/timeline", () => {
     expect((await get("/api/v3/timeline", "machine2")).status).toBe(403);
     expect((await get(`/api/v3/timeline?mac=${M1}`, "machine2")).status).toBe(403);
   });
+});
+
+test("a caller who may read a MAC's timeline but not its machine sees the registration, not which machine it made", async () => {
+  const r = await get(`/api/v3/timeline?mac=${M1}`, "timeline-only");
+  expect(r.status).toBe(200);
+  expect(r.body.Machine).toBeUndefined();
+  const reg = r.body.Events.find((e: any) => e.Kind === "register");
+  expect(reg.Detail).toEqual({ Outcome: "registered (new machine)" });
+  expect(JSON.stringify(r.body)).not.toContain(uuid1);
+  expect(JSON.stringify(r.body)).not.toContain('"n1"');
+  const all = await get("/api/v3/timeline", "timeline-only");
+  expect(JSON.stringify(all.body)).not.toContain(uuid1);
+  // with machines get it is named
+  expect((await get(`/api/v3/timeline?mac=${M1}`, "reader")).body.Events.find((e: any) => e.Kind === "register").Detail.Machine).toBe(uuid1);
 });
 
 describe("live records", () => {

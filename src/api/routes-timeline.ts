@@ -7,12 +7,12 @@
 
 import type { Hono } from "hono";
 import type { ApiDeps } from "./deps.ts";
-import { type ApiEnv, requireClaim, visibleObject } from "./access.ts";
+import { type ApiEnv, may, principalOf, requireClaim, visibleObject } from "./access.ts";
 import { json } from "./http-util.ts";
 import { SocleError, badRequest } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { quote } from "../model/validate.ts";
-import { describeRow, type TimelineEvent, type TimelineService } from "../timeline/describe.ts";
+import { describeRow, type TimelineEvent, type TimelineService } from "../timeline/event-view.ts";
 import { diagnose, type DiagnoseFacts, type Diagnosis } from "../timeline/diagnose.ts";
 import { macFromString, macToString } from "../timeline/mac.ts";
 import type { TimelineRow } from "../timeline/recorder.ts";
@@ -38,7 +38,7 @@ export function timelineRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return deps.store
       .list("leases")
       .filter((l) => typeof l.Token === "string" && set.has(l.Token.toLowerCase()))
-      .map((l) => ({ Addr: String(l.Addr), State: String(l.State ?? "") }));
+      .map((l) => ({ Addr: String(l.Addr), State: String(l.State ?? ""), ExpireTime: String(l.ExpireTime ?? "") }));
   };
 
   const factsFor = async (macs: readonly string[], machine: ModelObject | undefined): Promise<DiagnoseFacts> => {
@@ -62,14 +62,18 @@ export function timelineRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return facts;
   };
 
-  const view = async (macs: readonly number[], machine: ModelObject | undefined): Promise<TimelineView> => {
+  /**
+   * `machine`: the MACs' machine when the caller may see it; a registration's or job's machine
+   * identity is only shown then.
+   */
+  const view = async (macs: readonly number[], machine: ModelObject | undefined, hideMachine: boolean): Promise<TimelineView> => {
     const tl = deps.timeline;
     if (!tl) throw off();
     const rows: TimelineRow[] = macs.flatMap((m) => tl.recorder.of(m)).sort((a, b) => a.seq - b.seq);
     const strings = macs.map(macToString);
     const out: TimelineView = {
       Mac: strings[0] ?? "",
-      Events: rows.map((r) => describeRow(r, tl.names)),
+      Events: rows.map((r) => describeRow(r, tl.names, hideMachine)),
       Diagnoses: diagnose(rows, await factsFor(strings, machine), tl.names),
     };
     if (strings.length > 1) out.Macs = strings;
@@ -85,7 +89,7 @@ export function timelineRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const uuid = String(machine.Uuid);
     requireClaim(c, "timeline", "get", uuid);
     const macs = (Array.isArray(machine.HardwareAddrs) ? machine.HardwareAddrs : []).map((m) => macFromString(String(m))).filter((m): m is number => m !== undefined);
-    return json(await view(macs, machine));
+    return json(await view(macs, machine, false));
   });
 
   app.get("/api/v3/timeline", async (c) => {
@@ -98,7 +102,7 @@ export function timelineRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       const machine = deps.store.list("machines").find((m) => Array.isArray(m.HardwareAddrs) && m.HardwareAddrs.includes(key));
       // A machine the caller may not see is not named (nor its params), as for any other read.
       const visible = machine && requireMachineVisible(c, deps, machine) ? machine : undefined;
-      return json(await view([mac], visible));
+      return json(await view([mac], visible, visible === undefined));
     }
     requireClaim(c, "timeline", "list");
     const tl = deps.timeline;
@@ -106,7 +110,9 @@ export function timelineRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const since = numberParam(c.req.query("since"), "since", 0);
     const limit = numberParam(c.req.query("limit"), "limit", 1000);
     if (limit < 1 || limit > MAX_LIMIT) throw badRequest("timeline", "", `limit: ${limit} is not between 1 and ${MAX_LIMIT}`);
-    return json({ LastSeq: tl.recorder.lastSeq, Events: tl.recorder.since(since, limit).map((r) => describeRow(r, tl.names)), Stats: tl.recorder.stats() });
+    // Across MACs, machine identities only for a caller who may read every machine.
+    const hide = !may(principalOf(c), "machines", "get", "*");
+    return json({ LastSeq: tl.recorder.lastSeq, Events: tl.recorder.since(since, limit).map((r) => describeRow(r, tl.names, hide)), Stats: tl.recorder.stats() });
   });
 }
 
@@ -136,8 +142,9 @@ export function publishTimeline(events: EventHub, tl: TimelineService, everyMs =
       last = tl.recorder.lastSeq;
       return;
     }
+    // Streams are filtered by the timeline claim on the MAC only: no machine identities in them.
     for (const r of tl.recorder.since(last, 2000)) {
-      const e = describeRow(r, tl.names);
+      const e = describeRow(r, tl.names, true);
       events.notify({ Type: "timeline", Action: "record", Key: e.Mac, Object: e as unknown as Record<string, unknown> });
     }
     last = tl.recorder.lastSeq;

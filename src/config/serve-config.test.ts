@@ -74,12 +74,12 @@ describe("parseServeConfig", () => {
     expect(() => parse([], { SOCLE_METRICS_LISTEN: "x:1" })).toThrow("SOCLE_METRICS_LISTEN: invalid listen address");
   });
 
-  test("--timeline-macs: 0 (off) to 100000, default 2048; anything else names the flag and the value", () => {
+  test("--timeline-macs: 0 (off) to 16384, default 2048; anything else names the flag and the value", () => {
     expect(parse([]).timelineMacs).toBe(2048);
     expect(parse(["--timeline-macs", "0"]).timelineMacs).toBe(0);
-    expect(parse([], { SOCLE_TIMELINE_MACS: "100000" }).timelineMacs).toBe(100000);
-    expect(() => parse(["--timeline-macs", "-1"])).toThrow('--timeline-macs: invalid number "-1" (expected an integer 0-100000)');
-    expect(() => parse(["--timeline-macs", "100001"])).toThrow(ConfigError);
+    expect(parse([], { SOCLE_TIMELINE_MACS: "16384" }).timelineMacs).toBe(16384);
+    expect(() => parse(["--timeline-macs", "-1"])).toThrow('--timeline-macs: invalid number "-1" (expected an integer 0-16384)');
+    expect(() => parse(["--timeline-macs", "16385"])).toThrow(ConfigError);
   });
 
   test("--render-deadline: milliseconds 100-60000; anything else names the flag and the value", () => {

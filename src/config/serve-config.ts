@@ -186,7 +186,7 @@ export function parseServeConfig(
     logLevel: get("log-level", "info", (s) => parseChoice(s.source, s.raw, LOG_LEVELS)),
     logFormat: get("log-format", "text", (s) => parseChoice(s.source, s.raw, LOG_FORMATS)),
     renderDeadlineMs: get("render-deadline", 2000, (s) => parseMillis(s.source, s.raw, 100, 60_000)),
-    timelineMacs: get("timeline-macs", 2048, (s) => parseCount(s.source, s.raw, 0, 100_000)),
+    timelineMacs: get("timeline-macs", 2048, (s) => parseCount(s.source, s.raw, 0, 16_384)),
     adminPassword,
     ha: haConfig(get, port),
     metricsTokenFile: get<string | undefined>("metrics-token-file", undefined, (s) => (s.raw.trim() === "" ? undefined : s.raw)),

@@ -23,6 +23,9 @@ import { DhcpOutcome, Kind } from "../timeline/kinds.ts";
 import { macFromBytes } from "../timeline/mac.ts";
 import type { Timeline } from "../timeline/recorder.ts";
 
+/** Outcomes that tie an address to the client: the timeline attributes TFTP and HTTP by it. */
+const LEARNS: ReadonlySet<number> = new Set([DhcpOutcome.Offer, DhcpOutcome.Ack, DhcpOutcome.BootServerAck, DhcpOutcome.InformAck]);
+
 export interface DhcpHandlerOptions {
   backend: DhcpBackend;
   booter: Booter;
@@ -54,6 +57,7 @@ export function createDhcpHandler(opts: DhcpHandlerOptions): DhcpHandler {
   const engine = new LeaseEngine({ backend, now, policy: opts.policy });
   const renderer = new OptionRenderer(log);
   const exhausted = rateLimited(log, 60_000, 1);
+  const recordFailed = rateLimited(log);
   const timeline = opts.timeline;
 
   return async (req, ctx) => {
@@ -76,8 +80,14 @@ export function createDhcpHandler(opts: DhcpHandlerOptions): DhcpHandler {
     const reply = await answer(r, type, scope);
     // One row per request with what became of it; a request that threw is the server's drop row.
     if (timeline) {
-      timeline.record(macFromBytes(req.chaddr), Kind.Dhcp, type, r.outcome, info.arch ?? -1, ctx.localPort, r.addr, r.text, info.vendorClass, info.userClass, link.via ?? "");
-      if (r.addr && (r.outcome === DhcpOutcome.Ack || r.outcome === DhcpOutcome.Offer)) timeline.learn(r.addr, macFromBytes(req.chaddr));
+      // After the lease is committed: a failure here must not cost the client its answer.
+      try {
+        const mac = macFromBytes(req.chaddr);
+        timeline.record(mac, Kind.Dhcp, type, r.outcome, info.arch ?? -1, ctx.localPort, r.addr, r.text, info.vendorClass, info.userClass, link.via ?? "");
+        if (r.addr && LEARNS.has(r.outcome)) timeline.learn(r.addr, mac);
+      } catch (err) {
+        recordFailed("timeline", "boot timeline record failed", { mac: info.mac, error: err instanceof Error ? err.message : String(err) });
+      }
     }
     return reply;
   };

@@ -9,7 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import { httpDate, ifRangeAllows, isNotModified } from "./conditional.ts";
 import { parseRange } from "./range.ts";
 import { HttpMethod, HttpOutcome, Kind } from "../timeline/kinds.ts";
-import type { Timeline } from "../timeline/recorder.ts";
+import { MAX_TEXT, detach, type Timeline } from "../timeline/recorder.ts";
 import { macToString } from "../timeline/mac.ts";
 
 /** The client's MAC for a log line, when the timeline knows whose address it is. */
@@ -57,7 +57,8 @@ export function decodedPath(url: string): string | undefined {
 export function createFileHandler(opts: FileHandlerOptions): (req: Request, origin: RequestOrigin) => Promise<Response> {
   const { source, log, timeline } = opts;
   const note = (req: Request, origin: RequestOrigin, outcome: number, status: number, path: string, error = "") =>
-    timeline?.recordFrom(origin.remoteAddress, Kind.Http, req.method === "HEAD" ? HttpMethod.Head : HttpMethod.Get, outcome, status, path, error, "");
+    // A path cut from a long URL (a query string of any length) would keep the whole URL alive.
+    timeline?.recordFrom(origin.remoteAddress, Kind.Http, req.method === "HEAD" ? HttpMethod.Head : HttpMethod.Get, outcome, status, req.url.length > MAX_TEXT ? detach(path, true) : path, error);
   return async (req, origin) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return text(405, `method ${req.method} not allowed\n`, { Allow: ALLOW });

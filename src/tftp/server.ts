@@ -160,7 +160,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     stats.refused++;
     l.socket.send(formatError(code, message), port, from);
     log.info("RRQ refused", { client: `${from}:${port}`, ...macOf(from), file, error: message });
-    opts.timeline?.recordFrom(from, Kind.Tftp, 0, code === ERROR_CODES.FILE_NOT_FOUND ? TftpOutcome.NotFound : TftpOutcome.Refused, 0, file, message, "");
+    opts.timeline?.recordFrom(from, Kind.Tftp, 0, code === ERROR_CODES.FILE_NOT_FOUND ? TftpOutcome.NotFound : TftpOutcome.Refused, 0, file, message);
   }
 
   function onRequest(l: Listener, buf: Uint8Array, port: number, from: string) {
@@ -279,7 +279,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
       log.info("RRQ failed", { ...fields, reason: o.reason });
     }
     const outcome = o.ok ? TftpOutcome.Served : o.probe ? TftpOutcome.Probe : TftpOutcome.Failed;
-    opts.timeline?.recordFrom(a.from, Kind.Tftp, 0, outcome, o.bytes, a.path, o.ok ? "" : o.reason, "");
+    opts.timeline?.recordFrom(a.from, Kind.Tftp, 0, outcome, o.bytes, a.path, o.ok ? "" : o.reason);
     cleanup(a);
   }
 

@@ -25,13 +25,13 @@ test("a clean boot has no diagnosis", () => {
   const { t, at, run, discover } = fixture();
   discover(7, "ipxe.efi");
   at(500);
-  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Probe, 0, "ipxe.efi", "", "");
-  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Served, 1_000_000, "ipxe.efi", "", "");
+  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Probe, 0, "ipxe.efi", "");
+  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Served, 1_000_000, "ipxe.efi", "");
   at(3000);
   discover(7, "http://198.51.100.1:8091/default.ipxe", "iPXE");
   at(3200);
-  t.recordFrom("198.51.100.20", Kind.Http, HttpMethod.Get, HttpOutcome.Served, 200, "default.ipxe", "", "");
-  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "pxelinux.cfg/01-52-54-00-00-00-01", "", ""); // a probe: normal
+  t.recordFrom("198.51.100.20", Kind.Http, HttpMethod.Get, HttpOutcome.Served, 200, "default.ipxe", "");
+  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "pxelinux.cfg/01-52-54-00-00-00-01", ""); // a probe: normal
   at(60_000);
   expect(run({ machine: { Uuid: "u", Name: "n", Address: "198.51.100.20", Arch: "amd64", BootEnv: "discovery" }, leases: [{ Addr: "198.51.100.20", State: "ACK" }], bootEnv: { Name: "discovery", Available: true, Problems: [] } })).toEqual([]);
 });
@@ -50,7 +50,7 @@ test("iPXE told to fetch a script it never asked for: script-not-fetched, only o
 test("the loader was fetched, then the firmware started over twice: loader-did-not-run, with the firmware's arch", () => {
   const { t, at, run, discover } = fixture();
   discover(11, "ipxe.efi");
-  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Served, 1_000_000, "ipxe.efi", "", "");
+  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Served, 1_000_000, "ipxe.efi", "");
   at(5000);
   discover(11, "ipxe.efi");
   expect(run()).toEqual([]); // one restart may be a retry
@@ -69,7 +69,7 @@ test("rogue replies, relay without subnet, exhausted pool, unconfirmed leases, r
   t.record(MAC, Kind.Dhcp, 1, DhcpOutcome.NoSubnet, -1, 67, "", "relay 203.0.113.1, link 203.0.113.0", "", "", "203.0.113.1");
   t.record(MAC, Kind.Dhcp, 1, DhcpOutcome.PoolExhausted, -1, 67, "", "no free address in lab", "", "", "");
   t.record(MAC, Kind.Dhcp, 3, DhcpOutcome.Unconfirmed, -1, 67, "", "the HA partner did not confirm", "", "", "");
-  t.recordFrom("198.51.100.20", Kind.Http, HttpMethod.Get, HttpOutcome.Failed, 500, "machines/u/ks.cfg", "param ntp missing", "");
+  t.recordFrom("198.51.100.20", Kind.Http, HttpMethod.Get, HttpOutcome.Failed, 500, "machines/u/ks.cfg", "param ntp missing");
   const d = run();
   expect(codes(d)).toEqual(["file-failed", "lease-unconfirmed", "pool-exhausted", "relay-no-subnet", "rogue-dhcp"]);
   expect(d.find((x) => x.Code === "rogue-dhcp")!.Evidence).toHaveLength(1);
@@ -94,10 +94,45 @@ test("a BootEnv that is not Available, an Address that is not the lease, firmwar
 
 test("only the newest attempt counts: findings older than a quiet gap are history", () => {
   const { t, at, run } = fixture();
-  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "old-missing.efi", "", "");
+  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "old-missing.efi", "");
   at(ATTEMPT_GAP_MS + 10);
-  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Served, 10, "ipxe.efi", "", "");
+  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Served, 10, "ipxe.efi", "");
   expect(run()).toEqual([]);
   const rows: TimelineRow[] = t.of(MAC);
   expect(currentAttempt(rows).map((r) => r.text)).toEqual(["ipxe.efi"]);
+});
+
+test("proxyDHCP beside the site's DHCP server: its address offers are expected; one naming a boot file competes", () => {
+  const { t, at, run } = fixture();
+  t.record(MAC, Kind.Dhcp, 1, DhcpOutcome.ProxyOffer, 7, 67, "", "ipxe.efi", "PXEClient", "", "");
+  t.record(MAC, Kind.DhcpForeign, 2, Foreign.Rogue, -1, 0, "198.51.100.55", "", "198.51.100.2", "198.51.100.2", "br0");
+  expect(run()).toEqual([]);
+  t.record(MAC, Kind.DhcpForeign, 2, Foreign.Rogue, -1, 0, "198.51.100.56", "pxelinux.0", "198.51.100.3", "198.51.100.3", "br0");
+  const d = run();
+  expect(codes(d)).toEqual(["rogue-dhcp"]);
+  expect(d[0]!.Message).toContain("198.51.100.3");
+  // proxy: the script URL went to a client whose address Socle never gave: no finding either way
+  t.record(MAC, Kind.Dhcp, 1, DhcpOutcome.ProxyOffer, 7, 67, "", "http://198.51.100.1:8091/default.ipxe", "PXEClient", "iPXE", "");
+  at(STEP_WAIT_MS + 1000);
+  expect(codes(run())).toEqual(["rogue-dhcp"]);
+});
+
+test("a loader that runs (GRUB fetched its config and kernel) and an installer's own DHCP afterwards: no loader-did-not-run", () => {
+  const { t, at, run, discover } = fixture();
+  discover(11, "grubnetaa64.efi");
+  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Served, 1_000_000, "grubnetaa64.efi");
+  t.recordFrom("198.51.100.20", Kind.Tftp, 0, TftpOutcome.Served, 2_000, "grub/grub.cfg-01-52-54-00-00-00-01");
+  at(8000);
+  t.record(MAC, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, "198.51.100.20", "", "udhcp 1.36.1", "", "");
+  t.record(MAC, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, "198.51.100.20", "", "udhcp 1.36.1", "", "");
+  at(60_000 - 1);
+  expect(run()).toEqual([]);
+});
+
+test("an expired lease is not the machine's address", () => {
+  const { discover, run } = fixture();
+  discover(7, "ipxe.efi");
+  const machine = { Uuid: "u", Name: "n", Address: "198.51.100.99", Arch: "amd64", BootEnv: "" };
+  expect(run({ machine, leases: [{ Addr: "198.51.100.20", State: "ACK", ExpireTime: "2026-12-07T08:00:00Z" }] })).toEqual([]);
+  expect(codes(run({ machine, leases: [{ Addr: "198.51.100.20", State: "ACK", ExpireTime: "2026-12-07T10:00:00Z" }] }))).toEqual(["address-mismatch"]);
 });

@@ -1,8 +1,8 @@
 // "PXE doctor": plain sentences about why a machine does not boot, each with the events that show
 // it. Pure: the rows of one MAC and a few facts from the store in, diagnoses out.
 
-import { DhcpOutcome, Foreign, HttpOutcome, Kind, TftpOutcome } from "./kinds.ts";
-import type { Namer } from "./describe.ts";
+import { ANSWERED, DhcpOutcome, Foreign, HttpOutcome, Kind, TftpOutcome } from "./kinds.ts";
+import type { Namer } from "./event-view.ts";
 import type { TimelineRow } from "./recorder.ts";
 
 export interface Diagnosis {
@@ -17,8 +17,8 @@ export interface Diagnosis {
 export interface DiagnoseFacts {
   now: number;
   machine?: { Uuid: string; Name: string; Address: string; Arch: string; BootEnv: string };
-  /** Active leases this server holds for the MAC(s). */
-  leases: { Addr: string; State: string }[];
+  /** Leases this server holds for the MAC(s): only those in ACK and not expired count. */
+  leases: { Addr: string; State: string; ExpireTime?: string }[];
   /** The machine's BootEnv, when it has one. */
   bootEnv?: { Name: string; Available: boolean; Problems: string[] };
 }
@@ -31,7 +31,6 @@ export const STEP_WAIT_MS = 30_000;
 /** Paths firmware and loaders ask for on the chance they exist: their 404 is normal. */
 const PROBES = [/^pxelinux\.cfg\//, /(^|\/)autoexec\.ipxe$/, /(^|\/)grub\.cfg-/, /^(boot\/)?grub\/[^/]+\/[^/]+\.(mod|lst)$/, /(^|\/)favicon\.ico$/];
 
-const ANSWERED: ReadonlySet<number> = new Set([DhcpOutcome.Offer, DhcpOutcome.Ack, DhcpOutcome.ProxyOffer, DhcpOutcome.BootServerAck, DhcpOutcome.InformAck]);
 const DISCOVER = 1;
 const LOADER_RE = /\.(efi|kpxe|pxe|0|com)$/i;
 
@@ -64,8 +63,10 @@ export function diagnose(all: readonly TimelineRow[], facts: DiagnoseFacts, name
   const out: Diagnosis[] = [];
   const dhcp = rows.filter((r) => r.kind === Kind.Dhcp);
 
-  // Another DHCP server answered this client.
-  const foreign = rows.filter((r) => r.kind === Kind.DhcpForeign && r.outcome === Foreign.Rogue);
+  // Another DHCP server answered this client. Beside a proxyDHCP subnet another server hands out
+  // the addresses by design: there only one that also names a boot file competes with Socle.
+  const proxied = dhcp.some((r) => r.outcome === DhcpOutcome.ProxyOffer || r.outcome === DhcpOutcome.BootServerAck);
+  const foreign = rows.filter((r) => r.kind === Kind.DhcpForeign && r.outcome === Foreign.Rogue && (!proxied || r.text !== ""));
   const byServer = new Map<string, TimelineRow[]>();
   for (const r of foreign) byServer.set(r.a || r.b, [...(byServer.get(r.a || r.b) ?? []), r]);
   for (const [server, seen] of byServer) {
@@ -117,16 +118,16 @@ export function diagnose(all: readonly TimelineRow[], facts: DiagnoseFacts, name
       Code: "file-missing",
       Severity: "error",
       Message: `The client asked for ${paths.length === 1 ? "a file that does" : `${paths.length} files that do`} not exist: ${paths.slice(0, 5).join(", ")}${paths.length > 5 ? ", ..." : ""}.`,
-      Fix: "Upload it (socle files upload), import the BootEnv's ISO, or correct the path in the BootEnv or template that names it; GET /api/v3/info lists boot loaders that are missing.",
+      Fix: "Upload it (socle files upload), import the BootEnv's ISO, or correct the path in the BootEnv or template that names it; GET /api/v3/info lists boot loaders that are missing. A file of another machine asked from this address is answered as not found too (the server log says so).",
       Evidence: missing.map((r) => r.seq),
     });
   }
-  const failed = rows.filter((r) => (r.kind === Kind.Http && r.outcome === HttpOutcome.Failed) || (r.kind === Kind.Tftp && r.outcome === TftpOutcome.Refused && !/not found/.test(r.a)) || r.kind === Kind.Render);
+  const failed = rows.filter((r) => (r.kind === Kind.Http && r.outcome === HttpOutcome.Failed) || (r.kind === Kind.Tftp && r.outcome === TftpOutcome.Refused));
   if (failed.length) {
     out.push({
       Code: "file-failed",
       Severity: "error",
-      Message: `${failed.length === 1 ? "A file" : `${failed.length} files`} could not be served to this client: ${failed[0]!.text}: ${failed[0]!.a || "refused"}.`,
+      Message: `${failed.length === 1 ? "A file" : `${failed.length} files`} could not be served to this client: ${failed[0]!.text}: ${failed[0]!.note || "refused"}.`,
       Fix: "A template that cannot render usually lacks a param: see the error, then set it on the machine, a profile or global.",
       Evidence: failed.map((r) => r.seq),
     });
@@ -136,7 +137,9 @@ export function diagnose(all: readonly TimelineRow[], facts: DiagnoseFacts, name
   // was fetched and then the firmware started over (it did not run on this machine).
   const answers = dhcp.filter((r) => ANSWERED.has(r.outcome) && r.text);
   const scriptAnswers = answers.filter((r) => /^https?:\/\//i.test(r.text));
-  const lastScript = scriptAnswers.at(-1);
+  // Only where the client's address is known (an address this server gave it): its GETs are
+  // attributed by that address, and without it their absence proves nothing.
+  const lastScript = scriptAnswers.filter((r) => r.addr !== "" && r.addr !== "0.0.0.0").at(-1);
   if (lastScript && facts.now - lastScript.at >= STEP_WAIT_MS) {
     const want = pathOf(lastScript.text);
     const fetched = rows.some((r) => r.kind === Kind.Http && r.seq > lastScript.seq && r.text.replace(/^\/+/, "") === want);
@@ -153,10 +156,13 @@ export function diagnose(all: readonly TimelineRow[], facts: DiagnoseFacts, name
   const loaderServed = rows.filter((r) => (r.kind === Kind.Tftp && r.outcome === TftpOutcome.Served) || (r.kind === Kind.Http && r.outcome === HttpOutcome.Served && LOADER_RE.test(r.text)));
   const lastLoader = loaderServed.filter((r) => LOADER_RE.test(r.text)).at(-1);
   if (lastLoader) {
+    // The firmware starting over: its PXE or HTTP boot DISCOVERs, with nothing asked for in between
+    // (a loader that runs fetches its script, config or kernel; an installer's own DHCP is no PXE).
     const after = dhcp.filter((r) => r.seq > lastLoader.seq && r.type === DISCOVER);
     const fromLoader = after.some((r) => /ipxe/i.test(r.b) || /grub/i.test(r.a));
-    const restarts = after.filter((r) => !/ipxe/i.test(r.b));
-    if (!fromLoader && restarts.length >= 2 && restarts[0]!.at - lastLoader.at <= STEP_WAIT_MS) {
+    const restarts = after.filter((r) => /^(PXEClient|HTTPClient)/.test(r.a) && !/ipxe/i.test(r.b));
+    const fetched = rows.some((r) => r.seq > lastLoader.seq && (r.kind === Kind.Tftp || r.kind === Kind.Http) && r.text !== lastLoader.text);
+    if (!fromLoader && !fetched && restarts.length >= 2 && restarts[0]!.at - lastLoader.at <= STEP_WAIT_MS) {
       out.push({
         Code: "loader-did-not-run",
         Severity: "error",
@@ -193,12 +199,12 @@ export function diagnose(all: readonly TimelineRow[], facts: DiagnoseFacts, name
   }
 
   const m = facts.machine;
-  const active = facts.leases.filter((l) => l.State === "ACK");
+  const active = facts.leases.filter((l) => l.State === "ACK" && !(Date.parse(l.ExpireTime ?? "") <= facts.now));
   if (m?.Address && active.length && !active.some((l) => l.Addr === m.Address)) {
     out.push({
       Code: "address-mismatch",
       Severity: "warning",
-      Message: `The machine's Address is ${m.Address}, but its lease is ${active.map((l) => l.Addr).join(", ")}: files bound to its address are refused to it, and tools reach the wrong host.`,
+      Message: `The machine's Address is ${m.Address}, but its lease is ${active.map((l) => l.Addr).join(", ")}: whatever reaches the machine by its Address (the API's view, tools, its metadata) reaches the wrong host.`,
       Fix: `Set the machine's Address to the leased one, or reserve ${m.Address} for its MAC.`,
       Evidence: dhcp.filter((r) => r.outcome === DhcpOutcome.Ack).map((r) => r.seq),
     });

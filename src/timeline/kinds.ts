@@ -1,15 +1,13 @@
 // What a timeline row means. Each kind uses the row's columns its own way:
 //
-//   kind        type          outcome          n            addr           text              a / b / c
-//   Dhcp        message type  DhcpOutcome      local port   address given  boot file/reason  vendor class / user class / relay
-//   DhcpDrop    0             0                0            sender         why               reason code / - / interface
-//   DhcpForeign reply's type  Foreign          0            yiaddr         boot file         server id / sender / interface
-//   Tftp        0             TftpOutcome      bytes sent   client         path              reason
-//   Http        HttpMethod    HttpOutcome      status       client         path              error
-//   Render      0             1                0            client         path              error
-//   Register    0             RegisterOutcome  0            machine Uuid   machine name      reason
-//   Job         0             JobOutcome       0            job Uuid       task              stage / workflow
-//   Lease       0             LeaseOutcome     0            address        -                 -
+//   kind        type          outcome          n            addr           text              note     a / b / c (interned)
+//   Dhcp        message type  DhcpOutcome      local port   address given  boot file/reason  -        vendor class / user class / relay
+//   DhcpDrop    0             0                0            sender         why               -        reason code / - / interface
+//   DhcpForeign reply's type  Foreign          0            yiaddr         boot file         -        server id / sender / interface
+//   Tftp        0             TftpOutcome      bytes sent   client         path              reason   -
+//   Http        HttpMethod    HttpOutcome      status       client         path              error    -
+//   Register    0             RegisterOutcome  0            machine Uuid   machine name      -        -
+//   Job         0             JobOutcome       0            job Uuid       task              -        stage / workflow
 
 export const Kind = {
   Dhcp: 1,
@@ -17,7 +15,6 @@ export const Kind = {
   DhcpForeign: 3,
   Tftp: 4,
   Http: 5,
-  Render: 6,
   Register: 7,
   Job: 8,
 } as const;
@@ -29,7 +26,6 @@ export const KIND_NAMES: Record<number, string> = {
   [Kind.DhcpForeign]: "dhcp-foreign",
   [Kind.Tftp]: "tftp",
   [Kind.Http]: "http",
-  [Kind.Render]: "render",
   [Kind.Register]: "register",
   [Kind.Job]: "job",
 };
@@ -62,6 +58,9 @@ export const DhcpOutcome = {
   Disabled: 17,
 } as const;
 
+/** Outcomes that answered the client. */
+export const ANSWERED: ReadonlySet<number> = new Set([DhcpOutcome.Offer, DhcpOutcome.Ack, DhcpOutcome.Nak, DhcpOutcome.ProxyOffer, DhcpOutcome.BootServerAck, DhcpOutcome.InformAck]);
+
 export const DHCP_OUTCOME_NAMES: Record<number, string> = {
   1: "DHCPOFFER",
   2: "DHCPACK",
@@ -88,11 +87,11 @@ export const TftpOutcome = { Served: 1, Failed: 2, Probe: 3, NotFound: 4, Refuse
 export const TFTP_OUTCOME_NAMES: Record<number, string> = { 1: "served", 2: "failed", 3: "size probe", 4: "not found", 5: "refused" };
 
 export const HttpMethod = { Get: 1, Head: 2, Other: 3 } as const;
-export const HttpOutcome = { Served: 1, NotFound: 2, Refused: 3, Failed: 4 } as const;
-export const HTTP_OUTCOME_NAMES: Record<number, string> = { 1: "served", 2: "not found", 3: "refused to this address", 4: "failed" };
+export const HttpOutcome = { Served: 1, NotFound: 2, Failed: 4 } as const;
+export const HTTP_OUTCOME_NAMES: Record<number, string> = { 1: "served", 2: "not found", 4: "failed" };
 
-export const RegisterOutcome = { Created: 1, Known: 2, Refused: 3 } as const;
-export const REGISTER_OUTCOME_NAMES: Record<number, string> = { 1: "registered (new machine)", 2: "registered (known machine)", 3: "registration refused" };
+export const RegisterOutcome = { Created: 1 } as const;
+export const REGISTER_OUTCOME_NAMES: Record<number, string> = { 1: "registered (new machine)" };
 
 export const JobOutcome = { Started: 1, Succeeded: 2, Failed: 3 } as const;
 export const JOB_OUTCOME_NAMES: Record<number, string> = { 1: "job started", 2: "job finished", 3: "job failed" };

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Timeline } from "./recorder.ts";
+import { Timeline, detach } from "./recorder.ts";
 import { Kind, DhcpOutcome, TftpOutcome } from "./kinds.ts";
 import { macFromBytes, macFromString, macToString } from "./mac.ts";
 
@@ -88,11 +88,11 @@ test("since() reads the global ring in order and skips rows reused by another MA
 test("events by address go to the MAC the address was handed to, else holderOf's, else are counted", () => {
   const t = new Timeline({ holderOf: (a) => (a === "198.51.100.9" ? M1 + 9 : undefined) });
   t.learn("198.51.100.5", M1);
-  expect(t.recordFrom("198.51.100.5", Kind.Tftp, 0, TftpOutcome.Served, 1234, "ipxe.efi", "complete", "")).toBeGreaterThan(0);
-  expect(t.of(M1)[0]).toMatchObject({ kind: Kind.Tftp, n: 1234, text: "ipxe.efi", addr: "198.51.100.5", a: "complete", arch: -1 });
-  expect(t.recordFrom("198.51.100.9", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "x", "", "")).toBeGreaterThan(0);
+  expect(t.recordFrom("198.51.100.5", Kind.Tftp, 0, TftpOutcome.Served, 1234, "ipxe.efi", "complete")).toBeGreaterThan(0);
+  expect(t.of(M1)[0]).toMatchObject({ kind: Kind.Tftp, n: 1234, text: "ipxe.efi", addr: "198.51.100.5", note: "complete", a: "", arch: -1 });
+  expect(t.recordFrom("198.51.100.9", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "x", "")).toBeGreaterThan(0);
   expect(t.of(M1 + 9)).toHaveLength(1);
-  expect(t.recordFrom("203.0.113.1", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "x", "", "")).toBe(0);
+  expect(t.recordFrom("203.0.113.1", Kind.Tftp, 0, TftpOutcome.NotFound, 0, "x", "")).toBe(0);
   expect(t.stats().unattributed).toBe(1);
   // an address handed to another MAC moves
   t.learn("198.51.100.5", M1 + 2);
@@ -101,19 +101,38 @@ test("events by address go to the MAC the address was handed to, else holderOf's
   expect(t.macOf("0.0.0.0")).toBeUndefined();
 });
 
-test("interned strings are bounded: a flood of distinct vendor classes reads (more), long text is cut", () => {
+test("interned strings are bounded: a flood of distinct vendor classes costs old rows their labels, never new rows; what keeps coming stays", () => {
   const t = new Timeline({ internMax: 10 });
-  for (let i = 0; i < 50; i++) t.record(M1 + i, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, "", "x".repeat(1000), `vendor-${i}`, "", "");
-  expect(t.of(M1)[0]!.a).toBe("vendor-0");
-  expect(t.of(M1 + 49)[0]!.a).toBe("(more)");
-  expect(t.of(M1)[0]!.text.length).toBe(240);
-  expect(t.stats().internFull).toBe(true);
+  t.record(M1, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, "", "", "PXEClient", "", "");
+  for (let i = 0; i < 50; i++) {
+    t.record(M1 + 1 + i, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, "", "x".repeat(1000), `vendor-${i}`, "", "");
+    t.record(M1 + 100, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, "", "", "PXEClient", "", ""); // seen all along
+  }
+  expect(t.of(M1 + 50)[0]!.a).toBe("vendor-49"); // the newest is always named
+  expect(t.of(M1 + 1)[0]!.a).toBe("(expired)"); // two generations back
+  expect(t.of(M1)[0]!.a).toBe("(expired)");
+  expect(t.of(M1 + 100).at(-1)!.a).toBe("PXEClient");
+  expect(t.of(M1 + 1)[0]!.text.length).toBe(240);
+  expect(t.stats().internExpired).toBeGreaterThan(30);
+});
+
+test("a long string is cut and copied: the row does not keep the original alive", () => {
+  const t = new Timeline();
+  const huge = "p".repeat(16_000);
+  t.recordFrom("198.51.100.1", Kind.Http, 1, 2, 404, huge);
+  t.learn("198.51.100.1", M1);
+  t.recordFrom("198.51.100.1", Kind.Http, 1, 2, 404, huge, huge);
+  const row = t.of(M1)[0]!;
+  expect(row.text).toBe("p".repeat(240));
+  expect(row.note).toBe("p".repeat(240));
+  expect(detach("short")).toBe("short");
+  expect(detach("x".repeat(300)).length).toBe(240);
 });
 
 test("a throwing isKnown or holderOf never breaks recording", () => {
   const t = new Timeline({ isKnown: () => { throw new Error("store closed"); }, holderOf: () => { throw new Error("store closed"); } });
   expect(dhcp(t, M1)).toBe(1);
-  expect(t.recordFrom("198.51.100.1", Kind.Http, 1, 1, 200, "/x", "", "")).toBe(0);
+  expect(t.recordFrom("198.51.100.1", Kind.Http, 1, 1, 200, "/x", "")).toBe(0);
 });
 
 test("bad sizes are refused", () => {

@@ -4,8 +4,11 @@
 // columns in typed arrays allocated once. Each MAC owns a slot of `perMac` rows used as a ring;
 // a global ring of row numbers (checked against each row's Seq, so a reused row is never misread)
 // gives the newest events across MACs. Strings that repeat (vendor and user classes, relay and
-// server addresses, reasons) are interned into a bounded table; strings that vary per event (a
-// path, an address) are kept by reference, cut to MAX_TEXT characters.
+// server addresses) are interned into two bounded generations of a table: when the newer one
+// fills, the older is dropped and its rows read "(expired)", so a flood of distinct strings costs
+// old rows their labels, never new rows theirs. Strings that vary per event (a path, an address,
+// an error) are kept by reference. Every string is cut to MAX_TEXT characters and, when cut,
+// copied: JavaScriptCore's slice keeps the whole original alive (a 16 KB URL for 240 characters).
 //
 // Anything on the provisioning network can invent MACs, so slots come from two pools: MACs of
 // registered machines, and the rest. A spray of invented chaddrs can only evict unknown MACs.
@@ -27,7 +30,7 @@ export interface TimelineOptions {
   isKnown?: (mac: number) => boolean;
   /** The MAC holding an address, when the timeline has not seen it handed out (leases, machines). */
   holderOf?: (address: string) => number | undefined;
-  /** Distinct interned strings kept; beyond it they read "(more)" (default 4,096). */
+  /** Distinct interned strings per generation (default 4,096; two generations are kept). */
   internMax?: number;
   now?: () => number;
 }
@@ -45,6 +48,8 @@ export interface TimelineRow {
   n: number;
   addr: string;
   text: string;
+  /** A per-event remark: an error, a refusal's reason. */
+  note: string;
   a: string;
   b: string;
   c: string;
@@ -57,11 +62,23 @@ export interface TimelineStats {
   events: number;
   evictions: number;
   unattributed: number;
-  internFull: boolean;
+  /** Interned strings dropped with an old generation (a high number: many distinct vendor classes). */
+  internExpired: number;
 }
 
-const MAX_TEXT = 240;
+export const MAX_TEXT = 240;
 const MAX_ADDRESSES = 8192;
+/** Interned ids: 0 is "", then generation * GEN_SPAN + index. */
+const GEN_SPAN = 1 << 20;
+
+/**
+ * `s` cut to MAX_TEXT characters, as a string of its own: a slice would keep the whole original
+ * alive, and the original is whatever length the network chose.
+ */
+export function detach(s: string, always = false): string {
+  if (s.length <= MAX_TEXT && !always) return s;
+  return Buffer.from(s.slice(0, MAX_TEXT), "utf8").toString("utf8");
+}
 
 export class Timeline {
   private readonly per: number;
@@ -78,13 +95,15 @@ export class Timeline {
   private readonly kinds: Uint8Array;
   private readonly types: Uint8Array;
   private readonly outcomes: Uint8Array;
-  private readonly arches: Int16Array;
+  private readonly arches: Int32Array;
   private readonly ns: Float64Array;
-  private readonly as: Int32Array;
-  private readonly bs: Int32Array;
-  private readonly cs: Int32Array;
+  // interned ids (doubles: the generation grows without bound)
+  private readonly as: Float64Array;
+  private readonly bs: Float64Array;
+  private readonly cs: Float64Array;
   private readonly addrs: (string | undefined)[];
   private readonly texts: (string | undefined)[];
+  private readonly notes: (string | undefined)[];
   // slots
   private readonly heads: Uint32Array;
   private readonly touched: Uint8Array;
@@ -97,8 +116,12 @@ export class Timeline {
   private readonly gRow: Int32Array;
   private readonly gSeq: Float64Array;
   private seq = 0;
-  private readonly internIds = new Map<string, number>();
-  private readonly interned: string[] = ["", "(more)"];
+  private internGen = 1;
+  private internIds = new Map<string, number>();
+  private interned: string[] = [];
+  private olderIds = new Map<string, number>();
+  private older: string[] = [];
+  private internExpired = 0;
   /** Addresses seen handed out in DHCP replies: address -> MAC (bounded; oldest forgotten first). */
   private readonly addresses = new Map<string, number>();
   private evictions = 0;
@@ -122,13 +145,14 @@ export class Timeline {
     this.kinds = new Uint8Array(rows);
     this.types = new Uint8Array(rows);
     this.outcomes = new Uint8Array(rows);
-    this.arches = new Int16Array(rows);
+    this.arches = new Int32Array(rows);
     this.ns = new Float64Array(rows);
-    this.as = new Int32Array(rows);
-    this.bs = new Int32Array(rows);
-    this.cs = new Int32Array(rows);
+    this.as = new Float64Array(rows);
+    this.bs = new Float64Array(rows);
+    this.cs = new Float64Array(rows);
     this.addrs = new Array<string | undefined>(rows).fill(undefined);
     this.texts = new Array<string | undefined>(rows).fill(undefined);
+    this.notes = new Array<string | undefined>(rows).fill(undefined);
     this.heads = new Uint32Array(slots);
     this.touched = new Uint8Array(slots);
     this.slotMac = new Float64Array(slots);
@@ -146,10 +170,10 @@ export class Timeline {
   }
 
   /**
-   * One event for `mac` (a 48-bit number, see mac.ts). `a`, `b` and `c` are interned; `addr` and
-   * `text` are kept by reference. Returns the event's Seq.
+   * One event for `mac` (a 48-bit number, see mac.ts). `a`, `b` and `c` are interned; `addr`,
+   * `text` and `note` are kept by reference. Returns the event's Seq.
    */
-  record(mac: number, kind: KindCode, type: number, outcome: number, arch: number, n: number, addr: string, text: string, a: string, b: string, c: string): number {
+  record(mac: number, kind: KindCode, type: number, outcome: number, arch: number, n: number, addr: string, text: string, a: string, b: string, c: string, note = ""): number {
     let slot = this.unknown.get(mac);
     if (slot === undefined) slot = this.known.get(mac);
     if (slot === undefined) slot = this.claim(mac);
@@ -167,8 +191,9 @@ export class Timeline {
     this.as[row] = this.intern(a);
     this.bs[row] = this.intern(b);
     this.cs[row] = this.intern(c);
-    this.addrs[row] = addr.length > MAX_TEXT ? addr.slice(0, MAX_TEXT) : addr;
-    this.texts[row] = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
+    this.addrs[row] = detach(addr);
+    this.texts[row] = detach(text);
+    this.notes[row] = note === "" ? undefined : detach(note);
     const g = seq % this.gRow.length;
     this.gRow[g] = row;
     this.gSeq[g] = seq;
@@ -179,14 +204,14 @@ export class Timeline {
    * An event known by the client's address (TFTP, HTTP): recorded for the MAC that address was
    * handed to, or, failing that, the one `holderOf` names. Without a MAC it is only counted.
    */
-  recordFrom(address: string, kind: KindCode, type: number, outcome: number, n: number, text: string, a: string, b: string): number {
+  recordFrom(address: string, kind: KindCode, type: number, outcome: number, n: number, text: string, note = ""): number {
     const mac = this.macOf(address);
     if (address.startsWith("::ffff:")) address = address.slice(7);
     if (mac === undefined) {
       this.unattributed++;
       return 0;
     }
-    return this.record(mac, kind, type, outcome, -1, n, address, text, a, b, "");
+    return this.record(mac, kind, type, outcome, -1, n, address, text, "", "", "", note);
   }
 
   /** The MAC an address belongs to, as far as this server knows. */
@@ -256,7 +281,7 @@ export class Timeline {
       events: this.seq,
       evictions: this.evictions,
       unattributed: this.unattributed,
-      internFull: this.interned.length >= this.internMax,
+      internExpired: this.internExpired,
     };
   }
 
@@ -272,21 +297,42 @@ export class Timeline {
       n: this.ns[row]!,
       addr: this.addrs[row] ?? "",
       text: this.texts[row] ?? "",
-      a: this.interned[this.as[row]!]!,
-      b: this.interned[this.bs[row]!]!,
-      c: this.interned[this.cs[row]!]!,
+      note: this.notes[row] ?? "",
+      a: this.label(this.as[row]!),
+      b: this.label(this.bs[row]!),
+      c: this.label(this.cs[row]!),
     };
+  }
+
+  private label(id: number): string {
+    if (id === 0) return "";
+    const gen = Math.floor(id / GEN_SPAN);
+    const i = id % GEN_SPAN;
+    if (gen === this.internGen) return this.interned[i] ?? "";
+    if (gen === this.internGen - 1) return this.older[i] ?? "";
+    return "(expired)";
   }
 
   private intern(s: string): number {
     if (s === "") return 0;
-    const id = this.internIds.get(s);
+    const key = s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s; // only looked up, never kept
+    const id = this.internIds.get(key);
     if (id !== undefined) return id;
-    if (this.interned.length >= this.internMax) return 1;
-    const kept = s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s;
+    // Seen in the older generation: carried into the newer one, so what keeps coming stays.
+    const old = this.olderIds.get(key);
+    const kept = old !== undefined ? this.older[old % GEN_SPAN]! : detach(s);
+    if (this.interned.length >= this.internMax) {
+      this.internExpired += this.older.length;
+      this.older = this.interned;
+      this.olderIds = this.internIds;
+      this.interned = [];
+      this.internIds = new Map();
+      this.internGen++;
+    }
     this.interned.push(kept);
-    this.internIds.set(s, this.interned.length - 1);
-    return this.interned.length - 1;
+    const next = this.internGen * GEN_SPAN + this.interned.length - 1;
+    this.internIds.set(kept, next);
+    return next;
   }
 
   private claim(mac: number): number {
@@ -334,6 +380,7 @@ export class Timeline {
     for (let i = 0; i < this.per; i++) {
       this.addrs[base + i] = undefined;
       this.texts[base + i] = undefined;
+      this.notes[base + i] = undefined;
       this.seqs[base + i] = 0;
     }
   }

@@ -1,6 +1,7 @@
 // Timeline rows as the API shows them: one plain summary line per event plus its fields.
 
 import {
+  ANSWERED,
   DHCP_OUTCOME_NAMES,
   Foreign,
   HTTP_OUTCOME_NAMES,
@@ -35,7 +36,11 @@ export interface TimelineService {
   names: Namer;
 }
 
-export function describeRow(r: TimelineRow, names: Namer): TimelineEvent {
+/**
+ * A row as the API shows it. `hideMachine`: a registration's or job's machine identity (Uuid,
+ * name, task) left out, for a caller who may read the MAC's timeline but not that machine.
+ */
+export function describeRow(r: TimelineRow, names: Namer, hideMachine = false): TimelineEvent {
   const d: Record<string, string | number | boolean> = {};
   let summary: string;
   switch (r.kind) {
@@ -48,7 +53,7 @@ export function describeRow(r: TimelineRow, names: Namer): TimelineEvent {
       if (r.a) d.VendorClass = r.a;
       if (r.b) d.UserClass = r.b;
       if (r.c) d.Relay = r.c;
-      const answered = r.outcome <= 6;
+      const answered = ANSWERED.has(r.outcome);
       if (answered && r.addr) d.Address = r.addr;
       if (answered && r.text) d.BootFile = r.text;
       if (!answered && r.text) d.Reason = r.text;
@@ -83,8 +88,8 @@ export function describeRow(r: TimelineRow, names: Namer): TimelineEvent {
       d.Path = r.text;
       d.Client = r.addr;
       d.Bytes = r.n;
-      if (r.a) d.Reason = r.a;
-      summary = `TFTP ${r.text} ${d.Outcome}${r.n ? ` (${r.n} bytes)` : ""}${r.a && r.outcome !== 1 ? `: ${r.a}` : ""}`;
+      if (r.note) d.Reason = r.note;
+      summary = `TFTP ${r.text} ${d.Outcome}${r.n ? ` (${r.n} bytes)` : ""}${r.note && r.outcome !== 1 ? `: ${r.note}` : ""}`;
       break;
     case Kind.Http: {
       const method = r.type === HttpMethod.Head ? "HEAD" : r.type === HttpMethod.Get ? "GET" : "request";
@@ -93,30 +98,27 @@ export function describeRow(r: TimelineRow, names: Namer): TimelineEvent {
       d.Status = r.n;
       d.Path = r.text;
       d.Client = r.addr;
-      if (r.a) d.Error = r.a;
-      summary = `HTTP ${method} ${r.text} ${r.n}${r.outcome !== 1 ? ` ${d.Outcome}` : ""}${r.a ? `: ${r.a}` : ""}`;
+      if (r.note) d.Error = r.note;
+      summary = `HTTP ${method} ${r.text} ${r.n}${r.outcome !== 1 ? ` ${d.Outcome}` : ""}${r.note ? `: ${r.note}` : ""}`;
       break;
     }
-    case Kind.Render:
-      d.Path = r.text;
-      d.Error = r.a;
-      if (r.addr) d.Client = r.addr;
-      summary = `render of ${r.text} failed: ${r.a}`;
-      break;
     case Kind.Register:
       d.Outcome = REGISTER_OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
-      if (r.addr) d.Machine = r.addr;
-      if (r.text) d.Name = r.text;
-      if (r.a) d.Reason = r.a;
-      summary = `${d.Outcome}${r.text ? ` as ${r.text}` : ""}${r.a ? `: ${r.a}` : ""}`;
+      if (!hideMachine) {
+        if (r.addr) d.Machine = r.addr;
+        if (r.text) d.Name = r.text;
+      }
+      summary = `${d.Outcome}${r.text && !hideMachine ? ` as ${r.text}` : ""}`;
       break;
     case Kind.Job:
       d.Outcome = JOB_OUTCOME_NAMES[r.outcome] ?? String(r.outcome);
-      d.Job = r.addr;
-      d.Task = r.text;
-      if (r.a) d.Stage = r.a;
-      if (r.b) d.Workflow = r.b;
-      summary = `${d.Outcome}: ${r.text}${r.a ? ` (stage ${r.a})` : ""}`;
+      if (!hideMachine) {
+        d.Job = r.addr;
+        d.Task = r.text;
+        if (r.a) d.Stage = r.a;
+        if (r.b) d.Workflow = r.b;
+      }
+      summary = hideMachine ? String(d.Outcome) : `${d.Outcome}: ${r.text}${r.a ? ` (stage ${r.a})` : ""}`;
       break;
     default:
       summary = `event of kind ${r.kind}`;
