@@ -46,6 +46,14 @@
 // by the admin's POST /jobs before the sweep. The registration token can do nothing with jobs.
 // /openapi.json and /swagger-ui check no claim (routes-system.ts): any principal that passed
 // authentication reads them, except a registration token, which the register guard stops first.
+// Webhooks (routes-webhooks.ts, README "Webhooks"): every route needs a claim on scope webhooks
+// (list, get, create, update for PUT and PATCH, delete; getSecure for GET .../secret; deliveries,
+// redeliver, ping), so of these principals only the admin: a machine token claims machines only,
+// narrow's token its one claim. The seeded hook posts to a receiver the test runs on loopback
+// (--webhook-allow-cidrs 127.0.0.1/32: no attempt leaves the host), and the seeded template's
+// create is in its delivery log before the sweep, so that redeliver names a delivery that exists.
+// A hook's Secret is in one answer only, the admin's GET .../secret of that hook. The "nobody's
+// hook" rows name a webhook that does not exist, to compare its refusal with the seeded one's.
 
 import { ADMIN_PASSWORD } from "../helpers/socle.ts";
 
@@ -67,6 +75,7 @@ export const SEED = {
   /** A MAC and a Name no machine has, for comparing refusals. */
   nobodysMac: "52:54:00:5e:00:99",
   nobodysName: "sweep-nobody",
+  nobodysWebhook: "sweep-nobody-hook",
   createdMac: "52:54:00:5e:00:0d",
   reservationMac: "52:54:00:5e:00:0e",
   createdReservationMac: "52:54:00:5e:00:0f",
@@ -83,6 +92,10 @@ export const SEED = {
   task: "sweep-task",
   stage: "sweep-stage",
   workflow: "sweep-workflow",
+  webhook: "sweep-hook",
+  /** The seeded hook's Secret, and the one the admin's create sends (16-512 characters). */
+  webhookSecret: "sweep-hook-secret-f3a9c2e71b",
+  createdWebhookSecret: "sweep-created-hook-secret-5d81e0",
   /** A Uuid no machine and no job has. */
   nobodysUuid: "0badc0de-0000-4000-8000-000000000099",
 } as const;
@@ -94,6 +107,10 @@ export interface Fixtures {
   /** The jobs of A and of B (POST /jobs as admin, while seeding). */
   jobA: string;
   jobB: string;
+  /** Where the seeded webhook posts: the test's receiver on loopback. */
+  hookUrl: string;
+  /** A delivery in the seeded webhook's log ("sweep-hook-<Seq>"), for redeliver. */
+  hookDelivery: string;
   /** An object as the admin sees it now (GET /api/v3<path>), for PUT bodies. */
   current(path: string): Promise<Record<string, any>>;
 }
@@ -170,12 +187,13 @@ interface ItemTarget {
   delStatus?: Partial<Record<Who, number>>;
 }
 
+/** `create`: the POST body, or a function of the fixtures that makes it. */
 function typeRows(type: string, create: unknown, targets: ItemTarget[], writable = true): Row[] {
   const rows: Row[] = [
     { op: `GET /${type}`, target: "all", may: ADMIN },
     { op: `HEAD /${type}`, target: "all", may: ADMIN },
   ];
-  if (writable) rows.push({ op: `POST /${type}`, target: "a new one", may: ADMIN, body: () => create });
+  if (writable) rows.push({ op: `POST /${type}`, target: "a new one", may: ADMIN, body: (f) => (typeof create === "function" ? create(f) : create) });
   for (const t of targets) {
     const params = (f: Fixtures) => ({ key: t.key(f) });
     const status = t.status ? { status: t.status } : {};
@@ -296,6 +314,19 @@ export const ROWS: Row[] = [
   { op: "GET /machines/{key}/certs", target: "B", may: ADMIN, params: B },
   { op: "GET /machines/{key}/certs", target: "B by MAC", may: ADMIN, params: B_BY_MAC },
   { op: "GET /pki/crl", target: "-", may: ALL },
+  // The boot timeline (routes-timeline.ts): claim timeline get (a machine's, or a MAC's) or list
+  // (across MACs). Machine A's token holds machines claims only: not even its own timeline.
+  { op: "GET /machines/{key}/timeline", target: "A", may: ADMIN, params: A },
+  { op: "GET /machines/{key}/timeline", target: "B by MAC", may: ADMIN, params: B_BY_MAC },
+  { op: "GET /timeline", target: "-", may: ADMIN },
+  // The web UI's session (routes-ui.ts): login and logout are open (the form has no credentials
+  // yet; a logout without the cookie only clears it), and whatever header a caller sends is not
+  // what they look at. The session is a user's: a machine's token has none.
+  // (A right password would hand anyone that user's session: the sweep sends a wrong one, which is
+  // the one 401 whoever asks; test/ui-session.test.ts logs in.)
+  { op: "POST /ui/login", target: "a wrong password", may: ALL, status: { none: 401, registration: 401, machine: 401, narrow: 401, admin: 401 }, body: () => ({ Name: "admin", Password: "not-the-password" }) },
+  { op: "POST /ui/logout", target: "no cookie", may: ALL },
+  { op: "GET /ui/session", target: "-", may: ["narrow", "admin"] },
   // The HA pair (routes-ha.ts): the sweep's Socle runs alone, so the admin gets the 404 that says
   // how to turn HA on; everyone else is refused before that (claims ha get/token/action).
   { op: "GET /ha", target: "-", may: ADMIN, status: { admin: 404 } },
@@ -337,6 +368,19 @@ export const ROWS: Row[] = [
   ...typeRows("workflows", { Name: "sweep-created" }, [fixture(SEED.workflow, SEED.workflow)]),
   ...typeRows("stages", { Name: "sweep-created" }, [fixture(SEED.stage, SEED.stage)]),
   ...typeRows("tasks", { Name: "sweep-created" }, [fixture(SEED.task, SEED.task)]),
+  // Webhooks: the generic operations are the webhook routes' own (the PUT sends the Secret back as
+  // shown, "(set)", which keeps it), then the Secret, the delivery log, a redelivery of the seeded
+  // delivery and a ping, both to the loopback receiver.
+  ...typeRows("webhooks", (f: Fixtures) => ({ Name: "sweep-created", Url: f.hookUrl, Events: ["tasks.create"], Secret: SEED.createdWebhookSecret }), [
+    fixture(SEED.webhook, SEED.webhook),
+    { target: "nobody's hook", key: () => SEED.nobodysWebhook, read: ADMIN, write: [], del: [], status: { admin: 404 } },
+  ]),
+  { op: "GET /webhooks/{key}/secret", target: SEED.webhook, may: ADMIN, params: key(SEED.webhook) },
+  { op: "GET /webhooks/{key}/secret", target: "nobody's hook", may: ADMIN, status: { admin: 404 }, params: key(SEED.nobodysWebhook) },
+  { op: "GET /webhooks/{key}/deliveries", target: SEED.webhook, may: ADMIN, params: key(SEED.webhook), query: "limit=10" },
+  { op: "POST /webhooks/{key}/redeliver", target: SEED.webhook, may: ADMIN, status: { admin: 202 }, params: key(SEED.webhook), body: (f) => ({ Id: f.hookDelivery }) },
+  { op: "POST /webhooks/{key}/ping", target: SEED.webhook, may: ADMIN, params: key(SEED.webhook) },
+  { op: "POST /webhooks/{key}/ping", target: "nobody's hook", may: ADMIN, status: { admin: 404 }, params: key(SEED.nobodysWebhook) },
 
   // Operator files and ISOs.
   { op: "GET /files", target: "sweep/", may: ADMIN, query: "path=sweep" },

@@ -5,19 +5,21 @@
 // The table is access-sweep-table.ts (its header says who may do what, and why). Each principal
 // gets a Socle of its own (API and boot file server on port 0, loopback), seeded the same way:
 // machines A (with the machine token) and B, a param, a profile, a template, a boot environment,
-// a subnet, a reservation, a lease, a role with one claim and the user `narrow`, a file and an
-// ISO. Its sweep runs the rows in phases, reads, writes, secret rotations, deletes, so that the
-// writes it may make do not take away what later rows name; writes change nothing the rows rely
-// on (a machine's inventory, a Description, a pref set to its own value).
+// a subnet, a reservation, a lease, a role with one claim and the user `narrow`, a file, an ISO,
+// and a webhook posting to a receiver on loopback, with one delivery in its log. Its sweep runs
+// the rows in phases, reads, writes, secret rotations, deletes, so that the writes it may make do
+// not take away what later rows name; writes change nothing the rows rely on (a machine's
+// inventory, a Description, a pref set to its own value).
 //
 // What it pins:
 // - Every answer: a row's principals get a 2xx (or the row's status); everyone else 401 without
 //   credentials, 403 or 404 with.
 // - A refusal does not tell a machine that exists from one that does not: B by Name or by MAC is
-//   refused as a Name or MAC that no machine has is.
-// - No answer to anyone holds a Secret, a password hash, a server secret or a private key; no
-//   answer to a principal other than the admin holds machine B's Uuid, Name, MAC, Address or
-//   parameter value (unless the request itself carried it), or a token of anyone else.
+//   refused as a Name or MAC that no machine has is; the same for a webhook's name.
+// - No answer to anyone holds a Secret (a webhook's: but the admin's GET of it), a password
+//   hash, a server secret or a private key; no answer to a principal other than the admin holds
+//   machine B's Uuid, Name, MAC, Address or parameter value (unless the request itself carried
+//   it), or a token of anyone else.
 // - Coverage: every operation of the OpenAPI document has rows, and so has every route the API
 //   serves (read from the Hono app itself: boot-local, /params/<name>, /files, /ws... are served
 //   but not in the document). A route added later without rows fails here, naming it.
@@ -35,6 +37,8 @@ import type { ApiDeps } from "../../src/api/deps.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { MODELS } from "../../src/model/registry.ts";
 import { peekToken } from "../../src/auth/tokens.ts";
+import { ENVELOPE_FIELD, ParamCipher, isEnvelope } from "../../src/model/secure-params.ts";
+import { openWebhookSecret } from "../../src/hooks/sender.ts";
 
 const ADMIN = basic("admin", ADMIN_PASSWORD);
 const PHASES: readonly Phase[] = ["read", "write", "rotate", "delete"];
@@ -75,8 +79,18 @@ async function upload(s: TestSocle, path: string, text: string) {
   if (r.status >= 300) throw new Error(`seed: PUT ${path}: ${r.status} ${await r.text()}`);
 }
 
+/** The Id of the seeded webhook's delivery of `event`, once delivered (the sender posts on its own). */
+async function delivered(s: TestSocle, event: string): Promise<string> {
+  for (const end = Date.now() + 10_000; Date.now() < end; await Bun.sleep(50)) {
+    const log = (await must(s, "GET", `/webhooks/${SEED.webhook}/deliveries`)) as Array<{ Id: string; Event: string; State: string }>;
+    const done = log.find((e) => e.Event === event && e.State === "delivered");
+    if (done) return done.Id;
+  }
+  throw new Error(`seed: no delivered ${event} in the log of webhook ${SEED.webhook} after 10 s`);
+}
+
 /** The same objects on every server; returns what rows name. */
-async function seed(s: TestSocle): Promise<Fixtures> {
+async function seed(s: TestSocle, hookUrl: string): Promise<Fixtures> {
   await must(s, "POST", "/params", { Name: SEED.param, Schema: { type: "string" } });
   await must(s, "POST", "/profiles", { Name: SEED.profile, Params: { [SEED.param]: "profile-value" } });
   await must(s, "POST", "/tasks", { Name: SEED.task, Templates: [{ Name: "run", Contents: "echo sweep task\n" }] });
@@ -87,7 +101,10 @@ async function seed(s: TestSocle): Promise<Fixtures> {
   const b = await must(s, "POST", "/machines", { Name: SEED.b.name, HardwareAddrs: [SEED.b.mac], Address: SEED.b.address, BootEnv: "local", Stage: SEED.stage, Params: { [SEED.param]: SEED.b.value } });
   const jobA = (await must(s, "POST", "/jobs", { Machine: a.Uuid, BootEnv: "discovery" })).Uuid;
   const jobB = (await must(s, "POST", "/jobs", { Machine: b.Uuid, BootEnv: "local" })).Uuid;
+  // The webhook before the template, whose create is then the one delivery in its log.
+  await must(s, "POST", "/webhooks", { Name: SEED.webhook, Url: hookUrl, Events: ["templates.create"], Secret: SEED.webhookSecret, MaxAttempts: 1, TimeoutSeconds: 5 });
   await must(s, "POST", "/templates", { ID: SEED.template, Contents: "sweep template\n" });
+  const hookDelivery = await delivered(s, "templates.create");
   await must(s, "POST", "/bootenvs", { Name: SEED.bootenv });
   await must(s, "POST", "/subnets", { Name: SEED.subnet, Subnet: "198.51.100.0/24", ActiveStart: "198.51.100.100", ActiveEnd: "198.51.100.199" });
   await must(s, "POST", "/reservations", { Addr: SEED.reservation, Token: SEED.reservationMac });
@@ -98,7 +115,7 @@ async function seed(s: TestSocle): Promise<Fixtures> {
   await must(s, "POST", "/users", { Name: "narrow", Password: NARROW_PASSWORD, Roles: [NARROW_ROLE, "superuser"] });
   await upload(s, `files/${SEED.file}`, "sweep file\n");
   await upload(s, `isos/${SEED.iso}`, "sweep iso\n");
-  return { aUuid: a.Uuid, bUuid: b.Uuid, jobA, jobB, current: (path) => must(s, "GET", path) };
+  return { aUuid: a.Uuid, bUuid: b.Uuid, jobA, jobB, hookUrl, hookDelivery, current: (path) => must(s, "GET", path) };
 }
 
 /** The Authorization header of `who` now (a new token each call). */
@@ -212,6 +229,13 @@ function secretsNow(s: TestSocle): Array<[string, string]> {
   }
   const settings = JSON.parse(readFileSync(join(s.dir, "settings.json"), "utf8")) as { secrets: Record<string, string> };
   for (const [name, value] of Object.entries(settings.secrets)) out.push([value, `the server secret ${name}`]);
+  // A webhook's Secret is stored sealed: the scan looks for it in clear and for its envelope.
+  const cipher = new ParamCipher(settings.secrets.secureParamKey!);
+  for (const h of s.socle.store.list("webhooks")) {
+    if (!isEnvelope(h.Secret)) continue;
+    out.push([openWebhookSecret(cipher, h), `webhook ${String(h.Name)}'s Secret`]);
+    out.push([h.Secret[ENVELOPE_FIELD], `webhook ${String(h.Name)}'s sealed Secret`]);
+  }
   return out;
 }
 
@@ -219,7 +243,9 @@ function secretsNow(s: TestSocle): Array<[string, string]> {
 function leaksOf(sw: Sweep, row: Row, sent: string, a: Answer): string[] {
   const out: string[] = [];
   const has = (v: string) => v !== "" && a.text.includes(v) && !sent.includes(v);
-  for (const [value, what] of secretsNow(sw.s)) if (has(value)) out.push(what);
+  // The one answer that holds a webhook's Secret: GET .../secret of that hook, to who may read it.
+  const opened = row.op === "GET /webhooks/{key}/secret" && row.may.includes(sw.who) ? `webhook ${row.params?.(sw.f).key}'s Secret` : undefined;
+  for (const [value, what] of secretsNow(sw.s)) if (what !== opened && has(value)) out.push(what);
   if (a.text.includes("$argon2")) out.push("a password hash ($argon2...)");
   if (a.text.includes("PRIVATE KEY")) out.push("a private key");
   if (sw.who !== "admin") {
@@ -259,10 +285,13 @@ const labelOf = (row: Row) => `${row.op} @${row.target}`;
 /** Every server started, so that afterAll stops them whatever failed. */
 const servers: TestSocle[] = [];
 
-async function runSweep(who: Who): Promise<Sweep> {
-  const { s, bootPort } = await startWithBootServer();
+/** Where every server's webhooks post (allowed by --webhook-allow-cidrs): takes all, answers 204. */
+let receiver: ReturnType<typeof Bun.serve> | undefined;
+
+async function runSweep(who: Who, hookUrl: string): Promise<Sweep> {
+  const { s, bootPort } = await startWithBootServer({}, ["--webhook-allow-cidrs", "127.0.0.1/32"]);
   servers.push(s);
-  const f = await seed(s);
+  const f = await seed(s, hookUrl);
   let auth = await credential(who, s, f, bootPort);
   const sw: Sweep = { who, s, f, mismatches: [], leaks: [], statuses: new Map(), control: [] };
   for (const phase of PHASES) {
@@ -289,13 +318,16 @@ let sweepMs = 0;
 
 beforeAll(async () => {
   const started = performance.now();
-  const done = await Promise.all(PRINCIPALS.map((who) => runSweep(who)));
+  receiver = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(null, { status: 204 }) });
+  const hookUrl = `http://127.0.0.1:${receiver.port}/hook`;
+  const done = await Promise.all(PRINCIPALS.map((who) => runSweep(who, hookUrl)));
   for (const sw of done) sweeps.set(sw.who, sw);
   sweepMs = performance.now() - started;
 }, 50_000);
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
+  await receiver?.stop(true);
 });
 
 describe("the sweep covers every route", () => {
@@ -339,6 +371,7 @@ describe("the sweep covers every route", () => {
     const bUuid = sweeps.get("admin")!.f.bUuid;
     expect(seen).toContain(`a machine token for "${bUuid}"`);
     expect(seen).toContain('a user token for "admin"');
+    expect(seen).toContain(`webhook ${SEED.webhook}'s Secret`);
   });
 });
 
@@ -351,6 +384,10 @@ const TWINS: Array<[string, string]> = [
   ]),
   ["GET /jobs/{key}/log @B's job", "GET /jobs/{key}/log @nobody's job"],
   ["POST /jobs @B's next", "POST /jobs @nobody's"],
+  [`GET /webhooks/{key} @${SEED.webhook}`, "GET /webhooks/{key} @nobody's hook"],
+  [`HEAD /webhooks/{key} @${SEED.webhook}`, "HEAD /webhooks/{key} @nobody's hook"],
+  [`GET /webhooks/{key}/secret @${SEED.webhook}`, "GET /webhooks/{key}/secret @nobody's hook"],
+  [`POST /webhooks/{key}/ping @${SEED.webhook}`, "POST /webhooks/{key}/ping @nobody's hook"],
 ] as Array<[string, string]>;
 
 for (const who of PRINCIPALS) {
@@ -362,7 +399,7 @@ for (const who of PRINCIPALS) {
       expect(sweeps.get(who)!.leaks).toEqual([]);
     });
     if (who !== "admin") {
-      test("a refusal does not tell a machine that exists from one that does not", () => {
+      test("a refusal does not tell a machine (or webhook) that exists from one that does not", () => {
         const st = sweeps.get(who)!.statuses;
         expect(TWINS.filter(([b, nobody]) => st.get(b) !== st.get(nobody)).map(([b, nobody]) => `${b}: ${st.get(b)}, ${nobody}: ${st.get(nobody)}`)).toEqual([]);
       });

@@ -14,8 +14,8 @@ export interface BootSocle {
   bootPort: number;
 }
 
-export async function startWithBootServer(startOpts: Omit<StartOptions, "log"> = {}): Promise<BootSocle> {
-  const s = await startTestSocle(["--disable-static=false", "--static-listen", "127.0.0.1", "--static-port", "0"], undefined, startOpts);
+export async function startWithBootServer(startOpts: Omit<StartOptions, "log"> = {}, extraArgs: readonly string[] = []): Promise<BootSocle> {
+  const s = await startTestSocle(["--disable-static=false", "--static-listen", "127.0.0.1", "--static-port", "0", ...extraArgs], undefined, startOpts);
   const line = s.lines.find((l) => l.includes("HTTP boot file server listening"));
   const port = Number(/\bport=(\d+)/.exec(line ?? "")?.[1] ?? 0);
   if (!port) throw new Error(`no boot file server port in the log:\n${s.lines.join("\n")}`);
