@@ -179,15 +179,17 @@ describe("the deadline", () => {
   });
 
   test("other renders go on meanwhile on the other worker", async () => {
-    const p = pool({ workers: 2 });
+    // A long deadline, and order rather than time: the 20 renders all finish while the stuck one
+    // still runs, however slow a loaded machine makes each of them.
+    const p = pool({ workers: 2, deadlineMs: 3_000 });
     p.set("ok", "ok <%= it.Machine.Name %>");
-    const stuck = failure(p.render({ label: "spin", source: "<% for (;;) {} %>" }, input(), host));
+    let stuckEnded = false;
+    const stuck = failure(p.render({ label: "spin", source: "<% for (;;) {} %>" }, input(), host)).finally(() => (stuckEnded = true));
     await Bun.sleep(50);
-    const t0 = performance.now();
     for (let i = 0; i < 20; i++) expect((await p.render({ name: "ok" }, input(), host)).output).toBe("ok n1");
-    expect(performance.now() - t0).toBeLessThan(DEADLINE);
+    expect(stuckEnded).toBe(false);
     expect((await stuck).kind).toBe("deadline");
-  });
+  }, 15_000);
 
   test("a run of many targets: one deadline for a template that overruns, the rest rendered", async () => {
     const p = pool({ workers: 1 });
