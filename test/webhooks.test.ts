@@ -385,6 +385,20 @@ describe("attacker and misuse", () => {
     expect((await s.call("POST", "/api/v3/webhooks/good/ping", { auth: ro })).status).toBe(403);
     expect((await s.call("PUT", "/api/v3/webhooks/good", { auth: ro, body: { ...seen.body, Url: "http://127.0.0.1:9/" } })).status).toBe(403);
     expect((await s.call("POST", "/api/v3/webhooks", { auth: ro, body })).status).toBe(403);
+    // A writer of webhooks who may read machines only: a machines hook yes; "*" or users no (a
+    // hook would carry them to a receiver of the writer's choosing).
+    expect((await s.call("POST", "/api/v3/roles", { body: { Name: "wh-writer", Claims: [{ Scope: "webhooks", Action: "*", Specific: "*" }, { Scope: "machines", Action: "get,list", Specific: "*" }] } })).status).toBe(201);
+    expect((await s.call("POST", "/api/v3/users", { body: { Name: "wh-w", Password: "writer-password", Roles: ["wh-writer"] } })).status).toBe(201);
+    const w = basic("wh-w", "writer-password");
+    for (const events of [["*"], ["users.*"], ["*.create"], ["machines.*", "jobs.update"]]) {
+      const r = await s.call("POST", "/api/v3/webhooks", { auth: w, body: { ...body, Name: "w-wide", Events: events } });
+      expect({ events, status: r.status }).toEqual({ events, status: 403 });
+      expect(r.body.Messages.join(" ")).toContain("may not read");
+    }
+    const narrow = await s.call("POST", "/api/v3/webhooks", { auth: w, body: { ...body, Name: "w-narrow", Events: ["machines.*"] } });
+    expect(narrow.status).toBe(201);
+    expect((await s.call("PATCH", "/api/v3/webhooks/w-narrow", { auth: w, type: "application/json-patch+json", body: [{ op: "replace", path: "/Events", value: ["*"] }] })).status).toBe(403);
+    expect((await s.call("DELETE", "/api/v3/webhooks/w-narrow", { auth: w })).status).toBe(200);
     // A machine's token.
     const m = (await s.call("POST", "/api/v3/machines", { body: { Name: "wh-token" } })).body;
     const token = `Bearer ${(await s.call("GET", `/api/v3/machines/${m.Uuid}/token`)).body.Token}`;

@@ -18,7 +18,7 @@ import { SocleError, badRequest, invalid } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { applyPatch } from "../model/json-patch.ts";
 import { eventPatternProblem } from "../model/event-patterns.ts";
-import { modelFor } from "../model/registry.ts";
+import { MODELS, modelFor } from "../model/registry.ts";
 import type { ModelDef } from "../model/model-def.ts";
 import { ENVELOPE_FIELD } from "../model/secure-params.ts";
 import { webhookUrlProblem } from "../model/schemas/webhooks.ts";
@@ -33,6 +33,25 @@ const SECRET_MAX = 512;
 const WRITE_LOOKUP_MS = 3000;
 
 const MODEL = "webhooks";
+
+/**
+ * A webhook carries every change its patterns match, whoever may read them: so it may only name
+ * what its writer may read (get on every object of each type it would send). Without this, the
+ * webhooks claim alone would read the whole store through a receiver of one's own.
+ */
+function requireReadableEvents(c: Context<ApiEnv>, events: unknown): void {
+  if (!Array.isArray(events)) return; // the model's own check names it
+  const p = principalOf(c);
+  for (const pattern of events) {
+    if (typeof pattern !== "string") continue;
+    const type = pattern === "*" ? "*" : pattern.slice(0, Math.max(0, pattern.indexOf(".")));
+    const types = type === "*" ? Object.keys(MODELS).filter((t) => t !== "leases") : [type];
+    const unreadable = types.find((t) => modelFor(t) && !may(p, t, "get", "*"));
+    if (unreadable !== undefined) {
+      throw new SocleError("Forbidden", MODEL, "", [`Events: "${pattern.slice(0, 100)}" would send ${unreadable} changes, which ${p.kind} "${p.name}" may not read (a webhook carries only what its writer may get)`]);
+    }
+  }
+}
 
 export function webhookRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { objects } = deps;
@@ -63,6 +82,7 @@ export function webhookRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const input = objectBody(body, "");
     const name = typeof input.Name === "string" ? input.Name : "";
     let generated: string | undefined;
+    requireReadableEvents(c, input.Events);
     if (input.Secret === undefined) input.Secret = generated = randomBytes(32).toString("base64url");
     const prepared = await checkedInput(wh(), objects.def(MODEL), name, input, undefined);
     const created = await objects.create(MODEL, prepared);
@@ -76,6 +96,7 @@ export function webhookRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const key = String(existing.Name);
     requireClaim(c, MODEL, "update", key);
     const input = objectBody(await next(existing), key);
+    requireReadableEvents(c, input.Events);
     const saved = await objects.replace(MODEL, key, await checkedInput(wh(), objects.def(MODEL), key, input, existing));
     return json(shown(saved));
   };
