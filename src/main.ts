@@ -279,6 +279,8 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
         return byState;
       },
       ...(haControl ? { ha: () => haControl.status() } : {}),
+      ...(recorder ? { timeline: () => recorder.stats() } : {}),
+      webhooks: () => webhookSender.stats(),
     });
     const services = {
       api: true,

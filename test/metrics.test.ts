@@ -96,6 +96,9 @@ describe("GET /metrics on the API port", () => {
     expect(delta("socle_http_responses_total", { code: "4xx" })).toBe(1);
     expect(delta("socle_http_response_bytes_total")).toBe("hello, metrics\n".length);
     expect(after.value("socle_http_errors_total")).toBe(0);
+    // Both GETs came from 127.0.0.1, which no lease or machine holds: counted, in no MAC's timeline.
+    expect(delta("socle_timeline_unattributed_total")).toBe(2);
+    expect(after.value("socle_webhook_queued")).toBe(0);
     // DHCP and TFTP are off in this test (never in the default namespace): their series are empty.
     expect(after.samples.filter((x) => x.name.startsWith("socle_dhcp_") && !x.name.startsWith("socle_dhcp_pool_"))).toEqual([]);
     expect(after.samples.filter((x) => x.name.startsWith("socle_tftp_"))).toEqual([]);

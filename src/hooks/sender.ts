@@ -139,6 +139,8 @@ export class WebhookSender implements WebhookControl {
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   private saving: Promise<void> = Promise.resolve();
   private readonly running = new Set<Promise<void>>();
+  /** Attempts by how they ended, and their total time: what GET /metrics reports. */
+  private readonly counts = { delivered: 0, retrying: 0, dead: 0, seconds: 0 };
 
   constructor(private readonly o: WebhookSenderOptions) {
     this.t = { ...DEFAULT_TUNING, ...o.tuning };
@@ -291,6 +293,7 @@ export class WebhookSender implements WebhookControl {
       if (!eventMatches(events, c.Type, c.Action) || h.ids.has(`${h.name}-${c.Seq}`)) continue;
       if (h.queue.length >= this.t.queueLimit) {
         const item = this.item(h.name, c, false);
+        this.counts.dead++;
         void h.log.append({ Id: item.id, Event: `${c.Type}.${c.Action}`, Attempt: 0, Time: new Date().toISOString(), Error: "queue full", Ms: 0, State: "dead" });
         this.o.log.warn("webhook delivery dropped: queue full", { webhook: h.name, id: item.id, queued: h.queue.length });
         continue;
@@ -385,6 +388,13 @@ export class WebhookSender implements WebhookControl {
     this.running.add(run);
   }
 
+  /** Attempts so far by outcome (delivered, retrying: failed and to be tried again, dead), their seconds, and what is queued. */
+  stats(): { delivered: number; retrying: number; dead: number; seconds: number; queued: number } {
+    let queued = 0;
+    for (const h of this.hooks.values()) queued += h.queue.length;
+    return { ...this.counts, queued };
+  }
+
   private async attempt(h: Hook, it: Item): Promise<void> {
     const obj = this.o.store.get("webhooks", h.name);
     if (!enabled(obj) || this.hooks.get(h.name) !== h) return;
@@ -393,6 +403,8 @@ export class WebhookSender implements WebhookControl {
     if (!result.ok && result.aborted) return; // deleted, disabled or stopping: nothing to record
     const max = typeof obj.MaxAttempts === "number" ? obj.MaxAttempts : 8;
     const outcome = this.classify(result, it.attempt, max);
+    this.counts[outcome.state]++;
+    this.counts.seconds += result.ms / 1000;
     await h.log.append(this.entry(it, event, result, outcome.state)).catch((err: unknown) => this.o.log.error("webhooks: cannot write the delivery log", { webhook: h.name, error: String(err) }));
     if (outcome.state === "retrying") {
       it.state = "waiting";

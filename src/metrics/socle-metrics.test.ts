@@ -45,6 +45,8 @@ function setup(extra: Partial<SocleSources> = {}) {
     storeSyncs: syncs,
     jobs: () => ({ running: 2, finished: 5 }),
     ha: () => HA_PAIRED,
+    timeline: () => ({ events: 321, knownMacs: 4, unknownMacs: 9, evictions: 2, unattributed: 5 }),
+    webhooks: () => ({ delivered: 10, retrying: 3, dead: 1, seconds: 1.5, queued: 4 }),
     ...extra,
   };
   registerSocleMetrics(reg, sources);
@@ -52,7 +54,7 @@ function setup(extra: Partial<SocleSources> = {}) {
 }
 
 /** The labels a series may carry: bounded things only, never a client. */
-const ALLOWED_LABELS = new Set(["type", "reason", "subnet", "code", "kind", "state", "address", "version"]);
+const ALLOWED_LABELS = new Set(["type", "reason", "subnet", "code", "kind", "state", "address", "version", "pool", "outcome"]);
 
 describe("Socle's series", () => {
   test("each value is the underlying counter's", async () => {
@@ -61,6 +63,15 @@ describe("Socle's series", () => {
     syncs.observe(0.02, 1, 300);
     const e = parseExposition(await reg.text());
     expect(e.value("socle_dhcp_datagrams_received_total")).toBe(12);
+    expect(e.value("socle_timeline_events_total")).toBe(321);
+    expect(e.value("socle_timeline_macs", { pool: "registered" })).toBe(4);
+    expect(e.value("socle_timeline_macs", { pool: "other" })).toBe(9);
+    expect(e.value("socle_timeline_evictions_total")).toBe(2);
+    expect(e.value("socle_timeline_unattributed_total")).toBe(5);
+    expect(e.value("socle_webhook_attempts_total", { outcome: "retrying" })).toBe(3);
+    expect(e.value("socle_webhook_attempts_total", { outcome: "dead" })).toBe(1);
+    expect(e.value("socle_webhook_attempt_seconds_total")).toBe(1.5);
+    expect(e.value("socle_webhook_queued")).toBe(4);
     expect(e.value("socle_dhcp_requests_total", { type: "DHCPDISCOVER" })).toBe(5);
     expect(e.value("socle_dhcp_requests_total", { type: "none" })).toBe(1);
     expect(e.value("socle_dhcp_replies_total", { type: "DHCPNAK" })).toBe(1);

@@ -87,6 +87,22 @@ export class StoreSyncs {
   }
 }
 
+export interface TimelineCounts {
+  events: number;
+  knownMacs: number;
+  unknownMacs: number;
+  evictions: number;
+  unattributed: number;
+}
+
+export interface WebhookCounts {
+  delivered: number;
+  retrying: number;
+  dead: number;
+  seconds: number;
+  queued: number;
+}
+
 export interface SocleSources {
   dhcp?: () => DhcpCounts | undefined;
   pools?: () => readonly PoolUse[];
@@ -97,6 +113,10 @@ export interface SocleSources {
   storeSyncs?: StoreSyncs;
   /** Jobs by State; counted over every job, so read at most once per CACHE_MS. */
   jobs?: () => Readonly<Record<string, number>>;
+  /** The boot timeline's counts; absent when it is off. */
+  timeline?: () => TimelineCounts;
+  /** The webhook sender's attempts and queue. */
+  webhooks?: () => WebhookCounts;
   /** The HA status (GET /api/v3/ha's body); absent when this node runs alone. */
   ha?: () => Readonly<Record<string, unknown>>;
   now?: () => number;
@@ -188,6 +208,42 @@ export function registerSocleMetrics(reg: MetricsRegistry, src: SocleSources): v
       return j ? byLabel("state", j) : [];
     },
   });
+
+  const timeline = (f: (t: TimelineCounts) => Sample[]) => () => {
+    const t = src.timeline?.();
+    return t ? f(t) : [];
+  };
+  reg.add({ name: "socle_timeline_events_total", help: "Boot timeline events recorded (DHCP, TFTP, HTTP, registrations, jobs)", type: "counter", read: timeline((t) => [{ value: t.events }]) });
+  reg.add({
+    name: "socle_timeline_macs",
+    help: "MACs the boot timeline keeps events for, by pool (registered machines, other)",
+    type: "gauge",
+    labelNames: ["pool"],
+    read: timeline((t) => [
+      { labels: { pool: "registered" }, value: t.knownMacs },
+      { labels: { pool: "other" }, value: t.unknownMacs },
+    ]),
+  });
+  reg.add({ name: "socle_timeline_evictions_total", help: "MACs whose events were dropped to make room for another MAC's", type: "counter", read: timeline((t) => [{ value: t.evictions }]) });
+  reg.add({ name: "socle_timeline_unattributed_total", help: "TFTP and HTTP requests from an address no MAC is known for (not in any timeline)", type: "counter", read: timeline((t) => [{ value: t.unattributed }]) });
+
+  const hooks = (f: (w: WebhookCounts) => Sample[]) => () => {
+    const w = src.webhooks?.();
+    return w ? f(w) : [];
+  };
+  reg.add({
+    name: "socle_webhook_attempts_total",
+    help: "Webhook delivery attempts by outcome (delivered; retrying: failed, tried again later; dead: given up)",
+    type: "counter",
+    labelNames: ["outcome"],
+    read: hooks((w) => [
+      { labels: { outcome: "delivered" }, value: w.delivered },
+      { labels: { outcome: "retrying" }, value: w.retrying },
+      { labels: { outcome: "dead" }, value: w.dead },
+    ]),
+  });
+  reg.add({ name: "socle_webhook_attempt_seconds_total", help: "Time spent on webhook delivery attempts, in seconds", type: "counter", read: hooks((w) => [{ value: w.seconds }]) });
+  reg.add({ name: "socle_webhook_queued", help: "Webhook deliveries waiting (queued or backing off)", type: "gauge", read: hooks((w) => [{ value: w.queued }]) });
 
   registerHa(reg, src.ha);
 }
