@@ -229,6 +229,14 @@ describe("references, read-only content, params", () => {
     const agg = await s.call("GET", `/api/v3/machines/${m.Uuid}/params?aggregate=true`);
     // Shipped Params contribute their defaults too; these are the ones this test set up.
     expect(agg.body).toMatchObject({ console: "ttyS0", "ntp-server": "198.51.100.1", site: "machine-site" });
+    // With sources=true, each value with the layer it comes from (the web UI's provenance).
+    const src = await s.call("GET", `/api/v3/machines/${m.Uuid}/params?aggregate=true&sources=true`);
+    expect(src.body).toMatchObject({
+      console: { Value: "ttyS0", Source: "default" },
+      "ntp-server": { Value: "198.51.100.1", Source: "profile:rack1" },
+      site: { Value: "machine-site", Source: "machine" },
+    });
+    expect((await s.call("GET", `/api/v3/machines/${m.Uuid}/params?sources=true`)).status).toBe(400);
     const badType = await s.call("POST", `/api/v3/machines/${m.Uuid}/params/site`, { body: 42 });
     expect(badType.status).toBe(422);
     expect(badType.body.Messages.join()).toContain("site");

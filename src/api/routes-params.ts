@@ -12,7 +12,7 @@ import type { ApiDeps } from "./deps.ts";
 import { type ApiEnv, principalOf, requireClaim, secureAccess, visibleObject } from "./access.ts";
 import type { Action } from "../auth/claims.ts";
 import { json, jsonWithEtag, readJson } from "./http-util.ts";
-import { invalid, notFound } from "../model/errors.ts";
+import { badRequest, invalid, notFound } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { applyPatch } from "../model/json-patch.ts";
 import { resolveParams } from "../model/params.ts";
@@ -36,7 +36,11 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const params = (obj: ModelObject): Record<string, unknown> =>
     obj.Params && typeof obj.Params === "object" ? (obj.Params as Record<string, unknown>) : {};
 
-  const aggregate = (prefix: string, obj: ModelObject, access: (type: string, key: string) => boolean) => {
+  /**
+   * The resolved parameters; `sources`: each as { Value, Source } with the layer it comes from
+   * ("machine", "profile:<name>", "stage:<name>", "global", "default").
+   */
+  const aggregate = (prefix: string, obj: ModelObject, access: (type: string, key: string) => boolean, sources = false) => {
     const resolved = resolveParams({
       machine: prefix === "machines" ? obj : undefined,
       profile: prefix === "profiles" ? obj : undefined,
@@ -48,7 +52,7 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       reveal: (value, name, layer) => objects.shownParam(layer, name, value, access(layer.type, layer.key)),
     });
     const out: Record<string, unknown> = {};
-    for (const [name, { value }] of [...resolved].sort(([a], [b]) => a.localeCompare(b))) out[name] = value;
+    for (const [name, { value, source }] of [...resolved].sort(([a], [b]) => a.localeCompare(b))) out[name] = sources ? { Value: value, Source: source } : value;
     return out;
   };
 
@@ -68,7 +72,8 @@ export function paramRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   for (const prefix of PARAM_OWNERS) {
     app.get(`/api/v3/${prefix}/:key/params`, (c) => {
       const { obj, shown, access } = owner(c, prefix, "get");
-      return jsonWithEtag(c, c.req.query("aggregate") === "true" ? aggregate(prefix, obj, access) : params(shown));
+      if (c.req.query("sources") === "true" && c.req.query("aggregate") !== "true") throw badRequest(prefix, "", "sources: only with aggregate=true (the layer each resolved value comes from)");
+      return jsonWithEtag(c, c.req.query("aggregate") === "true" ? aggregate(prefix, obj, access, c.req.query("sources") === "true") : params(shown));
     });
 
     app.put(`/api/v3/${prefix}/:key/params`, async (c) => {

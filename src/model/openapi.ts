@@ -146,10 +146,11 @@ function paramsPaths(prefix: "machines" | "profiles", keyName: string): Record<s
     description: "Parameter values by name",
   };
   const aggregate = { name: "aggregate", in: "query", schema: { type: "boolean" }, description: "Resolve through profiles, global and defaults" };
+  const sources = { name: "sources", in: "query", schema: { type: "boolean" }, description: "With aggregate=true: each value as { Value, Source }, Source the layer it comes from (machine, profile:<name>, stage:<name>, global, default)" };
   return {
     [`/${prefix}/{${keyName}}/params`]: {
       parameters: [{ name: keyName, in: "path", required: true, schema: { type: "string" }, description: `Key or Index:value of the ${prefix.slice(0, -1)}` }],
-      get: { tags: [prefix], operationId: `get${SCHEMA_NAMES[prefix]}Params`, summary: "Parameters of the object", parameters: [aggregate], responses: { "200": jsonBody(params, "Parameters"), ...ERRORS, "404": errorResponse("Not found") } },
+      get: { tags: [prefix], operationId: `get${SCHEMA_NAMES[prefix]}Params`, summary: "Parameters of the object", parameters: [aggregate, sources], responses: { "200": jsonBody(params, "Parameters"), ...ERRORS, "404": errorResponse("Not found") } },
       put: { tags: [prefix], operationId: `put${SCHEMA_NAMES[prefix]}Params`, summary: "Replace the object's Params", requestBody: { required: true, ...jsonBody(params, "Parameters") }, responses: { "200": jsonBody(params, "Parameters"), ...ERRORS, "404": errorResponse("Not found"), "422": errorResponse("A value does not satisfy its Param schema") } },
       patch: { tags: [prefix], operationId: `patch${SCHEMA_NAMES[prefix]}Params`, summary: "Change the object's Params with a JSON Patch", requestBody: { required: true, content: { "application/json-patch+json": { schema: ref("JsonPatch") } } }, responses: { "200": jsonBody(params, "Parameters"), ...ERRORS, "409": errorResponse("Patch failed") } },
     },

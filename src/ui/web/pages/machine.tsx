@@ -35,44 +35,7 @@ export interface Timeline {
 /** Job states whose log may still grow (model/schemas/jobs.ts OPEN_JOB_STATES). */
 const OPEN_STATES = ["created", "running", "incomplete"];
 
-const isRecord = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const names = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
-
-/**
- * Which layer each parameter comes from, walked as the server resolves them (model/params.ts):
- * the machine, its profiles depth first, its stage and the stage's profiles, the global profile,
- * and last the Param's default. The values themselves are the server's aggregate view.
- */
-export function paramSources(machine: Obj, profiles: Obj[], stages: Obj[], params: Obj[]): Map<string, string> {
-  const out = new Map<string, string>();
-  const byName = new Map(profiles.map((p) => [str(p.Name), p]));
-  const done = new Set<string>();
-  const take = (ps: unknown, source: string) => {
-    if (!isRecord(ps)) return;
-    for (const k of Object.keys(ps)) if (!out.has(k)) out.set(k, source);
-  };
-  const visit = (name: string, stack: string[]) => {
-    if (stack.includes(name) || done.has(name)) return;
-    const p = byName.get(name);
-    if (!p) return;
-    done.add(name);
-    take(p.Params, name === "global" ? "global" : `profile:${name}`);
-    for (const s of names(p.Profiles)) visit(s, [...stack, name]);
-  };
-  take(machine.Params, "machine");
-  for (const n of names(machine.Profiles)) visit(n, []);
-  const stage = stages.find((s) => s.Name === machine.Stage && str(machine.Stage) !== "");
-  if (stage) {
-    take(stage.Params, `stage:${str(stage.Name)}`);
-    for (const n of names(stage.Profiles)) visit(n, []);
-  }
-  if (!done.has("global")) visit("global", []);
-  for (const p of params) {
-    const schema = p.Schema;
-    if (isRecord(schema) && Object.hasOwn(schema, "default") && !out.has(str(p.Name))) out.set(str(p.Name), "default");
-  }
-  return out;
-}
 
 function Params(props: { machine: Obj; version: number }) {
   const uuid = str(props.machine.Uuid);
@@ -80,18 +43,11 @@ function Params(props: { machine: Obj; version: number }) {
   const [error, setError] = useState<ApiError | undefined>(undefined);
   useEffect(() => {
     let live = true;
-    // Lists the caller may not read (403) only cost the provenance, not the values.
-    const orEmpty = (p: Promise<Obj[]>) => p.catch(() => [] as Obj[]);
-    Promise.all([
-      api<Obj>("GET", `/api/v3/machines/${enc(uuid)}/params?aggregate=true`),
-      orEmpty(api<Obj[]>("GET", "/api/v3/profiles")),
-      orEmpty(api<Obj[]>("GET", "/api/v3/stages")),
-      orEmpty(api<Obj[]>("GET", "/api/v3/params")),
-    ])
-      .then(([values, profiles, stages, params]) => {
+    // The server resolves the layers (the same walk a render does) and says where each comes from.
+    api<Record<string, { Value: unknown; Source: string }>>("GET", `/api/v3/machines/${enc(uuid)}/params?aggregate=true&sources=true`)
+      .then((values) => {
         if (!live) return;
-        const sources = paramSources(props.machine, profiles, stages, params);
-        setRows(Object.entries(values).map(([Name, Value]) => ({ Name, Value, Source: sources.get(Name) ?? "" })));
+        setRows(Object.entries(values).map(([Name, v]) => ({ Name, Value: v.Value, Source: v.Source })));
         setError(undefined);
       })
       .catch((e: unknown) => live && setError(e instanceof ApiError ? e : new ApiError(0, [String(e)])));
