@@ -206,6 +206,21 @@ test("another server's replies are logged once per server per 10 minutes", async
   expect(t.server.stats().foreignReplies).toBe(4);
 });
 
+test("a reply from another address naming our address as server identifier is a rogue server, not our echo", async () => {
+  const t = await setup(async () => undefined);
+  const other = await Bun.udpSocket({ hostname: "127.0.0.2", binaryType: "uint8array" });
+  try {
+    const p = newPacket({ op: BOOTREPLY, xid: 6, chaddr: Uint8Array.of(2, 0, 0, 0, 0, 6), yiaddr: "127.0.0.78" });
+    p.options.setMessageType(MessageType.DHCPOFFER).setServerId("127.0.0.1");
+    other.send(formatPacket(p), t.port, "127.0.0.1");
+    await t.until(() => t.server.stats().foreignReplies === 1);
+    await Bun.sleep(20);
+    expect(t.lines.filter((l) => l.includes("another DHCP server answers")).map((l) => /from=(\S+)/.exec(l)?.[1])).toEqual(["127.0.0.2"]);
+  } finally {
+    other.close();
+  }
+});
+
 test("stop waits for handlers in flight and closes the sockets", async () => {
   let finished = false;
   const t = await setup(async () => {

@@ -390,12 +390,14 @@ export class DhcpServer {
 
   private noteForeignReply(iface: string, info: NetInterface | undefined, reply: DhcpPacket, from: { address: string; port: number }): void {
     const idOpt = reply.options.get(OPT.SERVER_ID);
-    // Our own broadcast replies come back to our port-68 socket: they carry our server identifier
-    // (or, without option 54, our source address).
+    // Our own broadcast replies come back to our port-68 socket: sent from one of our interface
+    // addresses, naming ours (or the HA pair's shared address). The identifier alone proves
+    // nothing: a server elsewhere naming our address is a rogue server hiding behind it.
     const serverId = idOpt && idOpt.length === 4 ? idOpt.join(".") : from.address;
-    if (this.isInterfaceAddress(serverId)) return;
-    const shared = this.isOwnAddress(serverId);
-    if (shared && this.isInterfaceAddress(from.address)) return; // our own reply naming the shared address
+    const fromUs = this.isInterfaceAddress(from.address);
+    if (fromUs && (this.isInterfaceAddress(serverId) || this.isOwnAddress(serverId))) return;
+    // The HA partner answers as the pair, from its own address: not a rogue server.
+    const shared = !fromUs && this.isOwnAddress(serverId) && !this.isInterfaceAddress(serverId);
     this.counters.foreignReplies++;
     // Every one, before the warning's rate limit: the timeline shows which client it answered.
     if (reply.hlen === 6) {
