@@ -250,7 +250,7 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     // registrations and jobs; off with --timeline-macs 0.
     let timeline: TimelineService | undefined;
     if (cfg.timelineMacs > 0) {
-      const fed = createStoreTimeline(store, (mac) => bootData.machineByMac(mac), { knownMacs: cfg.timelineMacs, unknownMacs: Math.max(1, cfg.timelineMacs >> 1) });
+      const fed = createStoreTimeline(store, { knownMacs: cfg.timelineMacs, unknownMacs: Math.max(1, cfg.timelineMacs >> 1) });
       timeline = { recorder: fed.timeline, names: { messageType: messageTypeName, arch: archName } };
       cleanups.push(fed.close);
       cleanups.push(publishTimeline(events, timeline));

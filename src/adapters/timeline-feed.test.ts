@@ -13,8 +13,7 @@ let fed: StoreTimeline;
 beforeAll(async () => {
   await store.open();
   await store.put("machines", "00000000-0000-4000-8000-000000000009", { Uuid: "00000000-0000-4000-8000-000000000009", Name: "old", HardwareAddrs: [M2], Address: "198.51.100.9" });
-  const machines = () => store.list("machines");
-  fed = createStoreTimeline(store, (mac) => machines().find((m) => Array.isArray(m.HardwareAddrs) && m.HardwareAddrs.includes(mac)));
+  fed = createStoreTimeline(store);
 });
 afterAll(async () => {
   fed.close();

@@ -6,7 +6,7 @@
 import type { Store } from "../store/store.ts";
 import type { Change, ModelObject } from "../model/object.ts";
 import { JobOutcome, Kind, RegisterOutcome } from "../timeline/kinds.ts";
-import { macFromString, macToString } from "../timeline/mac.ts";
+import { macFromString } from "../timeline/mac.ts";
 import { Timeline, type TimelineOptions } from "../timeline/recorder.ts";
 
 export interface StoreTimeline {
@@ -29,27 +29,34 @@ function macsOf(machine: ModelObject | undefined): number[] {
  * A timeline whose known-MAC pool and address lookups follow the store, fed with registrations
  * and job starts and ends from its change feed.
  */
-export function createStoreTimeline(store: Store, machineByMac: (mac: string) => ModelObject | undefined, o: TimelineOptions = {}): StoreTimeline {
-  // Machines' Addresses -> their first MAC (Address is a unique index, so one machine each).
+export function createStoreTimeline(store: Store, o: TimelineOptions = {}): StoreTimeline {
+  // Machines' Addresses -> their first MAC (Address is a unique index, so one machine each), and
+  // the registered MACs as numbers (the timeline asks for each new MAC: no string built).
   const byAddress = new Map<string, number>();
   const addressOf = new Map<string, string>(); // machine Uuid -> the Address indexed
+  const registered = new Set<number>();
+  const macsOfMachine = new Map<string, number[]>(); // machine Uuid -> its MACs indexed
   const index = (uuid: string, machine: ModelObject | undefined) => {
     const had = addressOf.get(uuid);
     if (had !== undefined) {
       byAddress.delete(had);
       addressOf.delete(uuid);
     }
+    for (const m of macsOfMachine.get(uuid) ?? []) registered.delete(m);
+    macsOfMachine.delete(uuid);
+    const macs = macsOf(machine);
+    if (macs.length) macsOfMachine.set(uuid, macs);
+    for (const m of macs) registered.add(m);
     const address = typeof machine?.Address === "string" ? machine.Address : "";
-    const mac = macsOf(machine)[0];
-    if (!address || mac === undefined) return;
-    byAddress.set(address, mac);
+    if (!address || macs[0] === undefined) return;
+    byAddress.set(address, macs[0]);
     addressOf.set(uuid, address);
   };
   for (const m of store.list("machines")) index(String(m.Uuid), m);
 
   const timeline = new Timeline({
     ...o,
-    isKnown: (mac) => machineByMac(macToString(mac)) !== undefined,
+    isKnown: (mac) => registered.has(mac),
     holderOf: (address) => {
       const lease = store.get("leases", address);
       const leased = typeof lease?.Token === "string" ? macFromString(lease.Token) : undefined;

@@ -23,8 +23,8 @@ import { DhcpOutcome, Kind } from "../timeline/kinds.ts";
 import { macFromBytes } from "../timeline/mac.ts";
 import type { Timeline } from "../timeline/recorder.ts";
 
-/** Outcomes that tie an address to the client: the timeline attributes TFTP and HTTP by it. */
-const LEARNS: ReadonlySet<number> = new Set([DhcpOutcome.Offer, DhcpOutcome.Ack, DhcpOutcome.BootServerAck, DhcpOutcome.InformAck]);
+/** Outcomes that tie an address to the client (an offer is not taken yet): the timeline attributes TFTP and HTTP by it. */
+const LEARNS: ReadonlySet<number> = new Set([DhcpOutcome.Ack, DhcpOutcome.BootServerAck, DhcpOutcome.InformAck]);
 
 export interface DhcpHandlerOptions {
   backend: DhcpBackend;

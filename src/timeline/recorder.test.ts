@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Timeline, detach } from "./recorder.ts";
+import { Timeline, detach, ipv4Number } from "./recorder.ts";
 import { Kind, DhcpOutcome, TftpOutcome } from "./kinds.ts";
 import { macFromBytes, macFromString, macToString } from "./mac.ts";
 
@@ -138,4 +138,15 @@ test("a throwing isKnown or holderOf never breaks recording", () => {
 test("bad sizes are refused", () => {
   expect(() => new Timeline({ perMac: 6 })).toThrow(/power of two/);
   expect(() => new Timeline({ knownMacs: 0 })).toThrow(/at least 1/);
+});
+
+test("IPv4 addresses are kept as numbers and read back as written; anything else as text", () => {
+  for (const [s, n] of [["0.0.0.0", 0], ["198.51.100.7", 0xc6336407], ["255.255.255.255", 0xffffffff], ["10.0.0.1", 0x0a000001]] as const) expect(ipv4Number(s)).toBe(n);
+  for (const s of ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.", ".1.2.3", "1.2.3.4x", "1234.1.1.1", "::1", "a.b.c.d"]) expect(ipv4Number(s)).toBe(-1);
+  const t = new Timeline();
+  t.record(M1, Kind.Dhcp, 5, DhcpOutcome.Ack, -1, 67, "198.51.100.7", "", "", "", "");
+  t.record(M1, Kind.Register, 0, 1, -1, 0, "00000000-0000-4000-8000-000000000001", "n1", "", "", "");
+  t.record(M1, Kind.Dhcp, 5, DhcpOutcome.Ack, -1, 67, "0.0.0.0", "", "", "", "");
+  t.record(M1, Kind.Dhcp, 5, DhcpOutcome.Nak, -1, 67, "", "", "", "", "");
+  expect(t.of(M1).map((r) => r.addr)).toEqual(["198.51.100.7", "00000000-0000-4000-8000-000000000001", "0.0.0.0", ""]);
 });

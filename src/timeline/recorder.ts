@@ -71,6 +71,35 @@ const MAX_ADDRESSES = 8192;
 /** Interned ids: 0 is "", then generation * GEN_SPAN + index. */
 const GEN_SPAN = 1 << 20;
 
+/** A dotted-quad IPv4 address as a number, -1 for anything else (no string or array built). */
+export function ipv4Number(s: string): number {
+  const len = s.length;
+  if (len < 7 || len > 15) return -1;
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part > 255) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0 || part > 255) return -1;
+  return n * 256 + part;
+}
+
+function ipv4String(n: number): string {
+  return `${Math.floor(n / 16777216)}.${Math.floor(n / 65536) % 256}.${Math.floor(n / 256) % 256}.${n % 256}`;
+}
+
 /**
  * `s` cut to MAX_TEXT characters, as a string of its own: a slice would keep the whole original
  * alive, and the original is whatever length the network chose.
@@ -101,6 +130,8 @@ export class Timeline {
   private readonly as: Float64Array;
   private readonly bs: Float64Array;
   private readonly cs: Float64Array;
+  /** An IPv4 address as a number (most addresses are: no string kept), else -1 and `addrs`. */
+  private readonly ips: Float64Array;
   private readonly addrs: (string | undefined)[];
   private readonly texts: (string | undefined)[];
   private readonly notes: (string | undefined)[];
@@ -110,8 +141,15 @@ export class Timeline {
   private readonly slotMac: Float64Array;
   private readonly free: Int32Array;
   private freeTop: number;
+  /** MAC -> slot, whichever pool: the one lookup a record makes. */
+  private readonly slotOf = new Map<number, number>();
+  // Each pool in insertion order, for second-chance eviction.
   private readonly known = new Map<number, number>();
   private readonly unknown = new Map<number, number>();
+  // The last strings kept: a request's boot file or address is often the last one again, as a new
+  // string; keeping the instance already held lets the new one die young.
+  private lastText = "";
+  private lastAddr = "";
   // global ring of row numbers
   private readonly gRow: Int32Array;
   private readonly gSeq: Float64Array;
@@ -150,6 +188,7 @@ export class Timeline {
     this.as = new Float64Array(rows);
     this.bs = new Float64Array(rows);
     this.cs = new Float64Array(rows);
+    this.ips = new Float64Array(rows);
     this.addrs = new Array<string | undefined>(rows).fill(undefined);
     this.texts = new Array<string | undefined>(rows).fill(undefined);
     this.notes = new Array<string | undefined>(rows).fill(undefined);
@@ -174,8 +213,7 @@ export class Timeline {
    * `text` and `note` are kept by reference. Returns the event's Seq.
    */
   record(mac: number, kind: KindCode, type: number, outcome: number, arch: number, n: number, addr: string, text: string, a: string, b: string, c: string, note = ""): number {
-    let slot = this.unknown.get(mac);
-    if (slot === undefined) slot = this.known.get(mac);
+    let slot = this.slotOf.get(mac);
     if (slot === undefined) slot = this.claim(mac);
     else this.touched[slot] = 1;
     const row = slot * this.per + (this.heads[slot]! & this.mask);
@@ -191,8 +229,14 @@ export class Timeline {
     this.as[row] = this.intern(a);
     this.bs[row] = this.intern(b);
     this.cs[row] = this.intern(c);
-    this.addrs[row] = detach(addr);
-    this.texts[row] = detach(text);
+    const ip = ipv4Number(addr);
+    this.ips[row] = ip;
+    if (ip >= 0) this.addrs[row] = undefined;
+    else if (addr === this.lastAddr) this.addrs[row] = this.lastAddr;
+    else this.addrs[row] = this.lastAddr = detach(addr);
+    if (text === this.lastText) text = this.lastText;
+    else this.lastText = text = detach(text);
+    this.texts[row] = text;
     this.notes[row] = note === "" ? undefined : detach(note);
     const g = seq % this.gRow.length;
     this.gRow[g] = row;
@@ -250,7 +294,7 @@ export class Timeline {
 
   /** The events kept for a MAC, oldest first. */
   of(mac: number): TimelineRow[] {
-    const slot = this.unknown.get(mac) ?? this.known.get(mac);
+    const slot = this.slotOf.get(mac);
     if (slot === undefined) return [];
     const head = this.heads[slot]!;
     const count = Math.min(head, this.per);
@@ -295,7 +339,7 @@ export class Timeline {
       outcome: this.outcomes[row]!,
       arch: this.arches[row]!,
       n: this.ns[row]!,
-      addr: this.addrs[row] ?? "",
+      addr: this.ips[row]! >= 0 ? ipv4String(this.ips[row]!) : (this.addrs[row] ?? ""),
       text: this.texts[row] ?? "",
       note: this.notes[row] ?? "",
       a: this.label(this.as[row]!),
@@ -347,6 +391,7 @@ export class Timeline {
     // Each pool stays within its cap, so below the cap a free slot is always left.
     const slot = pool.size >= cap || this.freeTop === 0 ? this.evict(pool) : this.free[--this.freeTop]!;
     pool.set(mac, slot);
+    this.slotOf.set(mac, slot);
     this.slotMac[slot] = mac;
     this.heads[slot] = 0;
     this.touched[slot] = 0;
@@ -362,6 +407,7 @@ export class Timeline {
       pool.delete(mac);
       if (this.touched[slot] === 0) {
         this.evictions++;
+        this.slotOf.delete(mac);
         this.clearRows(slot);
         return slot;
       }

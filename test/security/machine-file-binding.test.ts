@@ -102,7 +102,7 @@ describe("HTTP boot file server (a whole Socle)", () => {
     expect((await http(STRANGER, kickstart())).status).toBe(404);
     const lines = refusals(s.lines).slice(before);
     expect(lines.length).toBe(1);
-    expect(lines[0]).toContain(`path=${kickstart()} remote=${STRANGER} machine=bound expected=${MACHINE_ADDRESS} `);
+    expect(lines[0]).toContain(`path=${kickstart()} remote=${STRANGER} machine=${uuid} name=bound expected=${MACHINE_ADDRESS} `);
   });
 
   test("the machine gets its iPXE script", async () => {
