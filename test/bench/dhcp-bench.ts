@@ -1,4 +1,4 @@
-// bun test/bench/dhcp-bench.ts [--quick] [--only kea,dnsmasq,socle] [--step SECONDS]
+// bun test/bench/dhcp-bench.ts [--quick] [--only kea,dnsmasq,socle,socle-no-timeline] [--step SECONDS]
 //
 // perfdhcp (Debian kea-admin) runs full DORA exchanges against Kea 2.2, dnsmasq and Socle, one
 // after another, each inside network namespaces this bench creates:
@@ -15,6 +15,10 @@
 // failed step is measured twice), its average and maximum latency, the avalanche time, RSS.
 // Then Socle's memory with 100,000 leases in its store (synthetic records in 198.18.0.0/15 that
 // never go on a network). Prints tables, the Socle/Kea and Socle/dnsmasq ratios, and a JSON line.
+// "socle-no-timeline" (not run unless named in --only) is Socle with `--timeline-macs 0`, run right
+// after "socle": the ratios of the two are what the boot timeline costs on the wire. The timeline
+// of the "socle" run is read through the API before it stops (its LastSeq must be above 0, or the
+// comparison is void: nothing was recorded).
 // Stops by itself (about 10 minutes at most); removes its namespaces and kills what it started
 // (by PID) at the end, on failure and on SIGINT/SIGTERM.
 
@@ -22,7 +26,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetLab, needsRoot } from "../helpers/netns.ts";
-import { dnsmasq, kea, memoryOf, socle, socleCli, type RunningServer, type Segment, type Target } from "./dhcp-targets.ts";
+import { dnsmasq, kea, memoryOf, socle, socleCli, socleGet, socleNoTimeline, type RunningServer, type Segment, type Target } from "./dhcp-targets.ts";
 import { populateLeases } from "./lease-memory.ts";
 import { parsePerfdhcp, type PerfdhcpReport } from "./perfdhcp-report.ts";
 import { PerfdhcpRunner, type PerfdhcpStep } from "./perfdhcp-runner.ts";
@@ -64,6 +68,8 @@ interface ServerResult {
   rssKb?: number;
   leasesPersisted?: number;
   persistence?: string;
+  /** Socle: the boot timeline's LastSeq once measured (0: nothing recorded), or why it is unknown. */
+  timeline?: { lastSeq?: number; note: string };
 }
 
 const f1 = (n: number) => n.toFixed(1);
@@ -166,8 +172,11 @@ class Bench {
       res.rssKb = memoryOf(srv.pid)?.rssKb;
       // Socle is asked through its API while it runs; the others' lease files are read once they
       // stopped (dnsmasq truncates and rewrites its file, so a read while it runs may see nothing).
-      if (target === socle) res.leasesPersisted = await leaseCount(srv, dir).catch(() => undefined);
-      else {
+      if (target === socle || target === socleNoTimeline) {
+        res.leasesPersisted = await leaseCount(srv, dir).catch(() => undefined);
+        res.timeline = await socleTimeline(this, dir, srv);
+        say(`  timeline: ${res.timeline.note}`);
+      } else {
         await srv.stop();
         res.leasesPersisted = await leaseCount(srv, dir).catch(() => undefined);
       }
@@ -212,6 +221,22 @@ async function socleLeaseCount(bench: Bench, dir: string, srv: RunningServer): P
   const r = await socleCli(seg, join(dir, "socle-data"), port, ["leases", "list", "State=Eq(ACK)"]);
   if (r.code !== 0) return undefined;
   return (JSON.parse(r.stdout) as unknown[]).length;
+}
+
+/** What GET /api/v3/timeline?limit=1 says: LastSeq when the timeline is on, the refusal when off. */
+async function socleTimeline(bench: Bench, dir: string, srv: RunningServer): Promise<{ lastSeq?: number; note: string }> {
+  const port = Number(/"api":"https:\/\/127\.0\.0\.1:(\d+)\/api\/v3"/.exec(srv.output())?.[1]);
+  if (!port) return { note: "API port not found in the server's output" };
+  try {
+    const r = await socleGet(bench.segment(dir), join(dir, "socle-data"), port, "/api/v3/timeline?limit=1");
+    if (r.status !== 200) return { note: `GET /api/v3/timeline: ${r.status} ${r.body.trim().slice(0, 200)}` };
+    const body = JSON.parse(r.body) as { LastSeq?: unknown; Stats?: { macs?: number } };
+    const lastSeq = typeof body.LastSeq === "number" ? body.LastSeq : undefined;
+    if (lastSeq === undefined) return { note: `GET /api/v3/timeline: no LastSeq in ${r.body.slice(0, 200)}` };
+    return { lastSeq, note: `GET /api/v3/timeline?limit=1: LastSeq ${lastSeq}, ${body.Stats?.macs ?? "?"} MACs held` };
+  } catch (err) {
+    return { note: `GET /api/v3/timeline failed: ${(err as Error).message.split("\n")[0]}` };
+  }
 }
 
 const countLines = (file: string, keep: (line: string) => boolean) => {
@@ -275,6 +300,7 @@ async function main(): Promise<number> {
       [kea, async (_srv, dir) => new Set(readFileSync(join(dir, "kea-leases4.csv"), "utf8").split("\n").slice(1).filter(Boolean).map((l) => l.split(",")[0])).size],
       [dnsmasq, async (_srv, dir) => countLines(join(dir, "dnsmasq.leases"), (l) => l.trim() !== "")],
       [socle, (srv, dir) => socleLeaseCount(bench, dir, srv)],
+      [socleNoTimeline, (srv, dir) => socleLeaseCount(bench, dir, srv)],
     ];
     const results: ServerResult[] = [];
     const selected = targets.filter(([t]) => ONLY.includes(t.name));
@@ -299,6 +325,25 @@ async function main(): Promise<number> {
     if (by("socle") && by("socle")!.status !== "ok") say(`socle: no answers (${by("socle")!.note ?? by("socle")!.status}); ratios not computed`);
     if (rk !== undefined) say(`Socle / Kea:     ${f2(rk)}x  (target >= 1.00x)`);
     if (rd !== undefined) say(`Socle / dnsmasq: ${f2(rd)}x  (target >= 1.00x)`);
+    const on = by("socle");
+    const off = by("socle-no-timeline");
+    let timelineAb: { rate: number; doAvgMs: number; raAvgMs: number; sameOfferedRate: boolean; lastSeq?: number; void: boolean } | undefined;
+    if (on?.best && off?.best) {
+      const lastSeq = on.timeline?.lastSeq;
+      timelineAb = {
+        rate: on.best.achieved / off.best.achieved,
+        doAvgMs: on.best.report.discoverOffer.avgMs / off.best.report.discoverOffer.avgMs,
+        raAvgMs: on.best.report.requestAck.avgMs / off.best.report.requestAck.avgMs,
+        sameOfferedRate: on.best.rate === off.best.rate,
+        lastSeq,
+        void: !(lastSeq !== undefined && lastSeq > 0),
+      };
+      say(`Socle timeline on / off: max DORA rate ${f2(timelineAb.rate)}x, mean latency D-O ${f2(timelineAb.doAvgMs)}x, R-A ${f2(timelineAb.raAvgMs)}x  (target: no measurable cost, ~1.00x within the run-to-run noise)`);
+      if (!timelineAb.sameOfferedRate) say(`  the two best steps were at different offered rates (${on.best.rate}/s and ${off.best.rate}/s): their latencies are not at the same load`);
+      if (QUICK) say("  --quick: the rate search stops within 15 %; a difference smaller than that is not resolved");
+      say(`  timeline of the "socle" run: ${on.timeline?.note ?? "not read"}`);
+      if (timelineAb.void) say("  the timeline recorded nothing (LastSeq 0 or unknown): this on/off comparison is VOID");
+    } else if (on && off) say(`Socle timeline on / off: not computed (socle ${on.status}, socle-no-timeline ${off.status})`);
     say("\nLease persistence:");
     for (const r of results) if (r.persistence) say(`  ${r.name.padEnd(8)} ${r.persistence}`);
     if (mem) {
@@ -332,6 +377,7 @@ async function main(): Promise<number> {
         })),
         socleOverKea: rk,
         socleOverDnsmasq: rd,
+        socleTimelineOnOverOff: timelineAb,
         socleMemory: mem && { leases: mem.leases, rssKb: mem.rssKb, peakKb: mem.peakKb },
       }),
     );

@@ -1,6 +1,7 @@
 // The three DHCP servers the bench compares, each started inside the server namespace and pinned
 // to one CPU: Kea 2.2 (memfile, lease file on), dnsmasq, and Socle (`bun src/main.ts serve`, the
-// subnet created through its API with the CLI, as an operator would).
+// subnet created through its API with the CLI, as an operator would), also with its boot timeline
+// off (`--timeline-macs 0`) to show what the timeline costs.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -105,41 +106,58 @@ export const dnsmasq: Target = {
   },
 };
 
-export const socle: Target = {
-  name: "socle",
-  missing: () => undefined,
-  async start(seg) {
-    const dataDir = join(seg.dir, "socle-data");
-    const proc = seg.lab.spawn(
-      seg.ns,
-      [
-        "taskset", "-c", seg.cpu, BUN, join(ROOT, "src/main.ts"), "serve",
-        "--data-dir", dataDir, "--dhcp-interfaces", seg.iface,
-        "--disable-tftp", "--disable-static", "--disable-binl",
-        "--api-listen", "127.0.0.1", "--api-port", "0",
-        "--log-format", "json", "--log-level", "info", // per-packet lines are debug
-      ],
-      { SOCLE_ADMIN_PASSWORD: SOCLE_PASSWORD },
-    );
-    const m = await proc.waitFor(/"api":"https:\/\/127\.0\.0\.1:(\d+)\/api\/v3"/, 30_000);
-    const port = Number(m[1]);
-    const subnet = {
-      Name: "bench",
-      Subnet: seg.subnet,
-      ActiveStart: seg.poolStart,
-      ActiveEnd: seg.poolEnd,
-      ActiveLeaseTime: 3600,
-    };
-    const r = await socleCli(seg, dataDir, port, ["subnets", "create", JSON.stringify(subnet)]);
-    if (r.code !== 0) throw new Error(`socle subnets create failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
-    return running("socle", proc, "store journal appended and fdatasync'd (group commit) before each DHCPACK is sent");
-  },
-};
+/** Socle with `extra` serve flags, under `name`. */
+function socleTarget(name: string, extra: readonly string[]): Target {
+  return {
+    name,
+    missing: () => undefined,
+    async start(seg) {
+      const dataDir = join(seg.dir, "socle-data");
+      const proc = seg.lab.spawn(
+        seg.ns,
+        [
+          "taskset", "-c", seg.cpu, BUN, join(ROOT, "src/main.ts"), "serve",
+          "--data-dir", dataDir, "--dhcp-interfaces", seg.iface,
+          "--disable-tftp", "--disable-static", "--disable-binl",
+          "--api-listen", "127.0.0.1", "--api-port", "0",
+          "--log-format", "json", "--log-level", "info", // per-packet lines are debug
+          ...extra,
+        ],
+        { SOCLE_ADMIN_PASSWORD: SOCLE_PASSWORD },
+      );
+      const m = await proc.waitFor(/"api":"https:\/\/127\.0\.0\.1:(\d+)\/api\/v3"/, 30_000);
+      const port = Number(m[1]);
+      const subnet = {
+        Name: "bench",
+        Subnet: seg.subnet,
+        ActiveStart: seg.poolStart,
+        ActiveEnd: seg.poolEnd,
+        ActiveLeaseTime: 3600,
+      };
+      const r = await socleCli(seg, dataDir, port, ["subnets", "create", JSON.stringify(subnet)]);
+      if (r.code !== 0) throw new Error(`socle subnets create failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+      return running(name, proc, "store journal appended and fdatasync'd (group commit) before each DHCPACK is sent");
+    },
+  };
+}
+
+export const socle: Target = socleTarget("socle", []);
+/** Socle with the boot timeline off: the other half of the timeline's A/B. */
+export const socleNoTimeline: Target = socleTarget("socle-no-timeline", ["--timeline-macs", "0"]);
 
 /** Run the Socle CLI inside the server namespace (the API listens on that namespace's loopback). */
 export function socleCli(seg: Segment, dataDir: string, port: number, args: string[]) {
   const argv = [BUN, join(ROOT, "src/main.ts"), "-E", `https://127.0.0.1:${port}`, "--ca-file", join(dataDir, "pki", "ca.pem"), "-U", "admin", "-P", SOCLE_PASSWORD, ...args];
   return seg.lab.exec(seg.ns, argv, 30_000);
+}
+
+/** GET an API path with curl inside the server namespace: the HTTP status and the body. */
+export async function socleGet(seg: Segment, dataDir: string, port: number, path: string): Promise<{ status: number; body: string }> {
+  const argv = ["curl", "-sS", "--max-time", "20", "--cacert", join(dataDir, "pki", "ca.pem"), "-u", `admin:${SOCLE_PASSWORD}`, "-w", "\n%{http_code}", `https://127.0.0.1:${port}${path}`];
+  const r = await seg.lab.exec(seg.ns, argv, 30_000);
+  if (r.code !== 0) throw new Error(`curl ${path} failed (${r.code}): ${r.stderr.trim()}`);
+  const cut = r.stdout.lastIndexOf("\n");
+  return { status: Number(r.stdout.slice(cut + 1)), body: r.stdout.slice(0, cut) };
 }
 
 export function prefixToMask(prefix: number): string {
