@@ -94,6 +94,9 @@ describe.skipIf(rootSkip !== undefined)("a served segment: real clients, their t
     const tftpLines = socle.logs().filter((l) => l.subsystem === "tftp" && String(l.client ?? "").startsWith(`${ip}:`));
     expect(tftpLines.length).toBeGreaterThanOrEqual(2);
     expect(tftpLines.filter((l) => l.mac !== m)).toEqual([]);
+    const httpLines = socle.logs().filter((l) => l.subsystem === "http" && l.remote === ip);
+    expect(httpLines.length).toBeGreaterThanOrEqual(1);
+    expect(httpLines.filter((l) => l.mac !== m)).toEqual([]);
     // The CLI reads it the same way: `socle doctor` says it in words and exits 1 on an error.
     const doctor = await socle.cliRaw(["doctor", m]);
     expect(doctor.code).toBe(1);

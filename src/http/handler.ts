@@ -59,6 +59,14 @@ export function createFileHandler(opts: FileHandlerOptions): (req: Request, orig
   const note = (req: Request, origin: RequestOrigin, outcome: number, status: number, path: string, error = "") =>
     // A path cut from a long URL (a query string of any length) would keep the whole URL alive.
     timeline?.recordFrom(origin.remoteAddress, Kind.Http, req.method === "HEAD" ? HttpMethod.Head : HttpMethod.Get, outcome, status, req.url.length > MAX_TEXT ? detach(path, true) : path, error);
+  // The debug lines about a request carry the client's MAC when the timeline knows it; looked up
+  // only when debug lines are written.
+  const debugLog = (origin: RequestOrigin): Logger => {
+    if (!timeline || !log.enabled("debug")) return log;
+    const who = macField(timeline, origin.remoteAddress);
+    if (!who.mac) return log;
+    return { ...log, debug: (msg, fields) => log.debug(msg, { ...fields, ...who }) };
+  };
   return async (req, origin) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return text(405, `method ${req.method} not allowed\n`, { Allow: ALLOW });
@@ -70,7 +78,7 @@ export function createFileHandler(opts: FileHandlerOptions): (req: Request, orig
     // answer never tells what exists outside the served tree. The log says why.
     if (!norm.ok) {
       note(req, origin, HttpOutcome.NotFound, 404, raw, norm.reason);
-      return notFound(req, origin, raw, log, norm.reason);
+      return notFound(req, origin, raw, debugLog(origin), norm.reason);
     }
     const path = norm.path;
     const facts: FileFacts = { protocol: "http", remoteAddress: origin.remoteAddress, serverAddress: origin.serverAddress };
@@ -84,9 +92,9 @@ export function createFileHandler(opts: FileHandlerOptions): (req: Request, orig
     }
     if (file === undefined) {
       note(req, origin, HttpOutcome.NotFound, 404, path);
-      return notFound(req, origin, path, log);
+      return notFound(req, origin, path, debugLog(origin));
     }
-    const res = answer(req, path, file, origin, log);
+    const res = answer(req, path, file, origin, debugLog(origin));
     note(req, origin, HttpOutcome.Served, res.status, path);
     return res;
   };
