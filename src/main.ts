@@ -205,7 +205,12 @@ export async function startSocle(cfg: ServeConfig, opts: StartOptions = {}): Pro
     await jobs.start({ takeover: opts.ha?.takeover ?? false });
     cleanups.push(() => jobs.close());
     // Webhooks go out from the serving node only: this start is the single node or the HA active.
-    const webhookPolicy = new AddressPolicy({ allow: cfg.webhookAllowCidrs, servedSubnets: () => store.list("subnets").map((s) => String(s.Subnet)) });
+    const webhookPolicy = new AddressPolicy({
+      allow: cfg.webhookAllowCidrs,
+      servedSubnets: () => store.list("subnets").map((s) => String(s.Subnet)),
+      // Socle itself (every interface, loopback is refused anyway), its VIP and its HA partner.
+      ownAddresses: () => [...localAddresses(), ...(opts.ha?.dhcp.ownAddresses?.() ?? []), ...(cfg.ha?.peers ?? [])],
+    });
     const webhookSender = new WebhookSender({
       store,
       changesSince: (seq, limit) => fileStore.changesSince(seq, limit),

@@ -278,3 +278,23 @@ describe("writes from another site", () => {
     expect((await s.req("GET", "/api/v3/machines", { auth: null })).headers.get("www-authenticate")).toContain("Basic");
   });
 });
+
+test("the session cookie cannot mint what outlives it: tokens, a machine token or certificate, a webhook's secret, an HA enrolment", async () => {
+  const { cookie } = await login();
+  const m = await s.call("POST", "/api/v3/machines", { body: { Name: "sess-m", HardwareAddrs: ["52:54:00:aa:00:09"] } });
+  for (const [method, path] of [
+    ["GET", "/api/v3/users/admin/token?ttl=86400"],
+    ["GET", `/api/v3/machines/${m.body.Uuid}/token`],
+    ["POST", `/api/v3/machines/${m.body.Uuid}/csr`],
+    ["GET", "/api/v3/webhooks/any/secret"],
+    ["POST", "/api/v3/ha/enrolment"],
+  ] as const) {
+    const r = await withCookie(method, path, cookie, method === "POST" ? { body: {} } : {});
+    expect({ path, status: r.status }).toEqual({ path, status: 403 });
+    expect(((await r.json()) as { Messages: string[] }).Messages.join(" ")).toContain("outlive the web UI's session");
+  }
+  // The same user with explicit credentials still can.
+  const explicit = await s.req("GET", "/api/v3/users/admin/token");
+  expect(explicit.status).toBe(200);
+  expect(explicit.headers.get("cache-control")).toBe("no-store");
+});

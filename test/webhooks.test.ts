@@ -243,6 +243,8 @@ describe("deliveries", () => {
     await s.call("POST", "/api/v3/profiles", { body: { Name: "wh-stop-2" } });
     await Bun.sleep(400);
     expect(r.got.length).toBe(after);
+    expect((await s.call("POST", "/api/v3/webhooks/stopper/ping")).status).toBe(409); // a disabled hook sends nothing, ping included
+    expect(r.got.length).toBe(after);
     expect((await s.call("DELETE", "/api/v3/webhooks/stopper")).status).toBe(200);
     expect((await s.call("GET", "/api/v3/webhooks/stopper/deliveries")).status).toBe(404);
   });
@@ -251,6 +253,10 @@ describe("deliveries", () => {
     let up = false;
     const r = listen(() => new Response("", { status: up ? 200 : 503 }));
     await createHook({ Name: "resume", Url: r.url, Events: ["profiles.create"], MaxAttempts: 50 });
+    // A user's change pending too: the spool holds it as it would be sent, never its password hash.
+    const usersReceiver = listen(() => new Response("", { status: 503 }));
+    await createHook({ Name: "resume-users", Url: usersReceiver.url, Events: ["users.create"], MaxAttempts: 50 });
+    expect((await s.call("POST", "/api/v3/users", { body: { Name: "wh-spooled", Password: "spooled-password-1" } })).status).toBe(201);
     await s.call("POST", "/api/v3/profiles", { body: { Name: "wh-f1" } });
     await s.call("POST", "/api/v3/profiles", { body: { Name: "wh-f2" } });
     await waitFor("failed attempts of both", () => new Set(r.got.map((g) => g.headers.get("socle-delivery"))).size >= 2);
@@ -262,6 +268,10 @@ describe("deliveries", () => {
     expect(state.Spooled.resume).toEqual(seqs);
     expect(state.Hooks.resume).toBeGreaterThanOrEqual(Math.max(...seqs));
     expect((await stat(join(s.dir, "webhooks", "pending.spool"))).mode & 0o777).toBe(0o600);
+    const spool = await readFile(join(s.dir, "webhooks", "pending.spool"), "utf8");
+    expect(spool).toContain("wh-spooled");
+    expect(spool).not.toContain("argon2");
+    expect(spool).not.toContain("PasswordHash");
     const mark = r.got.length;
     up = true;
     await waitFor("deliveries after the restart", () => r.got.slice(mark).filter((g) => g.headers.get("socle-delivery") !== null).length >= 2);

@@ -24,6 +24,20 @@ import { UI_LOGIN_PATH, UI_LOGOUT_PATH, isUiRequest, sessionCookie, uiRoutes, ui
 import { createUiHandler } from "../ui/serve.ts";
 import { isOwnOrigin } from "./origin.ts";
 
+/**
+ * Routes that hand out credentials or secrets which outlive a session (bearer tokens, machine
+ * certificates, a webhook's signing key, an HA enrolment secret): never to the web UI's session
+ * cookie, so script running in a page (a bug, an injected script) cannot turn a session into a
+ * credential that logout does not end. The CLI, with the user's own password or token, can.
+ */
+const NOT_FOR_SESSIONS = [
+  /^\/api\/v3\/users\/[^/]+\/token$/,
+  /^\/api\/v3\/machines\/[^/]+\/token$/,
+  /^\/api\/v3\/machines\/[^/]+\/csr$/,
+  /^\/api\/v3\/webhooks\/[^/]+\/secret$/,
+  /^\/api\/v3\/ha\/enrolment$/,
+];
+
 /** Routes anyone may call without credentials. */
 const OPEN_ROUTES = new Set(["/api/v3/info", CRL_PATH, UI_LOGIN_PATH, UI_LOGOUT_PATH]);
 
@@ -63,6 +77,12 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
     return next();
   });
 
+  // Credentials and secrets are never kept by a cache on the way or in the browser.
+  app.use("/api/v3/*", async (c, next) => {
+    await next();
+    if (NOT_FOR_SESSIONS.some((re) => re.test(c.req.path))) c.res.headers.set("Cache-Control", "no-store");
+  });
+
   app.use("/api/v3/*", async (c, next) => {
     if (OPEN_ROUTES.has(c.req.path)) return next();
     // The client-certificate listener (mtls-server.ts) passes the verified certificate as env.
@@ -71,6 +91,9 @@ export function createApi(deps: ApiDeps, remoteOf: (req: Request) => string = ()
     // The web UI's session cookie, when no header speaks for the request (routes-ui.ts).
     const session = header === null && !clientCert ? sessionCookie(c.req.header("cookie")) : undefined;
     if (session !== undefined) {
+      if (NOT_FOR_SESSIONS.some((re) => re.test(c.req.path))) {
+        throw new SocleError("Forbidden", "ui", "", [`${c.req.path} hands out a credential that would outlive the web UI's session: ask for it with the CLI (socle ... with your password or token)`]);
+      }
       c.set("principal", uiSession(deps, c, session, () => remoteOf(c.req.raw)));
       return next();
     }

@@ -73,6 +73,25 @@ describe("session tokens", () => {
     expect(held.size).toBe(1);
   });
 
+  test("a deny-list full of live ids never drops a logout: that user's tokens issued until then all end instead", async () => {
+    const user = store.get("users", "ops")!;
+    await store.put("users", "other", { Name: "other", Roles: [], Secret: "other-secret-0123456789" });
+    const victim = authn.tokenForUser(user, 3600).token;
+    authn.revokeToken(victim);
+    const keep = authn.tokenForUser(user, 3600).token;
+    const otherUser = authn.tokenForUser(store.get("users", "other")!, 3600).token;
+    const held = (authn as unknown as { revoked: Map<string, number> }).revoked;
+    // An attacker's login/logout loop fills it with ids that are still live.
+    for (let i = 0; held.size < 100_000; i++) held.set(`live-${i}`, clock + 3_600_000);
+    authn.revokeToken(authn.tokenForUser(user, 3600).token); // one more logout, by ops
+    refused(() => authn.authenticateSession(victim, () => "192.0.2.1")); // still refused
+    refused(() => authn.authenticateSession(keep, () => "192.0.2.1")); // ops' older tokens end too
+    expect(authn.authenticateSession(otherUser, () => "192.0.2.1").name).toBe("other"); // other users untouched
+    clock += 2000;
+    expect(authn.authenticateSession(authn.tokenForUser(user, 3600).token, () => "192.0.2.1").name).toBe("ops"); // a new login works
+    expect(lines.join("\n")).toContain("logout list full");
+  });
+
   test("login is the Basic check: the right password, the one 401, the throttle", async () => {
     expect((await authn.login("ops", "ops-password-1", "192.0.2.9")).name).toBe("ops");
     await expect(authn.login("ops", "wrong", "192.0.2.9")).rejects.toThrow(AUTHENTICATION_FAILED);

@@ -59,6 +59,11 @@ export class Authenticator {
    * expires (the UI session's lifetime, uiSessionTimeout).
    */
   private readonly revoked = new Map<string, number>();
+  /**
+   * When the deny-list is full of live ids: per user, tokens issued before this time (ms) are
+   * refused. A flood of logouts then costs that user's other tokens, never a logout its effect.
+   */
+  private readonly revokedBefore = new Map<string, number>();
 
   constructor(private readonly opts: AuthnOptions) {
     this.now = opts.now ?? Date.now;
@@ -100,17 +105,19 @@ export class Authenticator {
    * expired anyway. The caller has authenticated it.
    */
   revokeToken(token: string): void {
-    const { jti, exp } = peekToken(token);
+    const { jti, exp, sub } = peekToken(token);
     const now = this.now();
     if (this.revoked.size >= REVOKED_MAX) {
       for (const [id, until] of this.revoked) if (until <= now) this.revoked.delete(id);
-      // Still full of live ids: drop the oldest logouts (their cookies were cleared by the browser).
-      for (const id of this.revoked.keys()) {
-        if (this.revoked.size < REVOKED_MAX) break;
-        this.revoked.delete(id);
-      }
     }
-    this.revoked.set(jti, exp * 1000);
+    if (this.revoked.size < REVOKED_MAX) {
+      this.revoked.set(jti, exp * 1000);
+      return;
+    }
+    // Full of live ids (someone logging in and out in a loop): this user's tokens issued up to
+    // now end, all of them; the list itself never drops a logout that still matters.
+    this.revokedBefore.set(sub, now + 1000);
+    this.opts.log.warn("logout list full: every token of this user issued before now is refused", { user: sub });
   }
 
   /**
@@ -184,7 +191,8 @@ export class Authenticator {
       this.opts.log.warn("token refused", { reason: err.message, remote: remote() });
       throw unauthorized(AUTHENTICATION_FAILED);
     }
-    if (this.revoked.size > 0 && this.revoked.has(peekToken(token).jti)) {
+    const before = this.revokedBefore.size > 0 ? this.revokedBefore.get(p.name) : undefined;
+    if ((this.revoked.size > 0 && this.revoked.has(peekToken(token).jti)) || (before !== undefined && peekToken(token).iat * 1000 < before)) {
       this.opts.log.warn("token refused", { reason: "logged out", user: p.name, remote: remote() });
       throw unauthorized(AUTHENTICATION_FAILED);
     }

@@ -45,8 +45,9 @@ function requireReadableEvents(c: Context<ApiEnv>, events: unknown): void {
   for (const pattern of events) {
     if (typeof pattern !== "string") continue;
     const type = pattern === "*" ? "*" : pattern.slice(0, Math.max(0, pattern.indexOf(".")));
-    const types = type === "*" ? Object.keys(MODELS).filter((t) => t !== "leases") : [type];
-    const unreadable = types.find((t) => modelFor(t) && !may(p, t, "get", "*"));
+    // A wildcard takes the store's other types too (prefs), leases only when named.
+    const types = type === "*" ? [...Object.keys(MODELS).filter((t) => t !== "leases"), "prefs"] : [type];
+    const unreadable = types.find((t) => (modelFor(t) || t === "prefs") && !may(p, t, "get", "*"));
     if (unreadable !== undefined) {
       throw new SocleError("Forbidden", MODEL, "", [`Events: "${pattern.slice(0, 100)}" would send ${unreadable} changes, which ${p.kind} "${p.name}" may not read (a webhook carries only what its writer may get)`]);
     }

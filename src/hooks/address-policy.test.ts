@@ -83,3 +83,16 @@ describe("resolve: URLs as the WHATWG parser reads them, then DNS", () => {
     await expect(plain.resolve(new URL("https://hooks.example.test/"), dns([]))).rejects.toThrow("has no address");
   });
 });
+
+test("this host's own addresses, its VIP and its HA partner are refused (read at each check); the operator's allow list still wins", () => {
+  let own = ["198.51.100.5", "2001:db8::5"];
+  const p = new AddressPolicy({ ownAddresses: () => own });
+  expect(p.refusal("198.51.100.5")).toContain("an address of this host");
+  expect(p.refusal("::ffff:198.51.100.5")).toContain("an address of this host");
+  expect(p.refusal("2001:db8::5")).toContain("an address of this host");
+  expect(p.refusal("198.51.100.6")).toBeUndefined();
+  own = ["198.51.100.6"];
+  expect(p.refusal("198.51.100.6")).toContain("an address of this host");
+  expect(p.refusal("198.51.100.5")).toBeUndefined();
+  expect(new AddressPolicy({ allow: ["198.51.100.6/32"], ownAddresses: () => own }).refusal("198.51.100.6")).toBeUndefined();
+});

@@ -147,6 +147,12 @@ export interface AddressPolicyOptions {
   allow?: readonly string[];
   /** The CIDRs of the subnets Socle serves, read when a check runs (they change). */
   servedSubnets?: () => readonly string[];
+  /**
+   * This host's own addresses (every interface's, the HA pair's VIP and its partner's), read when
+   * a check runs: a webhook must not reach Socle itself or its pair, whose answers the delivery
+   * log would show (a port scanner of the host). Default: none.
+   */
+  ownAddresses?: () => readonly string[];
 }
 
 export class AddressPolicy {
@@ -176,6 +182,10 @@ export class AddressPolicy {
       b = mapped;
     }
     for (const [c, why] of REFUSED) if (inCidr(b, c)) return `${formatAddress(a)} ${why}`;
+    for (const own of this.opts.ownAddresses?.() ?? []) {
+      const o = parseAddress(own);
+      if (o && o.bytes.every((x, i) => x === b[i])) return `${formatAddress(a)} is an address of this host (or of its HA pair)`;
+    }
     for (const s of this.opts.servedSubnets?.() ?? []) {
       const c = parseCidr(s);
       if (c && inCidr(b, c)) return `${formatAddress(a)} is in ${s}, a subnet Socle serves DHCP on`;

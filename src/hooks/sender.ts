@@ -205,7 +205,9 @@ export class WebhookSender implements WebhookControl {
     for (const h of this.hooks.values()) {
       p.hooks.set(h.name, h.fed);
       p.spooled.set(h.name, h.queue.map((it) => it.seq));
-      for (const it of h.queue) changes.set(it.seq, it.change);
+      // As it would be sent: redacted (no password hashes, token secrets or Secure values on disk
+      // twice, nor kept past a password change).
+      for (const it of h.queue) changes.set(it.seq, { ...it.change, Object: this.o.redact(it.change.Type, it.change.Object) });
     }
     try {
       await writeSpool(this.dir, [...changes.values()].sort((a, b) => a.Seq - b.Seq));
@@ -244,6 +246,7 @@ export class WebhookSender implements WebhookControl {
 
   async ping(name: string): Promise<DeliveryEntry> {
     const obj = this.existing(name);
+    if (!enabled(obj)) throw conflict("webhooks", name, `webhook "${name}" is disabled; enable it to ping it`);
     const seq = this.o.store.seq;
     const change: Change = { Seq: seq, Time: new Date().toISOString(), Type: "webhooks", Action: "update", Key: name, Object: { Ping: true, Webhook: name } };
     const item: Item = { ...this.item(name, change, true), id: `${name}-ping-${Date.now()}` };
