@@ -160,7 +160,9 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
     stats.refused++;
     l.socket.send(formatError(code, message), port, from);
     log.info("RRQ refused", { client: `${from}:${port}`, ...macOf(from), file, error: message });
-    opts.timeline?.recordFrom(from, Kind.Tftp, 0, code === ERROR_CODES.FILE_NOT_FOUND ? TftpOutcome.NotFound : TftpOutcome.Refused, 0, file, message);
+    // A missing file is said by the outcome; only another refusal keeps its reason.
+    const missing = code === ERROR_CODES.FILE_NOT_FOUND;
+    opts.timeline?.recordFrom(from, Kind.Tftp, 0, missing ? TftpOutcome.NotFound : TftpOutcome.Refused, 0, file, missing ? "" : message);
   }
 
   function onRequest(l: Listener, buf: Uint8Array, port: number, from: string) {

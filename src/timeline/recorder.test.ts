@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Timeline, detach, ipv4Number } from "./recorder.ts";
+import { MAX_TEXT, Timeline, detach, ipv4Number } from "./recorder.ts";
 import { Kind, DhcpOutcome, TftpOutcome } from "./kinds.ts";
 import { macFromBytes, macFromString, macToString } from "./mac.ts";
 
@@ -112,7 +112,7 @@ test("interned strings are bounded: a flood of distinct vendor classes costs old
   expect(t.of(M1 + 1)[0]!.a).toBe("(expired)"); // two generations back
   expect(t.of(M1)[0]!.a).toBe("(expired)");
   expect(t.of(M1 + 100).at(-1)!.a).toBe("PXEClient");
-  expect(t.of(M1 + 1)[0]!.text.length).toBe(240);
+  expect(t.of(M1 + 1)[0]!.text.length).toBe(MAX_TEXT);
   expect(t.stats().internExpired).toBeGreaterThan(30);
 });
 
@@ -123,10 +123,10 @@ test("a long string is cut and copied: the row does not keep the original alive"
   t.learn("198.51.100.1", M1);
   t.recordFrom("198.51.100.1", Kind.Http, 1, 2, 404, huge, huge);
   const row = t.of(M1)[0]!;
-  expect(row.text).toBe("p".repeat(240));
-  expect(row.note).toBe("p".repeat(240));
+  expect(row.text).toBe("p".repeat(MAX_TEXT));
+  expect(row.note).toBe("p".repeat(MAX_TEXT));
   expect(detach("short")).toBe("short");
-  expect(detach("x".repeat(300)).length).toBe(240);
+  expect(detach("x".repeat(300)).length).toBe(MAX_TEXT);
 });
 
 test("a throwing isKnown or holderOf never breaks recording", () => {
@@ -149,4 +149,41 @@ test("IPv4 addresses are kept as numbers and read back as written; anything else
   t.record(M1, Kind.Dhcp, 5, DhcpOutcome.Ack, -1, 67, "0.0.0.0", "", "", "", "");
   t.record(M1, Kind.Dhcp, 5, DhcpOutcome.Nak, -1, 67, "", "", "", "", "");
   expect(t.of(M1).map((r) => r.addr)).toEqual(["198.51.100.7", "00000000-0000-4000-8000-000000000001", "0.0.0.0", ""]);
+});
+
+test("random records and promotions keep the books: every held MAC reads back its own newest events, the pools within their caps", () => {
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const known = new Set<number>();
+  const t = new Timeline({ perMac: 4, knownMacs: 8, unknownMacs: 5, global: 64, isKnown: (m) => known.has(m) });
+  const last = new Map<number, number[]>(); // mac -> the Seqs recorded for it, in order
+  for (let i = 0; i < 20_000; i++) {
+    const mac = 0x0200_0000_0000 + rnd(40);
+    if (rnd(10) === 0) {
+      known.add(mac);
+      t.promote(mac);
+      continue;
+    }
+    const seq = t.record(mac, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, `198.51.100.${rnd(200)}`, `f${i}`, "", "", "");
+    last.set(mac, [...(last.get(mac) ?? []), seq]);
+    if (i % 97 === 0) {
+      const st = t.stats();
+      expect(st.knownMacs).toBeLessThanOrEqual(8);
+      expect(st.unknownMacs).toBeLessThanOrEqual(5);
+      expect(st.macs).toBe(st.knownMacs + st.unknownMacs);
+      for (let m = 0x0200_0000_0000; m < 0x0200_0000_0000 + 40; m++) {
+        const rows = t.of(m);
+        if (rows.length === 0) continue;
+        expect(rows.every((r) => r.mac === m)).toBe(true);
+        // the rows held are the newest recorded for it since it last got a slot, in order
+        const seqs = rows.map((r) => r.seq);
+        expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+        expect(last.get(m)!.slice(-seqs.length)).toEqual(seqs);
+      }
+      for (const r of t.since(0, 64)) expect(t.of(r.mac).some((x) => x.seq === r.seq)).toBe(true);
+    }
+  }
 });

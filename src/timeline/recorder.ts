@@ -8,11 +8,13 @@
 // fills, the older is dropped and its rows read "(expired)", so a flood of distinct strings costs
 // old rows their labels, never new rows theirs. Strings that vary per event (a path, an address,
 // an error) are kept by reference. Every string is cut to MAX_TEXT characters and, when cut,
-// copied: JavaScriptCore's slice keeps the whole original alive (a 16 KB URL for 240 characters).
+// copied: JavaScriptCore's slice keeps the whole original alive (a 16 KB URL for 128 characters).
 //
 // Anything on the provisioning network can invent MACs, so slots come from two pools: MACs of
 // registered machines, and the rest. A spray of invented chaddrs can only evict unknown MACs.
-// Eviction is second chance over each pool's insertion order. Nothing is written to disk: a
+// Each pool is a range of slots with a clock hand: eviction is second chance (a slot used since
+// the hand last passed is spared once), with no allocation; promotion copies a MAC's rows from
+// the one range to the other. Nothing is written to disk: a
 // per-packet write would let the network fill the disk and load the HA partner's link.
 
 import type { KindCode } from "./kinds.ts";
@@ -66,7 +68,10 @@ export interface TimelineStats {
   internExpired: number;
 }
 
-export const MAX_TEXT = 240;
+export const MAX_TEXT = 128;
+/** The two pools (ranges of slots): registered machines' MACs, and the others. */
+const KNOWN = 0;
+const OTHER = 1;
 const MAX_ADDRESSES = 8192;
 /** Interned ids: 0 is "", then generation * GEN_SPAN + index. */
 const GEN_SPAN = 1 << 20;
@@ -138,14 +143,12 @@ export class Timeline {
   // slots
   private readonly heads: Uint32Array;
   private readonly touched: Uint8Array;
+  /** The MAC a slot holds, -1 when it is empty. Known slots are [0, knownCap), then unknown. */
   private readonly slotMac: Float64Array;
-  private readonly free: Int32Array;
-  private freeTop: number;
+  private readonly hand = [0, 0];
+  private readonly used = [0, 0];
   /** MAC -> slot, whichever pool: the one lookup a record makes. */
   private readonly slotOf = new Map<number, number>();
-  // Each pool in insertion order, for second-chance eviction.
-  private readonly known = new Map<number, number>();
-  private readonly unknown = new Map<number, number>();
   // The last strings kept: a request's boot file or address is often the last one again, as a new
   // string; keeping the instance already held lets the new one die young.
   private lastText = "";
@@ -194,10 +197,9 @@ export class Timeline {
     this.notes = new Array<string | undefined>(rows).fill(undefined);
     this.heads = new Uint32Array(slots);
     this.touched = new Uint8Array(slots);
-    this.slotMac = new Float64Array(slots);
-    this.free = new Int32Array(slots);
-    for (let i = 0; i < slots; i++) this.free[i] = slots - 1 - i;
-    this.freeTop = slots;
+    this.slotMac = new Float64Array(slots).fill(-1);
+    this.hand[KNOWN] = 0;
+    this.hand[OTHER] = this.knownCap;
     const g = o.global ?? 8192;
     this.gRow = new Int32Array(g).fill(-1);
     this.gSeq = new Float64Array(g);
@@ -285,11 +287,27 @@ export class Timeline {
 
   /** A MAC now belongs to a registered machine: its slot moves to the known pool, events kept. */
   promote(mac: number): void {
-    const slot = this.unknown.get(mac);
-    if (slot === undefined) return;
-    this.unknown.delete(mac);
-    if (this.known.size >= this.knownCap) this.release(this.evict(this.known));
-    this.known.set(mac, slot);
+    const from = this.slotOf.get(mac);
+    if (from === undefined || from < this.knownCap) return;
+    const to = this.take(KNOWN);
+    const per = this.per;
+    const a = from * per;
+    const b = to * per;
+    for (const col of [this.seqs, this.ats, this.kinds, this.types, this.outcomes, this.arches, this.ns, this.ips, this.as, this.bs, this.cs]) col.copyWithin(b, a, a + per);
+    for (let i = 0; i < per; i++) {
+      this.addrs[b + i] = this.addrs[a + i];
+      this.texts[b + i] = this.texts[a + i];
+      this.notes[b + i] = this.notes[a + i];
+    }
+    this.heads[to] = this.heads[from]!;
+    this.touched[to] = 1;
+    this.slotMac[to] = mac;
+    this.slotOf.set(mac, to);
+    this.used[KNOWN]!++;
+    // The old slot is empty again (its rows unreadable by Seq: the global ring skips them).
+    this.slotMac[from] = -1;
+    this.used[OTHER]!--;
+    this.clearRows(from);
   }
 
   /** The events kept for a MAC, oldest first. */
@@ -319,9 +337,9 @@ export class Timeline {
 
   stats(): TimelineStats {
     return {
-      macs: this.known.size + this.unknown.size,
-      knownMacs: this.known.size,
-      unknownMacs: this.unknown.size,
+      macs: this.slotOf.size,
+      knownMacs: this.used[KNOWN]!,
+      unknownMacs: this.used[OTHER]!,
       events: this.seq,
       evictions: this.evictions,
       unattributed: this.unattributed,
@@ -386,11 +404,9 @@ export class Timeline {
     } catch {
       known = false;
     }
-    const pool = known ? this.known : this.unknown;
-    const cap = known ? this.knownCap : this.unknownCap;
-    // Each pool stays within its cap, so below the cap a free slot is always left.
-    const slot = pool.size >= cap || this.freeTop === 0 ? this.evict(pool) : this.free[--this.freeTop]!;
-    pool.set(mac, slot);
+    const pool = known ? KNOWN : OTHER;
+    const slot = this.take(pool);
+    this.used[pool]!++;
     this.slotOf.set(mac, slot);
     this.slotMac[slot] = mac;
     this.heads[slot] = 0;
@@ -398,26 +414,29 @@ export class Timeline {
     return slot;
   }
 
-  /** Second chance: the first slot of the pool not touched since it was last passed over. */
-  private evict(pool: Map<number, number>): number {
+  /**
+   * A slot of `pool` for a new MAC: the next empty one the hand meets, else the first not used
+   * since the hand last passed it (second chance), whose MAC is forgotten.
+   */
+  private take(pool: number): number {
+    const start = pool === KNOWN ? 0 : this.knownCap;
+    const end = pool === KNOWN ? this.knownCap : this.knownCap + this.unknownCap;
     for (;;) {
-      const first = pool.entries().next();
-      if (first.done) throw new Error("timeline: eviction from an empty pool");
-      const [mac, slot] = first.value;
-      pool.delete(mac);
-      if (this.touched[slot] === 0) {
-        this.evictions++;
-        this.slotOf.delete(mac);
-        this.clearRows(slot);
-        return slot;
+      const s = this.hand[pool]!;
+      this.hand[pool] = s + 1 === end ? start : s + 1;
+      const mac = this.slotMac[s]!;
+      if (mac === -1) return s;
+      if (this.touched[s] === 1) {
+        this.touched[s] = 0;
+        continue;
       }
-      this.touched[slot] = 0;
-      pool.set(mac, slot);
+      this.evictions++;
+      this.slotOf.delete(mac);
+      this.slotMac[s] = -1;
+      this.used[pool]!--;
+      this.clearRows(s);
+      return s;
     }
-  }
-
-  private release(slot: number): void {
-    this.free[this.freeTop++] = slot;
   }
 
   /** The strings held by reference go with the slot; the Seq check makes the rows unreadable. */

@@ -8,9 +8,10 @@
 //    The arguments are built beforehand, so the loop measures the recorder, not the caller.
 // 2. Memory of a default recorder (2,048 + 1,024 slots of 64 rows, global ring 8,192), in a
 //    child process so the figures start from a clean heap: RSS and heap after constructing it,
-//    then after filling every row with events whose address, text and note are distinct strings (as
-//    a long-running server's are), once with short realistic strings and once with strings at
-//    the recorder's 240-character cut (the most a hostile client can make it hold).
+//    then after filling every row with events whose text and note are distinct strings (as a
+//    long-running server's are), once with short realistic strings and once with both at the
+//    recorder's MAX_TEXT cut: the most a hostile client could make a row hold (a path it asks for;
+//    its address is a number, and the other labels are interned in bounded generations).
 // 3. DORA through createDhcpHandler over the real FileStore (no sockets), the workload of
 //    dhcp-option-workload.ts with its four plain option values: handler without a timeline
 //    ("off"), with a default Timeline ("on"), and without one again ("off2"). Each round runs the
@@ -31,7 +32,7 @@ import { formatPacket, parsePacket } from "../../src/dhcp/packet.ts";
 import { MessageType } from "../../src/dhcp/message-type.ts";
 import { nullLogger } from "../../src/log/logger.ts";
 import { DhcpOutcome, Kind, TftpOutcome } from "../../src/timeline/kinds.ts";
-import { Timeline } from "../../src/timeline/recorder.ts";
+import { MAX_TEXT, Timeline } from "../../src/timeline/recorder.ts";
 import { POOL_SIZE, SERVER_ADDRESS, SUBNET_NAME, benchContext, benchRequest, benchSubnet } from "./dhcp-option-workload.ts";
 
 const TOTAL_CAP_MS = 170_000;
@@ -85,9 +86,9 @@ function memoryChild(textLength: "short" | "max"): void {
       for (let j = 0; j < 64; j++, n++) {
         // Distinct strings per event, as the handler's are once clients come and go; a, b and c
         // are distinct too, so the intern table fills to its bound.
-        const addr = flat(textLength === "max" ? `a${n}`.padEnd(240, "x") : `198.${18 + ((n >> 16) & 1)}.${(n >> 8) & 255}.${n & 255}`);
-        const text = flat(textLength === "max" ? `t${n}`.padEnd(240, "x") : `boot/${mac.toString(16)}/grubx64-${j}.efi`);
-        const note = flat(textLength === "max" ? `n${n}`.padEnd(240, "x") : `timeout after block ${n}`);
+        const addr = flat(`198.${18 + ((n >> 16) & 1)}.${(n >> 8) & 255}.${n & 255}`);
+        const text = flat(textLength === "max" ? `t${n}`.padEnd(MAX_TEXT, "x") : `boot/${mac.toString(16)}/grubx64-${j}.efi`);
+        const note = flat(textLength === "max" ? `n${n}`.padEnd(MAX_TEXT, "x") : `timeout after block ${n}`);
         t.record(mac, Kind.Tftp, 0, TftpOutcome.Served, -1, 1_000_000, addr, text, flat(`vendor-${n}`), flat(`user-${n}`), flat(`relay-${n}`), note);
       }
     }
@@ -296,7 +297,7 @@ async function main(): Promise<void> {
   for (const kind of ["short", "max"] as const) {
     const m = await memoryRun(kind);
     mem.push([
-      kind === "short" ? "distinct, short (address, path)" : "distinct, 240 chars (the cut)",
+      kind === "short" ? "distinct, short (path, note)" : `distinct, ${MAX_TEXT} chars (the cut)`,
       String(m.events),
       `+${MB(m.built.rss - m.before.rss)} MB`,
       `+${MB(m.built.heapUsed - m.before.heapUsed)} MB`,
