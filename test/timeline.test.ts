@@ -145,6 +145,47 @@ describe.skipIf(rootSkip !== undefined)("a served segment: real clients, their t
     expect(t!.Diagnoses.find((d) => d.Code === "bootenv-unavailable")!.Message).toContain("debian-12/install/linux");
   });
 
+  test("a UEFI client fetches its loader over TFTP, then its firmware starts over twice asking for nothing: loader-did-not-run", async () => {
+    const m = mac(6);
+    // A namespace of its own: its TFTP request must leave from this client's address, not from
+    // another client port's on the same network.
+    const own = await lab.ns("c6");
+    const c = await clientPort(lab, own, srv, br, "f6", m);
+    writeFileSync(join(socle.dataDir, "files", "ipxe.efi"), "MZ not really a loader\n");
+    const k = kit.udhcpcScript("f6");
+    const firmware = ["-V", "PXEClient:Arch:00007:UNDI:003016", "-x", "0x5d:0007"];
+    expect((await udhcpcOnce(lab, own, c, k.script, firmware)).code).toBe(0);
+    expect((await lab.exec(own, ["busybox", "tftp", "-g", "-r", "ipxe.efi", "-l", join(kit.dir, "ipxe.efi"), "198.51.100.1"])).code).toBe(0);
+    // The loader did not run: the firmware tries again, twice, as PXE firmware does.
+    for (let i = 0; i < 2; i++) expect((await udhcpcOnce(lab, own, c, k.script, firmware)).code).toBe(0);
+    let t: Timeline | undefined;
+    await until(() => `loader-did-not-run in:\n${t?.Events.map((e) => `${e.Seq} ${e.Summary} ${JSON.stringify(e.Detail)}`).join("\n")}`, 5_000, async () => {
+      t = await api(`/timeline?mac=${m}`);
+      return t!.Diagnoses.some((d) => d.Code === "loader-did-not-run");
+    });
+    const d = t!.Diagnoses.find((x) => x.Code === "loader-did-not-run")!;
+    expect(d.Message).toContain("ipxe.efi");
+    expect(d.Message).toContain("x64 UEFI");
+    expect(d.Evidence.length).toBeGreaterThanOrEqual(3);
+  });
+
+  test("iPXE told to fetch its script by URL never asks for it: script-not-fetched once it has had 30 s", async () => {
+    const m = mac(7);
+    const c = await clientPort(lab, cl, srv, br, "f7", m);
+    const k = kit.udhcpcScript("f7");
+    // udhcpc as iPXE: its user class (77, iPXE's plain form) and UEFI x64; it never fetches the script.
+    expect((await udhcpcOnce(lab, cl, c, k.script, ["-V", "PXEClient:Arch:00007:UNDI:003016", "-x", "0x5d:0007", "-x", "0x4d:69505845"])).code).toBe(0);
+    const first = await api(`/timeline?mac=${m}`);
+    const ack = (first as Timeline).Events.find((e) => e.Detail.Outcome === "DHCPACK");
+    expect(String(ack?.Detail.BootFile)).toMatch(/^http:\/\/198\.51\.100\.1:8091\//);
+    expect((first as Timeline).Diagnoses.map((x) => x.Code)).not.toContain("script-not-fetched"); // too early to say
+    await Bun.sleep(31_000);
+    const t = (await api(`/timeline?mac=${m}`)) as Timeline;
+    const d = t.Diagnoses.find((x) => x.Code === "script-not-fetched");
+    expect(d?.Message).toContain(String(ack!.Detail.BootFile));
+    expect(d?.Evidence).toEqual([ack!.Seq]);
+  }, 60_000);
+
   test.skipIf(rogueSkip !== undefined)("another DHCP server on the segment (dnsmasq) answers a broadcast-flag client: rogue-dhcp names it", async () => {
     const dq = await lab.ns("d");
     const dq0 = lab.name("dq0");
