@@ -298,3 +298,27 @@ test("the session cookie cannot mint what outlives it: tokens, a machine token o
   expect(explicit.status).toBe(200);
   expect(explicit.headers.get("cache-control")).toBe("no-store");
 });
+
+test("an event stream opened with the session ends at logout: nothing after it reaches the logged-out browser", async () => {
+  const { cookie } = await login();
+  const res = await withCookie("GET", "/api/v3/events?type=profiles", cookie, { ui: false });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const dec = new TextDecoder();
+  let text = "";
+  const read = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return "ended";
+      text += dec.decode(value);
+    }
+  })();
+  expect((await s.call("POST", "/api/v3/profiles", { body: { Name: "stream-before" } })).status).toBe(201);
+  for (let i = 0; i < 50 && !text.includes("stream-before"); i++) await Bun.sleep(20);
+  expect(text).toContain("stream-before");
+  expect((await withCookie("POST", "/api/v3/ui/logout", cookie)).status).toBe(204);
+  expect((await s.call("POST", "/api/v3/profiles", { body: { Name: "stream-after" } })).status).toBe(201);
+  const ended = await Promise.race([read, Bun.sleep(3000).then(() => "still open")]);
+  expect(ended).toBe("ended");
+  expect(text).not.toContain("stream-after");
+});

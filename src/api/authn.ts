@@ -219,6 +219,19 @@ export class Authenticator {
    * user's claims are looked up again (none once the user is gone); machine and registration
    * tokens keep their fixed claims.
    */
+  /**
+   * Whether a token-authenticated principal's token is still good now: not expired, not logged
+   * out. An event stream opened with it ends when it is not (Basic and certificates: always true).
+   */
+  stillValid(p: Principal): boolean {
+    const t = p.token;
+    if (!t) return true;
+    if (this.now() >= t.expiresAt) return false;
+    if (this.revoked.size > 0 && this.revoked.has(t.id)) return false;
+    const before = this.revokedBefore.size > 0 ? this.revokedBefore.get(p.name) : undefined;
+    return before === undefined || t.issuedAt >= before;
+  }
+
   currentClaims(p: Principal): Claim[] {
     if (p.kind !== "user") return p.claims;
     const user = this.opts.store.get("users", p.name);

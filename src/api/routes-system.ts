@@ -47,6 +47,7 @@ export function systemRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     // Timeline records come in thousands during a boot storm: streams that did not ask for them
     // skip them before any claim is resolved.
     if (ch.Type === "timeline" && !f.types?.has("timeline")) return "skip";
+    if (!deps.authn.stillValid(p)) return "end"; // logged out or expired since the stream opened
     const claims = deps.authn.currentClaims(p);
     if (!allows(claims, "events", "list", "*")) return "end";
     if (!matches(f, ch) || !allows(claims, ch.Type, "get", ch.Key)) return "skip";

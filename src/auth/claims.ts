@@ -69,6 +69,11 @@ export interface Principal {
    * files carry those: short-lived, and renewable only from the machine's own address).
    */
   use?: MachineTokenUse;
+  /**
+   * The token that authenticated it (absent for Basic and client certificates): what decides
+   * whether a long-lived request made with it (an event stream) may go on.
+   */
+  token?: { id: string; issuedAt: number; expiresAt: number };
 }
 
 export type MachineTokenUse = "agent" | "job";

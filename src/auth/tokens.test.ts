@@ -44,7 +44,7 @@ describe("issueToken / verifyToken", () => {
     expect(expiresAt).toBe(T0 + 3600_000);
     expect(token.split(".")).toHaveLength(3);
     const p = verifyToken(token, SERVER_KEY, secretFor, T0 + 1000);
-    expect(p).toEqual({ kind: "user", name: "admin", claims: superuserClaims() });
+    expect(p).toEqual({ kind: "user", name: "admin", claims: superuserClaims(), token: { id: expect.any(String), issuedAt: T0, expiresAt: T0 + 3600_000 } });
   });
 
   test("round trip for a machine and for registration", () => {
@@ -63,6 +63,7 @@ describe("issueToken / verifyToken", () => {
       name: UUID,
       machine: UUID,
       claims: machineClaims(UUID),
+      token: { id: expect.any(String), issuedAt: T0, expiresAt: T0 + 60_000 },
     });
     const r = issueToken({
       serverKey: SERVER_KEY,
@@ -188,7 +189,7 @@ describe("issueToken / verifyToken", () => {
       now: T0,
     });
     expect(peekToken(token).roles).toEqual(["reader"]);
-    expect(verifyToken(token, SERVER_KEY, secretFor, T0)).toEqual({ kind: "user", name: "admin", claims: [], roles: ["reader"] });
+    expect(verifyToken(token, SERVER_KEY, secretFor, T0)).toEqual({ kind: "user", name: "admin", claims: [], roles: ["reader"], token: expect.objectContaining({ id: expect.any(String) }) });
     expect(peekToken(adminToken().token).roles).toBeUndefined();
     const machine = { serverKey: SERVER_KEY, subjectSecret: "m", sub: UUID, kind: "machine" as PrincipalKind, machine: UUID, claims: [], ttlSeconds: 60 };
     expect(() => issueToken({ ...machine, roles: ["reader"] })).toThrow("only user tokens are narrowed to roles, not machine tokens");

@@ -227,5 +227,6 @@ export function verifyToken(
     ...(payload.machine !== undefined ? { machine: payload.machine } : {}),
     ...(payload.roles !== undefined ? { roles: payload.roles } : {}),
     ...(payload.use !== undefined ? { use: payload.use } : {}),
+    token: { id: payload.jti, issuedAt: payload.iat * 1000, expiresAt: payload.exp * 1000 },
   };
 }
