@@ -40,7 +40,7 @@ const ALLOWED: Record<string, string[]> = {
   // main.ts hands it as readers; api serves GET /metrics.
   metrics: ["log"],
   api: ["boot", "store", "render", "auth", "pki", "model", "log", "content", "jobs", "http", "files", "iso", "osconfig", "ha", "ui", "metrics", "hooks", "timeline"],
-  cli: ["config", "log", "model", "assets", "files"],
+  cli: ["config", "log", "model", "assets", "files", "timeline"],
   // The webhook sender: the store's feed to signed POSTs, its positions and logs (files' atomic write).
   hooks: ["model", "store", "log", "files"],
 };

@@ -12,21 +12,12 @@ import { json } from "./http-util.ts";
 import { SocleError, badRequest } from "../model/errors.ts";
 import type { ModelObject } from "../model/object.ts";
 import { quote } from "../model/validate.ts";
-import { describeRow, type TimelineEvent, type TimelineService } from "../timeline/event-view.ts";
-import { diagnose, type DiagnoseFacts, type Diagnosis } from "../timeline/diagnose.ts";
+import { describeRow, type TimelineService, type TimelineView } from "../timeline/event-view.ts";
+import { diagnose, type DiagnoseFacts } from "../timeline/diagnose.ts";
 import { macFromString, macToString } from "../timeline/mac.ts";
 import type { TimelineRow } from "../timeline/recorder.ts";
 import type { EventHub } from "./events.ts";
 import { missingBootFiles } from "./boot-file-status.ts";
-
-export interface TimelineView {
-  Mac: string;
-  Macs?: string[];
-  Machine?: string;
-  Name?: string;
-  Events: TimelineEvent[];
-  Diagnoses: Diagnosis[];
-}
 
 const MAX_LIMIT = 8192;
 

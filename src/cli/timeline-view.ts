@@ -6,32 +6,10 @@
 import { CliError } from "./cli-error.ts";
 import { printable, printableCut } from "./printable.ts";
 
-export interface TimelineEvent {
-  Seq: number;
-  Time: string;
-  Mac: string;
-  Kind: string;
-  Summary: string;
-  Detail: Record<string, string | number | boolean>;
-}
-
-export interface Diagnosis {
-  Code: string;
-  Severity: "error" | "warning" | "info";
-  Message: string;
-  Fix?: string;
-  Evidence: number[];
-}
-
-export interface Timeline {
-  Mac: string;
-  /** Every MAC of a machine that has more than one (Mac is the first). */
-  Macs?: string[];
-  Machine?: string;
-  Name?: string;
-  Events: TimelineEvent[];
-  Diagnoses: Diagnosis[];
-}
+// The answer's shape is the server's own (timeline/event-view.ts, diagnose.ts): types only.
+import type { Diagnosis } from "../timeline/diagnose.ts";
+import type { TimelineEvent, TimelineView as Timeline } from "../timeline/event-view.ts";
+export type { Diagnosis, Timeline, TimelineEvent };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 

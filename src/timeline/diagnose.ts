@@ -1,8 +1,7 @@
 // "PXE doctor": plain sentences about why a machine does not boot, each with the events that show
 // it. Pure: the rows of one MAC and a few facts from the store in, diagnoses out.
 
-import { ANSWERED, DhcpOutcome, Foreign, HttpOutcome, Kind, TftpOutcome } from "./kinds.ts";
-import type { Namer } from "./event-view.ts";
+import { ANSWERED, DhcpOutcome, Foreign, HttpOutcome, Kind, TftpOutcome, type Namer } from "./kinds.ts";
 import type { TimelineRow } from "./recorder.ts";
 
 export interface Diagnosis {

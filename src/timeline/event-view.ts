@@ -2,6 +2,7 @@
 
 import {
   ANSWERED,
+  type Namer,
   DHCP_OUTCOME_NAMES,
   Foreign,
   HTTP_OUTCOME_NAMES,
@@ -13,6 +14,7 @@ import {
   TFTP_OUTCOME_NAMES,
 } from "./kinds.ts";
 import { macToString } from "./mac.ts";
+import type { Diagnosis } from "./diagnose.ts";
 import type { Timeline, TimelineRow } from "./recorder.ts";
 
 export interface TimelineEvent {
@@ -24,11 +26,17 @@ export interface TimelineEvent {
   Detail: Record<string, string | number | boolean>;
 }
 
-/** Names of DHCP message types and client architectures, supplied by the DHCP room. */
-export interface Namer {
-  messageType(n: number): string;
-  arch(n: number): string;
+/** A MAC's (or a machine's) timeline as the API answers it. */
+export interface TimelineView {
+  Mac: string;
+  /** Every MAC of a machine that has more than one (Mac is the first). */
+  Macs?: string[];
+  Machine?: string;
+  Name?: string;
+  Events: TimelineEvent[];
+  Diagnoses: Diagnosis[];
 }
+
 
 /** The recorder and the names its rows are described with: what the API serves a timeline from. */
 export interface TimelineService {

@@ -95,3 +95,9 @@ export const REGISTER_OUTCOME_NAMES: Record<number, string> = { 1: "registered (
 
 export const JobOutcome = { Started: 1, Succeeded: 2, Failed: 3 } as const;
 export const JOB_OUTCOME_NAMES: Record<number, string> = { 1: "job started", 2: "job finished", 3: "job failed" };
+
+/** Names of DHCP message types and client architectures, supplied by the DHCP room. */
+export interface Namer {
+  messageType(n: number): string;
+  arch(n: number): string;
+}
