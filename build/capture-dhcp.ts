@@ -18,20 +18,20 @@
 // MACs, interface names (they are per namespace, so fixed names cannot collide), the subnet and the
 // client configuration are fixed, so a rerun differs only in xids, secs and timestamps. A capture is
 // checked (message types in order, relay fields) before it replaces the fixture in --out (default
-// src/dhcp/testdata). Then: UPDATE_GOLDEN=1 bun test src/dhcp/golden.test.ts, and read the diff.
+// src/dhcp/codec/testdata). Then: UPDATE_GOLDEN=1 bun test src/dhcp/codec/golden.test.ts, and read the diff.
 // CAPTURE_DEBUG=1 prints tcpdump's and the relayed client's output and keeps the scratch pcaps.
 
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { messageTypeName } from "../src/dhcp/message-type.ts";
-import { parsePacket, type DhcpPacket } from "../src/dhcp/packet.ts";
-import { readPcapDhcp } from "../src/dhcp/testdata/pcap.ts";
+import { messageTypeName } from "../src/dhcp/codec/message-type.ts";
+import { parsePacket, type DhcpPacket } from "../src/dhcp/codec/packet.ts";
+import { readPcapDhcp } from "../src/dhcp/codec/testdata/pcap.ts";
 import { NetLab, needsRoot, type Spawned } from "../test/helpers/netns.ts";
 import { ClientKit, SocleInNetns, waitEvent } from "../test/helpers/socle-netns.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
-export const DEFAULT_OUT = join(ROOT, "src", "dhcp", "testdata");
+export const DEFAULT_OUT = join(ROOT, "src", "dhcp", "codec", "testdata");
 
 const SERVER = "198.51.100.1";
 const RELAY_UP = "198.51.100.2";
@@ -286,7 +286,7 @@ export async function captureDhcp(opts: CaptureOptions, log: (line: string) => v
   } finally {
     if (!process.env.CAPTURE_DEBUG) rmSync(scratch, { recursive: true, force: true });
   }
-  log("capture-dhcp: now run UPDATE_GOLDEN=1 bun test src/dhcp/golden.test.ts and read the diff of testdata/golden/");
+  log("capture-dhcp: now run UPDATE_GOLDEN=1 bun test src/dhcp/codec/golden.test.ts and read the diff of testdata/golden/");
 }
 
 if (import.meta.main) {

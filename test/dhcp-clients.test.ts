@@ -6,9 +6,9 @@
 
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { formatPacket, newPacket } from "../src/dhcp/packet.ts";
-import { MessageType } from "../src/dhcp/message-type.ts";
-import { MAX_REQUEST_SIZE } from "../src/dhcp/server.ts";
+import { formatPacket, newPacket } from "../src/dhcp/codec/packet.ts";
+import { MessageType } from "../src/dhcp/codec/message-type.ts";
+import { MAX_REQUEST_SIZE } from "../src/dhcp/net/server.ts";
 import { NetLab, needsRoot } from "./helpers/netns.ts";
 import { ClientKit, clientPort, events, probe, SocleInNetns, udhcpcOnce, until, waitEvent, type LogEntry } from "./helpers/socle-netns.ts";
 

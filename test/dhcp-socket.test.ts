@@ -10,11 +10,11 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../src/log/logger.ts";
-import { MessageType } from "../src/dhcp/message-type.ts";
-import { BOOTREPLY, FLAG_BROADCAST, formatPacket, newPacket } from "../src/dhcp/packet.ts";
-import { DhcpServer } from "../src/dhcp/server.ts";
-import { openDhcpSocket } from "../src/dhcp/socket.ts";
-import type { DhcpHandler } from "../src/dhcp/handler-types.ts";
+import { MessageType } from "../src/dhcp/codec/message-type.ts";
+import { BOOTREPLY, FLAG_BROADCAST, formatPacket, newPacket } from "../src/dhcp/codec/packet.ts";
+import { DhcpServer } from "../src/dhcp/net/server.ts";
+import { openDhcpSocket } from "../src/dhcp/net/socket.ts";
+import type { DhcpHandler } from "../src/dhcp/net/handler-types.ts";
 import { NetLab, needsRoot, type Spawned } from "./helpers/netns.ts";
 
 // Namespaces, veths and child processes take seconds to set up on a loaded 2-core machine;

@@ -6,8 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
-import { MessageType } from "../src/dhcp/message-type.ts";
-import { FLAG_BROADCAST, formatPacket, newPacket, parsePacket, type DhcpPacket } from "../src/dhcp/packet.ts";
+import { MessageType } from "../src/dhcp/codec/message-type.ts";
+import { FLAG_BROADCAST, formatPacket, newPacket, parsePacket, type DhcpPacket } from "../src/dhcp/codec/packet.ts";
 import { NetLab, needsRoot, type Spawned } from "./helpers/netns.ts";
 import { ClientKit, clientPort, probe, SocleInNetns, udhcpcOnce, waitEvent, type ProbeDatagram } from "./helpers/socle-netns.ts";
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { needsRoot } from "./helpers/netns.ts";
 import { HA_VIP, HaPairLab, type Node } from "./helpers/ha-pair.ts";
 import { replies, startProber, type ProbeReply } from "./helpers/dhcp-prober.ts";
-import { addressHalf } from "../src/dhcp/pool-split.ts";
+import { addressHalf } from "../src/dhcp/leases/pool-split.ts";
 import { startWriter, writes } from "./helpers/api-writer.ts";
 import { join } from "node:path";
 import { until } from "./helpers/socle-netns.ts";

@@ -14,10 +14,10 @@ import { leaseObject } from "../src/adapters/dhcp-backend.ts";
 import { openMemoryStore } from "../src/store/memory-store.ts";
 import { MetricsRegistry } from "../src/metrics/registry.ts";
 import { registerSocleMetrics } from "../src/metrics/socle-metrics.ts";
-import { poolUse } from "../src/dhcp/pool-use.ts";
-import { ipOf } from "../src/dhcp/leases.ts";
+import { poolUse } from "../src/dhcp/leases/pool-use.ts";
+import { ipOf } from "../src/dhcp/leases/leases.ts";
 import { ipIntOf } from "../src/model/validate.ts";
-import type { LeaseRecord, ReservationConfig, SubnetConfig } from "../src/dhcp/backend.ts";
+import type { LeaseRecord, ReservationConfig, SubnetConfig } from "../src/dhcp/leases/backend.ts";
 
 const TOKEN = "metrics-test-token-0123456789abcdef";
 const dir = mkdtempSync(join(tmpdir(), "socle-metrics-"));

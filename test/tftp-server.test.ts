@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { BootFile, FileSource } from "../src/files/file-source.ts";
 import { createLogger } from "../src/log/logger.ts";
 import { SocleError } from "../src/model/errors.ts";
-import { readPcapUdp } from "../src/dhcp/testdata/pcap.ts";
+import { readPcapUdp } from "../src/dhcp/codec/testdata/pcap.ts";
 import { formatAck, formatError, formatRequest, parsePacket, type TftpPacket } from "../src/tftp/packet.ts";
 import { startTftpServer, type TftpServer } from "../src/tftp/server.ts";
 

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { leaseObject } from "./dhcp-backend.ts";
 import { modelFor } from "../model/registry.ts";
-import type { LeaseRecord } from "../dhcp/backend.ts";
+import type { LeaseRecord } from "../dhcp/leases/backend.ts";
 
 test("the fast lease record equals what the leases model prepares", () => {
   const lease: LeaseRecord = {

@@ -7,7 +7,7 @@
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModelObject } from "../model/object.ts";
-import type { DhcpBackend, LeaseRecord, ReservationConfig, SubnetConfig } from "../dhcp/backend.ts";
+import type { DhcpBackend, LeaseRecord, ReservationConfig, SubnetConfig } from "../dhcp/leases/backend.ts";
 
 export interface StoreDhcpBackend extends DhcpBackend {
   close(): void;

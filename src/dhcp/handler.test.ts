@@ -8,18 +8,18 @@ import { join } from "node:path";
 import type { Booter } from "../boot/booter.ts";
 import { loaderFor } from "../boot/loaders.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
-import type { AllocationPolicy, SubnetConfig } from "./backend.ts";
-import { DhcpParseError } from "./errors.ts";
+import type { AllocationPolicy, SubnetConfig } from "./leases/backend.ts";
+import { DhcpParseError } from "./codec/errors.ts";
 import { createDhcpHandler } from "./handler.ts";
-import type { DhcpContext, DhcpHandler, DhcpReply } from "./handler-types.ts";
-import { DECLINE_HOLD_SECONDS, OFFER_HOLD_MS } from "./leases.ts";
-import { MemoryDhcpBackend, reservationConfig, subnetConfig } from "./memory-backend.ts";
-import { MessageType } from "./message-type.ts";
-import { formatPacket, parsePacket, replyMaxSize, type DhcpPacket } from "./packet.ts";
-import { addressHalf } from "./pool-split.ts";
-import { readPcapDhcp } from "./testdata/pcap.ts";
+import type { DhcpContext, DhcpHandler, DhcpReply } from "./net/handler-types.ts";
+import { DECLINE_HOLD_SECONDS, OFFER_HOLD_MS } from "./leases/leases.ts";
+import { MemoryDhcpBackend, reservationConfig, subnetConfig } from "./leases/memory-backend.ts";
+import { MessageType } from "./codec/message-type.ts";
+import { formatPacket, parsePacket, replyMaxSize, type DhcpPacket } from "./codec/packet.ts";
+import { addressHalf } from "./leases/pool-split.ts";
+import { readPcapDhcp } from "./codec/testdata/pcap.ts";
 
-const DIR = join(import.meta.dir, "testdata");
+const DIR = join(import.meta.dir, "codec", "testdata");
 
 /**
  * The boot core without machines or environments (these tests are about DHCP): iPXE gets its

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createLogger } from "../log/logger.ts";
-import { newPacket } from "./packet.ts";
+import { newPacket } from "./codec/packet.ts";
 import { OptionRenderer, templateData } from "./option-templates.ts";
 
 const extra = {

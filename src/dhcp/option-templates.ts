@@ -19,9 +19,9 @@
 
 import { rateLimited, type Logger } from "../log/logger.ts";
 import { isEtaSyntax, hasPlaceholders, parseOptionValue, type OptionField, type OptionPart, type ParsedOptionValue } from "../model/schemas/option-value.ts";
-import { byteString } from "./bytes.ts";
-import { encodeOptionValue } from "./option-values.ts";
-import type { DhcpPacket } from "./packet.ts";
+import { byteString } from "./codec/bytes.ts";
+import { encodeOptionValue } from "./codec/option-values.ts";
+import type { DhcpPacket } from "./codec/packet.ts";
 
 /** What the request says and what we answer it, as the placeholders read it. */
 export interface OptionTemplateData {

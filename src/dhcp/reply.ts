@@ -2,14 +2,14 @@
 // knows HOW a BOOTREPLY is laid out (RFC 2131 table 3) and which options it carries.
 
 import type { BootAnswer } from "../boot/booter.ts";
-import type { ReservationConfig } from "./backend.ts";
-import type { DhcpContext, DhcpReply } from "./handler-types.ts";
-import { MessageType } from "./message-type.ts";
-import { OPT } from "./option-codes.ts";
+import type { ReservationConfig } from "./leases/backend.ts";
+import type { DhcpContext, DhcpReply } from "./net/handler-types.ts";
+import { MessageType } from "./codec/message-type.ts";
+import { OPT } from "./codec/option-codes.ts";
 import { OptionRenderer, type OptionTemplateData } from "./option-templates.ts";
-import { BOOTREPLY, FLAG_BROADCAST, newPacket, type DhcpPacket } from "./packet.ts";
-import { IPXE_SUB } from "./ipxe-options.ts";
-import { PXE_DISCOVERY } from "./pxe-vendor.ts";
+import { BOOTREPLY, FLAG_BROADCAST, newPacket, type DhcpPacket } from "./codec/packet.ts";
+import { IPXE_SUB } from "./codec/ipxe-options.ts";
+import { PXE_DISCOVERY } from "./codec/pxe-vendor.ts";
 import type { Scope } from "./subnet-choice.ts";
 
 /** Sent whether or not the client lists them in option 55 (RFC 2131 4.3.1 lets a server add these). */

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { DhcpContext } from "./handler-types.ts";
-import { subnetConfig } from "./memory-backend.ts";
-import { newPacket } from "./packet.ts";
+import type { DhcpContext } from "./net/handler-types.ts";
+import { subnetConfig } from "./leases/memory-backend.ts";
+import { newPacket } from "./codec/packet.ts";
 import { chooseLink, findScope, parseCidr, scopeOf } from "./subnet-choice.ts";
 
 const ctx: DhcpContext = {

@@ -10,11 +10,11 @@
 // behave predictably.
 
 import { intToIp, ipIntOf } from "../model/validate.ts";
-import type { SubnetConfig } from "./backend.ts";
-import { DhcpParseError } from "./errors.ts";
-import type { DhcpContext } from "./handler-types.ts";
-import type { DhcpPacket } from "./packet.ts";
-import type { RelayAgentInfo } from "./relay-agent.ts";
+import type { SubnetConfig } from "./leases/backend.ts";
+import { DhcpParseError } from "./codec/errors.ts";
+import type { DhcpContext } from "./net/handler-types.ts";
+import type { DhcpPacket } from "./codec/packet.ts";
+import type { RelayAgentInfo } from "./codec/relay-agent.ts";
 
 /** A subnet with its numbers worked out once. Addresses are unsigned 32-bit integers. */
 export interface Scope {

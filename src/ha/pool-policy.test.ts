@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import type { LeaseRecord } from "../dhcp/backend.ts";
-import { LeaseEngine } from "../dhcp/leases.ts";
-import { MemoryDhcpBackend, subnetConfig } from "../dhcp/memory-backend.ts";
-import { addressHalf } from "../dhcp/pool-split.ts";
+import type { LeaseRecord } from "../dhcp/leases/backend.ts";
+import { LeaseEngine } from "../dhcp/leases/leases.ts";
+import { MemoryDhcpBackend, subnetConfig } from "../dhcp/leases/memory-backend.ts";
+import { addressHalf } from "../dhcp/leases/pool-split.ts";
 import { scopeOf, type Scope } from "../dhcp/subnet-choice.ts";
 import { LeaseLedger } from "./lease-ledger.ts";
 import { HaPoolPolicy, MIN_RENEW_SECONDS } from "./pool-policy.ts";

@@ -4,7 +4,7 @@
 //
 // - Synced ("active": every lease is on the standby before its DHCPACK): everything, uncapped.
 // - Not synced ("active-solo", "partner-down", the serving side of "reconciling"): the pool is split
-//   by RFC 3074's Pearson hash of the ADDRESS (dhcp/pool-split.ts), half 0 to slot 0 and half 1 to
+//   by RFC 3074's Pearson hash of the ADDRESS (dhcp/leases/pool-split.ts), half 0 to slot 0 and half 1 to
 //   slot 1, so two nodes that each believe the other dead never grant the same address.
 //   The MCLT rule of the ISC failover draft (also MS DHCP failover) bounds what the partner cannot
 //   know: a lease it knows (LeaseLedger) may be extended to its known expiry + MCLT and no further;
@@ -26,8 +26,8 @@
 //     as long as the partition lasts: the price of zero duplicates without a quorum.
 // - Any other state (standby, joining, stopped): nothing; the DHCP gate is closed anyway.
 
-import type { AllocationPolicy } from "../dhcp/backend.ts";
-import { addressHalf } from "../dhcp/pool-split.ts";
+import type { AllocationPolicy } from "../dhcp/leases/backend.ts";
+import { addressHalf } from "../dhcp/leases/pool-split.ts";
 import type { LeaseLedger } from "./lease-ledger.ts";
 import type { HaState } from "./roles.ts";
 
@@ -46,7 +46,7 @@ export interface PoolPolicyDeps {
   partnerDownConfirmedMs(): number | undefined;
   /** Whether a partner exists at all: a first node not yet paired has the whole pool. Default: paired. */
   paired?: () => boolean;
-  /** Half of an address; defaults to dhcp/pool-split.ts addressHalf. */
+  /** Half of an address; defaults to dhcp/leases/pool-split.ts addressHalf. */
   halfOf?: (addr: string) => 0 | 1;
 }
 

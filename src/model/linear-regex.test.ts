@@ -1,4 +1,4 @@
-import { makeRng } from "../dhcp/testdata/fuzz.ts";
+import { makeRng } from "../dhcp/codec/testdata/fuzz.ts";
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 // Test-only import of the DHCP tests' pcap reader (tftp/ code never imports dhcp/).
-import { readPcapUdp } from "../dhcp/testdata/pcap.ts";
+import { readPcapUdp } from "../dhcp/codec/testdata/pcap.ts";
 import {
   describePacket,
   formatAck,

@@ -1,11 +1,11 @@
 // DHCP codec fuzz bench: bun test/bench/dhcp-fuzz.ts [count=1000000] [seed=1]
 // Runs `count` mutated packets through parse, every typed option decoder, describe, format and
-// re-parse (src/dhcp/testdata/fuzz.ts), then prints throughput, the slowest packet, the outcome
+// re-parse (src/dhcp/codec/testdata/fuzz.ts), then prints throughput, the slowest packet, the outcome
 // histogram, and the cost of parse+format for a typical DISCOVER. Exits 1 if anything other than a
 // codec error escaped (the exception propagates with the offending packet in hex).
 
-import { formatPacket, parsePacket } from "../../src/dhcp/packet.ts";
-import { exercise, makeRng, makeSeeds, mutate } from "../../src/dhcp/testdata/fuzz.ts";
+import { formatPacket, parsePacket } from "../../src/dhcp/codec/packet.ts";
+import { exercise, makeRng, makeSeeds, mutate } from "../../src/dhcp/codec/testdata/fuzz.ts";
 
 const count = Number(process.argv[2] ?? 1_000_000);
 const seed = Number(process.argv[3] ?? 1);

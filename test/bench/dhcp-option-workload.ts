@@ -9,11 +9,11 @@
 // digits were written as it.mac.replaceAll).
 
 import { buildReply } from "../../src/dhcp/reply.ts";
-import { MessageType } from "../../src/dhcp/message-type.ts";
-import { newPacket, formatPacket, macString, type DhcpPacket } from "../../src/dhcp/packet.ts";
+import { MessageType } from "../../src/dhcp/codec/message-type.ts";
+import { newPacket, formatPacket, macString, type DhcpPacket } from "../../src/dhcp/codec/packet.ts";
 import { templateData, type OptionRenderer, type OptionTemplateData } from "../../src/dhcp/option-templates.ts";
-import type { SubnetConfig } from "../../src/dhcp/backend.ts";
-import type { DhcpContext, DhcpReply } from "../../src/dhcp/handler-types.ts";
+import type { SubnetConfig } from "../../src/dhcp/leases/backend.ts";
+import type { DhcpContext, DhcpReply } from "../../src/dhcp/net/handler-types.ts";
 import type { Scope } from "../../src/dhcp/subnet-choice.ts";
 import { modelFor } from "../../src/model/registry.ts";
 import type { ModelObject } from "../../src/model/object.ts";

@@ -5,9 +5,9 @@
 import { describe, expect, test } from "bun:test";
 import { createStoreDhcpBackend } from "../../src/adapters/dhcp-backend.ts";
 import { createDhcpHandler } from "../../src/dhcp/handler.ts";
-import { MessageType } from "../../src/dhcp/message-type.ts";
+import { MessageType } from "../../src/dhcp/codec/message-type.ts";
 import { OptionRenderer } from "../../src/dhcp/option-templates.ts";
-import { formatPacket, parsePacket } from "../../src/dhcp/packet.ts";
+import { formatPacket, parsePacket } from "../../src/dhcp/codec/packet.ts";
 import { scopeOf } from "../../src/dhcp/subnet-choice.ts";
 import { createLogger, nullLogger } from "../../src/log/logger.ts";
 import { MemoryStore } from "../../src/store/memory-store.ts";

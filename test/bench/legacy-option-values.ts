@@ -14,7 +14,7 @@
 
 import { Eta } from "eta";
 import { rateLimited, type Logger } from "../../src/log/logger.ts";
-import { encodeOptionValue } from "../../src/dhcp/option-values.ts";
+import { encodeOptionValue } from "../../src/dhcp/codec/option-values.ts";
 import { OptionRenderer, type OptionTemplateData } from "../../src/dhcp/option-templates.ts";
 
 const CACHE_MAX = 4096;

@@ -370,7 +370,7 @@ export class HaLabPair {
 }
 
 async function snifferChild(spec: { iface: string }): Promise<void> {
-  const { openDhcpSocket } = await import("../../src/dhcp/socket.ts");
+  const { openDhcpSocket } = await import("../../src/dhcp/net/socket.ts");
   const { nullLogger } = await import("../../src/log/logger.ts");
   const { readReply } = await import("../helpers/dhcp-reply.ts");
   await openDhcpSocket({

@@ -50,9 +50,9 @@ export function replies(p: Spawned): ProbeReply[] {
 }
 
 async function proberChild(spec: ProberSpec): Promise<void> {
-  const { openDhcpSocket } = await import("../../src/dhcp/socket.ts");
+  const { openDhcpSocket } = await import("../../src/dhcp/net/socket.ts");
   const { nullLogger } = await import("../../src/log/logger.ts");
-  const { newPacket, formatPacket } = await import("../../src/dhcp/packet.ts");
+  const { newPacket, formatPacket } = await import("../../src/dhcp/codec/packet.ts");
   const { readReply } = await import("./dhcp-reply.ts");
   const macBytes = (mac: string) => Uint8Array.from(mac.split(":").map((h) => parseInt(h, 16)));
   const chaddr = macBytes(spec.mac);

@@ -2,8 +2,8 @@
 // sniffer (test/e2e/ha-lab.ts) record it: when, from which address, what, to whom, and which
 // server it names.
 
-import { messageTypeName } from "../../src/dhcp/message-type.ts";
-import { BOOTREPLY, macString, parsePacket } from "../../src/dhcp/packet.ts";
+import { messageTypeName } from "../../src/dhcp/codec/message-type.ts";
+import { BOOTREPLY, macString, parsePacket } from "../../src/dhcp/codec/packet.ts";
 
 export interface HeardReply {
   /** ms since the epoch when it arrived. */

@@ -333,7 +333,7 @@ export async function probe(lab: NetLab, ns: string, spec: ProbeSpec): Promise<P
 }
 
 async function probeChild(spec: ProbeSpec): Promise<void> {
-  const { openDhcpSocket } = await import("../../src/dhcp/socket.ts");
+  const { openDhcpSocket } = await import("../../src/dhcp/net/socket.ts");
   const { nullLogger } = await import("../../src/log/logger.ts");
   const sock = await openDhcpSocket({
     iface: spec.iface,

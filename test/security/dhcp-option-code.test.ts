@@ -13,9 +13,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createStoreDhcpBackend } from "../../src/adapters/dhcp-backend.ts";
 import { createDhcpHandler } from "../../src/dhcp/handler.ts";
-import type { DhcpContext } from "../../src/dhcp/handler-types.ts";
-import { MessageType } from "../../src/dhcp/message-type.ts";
-import { newPacket } from "../../src/dhcp/packet.ts";
+import type { DhcpContext } from "../../src/dhcp/net/handler-types.ts";
+import { MessageType } from "../../src/dhcp/codec/message-type.ts";
+import { newPacket } from "../../src/dhcp/codec/packet.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { modelFor } from "../../src/model/registry.ts";
 import { basic, startTestSocle, type TestSocle } from "../helpers/socle.ts";

@@ -21,7 +21,7 @@
 // Per-source limits are lifted here (every request comes from 127.0.0.1); they have their own test
 // in register-known-mac.test.ts. Per-token limits stay as shipped.
 
-import { makeRng } from "../../src/dhcp/testdata/fuzz.ts";
+import { makeRng } from "../../src/dhcp/codec/testdata/fuzz.ts";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { TestSocle } from "../helpers/socle.ts";
 import type { ModelObject } from "../../src/model/object.ts";

@@ -1,7 +1,7 @@
 // The contract between the socket side (server.ts: receive, parse, send) and the protocol side
 // (handler.ts: decide the reply). The handler never touches sockets; the server never decides.
 
-import type { DhcpPacket } from "./packet.ts";
+import type { DhcpPacket } from "../codec/packet.ts";
 
 /** Where and how a request arrived. */
 export interface DhcpContext {

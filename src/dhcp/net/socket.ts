@@ -15,8 +15,8 @@
 // replies leave by the routing table's choice: it only works on a host with one served segment
 // that carries the default route (255.255.255.255 follows the default route). A warning says so.
 
-import { SocleError } from "../model/errors.ts";
-import type { Logger } from "../log/logger.ts";
+import { SocleError } from "../../model/errors.ts";
+import type { Logger } from "../../log/logger.ts";
 import {
   AF_INET,
   EACCES,
@@ -34,7 +34,7 @@ import {
   loadSocketLibc,
   sockaddrAny,
   type SocketLibc,
-} from "./libc.ts";
+} from "./socket-libc.ts";
 
 export interface DhcpSocketOptions {
   /** Interface to bind to; omitted = the unbound fallback socket. */

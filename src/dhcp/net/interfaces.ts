@@ -6,7 +6,7 @@
 // primary address): that becomes the server identifier and picks the subnet of direct clients.
 
 import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
-import type { Logger } from "../log/logger.ts";
+import type { Logger } from "../../log/logger.ts";
 
 export interface NetInterface {
   name: string;

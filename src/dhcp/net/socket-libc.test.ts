@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { AF_INET, errnoName, libcCandidates, loadSocketLibc, sockaddrAny } from "./libc.ts";
+import { AF_INET, errnoName, libcCandidates, loadSocketLibc, sockaddrAny } from "./socket-libc.ts";
 
 test("libc names per target: glibc first, musl's first where the musl loader is", () => {
   expect(libcCandidates("x64", false)).toEqual(["libc.so.6", "libc.musl-x86_64.so.1"]);

@@ -3,7 +3,7 @@ import type { LeaseRecord, SubnetConfig } from "./backend.ts";
 import { binds, poolUse } from "./pool-use.ts";
 import { leaseExpired } from "./pickers.ts";
 import { ipOf } from "./leases.ts";
-import { ipIntOf } from "../model/validate.ts";
+import { ipIntOf } from "../../model/validate.ts";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
 const LATER = "2026-12-01T13:00:00Z";

@@ -3,10 +3,10 @@
 // A lease binds its address until it expires; a released or expired record does not (pickers.ts),
 // and a declined address stays taken until its hold ends, so it counts.
 
-import { ipIntOf } from "../model/validate.ts";
+import { ipIntOf } from "../../model/validate.ts";
 import type { LeaseRecord, ReservationConfig, SubnetConfig } from "./backend.ts";
 import { leaseExpired } from "./pickers.ts";
-import { inRange, scopeContains, scopeOf, type Scope } from "./subnet-choice.ts";
+import { inRange, scopeContains, scopeOf, type Scope } from "../subnet-choice.ts";
 
 export interface SubnetPoolUse {
   subnet: string;

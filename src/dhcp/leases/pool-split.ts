@@ -17,7 +17,7 @@
 // so any 256 addresses that differ only in the last octet (an aligned /24) split exactly 128/128;
 // smaller ranges split close to half.
 
-import { checkMac, ipIntOf } from "../model/validate.ts";
+import { checkMac, ipIntOf } from "../../model/validate.ts";
 
 export type PoolHalf = 0 | 1;
 

@@ -1,4 +1,4 @@
-// Shared by src/dhcp/fuzz.test.ts and test/bench/dhcp-fuzz.ts: seed packets, a seeded mutator aimed
+// Shared by src/dhcp/codec/fuzz.test.ts and test/bench/dhcp-fuzz.ts: seed packets, a seeded mutator aimed
 // at the parser's length and overload logic, and `exercise`, which runs a packet through everything
 // a server would do with it and reports the outcome. Anything other than a DhcpParseError (or a
 // DhcpEncodeError for a legitimately too-big reformat) escaping `exercise` is a bug.

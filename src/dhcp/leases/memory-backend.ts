@@ -2,8 +2,8 @@
 // It behaves like the store-backed adapter (leases indexed by address and by MAC, saveLease
 // resolves when "durable") and can be told to fail, so each failure branch of the server has a test.
 
-import { reservations } from "../model/schemas/reservations.ts";
-import { subnets } from "../model/schemas/subnets.ts";
+import { reservations } from "../../model/schemas/reservations.ts";
+import { subnets } from "../../model/schemas/subnets.ts";
 import type { DhcpBackend, LeaseRecord, ReservationConfig, SubnetConfig } from "./backend.ts";
 
 // The defaults come from the model's own schemas, so this fake cannot drift from what the API

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { createLogger } from "../log/logger.ts";
+import { createLogger } from "../../log/logger.ts";
 import { cidrContains, diffInterfaces, listInterfaces, networkCidr, selectInterfaces, watchInterfaces, type NetInterface, type RawInterfaces } from "./interfaces.ts";
 
 const v4 = (address: string, netmask: string, mac = "02:00:00:00:00:01", internal = false) =>

@@ -10,19 +10,19 @@
 // Handler calls run concurrently: the handler awaits durable lease writes, and serialising them
 // would cap the server at one disk sync per exchange.
 
-import { rateLimited, type Logger } from "../log/logger.ts";
-import { SocleError } from "../model/errors.ts";
+import { rateLimited, type Logger } from "../../log/logger.ts";
+import { SocleError } from "../../model/errors.ts";
 import type { DhcpContext, DhcpHandler } from "./handler-types.ts";
-import { hex } from "./bytes.ts";
-import { DhcpParseError } from "./errors.ts";
+import { hex } from "../codec/bytes.ts";
+import { DhcpParseError } from "../codec/errors.ts";
 import { cidrContains, type InterfaceDiff, type InterfaceWatch, type NetInterface, listInterfaces, watchInterfaces } from "./interfaces.ts";
-import { OPT } from "./option-codes.ts";
-import { messageTypeName } from "./message-type.ts";
-import { BOOTREPLY, BOOTREQUEST, formatPacket, macString, parsePacket, replyMaxSize, type DhcpPacket } from "./packet.ts";
+import { OPT } from "../codec/option-codes.ts";
+import { messageTypeName } from "../codec/message-type.ts";
+import { BOOTREPLY, BOOTREQUEST, formatPacket, macString, parsePacket, replyMaxSize, type DhcpPacket } from "../codec/packet.ts";
 import { deviceBindingAvailable, openDhcpSocket, type DhcpSocket } from "./socket.ts";
-import { DhcpOutcome, Foreign, Kind } from "../timeline/kinds.ts";
-import { macFromBytes, macFromString } from "../timeline/mac.ts";
-import type { Timeline } from "../timeline/recorder.ts";
+import { DhcpOutcome, Foreign, Kind } from "../../timeline/kinds.ts";
+import { macFromBytes, macFromString } from "../../timeline/mac.ts";
+import type { Timeline } from "../../timeline/recorder.ts";
 
 export const DHCP_CLIENT_PORT = 68;
 const ROGUE_LOG_MS = 10 * 60_000;

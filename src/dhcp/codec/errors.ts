@@ -3,7 +3,7 @@
 // `reason` is a short stable category ("truncated-option", "bad-cookie" ...) for log fields and the
 // fuzz bench histogram; the message is the precise human text.
 
-import { SocleError } from "../model/errors.ts";
+import { SocleError } from "../../model/errors.ts";
 
 /** Bytes received from the wire are malformed. The only error parsePacket and the option decoders throw. */
 export class DhcpParseError extends SocleError {

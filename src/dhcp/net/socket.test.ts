@@ -4,8 +4,8 @@ import { expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { nullLogger } from "../log/logger.ts";
-import { SocleError } from "../model/errors.ts";
+import { nullLogger } from "../../log/logger.ts";
+import { SocleError } from "../../model/errors.ts";
 import { openDhcpSocket, socketError } from "./socket.ts";
 
 const root = process.getuid?.() === 0;
@@ -64,7 +64,7 @@ test.skipIf(!root)("port 67 without privileges: one line naming the port and --d
     writeFileSync(
       script,
       `import { openDhcpSocket } from ${JSON.stringify(resolve(import.meta.dir, "socket.ts"))};\n` +
-        `import { nullLogger } from ${JSON.stringify(resolve(import.meta.dir, "../log/logger.ts"))};\n` +
+        `import { nullLogger } from ${JSON.stringify(resolve(import.meta.dir, "../../log/logger.ts"))};\n` +
         `try { await openDhcpSocket({ iface: "lo", port: 67, log: nullLogger, onMessage() {} }); console.log("opened"); }\n` +
         `catch (e) { console.log(e.message); }\n`,
     );

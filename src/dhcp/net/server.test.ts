@@ -1,13 +1,13 @@
 // DhcpServer over a socket bound to lo on an ephemeral port (the interface list is injected), so
 // no DHCP traffic leaves the host. Real segments and clients: test/dhcp-socket.test.ts.
 import { afterEach, expect, test } from "bun:test";
-import { createLogger } from "../log/logger.ts";
-import { SocleError } from "../model/errors.ts";
-import { DhcpParseError } from "./errors.ts";
+import { createLogger } from "../../log/logger.ts";
+import { SocleError } from "../../model/errors.ts";
+import { DhcpParseError } from "../codec/errors.ts";
 import type { DhcpContext, DhcpHandler } from "./handler-types.ts";
 import type { NetInterface } from "./interfaces.ts";
-import { MessageType } from "./message-type.ts";
-import { BOOTREPLY, formatPacket, newPacket, parsePacket, type DhcpPacket } from "./packet.ts";
+import { MessageType } from "../codec/message-type.ts";
+import { BOOTREPLY, formatPacket, newPacket, parsePacket, type DhcpPacket } from "../codec/packet.ts";
 import { DhcpServer, headerMac, MAX_REQUEST_SIZE, type DhcpServerOptions } from "./server.ts";
 
 const LO: NetInterface = { name: "lo", address: "127.0.0.1", netmask: "255.0.0.0", cidr: "127.0.0.0/8", mac: "00:00:00:00:00:00" };

@@ -8,7 +8,7 @@
 // Constants are Linux's (asm-generic values, identical on x86_64 and aarch64).
 
 import { FFIType } from "bun:ffi";
-import { libcCandidates, openLibc } from "../sys/libc.ts";
+import { libcCandidates, openLibc } from "../../sys/libc.ts";
 
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
