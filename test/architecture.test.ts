@@ -26,14 +26,19 @@ const ALLOWED: Record<string, string[]> = {
   pki: ["model", "log", "files"],
   content: ["model", "store", "log"],
   boot: ["model", "render", "log", "files", "osconfig"],
-  dhcp: ["boot", "model", "log", "sys", "timeline"],
+  // DHCP in rooms: the pure codec (packets, options, its own errors); the lease engine and pool
+  // arithmetic; the sockets and the server loop. The handler, reply and option rendering on top.
+  "dhcp/codec": [],
+  "dhcp/leases": ["model"],
+  "dhcp/net": ["dhcp/codec", "log", "model", "sys", "timeline"],
+  dhcp: ["dhcp/codec", "dhcp/leases", "dhcp/net", "boot", "model", "log", "timeline"],
   tftp: ["boot", "files", "model", "log", "sys", "timeline"],
   http: ["boot", "files", "model", "log", "timeline"],
-  adapters: ["dhcp", "boot", "store", "model", "log", "timeline"],
+  adapters: ["dhcp/leases", "boot", "store", "model", "log", "timeline"],
   jobs: ["model", "store", "auth", "log"],
   // The HA pair: replication from the store's feed, lease sync before DHCPACK, the VIP. It uses dhcp
-  // only for types and the pure pool split; nothing but main.ts and api/ imports it.
-  ha: ["store", "model", "log", "sys", "files", "pki", "dhcp", "config"],
+  // only for types, the pure pool split and a MAC's spelling; nothing but main.ts and api/ imports it.
+  ha: ["store", "model", "log", "sys", "files", "pki", "dhcp/leases", "dhcp/codec", "config"],
   // The web UI: its pages (ui/web, bundled by build/ui.ts) and the server of the bundle; api mounts it.
   ui: [],
   // Prometheus metrics: the registry and the series over the services' plain counters, which
@@ -51,7 +56,7 @@ const ALLOWED: Record<string, string[]> = {
  */
 const PACKAGES: Record<string, string[]> = {
   "prom-client": ["metrics"],
-  hono: ["api", "ui"],
+  hono: ["api"],
   eta: ["render"],
   preact: ["ui"],
   "node-forge": ["pki"],
@@ -80,9 +85,15 @@ function importsOf(file: string): string[] {
   return out;
 }
 
+/** The room a file is in: the longest folder path named in ALLOWED ("dhcp/codec/packet.ts" -> "dhcp/codec"). */
 const folderOf = (file: string) => {
   const rel = relative(SRC, file);
-  return rel.includes("/") ? rel.split("/")[0]! : rel;
+  const parts = rel.split("/");
+  for (let n = parts.length - 1; n > 1; n--) {
+    const room = parts.slice(0, n).join("/");
+    if (room in ALLOWED) return room;
+  }
+  return parts.length > 1 ? parts[0]! : rel;
 };
 
 const files = sourceFiles(SRC);
@@ -92,6 +103,36 @@ test("every src folder is known to the dependency rules", () => {
   const folders = new Set(files.map(folderOf).filter((f) => !f.endsWith(".ts")));
   const unknown = [...folders].filter((f) => !(f in ALLOWED));
   expect(unknown).toEqual([]);
+});
+
+test("src/dhcp keeps its rooms: only the handler, the reply and option rendering live at the top", () => {
+  const dir = join(SRC, "dhcp");
+  const top = readdirSync(dir).filter((n) => statSync(join(dir, n)).isFile() && !n.endsWith(".test.ts"));
+  expect(top.sort()).toEqual(["handler.ts", "link-choice.ts", "option-templates.ts", "reply.ts"]);
+  const rooms = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory());
+  expect(rooms.sort()).toEqual(["codec", "leases", "net"]);
+  for (const room of rooms) expect(ALLOWED[`dhcp/${room}`]).toBeDefined();
+});
+
+/** Runtime modules a room may import: bun:ffi reaches libc, so it stays in the rooms that make system calls. */
+const BUILTINS: Record<string, string[]> = {
+  "bun:ffi": ["sys", "dhcp/net", "tftp", "store"],
+};
+
+test("bun:ffi only in the rooms that make system calls; the DHCP codec imports no runtime module", () => {
+  const bad: string[] = [];
+  const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+  for (const file of files) {
+    const from = folderOf(file);
+    const fixture = relative(SRC, file).includes("/testdata/");
+    for (const m of readFileSync(file, "utf8").matchAll(re)) {
+      const spec = m[1] ?? m[2]!;
+      const owners = BUILTINS[spec];
+      if (owners && from !== "main.ts" && !owners.includes(from)) bad.push(`${relative(SRC, file)} imports ${spec} (only ${owners.join(", ")} may)`);
+      if (from === "dhcp/codec" && !fixture && /^(node|bun):|^bun$/.test(spec)) bad.push(`${relative(SRC, file)} imports ${spec} (the codec is pure)`);
+    }
+  }
+  expect(bad).toEqual([]);
 });
 
 test("no import crosses a forbidden edge", () => {
@@ -167,6 +208,14 @@ test("no import cycles between files", () => {
 
 test("the rules catch a forbidden edge (self-check)", () => {
   expect(ALLOWED.dhcp).not.toContain("api");
+  expect(ALLOWED["dhcp/codec"]).toEqual([]);
+  expect(folderOf(join(SRC, "dhcp/codec/packet.ts"))).toBe("dhcp/codec");
+  expect(folderOf(join(SRC, "dhcp/handler.ts"))).toBe("dhcp");
+  expect(folderOf(join(SRC, "dhcp/codec/testdata/pcap.ts"))).toBe("dhcp/codec");
+  expect(folderOf(join(SRC, "main.ts"))).toBe("main.ts");
+  for (const room of ["dhcp", "dhcp/codec", "dhcp/leases", "dhcp/net", "tftp"]) expect(PACKAGES.eta).not.toContain(room);
+  expect(PACKAGES.hono).toEqual(["api"]);
+  expect(PACKAGES.eta).toEqual(["render"]);
   expect(ALLOWED.model).toEqual([]);
   expect(Object.values(ALLOWED).some((deps) => deps.includes("api"))).toBe(false);
 });

@@ -10,7 +10,7 @@ import { OptionRenderer, type OptionTemplateData } from "./option-templates.ts";
 import { BOOTREPLY, FLAG_BROADCAST, newPacket, type DhcpPacket } from "./codec/packet.ts";
 import { IPXE_SUB } from "./codec/ipxe-options.ts";
 import { PXE_DISCOVERY } from "./codec/pxe-vendor.ts";
-import type { Scope } from "./subnet-choice.ts";
+import type { Scope } from "./leases/scope.ts";
 
 /** Sent whether or not the client lists them in option 55 (RFC 2131 4.3.1 lets a server add these). */
 const ALWAYS_SENT = new Set<number>([OPT.SUBNET_MASK, OPT.ROUTERS, OPT.DNS_SERVERS, OPT.DOMAIN_NAME, OPT.BROADCAST_ADDRESS]);

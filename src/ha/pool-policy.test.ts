@@ -3,7 +3,7 @@ import type { LeaseRecord } from "../dhcp/leases/backend.ts";
 import { LeaseEngine } from "../dhcp/leases/leases.ts";
 import { MemoryDhcpBackend, subnetConfig } from "../dhcp/leases/memory-backend.ts";
 import { addressHalf } from "../dhcp/leases/pool-split.ts";
-import { scopeOf, type Scope } from "../dhcp/subnet-choice.ts";
+import { scopeOf, type Scope } from "../dhcp/leases/scope.ts";
 import { LeaseLedger } from "./lease-ledger.ts";
 import { HaPoolPolicy, MIN_RENEW_SECONDS } from "./pool-policy.ts";
 import type { HaState } from "./roles.ts";

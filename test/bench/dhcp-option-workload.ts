@@ -14,7 +14,7 @@ import { newPacket, formatPacket, macString, type DhcpPacket } from "../../src/d
 import { templateData, type OptionRenderer, type OptionTemplateData } from "../../src/dhcp/option-templates.ts";
 import type { SubnetConfig } from "../../src/dhcp/leases/backend.ts";
 import type { DhcpContext, DhcpReply } from "../../src/dhcp/net/handler-types.ts";
-import type { Scope } from "../../src/dhcp/subnet-choice.ts";
+import type { Scope } from "../../src/dhcp/leases/scope.ts";
 import { modelFor } from "../../src/model/registry.ts";
 import type { ModelObject } from "../../src/model/object.ts";
 

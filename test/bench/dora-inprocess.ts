@@ -36,7 +36,7 @@ import { createDhcpHandler } from "../../src/dhcp/handler.ts";
 import { formatPacket, parsePacket } from "../../src/dhcp/codec/packet.ts";
 import { MessageType } from "../../src/dhcp/codec/message-type.ts";
 import { OptionRenderer } from "../../src/dhcp/option-templates.ts";
-import { scopeOf, type Scope } from "../../src/dhcp/subnet-choice.ts";
+import { scopeOf, type Scope } from "../../src/dhcp/leases/scope.ts";
 import { nullLogger } from "../../src/log/logger.ts";
 import { LegacyOptionRenderer, asOptionRenderer, useLegacyOptionValues } from "./legacy-option-values.ts";
 import {

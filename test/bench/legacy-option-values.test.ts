@@ -8,7 +8,7 @@ import { createDhcpHandler } from "../../src/dhcp/handler.ts";
 import { MessageType } from "../../src/dhcp/codec/message-type.ts";
 import { OptionRenderer } from "../../src/dhcp/option-templates.ts";
 import { formatPacket, parsePacket } from "../../src/dhcp/codec/packet.ts";
-import { scopeOf } from "../../src/dhcp/subnet-choice.ts";
+import { scopeOf } from "../../src/dhcp/leases/scope.ts";
 import { createLogger, nullLogger } from "../../src/log/logger.ts";
 import { MemoryStore } from "../../src/store/memory-store.ts";
 import {

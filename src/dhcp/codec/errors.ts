@@ -1,26 +1,30 @@
-// Errors of the DHCPv4 codec. Both extend SocleError so that an API that ever decodes a packet for an
-// operator (packet capture view, render preview) reports them as 400/422 without translation.
-// `reason` is a short stable category ("truncated-option", "bad-cookie" ...) for log fields and the
-// fuzz bench histogram; the message is the precise human text.
+// Errors of the DHCPv4 codec. The codec is pure and imports nothing else from src/, so these are
+// plain Errors under one base class; a caller that reports them to an operator (the server's drop
+// log, a capture view) maps them itself. `reason` is a short stable category ("truncated-option",
+// "bad-cookie" ...) for log fields and the fuzz bench histogram; the message is the precise text.
 
-import { SocleError } from "../../model/errors.ts";
-
-/** Bytes received from the wire are malformed. The only error parsePacket and the option decoders throw. */
-export class DhcpParseError extends SocleError {
+/** Anything the DHCP codec throws. */
+export class DhcpCodecError extends Error {
   readonly reason: string;
   constructor(reason: string, message: string) {
-    super("BadRequest", "DhcpPacket", "", message);
-    this.name = "DhcpParseError";
+    super(message);
+    this.name = "DhcpCodecError";
     this.reason = reason;
   }
 }
 
-/** A value handed to a setter or to formatPacket cannot be encoded. */
-export class DhcpEncodeError extends SocleError {
-  readonly reason: string;
+/** Bytes received from the wire are malformed. The only error parsePacket and the option decoders throw. */
+export class DhcpParseError extends DhcpCodecError {
   constructor(reason: string, message: string) {
-    super("ValidationError", "DhcpPacket", "", message);
+    super(reason, message);
+    this.name = "DhcpParseError";
+  }
+}
+
+/** A value handed to a setter or to formatPacket cannot be encoded. */
+export class DhcpEncodeError extends DhcpCodecError {
+  constructor(reason: string, message: string) {
+    super(reason, message);
     this.name = "DhcpEncodeError";
-    this.reason = reason;
   }
 }

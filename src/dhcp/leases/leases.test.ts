@@ -6,7 +6,7 @@ import { DECLINE_HOLD_SECONDS, LeaseEngine, leaseSeconds, OFFER_HOLD_MS } from "
 import { MemoryDhcpBackend, reservationConfig, subnetConfig } from "./memory-backend.ts";
 import { leaseExpired } from "./pickers.ts";
 import { addressHalf } from "./pool-split.ts";
-import { scopeOf, type Scope } from "../subnet-choice.ts";
+import { scopeOf, type Scope } from "./scope.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const SERVER = "198.51.100.1";

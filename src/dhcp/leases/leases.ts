@@ -19,7 +19,7 @@
 import { ipIntOf } from "../../model/validate.ts";
 import { ALLOW_ALL, type AllocationPolicy, type DhcpBackend, type LeaseRecord, type ReservationConfig, type SubnetConfig } from "./backend.ts";
 import { leaseExpired, PICKERS, type PoolView } from "./pickers.ts";
-import { inRange, scopeContains, type Scope } from "../subnet-choice.ts";
+import { inRange, scopeContains, type Scope } from "./scope.ts";
 
 /** How long an offered address stays held for the client (RFC 2131 leaves it to the server). */
 export const OFFER_HOLD_MS = 60_000;

@@ -6,7 +6,7 @@
 import { ipIntOf } from "../../model/validate.ts";
 import type { LeaseRecord, ReservationConfig, SubnetConfig } from "./backend.ts";
 import { leaseExpired } from "./pickers.ts";
-import { inRange, scopeContains, scopeOf, type Scope } from "../subnet-choice.ts";
+import { inRange, scopeContains, scopeOf, type Scope } from "./scope.ts";
 
 export interface SubnetPoolUse {
   subnet: string;
