@@ -17,7 +17,7 @@ import { LeaseEngine, type Grant } from "./leases/leases.ts";
 import { MessageType, messageTypeName } from "./codec/message-type.ts";
 import { OptionRenderer, templateData, type OptionTemplateData } from "./option-templates.ts";
 import { BOOTREQUEST, macString, type DhcpPacket } from "./codec/packet.ts";
-import { buildReply, type ReplySpec } from "./reply.ts";
+import { buildReply, configuredOptions, type ReplySpec } from "./reply.ts";
 import { chooseLink, type LinkChoice } from "./link-choice.ts";
 import { scopeContains, type Scope } from "./leases/scope.ts";
 import { DhcpOutcome, Kind } from "../timeline/kinds.ts";
@@ -305,13 +305,13 @@ class Request {
     }
   }
 
+  /** The reply to build: the configured options it carries are chosen, then rendered here. */
   spec(
     type: ReplySpec["type"],
     scope: Scope | undefined,
     s: Partial<Pick<ReplySpec, "leaseSeconds" | "reservation" | "boot" | "proxy" | "message">> & { yiaddr: string },
   ): ReplySpec {
-    let data: OptionTemplateData | undefined;
-    return {
+    const reply = {
       type,
       req: this.req,
       ctx: this.ctx,
@@ -323,20 +323,23 @@ class Request {
       boot: s.boot,
       proxy: s.proxy,
       message: s.message,
-      renderer: this.renderer,
-      mac: this.info.mac,
-      templateData: () =>
-        (data ??= templateData(this.req, {
-          mac: this.info.mac,
-          address: s.yiaddr === "0.0.0.0" ? "" : s.yiaddr,
-          serverAddress: this.ctx.serverAddress,
-          subnet: scope?.subnet.Name ?? "",
-          arch: this.info.arch,
-          userClass: this.info.userClass,
-          vendorClass: this.info.vendorClass,
-          uuid: this.info.uuid,
-        })),
     };
+    // The request view is made once, and only if a chosen value is a template.
+    let data: OptionTemplateData | undefined;
+    const view = () =>
+      (data ??= templateData(this.req, {
+        mac: this.info.mac,
+        address: s.yiaddr === "0.0.0.0" ? "" : s.yiaddr,
+        serverAddress: this.ctx.serverAddress,
+        subnet: scope?.subnet.Name ?? "",
+        arch: this.info.arch,
+        userClass: this.info.userClass,
+        vendorClass: this.info.vendorClass,
+        uuid: this.info.uuid,
+      }));
+    const options = new Map<number, Uint8Array | undefined>();
+    for (const { code, value } of configuredOptions(reply)) options.set(code, this.renderer.encode(code, value, view, this.info.mac));
+    return { ...reply, options };
   }
 }
 

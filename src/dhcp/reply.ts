@@ -6,7 +6,6 @@ import type { ReservationConfig } from "./leases/backend.ts";
 import type { DhcpContext, DhcpReply } from "./net/handler-types.ts";
 import { MessageType } from "./codec/message-type.ts";
 import { OPT } from "./codec/option-codes.ts";
-import { OptionRenderer, type OptionTemplateData } from "./option-templates.ts";
 import { BOOTREPLY, FLAG_BROADCAST, newPacket, type DhcpPacket } from "./codec/packet.ts";
 import { IPXE_SUB } from "./codec/ipxe-options.ts";
 import { PXE_DISCOVERY } from "./codec/pxe-vendor.ts";
@@ -35,9 +34,42 @@ export interface ReplySpec {
   proxy: { arch: number | undefined; toPort4011: boolean } | undefined;
   /** DHCPNAK text (option 56). */
   message?: string;
-  renderer: OptionRenderer;
-  templateData: () => OptionTemplateData;
-  mac: string;
+  /**
+   * The configured options this reply carries (configuredOptions), rendered to wire bytes by the
+   * handler, in the order to set them. undefined: chosen but left out (its value is broken); it
+   * still keeps the default subnet mask or broadcast address out, as the operator configured one.
+   */
+  options: ReadonlyMap<number, Uint8Array | undefined>;
+}
+
+/** A configured option chosen for a reply: its code and its text, a template until rendered. */
+export interface ConfiguredOption {
+  code: number;
+  value: string;
+}
+
+/**
+ * The configured options a reply carries, before any value is rendered (a template for an option
+ * the client did not ask for is never expanded, nor logged): the subnet's, then the reservation's
+ * over them (same code wins), less the options the server owns, those the client did not ask for,
+ * 66/67 when the boot answer decides them, and T1/T2 without a lease. None for NAKs and proxy replies.
+ */
+export function configuredOptions(
+  s: Pick<ReplySpec, "type" | "req" | "scope" | "reservation" | "boot" | "leaseSeconds" | "proxy">,
+): ConfiguredOption[] {
+  if (s.type === MessageType.DHCPNAK || s.proxy || !s.scope) return [];
+  const configured = new Map<number, string>();
+  for (const x of s.scope.subnet.Options) configured.set(x.Code, x.Value);
+  for (const x of s.reservation?.Options ?? []) configured.set(x.Code, x.Value);
+  const wants = wanted(s.req);
+  const out: ConfiguredOption[] = [];
+  for (const [code, value] of configured) {
+    if (SERVER_OWNED.has(code) || !wants(code)) continue;
+    if (s.boot && (code === OPT.TFTP_SERVER_NAME || code === OPT.BOOT_FILE_NAME)) continue; // the boot answer decides
+    if (s.leaseSeconds === undefined && (code === OPT.RENEWAL_TIME || code === OPT.REBINDING_TIME)) continue;
+    out.push({ code, value });
+  }
+  return out;
 }
 
 export function buildReply(s: ReplySpec): DhcpReply {
@@ -67,7 +99,7 @@ export function buildReply(s: ReplySpec): DhcpReply {
   }
 
   const requested = parameterList(req);
-  const wants = (code: number) => requested === undefined || requested.has(code) || ALWAYS_SENT.has(code);
+  const wants = wanted(req, requested);
   if (s.leaseSeconds !== undefined) {
     o.setLeaseTime(s.leaseSeconds);
     o.setRenewalTime(Math.floor(s.leaseSeconds * 0.5));
@@ -75,22 +107,15 @@ export function buildReply(s: ReplySpec): DhcpReply {
   }
 
   if (!s.proxy && s.scope) {
-    // Configured options: the subnet's, then the reservation's over them (same code wins).
-    const configured = new Map<number, string>();
-    for (const x of s.scope.subnet.Options) configured.set(x.Code, x.Value);
-    for (const x of s.reservation?.Options ?? []) configured.set(x.Code, x.Value);
-    if (!configured.has(OPT.SUBNET_MASK)) o.set(OPT.SUBNET_MASK, u32Bytes(s.scope.mask));
-    if (!configured.has(OPT.BROADCAST_ADDRESS) && s.scope.prefix <= 30) o.set(OPT.BROADCAST_ADDRESS, u32Bytes(s.scope.broadcast));
-    for (const [code, value] of configured) {
-      if (SERVER_OWNED.has(code) || !wants(code)) continue;
-      if (s.boot && (code === OPT.TFTP_SERVER_NAME || code === OPT.BOOT_FILE_NAME)) continue; // the boot answer decides
-      if (s.leaseSeconds === undefined && (code === OPT.RENEWAL_TIME || code === OPT.REBINDING_TIME)) continue;
-      const bytes = s.renderer.encode(code, value, s.templateData, s.mac);
+    if (!s.options.has(OPT.SUBNET_MASK)) o.set(OPT.SUBNET_MASK, u32Bytes(s.scope.mask));
+    if (!s.options.has(OPT.BROADCAST_ADDRESS) && s.scope.prefix <= 30) o.set(OPT.BROADCAST_ADDRESS, u32Bytes(s.scope.broadcast));
+    for (const [code, bytes] of s.options) {
+      if (!bytes) continue;
       // A configured T1/T2 at or past the lease's end (a lease shortened below the subnet's time,
       // e.g. capped by the HA pair's MCLT) would have the client never renew: the computed ones stay.
       const renewal = code === OPT.RENEWAL_TIME || code === OPT.REBINDING_TIME;
-      if (bytes && renewal && s.leaseSeconds !== undefined && (bytes.length !== 4 || new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) >= s.leaseSeconds)) continue;
-      if (bytes) o.set(code, bytes);
+      if (renewal && s.leaseSeconds !== undefined && (bytes.length !== 4 || new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0) >= s.leaseSeconds)) continue;
+      o.set(code, bytes);
     }
   }
 
@@ -131,6 +156,11 @@ export function buildReply(s: ReplySpec): DhcpReply {
 function echoRelayInfo(req: DhcpPacket, p: DhcpPacket): void {
   const info = req.options.get(OPT.RELAY_AGENT_INFO);
   if (info && req.giaddr !== "0.0.0.0") p.options.set(OPT.RELAY_AGENT_INFO, info);
+}
+
+/** Whether the client wants an option: everything without option 55, else what it lists and ALWAYS_SENT. */
+function wanted(req: DhcpPacket, requested = parameterList(req)): (code: number) => boolean {
+  return (code) => requested === undefined || requested.has(code) || ALWAYS_SENT.has(code);
 }
 
 function parameterList(req: DhcpPacket): Set<number> | undefined {

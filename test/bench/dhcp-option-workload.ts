@@ -8,7 +8,7 @@
 // before 7c4ee34, when they were Eta templates over `it` (which had no macHex: the MAC's hex
 // digits were written as it.mac.replaceAll).
 
-import { buildReply } from "../../src/dhcp/reply.ts";
+import { buildReply, configuredOptions } from "../../src/dhcp/reply.ts";
 import { MessageType } from "../../src/dhcp/codec/message-type.ts";
 import { newPacket, formatPacket, macString, type DhcpPacket } from "../../src/dhcp/codec/packet.ts";
 import { templateData, type OptionRenderer, type OptionTemplateData } from "../../src/dhcp/option-templates.ts";
@@ -90,11 +90,6 @@ export function poolAddress(i: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
-/**
- * A DHCPOFFER or DHCPACK to `req`, built as the handler's Request.spec() builds it (the request
- * view made lazily, once per reply, on the first value that needs it), without the lease engine
- * and the boot decision (the benchmark's booter answers nothing).
- */
 /** The request view the handler gives the option values of one reply (made once, when first asked). */
 function lazyTemplateData(req: DhcpPacket, mac: string, yiaddr: string, ctx: DhcpContext, scope: Scope): () => OptionTemplateData {
   let data: OptionTemplateData | undefined;
@@ -122,6 +117,11 @@ export function benchOptionValues(req: DhcpPacket, ctx: DhcpContext, scope: Scop
   return scope.subnet.Options.map((o) => renderer.encode(o.Code, o.Value, data, mac));
 }
 
+/**
+ * A DHCPOFFER or DHCPACK to `req`, built as the handler's Request.spec() builds it (the request
+ * view made lazily, once per reply, on the first value that needs it), without the lease engine
+ * and the boot decision (the benchmark's booter answers nothing).
+ */
 export function benchReply(
   type: MessageType.DHCPOFFER | MessageType.DHCPACK,
   req: DhcpPacket,
@@ -131,7 +131,7 @@ export function benchReply(
   yiaddr: string,
 ): DhcpReply {
   const mac = macString(req.chaddr, req.htype, req.hlen);
-  return buildReply({
+  const reply = {
     type,
     req,
     ctx,
@@ -142,8 +142,8 @@ export function benchReply(
     reservation: undefined,
     boot: undefined,
     proxy: undefined,
-    renderer,
-    mac,
-    templateData: lazyTemplateData(req, mac, yiaddr, ctx, scope),
-  });
+  };
+  const data = lazyTemplateData(req, mac, yiaddr, ctx, scope);
+  const options = new Map(configuredOptions(reply).map(({ code, value }) => [code, renderer.encode(code, value, data, mac)] as const));
+  return buildReply({ ...reply, options });
 }
