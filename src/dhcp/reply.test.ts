@@ -27,7 +27,7 @@ const reservation: ReservationConfig = { Addr: "198.51.100.11", Token: "02:00:00
 const boot = { nextServer: "198.51.100.1", bootFile: "ipxe.efi", httpClient: false, ipxe: false };
 
 function request(params?: number[]) {
-  const req = newPacket({ chaddr: "02:00:00:00:00:01" });
+  const req = newPacket({ chaddr: Uint8Array.of(2, 0, 0, 0, 0, 1) });
   req.options.setMessageType(MessageType.DHCPREQUEST);
   if (params) req.options.setParameterList(params);
   return req;
