@@ -7,7 +7,9 @@ import { FFIType, ptr } from "bun:ffi";
 import { openLibc } from "../sys/libc.ts";
 
 interface Sendto {
-  sendto(fd: number, buf: Uint8Array, len: number, sockaddr: Uint8Array): number;
+  /** `sockaddrPtr` is ptr() of a sockaddr_in that never moves (see sockaddrIn). */
+  sendto(fd: number, buf: Uint8Array, len: number, sockaddrPtr: number): number;
+  ptr: typeof ptr;
 }
 
 let loading: Promise<Sendto | null> | undefined;
@@ -15,6 +17,7 @@ let loaded: Sendto | null | undefined;
 
 const MSG_DONTWAIT = 0x40;
 const AF_INET = 2;
+const SOCKADDR_IN_SIZE = 16;
 
 /** Loads sendto once per thread; resolves null when FFI or libc is unavailable. */
 export function loadSendto(): Promise<Sendto | null> {
@@ -24,8 +27,21 @@ export function loadSendto(): Promise<Sendto | null> {
     .then((opened) => {
       if (!opened) return null;
       const fn = opened.lib.symbols.sendto as (fd: number, buf: number, len: number, flags: number, addr: number, alen: number) => number;
+      // The last buffer sent and its address: a transfer sends from one packet buffer over an
+      // ArrayBuffer of its own (transfer.ts), so ptr() runs once per transfer, not per block.
+      let lastBuf: Uint8Array | undefined;
+      let lastPtr = 0;
       return {
-        sendto: (fd: number, buf: Uint8Array, len: number, sockaddr: Uint8Array) => fn(fd, ptr(buf), len, MSG_DONTWAIT, ptr(sockaddr), sockaddr.length),
+        sendto: (fd: number, buf: Uint8Array, len: number, sockaddrPtr: number) => {
+          if (buf !== lastBuf) {
+            // Only a whole-buffer view is kept (reading .buffer first pins a small array's storage,
+            // so the address taken after it holds); others are looked up each time.
+            lastBuf = buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength ? buf : undefined;
+            lastPtr = ptr(buf);
+          }
+          return fn(fd, lastPtr, len, MSG_DONTWAIT, sockaddrPtr, SOCKADDR_IN_SIZE);
+        },
+        ptr,
       };
     })
     .catch(() => null)
@@ -39,7 +55,8 @@ export function sockaddrIn(address: string, port: number): Uint8Array | undefine
   if (!m || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
   const octets = m.slice(1, 5).map(Number);
   if (octets.some((o) => o > 255)) return undefined;
-  const sa = new Uint8Array(16);
+  // Its own ArrayBuffer: the storage never moves, so its ptr() stays valid.
+  const sa = new Uint8Array(new ArrayBuffer(SOCKADDR_IN_SIZE));
   new Uint16Array(sa.buffer, 0, 1)[0] = AF_INET; // sa_family is in host byte order
   sa[2] = port >>> 8;
   sa[3] = port & 0xff;
@@ -57,9 +74,10 @@ export function peerSender(fd: number | undefined, peerAddress: string, peerPort
   const lib = loaded;
   const sa = sockaddrIn(peerAddress, peerPort);
   if (!lib || !sa || typeof fd !== "number" || fd < 0) return fallback;
+  const saPtr = lib.ptr(sa);
   return (pkt, port, address) => {
     if (port !== peerPort || address !== peerAddress) return fallback(pkt, port, address);
-    if (lib.sendto(fd, pkt, pkt.length, sa) < 0) {
+    if (lib.sendto(fd, pkt, pkt.length, saPtr) < 0) {
       // EAGAIN (full send buffer) loses the datagram like a full network would: the transfer's
       // retransmission covers it; Bun's send gets one more try and reports real errors.
       fallback(pkt, port, address);

@@ -1,5 +1,6 @@
-// Transfers on a worker run in its reactor, a poll/recvfrom loop over all their sockets
-// (reactor.ts): the libc primitives on real sockets, the loop with a scripted PollIo, then a
+// Transfers on a worker run in its reactor, an epoll/recvfrom loop over all their sockets
+// (reactor.ts): the libc primitives on real sockets, the loop with a scripted PollIo (timers in
+// due order, transfers added and removed in the middle of a wakeup, hundreds at once), then a
 // one-worker pool with raw clients on this thread: byte-identical downloads across source refills,
 // retransmission after a lost ACK, ERROR 5 for strangers, a second transfer that must not wait for
 // the first, many transfers at once, and close() reaching a client while the loop runs.
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EAGAIN, loadPollIo, parseSockaddrIn, PollSet, sameSockaddrIn, type PollIo } from "./poll-io.ts";
+import { EAGAIN, loadPollIo, parseSockaddrIn, sameSockaddrIn, type PollIo, type ReadySet } from "./poll-io.ts";
 import { Reactor, type Driven } from "./reactor.ts";
 import { sockaddrIn } from "./fast-send.ts";
 import { formatAck, parsePacket, type TftpPacket } from "./packet.ts";
@@ -36,37 +37,73 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("poll and recvfrom: poll waits for its timeout, then reports a datagram; recvfrom returns it with its sender; Bun still reads afterwards", async () => {
+test("epoll and recvfrom: a wait lasts its timeout, then names the ready socket by its token; recvfrom returns the datagram with its sender; Bun still reads afterwards", async () => {
   const io = await loadPollIo();
   expect(io).not.toBeNull();
   const heard: Uint8Array[] = [];
   const a = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array", socket: { data: (_s, d) => void heard.push(d.slice()) } });
   const b = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array" });
   const fd = (a as unknown as { fd: number }).fd;
-  const set = new PollSet(1);
-  set.add((b as unknown as { fd: number }).fd);
-  set.add(fd); // grows past its first capacity
-  const buf = new Uint8Array(64);
-  const from = new Uint8Array(16);
+  const set = io!.readySet(4) as ReadySet;
+  expect(typeof set).toBe("object");
+  expect(set.add((b as unknown as { fd: number }).fd, 7)).toBe(0);
+  expect(set.add(fd, 70_000)).toBe(0);
+  expect(set.add(fd, 1)).toBeLessThan(0); // EEXIST
+  const buf = new Uint8Array(new ArrayBuffer(64));
+  const from = new Uint8Array(new ArrayBuffer(16));
+  const receive = io!.receiver(buf, from);
   expect(io!.recvfrom(fd, buf, from)).toBe(-EAGAIN);
+  expect(receive(fd)).toBe(-EAGAIN);
   const t0 = performance.now();
-  expect(io!.poll(set, 30)).toBe(0);
+  expect(set.wait(30)).toBe(0);
   expect(performance.now() - t0).toBeGreaterThanOrEqual(20);
   b.send(new Uint8Array([1, 2, 3]), a.port, "127.0.0.1");
-  expect(io!.poll(set, 1000)).toBe(1);
-  expect(set.revents(0)).toBe(0);
-  expect(set.revents(1)).not.toBe(0);
-  const n = io!.recvfrom(fd, buf, from);
+  expect(set.wait(1000)).toBe(1);
+  expect(set.token(0)).toBe(70_000);
+  const n = receive(fd);
   expect(buf.subarray(0, n)).toEqual(new Uint8Array([1, 2, 3]));
   expect(parseSockaddrIn(from)).toEqual({ port: b.port, address: "127.0.0.1" });
   expect(sameSockaddrIn(from, sockaddrIn("127.0.0.1", b.port)!)).toBe(true);
   expect(sameSockaddrIn(from, sockaddrIn("127.0.0.1", a.port)!)).toBe(false);
+  expect(set.wait(0)).toBe(0);
+  b.send(new Uint8Array([9, 8]), a.port, "127.0.0.1");
+  expect(set.wait(1000)).toBe(1);
+  expect(io!.recvfrom(fd, buf, from)).toBe(2);
+  expect(buf.subarray(0, 2)).toEqual(new Uint8Array([9, 8]));
+  expect(set.remove(fd)).toBe(0);
   b.send(new Uint8Array([4]), a.port, "127.0.0.1");
+  expect(set.wait(50)).toBe(0); // no longer watched here, and Bun's own loop gets it
   for (let i = 0; i < 200 && heard.length === 0; i++) await Bun.sleep(5);
   expect(heard).toEqual([new Uint8Array([4])]);
+  set.close();
   a.close();
   b.close();
 });
+
+/**
+ * A scripted epoll: `ready` lists the descriptors the next wait reports (then it is emptied); a
+ * wait with a timeout sleeps up to 2 ms. `waits` counts the calls.
+ */
+function fakeIo(fail?: number) {
+  const tokens = new Map<number, number>();
+  const st = { ready: [] as number[], waits: 0, tokens, last: [] as number[] };
+  const set: ReadySet = {
+    add: (fd, token) => (tokens.has(fd) ? -17 : (tokens.set(fd, token), 0)),
+    remove: (fd) => (tokens.delete(fd) ? 0 : -2),
+    wait: (timeoutMs) => {
+      st.waits++;
+      if (fail !== undefined) return fail;
+      st.last = st.ready.filter((fd) => tokens.has(fd)).map((fd) => tokens.get(fd)!);
+      st.ready = [];
+      if (st.last.length === 0 && timeoutMs > 0) Bun.sleepSync(Math.min(timeoutMs, 2));
+      return st.last.length;
+    },
+    token: (i) => st.last[i]!,
+    close: () => {},
+  };
+  const io: PollIo = { readySet: () => set, recvfrom: () => -EAGAIN, receiver: () => () => -EAGAIN };
+  return { io, st };
+}
 
 /** A scripted transfer for the reactor: counts what the loop did to it. */
 function fakeDriven(fd: number, due?: number) {
@@ -90,16 +127,8 @@ function fakeDriven(fd: number, due?: number) {
 }
 
 test("reactor: takes the timer over, fires it when due, and releases every transfer when the thread is wanted", async () => {
-  let polls = 0;
   let wanted = false;
-  const io: PollIo = {
-    poll: (_set, timeoutMs) => {
-      polls++;
-      if (timeoutMs > 0) Bun.sleepSync(Math.min(timeoutMs, 2));
-      return 0;
-    },
-    recvfrom: () => -EAGAIN,
-  };
+  const { io, st } = fakeIo();
   const r = new Reactor(io, () => !wanted, { sliceMs: 5, spin: 0 });
   const a = fakeDriven(7, performance.now() + 20);
   const b = fakeDriven(8);
@@ -112,31 +141,112 @@ test("reactor: takes the timer over, fires it when due, and releases every trans
   for (let i = 0; i < 200 && !b.log.includes("release"); i++) await Bun.sleep(2);
   expect(a.log).toEqual(["own", "fire", "release"]);
   expect(b.log).toEqual(["own", "release"]);
-  const before = polls;
+  const before = st.waits;
   await Bun.sleep(20);
-  expect(polls).toBe(before); // stopped while the thread is wanted
+  expect(st.waits).toBe(before); // stopped while the thread is wanted
   wanted = false;
   r.kick();
-  for (let i = 0; i < 200 && polls === before; i++) await Bun.sleep(2);
-  expect(polls).toBeGreaterThan(before);
+  for (let i = 0; i < 200 && st.waits === before; i++) await Bun.sleep(2);
+  expect(st.waits).toBeGreaterThan(before);
   r.remove(a);
   r.remove(b);
   for (let i = 0; i < 200 && r.size > 0; i++) await Bun.sleep(2);
   expect(r.size).toBe(0);
 });
 
-test("reactor: a failing poll hands the transfers back and says why, once", async () => {
+test("reactor: a failing epoll_wait hands the transfers back and says why, once", async () => {
   const errors: string[] = [];
-  const io: PollIo = { poll: () => -9, recvfrom: () => -EAGAIN };
+  const { io } = fakeIo(-9);
   const r = new Reactor(io, () => true, { onError: (m) => void errors.push(m) });
   const a = fakeDriven(7);
   r.add(a);
   for (let i = 0; i < 200 && errors.length === 0; i++) await Bun.sleep(2);
   expect(a.log).toEqual(["own", "release"]);
-  expect(errors).toEqual(["TFTP reactor: poll failed with errno 9; transfers go back to the event loop"]);
-  r.add(fakeDriven(9));
+  expect(errors).toEqual(["TFTP reactor: epoll_wait failed with errno 9; transfers go back to the event loop"]);
+  expect(r.add(fakeDriven(9))).toBe(false);
   await Bun.sleep(20);
   expect(errors).toHaveLength(1);
+});
+
+test("reactor: due timers fire in due order, each once, whatever order they were armed in", async () => {
+  const { io } = fakeIo();
+  const r = new Reactor(io, () => true, { sliceMs: 2, spin: 0 });
+  const fired: number[] = [];
+  const t0 = performance.now() + 10;
+  const order = Array.from({ length: 60 }, (_, i) => (i * 37) % 60); // a permutation
+  const ds = order.map((k) => {
+    const d = fakeDriven(100 + k, t0 + k * 0.5);
+    d.fire = () => {
+      fired.push(k);
+      d.dueAt = undefined;
+    };
+    return d;
+  });
+  for (const d of ds) r.add(d);
+  for (let i = 0; i < 500 && fired.length < 60; i++) await Bun.sleep(2);
+  expect(fired).toEqual(Array.from({ length: 60 }, (_, i) => i));
+  // Re-armed timers (announced with rescheduled) fire again, still in order.
+  const base = performance.now() + 5;
+  for (const [i, d] of [...ds].reverse().entries()) {
+    d.dueAt = base + i;
+    r.rescheduled(d);
+  }
+  fired.length = 0;
+  for (let i = 0; i < 500 && fired.length < 60; i++) await Bun.sleep(2);
+  expect(fired).toEqual(Array.from({ length: 60 }, (_, i) => order[59 - i]!));
+  for (const d of ds) r.remove(d);
+});
+
+test("reactor: a transfer removed during a wakeup is not touched again; one added then is driven from the next", async () => {
+  const { io, st } = fakeIo();
+  const r = new Reactor(io, () => true, { sliceMs: 2, spin: 0 });
+  const a = fakeDriven(1);
+  const b = fakeDriven(2, performance.now() + 150); // the loop holds this thread up to 50 ms at a time
+  const c = fakeDriven(3);
+  const d = fakeDriven(4);
+  a.readable = () => {
+    a.log.push("readable");
+    r.remove(b); // b is also in this wakeup's ready list, with a due timer
+    r.add(d); // may not take b's token before the wakeup ends
+  };
+  r.add(a);
+  r.add(b);
+  r.add(c);
+  for (let i = 0; i < 200 && b.log.length === 0; i++) await Bun.sleep(1);
+  st.ready = [1, 2, 3];
+  for (let i = 0; i < 200 && !c.log.includes("readable"); i++) await Bun.sleep(1);
+  await Bun.sleep(160); // past b's due time
+  expect(a.log).toEqual(["own", "readable"]);
+  expect(b.log).toEqual(["own"]); // neither readable nor fired after its removal
+  expect(c.log).toEqual(["own", "readable"]);
+  for (let i = 0; i < 200 && d.log.length === 0; i++) await Bun.sleep(1);
+  expect(d.log).toEqual(["own"]);
+  st.ready = [4, 2];
+  for (let i = 0; i < 200 && !d.log.includes("readable"); i++) await Bun.sleep(1);
+  expect(d.log).toEqual(["own", "readable"]);
+  expect(b.log).toEqual(["own"]);
+  expect(r.size).toBe(3);
+  for (const x of [a, c, d]) r.remove(x);
+  expect(r.size).toBe(0);
+});
+
+test("reactor: five hundred transfers, each readable once and each timer fired once", async () => {
+  const { io, st } = fakeIo();
+  const r = new Reactor(io, () => true, { sliceMs: 2, spin: 0 });
+  const now = performance.now();
+  const ds = Array.from({ length: 500 }, (_, i) => fakeDriven(1000 + i, now + 5 + (i % 17)));
+  for (const d of ds) r.add(d);
+  await Bun.sleep(5);
+  st.ready = ds.filter((_, i) => i % 2 === 0).map((d) => d.fd);
+  await Bun.sleep(5);
+  st.ready = ds.filter((_, i) => i % 2 === 1).map((d) => d.fd);
+  for (let i = 0; i < 500 && ds.some((d) => !d.log.includes("fire") || !d.log.includes("readable")); i++) await Bun.sleep(2);
+  for (const d of ds) {
+    expect(d.log.filter((x) => x === "readable")).toHaveLength(1);
+    expect(d.log.filter((x) => x === "fire")).toHaveLength(1);
+  }
+  for (const d of ds) r.remove(d);
+  expect(st.tokens.size).toBe(0);
 });
 
 async function client() {

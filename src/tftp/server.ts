@@ -5,7 +5,8 @@
 // address, so replies leave from the address the client used (its next-server) and the transfer's
 // TID is a fresh port, as RFC 1350 wants.
 //
-// Transfers run on a pool of worker threads (one per core) when their content can cross threads:
+// Transfers run on a pool of worker threads (up to one per core, started on demand and stopped
+// when idle; see worker-pool.ts) when their content can cross threads:
 // a plain file (BootFile.diskPath, the worker reads it) or content of known size up to
 // INLINE_LIMIT (read here, copied over). Anything else, or `workers: 0`, runs on this thread.
 
@@ -51,6 +52,10 @@ export interface TftpServerOptions {
   maxWindowsize?: number;
   /** Transfer worker threads; 0 runs every transfer on this thread. Default: one per core (at most 8). */
   workers?: number;
+  /** Non-blocking waits a worker makes for a lone transfer's ACK before it sleeps (reactor.ts). */
+  spin?: number;
+  /** Workers start with the first transfer that needs one and stop after this long without one. Default 60 s. */
+  workerIdleMs?: number;
   /** The boot timeline: each request's outcome, for the MAC its address belongs to. */
   timeline?: Timeline;
 }
@@ -120,6 +125,7 @@ export async function startTftpServer(opts: TftpServerOptions): Promise<TftpServ
           transferWorkerUrl(),
           (why) => log.error("transfer worker stopped; its transfers failed", { error: why }),
           (message) => warnLimited("worker", "transfer worker trouble", { error: message }),
+          { ...(opts.spin === undefined ? {} : { spin: opts.spin }), ...(opts.workerIdleMs === undefined ? {} : { idleMs: opts.workerIdleMs }) },
         )
       : undefined;
 

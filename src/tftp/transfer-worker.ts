@@ -24,22 +24,33 @@ let pending: Int32Array | null = null;
  * transfers run on the event loop alone.
  */
 let reactor: Reactor | null = null;
-const reactorReady = loadPollIo().then((io) => {
-  if (!io) return;
-  reactor = new Reactor(io, () => pending !== null && Atomics.load(pending, 0) === 0, {
-    onError: (message) => post({ t: "warning", message }),
-  });
-});
+/** Made on "init" (always the first message), which carries the loop's tuning. */
+let reactorReady: Promise<void> = Promise.resolve();
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   if (m.t === "init") {
     pending = m.pending;
+    const spin = m.spin;
+    reactorReady = loadPollIo().then((io) => {
+      if (!io) return;
+      reactor = new Reactor(io, () => pending !== null && Atomics.load(pending, 0) === 0, {
+        onError: (message) => post({ t: "warning", message }),
+        ...(spin === undefined ? {} : { spin }),
+      });
+    });
     return;
   }
   if (pending) Atomics.sub(pending, 0, 1);
   // Whatever this message changed, the loop may run again once the queue is empty.
   queueMicrotask(() => reactor?.kick());
+  if (m.t === "stop") {
+    // The pool sends it only to a worker without sessions, and sends nothing after it.
+    reactor?.close();
+    reactor = null;
+    post({ t: "stopped" });
+    return;
+  }
   if (m.t === "abort") {
     const s = sessions.get(m.id);
     if (s) s.abort(m.reason, m.notify);

@@ -86,7 +86,8 @@ export class ReadTransfer {
     this.p = params;
     this.state = params.oack ? "oack" : "data";
     this.timeout = params.timeoutMs;
-    this.packet = new Uint8Array(4 + params.blksize);
+    // Its own ArrayBuffer: the storage never moves, so an FFI sender can keep its address.
+    this.packet = new Uint8Array(new ArrayBuffer(4 + params.blksize));
   }
 
   get active(): boolean {

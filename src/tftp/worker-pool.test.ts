@@ -1,7 +1,8 @@
 // Transfers on worker threads, through the real server on 127.0.0.1 with a lockstep raw client:
 // disk files (the worker reads diskPath), small content copied over, content of unknown size on
 // the server's thread; shutdown reaches clients of worker transfers; a worker that cannot start
-// leaves transfers to the server's thread. The compiled binary lists the worker as an entry point.
+// leaves transfers to the server's thread; workers start on demand and stop when idle, and a
+// transfer never lands on a stopping worker. The compiled binary lists the worker as an entry point.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +20,7 @@ const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i)
 const DISK = bytes(300_007, 1);
 const INLINE = bytes(50_000, 2);
 const STREAMED = bytes(70_001, 3);
+const SMALL_INLINE = bytes(2_000, 4);
 
 let dir = "";
 let server: TftpServer;
@@ -125,15 +127,78 @@ test("stop tells the client of a worker transfer and ends it", async () => {
   c.sock.close();
 });
 
-test("a worker that cannot start is reported and the pool hands out nothing", async () => {
+test("a worker that cannot start is reported, fails the transfer it was started for, and is not started again", async () => {
   const crashes: string[] = [];
   const pool = createWorkerPool(1, new URL("./no-such-worker.ts", import.meta.url), (m) => void crashes.push(m));
-  for (let i = 0; i < 200 && pool.size > 0; i++) await Bun.sleep(10);
+  expect(pool.size).toBe(0); // nothing runs before the first transfer
+  const spec = { localAddress: "127.0.0.1", peerAddress: "127.0.0.1", peerPort: 9, blksize: 512, windowsize: 1, oack: undefined, timeoutMs: 1000, maxRetries: 1, maxOackRetries: 1, netascii: false };
+  const outcomes: string[] = [];
+  const first = pool.start(spec, { kind: "bytes", bytes: INLINE }, { dropped() {}, socketError() {}, finished: (o) => void outcomes.push(o.reason) });
+  expect(first).not.toBeNull();
+  await expect(first!).rejects.toThrow("TFTP transfer worker failed");
   expect(pool.size).toBe(0);
   expect(crashes.length).toBe(1);
   expect(crashes[0]).toContain("TFTP transfer worker failed");
-  const spec = { localAddress: "127.0.0.1", peerAddress: "127.0.0.1", peerPort: 9, blksize: 512, windowsize: 1, oack: undefined, timeoutMs: 1000, maxRetries: 1, maxOackRetries: 1, netascii: false };
+  expect(outcomes).toHaveLength(1);
   expect(pool.start(spec, { kind: "bytes", bytes: INLINE }, { dropped() {}, socketError() {}, finished() {} })).toBeNull();
+  expect(crashes.length).toBe(1);
+  await pool.close();
+});
+
+/** A raw lockstep client of a pool session: ACKs every block, returns the bytes. */
+async function poolDownload(pool: ReturnType<typeof createWorkerPool>, bytes: Uint8Array, blksize = 1024): Promise<Uint8Array> {
+  const c = await client();
+  let outcome: { ok: boolean } | undefined;
+  const spec = { localAddress: "127.0.0.1", peerAddress: "127.0.0.1", peerPort: c.sock.port, blksize, windowsize: 1, oack: undefined, timeoutMs: 300, maxRetries: 3, maxOackRetries: 1, netascii: false };
+  await pool.start(spec, { kind: "bytes", bytes }, { dropped() {}, socketError() {}, finished: (o) => void (outcome = o) })!;
+  const parts: Uint8Array[] = [];
+  for (let b = 1; b < 10_000; b++) {
+    const d = await c.next(b);
+    if (d.p.op !== "DATA" || d.p.block !== b) throw new Error(`expected DATA ${b}, got ${JSON.stringify(d.p)}`);
+    parts.push(d.p.data.slice());
+    c.sock.send(formatAck(b), d.port, "127.0.0.1");
+    if (d.p.data.length < blksize) break;
+  }
+  for (let i = 0; i < 300 && !outcome; i++) await Bun.sleep(5);
+  expect(outcome).toMatchObject({ ok: true });
+  c.sock.close();
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+test("workers start with the first transfers, one more only when all are busy, and stop when idle; a transfer after the stop starts a new one", async () => {
+  const pool = createWorkerPool(2, transferWorkerUrl(), () => {}, () => {}, { idleMs: 150 });
+  expect(pool.size).toBe(0);
+  expect(await poolDownload(pool, INLINE)).toEqual(INLINE);
+  expect(pool.size).toBe(1);
+  // One after the other: the idle worker takes it, no second thread.
+  expect(await poolDownload(pool, INLINE)).toEqual(INLINE);
+  expect(pool.size).toBe(1);
+  // Two at once: the first worker is busy, a second starts.
+  const both = await Promise.all([poolDownload(pool, INLINE), poolDownload(pool, INLINE)]);
+  expect(both).toEqual([INLINE, INLINE]);
+  expect(pool.size).toBe(2);
+  for (let i = 0; i < 300 && pool.size > 0; i++) await Bun.sleep(10);
+  expect(pool.size).toBe(0);
+  expect(await poolDownload(pool, INLINE)).toEqual(INLINE);
+  expect(pool.size).toBe(1);
+  await pool.close();
+  expect(pool.size).toBe(0);
+});
+
+test("a transfer that arrives as an idle worker is told to stop goes to a new worker and completes", async () => {
+  const pool = createWorkerPool(1, transferWorkerUrl(), () => {}, () => {}, { idleMs: 40 });
+  expect(await poolDownload(pool, INLINE)).toEqual(INLINE);
+  // Land transfers around the moment the idle worker stops: each must complete, whichever worker
+  // (the old one before its stop, or a fresh one) runs it.
+  for (const wait of [30, 38, 40, 42, 45, 60]) {
+    await Bun.sleep(wait);
+    expect(await poolDownload(pool, SMALL_INLINE, 512)).toEqual(SMALL_INLINE);
+  }
+  // The moment the pool has told its worker to stop (size drops at once, before the worker
+  // confirms), a new transfer starts a fresh worker rather than joining the stopping one.
+  for (let i = 0; i < 500 && pool.size > 0; i++) await Bun.sleep(1);
+  expect(pool.size).toBe(0);
+  expect(await poolDownload(pool, SMALL_INLINE, 512)).toEqual(SMALL_INLINE);
   await pool.close();
 });
 

@@ -12,9 +12,11 @@ export type ToWorker =
    * worker and not yet handled (the pool adds before posting, the worker subtracts on receipt), so
    * the reactor loop holding the worker's thread (reactor.ts) sees that the thread is wanted.
    */
-  | { t: "init"; pending: Int32Array }
+  | { t: "init"; pending: Int32Array; spin?: number }
   | { t: "start"; id: number; spec: SessionSpec; content: WorkerContent }
-  | { t: "abort"; id: number; reason: string; notify: boolean };
+  | { t: "abort"; id: number; reason: string; notify: boolean }
+  /** The worker has no transfer and is being retired: release what the thread holds, then say "stopped". */
+  | { t: "stop" };
 
 export type FromWorker =
   | { t: "started"; id: number }
@@ -23,4 +25,6 @@ export type FromWorker =
   | { t: "socket-error"; id: number; message: string }
   | { t: "finished"; id: number; outcome: TransferOutcome }
   /** Trouble of the thread rather than of one transfer (its poll loop failed). */
-  | { t: "warning"; message: string };
+  | { t: "warning"; message: string }
+  /** Answer to "stop": the thread may be terminated. */
+  | { t: "stopped" };
