@@ -17,6 +17,9 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_REUSEADDR = 2;
 export const SO_BROADCAST = 6;
+export const SO_RCVBUF = 8;
+/** SO_RCVBUF past net.core.rmem_max; needs CAP_NET_ADMIN. */
+export const SO_RCVBUFFORCE = 33;
 export const SO_BINDTODEVICE = 25;
 
 export const ERRNO: Record<number, string> = {

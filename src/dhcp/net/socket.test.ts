@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { nullLogger } from "../../log/logger.ts";
 import { SocleError } from "../../model/errors.ts";
-import { openDhcpSocket, socketError } from "./socket.ts";
+import { DHCP_RECEIVE_BUFFER, openDhcpSocket, raiseReceiveBuffer, socketError } from "./socket.ts";
+import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE, loadSocketLibc, type SocketLibc } from "./socket-libc.ts";
 
 const root = process.getuid?.() === 0;
 
@@ -77,5 +78,56 @@ test.skipIf(!root)("port 67 without privileges: one line naming the port and --d
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the receive buffer: forced when permitted, else SO_RCVBUF, and what the kernel reports back", async () => {
+  const libc = await loadSocketLibc();
+  if (!libc) return; // no bun:ffi or libc here: the fallback socket has no buffer to raise
+  const fd = libc.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  expect(fd).toBeGreaterThanOrEqual(0);
+  try {
+    const r = raiseReceiveBuffer(libc, fd, DHCP_RECEIVE_BUFFER);
+    const buf = new Uint8Array(4);
+    expect(libc.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, buf)).toBe(4);
+    const now = new DataView(buf.buffer).getInt32(0, true);
+    expect(r.reported).toBe(now);
+    const rmemMax = Number(await Bun.file("/proc/sys/net/core/rmem_max").text());
+    // Linux reports twice the size set; unforced, the size is capped at rmem_max.
+    expect(r.forced).toBe(root);
+    expect(now).toBe(2 * (r.forced ? DHCP_RECEIVE_BUFFER : Math.min(DHCP_RECEIVE_BUFFER, rmemMax)));
+  } finally {
+    libc.close(fd);
+  }
+});
+
+test("without CAP_NET_ADMIN (EPERM on SO_RCVBUFFORCE) the plain SO_RCVBUF is set", () => {
+  const calls: string[] = [];
+  const fake: SocketLibc = {
+    name: "fake",
+    socket: () => 3,
+    setsockopt: (_fd, _level, opt, value) => {
+      calls.push(`${opt === SO_RCVBUFFORCE ? "force" : opt === SO_RCVBUF ? "rcvbuf" : opt}=${new DataView(value.buffer).getInt32(0, true)}`);
+      return opt === SO_RCVBUFFORCE ? -1 : 0;
+    },
+    getsockopt: (_fd, _level, _opt, buf) => {
+      new DataView(buf.buffer).setInt32(0, 425_984, true);
+      return 4;
+    },
+    bind: () => 0,
+    close: () => 0,
+    errno: () => 1,
+  };
+  expect(raiseReceiveBuffer(fake, 3, 1 << 20)).toEqual({ reported: 425_984, forced: false });
+  expect(calls).toEqual([`force=${1 << 20}`, `rcvbuf=${1 << 20}`]);
+});
+
+test("a device-bound socket carries the raised receive buffer", async () => {
+  const sock = await openDhcpSocket({ iface: "lo", port: 0, log: nullLogger, onMessage: () => {} });
+  try {
+    if (root) expect(sock.receiveBuffer).toBe(2 * DHCP_RECEIVE_BUFFER);
+    else expect(sock.receiveBuffer).toBeGreaterThan(0);
+  } finally {
+    sock.close();
   }
 });

@@ -10,6 +10,14 @@
 // SO_BINDTODEVICE back and checks that Bun really adopted the descriptor (it would otherwise bind a
 // fresh socket on a random port).
 //
+// The receive buffer is raised to 2 MiB. The default (net.core.rmem_default, 208 KiB) is charged
+// per datagram at the kernel's buffer size, not the payload's: a 300-byte DISCOVER arriving over a
+// veth costs about 1.5-2 KiB, so roughly a hundred fit. A burst of new clients (200 PXE machines
+// powered on together) then overflows it while the JS thread is busy, the kernel drops the rest
+// silently (UdpRcvbufErrors), and each dropped client waits 1-2 s to retransmit; measured, the
+// avalanche's resends equalled the receive-buffer drops. SO_RCVBUFFORCE (root, CAP_NET_ADMIN)
+// ignores net.core.rmem_max; otherwise SO_RCVBUF is capped by it, and the size obtained is logged.
+//
 // Fallback where FFI or libc is unavailable: one plain Bun.udpSocket on 0.0.0.0:port with
 // setBroadcast(true). It receives from every interface without saying which, and its broadcast
 // replies leave by the routing table's choice: it only works on a host with one served segment
@@ -29,6 +37,8 @@ import {
   SOL_SOCKET,
   SO_BINDTODEVICE,
   SO_BROADCAST,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
   SO_REUSEADDR,
   errnoName,
   loadSocketLibc,
@@ -51,6 +61,8 @@ export interface DhcpSocket {
   readonly iface: string;
   readonly port: number;
   readonly bound: "device" | "fallback";
+  /** The receive buffer the kernel reports (getsockopt SO_RCVBUF: twice the usable size); 0 when unknown (fallback). */
+  readonly receiveBuffer: number;
   /** Queue one datagram; false when the kernel refused it (buffer full, no route). */
   send(data: Uint8Array, address: string, port: number): boolean;
   close(): void;
@@ -58,6 +70,25 @@ export interface DhcpSocket {
 
 /** Linux IFNAMSIZ is 16 including the NUL. */
 const IFNAMSIZ = 16;
+
+/** Receive buffer asked for on every device-bound DHCP socket (see the header). */
+export const DHCP_RECEIVE_BUFFER = 2 << 20;
+
+/**
+ * Ask for a `bytes` receive buffer on `fd`: SO_RCVBUFFORCE, and SO_RCVBUF when that is not
+ * permitted. Returns what the kernel then reports, which is twice the usable size (Linux doubles
+ * the value to cover its bookkeeping), and whether the request was forced; -1 if it cannot be read.
+ */
+export function raiseReceiveBuffer(libc: SocketLibc, fd: number, bytes: number): { reported: number; forced: boolean } {
+  const value = new Uint8Array(new Int32Array([bytes]).buffer);
+  const forced = libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, value) === 0;
+  // Without CAP_NET_ADMIN (EPERM): the plain option, capped by rmem_max. Neither failing is fatal,
+  // the socket works with the default buffer.
+  if (!forced) libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, value);
+  const got = new Uint8Array(4);
+  const len = libc.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, got);
+  return { reported: len === 4 ? new DataView(got.buffer).getInt32(0, true) : -1, forced };
+}
 
 /** True when device-bound sockets can be made here (bun:ffi and libc load). */
 export async function deviceBindingAvailable(): Promise<boolean> {
@@ -130,6 +161,10 @@ async function openBound(libc: SocketLibc, iface: string, opts: DhcpSocketOption
     if (back !== iface) {
       throw fail(iface, `cannot bind DHCP socket to interface "${iface}": self-test read back "${back}"${len < 0 ? ` (${errnoName(libc.errno())})` : ""}`);
     }
+    const rcv = raiseReceiveBuffer(libc, fd, DHCP_RECEIVE_BUFFER);
+    const fields = { iface, requested: DHCP_RECEIVE_BUFFER, reported: rcv.reported, forced: rcv.forced };
+    if (rcv.reported >= 2 * DHCP_RECEIVE_BUFFER) opts.log.info("DHCP socket receive buffer", fields);
+    else opts.log.warn("DHCP socket receive buffer is smaller than asked for (not root, and net.core.rmem_max is lower): a burst of clients may be dropped and retransmit", fields);
     if (libc.bind(fd, sockaddrAny(opts.port)) !== 0) throw socketError("bind", libc.errno(), iface, opts.port);
 
     const sock = await Bun.udpSocket({
@@ -146,7 +181,7 @@ async function openBound(libc: SocketLibc, iface: string, opts: DhcpSocketOption
       adopted = false;
       throw fail(iface, `cannot adopt DHCP socket for interface "${iface}": Bun bound port ${sock.port} instead of ${opts.port} (Bun.udpSocket ignored fd)`);
     }
-    return wrap(sock, iface, "device");
+    return wrap(sock, iface, "device", Math.max(0, rcv.reported));
   } finally {
     if (!adopted) libc.close(fd);
   }
@@ -168,14 +203,15 @@ async function openFallback(opts: DhcpSocketOptions): Promise<DhcpSocket> {
     throw fail("", `cannot open DHCP socket on 0.0.0.0:${opts.port}: ${(err as Error).message}`);
   }
   sock.setBroadcast(true);
-  return wrap(sock, "", "fallback");
+  return wrap(sock, "", "fallback", 0);
 }
 
-function wrap(sock: Bun.udp.Socket<"uint8array">, iface: string, bound: "device" | "fallback"): DhcpSocket {
+function wrap(sock: Bun.udp.Socket<"uint8array">, iface: string, bound: "device" | "fallback", receiveBuffer: number): DhcpSocket {
   return {
     iface,
     port: sock.port,
     bound,
+    receiveBuffer,
     send(data, address, port) {
       if (sock.closed) return false;
       try {
