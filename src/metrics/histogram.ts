@@ -1,5 +1,5 @@
 // A cumulative histogram kept as plain numbers: observe() is a short loop and three additions,
-// called from a plain callback (the store's after each fdatasync), and samples() turns it into
+// called from a plain callback (the store's after each durable journal write), and samples() turns it into
 // Prometheus `_bucket`/`_sum`/`_count` lines at scrape time.
 
 import type { Sample } from "./registry.ts";

@@ -79,7 +79,7 @@ export class StoreSyncs {
   writes = 0;
   bytes = 0;
 
-  /** One fdatasync of the journal: its duration, and the changes and bytes it made durable. */
+  /** One durable journal write (O_DSYNC, the sync included): its duration, and the changes and bytes it made durable. */
   observe(seconds: number, entries: number, bytes: number): void {
     this.latency.observe(seconds);
     this.writes += entries;
@@ -195,7 +195,7 @@ export function registerSocleMetrics(reg: MetricsRegistry, src: SocleSources): v
   const syncs = src.storeSyncs;
   reg.add({ name: "socle_store_writes_total", help: "Changes the store made durable", type: "counter", read: () => single(syncs?.writes) });
   reg.add({ name: "socle_store_written_bytes_total", help: "Journal bytes the store wrote", type: "counter", read: () => single(syncs?.bytes) });
-  reg.add({ name: "socle_store_fsync_seconds", help: "Duration of the journal's fdatasync (one per group of writes), in seconds", type: "histogram", read: () => syncs?.latency.samples() ?? [] });
+  reg.add({ name: "socle_store_fsync_seconds", help: "Duration of one durable journal write (O_DSYNC: the write and its sync; one per group of writes), in seconds", type: "histogram", read: () => syncs?.latency.samples() ?? [] });
 
   const jobs = cached(CACHE_MS, now, () => src.jobs?.());
   reg.add({
