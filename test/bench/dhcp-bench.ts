@@ -1,4 +1,5 @@
 // bun test/bench/dhcp-bench.ts [--quick] [--only kea,dnsmasq,socle,socle-no-timeline] [--step SECONDS]
+//                              [--parts avalanche,fixed,search,memory] [--fixed 1000,4000]
 //
 // perfdhcp (Debian kea-admin) runs full DORA exchanges against Kea 2.2, dnsmasq and Socle, one
 // after another, each inside network namespaces this bench creates:
@@ -8,11 +9,19 @@
 // perfdhcp acts as a relay: it sends from 203.0.113.2:67 with giaddr 203.0.113.2, and the server
 // answers giaddr:67, so the subnet served is giaddr's: 203.0.113.0/24, pool .10-.250. A /24 holds
 // 241 addresses, so 200 simulated clients (-R) renew the leases they already hold: that measures
-// sustained DORA. A burst of new clients is the avalanche scenario, run first on a fresh server.
+// sustained DORA. A burst of new clients is the avalanche scenario, run first on a fresh server,
+// then once more on the warm server with 200 other MACs. Those need a pool of their own (the /24
+// is taken by then), so both sides also hold 198.51.100.1-2/24 and the second burst is relayed
+// from 198.51.100.2, a second subnet every server serves.
 // Server and perfdhcp are pinned to different CPUs (taskset), or the two compete for one.
 //
-// For each server: the highest offered rate with at most 1 % drops (doubling, then bisecting; a
-// failed step is measured twice), its average and maximum latency, the avalanche time, RSS.
+// For each server (each part can be left out with --parts): both avalanches; fixed steps (1,000
+// and 4,000/s unless --fixed) with done/s and the D-O and R-A average and 99th percentile (from
+// perfdhcp's per-packet timestamps); the highest offered rate with at most 1 % drops (doubling,
+// then bisecting; a failed step is measured twice), its average and maximum latency; RSS. Around
+// each avalanche and fixed step, the UDP drop counters of both namespaces (nstat) and, for Socle,
+// the journal's sync histogram (GET /metrics: socle_store_fsync_seconds, the durable write of
+// each group-committed batch) are read; the bench prints their differences.
 // Then Socle's memory with 100,000 leases in its store (synthetic records in 198.18.0.0/15 that
 // never go on a network). Prints tables, the Socle/Kea and Socle/dnsmasq ratios, and a JSON line.
 // "socle-no-timeline" (not run unless named in --only) is Socle with `--timeline-macs 0`, run right
@@ -28,7 +37,8 @@ import { join } from "node:path";
 import { NetLab, needsRoot } from "../helpers/netns.ts";
 import { dnsmasq, kea, memoryOf, socle, socleCli, socleGet, socleNoTimeline, type RunningServer, type Segment, type Target } from "./dhcp-targets.ts";
 import { populateLeases } from "./lease-memory.ts";
-import { parsePerfdhcp, type PerfdhcpReport } from "./perfdhcp-report.ts";
+import { parsePerfdhcp, quantile, type PerfdhcpReport } from "./perfdhcp-report.ts";
+import { counterDelta, histogramDelta, parseHistogram, parseNstat, UDP_COUNTERS, type Histogram, type HistogramDelta } from "./server-counters.ts";
 import { PerfdhcpRunner, type PerfdhcpStep } from "./perfdhcp-runner.ts";
 import { findMaxRate } from "./rate-search.ts";
 
@@ -40,6 +50,8 @@ const flag = (name: string) => {
 const QUICK = args.includes("--quick");
 const STEP_SECONDS = Number(flag("--step") ?? (QUICK ? 2 : 5));
 const ONLY = (flag("--only") ?? "kea,dnsmasq,socle").split(",").map((s) => s.trim());
+const PARTS = new Set((flag("--parts") ?? "avalanche,fixed,search,memory").split(",").map((s) => s.trim()));
+const FIXED = (flag("--fixed") ?? "1000,4000").split(",").map(Number).filter((n) => Number.isFinite(n) && n > 0);
 const TOTAL_CAP_MS = (QUICK ? 4 : 10) * 60_000;
 const CLIENTS = 200;
 const LEASES_FOR_MEMORY = QUICK ? 20_000 : 100_000;
@@ -52,10 +64,35 @@ const SERVER_ADDR = "203.0.113.1";
 const CLIENT_ADDR = "203.0.113.2";
 const SUBNET = "203.0.113.0/24";
 const POOL = { start: "203.0.113.10", end: "203.0.113.250" };
+const SERVER_ADDR_2 = "198.51.100.1";
+const CLIENT_ADDR_2 = "198.51.100.2";
+const POOL_2 = { subnet: "198.51.100.0/24", poolStart: "198.51.100.10", poolEnd: "198.51.100.250" };
+/** perfdhcp's default base MAC is 00:0c:01:02:03:04; the warm burst's clients differ in every one. */
+const WARM_MAC_BASE = "00:0c:02:00:00:00";
+const FSYNC_METRIC = "socle_store_fsync_seconds";
 const SERVER_CPU = "0";
 const CLIENT_CPU = cpus().length > 1 ? "1" : "0";
 
 type Step = PerfdhcpStep;
+
+/** What the kernel and the server counted during one step or burst. */
+interface Counted {
+  /** UDP counter differences in the server's and the client's namespace. */
+  udp?: { server: Record<string, number>; client: Record<string, number> };
+  /** Socle: the journal's durable writes meanwhile (one per group-committed batch). */
+  fsync?: HistogramDelta;
+}
+
+interface FixedStep extends Counted {
+  step: Step;
+  doP99Ms: number;
+  raP99Ms: number;
+}
+
+interface Burst extends Counted {
+  report?: PerfdhcpReport;
+  note?: string;
+}
 
 interface ServerResult {
   name: string;
@@ -65,6 +102,10 @@ interface ServerResult {
   steps: Step[];
   cut?: string;
   avalanche?: PerfdhcpReport;
+  /** The first avalanche (fresh server) and the second (warm server, new MACs, second subnet). */
+  fresh?: Burst;
+  warm?: Burst;
+  fixed: FixedStep[];
   rssKb?: number;
   leasesPersisted?: number;
   persistence?: string;
@@ -76,6 +117,21 @@ const f1 = (n: number) => n.toFixed(1);
 const loadText = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 const f2 = (n: number) => n.toFixed(2);
 const say = (s: string) => console.log(s);
+const ms = (s: number) => (s === Infinity ? "inf" : (s * 1000).toFixed(3));
+
+/** One line for what a step's counters showed. */
+function countedText(c: Counted): string {
+  const parts: string[] = [];
+  if (c.fsync) {
+    const f = c.fsync;
+    parts.push(f.count === 0 ? "journal syncs: none" : `journal syncs: ${f.count} (mean ${ms(f.mean)} ms, p50 <= ${ms(f.p50Le)} ms, p99 <= ${ms(f.p99Le)} ms, ${f2(f.sum)} s in all)`);
+  }
+  if (c.udp) {
+    const u = (r: Record<string, number>) => `RcvbufErrors ${r.UdpRcvbufErrors ?? "?"}, InErrors ${r.UdpInErrors ?? "?"}, SndbufErrors ${r.UdpSndbufErrors ?? "?"}`;
+    parts.push(`udp server ns: ${u(c.udp.server)}; client ns: ${u(c.udp.client)}`);
+  }
+  return parts.join(" | ");
+}
 
 class Bench {
   readonly lab = new NetLab();
@@ -94,10 +150,41 @@ class Bench {
     await this.lab.veth({ ns: this.srvNs, name: this.srvIf }, { ns: this.cliNs, name: this.cliIf });
     await this.lab.addr(this.srvNs, this.srvIf, `${SERVER_ADDR}/24`);
     await this.lab.addr(this.cliNs, this.cliIf, `${CLIENT_ADDR}/24`);
+    await this.lab.addr(this.srvNs, this.srvIf, `${SERVER_ADDR_2}/24`);
+    await this.lab.addr(this.cliNs, this.cliIf, `${CLIENT_ADDR_2}/24`);
   }
 
   segment(dir: string): Segment {
-    return { lab: this.lab, ns: this.srvNs, iface: this.srvIf, serverAddr: SERVER_ADDR, subnet: SUBNET, poolStart: POOL.start, poolEnd: POOL.end, cpu: SERVER_CPU, dir };
+    return { lab: this.lab, ns: this.srvNs, iface: this.srvIf, serverAddr: SERVER_ADDR, subnet: SUBNET, poolStart: POOL.start, poolEnd: POOL.end, cpu: SERVER_CPU, dir, second: POOL_2 };
+  }
+
+  private async udpCounters(ns: string): Promise<Record<string, number> | undefined> {
+    const r = await this.lab.exec(ns, ["nstat", "-asz", ...UDP_COUNTERS], 10_000);
+    return r.code === 0 ? parseNstat(r.stdout) : undefined;
+  }
+
+  /** Counters now: both namespaces' UDP counters, Socle's fsync histogram when `socleAt` is given. */
+  async counters(socleAt?: { dir: string; port: number }): Promise<{ server?: Record<string, number>; client?: Record<string, number>; fsync?: Histogram }> {
+    const [server, client] = await Promise.all([this.udpCounters(this.srvNs), this.udpCounters(this.cliNs)]);
+    let fsync: Histogram | undefined;
+    if (socleAt) {
+      const r = await socleGet(this.segment(socleAt.dir), join(socleAt.dir, "socle-data"), socleAt.port, "/metrics").catch(() => undefined);
+      if (r?.status === 200) fsync = parseHistogram(r.body, FSYNC_METRIC);
+    }
+    return { server, client, fsync };
+  }
+
+  /** Run `fn` between two reads of the counters; its result with their differences. */
+  async counted<T>(socleAt: { dir: string; port: number } | undefined, fn: () => Promise<T>): Promise<[T, Counted]> {
+    const before = await this.counters(socleAt);
+    const value = await fn();
+    const after = await this.counters(socleAt);
+    const c: Counted = {};
+    if (before.server && after.server && before.client && after.client) {
+      c.udp = { server: counterDelta(before.server, after.server), client: counterDelta(before.client, after.client) };
+    }
+    if (after.fsync) c.fsync = histogramDelta(before.fsync, after.fsync);
+    return [value, c];
   }
 
   private runner(): PerfdhcpRunner {
@@ -112,13 +199,30 @@ class Bench {
     return this.runner().probe(SERVER_ADDR, timeoutMs);
   }
 
-  measure(rate: number): Promise<Step> {
-    return this.runner().measure(SERVER_ADDR, rate);
+  measure(rate: number, delays = false): Promise<Step> {
+    return this.runner().measure(SERVER_ADDR, rate, delays);
+  }
+
+  /** An avalanche of CLIENTS new clients: from the first subnet, or the second with other MACs. */
+  async burst(label: string, second: boolean, socleAt: { dir: string; port: number } | undefined): Promise<Burst> {
+    const args = ["--scenario", "avalanche", "-R", String(CLIENTS), ...(second ? ["-b", `mac=${WARM_MAC_BASE}`] : [])];
+    const [out, c] = await this.counted(socleAt, () => this.runner().run(SERVER_ADDR, args, 30_000, second ? CLIENT_ADDR_2 : this.cliIf));
+    const b: Burst = { ...c };
+    try {
+      b.report = parsePerfdhcp(out);
+      say(`  avalanche ${label}: ${CLIENTS} clients in ${f2(b.report.avalancheSeconds ?? NaN)} s, ${b.report.resent ?? "?"} requests resent`);
+    } catch (err) {
+      b.note = `not all ${CLIENTS} clients provisioned within 30 s (${(err as Error).message.slice(0, 120).split("\n")[0]})`;
+      say(`  avalanche ${label}: ${b.note}`);
+    }
+    const counted = countedText(b);
+    if (counted) say(`    ${counted}`);
+    return b;
   }
 
   /** Start `target`, probe, avalanche, rate search; `remaining` counts it and the targets after it. */
   async run(target: Target, leaseCount: (srv: RunningServer, dir: string) => Promise<number | undefined>, remaining: number): Promise<ServerResult> {
-    const res: ServerResult = { name: target.name, status: "skipped", steps: [] };
+    const res: ServerResult = { name: target.name, status: "skipped", steps: [], fixed: [] };
     const missing = target.missing();
     if (missing) {
       res.note = missing;
@@ -140,16 +244,33 @@ class Bench {
         say(`  ${res.note}`);
         return res;
       }
+      const isSocle = target === socle || target === socleNoTimeline;
+      const port = isSocle ? soclePort(srv) : undefined;
+      const socleAt = port ? { dir, port } : undefined;
       // Avalanche first, while all CLIENTS are new to this server.
-      const av = await this.perfdhcp(["--scenario", "avalanche", "-R", String(CLIENTS)], 30_000);
-      try {
-        res.avalanche = parsePerfdhcp(av);
-        say(`  avalanche: ${CLIENTS} clients (${CLIENTS - 5} new, 5 known from the readiness probe) in ${f2(res.avalanche.avalancheSeconds ?? NaN)} s, ${res.avalanche.resent ?? "?"} requests resent`);
-      } catch (err) {
-        say(`  avalanche: not all ${CLIENTS} clients provisioned within 30 s (${(err as Error).message.slice(0, 120).split("\n")[0]})`);
+      if (PARTS.has("avalanche")) {
+        res.fresh = await this.burst(`fresh (${CLIENTS - 5} new, 5 known from the readiness probe)`, false, socleAt);
+        res.avalanche = res.fresh.report;
       }
       // Warm-up, not measured: the first seconds after the burst are not steady state.
       await this.perfdhcp(["-r", "500", "-R", String(CLIENTS), "-p", "2"], 20_000);
+      if (PARTS.has("avalanche")) res.warm = await this.burst(`warm (${CLIENTS} other MACs, second subnet)`, true, socleAt);
+      if (PARTS.has("fixed")) {
+        for (const rate of FIXED) {
+          const [step, c] = await this.counted(socleAt, () => this.measure(rate, true));
+          const fixed: FixedStep = { step, doP99Ms: quantile(step.discoverOfferMs ?? [], 0.99), raP99Ms: quantile(step.requestAckMs ?? [], 0.99), ...c };
+          res.fixed.push(fixed);
+          say(`    p99 D-O ${f2(fixed.doP99Ms)} ms, R-A ${f2(fixed.raP99Ms)} ms; ${countedText(fixed)}`);
+        }
+      }
+      if (!PARTS.has("search")) {
+        res.status = res.fixed.length > 0 || res.fresh?.report ? "ok" : "no answers";
+        res.rssKb = memoryOf(srv.pid)?.rssKb;
+        // As below: Socle is asked while it runs, the others' lease files are read once they stopped.
+        if (!isSocle) await srv.stop();
+        res.leasesPersisted = await leaseCount(srv, dir).catch(() => undefined);
+        return res;
+      }
       // Each server gets an equal share of what is left of the time cap (half a share is kept for
       // the memory run).
       const share = (this.deadline - performance.now()) / (remaining + 0.5);
@@ -172,7 +293,7 @@ class Bench {
       res.rssKb = memoryOf(srv.pid)?.rssKb;
       // Socle is asked through its API while it runs; the others' lease files are read once they
       // stopped (dnsmasq truncates and rewrites its file, so a read while it runs may see nothing).
-      if (target === socle || target === socleNoTimeline) {
+      if (isSocle) {
         res.leasesPersisted = await leaseCount(srv, dir).catch(() => undefined);
         res.timeline = await socleTimeline(this, dir, srv);
         say(`  timeline: ${res.timeline.note}`);
@@ -213,9 +334,15 @@ class Bench {
   }
 }
 
+/** Socle's API port, from its start line. */
+function soclePort(srv: RunningServer): number | undefined {
+  const port = Number(/"api":"https:\/\/127\.0\.0\.1:(\d+)\/api\/v3"/.exec(srv.output())?.[1]);
+  return port > 0 ? port : undefined;
+}
+
 /** Leases the API reports (the CLI in the server namespace); port from the server's start line. */
 async function socleLeaseCount(bench: Bench, dir: string, srv: RunningServer): Promise<number | undefined> {
-  const port = Number(/"api":"https:\/\/127\.0\.0\.1:(\d+)\/api\/v3"/.exec(srv.output())?.[1]);
+  const port = soclePort(srv);
   if (!port) return undefined;
   const seg = bench.segment(dir);
   const r = await socleCli(seg, join(dir, "socle-data"), port, ["leases", "list", "State=Eq(ACK)"]);
@@ -268,6 +395,59 @@ function table(results: ServerResult[]): void {
   for (const r of rows) say(line(r));
 }
 
+function grid(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join("  ");
+  say(line(head));
+  say(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) say(line(r));
+}
+
+/** Fixed offered rates, every server: done/s, D-O and R-A average and p99, what was counted. */
+function fixedTable(results: ServerResult[]): void {
+  const rows: string[][] = [];
+  for (const rate of FIXED) {
+    for (const r of results) {
+      const f = r.fixed.find((x) => x.step.rate === rate);
+      if (!f) continue;
+      const rep = f.step.report;
+      rows.push([
+        String(rate),
+        r.name,
+        f1(f.step.achieved),
+        f2(f.step.dropsPct),
+        `${f2(rep.discoverOffer.avgMs)} / ${f2(f.doP99Ms)}`,
+        `${f2(rep.requestAck.avgMs)} / ${f2(f.raP99Ms)}`,
+        f.fsync ? `${f.fsync.count}, ${ms(f.fsync.mean)}` : "-",
+        f.udp ? String(f.udp.server.UdpRcvbufErrors ?? "?") : "-",
+      ]);
+    }
+  }
+  grid(["offered/s", "server", "done/s", "drops %", "D-O avg/p99 ms", "R-A avg/p99 ms", "journal syncs, mean ms", "srv RcvbufErrors"], rows);
+}
+
+function avalancheTable(results: ServerResult[]): void {
+  const cell = (b?: Burst) => (b?.report?.avalancheSeconds !== undefined ? `${f2(b.report.avalancheSeconds)} s, ${b.report.resent ?? "?"}` : (b?.note ? "incomplete" : "-"));
+  const drops = (b?: Burst) => (b?.udp ? String(b.udp.server.UdpRcvbufErrors ?? "?") : "-");
+  const syncs = (b?: Burst) => (b?.fsync ? `${b.fsync.count}, ${ms(b.fsync.mean)}` : "-");
+  grid(
+    ["server", "fresh (time, resent)", "warm (time, resent)", "srv RcvbufErrors fresh/warm", "journal syncs, mean ms fresh / warm"],
+    results.filter((r) => r.fresh || r.warm).map((r) => [r.name, cell(r.fresh), cell(r.warm), `${drops(r.fresh)} / ${drops(r.warm)}`, `${syncs(r.fresh)} / ${syncs(r.warm)}`]),
+  );
+}
+
+function burstJson(b?: Burst) {
+  if (!b) return undefined;
+  return {
+    seconds: b.report?.avalancheSeconds,
+    resent: b.report?.resent,
+    fsyncs: b.fsync?.count,
+    fsyncMeanMs: b.fsync ? b.fsync.mean * 1000 : undefined,
+    udpServer: b.udp?.server,
+    udpClient: b.udp?.client,
+  };
+}
+
 async function main(): Promise<number> {
   const skip = needsRoot();
   if (skip) {
@@ -306,13 +486,23 @@ async function main(): Promise<number> {
     const selected = targets.filter(([t]) => ONLY.includes(t.name));
     for (const [i, [t, count]] of selected.entries()) results.push(await bench.run(t, count, selected.length - i));
     let mem: Awaited<ReturnType<Bench["socleMemory"]>> | undefined;
-    if (ONLY.includes("socle")) {
+    if (ONLY.includes("socle") && PARTS.has("memory")) {
       say(`\nsocle memory: ${LEASES_FOR_MEMORY} leases in the store (198.18.0.0/15 records, never on a network)`);
       mem = await bench.socleMemory(LEASES_FOR_MEMORY);
     }
 
-    say(`\n=== DHCP DORA: highest offered rate with <= ${MAX_DROPS_PCT} % drops (perfdhcp, ${STEP_SECONDS} s steps) ===`);
-    table(results);
+    if (PARTS.has("avalanche")) {
+      say(`\n=== DHCP avalanche: ${CLIENTS} new clients at once, on a fresh server and again on the warm one (perfdhcp resends after 1 s +- 1 s, checked every 200 ms) ===`);
+      avalancheTable(results);
+    }
+    if (PARTS.has("fixed")) {
+      say(`\n=== DHCP DORA at fixed offered rates (perfdhcp, ${STEP_SECONDS} s steps; p99 from its per-packet timestamps) ===`);
+      fixedTable(results);
+    }
+    if (PARTS.has("search")) {
+      say(`\n=== DHCP DORA: highest offered rate with <= ${MAX_DROPS_PCT} % drops (perfdhcp, ${STEP_SECONDS} s steps) ===`);
+      table(results);
+    }
     for (const r of results) {
       if (r.note) say(`  ${r.note}`);
       if (r.cut) say(`  ${r.name}: search ended by the ${r.cut}; the rate is a lower bound`);
@@ -372,6 +562,20 @@ async function main(): Promise<number> {
           raAvgMs: r.best?.report.requestAck.avgMs,
           raMaxMs: r.best?.report.requestAck.maxMs,
           avalancheSeconds: r.avalanche?.avalancheSeconds,
+          avalanche: { fresh: burstJson(r.fresh), warm: burstJson(r.warm) },
+          fixed: r.fixed.map((f) => ({
+            offered: f.step.rate,
+            rate: Number(f1(f.step.achieved)),
+            dropsPct: Number(f2(f.step.dropsPct)),
+            doAvgMs: f.step.report.discoverOffer.avgMs,
+            doP99Ms: f.doP99Ms,
+            raAvgMs: f.step.report.requestAck.avgMs,
+            raP99Ms: f.raP99Ms,
+            fsyncs: f.fsync?.count,
+            fsyncMeanMs: f.fsync ? f.fsync.mean * 1000 : undefined,
+            udpServer: f.udp?.server,
+            udpClient: f.udp?.client,
+          })),
           rssKb: r.rssKb,
           leasesPersisted: r.leasesPersisted,
         })),

@@ -26,6 +26,18 @@ export interface Segment {
   cpu: string;
   /** Scratch directory for this server's config, leases and data. */
   dir: string;
+  /**
+   * A second relayed subnet, served as well (its giaddr is another address of the client's
+   * interface): a burst of new clients after the first one's pool is taken (the warm avalanche).
+   */
+  second?: Pool;
+}
+
+/** A subnet (CIDR) and its dynamic range. */
+export interface Pool {
+  subnet: string;
+  poolStart: string;
+  poolEnd: string;
 }
 
 export interface RunningServer {
@@ -69,7 +81,7 @@ export const kea: Target = {
         // Lease persistence on; lfc-interval 0 turns off the periodic lease-file cleanup.
         "lease-database": { type: "memfile", persist: true, name: leaseFile, "lfc-interval": 0 },
         "valid-lifetime": 3600,
-        subnet4: [{ id: 1, subnet: seg.subnet, pools: [{ pool: `${seg.poolStart} - ${seg.poolEnd}` }] }],
+        subnet4: [seg, ...(seg.second ? [seg.second] : [])].map((p, i) => ({ id: i + 1, subnet: p.subnet, pools: [{ pool: `${p.poolStart} - ${p.poolEnd}` }] })),
         // WARN: Kea logs every lease at INFO, which would measure its logger.
         loggers: [{ name: "kea-dhcp4", output_options: [{ output: "stdout" }], severity: "WARN" }],
       },
@@ -90,12 +102,12 @@ export const dnsmasq: Target = {
   missing: () => which("dnsmasq", "dnsmasq-base"),
   async start(seg) {
     const leaseFile = join(seg.dir, "dnsmasq.leases");
-    const mask = prefixToMask(Number(seg.subnet.split("/")[1]));
+    const range = (p: Pool) => `--dhcp-range=${p.poolStart},${p.poolEnd},${prefixToMask(Number(p.subnet.split("/")[1]))},1h`;
     const argv = [
       "taskset", "-c", seg.cpu, "dnsmasq",
       "--no-daemon", "--conf-file=/dev/null", "--port=0", // no DNS
       `--interface=${seg.iface}`, "--bind-interfaces",
-      `--dhcp-range=${seg.poolStart},${seg.poolEnd},${mask},1h`,
+      range(seg), ...(seg.second ? [range(seg.second)] : []),
       `--dhcp-leasefile=${leaseFile}`, "--dhcp-authoritative",
       `--pid-file=${join(seg.dir, "dnsmasq.pid")}`,
       "--log-facility=-", "--quiet-dhcp", // no line per packet, as Kea at WARN
@@ -127,16 +139,18 @@ function socleTarget(name: string, extra: readonly string[]): Target {
       );
       const m = await proc.waitFor(/"api":"https:\/\/127\.0\.0\.1:(\d+)\/api\/v3"/, 30_000);
       const port = Number(m[1]);
-      const subnet = {
-        Name: "bench",
-        Subnet: seg.subnet,
-        ActiveStart: seg.poolStart,
-        ActiveEnd: seg.poolEnd,
-        ActiveLeaseTime: 3600,
-      };
-      const r = await socleCli(seg, dataDir, port, ["subnets", "create", JSON.stringify(subnet)]);
-      if (r.code !== 0) throw new Error(`socle subnets create failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
-      return running(name, proc, "store journal appended and fdatasync'd (group commit) before each DHCPACK is sent");
+      for (const [i, p] of [seg, ...(seg.second ? [seg.second] : [])].entries()) {
+        const subnet = {
+          Name: i === 0 ? "bench" : `bench-${i + 1}`,
+          Subnet: p.subnet,
+          ActiveStart: p.poolStart,
+          ActiveEnd: p.poolEnd,
+          ActiveLeaseTime: 3600,
+        };
+        const r = await socleCli(seg, dataDir, port, ["subnets", "create", JSON.stringify(subnet)]);
+        if (r.code !== 0) throw new Error(`socle subnets create failed (${r.code}): ${(r.stderr || r.stdout).trim()}`);
+      }
+      return running(name, proc, "store journal appended by O_DSYNC writes (fdatasync's guarantee; group commit: one per batch) before each DHCPACK is sent");
     },
   };
 }

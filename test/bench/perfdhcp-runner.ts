@@ -12,6 +12,8 @@ export interface PerfdhcpStep extends StepResult {
   report: PerfdhcpReport;
   /** REQUEST->ACK delay of every completed exchange (ms), when the step asked for them. */
   requestAckMs?: number[];
+  /** DISCOVER->OFFER delay of every completed exchange (ms), when the step asked for them. */
+  discoverOfferMs?: number[];
 }
 
 export interface PerfdhcpRunnerOptions {
@@ -35,9 +37,13 @@ const f2 = (n: number) => n.toFixed(2);
 export class PerfdhcpRunner {
   constructor(readonly o: PerfdhcpRunnerOptions) {}
 
-  /** Run perfdhcp against `server`; returns its output (killed after timeoutMs). */
-  async run(server: string, perfArgs: readonly string[], timeoutMs: number): Promise<string> {
-    const p = this.o.lab.spawn(this.o.ns, ["taskset", "-c", this.o.cpu, "perfdhcp", "-4", "-l", this.o.iface, ...perfArgs, server]);
+  /**
+   * Run perfdhcp against `server`; returns its output (killed after timeoutMs). `local` is the
+   * interface or address it sends from (and so the giaddr, the subnet served): the runner's
+   * interface unless given.
+   */
+  async run(server: string, perfArgs: readonly string[], timeoutMs: number, local: string = this.o.iface): Promise<string> {
+    const p = this.o.lab.spawn(this.o.ns, ["taskset", "-c", this.o.cpu, "perfdhcp", "-4", "-l", local, ...perfArgs, server]);
     const done = await Promise.race([p.proc.exited.then(() => true), Bun.sleep(timeoutMs).then(() => false)]);
     if (!done) await p.kill(1_000);
     await Bun.sleep(50); // let the output readers drain
@@ -84,7 +90,10 @@ export class PerfdhcpRunner {
       }
     }
     const step: PerfdhcpStep = { rate, achieved: report.rate, dropsPct: report.dropsPct, report };
-    if (delays) step.requestAckMs = parseExchangeDelays(out, "REQUEST-ACK");
+    if (delays) {
+      step.requestAckMs = parseExchangeDelays(out, "REQUEST-ACK");
+      step.discoverOfferMs = parseExchangeDelays(out, "DISCOVER-OFFER");
+    }
     this.o.say(
       `  ${String(rate).padStart(6)}/s offered: ${f1(report.rate).padStart(8)}/s done, drops ${f2(report.dropsPct).padStart(6)} %, ` +
         `D-O avg ${f2(report.discoverOffer.avgMs)} ms, R-A avg ${f2(report.requestAck.avgMs)} ms`,
