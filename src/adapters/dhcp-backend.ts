@@ -1,6 +1,7 @@
 // DhcpBackend over the Store: what the DHCP server reads (subnets, reservations, leases) and
 // writes (leases). Indexes by MAC are kept in memory and follow the store's change feed, so a
-// lease or reservation changed through the API is seen by the next packet.
+// lease or reservation changed through the API is seen by the next packet; machines and leases by
+// MAC come from the store's one MAC index (mac-index.ts), reservations by MAC are kept here.
 // A lease bound (ACK) also moves the machine with that MAC to the address: a machine's Address
 // follows its lease, and no two machines keep the same address.
 
@@ -8,6 +9,7 @@ import type { Store } from "../store/store.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModelObject } from "../model/object.ts";
 import type { DhcpBackend, LeaseRecord, ReservationConfig, SubnetConfig } from "../dhcp/leases/backend.ts";
+import { acquireMacIndex } from "./mac-index.ts";
 
 export interface StoreDhcpBackend extends DhcpBackend {
   close(): void;
@@ -16,59 +18,31 @@ export interface StoreDhcpBackend extends DhcpBackend {
 export function createStoreDhcpBackend(store: Store, log: Logger): StoreDhcpBackend {
   let subnets: SubnetConfig[] | undefined;
   const reservationsByMac = new Map<string, string>(); // mac -> reservation Addr
-  const leasesByMac = new Map<string, Set<string>>(); // mac -> lease Addrs
-  const machinesByMac = new Map<string, string>(); // mac -> machine Uuid
+  const macs = acquireMacIndex(store, log);
 
-  const indexLease = (addr: string, obj: ModelObject | null, old: ModelObject | null) => {
-    if (old && typeof old.Token === "string") leasesByMac.get(old.Token)?.delete(addr);
-    if (obj && typeof obj.Token === "string") {
-      let s = leasesByMac.get(obj.Token);
-      if (!s) leasesByMac.set(obj.Token, (s = new Set()));
-      s.add(addr);
-    }
-  };
-  const indexMachine = (uuid: string, obj: ModelObject | null, old: ModelObject | null) => {
-    for (const m of (old?.HardwareAddrs as string[] | undefined) ?? []) if (machinesByMac.get(m) === uuid) machinesByMac.delete(m);
-    for (const m of (obj?.HardwareAddrs as string[] | undefined) ?? []) machinesByMac.set(m, uuid);
-  };
   const indexReservation = (addr: string, obj: ModelObject | null, old: ModelObject | null) => {
     if (old && typeof old.Token === "string" && reservationsByMac.get(old.Token) === addr) reservationsByMac.delete(old.Token);
     if (obj && typeof obj.Token === "string") reservationsByMac.set(obj.Token, addr);
   };
 
-  for (const l of store.list("leases")) indexLease(String(l.Addr), l, null);
-  for (const m of store.list("machines")) indexMachine(String(m.Uuid), m, null);
   for (const r of store.list("reservations")) indexReservation(String(r.Addr), r, null);
 
-  // The feed carries the new object; the previous one is gone by then, so keep the last seen.
-  const lastLease = new Map<string, ModelObject>();
   const unsubscribe = store.subscribe((c) => {
     const obj = c.Action === "delete" ? null : c.Object;
     switch (c.Type) {
       case "subnets":
         subnets = undefined;
         break;
-      case "leases": {
-        indexLease(c.Key, obj, lastLease.get(c.Key) ?? null);
-        if (obj) lastLease.set(c.Key, obj);
-        else lastLease.delete(c.Key);
-        break;
-      }
       case "reservations":
         if (!obj) for (const [mac, addr] of reservationsByMac) if (addr === c.Key) reservationsByMac.delete(mac);
         indexReservation(c.Key, obj, null);
         break;
-      case "machines":
-        if (!obj) for (const [mac, uuid] of machinesByMac) if (uuid === c.Key) machinesByMac.delete(mac);
-        indexMachine(c.Key, obj, null);
-        break;
     }
   });
-  for (const l of store.list("leases")) lastLease.set(String(l.Addr), l);
 
   /** Point the machine with this MAC at the address, and take the address from any other machine. */
   const followLease = async (lease: LeaseRecord) => {
-    const uuid = machinesByMac.get(lease.Token);
+    const uuid = macs.machineByMac(lease.Token);
     if (!uuid || store.get("machines", uuid)?.Address === lease.Addr) return; // a renewal: nothing moves
     for (const m of store.list("machines")) {
       if (m.Address === lease.Addr && m.Uuid !== uuid) {
@@ -99,7 +73,7 @@ export function createStoreDhcpBackend(store: Store, log: Logger): StoreDhcpBack
     },
     leasesByMac(mac) {
       const out: LeaseRecord[] = [];
-      for (const addr of leasesByMac.get(mac) ?? []) {
+      for (const addr of macs.leaseAddrs(mac)) {
         const l = store.get("leases", addr);
         if (l) out.push(l as unknown as LeaseRecord);
       }
@@ -119,6 +93,7 @@ export function createStoreDhcpBackend(store: Store, log: Logger): StoreDhcpBack
     },
     close() {
       unsubscribe();
+      macs.release();
     },
   };
 }

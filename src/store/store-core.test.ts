@@ -3,14 +3,14 @@ import { SocleError } from "../model/errors.ts";
 import type { Change } from "../model/object.ts";
 import { createLogger } from "../log/logger.ts";
 import { emptyLayer } from "./store.ts";
-import { ChangeRing, StoreCore, type PendingWrite } from "./store-core.ts";
+import { ChangeRing, StoreCore, type PendingWrite, type StoreCoreOptions } from "./store-core.ts";
 
 /** A store whose persistence fails on demand, to test what the core does about it. */
 class Flaky extends StoreCore {
   failNext = false;
   batches: number[] = [];
-  constructor(lines: string[]) {
-    super(emptyLayer(), createLogger({ sink: (l) => lines.push(l) }));
+  constructor(lines: string[], opts: StoreCoreOptions = {}) {
+    super(emptyLayer(), createLogger({ sink: (l) => lines.push(l) }), opts);
   }
   async open() {
     this.markOpen(0);
@@ -114,5 +114,53 @@ describe("ChangeRing", () => {
     ring.push(change(5));
     expect(() => ring.push(change(7))).toThrow("Seq 7 follows Seq 5");
     expect(() => new ChangeRing(0)).toThrow("not a positive integer");
+  });
+
+  test("bounded by bytes too: the oldest go until the rest fits, the newest always stays", () => {
+    const ring = new ChangeRing(100, 1000);
+    for (let i = 1; i <= 4; i++) ring.push(change(i), 300);
+    expect(ring.length).toBe(3); // 4 x 300 > 1000: Seq 1 went
+    expect(ring.bytes).toBe(900);
+    expect(ring.firstSeq).toBe(2);
+    expect(ring.since(1, 10)?.map((c) => c.Seq)).toEqual([2, 3, 4]);
+    expect(ring.since(0, 10)).toBeUndefined();
+    ring.push(change(5), 700); // 300 + 300 + 300 + 700: two go
+    expect(ring.since(3, 10)?.map((c) => c.Seq)).toEqual([4, 5]);
+    expect(ring.bytes).toBe(1000);
+    ring.push(change(6), 5000); // larger than the bound alone: kept, everything older goes
+    expect(ring.length).toBe(1);
+    expect(ring.since(5, 10)?.map((c) => c.Seq)).toEqual([6]);
+    ring.push(change(7), 10); // 5010 > 1000: the big one goes as soon as a newer change is held
+    expect(ring.since(6, 10)?.map((c) => c.Seq)).toEqual([7]);
+    expect(ring.since(5, 10)).toBeUndefined();
+    ring.push(change(8), 10);
+    expect(ring.since(6, 10)?.map((c) => c.Seq)).toEqual([7, 8]);
+    expect(ring.bytes).toBe(20);
+    expect(() => new ChangeRing(2, 0)).toThrow("not positive");
+  });
+
+  test("count and bytes together, across the wrap of the buffer", () => {
+    const ring = new ChangeRing(3, 100);
+    for (let i = 1; i <= 10; i++) ring.push(change(i), 20);
+    expect(ring.since(7, 10)?.map((c) => c.Seq)).toEqual([8, 9, 10]);
+    expect(ring.bytes).toBe(60);
+    ring.push(change(11), 90);
+    expect(ring.since(10, 10)?.map((c) => c.Seq)).toEqual([11]);
+    expect(ring.bytes).toBe(90);
+    for (let i = 12; i <= 14; i++) ring.push(change(i), 1);
+    expect(ring.since(11, 10)?.map((c) => c.Seq)).toEqual([12, 13, 14]);
+    expect(ring.bytes).toBe(3);
+  });
+
+  test("a store's ring counts each change's JSON: big objects hold fewer changes", async () => {
+    const store = new Flaky([], { historyLimit: 1000, historyBytes: 10_000 });
+    await store.open();
+    const big = "x".repeat(3000);
+    for (let i = 0; i < 10; i++) await store.put("machines", `m${i}`, { Big: big });
+    expect(await store.changesSince(0, 100)).toBeUndefined(); // Seq 1 is gone (this store keeps no journal)
+    const tail = await store.changesSince(7, 100);
+    expect(tail?.map((c) => c.Key)).toEqual(["m7", "m8", "m9"]);
+    expect(await store.changesSince(6, 100)).toBeUndefined();
+    await store.close();
   });
 });

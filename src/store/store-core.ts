@@ -48,6 +48,15 @@ const MAX_KEY_LENGTH = 1024;
 const ACTIONS: ReadonlySet<string> = new Set(["create", "update", "delete"]);
 /** Committed changes kept in memory for changesSince. */
 export const DEFAULT_HISTORY_LIMIT = 20_000;
+/**
+ * ... and at most this many bytes of them (their objects' JSON plus CHANGE_OVERHEAD each). Under
+ * a DHCP load the ring is mostly superseded leases (about 360 bytes of heap each); with large
+ * objects (machines with big Params) 20,000 changes could otherwise hold hundreds of MB. The file
+ * store reads older changes back from its journal.
+ */
+export const DEFAULT_HISTORY_BYTES = 4 << 20;
+/** What a change costs besides its object's JSON: the Change itself, Time, Key (an estimate). */
+const CHANGE_OVERHEAD = 96;
 const DEFAULT_CHANGES_LIMIT = 1000;
 /** exportSnapshot gives the event loop a turn after this many objects. */
 const EXPORT_SLICE = 512;
@@ -97,20 +106,40 @@ export function checkSnapshot(snap: StoreSnapshot): void {
 export interface StoreCoreOptions {
   /** Committed changes kept in memory for changesSince (default 20,000). */
   historyLimit?: number;
+  /** ... and their size bound (default DEFAULT_HISTORY_BYTES); the newest change is always kept. */
+  historyBytes?: number;
 }
 
 /**
- * The newest committed changes, oldest first, in a fixed-size ring. Committed Seq numbers are
- * contiguous (a failed persist stops the store), so a change is found by arithmetic.
+ * The newest committed changes, oldest first, in a fixed-size ring bounded by count and by bytes.
+ * Committed Seq numbers are contiguous (a failed persist stops the store), so a change is found by
+ * arithmetic.
  */
 export class ChangeRing {
   private readonly buf: (Change | undefined)[];
+  private readonly sizes: Float64Array;
   private head = 0;
   private size = 0;
+  private bytesHeld = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    readonly maxBytes: number = Number.POSITIVE_INFINITY,
+  ) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new Error(`change history limit ${capacity} is not a positive integer`);
+    if (!(maxBytes > 0)) throw new Error(`change history byte limit ${maxBytes} is not positive`);
     this.buf = new Array<Change | undefined>(capacity);
+    this.sizes = new Float64Array(capacity);
+  }
+
+  /** Changes held now. */
+  get length(): number {
+    return this.size;
+  }
+
+  /** Their bytes as counted by push. */
+  get bytes(): number {
+    return this.bytesHeld;
   }
 
   /** Seq of the oldest change held, or undefined when empty. */
@@ -118,16 +147,24 @@ export class ChangeRing {
     return this.size === 0 ? undefined : (this.buf[this.head] as Change).Seq;
   }
 
-  push(c: Change): void {
+  /** Add the newest change, `bytes` its size; the oldest go while either bound is exceeded. */
+  push(c: Change, bytes = 0): void {
     const last = this.size === 0 ? undefined : (this.buf[(this.head + this.size - 1) % this.capacity] as Change).Seq;
     if (last !== undefined && c.Seq !== last + 1) throw new Error(`change history: Seq ${c.Seq} follows Seq ${last}`);
-    if (this.size < this.capacity) {
-      this.buf[(this.head + this.size) % this.capacity] = c;
-      this.size++;
-    } else {
-      this.buf[this.head] = c;
-      this.head = (this.head + 1) % this.capacity;
-    }
+    if (this.size === this.capacity) this.dropOldest();
+    const at = (this.head + this.size) % this.capacity;
+    this.buf[at] = c;
+    this.sizes[at] = bytes;
+    this.size++;
+    this.bytesHeld += bytes;
+    while (this.bytesHeld > this.maxBytes && this.size > 1) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    this.bytesHeld -= this.sizes[this.head] as number;
+    this.buf[this.head] = undefined; // let the superseded object go
+    this.head = (this.head + 1) % this.capacity;
+    this.size--;
   }
 
   /** Changes with Seq > `after`, at most `limit`; undefined unless the ring holds Seq after+1. */
@@ -164,7 +201,7 @@ export abstract class StoreCore implements ReplicaStore {
   constructor(layer: ReadOnlyLayer, log: Logger = nullLogger, opts: StoreCoreOptions = {}) {
     this.state = new LayeredState(layer);
     this.log = log;
-    this.history = new ChangeRing(opts.historyLimit ?? DEFAULT_HISTORY_LIMIT);
+    this.history = new ChangeRing(opts.historyLimit ?? DEFAULT_HISTORY_LIMIT, opts.historyBytes ?? DEFAULT_HISTORY_BYTES);
   }
 
   abstract open(): Promise<void>;
@@ -570,7 +607,7 @@ export abstract class StoreCore implements ReplicaStore {
       this.committed = c.Seq;
       const ck = composite(c.Type, c.Key);
       if (this.tip.get(ck)?.seq === c.Seq) this.tip.delete(ck);
-      this.history.push(c);
+      this.history.push(c, CHANGE_OVERHEAD + c.Key.length + (p.json?.length ?? 0));
       if (!p.replicated) this.localPending--;
       this.publish(c);
       p.resolve(c);
