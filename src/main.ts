@@ -79,6 +79,7 @@ import { poolUse } from "./dhcp/leases/pool-use.ts";
 import type { LeaseRecord, ReservationConfig, SubnetConfig } from "./dhcp/leases/backend.ts";
 import type { TftpServer } from "./tftp/server.ts";
 import type { HttpServer } from "./http/server.ts";
+import { installMemoryDump } from "./sys/memory-dump.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -802,6 +803,9 @@ export async function startHaNode(cfg: ServeConfig, ha: HaServeConfig, opts: Sta
 export async function serve(cfg: ServeConfig): Promise<number> {
   const log = createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   const socle = cfg.ha ? await startHaNode(cfg, cfg.ha, { log }) : await startSocle(cfg, { log });
+  const removeMemoryDump = installMemoryDump(process.env, (r) =>
+    "files" in r ? log.info("memory dump written", { files: r.files }) : log.warn("memory dump failed", { error: r.error.message }),
+  );
   await new Promise<void>((resolve) => {
     const done = (signal: string) => {
       log.info("stopping", { signal });
@@ -810,6 +814,7 @@ export async function serve(cfg: ServeConfig): Promise<number> {
     process.once("SIGINT", () => done("SIGINT"));
     process.once("SIGTERM", () => done("SIGTERM"));
   });
+  removeMemoryDump?.();
   await socle.stop();
   log.info("stopped");
   return 0;
