@@ -112,6 +112,41 @@ describe("LayeredState", () => {
     expect(s.count("t")).toBe(250);
   });
 
+  test("the order built at load is the one kept by later inserts (UTF-16 code units), for any keys", () => {
+    // Keys where code-unit order differs from code-point and locale order: astral characters
+    // (surrogates, 0xD800..) sort before U+FFFD; upper case before lower; digits by character.
+    const keys = ["b", "B", "a", "10.0.0.10", "10.0.0.9", "10.0.0.100", "\u{1F600}", "\uFFFD", "é", "e\u0301", "", "k-1", "k_1", "K"];
+    const s = new LayeredState({ objects: new Map() });
+    for (const k of keys) s.apply("t", k, { K: k }, true);
+    s.finishLoad();
+    const byLess = [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    expect(s.list("t").map((o) => o.K)).toEqual(byLess);
+    // Inserting after load finds each key's place by binary search with "<": the same order.
+    for (const k of ["10.0.0.99", "\uD83D", "f"]) s.apply("t", k, deepFreeze({ K: k }));
+    expect(s.list("t").map((o) => o.K)).toEqual([...byLess, "10.0.0.99", "\uD83D", "f"].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  });
+
+  test("loaded objects share one frozen empty list and map; their content and JSON stay the same", () => {
+    const s = new LayeredState({ objects: new Map() });
+    const text = (i: number) => `{"Addr":"10.0.0.${i}","Errors":[],"Meta":{},"Tags":["x"],"Params":{"a":{}},"Nested":{"E":[]}}`;
+    for (let i = 0; i < 3; i++) s.apply("leases", `10.0.0.${i}`, JSON.parse(text(i)) as ModelObject, true);
+    s.finishLoad();
+    const [a, b, c] = s.list("leases") as [ModelObject, ModelObject, ModelObject];
+    expect(a.Errors).toBe(b.Errors);
+    expect(a.Meta).toBe(c.Meta);
+    expect(Object.isFrozen(a.Errors) && Object.isFrozen(a.Meta) && Object.isFrozen(a)).toBe(true);
+    // Non-empty values, and empties below the top level, are the object's own.
+    expect(a.Tags).not.toBe(b.Tags);
+    expect(a.Nested).not.toBe(b.Nested);
+    expect(s.get("leases", "10.0.0.1")).toBe(b);
+    expect(JSON.stringify(b)).toBe(text(1));
+    // An object written after open (put, not loaded) is kept as given.
+    const own = deepFreeze({ Addr: "10.0.0.9", Errors: [] as string[] });
+    s.apply("leases", "10.0.0.9", own);
+    expect(s.get("leases", "10.0.0.9")).toBe(own);
+    expect(own.Errors).not.toBe(a.Errors);
+  });
+
   test("writable objects hidden by read-only ones are reported and stay out of get/list/count", () => {
     const s = new LayeredState({ objects: new Map([["bootenvs", new Map([["local", { Name: "local" }]])]]) });
     s.apply("bootenvs", "local", deepFreeze({ Name: "local", Mine: true }));

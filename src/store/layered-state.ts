@@ -72,6 +72,43 @@ function ordered(t: Table): ModelObject[] {
   return values;
 }
 
+/** One frozen empty list and map for every loaded object's empty fields (see compactLoaded). */
+const EMPTY_LIST: readonly unknown[] = Object.freeze([]);
+const EMPTY_MAP: Readonly<Record<string, never>> = Object.freeze({});
+
+/**
+ * Trim what a loaded object costs to hold, a few tens of bytes each, which adds up at a million
+ * objects: its empty top-level lists and maps (nearly every object has `Errors: []` and
+ * `Meta: {}`) become shared frozen ones, each parsed empty being a heap object of its own (safe:
+ * stored objects are frozen and read-only anyway); and the key is returned as the object's own
+ * field holding the same text (a lease's Addr, a machine's Uuid), so the parsed copy of the key
+ * can go.
+ */
+function compactLoaded(key: string, obj: ModelObject): string {
+  if (Object.isFrozen(obj)) return key;
+  let sameKey = key;
+  const o = obj as Record<string, unknown>;
+  for (const k in o) {
+    const v = o[k];
+    if (typeof v === "string") {
+      if (v === key) sameKey = v;
+      continue;
+    }
+    if (typeof v !== "object" || v === null || Object.isFrozen(v)) continue;
+    if (Array.isArray(v)) {
+      if (v.length === 0) o[k] = EMPTY_LIST;
+    } else if (isEmptyMap(v)) {
+      o[k] = EMPTY_MAP;
+    }
+  }
+  return sameKey;
+}
+
+function isEmptyMap(v: object): boolean {
+  for (const _ in v) return false;
+  return true;
+}
+
 /** Objects loaded at open are frozen on first read (see freeze.ts). */
 function frozen(obj: ModelObject | undefined): ModelObject | undefined {
   return obj === undefined || Object.isFrozen(obj) ? obj : deepFreeze(obj);
@@ -149,6 +186,7 @@ export class LayeredState {
    * loaded at open (`loaded`) are frozen later, in the background or on first read.
    */
   apply(type: string, key: string, obj: ModelObject | null, loaded = false): void {
+    if (loaded && obj !== null) key = compactLoaded(key, obj);
     let t = this.rw.get(type);
     if (!t) {
       if (obj === null) return;

@@ -122,27 +122,222 @@ async function writeObjects(fh: fsp.FileHandle, seq: number, view: WritableView,
 /**
  * Read the snapshot in `dir`, handing each object to `onObject`; returns its Seq, or null if
  * there is none. Throws SocleError naming the file if it is unreadable or malformed.
+ *
+ * A snapshot in the layout writeSnapshot makes (its first line is `{"Seq":N,"Objects":{`) is
+ * read a chunk at a time and parsed a line at a time, so memory holds one chunk and one object
+ * rather than the whole text and its parse tree (hundreds of MB at a million objects). Anything
+ * else that is valid JSON (a snapshot rewritten by jq, say) is parsed whole, as is the rest of a
+ * line-layout file that strays from the layout, so the same files open as always.
  */
 export async function readSnapshot(
   dir: string,
   onObject: (type: string, key: string, obj: ModelObject) => void,
+  opts: { chunkBytes?: number } = {},
 ): Promise<number | null> {
   const file = path.join(dir, SNAPSHOT_FILE);
+  const cannotRead = (err: unknown) =>
+    new SocleError("Unavailable", "store", file, `cannot read snapshot "${file}": ${(err as Error).message}`);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw cannotRead(err);
+  }
+  let streamed: { seq: number; delivered: number } | null;
+  try {
+    streamed = await readLines(fh, file, Math.max(64, opts.chunkBytes ?? 1 << 20), onObject);
+  } catch (err) {
+    // I/O errors carry a code; what onObject throws goes to the caller as it is.
+    throw err instanceof SocleError || (err as NodeJS.ErrnoException).code === undefined ? err : cannotRead(err);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+  if (streamed && streamed.delivered < 0) return streamed.seq;
   let text: string;
   try {
     text = await fsp.readFile(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new SocleError("Unavailable", "store", file, `cannot read snapshot "${file}": ${(err as Error).message}`);
+    throw cannotRead(err);
   }
-  const fail = (why: string) =>
-    new SocleError(
-      "Unavailable",
-      "store",
-      file,
-      `cannot open store: snapshot "${file}" is unreadable: ${why}. Restore it from a backup; ` +
-        `a snapshot is only ever replaced by rename, so this is damage after it was written.`,
-    );
+  // The objects already handed over are the first ones in file order: skip them.
+  return parseWhole(text, file, streamed?.delivered ?? 0, onObject);
+}
+
+const BATCH_FAILED = -1;
+const HEADER_RE = /^\{"Seq":(\d{1,16}),"Objects":\{(\}\})?[ \t\r]*$/;
+const TYPE_LINE_RE = /^("(?:[^"\\]|\\.)*"):\[[ \t\r]*$/;
+
+/**
+ * The line reader. Returns {seq, delivered: -1} when the whole file was read, null when it is not
+ * in the line layout (nothing handed over), or {seq, delivered: n} when it strays from the layout
+ * after handing over n objects: the caller parses it whole to say what is wrong, or to read it.
+ */
+async function readLines(
+  fh: fsp.FileHandle,
+  file: string,
+  chunkBytes: number,
+  onObject: (type: string, key: string, obj: ModelObject) => void,
+): Promise<{ seq: number; delivered: number } | null> {
+  let seq = -1;
+  let delivered = 0;
+  let type = "";
+  const seen = new Set<string>();
+  // header -> (type -> pair+)* -> end
+  type State = "header" | "type" | "pair" | "end";
+  // (Asserted: line() changes it, which the compiler's narrowing of a local does not see.)
+  let state = "header" as State;
+  /** The line buf[from, to) without its "\n"; false when it strays from the layout. */
+  const line = (buf: Buffer, from: number, to: number): boolean => {
+    switch (state) {
+      case "header": {
+        const m = HEADER_RE.exec(buf.toString("utf8", from, to));
+        if (!m) return false;
+        seq = Number(m[1]);
+        if (!Number.isSafeInteger(seq)) return false;
+        state = m[2] ? "end" : "type";
+        return true;
+      }
+      case "type": {
+        const m = TYPE_LINE_RE.exec(buf.toString("utf8", from, to));
+        if (!m) return false;
+        try {
+          type = JSON.parse(m[1] as string) as string;
+        } catch {
+          return false;
+        }
+        // JSON.parse would keep the second list in the first one's place; the writer never
+        // makes this, and guessing which list is meant could resurrect deleted objects.
+        if (seen.has(type)) throw unreadable(file, `"Objects" lists ${JSON.stringify(type)} twice`);
+        seen.add(type);
+        state = "pair";
+        return true;
+      }
+      case "pair": {
+        // `[key,{…}]` then "," (more of this type), "]," (next type) or "]}}" (the end), read
+        // off the bytes so that only the pair becomes a string.
+        let e = to;
+        while (e > from && (buf[e - 1] === 13 || buf[e - 1] === 32 || buf[e - 1] === 9)) e--;
+        let next: State;
+        let pairEnd: number;
+        if (buf[e - 1] === 44 /* , */) {
+          const closesType = buf[e - 2] === 93 /* ] */ && buf[e - 3] === 93;
+          next = closesType ? "type" : "pair";
+          pairEnd = closesType ? e - 2 : e - 1;
+        } else if (buf[e - 1] === 125 /* } */ && buf[e - 2] === 125 && buf[e - 3] === 93 && buf[e - 4] === 93) {
+          next = "end";
+          pairEnd = e - 3;
+        } else return false;
+        if (buf[from] !== 91 /* [ */ || buf[pairEnd - 1] !== 93 || buf[pairEnd - 2] !== 125 /* }] */) return false;
+        let pair: unknown;
+        try {
+          pair = JSON.parse(buf.toString("utf8", from, pairEnd));
+        } catch {
+          return false;
+        }
+        if (!Array.isArray(pair) || pair.length !== 2) return false;
+        const [key, obj] = pair as [unknown, unknown];
+        if (typeof key !== "string" || obj === null || typeof obj !== "object" || Array.isArray(obj)) return false;
+        state = next;
+        onObject(type, key, obj as ModelObject);
+        delivered++;
+        return true;
+      }
+      case "end":
+        return buf.toString("utf8", from, to).trim() === "";
+    }
+  };
+
+  /**
+   * The whole lines of pairs from `from` that end in "," (more of the same type follow), parsed as
+   * one JSON list: a JSON.parse per line costs about half as much again as the parse itself. Returns
+   * where the lines left to read one at a time begin (the line closing the type, or an unfinished
+   * one), or BATCH_FAILED if the lines are not a list of pairs: nothing was handed over, and read
+   * one at a time they stop at the bad one.
+   */
+  const batch = (view: Buffer, from: number): number => {
+    // "]],\n" ends a type's last pair line (a raw newline is never inside a JSON string); "]]}}"
+    // the last one, but it may be inside a string, so it only shortens the batch.
+    let stop = view.indexOf("]],\n", from);
+    const last = view.indexOf("]]}}", from);
+    if (stop < 0 || (last >= 0 && last < stop)) stop = last;
+    const lineEnd = stop >= 0 ? view.lastIndexOf(10, stop) : view.lastIndexOf(10);
+    if (lineEnd < from) return from;
+    let e = lineEnd;
+    while (e > from && (view[e - 1] === 13 || view[e - 1] === 32 || view[e - 1] === 9)) e--;
+    if (view[e - 1] !== 44 /* , */) return from;
+    let pairs: unknown;
+    try {
+      pairs = JSON.parse(`[${view.toString("utf8", from, e - 1)}]`);
+    } catch {
+      return BATCH_FAILED;
+    }
+    const list = pairs as unknown[];
+    for (const p of list) {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || p[1] === null || typeof p[1] !== "object" || Array.isArray(p[1])) return BATCH_FAILED;
+    }
+    for (const p of list as Array<[string, ModelObject]>) {
+      onObject(type, p[0], p[1]);
+      delivered++;
+    }
+    return lineEnd + 1;
+  };
+
+  let buf = Buffer.allocUnsafe(chunkBytes);
+  let held = 0; // bytes of an unfinished line at the start of buf
+  let pos = 0;
+  for (;;) {
+    if (held === buf.length) {
+      // A line longer than the buffer: grow it (an object larger than a chunk).
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, held);
+      buf = bigger;
+    }
+    const { bytesRead } = await fh.read(buf, held, buf.length - held, pos);
+    pos += bytesRead;
+    const end = held + bytesRead;
+    let start = 0;
+    if (state === "header" && bytesRead > 0 && buf[0] !== 123 /* { */) return null;
+    const view = buf.subarray(0, end);
+    // After a batch that is not a list of pairs (CRLF line ends, a hand edit), the rest of this
+    // chunk goes a line at a time rather than being parsed again from each line.
+    let batching = true;
+    for (;;) {
+      if (state === "pair" && batching) {
+        const next = batch(view, start);
+        if (next === BATCH_FAILED) batching = false;
+        else start = next;
+      }
+      const nl = view.indexOf(10, start);
+      if (nl < 0) break;
+      if (!line(buf, start, nl)) return seq < 0 || state === "header" ? null : { seq, delivered };
+      start = nl + 1;
+    }
+    if (bytesRead === 0) {
+      // The last line may lack its "\n".
+      if (start < end && !line(buf, start, end)) return state === "header" ? null : { seq, delivered };
+      return state === "end" ? { seq, delivered: -1 } : state === "header" ? null : { seq, delivered };
+    }
+    // The first line is short ({"Seq":N,"Objects":{); a long one is JSON on one line (jq -c).
+    if (state === "header" && end - start > 64) return null;
+    buf.copy(buf, 0, start, end);
+    held = end - start;
+  }
+}
+
+function unreadable(file: string, why: string): SocleError {
+  return new SocleError(
+    "Unavailable",
+    "store",
+    file,
+    `cannot open store: snapshot "${file}" is unreadable: ${why}. Restore it from a backup; ` +
+      `a snapshot is only ever replaced by rename, so this is damage after it was written.`,
+  );
+}
+
+/** The whole text as one JSON document: every object after the first `skip`, in file order. */
+function parseWhole(text: string, file: string, skip: number, onObject: (type: string, key: string, obj: ModelObject) => void): number {
+  const fail = (why: string) => unreadable(file, why);
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -155,6 +350,7 @@ export async function readSnapshot(
   }
   const objects = d.Objects;
   if (objects === null || typeof objects !== "object" || Array.isArray(objects)) throw fail(`no "Objects" map`);
+  let n = 0;
   for (const type in objects) {
     const pairs = (objects as Record<string, unknown>)[type];
     if (!Array.isArray(pairs)) throw fail(`"Objects.${type}" is not a list of [key, object] pairs`);
@@ -165,7 +361,7 @@ export async function readSnapshot(
       if (typeof key !== "string" || obj === null || typeof obj !== "object" || Array.isArray(obj)) {
         throw fail(`"Objects.${type}[${i}]" is not a [key, object] pair`);
       }
-      onObject(type, key, obj as ModelObject);
+      if (n++ >= skip) onObject(type, key, obj as ModelObject);
     }
   }
   return d.Seq as number;
