@@ -58,3 +58,24 @@ test("without a descriptor or for IPv6 peers the fallback is used as is", async 
   expect(peerSender(undefined, "127.0.0.1", 1000, fallback)).toBe(fallback);
   expect(peerSender(5, "::1", 1000, fallback)).toBe(fallback);
 });
+
+test("the sender keeps the peer's address alive: after collections, DATA still goes to the peer", async () => {
+  expect(await loadSendto()).not.toBeNull();
+  const peer = await receiver();
+  const other = await receiver();
+  const out = await Bun.udpSocket({ hostname: "127.0.0.1", binaryType: "uint8array" });
+  const fd = (out as unknown as { fd?: number }).fd;
+  const send = peerSender(fd, "127.0.0.1", peer.sock.port, () => {});
+  for (let i = 0; i < 5; i++) Bun.gc(true);
+  // Freed 16-byte buffers are reused first: fill them with another socket's address, as a new
+  // transfer's sockaddr (or a spoofer's recvfrom result) would.
+  const spray: (Uint8Array | undefined)[] = [];
+  for (let i = 0; i < 50_000; i++) spray.push(sockaddrIn("127.0.0.1", other.sock.port));
+  send(Uint8Array.of(0, 3, 0, 1), peer.sock.port, "127.0.0.1");
+  await until(() => peer.got.length + other.got.length > 0);
+  await Bun.sleep(20);
+  expect(other.got.length).toBe(0);
+  expect(peer.got.length).toBe(1);
+  expect(spray.length).toBe(50_000);
+  for (const s of [peer.sock, other.sock, out]) s.close();
+});

@@ -74,10 +74,13 @@ export function peerSender(fd: number | undefined, peerAddress: string, peerPort
   const lib = loaded;
   const sa = sockaddrIn(peerAddress, peerPort);
   if (!lib || !sa || typeof fd !== "number" || fd < 0) return fallback;
-  const saPtr = lib.ptr(sa);
+  // The closure holds `sa` with its address, not the address alone: a closure keeps only the
+  // variables it uses, and once `sa` were collected its memory would be reused (seen with a
+  // FinalizationRegistry: DATA then went to whatever address the next 16-byte buffer held).
+  const peer = { sa, at: lib.ptr(sa) };
   return (pkt, port, address) => {
     if (port !== peerPort || address !== peerAddress) return fallback(pkt, port, address);
-    if (lib.sendto(fd, pkt, pkt.length, saPtr) < 0) {
+    if (lib.sendto(fd, pkt, pkt.length, peer.at) < 0) {
       // EAGAIN (full send buffer) loses the datagram like a full network would: the transfer's
       // retransmission covers it; Bun's send gets one more try and reports real errors.
       fallback(pkt, port, address);

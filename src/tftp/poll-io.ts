@@ -123,13 +123,16 @@ export function loadPollIo(): Promise<PollIo | null> {
           return n >= 0 ? n : errno();
         },
         receiver(buf, from) {
-          const bufPtr = ptr(buf);
-          const fromPtr = ptr(from);
-          const len = buf.length;
-          const fromSize = from.length;
+          // Reading .buffer first pins a small typed array's storage (it would move on the first
+          // view made of it later), so addresses taken once stay valid; the closure holds the
+          // arrays with their addresses, as one that used only the addresses would let them be
+          // collected and their memory reused.
+          void buf.buffer;
+          void from.buffer;
+          const io = { buf, from, bufAt: ptr(buf), fromAt: ptr(from), len: buf.length, fromSize: from.length };
           return (fd) => {
-            fromLen[0] = fromSize;
-            const n = s.recvfrom(fd, bufPtr, len, MSG_DONTWAIT, fromPtr, fromLenPtr);
+            fromLen[0] = io.fromSize;
+            const n = s.recvfrom(fd, io.bufAt, io.len, MSG_DONTWAIT, io.fromAt, fromLenPtr);
             return n >= 0 ? n : errno();
           };
         },

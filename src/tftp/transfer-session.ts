@@ -177,26 +177,48 @@ export async function startSession(spec: SessionSpec, content: SessionContent, h
     },
     readable() {
       if (!receive || !t.active) return;
-      const n = receive(entry.fd);
-      if (n >= 0) {
-        if (sameSockaddrIn(from, peerSa!)) t.onDatagram(n === 4 ? ack : buf.subarray(0, n), spec.peerPort, spec.peerAddress);
-        else {
-          const who = parseSockaddrIn(from);
-          if (who) t.onDatagram(buf.subarray(0, n), who.port, who.address);
-          else hooks.dropped("packet from a non-IPv4 sender");
-        }
-      } else if (n === -ECONNREFUSED) {
-        t.abort("client port unreachable", false);
-      } else if (n !== -EAGAIN && n !== -EINTR) {
-        // A socket that fails otherwise stays failed (poll would report it again and again).
-        hooks.socketError(`transfer socket: recvfrom failed with errno ${-n}`);
-        t.abort(`transfer socket failed (errno ${-n})`, true);
+      try {
+        take();
+      } catch (e) {
+        failed("transfer packet handling", e);
       }
     },
     fire() {
-      if (t.active) fire();
+      if (!t.active) return;
+      try {
+        fire();
+      } catch (e) {
+        failed("transfer timer", e);
+      }
     },
     own,
+  };
+  /**
+   * A throw while handling one transfer ends that transfer only, as on the Bun callback path; left
+   * to the reactor it would stop the loop for every transfer of this worker.
+   */
+  const failed = (what: string, e: unknown) => {
+    const message = e instanceof Error ? e.message : String(e);
+    hooks.socketError(`${what} failed for ${spec.peerAddress}:${spec.peerPort}: ${message}`);
+    if (t.active) t.abort("internal error", true); // the details stay in the log, not on the wire
+  };
+  /** One datagram (or the socket's error) off the transfer socket, handled. */
+  const take = () => {
+    const n = receive!(entry.fd);
+    if (n >= 0) {
+      if (sameSockaddrIn(from, peerSa!)) t.onDatagram(n === 4 ? ack : buf.subarray(0, n), spec.peerPort, spec.peerAddress);
+      else {
+        const who = parseSockaddrIn(from);
+        if (who) t.onDatagram(buf.subarray(0, n), who.port, who.address);
+        else hooks.dropped("packet from a non-IPv4 sender");
+      }
+    } else if (n === -ECONNREFUSED) {
+      t.abort("client port unreachable", false);
+    } else if (n !== -EAGAIN && n !== -EINTR) {
+      // A socket that fails otherwise stays failed (poll would report it again and again).
+      hooks.socketError(`transfer socket: recvfrom failed with errno ${-n}`);
+      t.abort(`transfer socket failed (errno ${-n})`, true);
+    }
   };
   t.start();
   // After the caller has registered the session (and the worker has reported it started).

@@ -202,6 +202,20 @@ test("a transfer that arrives as an idle worker is told to stop goes to a new wo
   await pool.close();
 });
 
+test("a transfer that ends before it has started (its file cannot be opened) still settles the caller's wait", async () => {
+  const pool = createWorkerPool(1, transferWorkerUrl(), () => {}, () => {});
+  const c = await client();
+  const spec = { localAddress: "127.0.0.1", peerAddress: "127.0.0.1", peerPort: c.sock.port, blksize: 512, windowsize: 1, oack: undefined, timeoutMs: 300, maxRetries: 1, maxOackRetries: 1, netascii: false };
+  let outcome: { ok: boolean } | undefined;
+  const started = pool.start(spec, { kind: "disk", path: join(dir, "no-such-file.bin") }, { dropped() {}, socketError() {}, finished: (o) => void (outcome = o) })!;
+  const settled = await Promise.race([started.then(() => "settled", () => "settled"), Bun.sleep(3000).then(() => "pending")]);
+  expect(settled).toBe("settled");
+  for (let i = 0; i < 300 && !outcome; i++) await Bun.sleep(5);
+  expect(outcome).toMatchObject({ ok: false });
+  c.sock.close();
+  await pool.close();
+});
+
 test("the compiled binary bundles the transfer worker where the server looks for it", () => {
   expect(WORKER_ENTRIES).toContain(`src/${TRANSFER_WORKER_ENTRY}`);
   expect(transferWorkerUrl().pathname).toBe(join(import.meta.dir, "transfer-worker.ts"));

@@ -13,6 +13,9 @@ import type { Session, SessionHooks, SessionSpec } from "./transfer-session.ts";
 import type { TransferOutcome } from "./transfer.ts";
 import type { FromWorker, ToWorker, WorkerContent } from "./worker-protocol.ts";
 
+/** The session of a transfer that has ended: nothing left to abort. */
+const ENDED: Session = { abort() {} };
+
 /** How long an idle worker lives by default. */
 export const WORKER_IDLE_MS = 60_000;
 /** A stopping worker that has not confirmed by then is terminated anyway. */
@@ -93,6 +96,9 @@ export function createWorkerPool(
     if (p.finished) return;
     p.finished = true;
     p.hooks.finished(o);
+    // A transfer can end before "started" arrives (its file failed to open), or the pool closes
+    // first: the caller's wait for the session ends too (a no-op when it has settled already).
+    p.started(ENDED);
   };
 
   /** The worker has gone for good: out of the list. */
