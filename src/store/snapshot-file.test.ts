@@ -51,6 +51,19 @@ describe("readSnapshot", () => {
     expect(await read(tmp())).toEqual({ seq: null, got: [] });
   });
 
+  test("end markers inside strings (a client's host name \"]]}}\" or \"]],\") only shorten batches: every object reads back", async () => {
+    const dir = tmp();
+    const objs: Got = [];
+    for (let i = 0; i < 500; i++) objs.push(["leases", `10.1.${i >> 8}.${i & 255}`, { Addr: `10.1.${i >> 8}.${i & 255}`, Hostname: i % 3 === 0 ? "]]}}" : i % 3 === 1 ? "a]],b" : "plain", N: i }]);
+    objs.push(["machines", "m1", { Name: "]]}}\n" }]);
+    await writeSnapshot(dir, 7, snapshotView(objs.map(([Type, Key, Object]) => ({ Type, Key, Object }))));
+    for (const chunk of [64, 333, 4096, 1 << 20]) {
+      const { seq, got } = await read(dir, chunk);
+      expect(seq).toBe(7);
+      expect(sorted(got)).toEqual(sorted(objs));
+    }
+  });
+
   test("what writeSnapshot wrote reads back whole, however the reads split lines and characters", async () => {
     const dir = tmp();
     const objs = await writeSample(dir);

@@ -248,6 +248,12 @@ async function readLines(
     }
   };
 
+  // Where the batch's end markers were last found in this chunk: a marker past `from` is found again
+  // without a search. A "]]}}" inside strings (a client's DHCP host name, say) stops many batches
+  // short; searching the rest of the chunk anew each time would cost a chunk's scan per such line.
+  let marked: Buffer | undefined;
+  let typeEnd = -1;
+  let fileEnd = -1;
   /**
    * The whole lines of pairs from `from` that end in "," (more of the same type follow), parsed as
    * one JSON list: a JSON.parse per line costs about half as much again as the parse itself. Returns
@@ -258,8 +264,15 @@ async function readLines(
   const batch = (view: Buffer, from: number): number => {
     // "]],\n" ends a type's last pair line (a raw newline is never inside a JSON string); "]]}}"
     // the last one, but it may be inside a string, so it only shortens the batch.
-    let stop = view.indexOf("]],\n", from);
-    const last = view.indexOf("]]}}", from);
+    if (marked !== view) {
+      marked = view;
+      typeEnd = view.indexOf("]],\n", from);
+      fileEnd = view.indexOf("]]}}", from);
+    }
+    if (typeEnd >= 0 && typeEnd < from) typeEnd = view.indexOf("]],\n", from);
+    if (fileEnd >= 0 && fileEnd < from) fileEnd = view.indexOf("]]}}", from);
+    let stop = typeEnd;
+    const last = fileEnd;
     if (stop < 0 || (last >= 0 && last < stop)) stop = last;
     const lineEnd = stop >= 0 ? view.lastIndexOf(10, stop) : view.lastIndexOf(10);
     if (lineEnd < from) return from;
