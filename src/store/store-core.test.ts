@@ -163,4 +163,16 @@ describe("ChangeRing", () => {
     expect(await store.changesSince(6, 100)).toBeUndefined();
     await store.close();
   });
+
+  test("a delete counts the object it still holds", async () => {
+    const store = new Flaky([], { historyLimit: 1000, historyBytes: 10_000 });
+    await store.open();
+    const big = "x".repeat(3000);
+    for (let i = 0; i < 3; i++) await store.put("machines", `m${i}`, { Big: big });
+    for (let i = 0; i < 3; i++) await store.delete("machines", `m${i}`);
+    // Six changes of about 3 KB each: only the newest three fit in 10,000 bytes.
+    expect((await store.changesSince(3, 100))?.map((c) => c.Action)).toEqual(["delete", "delete", "delete"]);
+    expect(await store.changesSince(2, 100)).toBeUndefined();
+    await store.close();
+  });
 });

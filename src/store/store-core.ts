@@ -49,12 +49,14 @@ const ACTIONS: ReadonlySet<string> = new Set(["create", "update", "delete"]);
 /** Committed changes kept in memory for changesSince. */
 export const DEFAULT_HISTORY_LIMIT = 20_000;
 /**
- * ... and at most this many bytes of them (their objects' JSON plus CHANGE_OVERHEAD each). Under
- * a DHCP load the ring is mostly superseded leases (about 360 bytes of heap each); with large
- * objects (machines with big Params) 20,000 changes could otherwise hold hundreds of MB. The file
- * store reads older changes back from its journal.
+ * ... and at most this many bytes of them (their objects' JSON plus CHANGE_OVERHEAD each): twice
+ * the journal a file store writes between compactions (16 MiB), so under a DHCP load (about 450
+ * bytes a lease) the count bound is the one that bites, and an HA standby back after a short break,
+ * a merge after a split or a webhook's redelivery still find their changes in memory. The byte
+ * bound is for large objects (machines with big Params), of which 20,000 changes could otherwise
+ * hold hundreds of MB. The file store reads older changes back from its journal.
  */
-export const DEFAULT_HISTORY_BYTES = 4 << 20;
+export const DEFAULT_HISTORY_BYTES = 32 << 20;
 /** What a change costs besides its object's JSON: the Change itself, Time, Key (an estimate). */
 const CHANGE_OVERHEAD = 96;
 const DEFAULT_CHANGES_LIMIT = 1000;
@@ -607,7 +609,9 @@ export abstract class StoreCore implements ReplicaStore {
       this.committed = c.Seq;
       const ck = composite(c.Type, c.Key);
       if (this.tip.get(ck)?.seq === c.Seq) this.tip.delete(ck);
-      this.history.push(c, CHANGE_OVERHEAD + c.Key.length + (p.json?.length ?? 0));
+      // A delete's change still holds the object it removed: count it too.
+      const size = p.json?.length ?? JSON.stringify(c.Object).length;
+      this.history.push(c, CHANGE_OVERHEAD + c.Key.length + size);
       if (!p.replicated) this.localPending--;
       this.publish(c);
       p.resolve(c);
