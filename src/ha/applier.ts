@@ -73,7 +73,7 @@ export class Applier {
   /**
    * Changes while no snapshot is pending go to the store at once, without waiting for the frames
    * before them to be durable: the store numbers them in order and makes everything queued
-   * meanwhile durable with one write and one fdatasync (group commit), so a standby keeps up with
+   * meanwhile durable with one synced write (group commit), so a standby keeps up with
    * an active that commits thousands of small batches a second. Acks still leave in order, each
    * once its frame is durable. False: the frame must wait its turn (a snapshot is in progress).
    */

@@ -443,6 +443,10 @@ export class FileStore extends StoreCore {
     const current = live.at(-1);
     if (current) {
       this.journal = await fsp.open(path.join(dir, current.name), JOURNAL_OPEN_FLAGS, 0o600);
+      // Recovery accepted every whole line it read, some perhaps only in the page cache (a process
+      // killed between its write and its sync). An O_DSYNC write syncs only what it writes, so
+      // those lines are made durable here, before anything is served from them.
+      await this.journal.datasync();
       this.segments = live;
     } else {
       this.segments = [];
