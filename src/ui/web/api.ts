@@ -82,6 +82,9 @@ export function upload(path: string, file: Blob, onProgress: (sent: number, tota
     xhr.setRequestHeader("X-Socle-UI", "1");
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+    // A fast upload (a local link, a small file) may finish before the browser's first progress
+    // event: the body being sent in full is reported here, so the bar never rests at 0%.
+    xhr.upload.onload = () => onProgress(file.size, file.size);
     xhr.onload = () => {
       let body: unknown;
       try {
@@ -89,7 +92,10 @@ export function upload(path: string, file: Blob, onProgress: (sent: number, tota
       } catch {
         body = undefined;
       }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress(file.size, file.size);
+        resolve(body);
+      }
       else {
         const msgs = (body as { Messages?: unknown } | undefined)?.Messages;
         if (xhr.status === 401) onUnauthorized();
