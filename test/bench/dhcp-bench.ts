@@ -35,7 +35,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetLab, needsRoot } from "../helpers/netns.ts";
-import { dnsmasq, kea, memoryOf, socle, socleCli, socleGet, socleNoTimeline, type RunningServer, type Segment, type Target } from "./dhcp-targets.ts";
+import { dnsmasq, kea, memoryOf, socle, socleCli, socleGet, socleNoTimeline, type RunningServer, type Segment, type Target, SERVER_ADDR, CLIENT_ADDR, SUBNET, POOL, SERVER_CPU, CLIENT_CPU } from "./dhcp-targets.ts";
 import { populateLeases } from "./lease-memory.ts";
 import { parsePerfdhcp, quantile, type PerfdhcpReport } from "./perfdhcp-report.ts";
 import { counterDelta, histogramDelta, parseHistogram, parseNstat, UDP_COUNTERS, type Histogram, type HistogramDelta } from "./server-counters.ts";
@@ -60,18 +60,12 @@ const DRAIN_MS = 1_500;
 /** dnsmasq pings each address before offering it to a new client; on a busy machine that is slow. */
 const PROBE_MS = 40_000;
 
-const SERVER_ADDR = "203.0.113.1";
-const CLIENT_ADDR = "203.0.113.2";
-const SUBNET = "203.0.113.0/24";
-const POOL = { start: "203.0.113.10", end: "203.0.113.250" };
 const SERVER_ADDR_2 = "198.51.100.1";
 const CLIENT_ADDR_2 = "198.51.100.2";
 const POOL_2 = { subnet: "198.51.100.0/24", poolStart: "198.51.100.10", poolEnd: "198.51.100.250" };
 /** perfdhcp's default base MAC is 00:0c:01:02:03:04; the warm burst's clients differ in every one. */
 const WARM_MAC_BASE = "00:0c:02:00:00:00";
 const FSYNC_METRIC = "socle_store_fsync_seconds";
-const SERVER_CPU = "0";
-const CLIENT_CPU = cpus().length > 1 ? "1" : "0";
 
 type Step = PerfdhcpStep;
 

@@ -3,11 +3,22 @@
 // subnet created through its API with the CLI, as an operator would), also with its boot timeline
 // off (`--timeline-macs 0`) to show what the timeline costs.
 
+import { cpus } from "node:os";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { NetLab, Spawned } from "../helpers/netns.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
+
+// The benches' shared topology: the server's namespace holds SERVER_ADDR, the client's (perfdhcp,
+// relaying from CLIENT_ADDR) the other end of the veth; the subnet served is CLIENT_ADDR's. The
+// server and perfdhcp are pinned to different CPUs, or the two compete for one.
+export const SERVER_ADDR = "203.0.113.1";
+export const CLIENT_ADDR = "203.0.113.2";
+export const SUBNET = "203.0.113.0/24";
+export const POOL = { start: "203.0.113.10", end: "203.0.113.250" };
+export const SERVER_CPU = "0";
+export const CLIENT_CPU = cpus().length > 1 ? "1" : "0";
 export const BUN = process.execPath;
 const SOCLE_PASSWORD = "bench-admin-horse-9";
 

@@ -33,7 +33,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetLab, needsRoot } from "../helpers/netns.ts";
-import { BUN, dnsmasq, kea, memoryOf, ROOT, socle, socleNoTimeline, type RunningServer, type Segment, type Target } from "./dhcp-targets.ts";
+import { BUN, dnsmasq, kea, memoryOf, ROOT, socle, socleNoTimeline, type RunningServer, type Segment, type Target, SERVER_ADDR, CLIENT_ADDR, SUBNET, POOL, SERVER_CPU, CLIENT_CPU } from "./dhcp-targets.ts";
 import { populateLeases } from "./lease-memory.ts";
 import { parsePerfdhcp } from "./perfdhcp-report.ts";
 import { PerfdhcpRunner } from "./perfdhcp-runner.ts";
@@ -72,12 +72,6 @@ const LEASES = Number(flag("--leases") ?? 20_000);
 const CLIENTS = 200;
 const TOP_TYPES = 15;
 
-const SERVER_ADDR = "203.0.113.1";
-const CLIENT_ADDR = "203.0.113.2";
-const SUBNET = "203.0.113.0/24";
-const POOL = { start: "203.0.113.10", end: "203.0.113.250" };
-const SERVER_CPU = "0";
-const CLIENT_CPU = cpus().length > 1 ? "1" : "0";
 
 const say = (s: string) => console.log(s);
 const mb = (bytes: number | undefined) => (bytes === undefined || Number.isNaN(bytes) ? "-" : (bytes / 1048576).toFixed(1));
