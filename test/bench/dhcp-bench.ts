@@ -1,4 +1,4 @@
-// bun test/bench/dhcp-bench.ts [--quick] [--only kea,dnsmasq,socle,socle-no-timeline] [--step SECONDS]
+// bun test/bench/dhcp-bench.ts [--quick] [--only kea,dnsmasq,socle,socle-no-timeline,bun-floor] [--step SECONDS]
 //                              [--parts avalanche,fixed,search,memory] [--fixed 1000,4000]
 //
 // perfdhcp (Debian kea-admin) runs full DORA exchanges against Kea 2.2, dnsmasq and Socle, one
@@ -28,6 +28,10 @@
 // after "socle": the ratios of the two are what the boot timeline costs on the wire. The timeline
 // of the "socle" run is read through the API before it stops (its LastSeq must be above 0, or the
 // comparison is void: nothing was recorded).
+// "bun-floor" (not run unless named in --only) is no DHCP server: Socle's codec on one
+// Bun.udpSocket, answering from a hash of the MAC with no lease engine, store or flush
+// (dhcp-floor.ts). Its latency is the runtime's share of Socle's: what is left for Socle's own
+// work to cost against Kea's.
 // Stops by itself (about 10 minutes at most); removes its namespaces and kills what it started
 // (by PID) at the end, on failure and on SIGINT/SIGTERM.
 
@@ -35,7 +39,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetLab, needsRoot } from "../helpers/netns.ts";
-import { dnsmasq, kea, memoryOf, socle, socleCli, socleGet, socleNoTimeline, type RunningServer, type Segment, type Target, SERVER_ADDR, CLIENT_ADDR, SUBNET, POOL, SERVER_CPU, CLIENT_CPU } from "./dhcp-targets.ts";
+import { bunFloor, dnsmasq, kea, memoryOf, socle, socleCli, socleGet, socleNoTimeline, type RunningServer, type Segment, type Target, SERVER_ADDR, CLIENT_ADDR, SUBNET, POOL, SERVER_CPU, CLIENT_CPU } from "./dhcp-targets.ts";
 import { populateLeases } from "./lease-memory.ts";
 import { parsePerfdhcp, quantile, type PerfdhcpReport } from "./perfdhcp-report.ts";
 import { counterDelta, histogramDelta, parseHistogram, parseNstat, UDP_COUNTERS, type Histogram, type HistogramDelta } from "./server-counters.ts";
@@ -475,6 +479,7 @@ async function main(): Promise<number> {
       [dnsmasq, async (_srv, dir) => countLines(join(dir, "dnsmasq.leases"), (l) => l.trim() !== "")],
       [socle, (srv, dir) => socleLeaseCount(bench, dir, srv)],
       [socleNoTimeline, (srv, dir) => socleLeaseCount(bench, dir, srv)],
+      [bunFloor, async () => undefined],
     ];
     const results: ServerResult[] = [];
     const selected = targets.filter(([t]) => ONLY.includes(t.name));

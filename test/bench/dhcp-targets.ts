@@ -170,6 +170,21 @@ export const socle: Target = socleTarget("socle", []);
 /** Socle with the boot timeline off: the other half of the timeline's A/B. */
 export const socleNoTimeline: Target = socleTarget("socle-no-timeline", ["--timeline-macs", "0"]);
 
+/**
+ * Bun's own floor: the codec on one UDP socket, answering from a hash of the MAC, with no lease
+ * engine, store or flush (dhcp-floor.ts). Not a DHCP server; the latency it adds over Kea is what
+ * the runtime's UDP path costs before Socle does any work.
+ */
+export const bunFloor: Target = {
+  name: "bun-floor",
+  missing: () => undefined,
+  async start(seg) {
+    const proc = seg.lab.spawn(seg.ns, ["taskset", "-c", seg.cpu, BUN, join(ROOT, "test/bench/dhcp-floor.ts"), seg.serverAddr, seg.poolStart]);
+    await settle("dhcp-floor", proc, 500);
+    return running("bun-floor", proc, "none: answers from a hash of the MAC and keeps nothing");
+  },
+};
+
 /** Run the Socle CLI inside the server namespace (the API listens on that namespace's loopback). */
 export function socleCli(seg: Segment, dataDir: string, port: number, args: string[]) {
   const argv = [BUN, join(ROOT, "src/main.ts"), "-E", `https://127.0.0.1:${port}`, "--ca-file", join(dataDir, "pki", "ca.pem"), "-U", "admin", "-P", SOCLE_PASSWORD, ...args];

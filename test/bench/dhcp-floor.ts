@@ -1,0 +1,59 @@
+// The floor of a DHCP server on this runtime, for bench:dhcp's "bun-floor" target:
+//
+//   bun test/bench/dhcp-floor.ts SERVER_ADDR POOL_START
+//
+// One Bun.udpSocket on 0.0.0.0:67 that answers every relayed DISCOVER with an OFFER and every
+// REQUEST with an ACK, with Socle's own codec (parsePacket, formatPacket) and nothing else: no
+// lease engine, no store, no flush, no timeline, no handler. The address is the client's by a hash
+// of its MAC (perfdhcp checks only that the ACK names what the OFFER did). Its latency beside Kea's
+// is what Bun's UDP path and the codec cost before Socle does any work of its own; never a server
+// anyone should run (it gives the same address to colliding MACs and remembers nothing).
+
+import { formatPacket, newPacket, parsePacket, replyMaxSize } from "../../src/dhcp/codec/packet.ts";
+import { MessageType } from "../../src/dhcp/codec/message-type.ts";
+
+const [serverAddr, poolStart] = process.argv.slice(2);
+if (!serverAddr || !poolStart) {
+  console.error("usage: bun test/bench/dhcp-floor.ts SERVER_ADDR POOL_START");
+  process.exit(2);
+}
+const base = poolStart.split(".").map(Number);
+const POOL_SIZE = 200;
+let answered = 0;
+let refused = 0;
+
+const sock = await Bun.udpSocket({
+  port: 67,
+  socket: {
+    data(s, buf, _port, _address) {
+      let req;
+      try {
+        req = parsePacket(buf);
+      } catch {
+        refused++;
+        return;
+      }
+      const type = req.options.getMessageType();
+      if (req.op !== 1 || req.giaddr === "0.0.0.0" || (type !== MessageType.DHCPDISCOVER && type !== MessageType.DHCPREQUEST)) {
+        refused++;
+        return;
+      }
+      const mac = req.chaddr;
+      const h = ((mac[3] ?? 0) * 65_536 + (mac[4] ?? 0) * 256 + (mac[5] ?? 0)) % POOL_SIZE;
+      const yiaddr = `${base[0]}.${base[1]}.${base[2]}.${(base[3] ?? 0) + h}`;
+      const reply = newPacket({ op: 2, htype: req.htype, hlen: req.hlen, xid: req.xid, flags: req.flags, giaddr: req.giaddr, chaddr: req.chaddr, yiaddr });
+      reply.options.setMessageType(type === MessageType.DHCPDISCOVER ? MessageType.DHCPOFFER : MessageType.DHCPACK);
+      reply.options.setServerId(serverAddr);
+      reply.options.setLeaseTime(3600);
+      reply.options.setSubnetMask("255.255.255.0");
+      s.send(formatPacket(reply, { maxSize: replyMaxSize(req) }), 67, req.giaddr);
+      answered++;
+    },
+  },
+});
+console.log(`dhcp-floor: listening on 0.0.0.0:${sock.port}, server id ${serverAddr}, pool ${poolStart} + ${POOL_SIZE}`);
+process.on("SIGTERM", () => {
+  console.log(`dhcp-floor: answered ${answered}, refused ${refused}`);
+  sock.close();
+  process.exit(0);
+});
