@@ -93,3 +93,56 @@ test("one index per store, shared by every holder; it stops following the store 
   await other.close();
   await store.close();
 });
+
+test("built from a loaded store: a MAC's leases in key order, the greater key wins a shared MAC, then the feed moves keys of every form", async () => {
+  const entry = (Type: string, Key: string, Object: Record<string, unknown>) => ({ Type, Key, Object });
+  const mac = "52:54:00:00:00:01";
+  const store = new MemoryStore({
+    snapshot: {
+      seq: 9,
+      entries: [
+        entry("leases", "198.51.100.20", lease("198.51.100.20", mac)),
+        entry("leases", "198.51.100.3", lease("198.51.100.3", mac.toUpperCase())),
+        entry("leases", "198.51.100.100", lease("198.51.100.100", mac)),
+        // Neither a canonical MAC nor an IPv4 address: kept beside the packed entries.
+        entry("leases", "2001:db8::5", lease("2001:db8::5", "01:52:54:00:00:00:02")),
+        entry("leases", "198.51.100.7", { Addr: "198.51.100.7" }),
+        entry("machines", "m-b", { Uuid: "m-b", HardwareAddrs: ["52:54:00:00:00:0A", "52:54:00:00:00:0b"] }),
+        entry("machines", "m-a", { Uuid: "m-a", HardwareAddrs: ["52:54:00:00:00:0a"] }),
+        entry("machines", "m-c", { Uuid: "m-c", HardwareAddrs: "not a list" }),
+      ],
+    },
+  });
+  await store.open();
+  const warnings: unknown[] = [];
+  const log = { ...nullLogger, warn: (_msg: string, fields: unknown) => void warnings.push(fields), child: () => log } as typeof nullLogger;
+  const idx = acquireMacIndex(store, log);
+  expect(idx.leaseAddrs(mac)).toEqual(["198.51.100.100", "198.51.100.20", "198.51.100.3"]);
+  expect(idx.leaseAddrs("01:52:54:00:00:00:02")).toEqual(["2001:db8::5"]);
+  expect(idx.machineByMac("52:54:00:00:00:0a")).toBe("m-b");
+  expect(idx.machineByMac("52:54:00:00:00:0B")).toBe("m-b");
+  expect(warnings).toEqual([{ mac: "52:54:00:00:00:0a", machine: "m-b", other: "m-a" }]);
+  // Deleting the loser leaves the winner; deleting the winner frees the MAC.
+  await store.delete("machines", "m-a");
+  expect(idx.machineByMac("52:54:00:00:00:0a")).toBe("m-b");
+  await store.delete("machines", "m-b");
+  expect(idx.machineByMac("52:54:00:00:00:0a")).toBeUndefined();
+  expect(idx.machineByMac("52:54:00:00:00:0b")).toBeUndefined();
+  // A loaded lease moved to another MAC, one deleted, the IPv6 one moved to a canonical MAC.
+  await store.put("leases", "198.51.100.20", lease("198.51.100.20", "52:54:00:00:00:02"));
+  await store.delete("leases", "198.51.100.100");
+  await store.put("leases", "2001:db8::5", lease("2001:db8::5", "52:54:00:00:00:02"));
+  await store.put("leases", "198.51.100.7", lease("198.51.100.7", mac));
+  expect(idx.leaseAddrs(mac)).toEqual(["198.51.100.3", "198.51.100.7"]);
+  expect(idx.leaseAddrs("52:54:00:00:00:02")).toEqual(["198.51.100.20", "2001:db8::5"]);
+  expect(idx.leaseAddrs("01:52:54:00:00:00:02")).toEqual([]);
+  // The index agrees with a fresh one built from the store now.
+  const copy = new MemoryStore({ snapshot: await store.exportSnapshot() });
+  await copy.open();
+  const fresh = acquireMacIndex(copy, nullLogger);
+  for (const m of [mac, "52:54:00:00:00:02", "01:52:54:00:00:00:02"]) expect([...idx.leaseAddrs(m)].sort()).toEqual([...fresh.leaseAddrs(m)].sort());
+  fresh.release();
+  await copy.close();
+  idx.release();
+  await store.close();
+});

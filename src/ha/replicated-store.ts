@@ -67,6 +67,9 @@ export class ReplicatedStore implements Store {
   count(type: string): number {
     return this.#inner.count(type);
   }
+  scanField(type: string, field: string, fn: (key: string, value: unknown) => void): void {
+    this.#inner.scanField(type, field, fn);
+  }
   get seq(): number {
     return this.#inner.seq;
   }

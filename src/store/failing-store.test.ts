@@ -11,6 +11,16 @@ describe("FailingStore", () => {
     expect(s.list("machines").map((m) => m.Name)).toEqual(["a", "b"]);
     expect(s.count("machines")).toBe(2);
     expect(s.count("leases")).toBe(0);
+    const names: Array<[string, unknown]> = [];
+    s.scanField("machines", "Name", (key, value) => names.push([key, value]));
+    s.scanField("machines", "Missing", (key, value) => names.push([key, value]));
+    expect(names).toEqual([
+      ["a", "a"],
+      ["b", "b"],
+      ["a", undefined],
+      ["b", undefined],
+    ]);
+    expect(() => s.scanField("machines", "constructor", () => {})).toThrow("every object inherits");
     for (const p of [s.put("machines", "a", {}), s.delete("machines", "a")]) {
       const e = (await p.catch((x: unknown) => x)) as SocleError;
       expect(e).toBeInstanceOf(SocleError);

@@ -49,6 +49,12 @@ export class FailingStore implements Store {
     return this.objects.get(type)?.size ?? 0;
   }
 
+  scanField(type: string, field: string, fn: (key: string, value: unknown) => void): void {
+    // As the other stores: a name every object inherits is refused (layered-state.ts).
+    if (field in Object.prototype) throw new Error(`scan ${type}: field "${field}" is a name every object inherits`);
+    for (const [key, obj] of this.objects.get(type) ?? []) fn(key, obj[field]);
+  }
+
   put(type: string, key: string, _obj: ModelObject): Promise<Change> {
     return Promise.reject(new SocleError("Unavailable", type, key, `cannot put ${type} "${key}": store unavailable: ${this.reason}`));
   }

@@ -157,4 +157,72 @@ describe("LayeredState", () => {
     expect(s.count("bootenvs")).toBe(2);
     expect(s.getWritable("bootenvs", "local")).toEqual({ Name: "local", Mine: true });
   });
+
+  test("scanField hands over a loaded object's field frozen, leaves the object to the background pass, and skips hidden writable objects", async () => {
+    const s = new LayeredState({ objects: new Map([["bootenvs", new Map([["local", { Name: "local", Tags: ["ro"] }]])]]) });
+    const loaded = { Name: "mine", Tags: ["a", { Deep: ["b"] }], Note: "n" };
+    s.apply("bootenvs", "mine", loaded, true);
+    s.apply("bootenvs", "local", { Name: "hidden", Tags: ["hidden"] }, true);
+    s.finishLoad();
+    const seen: Array<[string, unknown]> = [];
+    s.scanField("bootenvs", "Tags", (key, value) => seen.push([key, value]));
+    expect(seen).toEqual([
+      ["local", ["ro"]],
+      ["mine", ["a", { Deep: ["b"] }]],
+    ]);
+    expect(seen[1]?.[1]).toBe(loaded.Tags); // no copy
+    expect(Object.isFrozen(loaded.Tags) && Object.isFrozen(loaded.Tags[1]) && Object.isFrozen((loaded.Tags[1] as { Deep: string[] }).Deep)).toBe(true);
+    expect(Object.isFrozen(loaded)).toBe(false);
+    const notes: unknown[] = [];
+    s.scanField("bootenvs", "Note", (_key, value) => notes.push(value));
+    expect(notes).toEqual([undefined, "n"]);
+    // The background pass and a first read still freeze the whole object.
+    await s.freezeInBackground(0);
+    expect(Object.isFrozen(loaded)).toBe(true);
+    expect(s.get("bootenvs", "mine")).toBe(loaded);
+  });
+
+  test("key order at load: a sorted run (a snapshot) then a journal's keys merge into order, any other order is sorted", () => {
+    const key = (i: number) => `k${String(i).padStart(3, "0")}`;
+    for (const loadOrder of [
+      [...Array.from({ length: 60 }, (_, i) => key(i * 2)), key(7), key(200), key(1), key(-1 + 60)], // run + journal tail
+      [key(5), key(3), key(9), key(1), key(4), key(8)], // no run to speak of
+      Array.from({ length: 20 }, (_, i) => key(i)), // all in order
+      [key(2), key(1)],
+    ]) {
+      const s = new LayeredState({ objects: new Map() });
+      for (const k of loadOrder) s.apply("t", k, { K: k }, true);
+      // A journal's update of a key already loaded keeps its place in the map: not a new key.
+      s.apply("t", loadOrder[0] as string, { K: loadOrder[0], Updated: true }, true);
+      s.finishLoad();
+      const want = [...new Set(loadOrder)].sort();
+      expect(s.list("t").map((o) => o.K)).toEqual(want);
+      expect(s.get("t", loadOrder[0] as string)?.Updated).toBe(true);
+      expect(s.list("t").find((o) => o.K === loadOrder[0])?.Updated).toBe(true);
+      // The order is kept up to date after the load.
+      s.apply("t", "k0005x", deepFreeze({ K: "k0005x" }));
+      s.apply("t", want[0] as string, null);
+      expect(s.list("t").map((o) => o.K)).toEqual([...want.slice(1), "k0005x"].sort());
+    }
+  });
+
+  test("a view gives each type's objects in key order, as of its point, while changes go on", () => {
+    const s = new LayeredState({ objects: new Map() });
+    for (const k of ["m", "c", "x", "a", "q"]) s.apply("t", k, { K: k, V: 0 }, true);
+    s.finishLoad();
+    s.apply("t", "b", deepFreeze({ K: "b", V: 0 }));
+    const view = s.beginView();
+    const got: string[] = [];
+    for (const [k, v] of view.entries("t")) {
+      got.push(`${k}${v.V}`);
+      if (k === "b") {
+        s.apply("t", "c", null);
+        s.apply("t", "d", deepFreeze({ K: "d", V: 1 }));
+        s.apply("t", "x", deepFreeze({ K: "x", V: 1 }));
+      }
+    }
+    view.end();
+    expect(got).toEqual(["a0", "b0", "c0", "m0", "q0", "x0"]);
+    expect(s.list("t").map((o) => `${o.K}${o.V}`)).toEqual(["a0", "b0", "d1", "m0", "q0", "x1"]);
+  });
 });

@@ -3,9 +3,10 @@
 // snapshots. No I/O, no Seq bookkeeping: store-core.ts decides what gets applied and when.
 //
 // Time budget: nothing here may hold the event loop for long once the server runs. Ordering
-// is built once at open (finishLoad), objects loaded at open are frozen in the background in
-// slices (freezeInBackground) or on first read, and snapshot views read the live maps across
-// event-loop turns instead of copying them.
+// is built once at open (finishLoad; snapshots are written in key order, so that is mostly a
+// check), objects loaded at open are frozen in the background in slices (freezeInBackground) or
+// on first read, and snapshot views read the live maps across event-loop turns, copying only
+// each type's key order instead of its objects.
 
 import type { ModelObject } from "../model/object.ts";
 import type { ReadOnlyLayer } from "./store.ts";
@@ -56,9 +57,41 @@ function search(sorted: string[], key: string): number {
 }
 
 function buildOrder(t: Table): void {
-  const sorted = [...t.objects.keys()].sort(byKey);
-  t.values = sorted.map((k) => t.objects.get(k) as ModelObject);
+  const keys = [...t.objects.keys()];
+  const values = [...t.objects.values()];
+  // Snapshots are written in key order (beginView), so a table loaded from one is a sorted run,
+  // then the keys its journal added: sort those few and merge, rather than sort everything.
+  let run = 1;
+  while (run < keys.length && (keys[run - 1] as string) < (keys[run] as string)) run++;
+  if (run >= keys.length) {
+    t.sorted = keys;
+    t.values = values;
+    return;
+  }
+  const tail = keys.slice(run).sort(byKey);
+  if (run < tail.length) {
+    const sorted = keys.sort(byKey);
+    t.values = sorted.map((k) => t.objects.get(k) as ModelObject);
+    t.sorted = sorted;
+    return;
+  }
+  const sorted = new Array<string>(keys.length);
+  const vals = new Array<ModelObject>(keys.length);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < run || j < tail.length) {
+    if (j >= tail.length || (i < run && (keys[i] as string) < (tail[j] as string))) {
+      sorted[o] = keys[i] as string;
+      vals[o++] = values[i++] as ModelObject;
+    } else {
+      const k = tail[j++] as string;
+      sorted[o] = k;
+      vals[o++] = t.objects.get(k) as ModelObject;
+    }
+  }
   t.sorted = sorted;
+  t.values = vals;
 }
 
 /** The table's objects in key order, all frozen. */
@@ -173,6 +206,27 @@ export class LayeredState {
     return roList.concat(rwList);
   }
 
+  /**
+   * `fn(key, obj[field])` for every object `list(type)` returns, read-only layer first, each in
+   * map order: no ordering built, and of a loaded object only the value handed over is frozen
+   * (the object itself is never handed out, so it stays unfrozen for the background pass).
+   */
+  scanField(type: string, field: string, fn: (key: string, value: unknown) => void): void {
+    // Read as obj[field], a name Object.prototype has would reach it (and freeze it) on any
+    // object lacking the field.
+    if (field in Object.prototype) throw new Error(`scan ${type}: field "${field}" is a name every object inherits`);
+    const ro = this.ro.get(type);
+    const rw = this.rw.get(type);
+    if (ro) for (const [key, obj] of ro.objects) fn(key, obj[field]);
+    if (!rw) return;
+    const shadowed = ro && this.hidden.get(type) ? ro.objects : null;
+    for (const [key, obj] of rw.objects) {
+      if (shadowed?.has(key)) continue;
+      const v = obj[field];
+      fn(key, typeof v === "object" && v !== null ? deepFreeze(v) : v);
+    }
+  }
+
   /** Types holding at least one object (either layer), sorted. */
   types(): string[] {
     const all = new Set<string>();
@@ -193,7 +247,9 @@ export class LayeredState {
       t = newTable();
       this.rw.set(type, t);
     }
-    const prior = t.objects.get(key);
+    // Only a view's undo record and a delete need the value replaced: a Map lookup fewer per
+    // object loaded at open (a million of them).
+    const prior = this.undo || obj === null ? t.objects.get(key) : undefined;
     if (this.undo) {
       let u = this.undo.get(type);
       if (!u) {
@@ -276,8 +332,8 @@ export class LayeredState {
   /**
    * Start a point-in-time view of the writable layer. Changes applied while the view is open
    * record the value they replaced, so the view stays consistent while it is read across
-   * event-loop turns, without copying anything up front. Call `end()` when done; one view at a
-   * time.
+   * event-loop turns, copying only each type's key order up front (a few ms at a million keys).
+   * Call `end()` when done; one view at a time.
    */
   beginView(): WritableView {
     if (this.undo) throw new Error("begin snapshot view: a view is already open");
@@ -285,28 +341,28 @@ export class LayeredState {
     this.undo = undo;
     const rw = this.rw;
     const types = [...rw.entries()].filter(([, t]) => t.objects.size > 0).map(([type]) => type).sort(byKey);
+    // The keys as of the view's point: in key order when the table's order is known; a table not
+    // listed since it was made (a fresh install grown large, say) goes in map order rather than
+    // be sorted here, with the write loop held (~0.4 s at a million keys). The next open sorts it.
+    const order = new Map<string, string[]>();
+    for (const type of types) {
+      const t = rw.get(type) as Table;
+      order.set(type, t.sorted ? t.sorted.slice() : [...t.objects.keys()]);
+    }
     return {
       types,
       *entries(type: string): Generator<[string, ModelObject]> {
         const t = rw.get(type);
-        if (!t) return;
-        // Map iteration tolerates changes: deleted entries are skipped, added (or deleted and
-        // re-added) ones are visited at the end. `undo` has the view-point value of every key
-        // changed since the view began; `emitted` makes each key come out exactly once.
-        const emitted = new Set<string>();
-        for (const [key, current] of t.objects) {
-          if (emitted.has(key)) continue;
-          emitted.add(key);
+        const keys = order.get(type);
+        if (!t || !keys) return;
+        // `undo` has the view-point value of every key changed since the view began (ABSENT for
+        // one added since, which is not among `keys` anyway); any other key still holds it.
+        for (const key of keys) {
           const prior = undo.get(type)?.get(key);
-          if (prior === undefined) yield [key, current];
-          else if (prior !== ABSENT) yield [key, prior];
-        }
-        // Keys deleted after the view began and not visited.
-        for (const [key, prior] of undo.get(type) ?? []) {
-          if (prior !== ABSENT && !emitted.has(key)) {
-            emitted.add(key);
-            yield [key, prior];
-          }
+          if (prior === undefined) {
+            const current = t.objects.get(key);
+            if (current !== undefined) yield [key, current];
+          } else if (prior !== ABSENT) yield [key, prior];
         }
       },
       end: () => {
@@ -319,7 +375,7 @@ export class LayeredState {
 export interface WritableView {
   /** Types holding writable objects when the view began. */
   types: string[];
-  /** The (key, object) pairs of `type` as of the view's point, in no particular order. */
+  /** The (key, object) pairs of `type` as of the view's point, in key order when known (see beginView). */
   entries(type: string): Generator<[string, ModelObject]>;
   end(): void;
 }

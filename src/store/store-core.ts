@@ -238,6 +238,10 @@ export abstract class StoreCore implements ReplicaStore {
     return this.state.count(type);
   }
 
+  scanField(type: string, field: string, fn: (key: string, value: unknown) => void): void {
+    this.state.scanField(type, field, fn);
+  }
+
   subscribe(fn: (change: Change) => void): () => void {
     // Wrap so that the same function subscribed twice gets two deliveries and two unsubscribes.
     const entry = (c: Change) => fn(c);

@@ -24,6 +24,13 @@ export interface Store {
   list(type: string): ModelObject[];
   /** Number of objects of `type`. */
   count(type: string): number;
+  /**
+   * Hand `fn` the key and the `field` value of every object `list(type)` would return, in no
+   * particular order, with nothing sorted, copied or frozen but the values handed over (a string
+   * as it is, a list or map deep-frozen): for building an index at start-up, where a first `list`
+   * of a million leases pays for ordering and freezing them all.
+   */
+  scanField(type: string, field: string, fn: (key: string, value: unknown) => void): void;
 
   /** Create or replace. `action` defaults to "update" when the key exists, else "create". */
   put(type: string, key: string, obj: ModelObject): Promise<Change>;
