@@ -187,3 +187,91 @@ test("random records and promotions keep the books: every held MAC reads back it
     }
   }
 });
+
+test("the columns start small and grow with the slots taken, never past one place per slot; rows written before a growth read back intact", () => {
+  const t = new Timeline({ perMac: 4, knownMacs: 200, unknownMacs: 100, global: 4096 });
+  expect(t.rowCapacity).toBe(64 * 4);
+  const mac = (i: number) => 0x0200_0000_0000 + i;
+  for (let i = 0; i < 64; i++) t.record(mac(i), Kind.Dhcp, 1, DhcpOutcome.Offer, i, i, `198.51.100.${i}`, `first-${i}`, `vc-${i}`, "", "", `n-${i}`);
+  expect(t.rowCapacity).toBe(64 * 4);
+  t.record(mac(64), Kind.Dhcp, 1, DhcpOutcome.Offer, 64, 64, "198.51.100.64", "first-64", "vc-64", "", "");
+  expect(t.rowCapacity).toBe(128 * 4);
+  // Only the unknown pool (100 slots) is used by unknown MACs: 100 places at most.
+  for (let i = 65; i < 1000; i++) t.record(mac(i), Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 0, "", `first-${i}`, "", "", "");
+  expect(t.rowCapacity).toBe(128 * 4);
+  expect(t.stats()).toMatchObject({ unknownMacs: 100, evictions: 900 });
+  expect(t.of(mac(999))[0]).toMatchObject({ text: "first-999", mac: mac(999) });
+  expect(t.of(mac(0))).toEqual([]);
+  // Known MACs take the rest; the columns end at exactly one place per slot.
+  const known = new Timeline({ perMac: 4, knownMacs: 200, unknownMacs: 100, isKnown: () => true });
+  for (let i = 0; i < 64; i++) known.record(mac(i), Kind.Dhcp, 1, DhcpOutcome.Offer, i, i, `198.51.100.${i}`, `file-${i}`, `vc-${i}`, "", "", `n-${i}`);
+  for (let i = 64; i < 200; i++) known.record(mac(i), Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 0, "", `file-${i}`, "", "", "");
+  expect(known.rowCapacity).toBe(256 * 4); // 64, 128, 256 places
+  for (let i = 200; i < 300; i++) known.record(mac(i), Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 0, "", `file-${i}`, "", "", "");
+  expect(known.rowCapacity).toBe(256 * 4); // the known pool evicts; the unknown pool's places are never taken
+  // The first 64 MACs' rows were written before three growths: they read back intact, by MAC and in the global ring.
+  const t2 = new Timeline({ perMac: 4, knownMacs: 300, unknownMacs: 1, isKnown: () => true, global: 4096 });
+  for (let i = 0; i < 64; i++) t2.record(mac(i), Kind.Dhcp, 1, DhcpOutcome.Offer, i, i, `198.51.100.${i}`, `file-${i}`, `vc-${i}`, "", "", `n-${i}`);
+  for (let i = 64; i < 300; i++) t2.record(mac(i), Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 0, "", `file-${i}`, "", "", "");
+  expect(t2.rowCapacity).toBe(301 * 4); // 64, 128, 256, then every slot (300 + 1)
+  for (let i = 0; i < 64; i++) {
+    expect(t2.of(mac(i))).toEqual([{ seq: i + 1, at: expect.any(Number), mac: mac(i), kind: Kind.Dhcp, type: 1, outcome: DhcpOutcome.Offer, arch: i, n: i, addr: `198.51.100.${i}`, text: `file-${i}`, note: `n-${i}`, a: `vc-${i}`, b: "", c: "" }]);
+  }
+  expect(t2.since(0, 4096).map((r) => r.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  expect(t2.since(0, 4096).map((r) => r.mac)).toEqual(Array.from({ length: 300 }, (_, i) => mac(i)));
+});
+
+test("a promotion that makes the columns grow moves the MAC's events with it", () => {
+  const known = new Set<number>();
+  const t = new Timeline({ perMac: 4, knownMacs: 100, unknownMacs: 64, isKnown: (m) => known.has(m) });
+  const mac = (i: number) => 0x0200_0000_0000 + i;
+  for (let i = 0; i < 64; i++) for (let k = 0; k < 3; k++) dhcp(t, mac(i), `u${i}-${k}`);
+  expect(t.rowCapacity).toBe(64 * 4);
+  known.add(mac(5));
+  t.promote(mac(5)); // the first known slot: a 65th place
+  expect(t.rowCapacity).toBe(128 * 4);
+  expect(t.of(mac(5)).map((r) => r.text)).toEqual(["u5-0", "u5-1", "u5-2"]);
+  expect(t.stats()).toMatchObject({ knownMacs: 1, unknownMacs: 63 });
+  dhcp(t, mac(5), "after");
+  expect(t.of(mac(5)).map((r) => r.text)).toEqual(["u5-0", "u5-1", "u5-2", "after"]);
+  // The global ring names rows, so the moved rows drop out of since() (as they always have).
+  expect(t.since(0, 1000).filter((r) => r.mac === mac(5)).map((r) => r.text)).toEqual(["after"]);
+  // The unknown slot it left is reused by the next new MAC, in the place it already had.
+  dhcp(t, mac(500), "new");
+  expect(t.rowCapacity).toBe(128 * 4);
+  expect(t.of(mac(500)).map((r) => r.text)).toEqual(["new"]);
+  expect(t.of(mac(6)).map((r) => r.text)).toEqual(["u6-0", "u6-1", "u6-2"]);
+});
+
+test("random records and promotions over more slots than the columns start with keep the books", () => {
+  let seed = 777;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor((seed / 2 ** 31) * n); // the high bits: an LCG's low bits repeat with a short period
+  };
+  const known = new Set<number>();
+  const t = new Timeline({ perMac: 2, knownMacs: 150, unknownMacs: 90, global: 512, isKnown: (m) => known.has(m) });
+  const last = new Map<number, number[]>();
+  const base = 0x0200_0000_0000;
+  for (let i = 0; i < 30_000; i++) {
+    const mac = base + rnd(400);
+    if (rnd(20) === 0) {
+      known.add(mac);
+      t.promote(mac);
+      continue;
+    }
+    const seq = t.record(mac, Kind.Dhcp, 1, DhcpOutcome.Offer, -1, 67, "", `f${i}`, "", "", "");
+    last.set(mac, [...(last.get(mac) ?? []).slice(-4), seq]);
+    if (i % 1009 === 0 || i === 29_999) {
+      expect(t.rowCapacity).toBeLessThanOrEqual(240 * 2);
+      for (let m = base; m < base + 400; m++) {
+        const rows = t.of(m);
+        if (rows.length === 0) continue;
+        expect(rows.every((r) => r.mac === m)).toBe(true);
+        expect(last.get(m)!.slice(-rows.length)).toEqual(rows.map((r) => r.seq));
+      }
+      for (const r of t.since(0, 512)) expect(t.of(r.mac).some((x) => x.seq === r.seq && x.text === r.text)).toBe(true);
+    }
+  }
+  expect(t.rowCapacity).toBe(240 * 2);
+});
