@@ -48,6 +48,40 @@ describe("MetricsRegistry", () => {
     await expect(reg.text()).rejects.toThrow('metric "t_leak": label "mac" is not declared');
   });
 
+  test("prom-client is loaded on the first scrape; metrics added before and after it are all served, in the order added", async () => {
+    const reg = new MetricsRegistry();
+    reg.add({ name: "t_b", help: "b", type: "gauge", read: () => [{ value: 2 }] });
+    reg.add({ name: "t_a", help: "a", type: "gauge", read: () => [{ value: 1 }] });
+    expect(reg.loaded).toBe(false);
+    // Two first scrapes at once: both answered alike (the load is synchronous, so the first
+    // makes the one registry before the second asks).
+    const [one, two] = await Promise.all([reg.text(), reg.text()]);
+    expect(one).toBe(two);
+    expect(reg.loaded).toBe(true);
+    expect(parseExposition(one).samples.map((s) => s.name)).toEqual(["t_b", "t_a"]);
+    reg.add({ name: "t_c", help: "c", type: "gauge", read: () => [{ value: 3 }] });
+    expect(parseExposition(await reg.text()).samples.map((s) => [s.name, s.value])).toEqual([
+      ["t_b", 2],
+      ["t_a", 1],
+      ["t_c", 3],
+    ]);
+  });
+
+  test("a process that builds a registry and never scrapes it does not load prom-client", async () => {
+    const code = `const { MetricsRegistry } = await import(${JSON.stringify(new URL("./registry.ts", import.meta.url).pathname)});
+      const reg = new MetricsRegistry();
+      reg.add({ name: "t_x_total", help: "x", type: "counter", read: () => [{ value: 1 }] });
+      const loaded = () => Object.keys(require.cache).some((k) => k.includes("/node_modules/prom-client/"));
+      const before = loaded();
+      await reg.text();
+      console.log(JSON.stringify({ before, after: loaded() }));`;
+    const proc = Bun.spawn([process.execPath, "-e", code], { stdout: "pipe", stderr: "pipe" });
+    const [out, err, exit] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect(err).toBe("");
+    expect(exit).toBe(0);
+    expect(JSON.parse(out.trim())).toEqual({ before: false, after: true });
+  });
+
   test("names are checked when a metric is added", () => {
     const reg = new MetricsRegistry();
     expect(() => reg.add({ name: "t-dash", help: "h", type: "gauge", read: () => [] })).toThrow("is not a Prometheus metric name");

@@ -7,8 +7,11 @@
 // Label names are declared with each metric and checked on every read: a label that was not
 // declared (a MAC, say) is a bug, not a new series. Labels name bounded things only (a message
 // type, a reason, a subnet, a state), never a client.
+//
+// prom-client (and the OpenTelemetry API it pulls in) is loaded on the first scrape, not at start:
+// a server nobody scrapes never loads their ~90 modules.
 
-import { Registry } from "prom-client";
+import type { Registry } from "prom-client";
 
 export type MetricType = "counter" | "gauge" | "histogram" | "summary";
 
@@ -33,13 +36,33 @@ export interface MetricDef {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+type PromMetric = Parameters<Registry["registerMetric"]>[0];
+
 export class MetricsRegistry {
-  readonly #reg = new Registry();
+  #reg: Registry | undefined;
+  /** What prom-client is given, in the order added (its output keeps that order). */
+  readonly #metrics: PromMetric[] = [];
   readonly #defs = new Map<string, MetricDef>();
 
   /** The Content-Type of text(): `text/plain; version=0.0.4; charset=utf-8`. */
   get contentType(): string {
-    return this.#reg.contentType;
+    return this.#registry().contentType;
+  }
+
+  /** prom-client's registry, made on first use (a synchronous require: one load however many ask). */
+  #registry(): Registry {
+    if (!this.#reg) {
+      const { Registry: PromRegistry } = require("prom-client") as typeof import("prom-client");
+      const reg = new PromRegistry();
+      for (const m of this.#metrics) reg.registerMetric(m);
+      this.#reg = reg;
+    }
+    return this.#reg;
+  }
+
+  /** Whether this registry has made its prom-client registry yet (the first scrape does). */
+  get loaded(): boolean {
+    return this.#reg !== undefined;
   }
 
   /** The metrics registered, by name (tests check their labels). */
@@ -79,12 +102,13 @@ export class MetricsRegistry {
         }),
       }),
     };
-    this.#reg.registerMetric(metric as unknown as Parameters<Registry["registerMetric"]>[0]);
+    this.#metrics.push(metric as unknown as PromMetric);
+    this.#reg?.registerMetric(metric as unknown as PromMetric);
   }
 
   /** The exposition text of every metric, read now. */
   text(): Promise<string> {
-    return this.#reg.metrics();
+    return this.#registry().metrics();
   }
 }
 

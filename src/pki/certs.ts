@@ -3,7 +3,8 @@
 // only builds and signs the certificates (SHA-256 with RSA, which iPXE verifies).
 
 import { X509Certificate, createHash, generateKeyPair, randomBytes } from "node:crypto";
-import forge from "node-forge";
+import type forge from "node-forge";
+import { nodeForge } from "./forge.ts";
 import { ipToBytes } from "./ip-bytes.ts";
 import type { SubjectNames } from "./subject-names.ts";
 
@@ -44,6 +45,7 @@ export function randomSerial(): string {
 }
 
 function baseCert(publicKeyPem: string, validityDays: number, now: Date): forge.pki.Certificate {
+  const forge = nodeForge();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   cert.serialNumber = randomSerial();
@@ -55,6 +57,7 @@ function baseCert(publicKeyPem: string, validityDays: number, now: Date): forge.
 
 /** A self-signed CA certificate, PEM. */
 export function buildCaCert(key: KeyPairPem, commonName: string, now: Date = new Date()): string {
+  const forge = nodeForge();
   const cert = baseCert(key.publicKeyPem, CA_VALIDITY_DAYS, now);
   const subject = [
     { name: "commonName", value: commonName },
@@ -79,6 +82,7 @@ export function buildServerCert(
   ca: { certPem: string; keyPem: string },
   now: Date = new Date(),
 ): string {
+  const forge = nodeForge();
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const cert = baseCert(key.publicKeyPem, SERVER_VALIDITY_DAYS, now);
   // CN is ignored by modern clients when SANs exist, but older ones (and iPXE) may read it; it is

@@ -13,7 +13,8 @@
 // CertificateList is written here with forge's ASN.1 encoder and signed with node:crypto.
 
 import { X509Certificate, createPublicKey, sign as cryptoSign } from "node:crypto";
-import forge from "node-forge";
+import type forge from "node-forge";
+import { nodeForge } from "./forge.ts";
 import { randomSerial, type KeyPairPem } from "./certs.ts";
 import { isDnsName } from "./subject-names.ts";
 
@@ -65,6 +66,7 @@ export function buildMachineCert(
   ca: { certPem: string; keyPem: string },
   now: Date = new Date(),
 ): { certPem: string; serial: string; notAfter: Date } {
+  const forge = nodeForge();
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const names = machineNames(m);
   const cert = forge.pki.createCertificate();
@@ -115,6 +117,7 @@ export function csrPublicKey(pem: string): string {
   if (pem.length > CSR_MAX_CHARS) throw new CsrError(`the request is ${pem.length} characters, more than ${CSR_MAX_CHARS}`);
   const block = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----[\s\S]+?-----END (NEW )?CERTIFICATE REQUEST-----/.exec(pem)?.[0];
   if (!block) throw new CsrError("expected a PEM block \"-----BEGIN CERTIFICATE REQUEST-----\"");
+  const forge = nodeForge();
   let csr: forge.pki.CertificateSigningRequest;
   try {
     csr = forge.pki.certificationRequestFromPem(block);
@@ -152,11 +155,9 @@ export interface CrlEntry {
   reason: number;
 }
 
-const asn1 = forge.asn1;
-const T = forge.asn1.Type;
-const C = forge.asn1.Class;
-
 function derTime(d: Date): forge.asn1.Asn1 {
+  const { asn1 } = nodeForge();
+  const { Type: T, Class: C } = asn1;
   // RFC 5280 5.1.2.4: UTCTime through 2049, GeneralizedTime after.
   return d.getUTCFullYear() < 2050
     ? asn1.create(C.UNIVERSAL, T.UTCTIME, false, asn1.dateToUtcTime(d))
@@ -164,12 +165,17 @@ function derTime(d: Date): forge.asn1.Asn1 {
 }
 
 function derInteger(hex: string): forge.asn1.Asn1 {
+  const forge = nodeForge();
+  const { asn1 } = forge;
+  const { Type: T, Class: C } = asn1;
   let h = hex.length % 2 ? `0${hex}` : hex;
   if (parseInt(h.slice(0, 2), 16) >= 0x80) h = `00${h}`; // positive
   return asn1.create(C.UNIVERSAL, T.INTEGER, false, forge.util.hexToBytes(h));
 }
 
 function extension(oid: string, value: forge.asn1.Asn1): forge.asn1.Asn1 {
+  const { asn1 } = nodeForge();
+  const { Type: T, Class: C } = asn1;
   return asn1.create(C.UNIVERSAL, T.SEQUENCE, true, [
     asn1.create(C.UNIVERSAL, T.OID, false, asn1.oidToDer(oid).getBytes()),
     asn1.create(C.UNIVERSAL, T.OCTETSTRING, false, asn1.toDer(value).getBytes()),
@@ -183,6 +189,9 @@ export function buildCrl(
   crlNumber: number,
   now: Date = new Date(),
 ): Buffer {
+  const forge = nodeForge();
+  const { asn1 } = forge;
+  const { Type: T, Class: C } = asn1;
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const sigAlg = asn1.create(C.UNIVERSAL, T.SEQUENCE, true, [
     asn1.create(C.UNIVERSAL, T.OID, false, asn1.oidToDer(forge.pki.oids.sha256WithRSAEncryption!).getBytes()),

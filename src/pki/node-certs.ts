@@ -12,7 +12,8 @@
 // at enrolment (certFingerprint, kept in pair.json) and accepts no other.
 
 import { createHash, X509Certificate } from "node:crypto";
-import forge from "node-forge";
+import type forge from "node-forge";
+import { nodeForge } from "./forge.ts";
 import { generateRsaKey, randomSerial } from "./certs.ts";
 import { normalSerial } from "./machine-certs.ts";
 
@@ -45,6 +46,7 @@ export function issueNodeCert(
 ): { certPem: string; serial: string; notAfter: Date } {
   const problem = nodeNameProblem(nodeName);
   if (problem) throw new Error(`issue node certificate: node name ${problem}`);
+  const forge = nodeForge();
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
@@ -113,6 +115,7 @@ export async function makeNodeKeyAndCsr(nodeName: string): Promise<{ keyPem: str
   const problem = nodeNameProblem(nodeName);
   if (problem) throw new Error(`make node key: node name ${problem}`);
   const key = await generateRsaKey(NODE_KEY_BITS);
+  const forge = nodeForge();
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.publicKeyFromPem(key.publicKeyPem);
   csr.setSubject([{ name: "commonName", value: nodeName }]);
