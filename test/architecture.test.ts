@@ -74,12 +74,15 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
+/** What a file loads: `import`/`export ... from`, a bare `import "x"`, `import("x")` and `require("x")`. */
+const IMPORT_RE = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|(?:^|\n)\s*import\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|require\(\s*["']([^"']+)["']\s*\)/g;
+const specOf = (m: RegExpMatchArray) => (m[1] ?? m[2] ?? m[3] ?? m[4]) as string;
+
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const out: string[] = [];
-  const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
-  for (const m of text.matchAll(re)) {
-    const spec = m[1] ?? m[2]!;
+  for (const m of text.matchAll(IMPORT_RE)) {
+    const spec = specOf(m);
     if (spec.startsWith(".")) out.push(resolve(dirname(file), spec));
   }
   return out;
@@ -121,12 +124,11 @@ const BUILTINS: Record<string, string[]> = {
 
 test("bun:ffi only in the rooms that make system calls; the DHCP codec imports no runtime module", () => {
   const bad: string[] = [];
-  const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
   for (const file of files) {
     const from = folderOf(file);
     const fixture = relative(SRC, file).includes("/testdata/");
-    for (const m of readFileSync(file, "utf8").matchAll(re)) {
-      const spec = m[1] ?? m[2]!;
+    for (const m of readFileSync(file, "utf8").matchAll(IMPORT_RE)) {
+      const spec = specOf(m);
       const owners = BUILTINS[spec];
       if (owners && from !== "main.ts" && !owners.includes(from)) bad.push(`${relative(SRC, file)} imports ${spec} (only ${owners.join(", ")} may)`);
       if (from === "dhcp/codec" && !fixture && /^(node|bun):|^bun$/.test(spec)) bad.push(`${relative(SRC, file)} imports ${spec} (the codec is pure)`);
@@ -171,11 +173,10 @@ test("third-party packages are imported only by the rooms that own them", () => 
       if (statSync(full).isDirectory()) return walk(full);
       return /\.tsx?$/.test(name) && !/\.test\.tsx?$/.test(name) ? [full] : [];
     });
-  const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|(?:^|\n)\s*import\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
   for (const file of walk(SRC)) {
     const from = folderOf(file);
-    for (const m of readFileSync(file, "utf8").matchAll(re)) {
-      const pkg = packageOf(m[1] ?? m[2] ?? m[3]!);
+    for (const m of readFileSync(file, "utf8").matchAll(IMPORT_RE)) {
+      const pkg = packageOf(specOf(m));
       const owners = pkg === undefined ? undefined : PACKAGES[pkg];
       if (owners && !owners.includes(from)) bad.push(`${relative(SRC, file)} imports ${pkg} (only ${owners.join(", ")} may)`);
     }

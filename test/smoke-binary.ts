@@ -1,6 +1,6 @@
 // Smoke test of the compiled executable: build dist/socle-linux-amd64 (or use $SOCLE_SMOKE_BINARY),
 // run `serve` with only the API on a loopback port and a temporary data dir, then drive it with
-// the same binary as the CLI: pki ca, info, create, list, show, an unauthenticated call. Stops the
+// the same binary as the CLI: pki ca, info, /metrics, create, list, show, an unauthenticated call. Stops the
 // server by its PID. As root, a second run inside a network namespace of its own (loopback only)
 // serves the embedded loaders and discovery images (obtained into assets/boot by npm install)
 // and a file from its data dir over TFTP (transfer workers
@@ -10,7 +10,7 @@
 //   bun test/smoke-binary.ts            build, then test
 //   SOCLE_SMOKE_BINARY=path bun test/smoke-binary.ts    test an existing executable
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -126,6 +126,16 @@ async function main(): Promise<string | undefined> {
         await Bun.sleep(100);
       }
       throw new Error(`no answer within ${START_TIMEOUT_MS / 1000}s; last: ${last}`);
+    });
+
+    await step("GET /metrics answers (prom-client loads on the first scrape, inside the executable)", async () => {
+      const res = await fetch(`${endpoint}/metrics`, {
+        headers: { Authorization: `Basic ${Buffer.from(`admin:${PASSWORD}`).toString("base64")}` },
+        tls: { ca: readFileSync(caFile, "utf8") },
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`GET /metrics: ${res.status} ${text.slice(0, 300)}`);
+      if (!/^socle_store_seq \d+$/m.test(text)) throw new Error(`GET /metrics: no socle_store_seq sample in ${text.slice(0, 300)}`);
     });
 
     const uuid = await step("machines create", async () => {
