@@ -9,6 +9,8 @@
 // so the parsers accept exactly one spelling of each value: lower-case hex for MACs, no leading
 // zeros in IPv4 octets. Everything else is still found, through the Map.
 
+import { ipIntOf } from "../model/validate.ts";
+
 const EMPTY = -1;
 /** Grow past this share of slots in use: linear probing stays short below it. */
 const MAX_LOAD = 0.6;
@@ -29,30 +31,7 @@ export function packMac(s: string): number | undefined {
 }
 
 /** A dotted-quad IPv4 address without leading zeros as a 32-bit number, else undefined. */
-export function packIpv4(s: string): number | undefined {
-  const len = s.length;
-  if (len < 7 || len > 15) return undefined;
-  let n = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || dots === 3) return undefined;
-      n = n * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return undefined; // "01": a second spelling of 1
-      octet = octet * 10 + (c - 48);
-      if (++digits > 3 || octet > 255) return undefined;
-    } else return undefined;
-  }
-  if (digits === 0 || dots !== 3) return undefined;
-  return n * 256 + octet;
-}
+export const packIpv4: (s: string) => number | undefined = ipIntOf;
 
 function slotOf(n: number, mask: number): number {
   const lo = n >>> 0;

@@ -83,6 +83,13 @@ export const MAX_TEXT = 128;
 const KNOWN = 0;
 const OTHER = 1;
 const MAX_ADDRESSES = 8192;
+/** A copy of a column with room for `rows` (the rest zero). */
+function widened<T extends Float64Array | Int32Array | Uint8Array>(a: T, rows: number): T {
+  const b = new (a.constructor as new (n: number) => T)(rows);
+  b.set(a);
+  return b;
+}
+
 /** Interned ids: 0 is "", then generation * GEN_SPAN + index. */
 const GEN_SPAN = 1 << 20;
 /** Slots the columns have room for at first (they double from there, up to every slot). */
@@ -479,29 +486,17 @@ export class Timeline {
 
   private grow(room: number): void {
     const rows = room * this.per;
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(rows);
-      b.set(a);
-      return b;
-    };
-    this.seqs = f64(this.seqs);
-    this.ats = f64(this.ats);
-    this.ns = f64(this.ns);
-    this.as = f64(this.as);
-    this.bs = f64(this.bs);
-    this.cs = f64(this.cs);
-    this.ips = f64(this.ips);
-    const u8 = (a: Uint8Array) => {
-      const b = new Uint8Array(rows);
-      b.set(a);
-      return b;
-    };
-    this.kinds = u8(this.kinds);
-    this.types = u8(this.types);
-    this.outcomes = u8(this.outcomes);
-    const arches = new Int32Array(rows);
-    arches.set(this.arches);
-    this.arches = arches;
+    this.seqs = widened(this.seqs, rows);
+    this.ats = widened(this.ats, rows);
+    this.ns = widened(this.ns, rows);
+    this.as = widened(this.as, rows);
+    this.bs = widened(this.bs, rows);
+    this.cs = widened(this.cs, rows);
+    this.ips = widened(this.ips, rows);
+    this.kinds = widened(this.kinds, rows);
+    this.types = widened(this.types, rows);
+    this.outcomes = widened(this.outcomes, rows);
+    this.arches = widened(this.arches, rows);
     // push keeps the arrays dense (setting length would leave holes).
     for (const col of [this.addrs, this.texts, this.notes]) for (let i = col.length; i < rows; i++) col.push(undefined);
     this.room = room;
