@@ -8,7 +8,7 @@ import { createLogger } from "../log/logger.ts";
 import { FileStore, openFileStore, segmentName, type FileStoreOptions } from "./file-store.ts";
 import { runStoreContract } from "./contract.ts";
 import { refusal } from "./test-util.ts";
-import { encodeEntry } from "./journal-codec.ts";
+import { encodeEntry, writtenEnd } from "./journal-codec.ts";
 import type { StoreSnapshot } from "./replica.ts";
 
 runStoreContract("file store", async (layer, opts = {}) => {
@@ -67,6 +67,11 @@ function logSink() {
 }
 
 const storeDir = (dir: string) => path.join(dir, "store");
+/** A segment's lines, without the zeros preallocated after them. */
+const journalText = (file: string) => {
+  const bytes = fs.readFileSync(file);
+  return bytes.subarray(0, writtenEnd(bytes)).toString("utf8");
+};
 const segments = (dir: string) => fs.readdirSync(storeDir(dir)).filter((n) => n.startsWith("journal-")).sort();
 
 /** Write n puts and close without compaction by copying the files while open (a crash image). */
@@ -104,8 +109,7 @@ describe("file store", () => {
     expect(snap.Objects.machines[0]).toEqual(["m0", { Name: "m0" }]);
     const segs = segments(dir);
     expect(segs).toEqual([segmentName(11)]);
-    const entries = fs
-      .readFileSync(path.join(storeDir(dir), segs[0] as string), "utf8")
+    const entries = journalText(path.join(storeDir(dir), segs[0] as string))
       .trimEnd()
       .split("\n")
       .map((l) => JSON.parse(l));
@@ -118,17 +122,77 @@ describe("file store", () => {
   test("a torn journal tail is truncated with one warning; acknowledged writes survive", async () => {
     const dir = await crashImage(5);
     const seg = path.join(storeDir(dir), segments(dir)[0] as string);
-    const goodSize = fs.statSync(seg).size;
-    fs.appendFileSync(seg, '{"Crc":"00000000","Seq":6,"Time":"2026-0');
+    const good = journalText(seg);
+    // The crash cut the next write short, in place over the preallocated zeros.
+    const fd = fs.openSync(seg, "r+");
+    fs.writeSync(fd, '{"Crc":"00000000","Seq":6,"Time":"2026-0', Buffer.byteLength(good));
+    fs.closeSync(fd);
     const { lines, log } = logSink();
     const s = await open({ dir, log });
     expect(s.seq).toBe(5);
     expect(s.count("machines")).toBe(5);
-    expect(fs.statSync(seg).size).toBe(goodSize);
+    expect(journalText(seg)).toBe(good);
     const warnings = lines.filter((l) => l.includes("WARN"));
     expect(warnings.length).toBe(1);
     expect(warnings[0]).toContain("torn");
     expect((await s.put("machines", "m6", {})).Seq).toBe(6);
+    // Garbage after the zeros (appended by a tool, say) is a torn tail too, not data.
+    await s.close();
+    stores.pop();
+    const newest = path.join(storeDir(dir), segments(dir).at(-1) as string); // close compacted
+    fs.appendFileSync(newest, "garbage");
+    const again = await open({ dir });
+    expect(again.count("machines")).toBe(6);
+    expect(journalText(newest)).toBe("");
+    expect((await again.put("machines", "m7", {})).Seq).toBe(7);
+  });
+
+  test("journal lines are written in place over preallocated zeros: a write never grows the file", async () => {
+    // Growing the file would make every O_DSYNC write commit the filesystem journal too (the header).
+    const dir = tmp();
+    const unit = 4096;
+    const s = await open({ dir, journalPrealloc: unit });
+    const seg = () => path.join(storeDir(dir), segments(dir).at(-1) as string);
+    let grew = 0;
+    for (let i = 0; i < 200; i++) {
+      const before = fs.statSync(seg()).size;
+      await s.put("leases", `l${i}`, { I: i, Pad: "x".repeat(100) }); // ~30 KB in all: several units
+      const after = fs.statSync(seg()).size;
+      if (after !== before) grew++;
+      expect(after % unit).toBe(0);
+      expect(after - Buffer.byteLength(journalText(seg()))).toBeGreaterThan(0); // zeros remain ahead
+    }
+    // Extensions happen off the write path, ahead of need (a few of the 200 writes saw one land).
+    expect(grew).toBeLessThan(20);
+    await s.compact(); // a new segment starts preallocated
+    expect(fs.statSync(seg()).size).toBe(unit);
+    await s.put("leases", "after", {});
+    await s.close();
+    stores.pop();
+    const again = await open({ dir, journalPrealloc: unit });
+    expect(again.count("leases")).toBe(201);
+    expect(again.seq).toBe(201);
+  });
+
+  test("a journal written before preallocation (appended, no zeros) opens and continues after its last line", async () => {
+    const dir = tmp();
+    const seg = path.join(storeDir(dir), segmentName(1));
+    fs.mkdirSync(storeDir(dir), { recursive: true });
+    const time = "2026-01-01T00:00:00.000Z";
+    const old =
+      encodeEntry({ Seq: 1, Time: time, Type: "machines", Action: "create", Key: "a" }, "{}") +
+      encodeEntry({ Seq: 2, Time: time, Type: "machines", Action: "create", Key: "b" }, "{}");
+    fs.writeFileSync(seg, old);
+    const s = await open({ dir });
+    expect(s.seq).toBe(2);
+    await s.put("machines", "c", {});
+    expect(journalText(seg).startsWith(old)).toBe(true);
+    expect(journalText(seg).split("\n").length).toBe(4);
+    await s.close();
+    stores.pop();
+    const again = await open({ dir });
+    expect(again.list("machines").map((m) => m.Name ?? "")).toHaveLength(3);
+    expect(again.seq).toBe(3);
   });
 
   test("a damaged line in the middle refuses to start, naming file and line", async () => {

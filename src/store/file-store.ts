@@ -9,7 +9,14 @@
 // (group commit). The journal is opened O_DSYNC, so that write returns only once the data, and the
 // file size needed to read it back, are on disk: fdatasync's guarantee, in the same syscall. A
 // separate fdatasync would be a second trip through the runtime's fs thread pool per batch (two
-// thread wake-ups and two event-loop completions), paid by every DHCPACK waiting on it. When the
+// thread wake-ups and two event-loop completions), paid by every DHCPACK waiting on it.
+//
+// A segment is preallocated: zeros are written ahead of the lines (JOURNAL_PREALLOC bytes at a
+// time, before they are needed), and a line is written in place over them. Appending would grow
+// the file with every write, so each O_DSYNC write would also commit the filesystem's journal for
+// the new size; a write within the file's size only has its own blocks to flush (measured on this
+// project's ext4/virtio disk: 0.09-0.17 ms per write instead of 0.14-0.25). Lines never contain a
+// NUL byte, so the zeros after the last line are unused space to the decoder, not a torn tail. When the
 // journal since the last snapshot grows past a limit, and on close, the store compacts: it starts a
 // new journal segment at Seq+1, writes a snapshot of the state at Seq in the background (writes
 // continue meanwhile), then removes the old segments. Recovery at open truncates a torn journal tail with one warning and refuses to start
@@ -60,6 +67,8 @@ export interface FileStoreOptions {
   historyLimit?: number;
   /** Told after each durable journal write (its sync included): how long it took, and the changes and bytes it made durable (metrics). */
   onSync?: (seconds: number, entries: number, bytes: number) => void;
+  /** Bytes of zeros a journal segment is extended by ahead of its lines (default JOURNAL_PREALLOC; see the header). */
+  journalPrealloc?: number;
 }
 
 export interface ImportSnapshotOptions {
@@ -85,8 +94,10 @@ const IMPORTING = "store.importing";
 const REPLACED = "store.replaced";
 export const DEFAULT_COMPACT_ENTRIES = 25_000;
 export const DEFAULT_COMPACT_BYTES = 16 << 20;
-/** How a journal segment is opened: "a" (append, create) with O_DSYNC (see the header). */
-export const JOURNAL_OPEN_FLAGS = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_DSYNC;
+/** How a journal segment is opened: written in place (positioned writes, no O_APPEND), with O_DSYNC (see the header). */
+export const JOURNAL_OPEN_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_DSYNC;
+/** How far ahead of its lines a journal segment is filled with zeros (see the header). */
+export const JOURNAL_PREALLOC = 1 << 20;
 
 export function segmentName(startSeq: number): string {
   return `journal-${String(startSeq).padStart(12, "0")}.jsonl`;
@@ -105,6 +116,11 @@ export class FileStore extends StoreCore {
   private compacting: Promise<SnapshotStats | null> | null = null;
   private openCalled = false;
   private syncs = 0;
+  /** Where the next line goes in the current segment, and the segment's size (zeros from writeAt to allocEnd). */
+  private writeAt = 0;
+  private allocEnd = 0;
+  /** A background extension of the current segment, while it runs. */
+  private extending: Promise<void> | null = null;
   /** The last rotated (no longer appended) segment read by readHistory, decoded. */
   private historyCache: { name: string; entries: JournalEntry[] } | null = null;
 
@@ -261,9 +277,21 @@ export class FileStore extends StoreCore {
     for (const p of batch) text += encodeEntry(p.change, p.json ?? JSON.stringify(p.change.Object));
     const buf = Buffer.from(text);
     const started = performance.now();
-    await writeAll(journal, buf); // durable when it returns: O_DSYNC
+    if (this.extending) await this.extending;
+    if (this.writeAt + buf.length > this.allocEnd) await this.extend(journal, this.writeAt + buf.length);
+    const at = this.writeAt;
+    await writeAll(journal, buf, at); // durable when it returns: O_DSYNC
+    this.writeAt = at + buf.length;
     this.opts.onSync?.((performance.now() - started) / 1000, batch.length, buf.length);
     this.syncs++;
+    // Zeros ahead before the next writes need them, off their path.
+    if (this.allocEnd - this.writeAt < this.prealloc() / 2) {
+      this.extending = this.extend(journal, this.allocEnd + 1)
+        .catch((err) => this.log.warn("cannot extend the journal ahead of its writes; the next write will", { error: err }))
+        .finally(() => {
+          this.extending = null;
+        });
+    }
     this.sinceSnapshotEntries += batch.length;
     this.sinceSnapshotBytes += buf.length;
   }
@@ -277,6 +305,24 @@ export class FileStore extends StoreCore {
         this.log.error("compaction failed; the journal keeps all changes, will retry", { error: err });
       });
     }
+  }
+
+  private prealloc(): number {
+    return Math.max(4096, this.opts.journalPrealloc ?? JOURNAL_PREALLOC);
+  }
+
+  /**
+   * Fill `fh` (the current segment) with zeros from its end to past `atLeast`, in whole
+   * preallocation units. Durable when it resolves (O_DSYNC: the new size included).
+   */
+  private async extend(fh: fsp.FileHandle, atLeast: number): Promise<void> {
+    const unit = this.prealloc();
+    const from = this.allocEnd;
+    const to = Math.ceil(atLeast / unit) * unit;
+    if (to <= from) return;
+    await writeAll(fh, new Uint8Array(to - from), from);
+    // A rotation meanwhile has its own segment and size.
+    if (this.journal === fh && this.allocEnd === from) this.allocEnd = to;
   }
 
   // ---- history for replicas ------------------------------------------------------------------
@@ -356,10 +402,14 @@ export class FileStore extends StoreCore {
   private async startSegment(start: number): Promise<void> {
     const name = segmentName(start);
     const fh = await fsp.open(path.join(this.storeDir, name), JOURNAL_OPEN_FLAGS, 0o600);
+    await writeAll(fh, new Uint8Array(this.prealloc()), 0);
     // The new file's directory entry must be durable before acknowledged data lands in it.
     await syncDir(this.storeDir);
+    if (this.extending) await this.extending; // on the old segment
     const prev = this.journal;
     this.journal = fh;
+    this.writeAt = 0;
+    this.allocEnd = this.prealloc();
     this.segments.push({ name, start });
     await prev?.close();
   }
@@ -383,6 +433,7 @@ export class FileStore extends StoreCore {
       .sort((a, b) => a.start - b.start);
     const stale: string[] = [];
     const live: { name: string; start: number }[] = [];
+    let current: { validBytes: number; size: number } | null = null;
     for (let i = 0; i < found.length; i++) {
       const seg = found[i] as { name: string; start: number };
       const next = found[i + 1];
@@ -438,16 +489,22 @@ export class FileStore extends StoreCore {
         });
       }
       live.push(seg);
+      if (last) current = { validBytes: decoded.validBytes, size: decoded.torn ? decoded.validBytes : bytes.length };
     }
     for (const name of stale) await fsp.rm(path.join(dir, name), { force: true });
-    const current = live.at(-1);
-    if (current) {
-      this.journal = await fsp.open(path.join(dir, current.name), JOURNAL_OPEN_FLAGS, 0o600);
+    const newest = live.at(-1);
+    if (newest && current) {
+      this.journal = await fsp.open(path.join(dir, newest.name), JOURNAL_OPEN_FLAGS, 0o600);
       // Recovery accepted every whole line it read, some perhaps only in the page cache (a process
       // killed between its write and its sync). An O_DSYNC write syncs only what it writes, so
       // those lines are made durable here, before anything is served from them.
       await this.journal.datasync();
       this.segments = live;
+      // Lines continue after the last whole one; everything past it is zeros (a torn tail was
+      // truncated above). A segment from before preallocation ends at its last line.
+      this.writeAt = current.validBytes;
+      this.allocEnd = current.size;
+      if (this.allocEnd - this.writeAt < this.prealloc() / 2) await this.extend(this.journal, this.allocEnd + 1);
     } else {
       this.segments = [];
       await this.startSegment(seq + 1);

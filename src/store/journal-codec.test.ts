@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { SocleError } from "../model/errors.ts";
-import { crc32Hex, decodeJournal, decodeLine, encodeEntry } from "./journal-codec.ts";
+import { crc32Hex, decodeJournal, decodeLine, encodeEntry, writtenEnd } from "./journal-codec.ts";
 
 const enc = new TextEncoder();
 
@@ -64,6 +64,23 @@ describe("journal codec", () => {
     const d = decodeJournal(bytes, "j");
     expect(d.entries.length).toBe(2);
     expect(d.torn?.line).toBe(3);
+  });
+
+  test("zeros after the last line are preallocated space, not a torn tail; a line torn into them is", () => {
+    const good = enc.encode(lines(3));
+    const clean = decodeJournal(new Uint8Array([...good, ...new Uint8Array(4096)]), "j", 1);
+    expect(clean.entries.map((e) => e.Seq)).toEqual([1, 2, 3]);
+    expect(clean.validBytes).toBe(good.length);
+    expect(clean.torn).toBeNull();
+    expect(writtenEnd(new Uint8Array([...good, 0, 0, 0]))).toBe(good.length);
+    expect(writtenEnd(new Uint8Array(10))).toBe(0);
+    expect(decodeJournal(new Uint8Array(8192), "j", 1)).toEqual({ entries: [], validBytes: 0, torn: null });
+    // A write cut short in place: part of a line, then the zeros it did not reach.
+    const partial = enc.encode(lines(4).split("\n")[3]?.slice(0, 30) ?? "");
+    const torn = decodeJournal(new Uint8Array([...good, ...partial, ...new Uint8Array(4096)]), "j", 1);
+    expect(torn.entries.length).toBe(3);
+    expect(torn.validBytes).toBe(good.length);
+    expect(torn.torn).toMatchObject({ line: 4, offset: good.length, droppedBytes: 30, reason: "incomplete last line (no newline)" });
   });
 
   test("a checksum mismatch followed by good lines refuses, naming file, line and offset", () => {

@@ -97,12 +97,25 @@ function parseLines(bytes: Uint8Array, end: number): unknown[] | null {
 }
 
 /**
- * Decode a journal segment. A bad or incomplete line followed only by bad lines is a torn tail
- * (the crash hit an unacknowledged append): reported in `torn`, to be truncated. A bad line
- * followed by a good one, or a Seq out of order, is corruption of acknowledged data and throws:
- * starting would silently lose or reorder committed changes.
+ * Where a segment's written bytes end: before the zeros it was preallocated with (file-store.ts).
+ * A line never holds a NUL byte (JSON escapes control characters), so trailing zeros are never
+ * part of one.
  */
-export function decodeJournal(bytes: Uint8Array, file: string, firstSeq?: number): DecodedJournal {
+export function writtenEnd(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  return end;
+}
+
+/**
+ * Decode a journal segment. Zeros at its end are preallocated space, not data. A bad or
+ * incomplete line followed only by bad lines is a torn tail (the crash hit an unacknowledged
+ * write): reported in `torn`, to be truncated. A bad line followed by a good one, or a Seq out of
+ * order, is corruption of acknowledged data and throws: starting would silently lose or reorder
+ * committed changes.
+ */
+export function decodeJournal(whole: Uint8Array, file: string, firstSeq?: number): DecodedJournal {
+  const bytes = whole.subarray(0, writtenEnd(whole));
   // 1. The prefix of complete lines whose checksums verify (the whole file, normally).
   const starts: number[] = [];
   let pos = 0;
