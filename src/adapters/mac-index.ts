@@ -67,7 +67,8 @@ class SharedMacIndex {
     });
     const several: string[][] = [];
     try {
-      store.scanField("machines", "HardwareAddrs", (uuid, addrs) => this.buildMachine(uuid, addrs));
+      // Read (macList copies it), not kept: no need to freeze it now.
+      store.scanField("machines", "HardwareAddrs", (uuid, addrs) => this.buildMachine(uuid, addrs), { freeze: false });
       store.scanField("leases", "Token", (addr, token) => this.buildLease(addr, token, several));
     } catch (err) {
       this.unsubscribe();
@@ -122,13 +123,12 @@ class SharedMacIndex {
   private buildLease(addr: string, token: unknown, several: string[][]): void {
     if (typeof token !== "string") return;
     const mac = lower(token);
-    const v = this.leasesByMac.get(mac);
-    if (v === undefined) this.leasesByMac.set(mac, addr);
-    else if (typeof v === "string") {
+    const v = this.leasesByMac.setIfAbsent(mac, addr); // undefined: the MAC's first lease, set
+    if (typeof v === "string") {
       const both = [v, addr];
       several.push(both);
       this.leasesByMac.set(mac, both);
-    } else v.push(addr);
+    } else if (v !== undefined) v.push(addr);
     this.leaseMac.set(addr, mac);
   }
 

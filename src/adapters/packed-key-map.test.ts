@@ -37,8 +37,14 @@ test("behaves as a Map under random sets, overwrites and deletes, packed keys an
       // Grow to a few hundred keys, then shrink, then grow again.
       const space = step < 20_000 ? 600 : step < 40_000 ? 40 : 2000;
       const key = keyOf(rnd(space));
-      if (rnd(3) === 0) {
+      const op = rnd(6);
+      if (op < 2) {
         expect(got.delete(key)).toBe(want.delete(key));
+      } else if (op === 2) {
+        // setIfAbsent: the value there (unchanged), else set.
+        const had = want.get(key);
+        expect(got.setIfAbsent(key, step)).toBe(had);
+        if (had === undefined) want.set(key, step);
       } else {
         got.set(key, step);
         want.set(key, step);

@@ -77,18 +77,32 @@ export class PackedKeyMap<V> {
   }
 
   set(key: string, value: V): void {
+    this.put(key, value, true);
+  }
+
+  /**
+   * Set `key` to `value` unless it has a value: returns that value (and changes nothing), else
+   * undefined. One probe where a get and a set take two (an index build's million keys).
+   */
+  setIfAbsent(key: string, value: V): V | undefined {
+    return this.put(key, value, false);
+  }
+
+  private put(key: string, value: V, replace: boolean): V | undefined {
     const n = this.pack(key);
     if (n === undefined) {
-      this.other.set(key, value);
-      return;
+      const had = this.other.get(key);
+      if (had === undefined || replace) this.other.set(key, value);
+      return replace ? undefined : had;
     }
     const keys = this.keys;
     let i = slotOf(n, this.mask);
     for (;;) {
       const k = keys[i] as number;
       if (k === n) {
-        this.vals[i] = value;
-        return;
+        const had = this.vals[i];
+        if (replace || had === undefined) this.vals[i] = value;
+        return replace ? undefined : had;
       }
       if (k === EMPTY) break;
       i = (i + 1) & this.mask;
@@ -96,6 +110,7 @@ export class PackedKeyMap<V> {
     keys[i] = n;
     this.vals[i] = value;
     if (++this.used > (this.mask + 1) * MAX_LOAD) this.grow();
+    return undefined;
   }
 
   delete(key: string): boolean {

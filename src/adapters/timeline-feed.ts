@@ -37,14 +37,17 @@ export function createStoreTimeline(store: Store, o: TimelineOptions = {}): Stor
   const addressOf = new Map<string, string>(); // machine Uuid -> the Address indexed
   const registered = new Set<number>();
   const macsOfMachine = new Map<string, number[]>(); // machine Uuid -> its MACs indexed
-  const index = (uuid: string, hardwareAddrs: unknown, machineAddress: unknown) => {
-    const had = addressOf.get(uuid);
-    if (had !== undefined) {
-      byAddress.delete(had);
-      addressOf.delete(uuid);
+  // `fresh`: at the build, each machine once, so there is nothing indexed to undo.
+  const index = (uuid: string, hardwareAddrs: unknown, machineAddress: unknown, fresh = false) => {
+    if (!fresh) {
+      const had = addressOf.get(uuid);
+      if (had !== undefined) {
+        byAddress.delete(had);
+        addressOf.delete(uuid);
+      }
+      for (const m of macsOfMachine.get(uuid) ?? []) registered.delete(m);
+      macsOfMachine.delete(uuid);
     }
-    for (const m of macsOfMachine.get(uuid) ?? []) registered.delete(m);
-    macsOfMachine.delete(uuid);
     const macs = macsOf(hardwareAddrs);
     if (macs.length) macsOfMachine.set(uuid, macs);
     for (const m of macs) registered.add(m);
@@ -55,9 +58,10 @@ export function createStoreTimeline(store: Store, o: TimelineOptions = {}): Stor
   };
   // Two field scans rather than a list: at start-up with 100k machines, a first list would order
   // and freeze them all before the server answers (about 0.3 s), for two fields of each.
+  // HardwareAddrs is only read (macsOf makes numbers of it), and addrsOf goes with this call: not frozen.
   const addrsOf = new Map<string, unknown>();
-  store.scanField("machines", "HardwareAddrs", (uuid, addrs) => addrsOf.set(uuid, addrs));
-  store.scanField("machines", "Address", (uuid, address) => index(uuid, addrsOf.get(uuid), address));
+  store.scanField("machines", "HardwareAddrs", (uuid, addrs) => addrsOf.set(uuid, addrs), { freeze: false });
+  store.scanField("machines", "Address", (uuid, address) => index(uuid, addrsOf.get(uuid), address, true));
 
   const timeline = new Timeline({
     ...o,

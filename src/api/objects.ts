@@ -302,9 +302,16 @@ export class ObjectService {
       // Found by a scan of Params, not a list: at start-up with 100k machines a first list would
       // order and freeze them all (about 0.4 s) to find, nearly always, none to seal.
       const keys: string[] = [];
-      this.store.scanField(prefix, "Params", (key, params) => {
-        if (isRecord(params) && this.holdsClearSecure(params, names)) keys.push(key);
-      });
+      // Only read here, so not frozen: freezing 100k machines' Params is left to the store's
+      // background pass, after start-up.
+      this.store.scanField(
+        prefix,
+        "Params",
+        (key, params) => {
+          if (isRecord(params) && this.holdsClearSecure(params, names)) keys.push(key);
+        },
+        { freeze: false },
+      );
       keys.sort();
       for (const key of keys) {
         // Read and write in one synchronous step: a write in flight is the newer object.

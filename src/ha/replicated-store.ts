@@ -13,7 +13,7 @@
 
 import { SocleError } from "../model/errors.ts";
 import type { Change, ModelObject } from "../model/object.ts";
-import type { Store } from "../store/store.ts";
+import type { ScanOptions, Store } from "../store/store.ts";
 import type { Feeder } from "./feeder.ts";
 
 export type SyncMode = "sync" | "solo";
@@ -67,8 +67,8 @@ export class ReplicatedStore implements Store {
   count(type: string): number {
     return this.#inner.count(type);
   }
-  scanField(type: string, field: string, fn: (key: string, value: unknown) => void): void {
-    this.#inner.scanField(type, field, fn);
+  scanField(type: string, field: string, fn: (key: string, value: unknown) => void, opts?: ScanOptions): void {
+    this.#inner.scanField(type, field, fn, opts);
   }
   get seq(): number {
     return this.#inner.seq;

@@ -147,6 +147,26 @@ describe("file store", () => {
     expect((await again.put("machines", "m7", {})).Seq).toBe(7);
   });
 
+  test("objects loaded at open are frozen in the background only after freezeDelayMs, out of the start-up's way", async () => {
+    const dir = tmp();
+    const first = await open({ dir });
+    await first.put("machines", "m", { Name: "m", HardwareAddrs: ["52:54:00:00:00:01"] });
+    await first.close();
+    stores.pop();
+    const unfrozen = (s: FileStore) => {
+      let v: unknown;
+      s.scanField("machines", "HardwareAddrs", (_k, addrs) => (v = addrs), { freeze: false });
+      return !Object.isFrozen(v);
+    };
+    const s = await open({ dir, freezeDelayMs: 150 });
+    expect(unfrozen(s)).toBe(true);
+    await Bun.sleep(50);
+    expect(unfrozen(s)).toBe(true); // not yet
+    await Bun.sleep(400);
+    expect(unfrozen(s)).toBe(false); // the background pass ran
+    expect(s.get("machines", "m")).toEqual({ Name: "m", HardwareAddrs: ["52:54:00:00:00:01"] });
+  });
+
   test("journal lines are written in place over preallocated zeros: a write never grows the file", async () => {
     // Growing the file would make every O_DSYNC write commit the filesystem journal too (the header).
     const dir = tmp();

@@ -67,6 +67,8 @@ export interface FileStoreOptions {
   historyLimit?: number;
   /** Told after each durable journal write (its sync included): how long it took, and the changes and bytes it made durable (metrics). */
   onSync?: (seconds: number, entries: number, bytes: number) => void;
+  /** How long after open the loaded objects start being frozen in the background (StoreCoreOptions.freezeDelayMs). */
+  freezeDelayMs?: number;
   /** Bytes of zeros a journal segment is extended by ahead of its lines (default JOURNAL_PREALLOC; see the header). */
   journalPrealloc?: number;
 }
@@ -128,7 +130,10 @@ export class FileStore extends StoreCore {
     super(
       opts.layer ?? emptyLayer(),
       (opts.log ?? nullLogger).child("store"),
-      opts.historyLimit === undefined ? {} : { historyLimit: opts.historyLimit },
+      {
+        ...(opts.historyLimit === undefined ? {} : { historyLimit: opts.historyLimit }),
+        ...(opts.freezeDelayMs === undefined ? {} : { freezeDelayMs: opts.freezeDelayMs }),
+      },
     );
     this.opts = opts;
     this.dir = path.resolve(opts.dir);

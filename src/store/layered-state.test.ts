@@ -164,6 +164,11 @@ describe("LayeredState", () => {
     s.apply("bootenvs", "mine", loaded, true);
     s.apply("bootenvs", "local", { Name: "hidden", Tags: ["hidden"] }, true);
     s.finishLoad();
+    // freeze false: handed over as it is, nothing frozen.
+    const raw: unknown[] = [];
+    s.scanField("bootenvs", "Tags", (_key, value) => raw.push(value), false);
+    expect(raw[1]).toBe(loaded.Tags);
+    expect(Object.isFrozen(loaded.Tags) || Object.isFrozen(loaded.Tags[1])).toBe(false);
     const seen: Array<[string, unknown]> = [];
     s.scanField("bootenvs", "Tags", (key, value) => seen.push([key, value]));
     expect(seen).toEqual([

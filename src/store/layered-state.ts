@@ -209,9 +209,10 @@ export class LayeredState {
   /**
    * `fn(key, obj[field])` for every object `list(type)` returns, read-only layer first, each in
    * map order: no ordering built, and of a loaded object only the value handed over is frozen
-   * (the object itself is never handed out, so it stays unfrozen for the background pass).
+   * (the object itself is never handed out, so it stays unfrozen for the background pass), or
+   * nothing at all with `freeze` false (Store.scanField says what the caller promises then).
    */
-  scanField(type: string, field: string, fn: (key: string, value: unknown) => void): void {
+  scanField(type: string, field: string, fn: (key: string, value: unknown) => void, freeze = true): void {
     // Read as obj[field], a name Object.prototype has would reach it (and freeze it) on any
     // object lacking the field.
     if (field in Object.prototype) throw new Error(`scan ${type}: field "${field}" is a name every object inherits`);
@@ -223,7 +224,7 @@ export class LayeredState {
     for (const [key, obj] of rw.objects) {
       if (shadowed?.has(key)) continue;
       const v = obj[field];
-      fn(key, typeof v === "object" && v !== null ? deepFreeze(v) : v);
+      fn(key, freeze && typeof v === "object" && v !== null ? deepFreeze(v) : v);
     }
   }
 

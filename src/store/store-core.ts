@@ -16,7 +16,7 @@
 import { SocleError, badRequest, conflict, notFound } from "../model/errors.ts";
 import type { Change, ChangeAction, ModelObject } from "../model/object.ts";
 import { nullLogger, type Logger } from "../log/logger.ts";
-import type { ReadOnlyLayer } from "./store.ts";
+import type { ReadOnlyLayer, ScanOptions } from "./store.ts";
 import type { ReplicaEntry, ReplicaStore, StoreSnapshot } from "./replica.ts";
 import { LayeredState, type WritableView } from "./layered-state.ts";
 import { deepFreeze, frozenFromJSON } from "./freeze.ts";
@@ -110,7 +110,16 @@ export interface StoreCoreOptions {
   historyLimit?: number;
   /** ... and their size bound (default DEFAULT_HISTORY_BYTES); the newest change is always kept. */
   historyBytes?: number;
+  /**
+   * How long after open the objects loaded at open start being frozen in the background (default
+   * FREEZE_DELAY_MS). A read freezes what it returns meanwhile; the delay keeps the freezing's
+   * slices out of a server's start-up, which builds its indexes right after open.
+   */
+  freezeDelayMs?: number;
 }
+
+/** See StoreCoreOptions.freezeDelayMs: about a large server's start-up (100k machines: ~1.5 s after open). */
+export const FREEZE_DELAY_MS = 3000;
 
 /**
  * The newest committed changes, oldest first, in a fixed-size ring bounded by count and by bytes.
@@ -195,6 +204,7 @@ export abstract class StoreCore implements ReplicaStore {
   private idleWaiters: Array<() => void> = [];
   private readonly subscribers = new Set<(c: Change) => void>();
   private readonly history: ChangeRing;
+  private readonly freezeDelayMs: number;
   /** Local (not replicated) writes queued or being persisted. */
   private localPending = 0;
   /** Settles when the point-in-time view in use ends (LayeredState holds one at a time). */
@@ -204,6 +214,7 @@ export abstract class StoreCore implements ReplicaStore {
     this.state = new LayeredState(layer);
     this.log = log;
     this.history = new ChangeRing(opts.historyLimit ?? DEFAULT_HISTORY_LIMIT, opts.historyBytes ?? DEFAULT_HISTORY_BYTES);
+    this.freezeDelayMs = opts.freezeDelayMs ?? FREEZE_DELAY_MS;
   }
 
   abstract open(): Promise<void>;
@@ -238,8 +249,8 @@ export abstract class StoreCore implements ReplicaStore {
     return this.state.count(type);
   }
 
-  scanField(type: string, field: string, fn: (key: string, value: unknown) => void): void {
-    this.state.scanField(type, field, fn);
+  scanField(type: string, field: string, fn: (key: string, value: unknown) => void, opts?: ScanOptions): void {
+    this.state.scanField(type, field, fn, opts?.freeze ?? true);
   }
 
   subscribe(fn: (change: Change) => void): () => void {
@@ -431,7 +442,12 @@ export abstract class StoreCore implements ReplicaStore {
     this.assigned = seq;
     this.committed = seq;
     this.phase = "open";
-    this.state.freezeInBackground().catch((err) => this.log.error("freezing loaded objects failed", { error: err }));
+    const freeze = () => {
+      if (this.phase !== "open") return; // closed meanwhile: nothing will read the objects
+      this.state.freezeInBackground().catch((err) => this.log.error("freezing loaded objects failed", { error: err }));
+    };
+    if (this.freezeDelayMs <= 0) freeze();
+    else setTimeout(freeze, this.freezeDelayMs).unref();
   }
 
   protected get isOpen(): boolean {
