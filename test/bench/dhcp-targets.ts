@@ -129,17 +129,21 @@ export const dnsmasq: Target = {
   },
 };
 
-/** Socle with `extra` serve flags, under `name`. */
-function socleTarget(name: string, extra: readonly string[]): Target {
+/**
+ * Socle with `extra` serve flags, under `name`; run from source (`bun src/main.ts`), or with
+ * `compiled` as the executable build/compile.ts makes, which is what an operator runs.
+ */
+function socleTarget(name: string, extra: readonly string[], compiled = false): Target {
   return {
     name,
     missing: () => undefined,
     async start(seg) {
       const dataDir = join(seg.dir, "socle-data");
+      const command = compiled ? [await compileSocle(seg.dir)] : [BUN, join(ROOT, "src/main.ts")];
       const proc = seg.lab.spawn(
         seg.ns,
         [
-          "taskset", "-c", seg.cpu, BUN, join(ROOT, "src/main.ts"), "serve",
+          "taskset", "-c", seg.cpu, ...command, "serve",
           "--data-dir", dataDir, "--dhcp-interfaces", seg.iface,
           "--disable-tftp", "--disable-static", "--disable-binl",
           "--api-listen", "127.0.0.1", "--api-port", "0",
@@ -167,6 +171,17 @@ function socleTarget(name: string, extra: readonly string[]): Target {
 }
 
 export const socle: Target = socleTarget("socle", []);
+/** Socle as shipped: the compiled executable (built into the server's scratch directory). */
+export const socleCompiled: Target = socleTarget("socle-compiled", [], true);
+
+/** Build this tree's executable for this machine into `dir` (build/compile.ts); its path. */
+async function compileSocle(dir: string): Promise<string> {
+  const arch = process.arch === "arm64" ? "arm64" : "amd64";
+  const p = Bun.spawn([BUN, join(ROOT, "build/compile.ts"), "--target", arch, "--outdir", dir], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+  if (code !== 0) throw new Error(`build/compile.ts failed (${code}): ${err.trim()}`);
+  return join(dir, `socle-linux-${arch}`);
+}
 /** Socle with the boot timeline off: the other half of the timeline's A/B. */
 export const socleNoTimeline: Target = socleTarget("socle-no-timeline", ["--timeline-macs", "0"]);
 

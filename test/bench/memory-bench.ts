@@ -1,11 +1,12 @@
-// bun test/bench/memory-bench.ts [--only bare,worker,kea,dnsmasq,socle,socle-no-timeline,socle-smol,leases]
+// bun test/bench/memory-bench.ts [--only bare,worker,kea,dnsmasq,socle,socle-compiled,socle-no-timeline,socle-smol,leases]
 //                                [--rate N] [--rate-seconds S] [--idle S] [--rest S] [--leases N]
 //                                [--socle-env "BUN_JSC_x=1 MIMALLOC_y=0"]
 //
 // Where a DHCP server's memory goes, one row per process, all measured in this run:
 //   - bare Bun (an idle `bun -e` script), and Bun plus one idle Worker (what a Worker VM costs);
 //   - Kea and dnsmasq, the references (RSS only);
-//   - `socle serve` as the DHCP bench starts it (dhcp-targets.ts), also with `--timeline-macs 0`
+//   - `socle serve` as the DHCP bench starts it (dhcp-targets.ts), also as the compiled executable
+//     (socle-compiled: build/compile.ts, what an operator runs), with `--timeline-macs 0`,
 //     and under `bun --smol` (through BUN_OPTIONS); with --socle-env, once more with those
 //     variables set (an A/B of a runtime or allocator knob, row "socle+env").
 // Each server runs in a namespace of its own, pinned to CPU 0, and is measured idle (Socle --idle
@@ -33,7 +34,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetLab, needsRoot } from "../helpers/netns.ts";
-import { BUN, dnsmasq, kea, memoryOf, ROOT, socle, socleNoTimeline, type RunningServer, type Segment, type Target, SERVER_ADDR, CLIENT_ADDR, SUBNET, POOL, SERVER_CPU, CLIENT_CPU } from "./dhcp-targets.ts";
+import { BUN, dnsmasq, kea, memoryOf, ROOT, socle, socleCompiled, socleNoTimeline, type RunningServer, type Segment, type Target, SERVER_ADDR, CLIENT_ADDR, SUBNET, POOL, SERVER_CPU, CLIENT_CPU } from "./dhcp-targets.ts";
 import { populateLeases } from "./lease-memory.ts";
 import { parsePerfdhcp } from "./perfdhcp-report.ts";
 import { PerfdhcpRunner } from "./perfdhcp-runner.ts";
@@ -50,7 +51,7 @@ const flag = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
-const ALL = ["bare", "worker", "kea", "dnsmasq", "socle", "socle-no-timeline", "socle-smol", "leases"];
+const ALL = ["bare", "worker", "kea", "dnsmasq", "socle", "socle-compiled", "socle-no-timeline", "socle-smol", "leases"];
 const ONLY = (flag("--only") ?? ALL.join(",")).split(",").map((s) => s.trim());
 const RATE = Number(flag("--rate") ?? 1_000);
 const RATE_SECONDS = Number(flag("--rate-seconds") ?? 10);
@@ -379,6 +380,7 @@ async function main(): Promise<number> {
       ["dnsmasq", dnsmasq, {}, false],
       ["socle", socle, { [MEMORY_DIR_ENV]: dumpDir }, true],
       ["socle-no-timeline", socleNoTimeline, { [MEMORY_DIR_ENV]: dumpDir }, true],
+      ["socle-compiled", socleCompiled, { [MEMORY_DIR_ENV]: dumpDir }, true],
       ["socle-smol", socle, { [MEMORY_DIR_ENV]: dumpDir, BUN_OPTIONS: "--smol" }, true],
     ];
     const wanted = servers.filter(([n]) => ONLY.includes(n));
@@ -426,7 +428,10 @@ async function main(): Promise<number> {
     const p = by(peer)?.rss;
     if (ref !== undefined && p) say(`socle after ${CLIENTS} / ${peer}: ${(ref / p).toFixed(2)}x RSS (${mb(ref)} MB vs ${mb(p)} MB)`);
   }
-  if (ref !== undefined) say(`target: socle after ${CLIENTS} at rest <= 80 MB RSS: ${ref <= 80 * 1048576 ? "met" : "NOT met"} (${mb(ref)} MB)`);
+  for (const name of ["socle", "socle-compiled"]) {
+    const rss = by(`${name} after ${CLIENTS}`)?.rss;
+    if (rss !== undefined) say(`target: ${name} after ${CLIENTS} at rest <= 80 MB RSS: ${rss <= 80 * 1048576 ? "met" : "NOT met"} (${mb(rss)} MB)`);
+  }
 
   for (const f of leaseFigures) {
     say(`\nleases, ${f.mode}: ${f.leases} leases${f.writes ? `, ${f.writes} writes` : ""}; one lease object (shallow) ${f.shallowLeaseBytes} B`);
