@@ -290,7 +290,7 @@ export class FileStore extends StoreCore {
     this.opts.onSync?.((performance.now() - started) / 1000, batch.length, buf.length);
     this.syncs++;
     // Zeros ahead before the next writes need them, off their path.
-    if (this.allocEnd - this.writeAt < this.prealloc() / 2) {
+    if (!this.extending && this.allocEnd - this.writeAt < this.prealloc() / 2) {
       this.extending = this.extend(journal, this.allocEnd + 1)
         .catch((err) => this.log.warn("cannot extend the journal ahead of its writes; the next write will", { error: err }))
         .finally(() => {
