@@ -62,6 +62,7 @@ export function createStoreTimeline(store: Store, o: TimelineOptions = {}): Stor
   const addrsOf = new Map<string, unknown>();
   store.scanField("machines", "HardwareAddrs", (uuid, addrs) => addrsOf.set(uuid, addrs), { freeze: false });
   store.scanField("machines", "Address", (uuid, address) => index(uuid, addrsOf.get(uuid), address, true));
+  addrsOf.clear(); // the closure outlives the build: keep no unfrozen values
 
   const timeline = new Timeline({
     ...o,

@@ -175,6 +175,61 @@ describe("file store", () => {
     expect(unfrozen(again)).toBe(false);
   });
 
+  test("a power cut inside a write in place (zeros, then its later lines whole) is a torn tail, with one warning", async () => {
+    const dir = await crashImage(3);
+    const seg = path.join(storeDir(dir), segments(dir)[0] as string);
+    const good = journalText(seg);
+    const time = "2026-01-01T00:00:00.000Z";
+    const first = encodeEntry({ Seq: 4, Time: time, Type: "machines", Action: "create", Key: "m4" }, "{}");
+    const rest = encodeEntry({ Seq: 5, Time: time, Type: "machines", Action: "create", Key: "m5" }, "{}");
+    // The write of Seq 4 and 5: its first 10 bytes (the page they were on) never landed.
+    const fd = fs.openSync(seg, "r+");
+    fs.writeSync(fd, first.slice(10) + rest, Buffer.byteLength(good) + 10);
+    fs.closeSync(fd);
+    const { lines, log } = logSink();
+    const s = await open({ dir, log });
+    expect(s.seq).toBe(3);
+    expect(s.get("machines", "m5")).toBeUndefined();
+    expect(journalText(seg)).toBe(good);
+    expect(lines.filter((l) => l.includes("WARN")).length).toBe(1);
+    expect((await s.put("machines", "m4", {})).Seq).toBe(4);
+  });
+
+  test("a reader of the segment being written decodes only what completed writes hold", async () => {
+    // History from the journal (a ring of 1), while bytes past the last completed write look like
+    // a write in progress: zeros, then a whole line.
+    const dir = tmp();
+    const s = await open({ dir, historyLimit: 1 });
+    for (let i = 1; i <= 4; i++) await s.put("machines", `m${i}`, { I: i });
+    const seg = path.join(storeDir(dir), segments(dir)[0] as string);
+    const end = Buffer.byteLength(journalText(seg));
+    const time = "2026-01-01T00:00:00.000Z";
+    // A write's later bytes visible before its first ones: the end of a line, then a whole one.
+    const fd = fs.openSync(seg, "r+");
+    fs.writeSync(fd, 'ject":{}}\n' + encodeEntry({ Seq: 6, Time: time, Type: "machines", Action: "create", Key: "x" }, "{}"), end + 200);
+    fs.closeSync(fd);
+    const got = await s.changesSince(0);
+    expect(got?.map((c) => c.Seq)).toEqual([1, 2, 3, 4]);
+  });
+
+  test("an empty segment left by a rotation that did not finish is removed, not written on under a wrong Seq", async () => {
+    const dir = await crashImage(5);
+    // The rotation at Seq 2 created journal-3 and crashed; the writes went on in journal-1.
+    const orphan = path.join(storeDir(dir), segmentName(3));
+    fs.writeFileSync(orphan, new Uint8Array(4096));
+    const { lines, log } = logSink();
+    const s = await open({ dir, log });
+    expect(s.seq).toBe(5);
+    expect(fs.existsSync(orphan)).toBe(false);
+    expect(lines.some((l) => l.includes("rotation that did not finish"))).toBe(true);
+    await s.put("machines", "m6", {});
+    await s.close();
+    stores.pop();
+    const again = await open({ dir });
+    expect(again.seq).toBe(6);
+    expect(again.count("machines")).toBe(6);
+  });
+
   test("journal lines are written in place over preallocated zeros: a write never grows the file", async () => {
     // Growing the file would make every O_DSYNC write commit the filesystem journal too (the header).
     const dir = tmp();

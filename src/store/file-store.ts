@@ -16,7 +16,11 @@
 // the file with every write, so each O_DSYNC write would also commit the filesystem's journal for
 // the new size; a write within the file's size only has its own blocks to flush (measured on this
 // project's ext4/virtio disk: 0.09-0.17 ms per write instead of 0.14-0.25). Lines never contain a
-// NUL byte, so the zeros after the last line are unused space to the decoder, not a torn tail. When the
+// NUL byte, so the zeros after the last line are unused space to the decoder, not a torn tail.
+// Unlike an append, a write in place that a power cut stops may leave any of its pages: zeros, then
+// whole lines of the same write. Only the last write can, so recovery truncates that as a torn tail
+// when it lies within JOURNAL_MAX_WRITE bytes (a batch is written in pieces of at most that), and a
+// reader of the segment being written decodes only what completed writes hold. When the
 // journal since the last snapshot grows past a limit, and on close, the store compacts: it starts a
 // new journal segment at Seq+1, writes a snapshot of the state at Seq in the background (writes
 // continue meanwhile), then removes the old segments. Recovery at open truncates a torn journal tail with one warning and refuses to start
@@ -100,6 +104,12 @@ export const DEFAULT_COMPACT_BYTES = 16 << 20;
 export const JOURNAL_OPEN_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_DSYNC;
 /** How far ahead of its lines a journal segment is filled with zeros (see the header). */
 export const JOURNAL_PREALLOC = 1 << 20;
+/**
+ * The most bytes one journal write spans (a batch is split at lines; one longer line is written
+ * alone). A write in place cut short by a power cut can leave its later pages without its earlier
+ * ones; recovery tells that from corruption by this bound (journal-codec.ts, DecodeOptions).
+ */
+export const JOURNAL_MAX_WRITE = 512 << 10;
 
 export function segmentName(startSeq: number): string {
   return `journal-${String(startSeq).padStart(12, "0")}.jsonl`;
@@ -193,6 +203,7 @@ export class FileStore extends StoreCore {
         this.log.error("snapshot at close failed; the journal keeps all changes", { error: err });
       }
     }
+    if (this.extending) await this.extending;
     await this.journal?.close().catch(() => {});
     this.journal = null;
     this.lock?.release();
@@ -276,19 +287,33 @@ export class FileStore extends StoreCore {
   protected async persist(batch: readonly PendingWrite[]): Promise<void> {
     const journal = this.journal;
     if (!journal) throw new Error("journal is not open");
-    let text = "";
     // A delete's line carries the object as it was (the Change published), so that a change read
-    // back for a replica is the change that was published.
-    for (const p of batch) text += encodeEntry(p.change, p.json ?? JSON.stringify(p.change.Object));
-    const buf = Buffer.from(text);
+    // back for a replica is the change that was published. Pieces of at most JOURNAL_MAX_WRITE
+    // bytes, cut at lines (see the header).
+    const pieces: Buffer[] = [];
+    let text = "";
+    for (const p of batch) {
+      const line = encodeEntry(p.change, p.json ?? JSON.stringify(p.change.Object));
+      if (text && Buffer.byteLength(text) + Buffer.byteLength(line) > JOURNAL_MAX_WRITE) {
+        pieces.push(Buffer.from(text));
+        text = "";
+      }
+      text += line;
+    }
+    pieces.push(Buffer.from(text));
+    const total = pieces.reduce((n, b) => n + b.length, 0);
     const started = performance.now();
-    if (this.extending) await this.extending;
-    if (this.writeAt + buf.length > this.allocEnd) await this.extend(journal, this.writeAt + buf.length);
-    const at = this.writeAt;
-    await writeAll(journal, buf, at); // durable when it returns: O_DSYNC
-    this.writeAt = at + buf.length;
-    this.opts.onSync?.((performance.now() - started) / 1000, batch.length, buf.length);
-    this.syncs++;
+    if (this.writeAt + total > this.allocEnd) {
+      if (this.extending) await this.extending;
+      await this.extend(journal, this.writeAt + total);
+    }
+    for (const buf of pieces) {
+      const at = this.writeAt;
+      await writeAll(journal, buf, at); // durable when it returns: O_DSYNC
+      this.writeAt = at + buf.length;
+      this.syncs++;
+    }
+    this.opts.onSync?.((performance.now() - started) / 1000, batch.length, total);
     // Zeros ahead before the next writes need them, off their path.
     if (!this.extending && this.allocEnd - this.writeAt < this.prealloc() / 2) {
       this.extending = this.extend(journal, this.allocEnd + 1)
@@ -298,7 +323,7 @@ export class FileStore extends StoreCore {
         });
     }
     this.sinceSnapshotEntries += batch.length;
-    this.sinceSnapshotBytes += buf.length;
+    this.sinceSnapshotBytes += total;
   }
 
   protected override afterCommit(): void {
@@ -357,15 +382,17 @@ export class FileStore extends StoreCore {
   private async segmentEntries(seg: { name: string; start: number }, rotated: boolean): Promise<JournalEntry[] | undefined> {
     if (this.historyCache?.name === seg.name) return this.historyCache.entries;
     const file = path.join(this.storeDir, seg.name);
+    // The segment being written: only what completed writes hold. A read racing a write in place
+    // could see its later bytes without its earlier ones.
+    const done = !rotated && this.segments.at(-1)?.name === seg.name ? this.writeAt : undefined;
     let bytes: Buffer;
     try {
       bytes = await fsp.readFile(file);
+      if (done !== undefined) bytes = bytes.subarray(0, done);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw new SocleError("Unavailable", "store", file, `cannot read changes from journal "${file}": ${(err as Error).message}`);
     }
-    // The segment being appended to may end in a line being written: decodeJournal reports it
-    // as torn, and the entries before it are good.
     const { entries } = decodeJournal(bytes, file, seg.start);
     if (rotated && this.segments.some((s) => s.name === seg.name)) this.historyCache = { name: seg.name, entries };
     return entries;
@@ -406,10 +433,18 @@ export class FileStore extends StoreCore {
   /** Close the current segment and append to a new one starting at `start`. */
   private async startSegment(start: number): Promise<void> {
     const name = segmentName(start);
-    const fh = await fsp.open(path.join(this.storeDir, name), JOURNAL_OPEN_FLAGS, 0o600);
-    await writeAll(fh, new Uint8Array(this.prealloc()), 0);
-    // The new file's directory entry must be durable before acknowledged data lands in it.
-    await syncDir(this.storeDir);
+    const file = path.join(this.storeDir, name);
+    const fh = await fsp.open(file, JOURNAL_OPEN_FLAGS, 0o600);
+    try {
+      await writeAll(fh, new Uint8Array(this.prealloc()), 0);
+      // The new file's directory entry must be durable before acknowledged data lands in it.
+      await syncDir(this.storeDir);
+    } catch (err) {
+      // Not left behind: writes go on in the current segment, past this one's first Seq.
+      await fh.close().catch(() => {});
+      await fsp.rm(file, { force: true }).catch(() => {});
+      throw err;
+    }
     if (this.extending) await this.extending; // on the old segment
     const prev = this.journal;
     this.journal = fh;
@@ -459,7 +494,15 @@ export class FileStore extends StoreCore {
         );
       }
       const bytes = await fsp.readFile(file);
-      const decoded = decodeJournal(bytes, file, seg.start);
+      // Only the newest segment can end in a write cut short in place (see the header).
+      const decoded = decodeJournal(bytes, file, seg.start, last ? { tornWriteBytes: JOURNAL_MAX_WRITE } : {});
+      // A segment a failed rotation left behind (a crash before it was removed): empty, and named
+      // for a Seq the segment before it went on to hold. Writing on in it would misnumber it.
+      if (last && decoded.entries.length === 0 && !decoded.torn && seg.start <= seq) {
+        this.log.warn("removing an empty journal segment left by a rotation that did not finish", { file, seq });
+        stale.push(seg.name);
+        continue;
+      }
       if (decoded.torn && !last) {
         throw new SocleError(
           "Unavailable",
@@ -494,7 +537,7 @@ export class FileStore extends StoreCore {
         });
       }
       live.push(seg);
-      if (last) current = { validBytes: decoded.validBytes, size: decoded.torn ? decoded.validBytes : bytes.length };
+      current = { validBytes: decoded.validBytes, size: decoded.torn ? decoded.validBytes : bytes.length };
     }
     for (const name of stale) await fsp.rm(path.join(dir, name), { force: true });
     const newest = live.at(-1);
@@ -509,7 +552,10 @@ export class FileStore extends StoreCore {
       // truncated above). A segment from before preallocation ends at its last line.
       this.writeAt = current.validBytes;
       this.allocEnd = current.size;
-      if (this.allocEnd - this.writeAt < this.prealloc() / 2) await this.extend(this.journal, this.allocEnd + 1);
+      // Best effort: a full disk must not keep the store from opening (a write extends when it must).
+      if (this.allocEnd - this.writeAt < this.prealloc() / 2) {
+        await this.extend(this.journal, this.allocEnd + 1).catch((err) => this.log.warn("cannot preallocate the journal at open", { error: err }));
+      }
     } else {
       this.segments = [];
       await this.startSegment(seq + 1);

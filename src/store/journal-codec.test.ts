@@ -83,6 +83,28 @@ describe("journal codec", () => {
     expect(torn.torn).toMatchObject({ line: 4, offset: good.length, droppedBytes: 30, reason: "incomplete last line (no newline)" });
   });
 
+  test("a write torn in place (zeros, then whole lines of the same write) is a torn tail only within tornWriteBytes", () => {
+    const good = enc.encode(lines(3));
+    const last = enc.encode(lines(3, 4)); // the last write: Seq 4..6
+    const firstLen = enc.encode(lines(1, 4)).length;
+    // Its first page did not land: zeros where Seq 4 was, then Seq 5 and 6 whole.
+    const torn = new Uint8Array([...good, ...new Uint8Array(firstLen - 1), 10, ...last.subarray(firstLen), ...new Uint8Array(4096)]);
+    const d = decodeJournal(torn, "j", 1, { tornWriteBytes: last.length });
+    expect(d.entries.map((e) => e.Seq)).toEqual([1, 2, 3]);
+    expect(d.validBytes).toBe(good.length);
+    expect(d.torn?.offset).toBe(good.length);
+    expect(d.torn?.reason).toContain("cut short in place");
+    expect(d.torn?.droppedBytes).toBe(last.length);
+    // Farther than one write from the end, or without the bound (a reader, an older segment): corruption.
+    expect(thrown(() => decodeJournal(torn, "j", 1, { tornWriteBytes: last.length - 1 })).message).toContain("is corrupt at line 4");
+    expect(thrown(() => decodeJournal(torn, "j", 1)).message).toContain("is corrupt at line 4");
+    // A bad line without a NUL byte (a flipped byte) followed by good lines is never a torn write.
+    const text = lines(6);
+    const at = text.indexOf('"m5"') + 2; // inside line 5's Object; line 6 is good
+    const flipped = enc.encode(text.slice(0, at) + "X" + text.slice(at + 1));
+    expect(thrown(() => decodeJournal(flipped, "j", 1, { tornWriteBytes: 1 << 20 })).message).toContain("checksum mismatch");
+  });
+
   test("a checksum mismatch followed by good lines refuses, naming file, line and offset", () => {
     const text = lines(5);
     const second = enc.encode(text.slice(0, text.indexOf("\n") + 1)).length; // bytes, not chars

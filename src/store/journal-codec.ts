@@ -107,14 +107,26 @@ export function writtenEnd(bytes: Uint8Array): number {
   return end;
 }
 
+export interface DecodeOptions {
+  /**
+   * The most bytes one journal write spans (file-store.ts: JOURNAL_MAX_WRITE). A write in place
+   * that a power cut stops may leave any of its pages on disk, so its later lines can be whole
+   * behind a run of zeros where its earlier pages did not land. Only the last write can do that
+   * (each is durable before the next starts), so a bad line holding a NUL byte, with the good
+   * lines after it all within this many bytes of it, is that write torn: not corruption. Without
+   * it, a bad line followed by a good one is always corruption.
+   */
+  tornWriteBytes?: number;
+}
+
 /**
  * Decode a journal segment. Zeros at its end are preallocated space, not data. A bad or
  * incomplete line followed only by bad lines is a torn tail (the crash hit an unacknowledged
- * write): reported in `torn`, to be truncated. A bad line followed by a good one, or a Seq out of
- * order, is corruption of acknowledged data and throws: starting would silently lose or reorder
- * committed changes.
+ * write): reported in `torn`, to be truncated; so is a write torn in place (DecodeOptions). A bad
+ * line followed by a good one otherwise, or a Seq out of order, is corruption of acknowledged data
+ * and throws: starting would silently lose or reorder committed changes.
  */
-export function decodeJournal(whole: Uint8Array, file: string, firstSeq?: number): DecodedJournal {
+export function decodeJournal(whole: Uint8Array, file: string, firstSeq?: number, opts: DecodeOptions = {}): DecodedJournal {
   const bytes = whole.subarray(0, writtenEnd(whole));
   // 1. The prefix of complete lines whose checksums verify (the whole file, normally).
   const starts: number[] = [];
@@ -152,6 +164,7 @@ export function decodeJournal(whole: Uint8Array, file: string, firstSeq?: number
   let lineNo = bad ? bad.line : starts.length;
   let at = bad ? lineEnd(bad.line - 1) : pos;
   let goodAfterBad = 0;
+  let badHasNul = false;
   while (at < bytes.length) {
     lineNo++;
     const nl = bytes.indexOf(NEWLINE, at);
@@ -160,11 +173,17 @@ export function decodeJournal(whole: Uint8Array, file: string, firstSeq?: number
       break;
     }
     const r = decodeLine(bytes.subarray(at, nl));
-    if (typeof r === "string") bad ??= { line: lineNo, offset: at, reason: r };
-    else goodAfterBad++;
+    if (typeof r === "string") {
+      if (!bad) badHasNul = bytes.subarray(at, nl).includes(0);
+      bad ??= { line: lineNo, offset: at, reason: r };
+    } else goodAfterBad++;
     at = nl + 1;
   }
-  if (bad && goodAfterBad > 0) throw corrupt(file, bad.line, bad.offset, bad.reason, goodAfterBad);
+  if (bad && goodAfterBad > 0) {
+    const tornInPlace = badHasNul && opts.tornWriteBytes !== undefined && bytes.length - bad.offset <= opts.tornWriteBytes;
+    if (!tornInPlace) throw corrupt(file, bad.line, bad.offset, bad.reason, goodAfterBad);
+    bad = { ...bad, reason: `${bad.reason}; zeros inside the last write (cut short in place), ${goodAfterBad} of its lines after them dropped` };
+  }
   return {
     entries,
     validBytes,

@@ -19,7 +19,7 @@ if (!serverAddr || !poolStart) {
   process.exit(2);
 }
 // Only ever inside a namespace of its own, on a documentation address: it answers anything.
-const DOC_NET = /^(198\.51\.100|203\.0\.113)\.\d{1,3}$/;
+const DOC_NET = /^(198\.51\.100|203\.0\.113)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 if (!DOC_NET.test(serverAddr) || !DOC_NET.test(poolStart)) {
   console.error(`dhcp-floor: ${serverAddr} / ${poolStart}: only 198.51.100.0/24 and 203.0.113.0/24 are served`);
   process.exit(2);

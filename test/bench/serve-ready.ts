@@ -8,7 +8,9 @@
 // start first makes the PKI and settings, as an operator's first start would; it is not counted.
 // With `--baseline TREE` (another checkout with node_modules, e.g. a git worktree of an older
 // commit), runs alternate between that tree and this one on the same data, so both see the same
-// machine load. Needs root (namespaces).
+// machine load. (A tree from before the journal was preallocated reads the zeros after the last
+// line as a torn tail and truncates them, with a warning: harmless, and the next start
+// preallocates again.) Needs root (namespaces).
 //
 // The issue's target: 100k machines (and 1M leases) ready in at most 5 s.
 
