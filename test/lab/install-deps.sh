@@ -15,6 +15,7 @@
 #             command and network parser check the NoCloud seed; none of its services runs: the
 #             policy-rc.d below, and /etc/cloud/cloud-init.disabled when this script installed it)
 #             chromium (the web UI's browser tests, test/ui, drive it with playwright-core)
+#             zsh (the completion function's tests load it in a real zsh)
 #             prometheus (promtool checks the /metrics exposition, and test/metrics.test.ts runs
 #             a Prometheus of its own on loopback; the packaged service is not started, nor
 #             enabled for the next boot when this script installed it)
@@ -25,7 +26,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(qemu-system-x86 qemu-system-arm qemu-efi-aarch64 seabios ipxe-qemu ipxe ovmf busybox-static cpio iproute2 dnsmasq-base python3 tcpdump curl)
 [ "${1:-}" = --extras ] && PKGS+=(systemd isc-dhcp-client isc-dhcp-relay kea-dhcp4-server kea-admin tftp-hpa atftp tftpd-hpa nginx-light xorriso genisoimage udftools cloud-init prometheus)
-[ "${1:-}" = --extras ] && PKGS+=(chromium)
+[ "${1:-}" = --extras ] && PKGS+=(chromium zsh)
 
 POLICY=/usr/sbin/policy-rc.d; made_policy=0
 if [ ! -e "$POLICY" ]; then printf '#!/bin/sh\nexit 101\n' > "$POLICY"; chmod +x "$POLICY"; made_policy=1; fi
