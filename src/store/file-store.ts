@@ -92,6 +92,8 @@ export interface FileStoreStats {
   segment: string;
   /** Durable (O_DSYNC) journal writes since open (fewer than store writes when group commit batches them). */
   syncs: number;
+  /** Batches that had to wait for the journal's preallocated zeros to be extended first (the background extension keeps this near 0). */
+  extensionWaits: number;
   lockMode: "flock" | "pidfile" | null;
 }
 
@@ -128,6 +130,7 @@ export class FileStore extends StoreCore {
   private compacting: Promise<SnapshotStats | null> | null = null;
   private openCalled = false;
   private syncs = 0;
+  private extensionWaits = 0;
   /** Where the next line goes in the current segment, and the segment's size (zeros from writeAt to allocEnd). */
   private writeAt = 0;
   private allocEnd = 0;
@@ -218,6 +221,7 @@ export class FileStore extends StoreCore {
       journalBytes: this.sinceSnapshotBytes,
       segment: this.segments.at(-1)?.name ?? "",
       syncs: this.syncs,
+      extensionWaits: this.extensionWaits,
       lockMode: this.lock?.mode ?? null,
     };
   }
@@ -304,6 +308,7 @@ export class FileStore extends StoreCore {
     const total = pieces.reduce((n, b) => n + b.length, 0);
     const started = performance.now();
     if (this.writeAt + total > this.allocEnd) {
+      this.extensionWaits++;
       if (this.extending) await this.extending;
       await this.extend(journal, this.writeAt + total);
     }
