@@ -174,3 +174,15 @@ test("parsePointer (RFC 6901)", () => {
   expect(parsePointer("/a~")).toContain("bad escape");
   expect(parsePointer("x")).toContain("must be empty");
 });
+
+test("a document whose fields share one list or map (a stored object's frozen empties): adding to one leaves the others", () => {
+  const EMPTY: readonly unknown[] = Object.freeze([]);
+  const MAP = Object.freeze({});
+  const doc = { HardwareAddrs: EMPTY, Profiles: EMPTY, Params: MAP, Meta: MAP };
+  const out = applyPatch(doc, [
+    { op: "add", path: "/Profiles/-", value: "job-profile" },
+    { op: "add", path: "/Params/inventory", value: { CPUs: 2 } },
+  ]);
+  expect(out).toEqual({ HardwareAddrs: [], Profiles: ["job-profile"], Params: { inventory: { CPUs: 2 } }, Meta: {} });
+  expect(doc).toEqual({ HardwareAddrs: [], Profiles: [], Params: {}, Meta: {} });
+});

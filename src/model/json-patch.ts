@@ -92,7 +92,10 @@ function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void
  */
 export function applyPatch<T = unknown>(doc: T, ops: unknown, target: PatchTarget = { model: "patch", key: "" }): T {
   const list = checkPatch(ops, target);
-  let root: unknown = structuredClone(doc);
+  // A copy through JSON, not structuredClone: a stored object may hold one shared frozen empty
+  // list or map in several fields (the store's loaded objects do), and structuredClone keeps that
+  // sharing, so adding to one field would add to the others.
+  let root: unknown = doc === undefined ? undefined : JSON.parse(JSON.stringify(doc));
 
   list.forEach((op, i) => {
     const fail = (msg: string) => conflict(target.model, target.key, `operation ${i} (${op.op}) ${msg}`);
