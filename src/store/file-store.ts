@@ -296,13 +296,17 @@ export class FileStore extends StoreCore {
     // bytes, cut at lines (see the header).
     const pieces: Buffer[] = [];
     let text = "";
+    let bytes = 0; // of text, counted as it grows (measuring text each time would be quadratic)
     for (const p of batch) {
       const line = encodeEntry(p.change, p.json ?? JSON.stringify(p.change.Object));
-      if (text && Buffer.byteLength(text) + Buffer.byteLength(line) > JOURNAL_MAX_WRITE) {
+      const n = Buffer.byteLength(line);
+      if (text && bytes + n > JOURNAL_MAX_WRITE) {
         pieces.push(Buffer.from(text));
         text = "";
+        bytes = 0;
       }
       text += line;
+      bytes += n;
     }
     pieces.push(Buffer.from(text));
     const total = pieces.reduce((n, b) => n + b.length, 0);
