@@ -80,6 +80,7 @@ import type { LeaseRecord, ReservationConfig, SubnetConfig } from "./dhcp/leases
 import type { TftpServer } from "./tftp/server.ts";
 import type { HttpServer } from "./http/server.ts";
 import { installMemoryDump } from "./sys/memory-dump.ts";
+import { DEFAULT_IDLE_RECLAIM, startIdleReclaim } from "./sys/idle-reclaim.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -806,6 +807,14 @@ export async function serve(cfg: ServeConfig): Promise<number> {
   const removeMemoryDump = installMemoryDump(process.env, (r) =>
     "files" in r ? log.info("memory dump written", { files: r.files }) : log.warn("memory dump failed", { error: r.error.message }),
   );
+  const mb = (bytes: number) => Math.round(bytes / 104857.6) / 10;
+  const stopIdleReclaim =
+    cfg.idleReclaimSeconds > 0
+      ? startIdleReclaim({
+          policy: { ...DEFAULT_IDLE_RECLAIM, quietMs: cfg.idleReclaimSeconds * 1000 },
+          onReclaim: (before, after) => log.debug("quiet: memory given back", { rssMB: mb(after), wasMB: mb(before) }),
+        })
+      : undefined;
   await new Promise<void>((resolve) => {
     const done = (signal: string) => {
       log.info("stopping", { signal });
@@ -815,6 +824,7 @@ export async function serve(cfg: ServeConfig): Promise<number> {
     process.once("SIGTERM", () => done("SIGTERM"));
   });
   removeMemoryDump?.();
+  stopIdleReclaim?.();
   await socle.stop();
   log.info("stopped");
   return 0;

@@ -29,6 +29,7 @@ describe("parseServeConfig", () => {
       logFormat: "text",
       renderDeadlineMs: 2000,
       timelineMacs: 2048,
+      idleReclaimSeconds: 10,
       adminPassword: undefined,
       ha: undefined,
       webhookAllowCidrs: [],
@@ -80,6 +81,15 @@ describe("parseServeConfig", () => {
     expect(parse([], { SOCLE_TIMELINE_MACS: "16384" }).timelineMacs).toBe(16384);
     expect(() => parse(["--timeline-macs", "-1"])).toThrow('--timeline-macs: invalid number "-1" (expected an integer 0-16384)');
     expect(() => parse(["--timeline-macs", "16385"])).toThrow(ConfigError);
+  });
+
+  test("--idle-reclaim: seconds 0 (never) to 3600, default 10; anything else names the flag and the value", () => {
+    expect(parse([]).idleReclaimSeconds).toBe(10);
+    expect(parse(["--idle-reclaim", "0"]).idleReclaimSeconds).toBe(0);
+    expect(parse([], { SOCLE_IDLE_RECLAIM: "3600" }).idleReclaimSeconds).toBe(3600);
+    expect(() => parse(["--idle-reclaim", "10s"])).toThrow('--idle-reclaim: invalid number "10s" (expected an integer 0-3600)');
+    expect(() => parse(["--idle-reclaim", "3601"])).toThrow(ConfigError);
+    expect(() => parse([], { SOCLE_IDLE_RECLAIM: "-1" })).toThrow(ConfigError);
   });
 
   test("--render-deadline: milliseconds 100-60000; anything else names the flag and the value", () => {

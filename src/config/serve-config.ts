@@ -53,6 +53,8 @@ export interface ServeConfig {
   renderDeadlineMs: number;
   /** Registered machines' MACs the boot timeline keeps events for (other MACs: half as many); 0 = no timeline. */
   timelineMacs: number;
+  /** Seconds of quiet after work before memory is given back to the system (sys/idle-reclaim.ts); 0 = never. */
+  idleReclaimSeconds: number;
   /**
    * Password for the initial `admin` user, from SOCLE_ADMIN_PASSWORD only (never a flag: argv is
    * visible to every local user). undefined = generate one and write it to initial-admin-password.
@@ -118,6 +120,7 @@ function specs(compiled: boolean): FlagSpec[] {
     v("webhook-allow-cidrs", "SOCLE_WEBHOOK_ALLOW_CIDRS", "", "comma-separated CIDRs webhooks may reach although they are loopback, link-local or a served subnet (labs, tests: 127.0.0.1/32)"),
     v("render-deadline", "SOCLE_RENDER_DEADLINE", "2000", "longest a template render may run, in ms (100-60000); then it is stopped"),
     v("timeline-macs", "SOCLE_TIMELINE_MACS", "2048", "registered machines' MACs the boot timeline keeps (64 events each; other MACs get half as many slots); 0 = off"),
+    v("idle-reclaim", "SOCLE_IDLE_RECLAIM", "10", "seconds of quiet after work before compiled code and free heap pages are given back to the system (once per busy spell); 0 = never"),
     v("ha-vip", "SOCLE_HA_VIP", "", "HA pair: the virtual IP with prefix the active node holds (e.g. 198.51.100.10/24); empty = single node"),
     v("ha-interface", "SOCLE_HA_INTERFACE", "", "HA pair: interface for the VIP; empty = the one whose network holds it"),
     v("ha-port", "SOCLE_HA_PORT", "8094", "HA pair: port of the peer-to-peer mTLS listener"),
@@ -187,6 +190,7 @@ export function parseServeConfig(
     logFormat: get("log-format", "text", (s) => parseChoice(s.source, s.raw, LOG_FORMATS)),
     renderDeadlineMs: get("render-deadline", 2000, (s) => parseMillis(s.source, s.raw, 100, 60_000)),
     timelineMacs: get("timeline-macs", 2048, (s) => parseCount(s.source, s.raw, 0, 16_384)),
+    idleReclaimSeconds: get("idle-reclaim", 10, (s) => parseCount(s.source, s.raw, 0, 3600)),
     adminPassword,
     ha: haConfig(get, port),
     metricsTokenFile: get<string | undefined>("metrics-token-file", undefined, (s) => (s.raw.trim() === "" ? undefined : s.raw)),
