@@ -49,6 +49,14 @@ export const EMBED_DIRS = ["assets", "bootenvs"];
  */
 export const WORKER_ENTRIES = ["src/tftp/transfer-worker.ts", "src/render/render-worker.ts"];
 
+/**
+ * Minified, with function and class names kept (stack traces and logs still name them): the
+ * engine keeps every module's source text for lazy compilation, and the bundle is 2.5 MB as
+ * written. Measured idle after the quiet reclaim: 64 -> 63 MB RSS. Not --bytecode: it saved
+ * anonymous memory but touched as much more of the executable (64 MB either way).
+ */
+export const MINIFY = ["--minify", "--keep-names"];
+
 const USAGE = "usage: bun build/compile.ts [--target amd64|arm64|all] [--outdir DIR]";
 
 export function parseCompileArgs(argv: readonly string[]): CompileArgs {
@@ -128,7 +136,7 @@ export async function compile(root: string, args: CompileArgs): Promise<string[]
     const t = TARGETS[arch];
     const baseline = args.baseline === true && arch === "amd64";
     const outfile = join(outdir, `socle-linux-${arch}${baseline ? "-baseline" : ""}`);
-    const cmd = [process.execPath, "build", "--compile", `--target=${baseline ? BASELINE.bunTarget : t.bunTarget}`, ...assets, `--outfile=${outfile}`];
+    const cmd = [process.execPath, "build", "--compile", ...MINIFY, `--target=${baseline ? BASELINE.bunTarget : t.bunTarget}`, ...assets, `--outfile=${outfile}`];
     if (baseline) cmd.push(`--compile-executable-path=${await targetRuntime(root, arch, Bun.version, BASELINE.npmPackage)}`);
     else if (process.platform !== "linux" || process.arch !== t.nodeArch) {
       cmd.push(`--compile-executable-path=${await targetRuntime(root, arch)}`);

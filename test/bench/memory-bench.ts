@@ -418,6 +418,7 @@ async function main(): Promise<number> {
   printRows(rows);
   const by = (n: string) => rows.find((r) => r.name === n);
   printTypes("socle: idle -> after 200 clients", by("socle idle"), by(`socle after ${CLIENTS}`));
+  printTypes("socle-compiled: idle -> after 200 clients", by("socle-compiled idle"), by(`socle-compiled after ${CLIENTS}`));
   printTypes("after 200 clients: socle-no-timeline -> socle", by(`socle-no-timeline after ${CLIENTS}`), by(`socle after ${CLIENTS}`));
   printTypes("bare Bun -> socle idle", by("bare Bun"), by("socle idle"));
   printTypes("after 200 clients: socle -> socle+env", by(`socle after ${CLIENTS}`), by(`socle+env after ${CLIENTS}`));

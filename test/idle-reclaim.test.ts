@@ -1,0 +1,44 @@
+// The quiet reclaim in the real server (src/sys/idle-reclaim.ts, wired in main.ts serve): once
+// start-up is over and the process is quiet, it drops its compiled code and gives pages back, says
+// so at debug level, and goes on answering (every path is compiled again on first use).
+
+import { expect, test } from "bun:test";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnServer } from "./helpers/process.ts";
+import { API_ONLY } from "./helpers/socle.ts";
+
+const PASSWORD = "idle-reclaim-password";
+
+test("serve --idle-reclaim 1: a reclaim after start-up is logged, and the API answers after it", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "socle-idle-reclaim-"));
+  const srv = await spawnServer(
+    ["--data-dir", dir, "--api-port", "0", "--api-listen", "127.0.0.1", ...API_ONLY, "--idle-reclaim", "1", "--log-level", "debug"],
+    { SOCLE_ADMIN_PASSWORD: PASSWORD },
+  );
+  try {
+    const deadline = Date.now() + 20_000;
+    let m: RegExpExecArray | null = null;
+    while (m === null && Date.now() < deadline) {
+      m = /quiet: memory given back.*rssMB=([\d.]+).*wasMB=([\d.]+)/.exec(srv.output());
+      if (m === null) await Bun.sleep(100);
+    }
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBeGreaterThan(0);
+    const ca = await readFile(join(dir, "pki/ca.pem"), "utf8");
+    const auth = { Authorization: "Basic " + Buffer.from(`admin:${PASSWORD}`).toString("base64") };
+    for (const path of ["/info", "/machines", "/subnets"]) {
+      const r = await fetch(`https://127.0.0.1:${srv.port}/api/v3${path}`, { headers: auth, tls: { ca } } as RequestInit);
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+    }
+    const bad = await fetch(`https://127.0.0.1:${srv.port}/api/v3/machines?limit=x`, { headers: auth, tls: { ca } } as RequestInit);
+    expect(bad.status).toBe(400);
+  } finally {
+    srv.proc.kill("SIGTERM");
+    await srv.proc.exited;
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 40_000);
