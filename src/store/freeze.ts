@@ -19,7 +19,36 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** A frozen copy of JSON text that is known to encode an object. */
+/** One frozen empty list and map shared by every stored object's empty fields (shareEmpties). */
+export const EMPTY_LIST: readonly unknown[] = Object.freeze([]);
+export const EMPTY_MAP: Readonly<Record<string, never>> = Object.freeze({});
+
+/**
+ * Replace `obj`'s empty top-level lists and maps (nearly every object has `Errors: []` and
+ * `Meta: {}`) by the shared frozen ones: each would be a heap object of its own, and JSC makes a
+ * frozen array a sparse one (a lease object: 200 B with its own frozen empties, 56 B with the
+ * shared ones). Safe because stored objects are frozen and read-only anyway. `obj` not frozen yet.
+ */
+export function shareEmpties(obj: Record<string, unknown>): void {
+  for (const k in obj) {
+    const v = obj[k];
+    if (typeof v !== "object" || v === null || Object.isFrozen(v)) continue;
+    if (Array.isArray(v)) {
+      if (v.length === 0) obj[k] = EMPTY_LIST;
+    } else if (isEmptyMap(v)) {
+      obj[k] = EMPTY_MAP;
+    }
+  }
+}
+
+function isEmptyMap(v: object): boolean {
+  for (const _ in v) return false;
+  return true;
+}
+
+/** A frozen copy of JSON text that is known to encode an object, its empty fields shared. */
 export function frozenFromJSON(json: string): ModelObject {
-  return deepFreeze(JSON.parse(json) as ModelObject);
+  const obj = JSON.parse(json) as ModelObject;
+  shareEmpties(obj as Record<string, unknown>);
+  return deepFreeze(obj);
 }

@@ -10,7 +10,7 @@
 
 import type { ModelObject } from "../model/object.ts";
 import type { ReadOnlyLayer } from "./store.ts";
-import { deepFreeze } from "./freeze.ts";
+import { deepFreeze, shareEmpties } from "./freeze.ts";
 
 interface Table {
   objects: Map<string, ModelObject>;
@@ -105,10 +105,6 @@ function ordered(t: Table): ModelObject[] {
   return values;
 }
 
-/** One frozen empty list and map for every loaded object's empty fields (see compactLoaded). */
-const EMPTY_LIST: readonly unknown[] = Object.freeze([]);
-const EMPTY_MAP: Readonly<Record<string, never>> = Object.freeze({});
-
 /**
  * Trim what a loaded object costs to hold, a few tens of bytes each, which adds up at a million
  * objects: its empty top-level lists and maps (nearly every object has `Errors: []` and
@@ -123,23 +119,13 @@ function compactLoaded(key: string, obj: ModelObject): string {
   const o = obj as Record<string, unknown>;
   for (const k in o) {
     const v = o[k];
-    if (typeof v === "string") {
-      if (v === key) sameKey = v;
-      continue;
-    }
-    if (typeof v !== "object" || v === null || Object.isFrozen(v)) continue;
-    if (Array.isArray(v)) {
-      if (v.length === 0) o[k] = EMPTY_LIST;
-    } else if (isEmptyMap(v)) {
-      o[k] = EMPTY_MAP;
+    if (typeof v === "string" && v === key) {
+      sameKey = v;
+      break;
     }
   }
+  shareEmpties(o);
   return sameKey;
-}
-
-function isEmptyMap(v: object): boolean {
-  for (const _ in v) return false;
-  return true;
 }
 
 /** Objects loaded at open are frozen on first read (see freeze.ts). */

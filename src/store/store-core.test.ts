@@ -3,6 +3,7 @@ import { SocleError } from "../model/errors.ts";
 import type { Change } from "../model/object.ts";
 import { createLogger } from "../log/logger.ts";
 import { emptyLayer } from "./store.ts";
+import { EMPTY_LIST, EMPTY_MAP } from "./freeze.ts";
 import { ChangeRing, StoreCore, type PendingWrite, type StoreCoreOptions } from "./store-core.ts";
 
 /** A store whose persistence fails on demand, to test what the core does about it. */
@@ -65,6 +66,20 @@ describe("StoreCore", () => {
     expect((later as SocleError).message).toContain("restart to recover");
     expect(lines.filter((l) => l.includes("ERROR")).length).toBe(1);
     await s.close();
+  });
+
+  test("a stored object's empty top-level lists and maps are the shared frozen ones; nested and non-empty ones its own", async () => {
+    const s = new Flaky([]);
+    await s.open();
+    const c = await s.put("leases", "198.51.100.7", { Addr: "198.51.100.7", Errors: [], Meta: {}, Tags: ["a"], Deep: { Inner: [] } });
+    const got = s.get("leases", "198.51.100.7") as Record<string, unknown>;
+    expect(got).toEqual({ Addr: "198.51.100.7", Errors: [], Meta: {}, Tags: ["a"], Deep: { Inner: [] } });
+    expect(got.Errors).toBe(EMPTY_LIST);
+    expect(got.Meta).toBe(EMPTY_MAP);
+    expect(got.Tags).not.toBe(EMPTY_LIST);
+    expect((got.Deep as { Inner: unknown[] }).Inner).not.toBe(EMPTY_LIST);
+    expect(c.Object?.Errors).toBe(EMPTY_LIST); // the change published holds the same object
+    expect(Object.isFrozen(got) && Object.isFrozen(got.Tags) && Object.isFrozen(got.Deep)).toBe(true);
   });
 
   test("writes before open are Unavailable", async () => {
