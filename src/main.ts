@@ -812,7 +812,9 @@ export async function serve(cfg: ServeConfig): Promise<number> {
     cfg.idleReclaimSeconds > 0
       ? startIdleReclaim({
           policy: { ...DEFAULT_IDLE_RECLAIM, quietMs: cfg.idleReclaimSeconds * 1000 },
-          onReclaim: (before, after) => log.debug("quiet: memory given back", { rssMB: mb(after), wasMB: mb(before) }),
+          onReclaim: (r) => log.info("quiet: memory given back", { rssMB: mb(r.rssAfter), wasMB: mb(r.rssBefore), pauseMs: Math.round(r.pauseMs) }),
+          onSkip: (heap) => log.debug("quiet: memory kept (heap too large for a pause)", { heapMB: mb(heap) }),
+          onError: (err) => log.warn("quiet: giving memory back failed", { error: err instanceof Error ? err.message : String(err) }),
         })
       : undefined;
   await new Promise<void>((resolve) => {
