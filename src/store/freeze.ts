@@ -1,6 +1,8 @@
 // Stored objects are deep-frozen rather than cloned on every read: a read is then a Map lookup
-// with no allocation, and a caller that wants to modify an object clones it first
-// (structuredClone). Freezing costs about 1 µs per lease-sized object, paid once per write, or
+// with no allocation, and a caller that wants to modify an object copies it first, through JSON
+// or field by field. Never structuredClone a whole stored object: its empty top-level fields may
+// be one shared frozen list or map (shareEmpties), and structuredClone keeps that sharing, so the
+// copy's fields would be one array. Freezing costs about 1 µs per lease-sized object, paid once per write, or
 // for objects loaded at open, on first read (layered-state.ts), so that open stays fast.
 
 import type { ModelObject } from "../model/object.ts";
@@ -28,10 +30,16 @@ export const EMPTY_MAP: Readonly<Record<string, never>> = Object.freeze({});
  * `Meta: {}`) by the shared frozen ones: each would be a heap object of its own, and JSC makes a
  * frozen array a sparse one (a lease object: 200 B with its own frozen empties, 56 B with the
  * shared ones). Safe because stored objects are frozen and read-only anyway. `obj` not frozen yet.
+ * In the same pass: the own string field whose text equals `key`, if any (compactLoaded).
  */
-export function shareEmpties(obj: Record<string, unknown>): void {
+export function shareEmpties(obj: Record<string, unknown>, key?: string): string | undefined {
+  let sameKey: string | undefined;
   for (const k in obj) {
     const v = obj[k];
+    if (typeof v === "string") {
+      if (sameKey === undefined && v === key) sameKey = v;
+      continue;
+    }
     if (typeof v !== "object" || v === null || Object.isFrozen(v)) continue;
     if (Array.isArray(v)) {
       if (v.length === 0) obj[k] = EMPTY_LIST;
@@ -39,6 +47,7 @@ export function shareEmpties(obj: Record<string, unknown>): void {
       obj[k] = EMPTY_MAP;
     }
   }
+  return sameKey;
 }
 
 function isEmptyMap(v: object): boolean {

@@ -115,17 +115,7 @@ function ordered(t: Table): ModelObject[] {
  */
 function compactLoaded(key: string, obj: ModelObject): string {
   if (Object.isFrozen(obj)) return key;
-  let sameKey = key;
-  const o = obj as Record<string, unknown>;
-  for (const k in o) {
-    const v = o[k];
-    if (typeof v === "string" && v === key) {
-      sameKey = v;
-      break;
-    }
-  }
-  shareEmpties(o);
-  return sameKey;
+  return shareEmpties(obj as Record<string, unknown>, key) ?? key;
 }
 
 /** Objects loaded at open are frozen on first read (see freeze.ts). */

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { SocleError } from "../model/errors.ts";
-import type { Change } from "../model/object.ts";
+import type { Change, ModelObject } from "../model/object.ts";
+import { applyPatch } from "../model/json-patch.ts";
 import { createLogger } from "../log/logger.ts";
 import { emptyLayer } from "./store.ts";
 import { EMPTY_LIST, EMPTY_MAP } from "./freeze.ts";
@@ -80,6 +81,21 @@ describe("StoreCore", () => {
     expect((got.Deep as { Inner: unknown[] }).Inner).not.toBe(EMPTY_LIST);
     expect(c.Object?.Errors).toBe(EMPTY_LIST); // the change published holds the same object
     expect(Object.isFrozen(got) && Object.isFrozen(got.Tags) && Object.isFrozen(got.Deep)).toBe(true);
+  });
+
+  test("an object put with several empty lists, patched: adding to one list leaves the others empty (the shared empty is not aliased)", async () => {
+    const s = new Flaky([]);
+    await s.open();
+    await s.put("machines", "m1", { Name: "m1", Profiles: [], HardwareAddrs: [], Params: {}, Meta: {} });
+    const got = s.get("machines", "m1") as Record<string, unknown>;
+    expect(got.Profiles).toBe(got.HardwareAddrs as unknown[]);
+    const patched = applyPatch(got, [
+      { op: "add", path: "/Profiles/-", value: "p1" },
+      { op: "add", path: "/Params/x", value: 1 },
+    ]) as Record<string, unknown>;
+    expect(patched).toEqual({ Name: "m1", Profiles: ["p1"], HardwareAddrs: [], Params: { x: 1 }, Meta: {} });
+    await s.put("machines", "m1", patched as ModelObject);
+    expect(s.get("machines", "m1")).toEqual({ Name: "m1", Profiles: ["p1"], HardwareAddrs: [], Params: { x: 1 }, Meta: {} });
   });
 
   test("writes before open are Unavailable", async () => {

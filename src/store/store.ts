@@ -2,7 +2,8 @@
 // suite (contract.ts). Everything above the store sees only this interface.
 //
 // Semantics every implementation keeps:
-// - Reads are synchronous from memory and return deep-frozen objects (callers clone to modify).
+// - Reads are synchronous from memory and return deep-frozen objects (callers copy to modify,
+//   through JSON or field by field; not structuredClone, see freeze.ts).
 // - A write resolves only once it is durable (file store: fdatasync'd journal). Writes are applied
 //   in call order; the returned Change carries the Seq the store assigned.
 // - Objects of the read-only layer (shipped content, built-ins) are visible through get/list with
