@@ -120,7 +120,7 @@ function specs(compiled: boolean): FlagSpec[] {
     v("webhook-allow-cidrs", "SOCLE_WEBHOOK_ALLOW_CIDRS", "", "comma-separated CIDRs webhooks may reach although they are loopback, link-local or a served subnet (labs, tests: 127.0.0.1/32)"),
     v("render-deadline", "SOCLE_RENDER_DEADLINE", "2000", "longest a template render may run, in ms (100-60000); then it is stopped"),
     v("timeline-macs", "SOCLE_TIMELINE_MACS", "2048", "registered machines' MACs the boot timeline keeps (64 events each; other MACs get half as many slots); 0 = off"),
-    v("idle-reclaim", "SOCLE_IDLE_RECLAIM", "10", "seconds of quiet after work before compiled code and free heap pages are given back to the system (once per busy spell of 1 s of CPU or more; not while the heap is over 128 MB); 0 = never"),
+    v("idle-reclaim", "SOCLE_IDLE_RECLAIM", "10", "seconds of quiet after work before compiled code and free heap pages are given back to the system (once per busy spell of 1 s of CPU or more; not while the heap is over 192 MB); 0 = never"),
     v("ha-vip", "SOCLE_HA_VIP", "", "HA pair: the virtual IP with prefix the active node holds (e.g. 198.51.100.10/24); empty = single node"),
     v("ha-interface", "SOCLE_HA_INTERFACE", "", "HA pair: interface for the VIP; empty = the one whose network holds it"),
     v("ha-port", "SOCLE_HA_PORT", "8094", "HA pair: port of the peer-to-peer mTLS listener"),

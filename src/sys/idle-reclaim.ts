@@ -45,7 +45,7 @@ export const DEFAULT_IDLE_RECLAIM: IdleReclaimPolicy = {
 };
 
 /** No reclaim while the JavaScript heap is larger than this (the full collection's pause grows with it). */
-export const DEFAULT_MAX_HEAP_BYTES = 128 << 20;
+export const DEFAULT_MAX_HEAP_BYTES = 192 << 20;
 
 /**
  * The decision, without clocks or timers: fed the time and the process's cumulative CPU time,
